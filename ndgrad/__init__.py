@@ -1,0 +1,70 @@
+"""ndgrad: reverse-mode autograd and deep learning on NumPy, with PyTorch's API.
+
+``import ndgrad as torch`` and most PyTorch training code runs unchanged on the CPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ndgrad import autograd  # first: the engine that tensor.py and ops build on
+from ndgrad._dtype import (bool_, double, dtype, float16, float32, float64, get_default_dtype,
+                           half, int8, int16, int32, int64, long, set_default_dtype, short, uint8)
+from ndgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,
+                                       set_grad_enabled)
+from ndgrad.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
+                             full_like, linspace, logspace, ones, ones_like, rand, rand_like,
+                             randint, randint_like, randn, randn_like, randperm, zeros,
+                             zeros_like)
+from ndgrad.random import get_rng_state, manual_seed, seed, set_rng_state
+from ndgrad.tensor import Size, Tensor, cat, concat, concatenate, device, einsum, stack, tensor, where
+
+bool = bool_  # noqa: A001 - ndgrad.bool, as torch.bool
+float = float32  # noqa: A001
+int = int32  # noqa: A001
+
+__version__ = "0.1.0"
+
+# Functional forms of Tensor methods: ndgrad.exp(x) is x.exp().
+_METHODS = """
+add sub subtract mul multiply div divide true_divide floor_divide remainder fmod pow neg negative
+abs absolute exp exp2 expm1 log log2 log10 log1p sqrt rsqrt square sin cos tan tanh sigmoid relu
+erf sign sgn reciprocal floor ceil trunc fix round frac clamp clip clamp_min clamp_max maximum
+minimum lerp masked_fill eq ne lt le gt ge equal allclose isclose logical_and logical_or
+logical_xor logical_not isnan isinf isfinite sum mean prod amax amin max min argmax argmin var std
+logsumexp cumsum cumprod norm all any count_nonzero reshape flatten unflatten squeeze unsqueeze
+permute transpose swapaxes swapdims t movedim moveaxis broadcast_to tile flip fliplr flipud roll
+split chunk tensor_split unbind narrow tril triu diagonal gather scatter scatter_add index_select
+index_add index_fill masked_select sort argsort topk kthvalue nonzero unique matmul mm bmm dot outer
+mv numel clone detach
+""".split()
+for _name in _METHODS:
+    globals()[_name] = getattr(Tensor, _name)
+del _name
+
+
+def is_tensor(obj: Any) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(t: Tensor) -> bool:
+    return t.is_floating_point()
+
+
+def broadcast_shapes(*shapes: Any) -> Size:
+    import numpy as np
+
+    return Size(np.broadcast_shapes(*shapes))
+
+
+def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    return tuple(t.expand(shape) for t in tensors)
+
+
+def softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    return input.softmax(dim, dtype=dtype)
+
+
+def log_softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    return input.log_softmax(dim, dtype=dtype)

@@ -1,0 +1,172 @@
+"""dtypes and PyTorch's type-promotion rules, in one place.
+
+Internally every array is a NumPy array and every dtype a ``np.dtype``; the ``dtype`` objects
+below are the public face (``ndgrad.float32``) and print like PyTorch's.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+
+class dtype:  # noqa: N801 - named like torch.dtype
+    """A tensor element type: ``ndgrad.float32``, ``ndgrad.int64``, ..."""
+
+    __slots__ = ("name", "np")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.np = np.dtype(name)
+
+    @property
+    def is_floating_point(self) -> bool:
+        return self.np.kind == "f"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.np.kind in "fi"
+
+    @property
+    def itemsize(self) -> int:
+        return self.np.itemsize
+
+    def __repr__(self) -> str:
+        return f"ndgrad.{self.name}"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, dtype):
+            return self.np == other.np
+        if isinstance(other, np.dtype):
+            return self.np == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.np)
+
+
+float16 = dtype("float16")
+float32 = dtype("float32")
+float64 = dtype("float64")
+int8 = dtype("int8")
+int16 = dtype("int16")
+int32 = dtype("int32")
+int64 = dtype("int64")
+uint8 = dtype("uint8")
+bool_ = dtype("bool")
+half, float, double = float16, float32, float64
+short, int, long = int16, int32, int64
+
+_ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)
+_FROM_NP = {d.np: d for d in _ALL}
+_NAMES = {d.name: d for d in _ALL}
+_NAMES.update(half=float16, float=float32, double=float64, long=int64, int=int32, short=int16)
+
+_default_float = np.dtype(np.float32)
+
+
+def get_default_dtype() -> dtype:
+    """The dtype of floating-point tensors made from Python floats (float32 unless changed)."""
+    return _FROM_NP[_default_float]
+
+
+def set_default_dtype(d: Any) -> None:
+    """Set the dtype of new floating-point tensors; only float32 and float64 are allowed."""
+    global _default_float
+    nd = to_np(d)
+    if nd.kind != "f" or nd.itemsize < 4:
+        raise TypeError(f"only floating-point types float32/float64 are supported as the default "
+                        f"type, got {from_np(nd)}")
+    _default_float = nd
+
+
+def default_float() -> np.dtype:
+    return _default_float
+
+
+def from_np(nd: np.dtype) -> dtype:
+    """The public dtype for a NumPy dtype."""
+    try:
+        return _FROM_NP[nd]
+    except KeyError:
+        raise TypeError(f"ndgrad does not support NumPy dtype {nd}; supported: "
+                        f"{', '.join(d.name for d in _ALL)}") from None
+
+
+def to_np(d: Any) -> np.dtype:
+    """Accept ``ndgrad.float32``, ``np.float32``, ``'float32'``, or Python ``float/int/bool``."""
+    if isinstance(d, dtype):
+        return d.np
+    if d is builtins.float:
+        return np.dtype(np.float64)  # torch: tensor.to(float) is float64
+    if d is builtins.int:
+        return np.dtype(np.int64)
+    if d is builtins.bool:
+        return np.dtype(np.bool_)
+    if isinstance(d, str) and d in _NAMES:
+        return _NAMES[d].np
+    nd = np.dtype(d)
+    from_np(nd)  # raises for unsupported types
+    return nd
+
+
+
+def _category(nd: np.dtype) -> builtins.int:
+    # bool < integer < floating
+    return 0 if nd.kind == "b" else (1 if nd.kind in "iu" else 2)
+
+
+def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
+    """PyTorch's promotion of two tensor dtypes (int64 + float16 is float16, unlike NumPy)."""
+    if a == b:
+        return a
+    ca, cb = _category(a), _category(b)
+    if ca != cb:
+        return a if ca > cb else b
+    return np.promote_types(a, b)
+
+
+def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
+    # torch's combine_categories: a lower-priority operand only matters if its category is higher
+    if higher is None:
+        return lower
+    if lower is None or _category(higher) == 2:
+        return higher
+    if higher.kind == "b" or _category(lower) > _category(higher):
+        return promote_types(higher, lower)
+    return higher
+
+
+def scalar_dtype(value: Any) -> np.dtype:
+    """The dtype a Python number stands for: bool, int64, or the default float."""
+    if isinstance(value, builtins.bool | np.bool_):
+        return np.dtype(np.bool_)
+    if isinstance(value, builtins.int | np.integer):
+        return np.dtype(np.int64)
+    if isinstance(value, builtins.float | np.floating):
+        return _default_float
+    raise TypeError(f"expected a Tensor or a Python number, got {type(value).__name__}")
+
+
+def result_type(*operands: Any) -> np.dtype:
+    """The dtype of an op on ``operands`` (Tensors and Python numbers), as PyTorch computes it.
+
+    Dimensioned tensors outrank 0-dim tensors, which outrank Python numbers; a lower-ranked
+    operand changes the result only if its category (bool < int < float) is higher. So
+    ``float32_tensor * 2.5`` stays float32 and ``int_tensor * 2.5`` is the default float.
+    """
+    dim = zero = wrapped = None
+    for x in operands:
+        data = getattr(x, "_data", None)
+        if data is None:
+            nd = scalar_dtype(x)
+            wrapped = nd if wrapped is None else promote_types(wrapped, nd)
+        elif data.ndim:
+            dim = data.dtype if dim is None else promote_types(dim, data.dtype)
+        else:
+            zero = data.dtype if zero is None else promote_types(zero, data.dtype)
+    out = _combine(dim, _combine(zero, wrapped))
+    assert out is not None
+    return out

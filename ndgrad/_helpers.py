@@ -1,0 +1,35 @@
+"""Argument handling shared by ops: dims and shapes, with PyTorch's error messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+
+def wrap_dim(dim: int, ndim: int) -> int:
+    """A dim in [-ndim, ndim) as a non-negative index (a 0-d tensor accepts dims -1 and 0)."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {dim})")
+    return dim % n
+
+
+def wrap_dims(dim: int | Iterable[int] | None, ndim: int) -> tuple[int, ...]:
+    """``None`` means every dim; repeated dims are an error, as in torch."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = tuple(wrap_dim(d, ndim) for d in dims)
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"dim {dims} appears multiple times in the list of dims")
+    if ndim == 0:
+        return ()
+    return out
+
+
+def shape_arg(size: Any) -> tuple[int, ...]:
+    """Accept ``f(2, 3)``, ``f((2, 3))`` and ``f([2, 3])`` as the same shape."""
+    if len(size) == 1 and not isinstance(size[0], int):
+        size = size[0]
+    return tuple(int(s) for s in size)

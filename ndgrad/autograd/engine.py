@@ -1,0 +1,256 @@
+"""The backward pass: one iterative walk over the graph, in topological order.
+
+1. Count, for every node reachable from the roots, how many edges point at it (its dependencies).
+2. Start from the roots with their gradients. Pop a node whose dependencies are all done, run
+   its ``backward``, and pass each returned gradient along the edge to the node that made that
+   input. Broadcasting is undone here, once for every op: a gradient is summed down to the shape
+   its input had in forward.
+3. Gradients live in a local dict and are dropped as soon as they are used; only leaves (through
+   AccumulateGrad) and tensors that called ``retain_grad()`` keep a ``.grad``.
+
+No recursion anywhere, so a chain of 100,000 ops works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ndgrad.autograd import anomaly
+from ndgrad.autograd.function import AccumulateGrad, Function, Node, accumulator, steal_or_copy
+from ndgrad.autograd.grad_mode import state as grad_state
+from ndgrad.tensor import Tensor
+
+
+def _root(t: Tensor, i: int) -> tuple[Node, int]:
+    if t.grad_fn is not None:
+        return t.grad_fn, t._output_nr
+    if t._requires_grad:
+        return accumulator(t), 0
+    raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+
+
+def _initial_grad(t: Tensor, g: Any) -> Tensor:
+    if g is None:
+        if t._data.size != 1:
+            raise RuntimeError(f"grad can be implicitly created only for scalar outputs (the "
+                               f"output has shape {tuple(t.shape)}); pass gradient= with that "
+                               f"shape, e.g. out.backward(ndgrad.ones_like(out))")
+        return Tensor._make(np.ones_like(t._data))
+    if not isinstance(g, Tensor):
+        g = Tensor._make(np.asarray(g, dtype=t._data.dtype))
+    if g.shape != t.shape:
+        raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} and "
+                           f"output has a shape of {tuple(t.shape)}.")
+    return g
+
+
+def _dependencies(roots: Sequence[Node]) -> dict[Node, int]:
+    deps: dict[Node, int] = {}
+    seen = set(roots)
+    stack = list(seen)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return deps
+
+
+def _prune(roots: Sequence[Node], deps: dict[Node, int], targets: set[Node]) -> set[Node]:
+    """The nodes on some path from a root to a target: only those run for autograd.grad()."""
+    order: list[Node] = []  # topological order, computed without running anything
+    remaining = dict(deps)
+    ready = [n for n in set(roots) if remaining.get(n, 0) == 0]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for nxt, _ in node.next_functions:
+            if nxt is not None:
+                remaining[nxt] -= 1
+                if remaining[nxt] == 0:
+                    ready.append(nxt)
+    needed: set[Node] = set()
+    for node in reversed(order):
+        if node in targets or any(n in needed for n, _ in node.next_functions):
+            needed.add(node)
+    return needed
+
+
+def _add(a: Tensor | None, b: Tensor, create_graph: bool) -> Tensor:
+    if a is None:
+        return b
+    if create_graph:
+        return a + b
+    return Tensor._make(a._data + b._data)
+
+
+def _sum_to(g: Tensor, shape: tuple[int, ...], node: Node, i: int) -> Tensor:
+    """Undo broadcasting: sum ``g`` down to ``shape`` (the shape the input had in forward)."""
+    if g._data.shape == shape:
+        return g
+    try:
+        return g.sum_to_size(shape)
+    except (RuntimeError, ValueError):
+        raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - "
+                           f"got {list(g.shape)} but expected shape compatible with "
+                           f"{list(shape)}") from None
+
+
+def _accumulate_leaf(t: Tensor, g: Tensor, create_graph: bool) -> None:
+    """leaf.grad += g; the first gradient is taken over without a copy when nothing shares it."""
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+    elif t.grad is None:
+        t.grad = Tensor._make(steal_or_copy(g._data))
+    elif t.grad._requires_grad:
+        t.grad = Tensor._make(t.grad._data + g._data)
+    else:
+        t.grad._data += g._data
+
+
+def _run_hooks(node: Node, grads: list[Any]) -> None:
+    if node._pre_hooks:
+        for nr, hooks in node._pre_hooks.items():
+            for hook in hooks:
+                if grads[nr] is not None:
+                    new = hook(grads[nr])
+                    if new is not None:
+                        grads[nr] = new
+    if node._retained:
+        for nr, ref in node._retained.items():
+            t = ref()
+            if t is not None and grads[nr] is not None:
+                g = grads[nr]
+                t.grad = (Tensor._make(g._data.copy()) if t.grad is None
+                          else Tensor._make(t.grad._data + g._data))
+
+
+def _check_nan(node: Function, grads: tuple[Any, ...]) -> None:
+    for i, g in enumerate(grads):
+        if isinstance(g, Tensor) and g._data.dtype.kind == "f" and np.isnan(g._data).any():
+            where = "".join(node._trace or ["(forward trace not recorded: the op ran before "
+                                            "detect_anomaly was enabled)\n"])
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th "
+                               f"output.\nTraceback of forward call that caused the error:\n"
+                               f"{where}")
+
+
+def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_graph: bool,
+                 create_graph: bool, inputs: Sequence[Tensor] | None = None,
+                 allow_unused: bool = False) -> tuple[Tensor | None, ...] | None:
+    """Backpropagate from ``outputs``. With ``inputs`` (autograd.grad), return their gradients
+    instead of accumulating into any ``.grad``."""
+    buffers: dict[Node, list[Any]] = {}
+    roots: list[Node] = []
+    for i, (t, g) in enumerate(zip(outputs, grad_outputs, strict=True)):
+        node, nr = _root(t, i)
+        buf = buffers.setdefault(node, [None] * node._n_outputs)
+        buf[nr] = _add(buf[nr], _initial_grad(t, g), create_graph)
+        if node not in roots:
+            roots.append(node)
+    deps = _dependencies(roots)
+
+    captured: dict[tuple[Node, int], Tensor | None] = {}
+    needed: set[Node] | None = None
+    if inputs is not None:
+        targets = [_root(t, i) if t._requires_grad else (None, 0) for i, t in enumerate(inputs)]
+        for key in targets:
+            captured[key] = None  # type: ignore[index]
+        needed = _prune(roots, deps, {n for n, _ in targets if n is not None})
+        deps = {}
+        for m in needed:
+            for x, _ in m.next_functions:
+                if x in needed:
+                    deps[x] = deps.get(x, 0) + 1
+
+    ready = [n for n in roots if deps.get(n, 0) == 0]
+    prev_mode = grad_state.enabled
+    grad_state.enabled = create_graph
+    try:
+        while ready:
+            node = ready.pop()
+            grads = buffers.pop(node)
+            _run_hooks(node, grads)
+            if inputs is not None:
+                for nr, g in enumerate(grads):
+                    if (node, nr) in captured:
+                        captured[(node, nr)] = g
+            if type(node) is AccumulateGrad:
+                if inputs is None:
+                    _backward_leaf(node, grads[0], create_graph)
+                continue
+            if needed is not None and node not in needed:
+                continue
+            assert isinstance(node, Function)
+            in_grads = _call_backward(node, grads)
+            if not retain_graph:
+                node._release()
+            if anomaly.state.enabled:
+                _check_nan(node, in_grads)
+            for i, ((nxt, nr), g) in enumerate(zip(node.next_functions, in_grads, strict=True)):
+                if nxt is None or g is None or (needed is not None and nxt not in needed):
+                    continue
+                if not isinstance(g, Tensor):
+                    g = Tensor._make(np.asarray(g))
+                shape, dtype = node._input_meta[i]
+                g = _sum_to(g, shape, node, i)
+                if g._data.dtype != dtype:
+                    g = g.to(dtype)
+                buf = buffers.get(nxt)
+                if buf is None:
+                    buf = buffers[nxt] = [None] * nxt._n_outputs
+                buf[nr] = _add(buf[nr], g, create_graph)
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    ready.append(nxt)
+    finally:
+        grad_state.enabled = prev_mode
+
+    if inputs is None:
+        return None
+    result = []
+    for i, key in enumerate(targets):
+        g = captured.get(key)  # type: ignore[call-overload]
+        if g is None and not allow_unused:
+            raise RuntimeError(f"One of the differentiated Tensors (input {i}) appears to not "
+                               f"have been used in the graph. Set allow_unused=True if this is "
+                               f"the desired behavior.")
+        if g is not None and not create_graph:
+            g = Tensor._make(g._data)
+        result.append(g)
+    return tuple(result)
+
+
+def _backward_leaf(node: AccumulateGrad, g: Tensor, create_graph: bool) -> None:
+    t = node.variable
+    if t._hooks:
+        for hook in t._hooks.values():
+            new = hook(g)
+            if new is not None:
+                g = new
+    _accumulate_leaf(t, g, create_graph)
+
+
+def _call_backward(node: Function, grads: list[Any]) -> tuple[Any, ...]:
+    if node._n_outputs > 1:  # outputs that got no gradient count as zeros, as in PyTorch
+        grads = [g if g is not None else Tensor._make(np.zeros(*node._output_meta[i]))
+                 for i, g in enumerate(grads)]
+    out = type(node).backward(node, *grads)
+    if not isinstance(out, tuple):
+        out = (out,)
+    n = len(node.next_functions)
+    if len(out) != n:
+        if len(out) > n and all(g is None for g in out[n:]):
+            out = out[:n]
+        else:
+            raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
+                               f"(expected {n}, got {len(out)})")
+    return out
+

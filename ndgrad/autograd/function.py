@@ -1,0 +1,277 @@
+"""Function: one op of the graph, with its forward and its backward side by side.
+
+Calling ``MyOp.apply(*inputs)`` runs ``forward`` and, when grad mode is on and an input requires
+grad, keeps the instance (``ctx``) as the output's ``grad_fn``: a node of the graph. A node knows
+the nodes that made its inputs (``next_functions``), what ``forward`` saved for backward, and
+nothing about its own output, so the graph has no reference cycles and is freed by reference
+counting as soon as the last output goes away.
+
+Two kinds of subclasses:
+
+* ndgrad's primitives (``ndgrad/ops``) set ``array_io = True``: ``forward`` sees and returns
+  NumPy arrays. ``backward`` always gets and returns Tensors, built from differentiable ops, so
+  that ``create_graph=True`` can differentiate the backward pass itself.
+* users' Functions, as in PyTorch: ``forward`` sees Tensors (with grad recording off).
+
+Leaves that require grad are reached through an ``AccumulateGrad`` node, which adds the incoming
+gradient to ``leaf.grad``.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ndgrad.autograd import anomaly
+from ndgrad.autograd.grad_mode import no_grad, state
+
+if TYPE_CHECKING:
+    from ndgrad.tensor import Tensor
+
+_SAVED_FREED = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you "
+    "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+    "through the graph a second time or if you need to access saved tensors after calling "
+    "backward."
+)
+
+
+class Node:
+    """What every graph node has: edges to the nodes of its inputs, and hooks."""
+
+    next_functions: tuple[tuple[Node | None, int], ...] = ()
+    _n_outputs = 1
+    _pre_hooks: dict[int, list[Any]] | None = None  # tensor hooks, by output index
+    _retained: dict[int, Any] | None = None  # weakrefs of non-leaf tensors with retain_grad()
+    _trace: list[str] | None = None  # where forward ran, recorded under detect_anomaly()
+
+    def name(self) -> str:
+        return type(self).__name__ + "Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+    def register_prehook(self, output_nr: int, hook: Any) -> None:
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        self._pre_hooks.setdefault(output_nr, []).append(hook)
+
+
+class AccumulateGrad(Node):
+    """The node at a leaf: adds the gradient that reaches it to ``variable.grad``."""
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
+def accumulator(t: Tensor) -> AccumulateGrad:
+    """The leaf's AccumulateGrad node, created once and shared by every op that uses the leaf.
+
+    The leaf refers to it weakly, the node to the leaf strongly: no cycle."""
+    acc = t._accum() if t._accum is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        t._accum = weakref.ref(acc)
+    return acc
+
+
+class Function(Node):
+    """Base class of differentiable ops, for ndgrad's primitives and for users, as in PyTorch.
+
+    Subclasses write ``forward(ctx, *args)`` and ``backward(ctx, *grads)`` as static methods and
+    call ``apply``; ``ctx.save_for_backward(...)`` keeps what backward needs.
+    """
+
+    array_io = False  # primitives: forward takes and returns NumPy arrays
+    is_view = False  # output may share memory with input 0 (reshape, permute, x[i], ...)
+    needs_input_grad: tuple[bool, ...] = ()
+    _freed = False
+
+    # -- the user-facing API ---------------------------------------------------------------
+    @staticmethod
+    def forward(ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("You must implement the forward function for custom Function.")
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Any) -> Any:
+        raise NotImplementedError("You must implement the backward function for custom Function.")
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep inputs, outputs or other values for backward (version-checked if tensors)."""
+        self._to_save = values
+
+    def mark_non_differentiable(self, *outputs: Any) -> None:
+        self._non_diff = outputs
+
+    @property
+    def saved_tensors(self) -> tuple[Any, ...]:
+        """The saved values as Tensors, after checking no in-place op changed them since."""
+        if self._freed:
+            raise RuntimeError(_SAVED_FREED)
+        return tuple(_unpack(self, s) for s in self.__dict__.get("_saved", ()))
+
+    # -- the engine's side -----------------------------------------------------------------
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run forward; record this op in the graph if grad mode is on and an input needs grad."""
+        ctx = cls.__new__(cls)
+        record = False
+        if state.enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    record = True
+                    break
+        if record:
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        else:
+            ctx.needs_input_grad = (False,) * len(args)
+
+        if cls.array_io:
+            raw = [a._data if isinstance(a, Tensor) else a for a in args]
+            out = cls.forward(ctx, *raw, **kwargs)
+        else:
+            with no_grad():
+                out = cls.forward(ctx, *args, **kwargs)
+        single = not isinstance(out, tuple)
+        outs = (out,) if single else out
+        if not cls.array_io:
+            for o in outs:
+                if not isinstance(o, Tensor):
+                    raise TypeError(f"{cls.__name__}.forward must return Tensors, got "
+                                    f"{type(o).__name__}")
+            outs = tuple(o._data for o in outs)
+        results = tuple(_wrap_output(o) for o in outs)
+        if cls.is_view:
+            _share_version(args[0], results[0])
+        if record:
+            non_diff = ctx.__dict__.get("_non_diff", ())
+            for i, (t, o) in enumerate(zip(results, outs, strict=True)):
+                if t._data.dtype.kind == "f" and not any(o is _raw(n) for n in non_diff):
+                    t._requires_grad = True
+                    t.grad_fn = ctx
+                    t._output_nr = i
+            if len(results) > 1:
+                ctx._n_outputs = len(results)
+                ctx._output_meta = tuple((t._data.shape, t._data.dtype) for t in results)
+            ctx.next_functions = tuple(_edge(a) for a in args)
+            ctx._input_meta = tuple((a._data.shape, a._data.dtype) if isinstance(a, Tensor)
+                                    else None for a in args)
+            to_save = ctx.__dict__.get("_to_save")
+            if to_save:
+                ctx._saved = [_pack(s, args, results) for s in to_save]
+                del ctx._to_save
+            if anomaly.state.enabled:
+                ctx._trace = traceback.format_stack()[:-1]
+        return results[0] if single else results
+
+    def _release(self) -> None:
+        """Drop what forward saved: called after backward unless retain_graph=True."""
+        if "_saved" in self.__dict__:
+            del self._saved
+            self._freed = True
+
+
+def _raw(v: Any) -> Any:
+    return v._data if isinstance(v, Tensor) else v
+
+
+def _wrap_output(o: Any) -> Tensor:
+    if type(o) is not np.ndarray:
+        o = np.asarray(o)  # NumPy returns scalars for 0-d results; keep tensors as arrays
+    t = Tensor.__new__(Tensor)
+    t._data = o
+    return t
+
+
+def _share_version(src: Tensor, out: Tensor) -> None:
+    # a view shares its base's version counter, so in-place changes through either are seen
+    if np.may_share_memory(src._data, out._data):
+        if src._vc is None:
+            src._vc = [0]
+        out._vc = src._vc
+        out._base = src._base if src._base is not None else src
+
+
+def _edge(a: Any) -> tuple[Node | None, int]:
+    if not isinstance(a, Tensor) or not a._requires_grad:
+        return (None, 0)
+    if a.grad_fn is not None:
+        return (a.grad_fn, a._output_nr)
+    return (accumulator(a), 0)
+
+
+# A saved value is packed as a tuple whose first item says what it is:
+#   ("in", tensor, version)          an input tensor: unpacked as itself
+#   ("out", array, vc, nr)           an output: unpacked as a fresh tensor whose grad_fn is the
+#                                    node itself (the node must not own its output: no cycle)
+#   ("const", value)                 anything else (masks, indices, Python numbers)
+def _pack(s: Any, args: tuple[Any, ...], outs: tuple[Tensor, ...]) -> tuple[Any, ...]:
+    if s is None:
+        return ("const", None)
+    raw = _raw(s)
+    for a in args:
+        if isinstance(a, Tensor) and raw is a._data:
+            return ("in", a, a._version)
+    for nr, o in enumerate(outs):
+        if raw is o._data:
+            if o._vc is None:
+                o._vc = [0]
+            return ("out", o._data, o._vc, nr)  # version 0: outputs are new
+    return ("const", s)
+
+
+def _unpack(ctx: Function, s: tuple[Any, ...]) -> Any:
+    kind = s[0]
+    if kind == "in":
+        t, version = s[1], s[2]
+        if t._version != version:
+            raise RuntimeError(_modified_message(t, version))
+        return t
+    if kind == "out":
+        t = Tensor.__new__(Tensor)
+        t._data = s[1]
+        t._requires_grad = True
+        t.grad_fn = ctx
+        t._output_nr = s[3]
+        if s[2][0] != 0:
+            t._vc = s[2]
+            raise RuntimeError(_modified_message(t, 0))
+        return t
+    value = s[1]
+    if isinstance(value, np.ndarray):
+        t = Tensor.__new__(Tensor)
+        t._data = value
+        return t
+    return value
+
+
+def _modified_message(t: Tensor, version: int) -> str:
+    fn = t.grad_fn.name() if t.grad_fn is not None else "a leaf"
+    return (f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [ndgrad.{t._data.dtype} tensor of shape {list(t.shape)}], which "
+            f"is output {t._output_nr} of {fn}, is at version {t._version}; expected version "
+            f"{version} instead. Hint: replace the inplace operation (add_, x[i] = v, ...) by an "
+            f"out-of-place one (x = x + y), or clone() the tensor before modifying it.")
+
+
+def steal_or_copy(arr: np.ndarray) -> np.ndarray:
+    """Reuse a gradient array nothing else refers to; copy a shared one (as AccumulateGrad does).
+
+    The references are the caller's Tensor, the caller's argument and getrefcount's own."""
+    if arr.base is None and sys.getrefcount(arr) <= 3 and arr.flags.writeable:
+        return arr
+    return arr.copy()
+
+
+from ndgrad.tensor import Tensor  # noqa: E402  (Tensor imports ops, which import Function)

@@ -1,0 +1,1 @@
+"""ndgrad's primitive ops, grouped by kind; each is a Function with forward beside backward."""
