@@ -1,0 +1,1 @@
+"""ndgrad.nn.functional: stateless layers, activations and losses (PyTorch's torch.nn.functional)."""
