@@ -17,6 +17,7 @@ from ndgrad.creation import (arange, as_tensor, empty, empty_like, eye, from_num
                              randint, randint_like, randn, randn_like, randperm, zeros,
                              zeros_like)
 from ndgrad.random import get_rng_state, manual_seed, seed, set_rng_state
+from ndgrad.scalar import Value
 from ndgrad.tensor import Size, Tensor, cat, concat, concatenate, device, einsum, stack, tensor, where
 
 bool = bool_  # noqa: A001 - ndgrad.bool, as torch.bool
