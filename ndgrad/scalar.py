@@ -33,11 +33,11 @@ class Value:
         if not isinstance(data, Real):
             raise TypeError(f"Value(data) expects a real number (int or float), "
                             f"got {type(data).__name__}")
-        self.data = float(data)
-        self.grad = 0.0  # d(output)/d(self), filled in by output.backward()
-        self.label = label
-        self._prev = tuple(_children)  # the inputs of the op that made this Value
-        self._op = _op  # that op's name, for repr and drawings (ndgrad/viz.py)
+        self.data: float = float(data)
+        self.grad: float = 0.0  # d(output)/d(self), filled in by output.backward()
+        self.label: str = label
+        self._prev: tuple[Value, ...] = tuple(_children)  # the inputs of the op that made it
+        self._op: str = _op  # that op's name, for repr and drawings (ndgrad/viz.py)
         self._local_grads: tuple[float, ...] = ()  # d(self)/d(input), one per input
 
     def __repr__(self) -> str:
@@ -161,7 +161,7 @@ def _as_value(x: Any) -> Value:
     if isinstance(x, Value):
         return x
     if isinstance(x, Real):
-        return Value(x)
+        return Value(float(x))
     raise TypeError(f"Values combine with Values and real numbers (int, float), "
                     f"not {type(x).__name__}")
 
