@@ -16,9 +16,10 @@ from ndgrad.creation import (arange, as_tensor, empty, empty_like, eye, from_num
                              full_like, linspace, logspace, ones, ones_like, rand, rand_like,
                              randint, randint_like, randn, randn_like, randperm, zeros,
                              zeros_like)
-from ndgrad.random import get_rng_state, manual_seed, seed, set_rng_state
+from ndgrad.random import Generator, get_rng_state, manual_seed, seed, set_rng_state
 from ndgrad.scalar import Value
 from ndgrad.tensor import Size, Tensor, cat, concat, concatenate, device, einsum, stack, tensor, where
+from ndgrad import datasets, utils  # noqa: E402,I001 - after Tensor: they build on it
 
 bool = bool_  # noqa: A001 - ndgrad.bool, as torch.bool
 float = float32  # noqa: A001

@@ -1,0 +1,287 @@
+"""ndgrad.utils.data against torch.utils.data: collate, batching, shuffling, splits."""
+
+import collections
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import ndgrad
+from ndgrad.utils.data import (
+    BatchSampler,
+    ConcatDataset,
+    DataLoader,
+    Dataset,
+    IterableDataset,
+    RandomSampler,
+    SequentialSampler,
+    Subset,
+    SubsetRandomSampler,
+    TensorDataset,
+    WeightedRandomSampler,
+    default_collate,
+    random_split,
+)
+
+Point = collections.namedtuple("Point", "x y")
+
+
+def to_plain(obj):
+    """Tensors of either library -> (dtype name, nested list), recursively, for comparing."""
+    if isinstance(obj, ndgrad.Tensor | torch.Tensor):
+        return str(obj.dtype).split(".")[-1], obj.tolist()
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        return type(obj).__name__, [to_plain(v) for v in obj]
+    if isinstance(obj, list | tuple):
+        return type(obj).__name__, [to_plain(v) for v in obj]
+    return obj
+
+
+class ListDataset(Dataset):
+    """A dataset with no fast path: items come one at a time."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+    def __len__(self):
+        return len(self.items)
+
+
+def make_tensor_datasets(n=23):
+    x = np.random.default_rng(1).standard_normal((n, 3)).astype(np.float32)
+    y = np.arange(n)
+    return (TensorDataset(ndgrad.tensor(x), ndgrad.tensor(y)),
+            torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)))
+
+
+# -- collate ---------------------------------------------------------------------------------
+COLLATE_CASES = {
+    "ints": lambda lib: [1, 2, 3],
+    "floats": lambda lib: [1.5, 2.0],
+    "bools": lambda lib: [True, False],
+    "strings": lambda lib: ["a", "b"],
+    "tensors": lambda lib: [lib.tensor([1.0, 2.0]), lib.tensor([3.0, 4.0])],
+    "int_tensors": lambda lib: [lib.tensor(3), lib.tensor(4)],
+    "arrays": lambda lib: [np.ones((2, 2), np.float32), np.zeros((2, 2), np.float32)],
+    "int_arrays": lambda lib: [np.arange(3, dtype=np.int32), np.arange(3, dtype=np.int32)],
+    "np_scalars": lambda lib: [np.float64(1.5), np.float64(2.5)],
+    "np_int_scalars": lambda lib: [np.int16(1), np.int16(2)],
+    "tuples": lambda lib: [(lib.tensor([1.0]), 0), (lib.tensor([2.0]), 1)],
+    "lists": lambda lib: [[1, 2.0], [3, 4.0]],
+    "dicts": lambda lib: [{"a": 1, "b": lib.tensor([1.0])}, {"a": 2, "b": lib.tensor([2.0])}],
+    "namedtuples": lambda lib: [Point(1, 2.0), Point(3, 4.0)],
+    "nested": lambda lib: [{"p": (np.float32(1), [1, "x"])}, {"p": (np.float32(2), [2, "y"])}],
+}
+
+
+@pytest.mark.parametrize("case", sorted(COLLATE_CASES))
+def test_default_collate_matches_torch(case):
+    ours = default_collate(COLLATE_CASES[case](ndgrad))
+    theirs = torch.utils.data.default_collate(COLLATE_CASES[case](torch))
+    assert to_plain(ours) == to_plain(theirs)
+
+
+def test_default_collate_errors():
+    with pytest.raises(RuntimeError, match="stack expects each tensor to be equal size"):
+        default_collate([ndgrad.zeros(2), ndgrad.zeros(3)])
+    with pytest.raises(RuntimeError, match="each element in list of batch should be of equal"):
+        default_collate([[1, 2], [1]])
+    with pytest.raises(TypeError, match="default_collate: batch must contain"):
+        default_collate([object(), object()])
+
+
+def test_default_collate_keeps_graph():
+    a = ndgrad.tensor([1.0, 2.0], requires_grad=True)
+    out = default_collate([a, a * 2])
+    out.sum().backward()
+    assert a.grad.tolist() == [3.0, 3.0]
+
+
+# -- DataLoader ------------------------------------------------------------------------------
+@pytest.mark.parametrize("batch_size,drop_last", [(1, False), (5, False), (5, True), (23, True),
+                                                  (30, False), (30, True)])
+def test_sequential_batches_match_torch(batch_size, drop_last):
+    ours_ds, torch_ds = make_tensor_datasets()
+    ours = list(DataLoader(ours_ds, batch_size=batch_size, drop_last=drop_last))
+    theirs = list(torch.utils.data.DataLoader(torch_ds, batch_size=batch_size,
+                                              drop_last=drop_last))
+    assert len(ours) == len(theirs) == len(DataLoader(ours_ds, batch_size, drop_last=drop_last))
+    assert to_plain(ours) == to_plain(theirs)
+
+
+def test_fast_path_equals_item_path():
+    ds, _ = make_tensor_datasets()
+    slow = ListDataset([ds[i] for i in range(len(ds))])
+    g1, g2 = ndgrad.Generator().manual_seed(5), ndgrad.Generator().manual_seed(5)
+    fast_batches = list(DataLoader(ds, batch_size=4, shuffle=True, generator=g1))
+    slow_batches = list(DataLoader(slow, batch_size=4, shuffle=True, generator=g2))
+    assert to_plain(fast_batches) == to_plain(slow_batches)
+    assert isinstance(fast_batches[0], list) and fast_batches[0][0].dtype == ndgrad.float32
+
+
+def test_fast_path_is_used(monkeypatch):
+    ds, _ = make_tensor_datasets()
+    monkeypatch.setattr(TensorDataset, "__getitem__", lambda self, i: 1 / 0)
+    x, y = next(iter(DataLoader(ds, batch_size=4, shuffle=True)))
+    assert x.shape == (4, 3) and y.shape == (4,)
+    # a Subset of a TensorDataset is fast too, and maps indices through the subset
+    sub = Subset(ds, [7, 3, 11])
+    x, y = next(iter(DataLoader(sub, batch_size=3)))
+    assert y.tolist() == [7, 3, 11]
+
+
+def test_shuffle_reproducible_and_a_permutation():
+    ds, _ = make_tensor_datasets(50)
+
+    def order(**kw):
+        return [i for _, y in DataLoader(ds, batch_size=8, shuffle=True, **kw) for i in y.tolist()]
+
+    a = order(generator=ndgrad.Generator().manual_seed(0))
+    b = order(generator=ndgrad.Generator().manual_seed(0))
+    c = order(generator=np.random.default_rng(0))  # a NumPy generator works as well
+    d = order(generator=ndgrad.Generator().manual_seed(1))
+    assert a == b == c and a != d and sorted(a) == list(range(50))
+    ndgrad.manual_seed(3)
+    e = order()
+    ndgrad.manual_seed(3)
+    assert order() == e and sorted(e) == list(range(50))
+    # one loader gives a new order each epoch
+    loader = DataLoader(ds, batch_size=50, shuffle=True, generator=ndgrad.Generator())
+    assert next(iter(loader))[1].tolist() != next(iter(loader))[1].tolist()
+
+
+def test_bad_generator():
+    ds, _ = make_tensor_datasets()
+    with pytest.raises(TypeError, match="generator must be"):
+        DataLoader(ds, shuffle=True, generator=42)
+
+
+def test_item_datasets_collate_like_torch():
+    items = [(np.full((2,), i, np.float32), i, {"name": f"n{i}"}) for i in range(7)]
+    ours = list(DataLoader(ListDataset(items), batch_size=3))
+    theirs = list(torch.utils.data.DataLoader(ListDataset(items), batch_size=3))
+    assert to_plain(ours) == to_plain(theirs)
+
+
+def test_batch_size_none_and_custom_options():
+    ds, tds = make_tensor_datasets(6)
+    ours = list(DataLoader(ds, batch_size=None))
+    theirs = list(torch.utils.data.DataLoader(tds, batch_size=None))
+    assert to_plain(ours) == to_plain(theirs) and len(ours) == 6
+    # custom sampler, batch_sampler and collate_fn
+    ours = list(DataLoader(ds, batch_size=2, sampler=[5, 0, 3, 1]))
+    assert [y.tolist() for _, y in ours] == [[5, 0], [3, 1]]
+    loader = DataLoader(ds, batch_sampler=[[1, 2, 3], [0]], collate_fn=lambda b: len(b))
+    assert list(loader) == [3, 1] and len(loader) == 2
+
+
+def test_iterable_dataset():
+    class Stream(IterableDataset):
+        def __iter__(self):
+            return iter(range(7))
+
+    assert [b.tolist() for b in DataLoader(Stream(), batch_size=3)] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert len(list(DataLoader(Stream(), batch_size=3, drop_last=True))) == 2
+    with pytest.raises(ValueError, match="expected unspecified shuffle option"):
+        DataLoader(Stream(), shuffle=True)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(sampler=[0, 1], shuffle=True),
+    dict(batch_sampler=[[0]], batch_size=2),
+    dict(batch_sampler=[[0]], drop_last=True),
+    dict(batch_size=None, drop_last=True),
+    dict(num_workers=-1),
+    dict(batch_size=0),
+])
+def test_argument_errors_match_torch(kwargs):
+    ds, tds = make_tensor_datasets()
+    with pytest.raises(ValueError) as theirs:
+        torch.utils.data.DataLoader(tds, **kwargs)
+    with pytest.raises(ValueError) as ours:
+        DataLoader(ds, **kwargs)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_samplers():
+    ds, _ = make_tensor_datasets(10)
+    assert list(SequentialSampler(ds)) == list(range(10))
+    g = ndgrad.Generator().manual_seed(0)
+    assert sorted(RandomSampler(ds, generator=g)) == list(range(10))
+    more = list(RandomSampler(ds, num_samples=25, generator=g))
+    assert len(more) == 25 and all(more.count(i) >= 2 for i in range(10))  # 2.5 permutations
+    with_repl = list(RandomSampler(ds, replacement=True, num_samples=100, generator=g))
+    assert len(with_repl) == 100 and len(set(with_repl)) < 10 + 1
+    assert sorted(SubsetRandomSampler([4, 2, 9], generator=g)) == [2, 4, 9]
+    w = list(WeightedRandomSampler([0.0, 1.0, 0.0, 3.0], 50, generator=g))
+    assert set(w) == {1, 3} and w.count(3) > w.count(1)
+    assert list(BatchSampler(range(5), 2, drop_last=False)) == [[0, 1], [2, 3], [4]]
+    assert len(BatchSampler(range(5), 2, drop_last=True)) == 2
+    with pytest.raises(ValueError, match="num_samples should be a positive integer"):
+        RandomSampler(ds, num_samples=0)
+
+
+def test_tensor_dataset():
+    x, y = ndgrad.randn(4, 2), ndgrad.arange(4)
+    ds = TensorDataset(x, y)
+    assert len(ds) == 4 and ds[2][1].item() == 2 and ds[2][0].tolist() == x[2].tolist()
+    with pytest.raises(ValueError, match="Size mismatch between tensors"):
+        TensorDataset(x, ndgrad.arange(5))
+    with pytest.raises(TypeError, match="TensorDataset expects Tensors"):
+        TensorDataset(x, [1, 2, 3, 4])
+
+
+def test_concat_dataset():
+    a, b = ListDataset([0, 1, 2]), ListDataset([3, 4])
+    c = a + b
+    assert isinstance(c, ConcatDataset) and len(c) == 5
+    assert [c[i] for i in range(5)] == [0, 1, 2, 3, 4] and c[-1] == 4
+    assert [x.tolist() for x in DataLoader(c, batch_size=2)] == [[0, 1], [2, 3], [4]]
+
+
+# -- random_split ----------------------------------------------------------------------------
+@pytest.mark.parametrize("n,lengths", [(10, [3, 7]), (10, [0.3, 0.3, 0.4]), (11, [0.5, 0.5]),
+                                       (7, [0.2, 0.2, 0.6]), (100, [0.8, 0.1, 0.1])])
+def test_random_split_lengths_match_torch(n, lengths):
+    ours = random_split(ListDataset(list(range(n))), lengths)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = torch.utils.data.random_split(ListDataset(list(range(n))), lengths)
+    assert [len(s) for s in ours] == [len(s) for s in theirs]
+    items = sorted(s[i] for s in ours for i in range(len(s)))
+    assert items == list(range(n))  # disjoint and covering
+
+
+def test_random_split_generator_and_errors():
+    ds = ListDataset(list(range(20)))
+
+    def split(seed):
+        parts = random_split(ds, [5, 15], generator=ndgrad.Generator().manual_seed(seed))
+        return [list(p.indices) for p in parts]
+
+    assert split(0) == split(0) != split(1)
+    with pytest.raises(ValueError, match="Sum of input lengths does not equal"):
+        random_split(ds, [5, 5])
+    with pytest.raises(ValueError, match="Fraction at index 0 is not between 0 and 1"):
+        random_split(ds, [-0.5, 1.5])
+    with pytest.warns(UserWarning, match="Length of split at index 1 is 0"):
+        random_split(ListDataset([1, 2]), [0.9, 0.1])
+
+
+# -- Generator -------------------------------------------------------------------------------
+def test_generator():
+    g = ndgrad.Generator()
+    assert g.manual_seed(7) is g and g.initial_seed() == 7
+    a = ndgrad.randn(3, generator=g)
+    state = g.get_state()
+    b = ndgrad.randn(3, generator=g)
+    g.set_state(state)
+    assert ndgrad.randn(3, generator=g).tolist() == b.tolist()
+    assert ndgrad.randn(3, generator=ndgrad.Generator().manual_seed(7)).tolist() == a.tolist()
+    assert isinstance(g.seed(), int)
