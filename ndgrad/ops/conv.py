@@ -1,0 +1,401 @@
+"""Convolution and pooling primitives, built for speed on NumPy.
+
+Convolution is im2col + one matmul (BLAS). Memory is laid out channels first, then batch:
+the input (N, C, H, W) is read as (C, N, H, W), a strided view picks every kernel offset, and one
+copy makes the column matrix (C*KH*KW, N*OH*OW); ``weight (O, C*KH*KW) @ cols`` gives the output
+as (O, N, OH, OW) in memory, returned as an (N, O, OH, OW) view. The next layer reads that view
+as (C, N, H, W) without a copy, and elementwise ops in between keep the layout (NumPy's order 'K').
+
+The three conv primitives are one bilinear map seen from its three sides, so each one's backward
+is made of the others and gradients of any order exist (``create_graph=True``):
+
+    Conv2d(x, w)              y = conv(x, w)
+    Conv2dGradInput(gy, w)    the adjoint in x: conv_transpose; it is conv_transpose2d's forward
+    Conv2dGradWeight(x, gy)   the adjoint in w
+
+Pooling loops over the KH*KW kernel offsets, each a strided view of the (padded) input: a max
+or a sum of KH*KW arrays of the output's size, never a (..., KH*KW) copy of the windows.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ndgrad.ops.elementwise import Primitive
+
+Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
+
+
+class ConvParams(NamedTuple):
+    """Geometry of a 2-D convolution; padding may be asymmetric (padding='same')."""
+
+    stride: tuple[int, int]
+    pads: Pads
+    dilation: tuple[int, int]
+    groups: int
+
+
+def out_size(size: int, k: int, s: int, pad: tuple[int, int], d: int) -> int:
+    """Output length of a sliding window: floor((size + pads - d*(k-1) - 1) / s) + 1."""
+    return (size + pad[0] + pad[1] - d * (k - 1) - 1) // s + 1
+
+
+def _offsets(k: int, s: int, d: int, n: int) -> list[slice]:
+    """For each kernel offset, the slice of the padded axis that the n windows read."""
+    return [slice(i * d, i * d + s * (n - 1) + 1, s) for i in range(k)]
+
+
+def _to_cnhw(x: np.ndarray, pads: Pads, size: tuple[int, int] | None = None,
+             value: float = 0.0) -> np.ndarray:
+    """(N, C, H, W) -> padded (C, N, Hp, Wp); a view when there is nothing to pad.
+
+    ``size`` asks for at least (Hp, Wp) (extra rows/cols at the end, e.g. for ceil_mode)."""
+    (pt, pb), (pl, pr) = pads
+    n, c, h, w = x.shape
+    hp, wp = h + pt + pb, w + pl + pr
+    if size is not None:
+        hp, wp = max(hp, size[0]), max(wp, size[1])
+    xt = x.transpose(1, 0, 2, 3)
+    if (hp, wp) == (h, w):
+        return xt
+    xp = np.full((c, n, hp, wp), value, dtype=x.dtype) if value else \
+        np.zeros((c, n, hp, wp), dtype=x.dtype)
+    xp[:, :, pt:pt + h, pl:pl + w] = xt
+    return xp
+
+
+def _im2col(x: np.ndarray, kh: int, kw: int, p: ConvParams, oh: int, ow: int) -> np.ndarray:
+    """(N, C, H, W) -> (G, C/G*KH*KW, N*OH*OW): every window as a column, in one copy."""
+    n, c = x.shape[:2]
+    xp = _to_cnhw(x, p.pads)
+    (sh, sw), (dh, dw) = p.stride, p.dilation
+    s0, s1, s2, s3 = xp.strides
+    # (C, KH, KW, N, OH, OW) view: kernel offsets move by the dilation, windows by the stride
+    win = as_strided(xp, (c, kh, kw, n, oh, ow), (s0, dh * s2, dw * s3, s1, sh * s2, sw * s3),
+                     writeable=False)
+    return win.reshape(p.groups, c // p.groups * kh * kw, n * oh * ow)
+
+
+def _col2im(cols: np.ndarray, shape: tuple[int, ...], kh: int, kw: int, p: ConvParams,
+            oh: int, ow: int) -> np.ndarray:
+    """Adjoint of _im2col: add every column back at its window, one slice-add per offset."""
+    n, c, h, w = shape
+    (pt, pb), (pl, pr) = p.pads
+    (sh, sw), (dh, dw) = p.stride, p.dilation
+    hp = max(h + pt + pb, dh * (kh - 1) + sh * (oh - 1) + 1)
+    wp = max(w + pl + pr, dw * (kw - 1) + sw * (ow - 1) + 1)
+    cols = cols.reshape(c, kh, kw, n, oh, ow)
+    if kh == 1 and kw == 1 and (sh, sw) == (1, 1) and (hp, wp) == (h, w):
+        return cols.reshape(c, n, h, w).transpose(1, 0, 2, 3)  # 1x1 conv: nothing overlaps
+    out = np.zeros((c, n, hp, wp), dtype=cols.dtype)
+    for i, rows in enumerate(_offsets(kh, sh, dh, oh)):
+        for j, cs in enumerate(_offsets(kw, sw, dw, ow)):
+            out[:, :, rows, cs] += cols[:, i, j]
+    return out[:, :, pt:pt + h, pl:pl + w].transpose(1, 0, 2, 3)
+
+
+def _gy_matrix(gy: np.ndarray, groups: int) -> np.ndarray:
+    """(N, O, OH, OW) -> (G, O/G, N*OH*OW): free when gy has this conv's output layout."""
+    n, o = gy.shape[:2]
+    return gy.transpose(1, 0, 2, 3).reshape(groups, o // groups, -1)
+
+
+def _crop(t, shape):
+    """The leading (OH, OW) part of a conv result (conv_transpose's output_padding case)."""
+    if tuple(t.shape[2:]) == tuple(shape[2:]):
+        return t
+    return t[:, :, :shape[2], :shape[3]]
+
+
+def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Grouped matmul; one plain 2-D BLAS call when there is a single group."""
+    if a.shape[0] == 1:
+        return np.matmul(a[0], b[0])[None]
+    return np.matmul(a, b)
+
+
+class Conv2d(Primitive):
+    """y = conv(x, w) + b. x (N, C, H, W), w (O, C/G, KH, KW), b (O,) or None."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, p):
+        n, _, h, wd = x.shape
+        o, _, kh, kw = w.shape
+        oh = out_size(h, kh, p.stride[0], p.pads[0], p.dilation[0])
+        ow = out_size(wd, kw, p.stride[1], p.pads[1], p.dilation[1])
+        cols = _im2col(x, kh, kw, p, oh, ow)  # (G, CgKK, L)
+        out = _matmul(w.reshape(p.groups, o // p.groups, -1), cols)  # (G, O/G, L)
+        out = out.reshape(o, n * oh * ow)
+        if b is not None:
+            out += b[:, None]
+        # keep the columns for the weight gradient: recomputing them costs a copy of this size
+        ctx.save_for_backward(x, w, cols if ctx.needs_input_grad[1] else None)
+        ctx.p = p
+        return out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w, cols = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gx = Conv2dGradInput.apply(grad, w, tuple(x.shape), ctx.p) if need_x else None
+        gw = None
+        if need_w:
+            gw = Conv2dGradWeight.apply(x, grad, tuple(w.shape), ctx.p,
+                                        None if cols is None else cols._data)
+        gb = grad.sum((0, 2, 3)) if need_b else None
+        return gx, gw, gb, None
+
+
+class Conv2dGradInput(Primitive):
+    """The adjoint of conv in its input (conv_transpose): gy (N, O, OH, OW), w -> (N, C, H, W)."""
+
+    @staticmethod
+    def forward(ctx, gy, w, x_shape, p):
+        o, _, kh, kw = w.shape
+        oh, ow = gy.shape[2:]
+        ctx.save_for_backward(gy if ctx.needs_input_grad[1] else None, w)
+        ctx.p, ctx.gy_shape = p, gy.shape
+        wg = w.reshape(p.groups, o // p.groups, -1)  # (G, O/G, CgKK)
+        dcols = _matmul(wg.transpose(0, 2, 1), _gy_matrix(gy, p.groups))  # (G, CgKK, L)
+        return _col2im(dcols, x_shape, kh, kw, p, oh, ow)
+
+    @staticmethod
+    def backward(ctx, grad):
+        gy, w = ctx.saved_tensors
+        need_gy, need_w = ctx.needs_input_grad[:2]
+        ggy = _crop(Conv2d.apply(grad, w, None, ctx.p), ctx.gy_shape) if need_gy else None
+        gw = Conv2dGradWeight.apply(grad, gy, tuple(w.shape), ctx.p, None) if need_w else None
+        return ggy, gw, None, None
+
+
+class Conv2dGradWeight(Primitive):
+    """The adjoint of conv in its weight: x (N, C, H, W), gy (N, O, OH, OW) -> (O, C/G, KH, KW).
+
+    ``cols`` are the forward's columns when the caller still has them (else rebuilt from x)."""
+
+    @staticmethod
+    def forward(ctx, x, gy, w_shape, p, cols):
+        o, _, kh, kw = w_shape
+        oh, ow = gy.shape[2:]
+        if cols is None:
+            cols = _im2col(x, kh, kw, p, oh, ow)
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
+                              gy if ctx.needs_input_grad[0] else None)
+        ctx.p, ctx.x_shape, ctx.gy_shape = p, x.shape, gy.shape
+        gw = _matmul(_gy_matrix(gy, p.groups), cols.transpose(0, 2, 1))  # (G, O/G, CgKK)
+        return gw.reshape(w_shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, gy = ctx.saved_tensors
+        need_x, need_gy = ctx.needs_input_grad[:2]
+        gx = Conv2dGradInput.apply(gy, grad, ctx.x_shape, ctx.p) if need_x else None
+        ggy = _crop(Conv2d.apply(x, grad, None, ctx.p), ctx.gy_shape) if need_gy else None
+        return gx, ggy, None, None, None
+
+
+# -- pooling ---------------------------------------------------------------------------------
+class PoolParams(NamedTuple):
+    """Geometry of 2-D pooling: kernel, stride, symmetric padding, dilation, output size."""
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    out: tuple[int, int]
+
+
+def pool_out_size(size: int, k: int, s: int, pad: int, d: int, ceil_mode: bool) -> int:
+    """PyTorch's pooling output size; in ceil_mode the last window must start inside the input
+    or its left padding."""
+    span = size + 2 * pad - d * (k - 1) - 1
+    n = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (n - 1) * s >= size + pad:
+        n -= 1
+    return n
+
+
+def _windows(xp: np.ndarray, p: PoolParams):
+    """Yield (offset number, view (N, C, OH, OW)) for each kernel offset of a padded input."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = p.kernel, p.stride, p.dilation, p.out
+    k = 0
+    for rows in _offsets(kh, sh, dh, oh):
+        for cols in _offsets(kw, sw, dw, ow):
+            yield k, xp[:, :, rows, cols]
+            k += 1
+
+
+def _padded_nchw(x: np.ndarray, p: PoolParams, value: float) -> np.ndarray:
+    """x padded by p.padding (and at the end as far as the last window reaches), as an
+    (N, C, Hp, Wp) view that keeps x's memory layout."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = p.kernel, p.stride, p.dilation, p.out
+    ph, pw = p.padding
+    need = ((oh - 1) * sh + dh * (kh - 1) + 1, (ow - 1) * sw + dw * (kw - 1) + 1)
+    h, w = x.shape[2:]
+    if (ph, pw) == (0, 0) and need[0] <= h and need[1] <= w:
+        return x
+    return _to_cnhw(x, ((ph, ph), (pw, pw)), need, value).transpose(1, 0, 2, 3)
+
+
+def _zeros_padded(x_shape, p: PoolParams, dtype) -> np.ndarray:
+    n, c = x_shape[:2]
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = p.kernel, p.stride, p.dilation, p.out
+    ph, pw = p.padding
+    hp = max(x_shape[2] + 2 * ph, (oh - 1) * sh + dh * (kh - 1) + 1)
+    wp = max(x_shape[3] + 2 * pw, (ow - 1) * sw + dw * (kw - 1) + 1)
+    return np.zeros((c, n, hp, wp), dtype=dtype).transpose(1, 0, 2, 3)  # channels-first memory
+
+
+def _unpad(xp: np.ndarray, x_shape, p: PoolParams) -> np.ndarray:
+    ph, pw = p.padding
+    return xp[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]]
+
+
+class MaxPool2d(Primitive):
+    """Max over each window. The gradient goes to the FIRST maximum of a window (row-major), as
+    in PyTorch: on blank image regions whole windows tie, and spreading the gradient over every
+    tied input would give the conv below a different gradient than PyTorch's."""
+
+    @staticmethod
+    def forward(ctx, x, p, return_indices):
+        xp = _padded_nchw(x, p, -np.inf)
+        out = pos = None
+        views = list(_windows(xp, p))
+        for _, v in views:
+            out = np.copy(v, order="K") if out is None else np.maximum(out, v, out=out)
+        # position of the first max in each window: assign from the last offset to the first
+        pos = np.zeros_like(out, dtype=np.int16 if len(views) > 127 else np.int8)
+        for k, v in reversed(views[1:]):
+            np.copyto(pos, k, where=(v == out))
+        np.copyto(pos, 0, where=(views[0][1] == out))
+        ctx.pos, ctx.p, ctx.x_shape = pos, p, x.shape
+        if return_indices:
+            ctx.mark_non_differentiable(idx := _flat_indices(pos, x.shape, p))
+            return out, idx
+        return out
+
+    @staticmethod
+    def backward(ctx, grad, *_):
+        return MaxPool2dGrad.apply(grad, ctx.pos, ctx.x_shape, ctx.p), None, None
+
+
+def _flat_indices(pos: np.ndarray, x_shape, p: PoolParams) -> np.ndarray:
+    """Window positions -> PyTorch's indices: h * W + w in each (unpadded) input plane."""
+    (_, kw), (sh, sw), (dh, dw), (oh, ow) = p.kernel, p.stride, p.dilation, p.out
+    pos = pos.astype(np.int64)
+    rows = np.arange(oh)[:, None] * sh - p.padding[0] + (pos // kw) * dh
+    cols = np.arange(ow)[None, :] * sw - p.padding[1] + (pos % kw) * dw
+    return np.ascontiguousarray(rows * x_shape[3] + cols)
+
+
+class MaxPool2dGrad(Primitive):
+    """Send each output's gradient to its window's first maximum: (N, C, OH, OW) -> x's shape."""
+
+    @staticmethod
+    def forward(ctx, grad, pos, x_shape, p):
+        ctx.pos, ctx.p = pos, p
+        dxp = _zeros_padded(x_shape, p, grad.dtype)
+        overlap = any(k * d > s for k, s, d in zip(p.kernel, p.stride, p.dilation))
+        for k, v in _windows(dxp, p):
+            if overlap:
+                np.add(v, grad, out=v, where=(pos == k))
+            else:
+                np.copyto(v, grad, where=(pos == k))
+        return _unpad(dxp, x_shape, p)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return MaxPool2dGather.apply(grad, ctx.pos, ctx.p), None, None, None
+
+
+class MaxPool2dGather(Primitive):
+    """Adjoint of MaxPool2dGrad: read x-shaped values at each window's chosen position."""
+
+    @staticmethod
+    def forward(ctx, g, pos, p):
+        ctx.pos, ctx.p, ctx.x_shape = pos, p, g.shape
+        gp = _padded_nchw(g, p, 0.0)
+        out = np.zeros_like(pos, dtype=g.dtype)
+        for k, v in _windows(gp, p):
+            np.copyto(out, v, where=(pos == k))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return MaxPool2dGrad.apply(grad, ctx.pos, ctx.x_shape, ctx.p), None, None
+
+
+class AvgPool2d(Primitive):
+    """Sum over each window times ``scale`` (1/divisor per output position, (OH, OW))."""
+
+    @staticmethod
+    def forward(ctx, x, p, scale):
+        ctx.p, ctx.scale, ctx.x_shape = p, scale, x.shape
+        xp = _padded_nchw(x, p, 0.0)
+        out = None
+        for _, v in _windows(xp, p):
+            out = np.copy(v, order="K") if out is None else np.add(out, v, out=out)
+        out *= scale
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return AvgPool2dGrad.apply(grad, ctx.x_shape, ctx.p, ctx.scale), None, None
+
+
+class AvgPool2dGrad(Primitive):
+    """Adjoint of AvgPool2d: spread grad * scale over each window."""
+
+    @staticmethod
+    def forward(ctx, grad, x_shape, p, scale):
+        ctx.p, ctx.scale = p, scale
+        g = grad * scale
+        dxp = _zeros_padded(x_shape, p, grad.dtype)
+        for _, v in _windows(dxp, p):
+            v += g
+        return _unpad(dxp, x_shape, p)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return AvgPool2d.apply(grad, ctx.p, ctx.scale), None, None, None
+
+
+def avg_pool_scale(h: int, w: int, p: PoolParams, count_include_pad: bool,
+                   divisor_override: int | None, dtype) -> np.ndarray:
+    """1/divisor for each output position, as PyTorch counts it: windows are clipped to the
+    padded input (count_include_pad) or to the input itself."""
+    if divisor_override:
+        return np.asarray(1.0 / divisor_override, dtype=dtype)
+    ph, pw = p.padding
+    mask = np.zeros((1, 1, h + 2 * ph, w + 2 * pw), dtype=np.float64)
+    if count_include_pad:
+        mask[...] = 1.0
+    else:
+        mask[:, :, ph:ph + h, pw:pw + w] = 1.0
+    q = p._replace(padding=(0, 0))
+    need = ((q.out[0] - 1) * q.stride[0] + q.dilation[0] * (q.kernel[0] - 1) + 1,
+            (q.out[1] - 1) * q.stride[1] + q.dilation[1] * (q.kernel[1] - 1) + 1)
+    if need[0] > mask.shape[2] or need[1] > mask.shape[3]:  # ceil_mode windows past the end
+        mask = np.pad(mask, ((0, 0), (0, 0), (0, max(0, need[0] - mask.shape[2])),
+                             (0, max(0, need[1] - mask.shape[3]))))
+    count = sum(v for _, v in _windows(mask, q))
+    return (1.0 / count[0, 0]).astype(dtype)
+
+
+def conv_transpose_shape(x_shape, w_shape, p: ConvParams, output_padding) -> tuple[int, ...]:
+    """Output shape of conv_transpose2d: (H-1)*s - pads + d*(k-1) + output_padding + 1."""
+    n, _, h, w = x_shape
+    _, cg, kh, kw = w_shape
+    sizes = []
+    for size, k, s, pad, d, op in zip((h, w), (kh, kw), p.stride, p.pads, p.dilation,
+                                      output_padding):
+        sizes.append((size - 1) * s - pad[0] - pad[1] + d * (k - 1) + op + 1)
+    return (n, cg * p.groups, *sizes)
+
+
+__all__ = ["ConvParams", "Conv2d", "Conv2dGradInput", "Conv2dGradWeight", "PoolParams",
+           "MaxPool2d", "MaxPool2dGrad", "MaxPool2dGather", "AvgPool2d", "AvgPool2dGrad",
+           "avg_pool_scale", "conv_transpose_shape", "out_size", "pool_out_size"]

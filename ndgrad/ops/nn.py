@@ -1,0 +1,192 @@
+"""Neural-network primitives: promoted from composites for speed (Linear, CrossEntropy) or for
+numerical stability (Softmax, LogSoftmax, LogSigmoid, CrossEntropy, BinaryCrossEntropy).
+
+Backward passes are written in differentiable Tensor ops, so higher-order gradients work.
+CrossEntropy's backward has a NumPy fast path for the usual case (no ``create_graph``), where
+nothing downstream will differentiate the gradient again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ndgrad.autograd.grad_mode import state as _grad_state
+from ndgrad.ops.elementwise import Primitive
+
+
+def _tensor(arr):
+    from ndgrad.tensor import Tensor
+
+    return Tensor._make(arr)
+
+
+class Linear(Primitive):
+    """y = x @ w^T + b, with one BLAS call; x (..., in), w (out, in), b (out,) or None."""
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(w if ctx.needs_input_grad[0] else None,
+                              x if ctx.needs_input_grad[1] else None)
+        out = np.matmul(x, w.T)
+        if b is not None:
+            out += b
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        w, x = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        gx = grad.matmul(w) if need_x else None
+        gw = gb = None
+        if need_w:
+            if grad.ndim > 2:  # (..., out) -> (M, out): one matmul sums over all leading dims
+                gw = grad.reshape(-1, grad.shape[-1]).mT.matmul(x.reshape(-1, x.shape[-1]))
+            else:
+                gw = grad.mT.matmul(x)
+        if need_b:
+            gb = grad.sum(tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad
+        return gx, gw, gb
+
+
+def _shifted(x: np.ndarray, dim: int) -> np.ndarray:
+    """x - max(x, dim): exp of it never overflows (rows of -inf stay nan, as in PyTorch)."""
+    if x.shape[dim] == 0:
+        return x.copy()
+    return x - np.max(x, axis=dim, keepdims=True)
+
+
+class Softmax(Primitive):
+    """softmax along dim; d = out * (grad - sum(grad * out, dim))."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        e = np.exp(_shifted(x, dim))
+        e /= np.sum(e, axis=dim, keepdims=True)
+        ctx.save_for_backward(e)
+        ctx.dim = dim
+        return e
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return out * (grad - (grad * out).sum(ctx.dim, keepdim=True)), None
+
+
+class LogSoftmax(Primitive):
+    """x - logsumexp(x, dim), computed stably; d = grad - softmax * sum(grad, dim)."""
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        z = _shifted(x, dim)
+        z -= np.log(np.sum(np.exp(z), axis=dim, keepdims=True))
+        ctx.save_for_backward(z)
+        ctx.dim = dim
+        return z
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return grad - out.exp() * grad.sum(ctx.dim, keepdim=True), None
+
+
+class LogSigmoid(Primitive):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)): finite for every x; d = sigmoid(-x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (-x).sigmoid()
+
+
+class CrossEntropy(Primitive):
+    """Fused log_softmax + nll (+ label smoothing) for class-index targets.
+
+    x (M, C), target (M,) integers, weight (C,) array or None. Per row i, with y = target[i],
+    w_y = weight[y] (0 if y == ignore_index), eps = label_smoothing:
+        loss_i = (1 - eps) * w_y * -logp[i, y] + eps / C * sum_c w_c * -logp[i, c]
+    'mean' divides the sum by sum_i w_y (PyTorch's rule, also for the smoothing term).
+    d loss_i / d x_i = (1 - eps) w_y (p_i - onehot(y)) + eps / C (p_i sum_c w_c - w).
+    """
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, reduction, label_smoothing):
+        m, c = x.shape
+        logp = _shifted(x, 1)
+        e = np.exp(logp)
+        s = np.sum(e, axis=1, keepdims=True)
+        logp -= np.log(s)
+        valid = target != ignore_index
+        t = np.where(valid, target, 0)
+        bad = (t < 0) | (t >= c)
+        if bad.any():
+            raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
+        wy = valid.astype(x.dtype) if weight is None else weight[t] * valid
+        rows = np.arange(m)
+        loss = -logp[rows, t] * wy
+        eps = label_smoothing
+        if eps > 0:
+            smooth = -(logp.sum(1) if weight is None else logp @ weight) * valid
+            loss = (1 - eps) * loss + (eps / c) * smooth
+        denom = wy.sum() if reduction == "mean" else None
+        e /= s  # softmax, kept for backward
+        ctx.save_for_backward(x, e)
+        ctx.t, ctx.valid, ctx.wy, ctx.weight, ctx.denom = t, valid, wy, weight, denom
+        ctx.reduction, ctx.eps = reduction, eps
+        if reduction == "none":
+            return loss.astype(x.dtype, copy=False)
+        out = loss.sum()
+        return np.asarray(out / denom if reduction == "mean" else out, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, probs = ctx.saved_tensors
+        m, c = x.shape
+        eps, weight, wy, valid, t = ctx.eps, ctx.weight, ctx.wy, ctx.valid, ctx.t
+        wsum = c if weight is None else weight.sum()
+        a = (1 - eps) * wy + (eps / c) * wsum * valid  # (M,) coefficient of p_i
+        r = grad / ctx.denom if ctx.reduction == "mean" else grad  # () or (M,)
+        if _grad_state.enabled:  # create_graph: every step differentiable
+            b = np.zeros((m, c), dtype=x.dtype)
+            b[np.arange(m), t] = (1 - eps) * wy
+            if eps > 0:
+                b += (eps / c) * valid[:, None] * (1 if weight is None else weight)
+            p = x.softmax(1)
+            coef = _tensor(a.astype(x.dtype)).unsqueeze(1) * p - _tensor(b)
+            return (r.unsqueeze(-1) if r.ndim else r) * coef, None, None, None, None, None
+        rv = r._data  # () or (M,): broadcasts against the (M,) coefficients
+        gx = probs._data * (a * rv).astype(x.dtype)[:, None]
+        gx[np.arange(m), t] -= (1 - eps) * wy * rv
+        if eps > 0:
+            gx -= ((eps / c) * valid * rv)[:, None] * (1 if weight is None else weight)
+        return _tensor(gx.astype(x.dtype, copy=False)), None, None, None, None, None
+
+
+class BinaryCrossEntropy(Primitive):
+    """Pointwise -(t log(x) + (1 - t) log(1 - x)), each log clamped at -100 as in PyTorch.
+
+    d/dx = (x - t) / max(x (1 - x), 1e-12); d/dt = log(1 - x) - log(x) (clamped logs)."""
+
+    @staticmethod
+    def forward(ctx, x, t):
+        if np.any((x < 0) | (x > 1)):
+            raise RuntimeError("all elements of input should be between 0 and 1")
+        ctx.save_for_backward(x, t)
+        with np.errstate(divide="ignore"):
+            log_x = np.maximum(np.log(x), -100)
+            log_1mx = np.maximum(np.log1p(-x), -100)
+        return (t - 1) * log_1mx - t * log_x
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, t = ctx.saved_tensors
+        gx = gt = None
+        if ctx.needs_input_grad[0]:
+            gx = grad * (x - t) / (x * (1 - x)).clamp_min(1e-12)
+        if ctx.needs_input_grad[1]:
+            gt = grad * ((-x).log1p().clamp_min(-100) - x.log().clamp_min(-100))
+        return gx, gt
