@@ -18,7 +18,7 @@ class Reshape(Primitive):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
-        return np.reshape(x, shape)
+        return x.reshape(shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -31,7 +31,7 @@ class Permute(Primitive):
     @staticmethod
     def forward(ctx, x, dims):
         ctx.dims = dims
-        return np.transpose(x, dims)
+        return x.transpose(dims)
 
     @staticmethod
     def backward(ctx, grad):
@@ -52,6 +52,102 @@ class Expand(Primitive):
 
 def has_advanced(index: tuple) -> bool:
     return any(isinstance(i, np.ndarray) for i in index)
+
+
+def check_bounds(idx: np.ndarray, n: int, dim: int) -> None:
+    """gather/scatter/index_add take indices in [0, n): negative ones are errors, as in torch."""
+    if idx.size:
+        lo, hi = idx.min(), idx.max()
+        if lo < 0 or hi >= n:
+            raise RuntimeError(f"index {lo if lo < 0 else hi} is out of bounds for dimension "
+                               f"{dim} with size {n}")
+
+
+def _bad_index(i: object) -> IndexError:
+    return IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte "
+                      f"Variables are valid indices (got {type(i).__name__})")
+
+
+def plan_index(index: tuple, shape: tuple[int, ...]) -> list[tuple]:
+    """Check a NumPy-style index with torch's rules and messages; return the steps to apply.
+
+    torch applies integers (and 0-d integer tensors) before advanced indices, so ``x[1, :, idx]``
+    keeps idx's dim where it is, while NumPy would move it to the front. Such an index becomes
+    two steps: the integers (a view), then the advanced indices."""
+    ndim = len(shape)
+    items, used, n_int, n_adv = [], 0, 0, 0
+    for i in index:
+        if isinstance(i, np.ndarray):
+            if i.dtype == np.bool_:
+                used += i.ndim
+                n_adv += i.ndim > 0
+            elif i.ndim == 0:
+                i = int(i)
+                used, n_int = used + 1, n_int + 1
+            else:
+                used, n_adv = used + 1, n_adv + 1
+        elif isinstance(i, bool | np.bool_):
+            i, n_adv = np.bool_(i), n_adv + 1  # a new dim of size 1 (True) or 0 (False)
+        elif isinstance(i, int | np.integer):
+            used, n_int = used + 1, n_int + 1
+        elif isinstance(i, slice):
+            if i.step is not None:
+                if not isinstance(i.step, int | np.integer):
+                    raise _bad_index(i.step)
+                if i.step == 0:
+                    raise ValueError("slice step cannot be zero")
+                if i.step < 0:
+                    raise ValueError("step must be greater than zero")
+            used += 1
+        elif i is not None and i is not Ellipsis:
+            raise _bad_index(i)
+        items.append(i)
+    if used > ndim:
+        if ndim == 0:
+            raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                             "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    d = 0  # the dim of x that the next item indexes
+    for i in items:
+        if i is Ellipsis:
+            d += ndim - used
+        elif isinstance(i, slice):
+            d += 1
+        elif isinstance(i, int | np.integer):
+            if not -shape[d] <= i < shape[d]:
+                raise IndexError(f"index {i} is out of bounds for dimension {d} with size "
+                                 f"{shape[d]}")
+            d += 1
+        elif isinstance(i, np.ndarray) and i.ndim:
+            if i.dtype == np.bool_:
+                for k, n in enumerate(i.shape):
+                    if n != shape[d + k]:
+                        raise IndexError(f"The shape of the mask {list(i.shape)} at index {k} "
+                                         f"does not match the shape of the indexed tensor "
+                                         f"{list(shape)} at index {d + k}")
+                d += i.ndim
+            else:
+                if i.size and not (-shape[d] <= i.min() and i.max() < shape[d]):
+                    bad = i.max() if i.max() >= shape[d] else i.min()
+                    raise IndexError(f"index {bad} is out of bounds for dimension {d} with size "
+                                     f"{shape[d]}")
+                d += 1
+    if not (n_int and n_adv):
+        return [tuple(items)]
+    pre, post = [], []
+    for i in items:
+        if isinstance(i, np.ndarray) and i.ndim:
+            pre.extend([slice(None)] * (i.ndim if i.dtype == np.bool_ else 1))
+            post.append(i)
+        elif isinstance(i, np.bool_):  # torch: unsqueeze, then index the new dim with [0] or []
+            pre.append(None)
+            post.append(np.zeros(int(i), np.int64))
+        elif isinstance(i, int | np.integer):
+            pre.append(i)
+        else:
+            pre.append(i)
+            post.append(i if i is Ellipsis else slice(None))
+    return [tuple(pre), tuple(post)]
 
 
 class GetItem(Primitive):
@@ -89,32 +185,92 @@ class IndexAddZeros(Primitive):
 
 
 class IndexPut(Primitive):
-    """``x`` with ``x[index] = value``, out of place (``x[index] = v`` is built on it)."""
+    """``x`` with ``x[index] = value``, out of place (``x[index] = v`` is built on it).
+
+    ``steps`` is plan_index's list: every step but the last is basic indexing, so indexing a copy
+    with them gives a view to write into."""
 
     @staticmethod
-    def forward(ctx, x, index, value):
-        ctx.index = index
+    def forward(ctx, x, steps, value):
+        steps = steps if isinstance(steps, list) else [steps]  # one index or plan_index's steps
+        ctx.steps, ctx.vshape = steps, np.shape(value)
         out = x.copy()
-        out[index] = value
+        target = out
+        for step in steps[:-1]:
+            target = target[step]
+        target[steps[-1]] = value
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        gx = IndexPut.apply(grad, ctx.index, 0.0) if ctx.needs_input_grad[0] else None
-        gv = grad[ctx.index] if ctx.needs_input_grad[2] else None
+        gx = IndexPut.apply(grad, ctx.steps, 0.0) if ctx.needs_input_grad[0] else None
+        gv = None
+        if ctx.needs_input_grad[2]:
+            gv = grad
+            for step in ctx.steps:
+                gv = GetItem.apply(gv, step)
+            extra = len(ctx.vshape) - gv.ndim
+            if extra > 0:  # value's leading size-1 dims were dropped when it was written
+                gv = gv.reshape((1,) * extra + tuple(gv.shape))
         return gx, None, gv
 
 
+def _legacy_empty(x: np.ndarray) -> bool:
+    return x.ndim == 1 and x.shape[0] == 0
+
+
 class Cat(Primitive):
+    """Join along ``dim``; 1-D empty inputs are skipped (torch's legacy rule), grad zeros(0)."""
+
     @staticmethod
     def forward(ctx, *xs, dim):
-        ctx.dim = dim
-        ctx.sizes = [x.shape[dim] for x in xs]
-        return np.concatenate(xs, axis=dim)
+        skip = [_legacy_empty(x) for x in xs]
+        if all(skip):
+            skip = [False] * len(xs)
+        ctx.dim, ctx.skip = dim, skip
+        kept = [x for x, s in zip(xs, skip, strict=True) if not s]
+        ctx.sizes = [x.shape[dim] for x in kept]
+        return np.concatenate(kept, axis=dim)
 
     @staticmethod
     def backward(ctx, grad):
-        return tuple(grad.split(ctx.sizes, ctx.dim))
+        parts = iter(grad.split(ctx.sizes, ctx.dim))
+        return tuple(grad.narrow(ctx.dim, 0, 0).reshape(0) if s else next(parts) for s in ctx.skip)
+
+
+class Diagonal(Primitive):
+    """The diagonal of dims (dim1, dim2) moved to the end, as a view (like torch's)."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, offset, dim1, dim2):
+        ctx.shape, ctx.args = x.shape, (offset, dim1, dim2)
+        out = np.diagonal(x, offset, dim1, dim2)
+        if x.flags.writeable:
+            out.flags.writeable = True  # NumPy marks it read-only; torch's diagonal is writable
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return DiagonalEmbed.apply(grad, ctx.shape, *ctx.args), None, None, None
+
+
+class DiagonalEmbed(Primitive):
+    """zeros(shape) with ``grad`` on the diagonal: the adjoint of Diagonal."""
+
+    @staticmethod
+    def forward(ctx, grad, shape, offset, dim1, dim2):
+        ctx.args = (offset, dim1, dim2)
+        out = np.zeros(shape, dtype=grad.dtype)
+        view = np.diagonal(out, offset, dim1, dim2)
+        view.flags.writeable = True
+        view[...] = grad
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.diagonal(*ctx.args), None, None, None, None
 
 
 class Flip(Primitive):

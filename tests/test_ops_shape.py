@@ -1,0 +1,366 @@
+"""Shape ops against PyTorch: views, permutations, expansion, joins and splits, triangles."""
+
+import numpy as np
+import pytest
+import torch
+from helpers import check_op
+
+import ndgrad
+
+# (input shape, lambda) pairs: one line per case, teenygrad style.
+SHAPE_CASES = [
+    # reshape / view
+    ((2, 3, 4), lambda x: x.reshape(6, 4)),
+    ((2, 3, 4), lambda x: x.reshape(-1)),
+    ((2, 3, 4), lambda x: x.reshape((4, -1))),
+    ((2, 3, 4), lambda x: x.reshape([2, 12])),
+    ((), lambda x: x.reshape(1, 1)),
+    ((1,), lambda x: x.reshape(())),
+    ((0, 3), lambda x: x.reshape(3, 0)),
+    ((0, 3), lambda x: x.reshape(-1, 3, 2)),
+    ((2, 3, 4), lambda x: x.view(4, 6)),
+    ((2, 3, 4), lambda x: x.view(-1, 2)),
+    ((2, 3, 4), lambda x: x.view(2, 3, 4)),
+    ((2, 3), lambda x: x.view_as(torch.zeros(3, 2)) if isinstance(x, torch.Tensor)
+     else x.view_as(ndgrad.zeros(3, 2))),
+    # flatten / unflatten
+    ((2, 3, 4), lambda x: x.flatten()),
+    ((2, 3, 4), lambda x: x.flatten(1)),
+    ((2, 3, 4, 5), lambda x: x.flatten(1, 2)),
+    ((2, 3, 4, 5), lambda x: x.flatten(-3, -2)),
+    ((), lambda x: x.flatten()),
+    ((2, 0, 3), lambda x: x.flatten(0, 1)),
+    ((2, 12), lambda x: x.unflatten(1, (3, 4))),
+    ((2, 12), lambda x: x.unflatten(-1, (3, -1))),
+    ((6, 2), lambda x: x.unflatten(0, [2, 3])),
+    # squeeze / unsqueeze
+    ((1, 3, 1, 4), lambda x: x.squeeze()),
+    ((1, 3, 1, 4), lambda x: x.squeeze(0)),
+    ((1, 3, 1, 4), lambda x: x.squeeze(-2)),
+    ((1, 3, 1, 4), lambda x: x.squeeze(1)),  # size 3: unchanged
+    ((1, 3, 1, 4), lambda x: x.squeeze((0, 2))),
+    ((1, 3, 1, 4), lambda x: x.squeeze((0, 1, -1))),
+    ((), lambda x: x.squeeze()),
+    ((), lambda x: x.squeeze(0)),
+    ((1,), lambda x: x.squeeze()),
+    ((1, 0, 1), lambda x: x.squeeze()),
+    ((3, 4), lambda x: x.unsqueeze(0)),
+    ((3, 4), lambda x: x.unsqueeze(2)),
+    ((3, 4), lambda x: x.unsqueeze(-1)),
+    ((3, 4), lambda x: x.unsqueeze(-3)),
+    ((), lambda x: x.unsqueeze(0)),
+    ((), lambda x: x.unsqueeze(-1)),
+    # permute / transpose
+    ((2, 3, 4), lambda x: x.permute(2, 0, 1)),
+    ((2, 3, 4), lambda x: x.permute((1, 2, 0))),
+    ((2, 3, 4), lambda x: x.permute(-1, -3, -2)),
+    ((), lambda x: x.permute(())),
+    ((2, 3, 4), lambda x: x.transpose(0, 2)),
+    ((2, 3, 4), lambda x: x.transpose(-1, -2)),
+    ((2, 3, 4), lambda x: x.transpose(1, 1)),
+    ((2, 3, 4), lambda x: x.swapaxes(0, 1)),
+    ((), lambda x: x.transpose(0, -1)),
+    ((3, 4), lambda x: x.t()),
+    ((4,), lambda x: x.t()),
+    ((), lambda x: x.t()),
+    ((3, 4), lambda x: x.T),
+    ((2, 3, 4), lambda x: x.mT),
+    ((3, 4), lambda x: x.mT),
+    ((2, 3, 4), lambda x: x.movedim(0, 2)),
+    ((2, 3, 4), lambda x: x.movedim(-1, 0)),
+    ((2, 3, 4, 5), lambda x: x.movedim((0, 1), (2, 3))),
+    ((2, 3, 4, 5), lambda x: x.movedim((3, 0), (0, 1))),
+    ((2, 3, 4, 5), lambda x: x.moveaxis((-1, 1), (1, -1))),
+    ((), lambda x: x.movedim(0, -1)),
+    ((2, 3, 4), lambda x: x.movedim([], [])),
+    # expand / broadcast_to
+    ((3, 1), lambda x: x.expand(3, 4)),
+    ((3, 1), lambda x: x.expand(2, 3, 4)),
+    ((3, 1), lambda x: x.expand(-1, 4)),
+    ((3, 1), lambda x: x.expand(2, -1, -1)),
+    ((3, 1), lambda x: x.expand((5, 3, 2))),
+    ((), lambda x: x.expand(2, 3)),
+    ((1,), lambda x: x.expand(0)),
+    ((1, 4), lambda x: x.expand(3, 4)),
+    ((3, 4), lambda x: x.expand(3, 4)),
+    ((3, 1), lambda x: x.expand_as(torch.zeros(2, 3, 5)) if isinstance(x, torch.Tensor)
+     else x.expand_as(ndgrad.zeros(2, 3, 5))),
+    ((3, 1), lambda x: x.broadcast_to(2, 3, 3)),
+    ((3, 1), lambda x: x.broadcast_to((3, 6))),
+    # repeat / tile
+    ((2, 3), lambda x: x.repeat(2, 3)),
+    ((2, 3), lambda x: x.repeat(2, 1, 2)),
+    ((2, 3), lambda x: x.repeat((1, 1))),
+    ((3,), lambda x: x.repeat(0)),
+    ((), lambda x: x.repeat(3)),
+    ((), lambda x: x.repeat(2, 3)),
+    ((2, 3), lambda x: x.tile(2)),
+    ((2, 3), lambda x: x.tile((2, 1, 2))),
+    ((2, 3), lambda x: x.tile(())),
+    ((0, 3), lambda x: x.repeat(2, 2)),
+    # flip / roll
+    ((2, 3, 4), lambda x: x.flip(0)),
+    ((2, 3, 4), lambda x: x.flip(-1, 0)),
+    ((2, 3, 4), lambda x: x.flip((1, 2))),
+    ((2, 3, 4), lambda x: x.flip([])),
+    ((), lambda x: x.flip(0)),
+    ((3, 4), lambda x: x.fliplr()),
+    ((3, 4), lambda x: x.flipud()),
+    ((2, 3, 4), lambda x: x.roll(1, 0)),
+    ((2, 3, 4), lambda x: x.roll(-2, -1)),
+    ((2, 3, 4), lambda x: x.roll(5, 2)),
+    ((2, 3, 4), lambda x: x.roll((1, 2), (0, 2))),
+    ((2, 3, 4), lambda x: x.roll(3)),
+    ((2, 3, 4), lambda x: x.roll(-7)),
+    ((2, 3, 4), lambda x: x.roll((1, -1), (1, 1))),
+    ((), lambda x: x.roll(1)),
+    ((0, 3), lambda x: x.roll(1, 1)),
+    # narrow / diagonal
+    ((5, 4), lambda x: x.narrow(0, 1, 3)),
+    ((5, 4), lambda x: x.narrow(-1, 0, 0)),
+    ((5, 4), lambda x: x.narrow(1, -2, 2)),
+    ((4, 4), lambda x: x.diagonal()),
+    ((3, 5), lambda x: x.diagonal(1)),
+    ((3, 5), lambda x: x.diagonal(-1)),
+    ((3, 5), lambda x: x.diagonal(4)),
+    ((3, 5), lambda x: x.diagonal(9)),
+    ((3, 5), lambda x: x.diagonal(-5)),
+    ((2, 3, 4), lambda x: x.diagonal(0, 1, 2)),
+    ((2, 3, 4), lambda x: x.diagonal(1, 2, 0)),
+    ((2, 3, 4), lambda x: x.diagonal(-1, -1, -3)),
+    # tril / triu
+    ((4, 5), lambda x: x.tril()),
+    ((4, 5), lambda x: x.tril(1)),
+    ((4, 5), lambda x: x.tril(-2)),
+    ((4, 5), lambda x: x.tril(10)),
+    ((2, 3, 4), lambda x: x.tril(-1)),
+    ((4, 5), lambda x: x.triu()),
+    ((4, 5), lambda x: x.triu(2)),
+    ((4, 5), lambda x: x.triu(-1)),
+    ((2, 3, 4), lambda x: x.triu(1)),
+    ((0, 3), lambda x: x.triu()),
+    # contiguous after a permutation, then a view
+    ((2, 3, 4), lambda x: x.permute(2, 0, 1).contiguous().view(-1)),
+    ((2, 3, 4), lambda x: x.transpose(0, 1).reshape(3, 8)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(SHAPE_CASES)))
+def test_shape_op(case):
+    shape, fn = SHAPE_CASES[case]
+    check_op([shape], fn)
+
+
+@pytest.mark.parametrize("case", [
+    (lambda lib, x: lib.reshape(x, (3, 4)), (2, 6)),
+    (lambda lib, x: lib.flatten(x, 1), (2, 3, 4)),
+    (lambda lib, x: lib.squeeze(x, 1), (2, 1, 4)),
+    (lambda lib, x: lib.unsqueeze(x, 1), (2, 4)),
+    (lambda lib, x: lib.permute(x, (1, 0)), (2, 4)),
+    (lambda lib, x: lib.transpose(x, 0, 1), (2, 4)),
+    (lambda lib, x: lib.t(x), (2, 4)),
+    (lambda lib, x: lib.broadcast_to(x, (3, 2, 4)), (2, 4)),
+    (lambda lib, x: lib.tile(x, (2,)), (2, 4)),
+    (lambda lib, x: lib.flip(x, (0,)), (2, 4)),
+    (lambda lib, x: lib.roll(x, 1, 0), (2, 4)),
+    (lambda lib, x: lib.narrow(x, 1, 1, 2), (2, 4)),
+    (lambda lib, x: lib.movedim(x, 0, 1), (2, 4)),
+    (lambda lib, x: lib.tril(x, -1), (3, 4)),
+    (lambda lib, x: lib.triu(x, 1), (3, 4)),
+    (lambda lib, x: lib.diagonal(x, 0), (3, 4)),
+    (lambda lib, x: lib.split(x, 2, 1), (3, 5)),
+    (lambda lib, x: lib.chunk(x, 2, 1), (3, 5)),
+    (lambda lib, x: lib.unbind(x, 1), (3, 5)),
+])
+def test_module_functions(case):
+    fn, shape = case
+    check_op([shape], fn)
+
+
+# -- cat / stack -----------------------------------------------------------------------------
+@pytest.mark.parametrize("shapes,dim", [
+    ([(2, 3), (4, 3)], 0),
+    ([(2, 3), (2, 5), (2, 1)], 1),
+    ([(2, 3), (2, 5)], -1),
+    ([(2, 3, 4), (2, 1, 4)], -2),
+    ([(2, 3)], 0),
+    ([(0, 3), (2, 3)], 0),
+    ([(2, 0), (2, 3)], 1),
+    ([(3,), (0,), (2,)], 0),
+    ([(2, 3), (0,)], 0),  # legacy: 1-D empty tensors are skipped
+])
+def test_cat(shapes, dim):
+    check_op(shapes, lambda lib, *xs: lib.cat(xs, dim))
+    check_op(shapes, lambda lib, *xs: lib.cat(list(xs), dim=dim))
+    check_op(shapes, lambda lib, *xs: lib.concat(xs, dim=dim))
+
+
+def test_cat_mixed_dtypes():
+    for ta, tb in [(torch.float32, torch.float64), (torch.int64, torch.float32),
+                   (torch.int32, torch.int64), (torch.bool, torch.int64),
+                   (torch.uint8, torch.float64)]:
+        a, b = torch.arange(6).reshape(2, 3).to(ta), torch.ones(1, 3).to(tb)
+        na = ndgrad.tensor(a.numpy())
+        nb = ndgrad.tensor(b.numpy())
+        out = ndgrad.cat([na, nb])
+        assert str(out.dtype) == str(torch.cat([a, b]).dtype).replace("torch", "ndgrad")
+        np.testing.assert_array_equal(out.numpy(), torch.cat([a, b]).numpy())
+    # gradient flows back through the cast, in each operand's own dtype
+    x32 = torch.randn(2, 3, requires_grad=True)
+    x64 = torch.randn(1, 3, dtype=torch.float64, requires_grad=True)
+    n32 = ndgrad.tensor(x32.detach().numpy(), requires_grad=True)
+    n64 = ndgrad.tensor(x64.detach().numpy(), requires_grad=True)
+    (torch.cat([x32, x64]) * torch.arange(9.).reshape(3, 3)).sum().backward()
+    (ndgrad.cat([n32, n64]) * ndgrad.arange(9.).reshape(3, 3)).sum().backward()
+    assert n32.grad.dtype == ndgrad.float32 and n64.grad.dtype == ndgrad.float64
+    np.testing.assert_allclose(n32.grad.numpy(), x32.grad.numpy())
+    np.testing.assert_allclose(n64.grad.numpy(), x64.grad.numpy())
+
+
+@pytest.mark.parametrize("shapes,dim", [
+    ([(2, 3), (2, 3)], 0),
+    ([(2, 3), (2, 3), (2, 3)], 1),
+    ([(2, 3), (2, 3)], 2),
+    ([(2, 3), (2, 3)], -1),
+    ([(2, 3), (2, 3)], -3),
+    ([(), ()], 0),
+    ([(0, 2), (0, 2)], 1),
+    ([(4,)], 0),
+])
+def test_stack(shapes, dim):
+    check_op(shapes, lambda lib, *xs: lib.stack(xs, dim))
+    check_op(shapes, lambda lib, *xs: lib.stack(list(xs), dim=dim))
+
+
+def test_stack_mixed_dtypes():
+    a, b = torch.tensor([1, 2]), torch.tensor([0.5, 1.5])
+    out = ndgrad.stack([ndgrad.tensor([1, 2]), ndgrad.tensor([0.5, 1.5])])
+    assert out.dtype == ndgrad.float32 and torch.stack([a, b]).dtype == torch.float32
+    np.testing.assert_array_equal(out.numpy(), torch.stack([a, b]).numpy())
+
+
+# -- split / chunk / unbind ------------------------------------------------------------------
+@pytest.mark.parametrize("shape,args", [
+    ((7, 3), (2,)),
+    ((7, 3), (3, 0)),
+    ((7, 3), (7,)),
+    ((7, 3), (10,)),
+    ((7, 3), (1, 1)),
+    ((7, 3), ((2, 5),)),
+    ((7, 3), ([2, 0, 5], 0)),
+    ((7, 3), ([1, 2], -1)),
+    ((0, 3), (2,)),
+])
+def test_split(shape, args):
+    check_op([shape], lambda x: x.split(*args))
+    check_op([shape], lambda lib, x: lib.split(x, *args))
+
+
+@pytest.mark.parametrize("shape,chunks,dim", [
+    ((7, 3), 3, 0), ((6, 3), 3, 0), ((5, 3), 2, 1), ((5, 3), 4, -1), ((2, 3), 5, 0),
+    ((5,), 1, 0), ((0, 3), 2, 0), ((5, 6), 4, 1),
+])
+def test_chunk(shape, chunks, dim):
+    check_op([shape], lambda x: x.chunk(chunks, dim))
+
+
+@pytest.mark.parametrize("shape,dim", [((3, 4), 0), ((3, 4), 1), ((3, 4), -1), ((2, 3, 4), 1),
+                                       ((0, 2), 1), ((4,), 0)])
+def test_unbind(shape, dim):
+    check_op([shape], lambda x: x.unbind(dim))
+
+
+def test_split_outputs_used_partially():
+    # only some outputs get a gradient: the others count as zero
+    check_op([(6, 2)], lambda x: x.split(2)[1] * 3)
+    check_op([(6, 2)], lambda x: x.unbind(0)[4].exp())
+    check_op([(6, 2)], lambda x: x.chunk(3)[0] + x.chunk(3)[2])
+
+
+# -- edge shapes: 0-d, size 0, size 1 --------------------------------------------------------
+@pytest.mark.parametrize("shape", [(), (0,), (1,), (1, 1), (2, 0, 3), (1, 3, 1)])
+def test_edge_shapes(shape):
+    check_op([shape], lambda x: x.reshape(-1).flatten())
+    check_op([shape], lambda x: x.unsqueeze(0).squeeze(0))
+    check_op([shape], lambda x: x.flip(tuple(range(x.ndim))))
+    check_op([shape], lambda x: x.permute(tuple(reversed(range(x.ndim)))))
+    check_op([shape], lambda x: x.expand((2,) + tuple(x.shape)))
+    check_op([shape], lambda x: x.repeat((2,) * max(x.ndim, 1)))
+    check_op([shape], lambda x: x.roll(1))
+
+
+# -- views share memory and version with their base ------------------------------------------
+def test_views_share_memory():
+    x = ndgrad.arange(12.0)
+    for v in (x.view(3, 4), x.reshape(2, 6), x.view(3, 4).t(), x.view(3, 4)[1],
+              x.view(3, 4).permute(1, 0), x.unsqueeze(0), x[None].expand(2, 12), x.narrow(0, 2, 3),
+              x.view(3, 4).diagonal()):
+        assert np.shares_memory(v.numpy(), x.numpy())
+    y = x.view(3, 4)
+    y[0, 0] = 100.0
+    assert x[0].item() == 100.0
+    assert x._version == y._version == 1
+
+
+# -- errors with PyTorch's messages ----------------------------------------------------------
+def _raises_like(fn, exc, match):
+    """ndgrad raises ``exc`` matching ``match``, and so does torch (same type)."""
+    with pytest.raises(exc, match=match):
+        fn(torch)
+    with pytest.raises(exc, match=match):
+        fn(ndgrad)
+
+
+@pytest.mark.parametrize("fn,exc,match", [
+    (lambda lib: lib.zeros(2, 3).reshape(4, 2), RuntimeError, r"shape '\[4, 2\]' is invalid"),
+    (lambda lib: lib.zeros(2, 3).view(-1, -1), RuntimeError, "only one dimension can be inferred"),
+    (lambda lib: lib.zeros(2, 3).t().view(6), RuntimeError, "view size is not compatible"),
+    (lambda lib: lib.zeros(2, 3).squeeze(2), IndexError, "Dimension out of range"),
+    (lambda lib: lib.zeros(2, 3).unsqueeze(3), IndexError, "Dimension out of range"),
+    (lambda lib: lib.zeros(2, 3).unsqueeze(-4), IndexError, "Dimension out of range"),
+    (lambda lib: lib.zeros(2, 3).permute(0), RuntimeError, "number of dimensions"),
+    (lambda lib: lib.zeros(2, 3).permute(0, 0), RuntimeError, "duplicate dims are not allowed"),
+    (lambda lib: lib.zeros(2, 3).transpose(0, 2), IndexError, "Dimension out of range"),
+    (lambda lib: lib.zeros(2, 3, 4).t(), RuntimeError, "expects a tensor with <= 2 dimensions"),
+    (lambda lib: lib.zeros(3).mT, RuntimeError, "only supported on matrices"),
+    (lambda lib: lib.zeros(2, 3).expand(2, 4), RuntimeError, "must match the existing size"),
+    (lambda lib: lib.zeros(2, 3).expand(3), RuntimeError, "number of sizes provided"),
+    (lambda lib: lib.zeros(2, 3).expand(-1, 2, 3), RuntimeError,
+     "isn't allowed in a leading, non-existing dimension 0"),
+    (lambda lib: lib.zeros(2, 3).repeat(2), RuntimeError, "can not be smaller"),
+    (lambda lib: lib.zeros(2, 3).flip(2), IndexError, "Dimension out of range"),
+    (lambda lib: lib.zeros(2, 3).flip(0, 0), RuntimeError, "multiple times"),
+    (lambda lib: lib.zeros(2, 3).roll((1, 2), 0), RuntimeError, "shifts and dimensions must align"),
+    (lambda lib: lib.cat([lib.zeros(2, 3), lib.zeros(2, 4)]), RuntimeError,
+     "Sizes of tensors must match except in dimension 0"),
+    (lambda lib: lib.cat([lib.zeros(2, 3), lib.zeros(2, 3, 1)]), RuntimeError,
+     "must have same number of dimensions"),
+    (lambda lib: lib.cat([]), ValueError, "expected a non-empty list of Tensors"),
+    (lambda lib: lib.cat([lib.zeros(2)], 1), IndexError, "Dimension out of range"),
+    (lambda lib: lib.cat([lib.zeros(())]), RuntimeError, "zero-dimensional"),
+    (lambda lib: lib.stack([lib.zeros(2), lib.zeros(3)]), RuntimeError,
+     "stack expects each tensor to be equal size"),
+    (lambda lib: lib.stack([]), RuntimeError, "stack expects a non-empty TensorList"),
+    (lambda lib: lib.stack([lib.zeros(2)], 2), IndexError, "Dimension out of range"),
+    (lambda lib: lib.zeros(5).split([2, 2]), RuntimeError, "split_with_sizes expects"),
+    (lambda lib: lib.zeros(5).split(-1), RuntimeError, "split expects split_size be non-negative"),
+    (lambda lib: lib.zeros(5).chunk(0), RuntimeError,
+     "chunk expects `chunks` to be greater than 0"),
+    (lambda lib: lib.zeros(5).narrow(0, 3, 3), RuntimeError,
+     r"start \(3\) \+ length \(3\) exceeds dimension size \(5\)"),
+    (lambda lib: lib.zeros(5).narrow(0, 6, 0), IndexError, "start out of range"),
+    (lambda lib: lib.zeros(5).split(0), RuntimeError, "split_size can only be 0"),
+    (lambda lib: lib.zeros(5).diagonal(), IndexError, "Dimension out of range"),
+    (lambda lib: lib.zeros(2, 3).movedim((0, 0), (0, 1)), RuntimeError,
+     r"movedim: repeated dim in `source` \(\[0, 0\]\)"),
+    (lambda lib: lib.zeros(5).tril(), RuntimeError, "at least 2 dimensions"),
+    (lambda lib: lib.zeros(5).triu(), RuntimeError, "at least 2 dimensions"),
+    (lambda lib: lib.zeros(2, 3).unflatten(1, (2, 2)), RuntimeError,
+     "don't multiply up to the size of dim 1"),
+    (lambda lib: lib.zeros(2, 3).movedim((0, 1), (0,)), RuntimeError, "movedim: Invalid source"),
+    (lambda lib: lib.zeros(2, 3).diagonal(0, 0, 0), RuntimeError,
+     "diagonal dimensions cannot be identical 0, 0"),
+    (lambda lib: lib.zeros(2, 3).flatten(1, 0), RuntimeError, "start_dim cannot come after"),
+])
+def test_errors(fn, exc, match):
+    _raises_like(fn, exc, match)
