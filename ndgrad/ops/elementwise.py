@@ -16,6 +16,29 @@ from ndgrad.autograd.function import Function
 from ndgrad.ops._erf import erf as _erf
 
 
+def _array(out: Any) -> np.ndarray:
+    """NumPy returns scalars for 0-d inputs; an op that saves its output must save the very
+    array the engine wraps, or the saved output loses its link to the graph."""
+    return out if type(out) is np.ndarray else np.asarray(out)
+
+
+def broadcast_error(*shapes: tuple[int, ...]) -> RuntimeError:
+    """torch's message for shapes that do not broadcast, naming the first clashing dim."""
+    nd = max(len(s) for s in shapes)
+    padded = [(1,) * (nd - len(s)) + tuple(s) for s in shapes]
+    for d in range(nd - 1, -1, -1):
+        sizes = [p[d] for p in padded]
+        big = [i for i, n in enumerate(sizes) if n != 1]
+        for i in big[1:]:
+            if sizes[i] != sizes[big[0]]:
+                a, b = big[0], i
+                return RuntimeError(
+                    f"The size of tensor a ({sizes[a]}) must match the size of tensor b "
+                    f"({sizes[b]}) at non-singleton dimension {d} (shapes "
+                    f"{' and '.join(str(list(s)) for s in shapes)} do not broadcast)")
+    return RuntimeError(f"shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast")
+
+
 class Primitive(Function):
     """A built-in op: ``forward`` works on NumPy arrays (see Function)."""
 
@@ -75,11 +98,15 @@ class Div(Primitive):
 
 
 class Pow(Primitive):
-    """d(x^y) = y x^(y-1) dx + x^y log(x) dy."""
+    """d(x^y) = y x^(y-1) dx + x^y log(x) dy, with torch's conventions where that is 0 * inf:
+    the x-gradient is 0 where y == 0, the y-gradient is 0 where x == 0 and y >= 0."""
 
     @staticmethod
     def forward(ctx, x, y):
-        out = np.power(x, y)
+        try:
+            out = _array(np.power(x, y))
+        except ValueError as e:  # NumPy: "Integers to negative integer powers are not allowed."
+            raise RuntimeError(str(e)) from None
         ctx.save_for_backward(x, y, out if ctx.needs_input_grad[1] else None)
         return out
 
@@ -88,15 +115,19 @@ class Pow(Primitive):
         x, y, out = ctx.saved_tensors
         gx = gy = None
         if ctx.needs_input_grad[0]:
-            if isinstance(y, int | float) and y == 0:
-                gx = grad * 0
+            if isinstance(y, int | float):
+                gx = grad * 0 if y == 0 else grad * y * x ** (y - 1)
             else:
-                gx = grad * y * x ** (y - 1)
+                gx = (grad * y * x ** (y - 1)).masked_fill(y == 0, 0.0)
         if ctx.needs_input_grad[1]:
-            logx = math.log(x) if isinstance(x, int | float) else x.log()
-            gy = grad * out * logx
-            if not isinstance(x, int | float):  # torch: 0^y has zero gradient wrt y for y >= 0
-                gy = gy.masked_fill((x == 0) & (y >= 0), 0.0)
+            if isinstance(x, int | float):
+                # a Python base: log(0) = -inf and log(negative) = nan, as torch computes them
+                logx = math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+                gy = grad * out * logx
+                if x == 0:
+                    gy = gy.masked_fill(y >= 0, 0.0)
+            else:
+                gy = (grad * out * x.log()).masked_fill((x == 0) & (y >= 0), 0.0)
         return gx, gy
 
 
@@ -110,12 +141,21 @@ class Neg(Primitive):
         return -grad
 
 
+def _check_int_divisor(x: np.ndarray, y: Any) -> None:
+    if np.asarray(x).dtype.kind in "biu" and np.asarray(y).dtype.kind in "biu" and np.any(
+            np.equal(y, 0)):
+        raise RuntimeError("ZeroDivisionError: integer division or modulo by zero")
+
+
 class Remainder(Primitive):
     """x mod y (sign of y, like Python and torch); d/dx = 1, d/dy = -floor(x/y)."""
 
     @staticmethod
     def forward(ctx, x, y):
-        ctx.save_for_backward(x, y)
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
+                              y if ctx.needs_input_grad[1] else None)
+        if type(x) is not np.ndarray or x.dtype.kind != "f":
+            _check_int_divisor(x, y)
         return np.mod(x, y)
 
     @staticmethod
@@ -125,11 +165,29 @@ class Remainder(Primitive):
         return grad, gy
 
 
+class Fmod(Primitive):
+    """C's fmod: the remainder has the sign of x; d/dx = 1, d/dy = -trunc(x/y)."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
+                              y if ctx.needs_input_grad[1] else None)
+        if type(x) is not np.ndarray or x.dtype.kind != "f":
+            _check_int_divisor(x, y)
+        return np.fmod(x, y)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        gy = -grad * (x / y).trunc() if ctx.needs_input_grad[1] else None
+        return grad, gy
+
+
 # -- unary math ------------------------------------------------------------------------------
 class Exp(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = np.exp(x)
+        out = _array(np.exp(x))
         ctx.save_for_backward(out)
         return out
 
@@ -142,7 +200,7 @@ class Exp(Primitive):
 class Expm1(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = np.expm1(x)
+        out = _array(np.expm1(x))
         ctx.save_for_backward(out)
         return out
 
@@ -179,7 +237,7 @@ class Log1p(Primitive):
 class Sqrt(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = np.sqrt(x)
+        out = _array(np.sqrt(x))
         ctx.save_for_backward(out)
         return out
 
@@ -216,7 +274,7 @@ class Cos(Primitive):
 class Tan(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = np.tan(x)
+        out = _array(np.tan(x))
         ctx.save_for_backward(out)
         return out
 
@@ -229,7 +287,7 @@ class Tan(Primitive):
 class Tanh(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = np.tanh(x)
+        out = _array(np.tanh(x))
         ctx.save_for_backward(out)
         return out
 
@@ -272,7 +330,7 @@ class Erf(Primitive):
 class Relu(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = np.maximum(x, 0)
+        out = _array(np.maximum(x, 0))
         ctx.save_for_backward(out)
         return out
 
@@ -361,7 +419,10 @@ class Where(Primitive):
     @staticmethod
     def forward(ctx, cond, x, y):
         ctx.save_for_backward(cond)
-        return np.where(cond, x, y)
+        try:
+            return np.where(cond, x, y)
+        except ValueError:
+            raise broadcast_error(*(np.shape(v) for v in (cond, x, y))) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -371,7 +432,8 @@ class Where(Primitive):
 
 
 class Clamp(Primitive):
-    """Gradient passes where min <= x <= max (bounds included, as in torch)."""
+    """Gradient passes to x where min <= x <= max (bounds included), to a tensor bound where it
+    is the output; when min > max the output is max everywhere (torch's rules)."""
 
     @staticmethod
     def forward(ctx, x, lo, hi):
@@ -386,15 +448,18 @@ class Clamp(Primitive):
     @staticmethod
     def backward(ctx, grad):
         x, lo, hi = ctx.saved_tensors
-        keep = None
-        if lo is not None:
-            keep = x >= lo
-        if hi is not None:
-            keep = (x <= hi) if keep is None else keep & (x <= hi)
-        gx = grad * keep if keep is not None else grad
-        glo = grad * (x < lo) if ctx.needs_input_grad[1] else None
-        ghi = grad * (x > hi) if ctx.needs_input_grad[2] else None
-        return gx, glo, ghi
+        need = ctx.needs_input_grad
+        if lo is None:
+            keep, to_lo, to_hi = x <= hi, None, x > hi if need[2] else None
+        elif hi is None:
+            keep, to_lo, to_hi = x >= lo, x < lo if need[1] else None, None
+        else:
+            keep = (x >= lo) & (x <= hi)
+            to_lo = (x < lo) & (lo < hi) if need[1] else None
+            to_hi = (x > hi) | (hi < lo) if need[2] else None
+        return (grad * keep if need[0] else None,
+                grad * to_lo if to_lo is not None else None,
+                grad * to_hi if to_hi is not None else None)
 
 
 class Cast(Primitive):
