@@ -1,0 +1,54 @@
+"""Argument helpers shared by layers: tuples of ints, factory dtype/device, legacy reductions."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ndgrad import _dtype
+from ndgrad.tensor import Tensor, device
+
+
+def _ntuple(n: int, name: str = "parse") -> Any:
+    def parse(x: Any) -> tuple[Any, ...]:
+        if isinstance(x, Iterable) and not isinstance(x, str):
+            return tuple(x)
+        return (x,) * n
+
+    parse.__name__ = name
+    return parse
+
+
+_single = _ntuple(1, "_single")
+_pair = _ntuple(2, "_pair")
+
+
+def _reverse_repeat_tuple(t: tuple[int, ...], n: int) -> tuple[int, ...]:
+    """(a, b) -> (b, b, a, a) for n=2: conv padding in F.pad's last-dim-first order."""
+    return tuple(x for x in reversed(t) for _ in range(n))
+
+
+def empty(shape: Any, device_: Any = None, dtype: Any = None) -> Tensor:
+    """An uninitialised float tensor for a new parameter (``device``/``dtype`` factory kwargs)."""
+    if device_ is not None:
+        device(device_)  # only the CPU exists; raises otherwise
+    nd = _dtype.to_np(dtype) if dtype is not None else _dtype.default_float()
+    if nd.kind != "f":
+        raise TypeError(f"parameters must have a floating point dtype, got {dtype}")
+    if isinstance(shape, int):
+        shape = (shape,)
+    return Tensor._make(np.empty(tuple(shape), dtype=nd))
+
+
+def legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:
+    """Map the deprecated ``size_average``/``reduce`` flags to a ``reduction`` string."""
+    warnings.warn("size_average and reduce args will be deprecated, please use reduction='"
+                  "mean'/'sum'/'none' instead.", stacklevel=3)
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if size_average and reduce:
+        return "mean"
+    return "sum" if reduce else "none"

@@ -1,0 +1,121 @@
+"""Adam (and, with decoupled weight decay, AdamW), PyTorch's update rule.
+
+    g = grad + weight_decay * p          (or p = p * (1 - lr * weight_decay) when decoupled)
+    m = lerp(m, g, 1 - beta1);   v = beta2 * v + (1 - beta2) * g^2
+    v_max = max(v_max, v)                (amsgrad; used instead of v below)
+    p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ndgrad.optim.optimizer import (
+    Optimizer,
+    _check_lr,
+    _lerp_,
+    _new_step,
+    _no_differentiable,
+    _params_with_grad,
+)
+from ndgrad.tensor import Tensor
+
+
+class Adam(Optimizer):
+    """Adam: per-parameter step sizes from running moments of the gradient (Kingma & Ba)."""
+
+    def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False) -> None:
+        _check_lr(lr)
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _no_differentiable(differentiable)
+        betas = (float(betas[0]), float(betas[1]))
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
+                    "amsgrad": amsgrad, "maximize": maximize, "foreach": foreach,
+                    "capturable": capturable, "differentiable": differentiable, "fused": fused,
+                    "decoupled_weight_decay": decoupled_weight_decay}
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("amsgrad", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("capturable", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("decoupled_weight_decay", False)
+            group.setdefault("fused", None)
+        for s in self.state.values():  # old checkpoints stored step as a number
+            if isinstance(s, dict) and "step" in s and not isinstance(s["step"], Tensor):
+                step = _new_step()
+                step._data[...] = float(s["step"])
+                s["step"] = step
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One Adam update of every parameter that has a gradient."""
+        loss = self._closure(closure)
+        for group in self.param_groups:
+            lr = float(group["lr"])
+            beta1, beta2 = group["betas"]
+            beta1, beta2 = float(beta1), float(beta2)
+            eps = group["eps"]
+            weight_decay = group["weight_decay"]
+            amsgrad = group["amsgrad"]
+            maximize = group["maximize"]
+            decoupled = group["decoupled_weight_decay"]
+            for p, grad in _params_with_grad(group):
+                arr = p._data
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = _new_step()
+                    state["exp_avg"] = Tensor._make(np.zeros_like(arr))
+                    state["exp_avg_sq"] = Tensor._make(np.zeros_like(arr))
+                    if amsgrad:
+                        state["max_exp_avg_sq"] = Tensor._make(np.zeros_like(arr))
+                step_arr = state["step"]._data
+                step_arr += 1
+                step = float(step_arr)
+                if weight_decay != 0 and decoupled:
+                    np.multiply(arr, 1 - lr * weight_decay, out=arr)
+                    g = self._effective_grad(p, grad, 0, maximize)
+                else:
+                    g = self._effective_grad(p, grad, weight_decay, maximize)
+                exp_avg = state["exp_avg"]._data
+                exp_avg_sq = state["exp_avg_sq"]._data
+                tmp = self._tmp(arr, 1)
+                _lerp_(exp_avg, g, 1 - beta1, tmp)
+                np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
+                np.multiply(g, 1 - beta2, out=tmp)  # (value * g) * g, PyTorch's addcmul order
+                np.multiply(tmp, g, out=tmp)
+                np.add(exp_avg_sq, tmp, out=exp_avg_sq)
+                step_size = lr / (1 - beta1**step)
+                bias_correction2_sqrt = math.sqrt(1 - beta2**step)
+                if amsgrad:
+                    max_sq = state["max_exp_avg_sq"]._data
+                    np.maximum(max_sq, exp_avg_sq, out=max_sq)
+                    np.sqrt(max_sq, out=tmp)
+                else:
+                    np.sqrt(exp_avg_sq, out=tmp)
+                np.divide(tmp, bias_correction2_sqrt, out=tmp)
+                np.add(tmp, eps, out=tmp)  # tmp is the denominator
+                num = self._tmp(arr, 2)
+                np.multiply(exp_avg, step_size, out=num)  # (value * m) / denom, as addcdiv
+                np.divide(num, tmp, out=num)
+                np.subtract(arr, num, out=arr)
+                p._bump_version()
+        return loss

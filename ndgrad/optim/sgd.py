@@ -1,0 +1,89 @@
+"""SGD with momentum, dampening, Nesterov momentum and weight decay (PyTorch's update rule).
+
+    g = grad + weight_decay * p                    (g = -grad first with maximize)
+    b = g                        on the first step
+    b = momentum * b + (1 - dampening) * g        afterwards
+    g = g + momentum * b  (nesterov)   or   g = b
+    p = p - lr * g
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ndgrad.optim.optimizer import Optimizer, _check_lr, _no_differentiable, _params_with_grad
+from ndgrad.tensor import Tensor
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum."""
+
+    def __init__(self, params: Any, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False,
+                 fused: bool | None = None) -> None:
+        _check_lr(lr)
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _no_differentiable(differentiable)
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
+                    "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize,
+                    "foreach": foreach, "differentiable": differentiable, "fused": fused}
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("nesterov", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("differentiable", False)
+            group.setdefault("fused", False)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One SGD update of every parameter that has a gradient."""
+        loss = self._closure(closure)
+        for group in self.param_groups:
+            lr = float(group["lr"])
+            momentum = group["momentum"]
+            dampening = group["dampening"]
+            nesterov = group["nesterov"]
+            weight_decay = group["weight_decay"]
+            maximize = group["maximize"]
+            for p, grad in _params_with_grad(group):
+                arr = p._data
+                g = self._effective_grad(p, grad, weight_decay, maximize)
+                if momentum != 0:
+                    state = self.state[p]
+                    buf_t = state.get("momentum_buffer")
+                    if buf_t is None:
+                        buf = g.copy()
+                        state["momentum_buffer"] = Tensor._make(buf)
+                    else:
+                        buf = buf_t._data
+                        np.multiply(buf, momentum, out=buf)
+                        if dampening == 0:
+                            np.add(buf, g, out=buf)
+                        else:
+                            tmp = self._tmp(arr, 1)
+                            np.multiply(g, 1 - dampening, out=tmp)
+                            np.add(buf, tmp, out=buf)
+                    if nesterov:
+                        tmp = self._tmp(arr, 1)
+                        np.multiply(buf, momentum, out=tmp)
+                        np.add(g, tmp, out=tmp)
+                        g = tmp
+                    else:
+                        g = buf
+                tmp = self._tmp(arr, 1)
+                np.multiply(g, lr, out=tmp)
+                np.subtract(arr, tmp, out=arr)
+                p._bump_version()
+        return loss
