@@ -20,9 +20,9 @@ from ndgrad.random import Generator, get_rng_state, manual_seed, seed, set_rng_s
 from ndgrad.scalar import Value
 from ndgrad.tensor import Size, Tensor, cat, concat, concatenate, device, einsum, stack, tensor, where
 from ndgrad import datasets, utils  # noqa: E402,I001 - after Tensor: they build on it
-
 from ndgrad import nn, optim  # noqa: E402,I001 - after Tensor: they build on it
 from ndgrad.serialization import load, save  # noqa: E402,I001
+
 bool = bool_  # noqa: A001 - ndgrad.bool, as torch.bool
 float = float32  # noqa: A001
 int = int32  # noqa: A001
