@@ -792,6 +792,11 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
         raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
     if mode not in ("reflect", "replicate", "circular"):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if (input.ndim, len(pad)) not in ((2, 2), (3, 2), (3, 4), (4, 4), (4, 6), (5, 6)):
+        raise NotImplementedError(f"Padding size {len(pad)} is not supported for {input.ndim}D "
+                                  f"input tensor. Supported combinations for non-constant "
+                                  f"padding: (2D or 3D input, pad of 2), (3D or 4D, 4), "
+                                  f"(4D or 5D, 6)")
     out = input
     for d, (lo, hi) in sorted(pairs.items()):
         n = input.shape[d]

@@ -146,30 +146,33 @@ class CrossEntropy(Primitive):
     def backward(ctx, grad):
         x, probs = ctx.saved_tensors
         m, c = x.shape
+        dt = x._data.dtype
         eps, weight, wy, valid, t = ctx.eps, ctx.weight, ctx.wy, ctx.valid, ctx.t
         wsum = c if weight is None else weight.sum()
         a = (1 - eps) * wy + (eps / c) * wsum * valid  # (M,) coefficient of p_i
         r = grad / ctx.denom if ctx.reduction == "mean" else grad  # () or (M,)
         if _grad_state.enabled:  # create_graph: every step differentiable
-            b = np.zeros((m, c), dtype=x.dtype)
+            b = np.zeros((m, c), dtype=dt)
             b[np.arange(m), t] = (1 - eps) * wy
             if eps > 0:
                 b += (eps / c) * valid[:, None] * (1 if weight is None else weight)
             p = x.softmax(1)
-            coef = _tensor(a.astype(x.dtype)).unsqueeze(1) * p - _tensor(b)
+            coef = _tensor(a.astype(dt)).unsqueeze(1) * p - _tensor(b)
             return (r.unsqueeze(-1) if r.ndim else r) * coef, None, None, None, None, None
         rv = r._data  # () or (M,): broadcasts against the (M,) coefficients
-        gx = probs._data * (a * rv).astype(x.dtype)[:, None]
+        gx = probs._data * (a * rv).astype(dt)[:, None]
         gx[np.arange(m), t] -= (1 - eps) * wy * rv
         if eps > 0:
             gx -= ((eps / c) * valid * rv)[:, None] * (1 if weight is None else weight)
-        return _tensor(gx.astype(x.dtype, copy=False)), None, None, None, None, None
+        return _tensor(gx.astype(dt, copy=False)), None, None, None, None, None
 
 
 class BinaryCrossEntropy(Primitive):
     """Pointwise -(t log(x) + (1 - t) log(1 - x)), each log clamped at -100 as in PyTorch.
 
-    d/dx = (x - t) / max(x (1 - x), 1e-12); d/dt = log(1 - x) - log(x) (clamped logs)."""
+    d/dx = (x - t) / max(x (1 - x), eps); d/dt = log(1 - x) - log(x) (clamped logs)."""
+
+    EPSILON = float(np.float32(1e-12))  # PyTorch's constant is a C float
 
     @staticmethod
     def forward(ctx, x, t):
@@ -186,7 +189,7 @@ class BinaryCrossEntropy(Primitive):
         x, t = ctx.saved_tensors
         gx = gt = None
         if ctx.needs_input_grad[0]:
-            gx = grad * (x - t) / (x * (1 - x)).clamp_min(1e-12)
+            gx = grad * (x - t) / ((1 - x) * x).clamp_min(BinaryCrossEntropy.EPSILON)
         if ctx.needs_input_grad[1]:
             gt = grad * ((-x).log1p().clamp_min(-100) - x.log().clamp_min(-100))
         return gx, gt
