@@ -1,10 +1,22 @@
-"""Reduction primitives. Composites (mean, var, std, logsumexp, norm, ...) live in tensor.py."""
+"""Reduction primitives. Composites (mean, var, std, logsumexp, ...) live in tensor.py."""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
-from ndgrad.ops.elementwise import Primitive
+from ndgrad._helpers import wrap_dims
+from ndgrad.ops.elementwise import Primitive, _array
+from ndgrad.ops.shape import Expand, Pad, Reshape
+
+
+def reduce_dims(dim: Any, ndim: int) -> tuple[int, ...]:
+    """The dims a reduction runs over: ``None`` and an empty tuple or list mean all of them."""
+    if dim is None or (isinstance(dim, tuple | list) and len(dim) == 0):
+        return tuple(range(ndim))
+    return wrap_dims(dim, ndim)
 
 
 def _keepdim_shape(shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]:
@@ -18,11 +30,11 @@ class Sum(Primitive):
     def forward(ctx, x, dims, keepdim):
         ctx.kshape = _keepdim_shape(x.shape, dims)
         ctx.shape = x.shape
-        return np.sum(x, axis=dims, keepdims=keepdim)
+        return np.sum(x, axis=dims, keepdims=keepdim, dtype=x.dtype)  # int32 stays int32
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.reshape(ctx.kshape).expand(ctx.shape), None, None
+        return Expand.apply(Reshape.apply(grad, ctx.kshape), ctx.shape), None, None
 
 
 class Amax(Primitive):
@@ -35,7 +47,7 @@ class Amax(Primitive):
         if x.size == 0 and any(x.shape[d] == 0 for d in dims):
             raise IndexError(f"{cls.__name__.lower()}(): Expected reduction dim {dims} to have "
                              f"non-zero size.")
-        out = cls.np_fn(x, axis=dims, keepdims=True)
+        out = _array(cls.np_fn(x, axis=dims, keepdims=True))
         ctx.save_for_backward(x, out)
         ctx.kshape, ctx.dims = out.shape, dims
         return out if keepdim else out.reshape([s for i, s in enumerate(x.shape) if i not in dims])
@@ -52,48 +64,75 @@ class Amin(Amax):
     np_fn = staticmethod(np.amin)
 
 
+def _squeezed(shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(s for i, s in enumerate(shape) if i not in dims)
+
+
+def _rev_cumsum(t: Any, d: int) -> Any:
+    """out_k = sum over j >= k of t_j along d."""
+    return t.flip(d).cumsum(d).flip(d)
+
+
 class Cumsum(Primitive):
     """The gradient of a running sum is the reversed running sum of the gradient."""
 
     @staticmethod
     def forward(ctx, x, dim):
         ctx.dim = dim
-        return np.cumsum(x, axis=dim, dtype=x.dtype if x.dtype.kind == "f" else None)
+        return np.cumsum(x.reshape(-1) if x.ndim == 0 else x, axis=dim,
+                         dtype=x.dtype).reshape(x.shape)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.flip(ctx.dim).cumsum(ctx.dim).flip(ctx.dim), None
+        if grad.ndim == 0:
+            return grad, None
+        return _rev_cumsum(grad, ctx.dim), None
 
 
 class Prod(Primitive):
-    """Product along one dim. d/dx_i = product of the others (TODO: exact with zeros)."""
+    """Product along one dim (x at least 1-d). d out / d x_k = the product of the others."""
 
     @staticmethod
     def forward(ctx, x, dim, keepdim):
-        out = np.prod(x, axis=dim, keepdims=True)
-        ctx.save_for_backward(x)
+        out = np.prod(x, axis=dim, keepdims=True, dtype=x.dtype)
         ctx.dim, ctx.kshape = dim, out.shape
-        return out if keepdim else np.squeeze(out, dim)
+        if not keepdim:
+            out = out.reshape(_squeezed(x.shape, (dim,)))
+        if ctx.needs_input_grad[0]:
+            ctx.has_zero = bool((x == 0).any())
+            ctx.save_for_backward(x, out)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        d = ctx.dim
-        # product of the elements before and after each one: no division, so zeros are fine
-        n = x.shape[d]
-        ones = x.narrow(d, 0, 1) * 0 + 1
-        before = _cat([ones, x.narrow(d, 0, n - 1).cumprod(d)], d) if n > 1 else ones
-        after_r = x.flip(d).narrow(d, 0, n - 1).cumprod(d) if n > 1 else None
-        after = _cat([after_r.flip(d), ones], d) if n > 1 else ones
-        return grad.reshape(ctx.kshape) * before * after, None, None
+        x, out = ctx.saved_tensors
+        d, n = ctx.dim, x.shape[ctx.dim]
+        grad = grad.reshape(ctx.kshape)
+        if n <= 1:  # the product of no other elements is 1 (and the gradient of nothing is empty)
+            return grad.expand(x.shape), None, None
+        if not ctx.has_zero:
+            return grad * (out.reshape(ctx.kshape) / x), None, None  # torch's formula
+        # with zeros: the products of the elements before and after each one, no division
+        before = Pad.apply(x.narrow(d, 0, n - 1).cumprod(d), _widths(x.ndim, d, (1, 0)), 1.0)
+        after = Pad.apply(x.narrow(d, 1, n - 1).flip(d).cumprod(d).flip(d),
+                          _widths(x.ndim, d, (0, 1)), 1.0)
+        return grad * (before * after), None, None
+
+
+def _widths(ndim: int, d: int, pad: tuple[int, int]) -> tuple[tuple[int, int], ...]:
+    return tuple(pad if i == d else (0, 0) for i in range(ndim))
 
 
 class Cumprod(Primitive):
-    """Running product. d out_j / d x_i = out_j / x_i for j >= i (TODO: exact with zeros)."""
+    """Running product out_j = x_0 ... x_j; d out_j / d x_k = prod of x_i, i <= j, i != k.
+
+    Without zeros that is out_j / x_k, so the gradient is a reversed cumsum divided by x. With
+    zeros, see ``_cumprod_grad``: exact, and differentiable again (double backward)."""
 
     @staticmethod
     def forward(ctx, x, dim):
-        out = np.cumprod(x, axis=dim)
+        out = np.cumprod(x.reshape(-1) if x.ndim == 0 else x, axis=dim,
+                         dtype=x.dtype).reshape(x.shape)
         ctx.save_for_backward(x, out)
         ctx.dim = dim
         return out
@@ -101,26 +140,88 @@ class Cumprod(Primitive):
     @staticmethod
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
-        d = ctx.dim
-        return (grad * out).flip(d).cumsum(d).flip(d) / x, None
+        if x.ndim == 0 or x.shape[ctx.dim] <= 1:
+            return grad, None
+        return _cumprod_grad(x, out, grad, ctx.dim), None
 
 
-def norm(x, p, dims, keepdim):
-    """Vector p-norm over ``dims`` (composite)."""
-    if p == "fro" or p == 2:
-        return (x * x).sum(dims, keepdim).sqrt()
-    if p == float("inf"):
-        return x.abs().amax(dims, keepdim)
-    if p == float("-inf"):
-        return x.abs().amin(dims, keepdim)
-    if p == 1:
-        return x.abs().sum(dims, keepdim)
-    if p == 0:
-        return (x != 0).to(x.dtype).sum(dims, keepdim)
-    return (x.abs() ** p).sum(dims, keepdim) ** (1.0 / p)
+def _cumprod_grad(x: Any, out: Any, grad: Any, d: int) -> Any:
+    """The gradient of sum(grad * cumprod(x, d)) with respect to x, exact where x has zeros.
+
+    Let z be the first zero of a row. For k < z, x_k != 0 and the no-zero formula holds
+    (out_j = 0 from z on, so the reversed cumsum only sums j < z). For k >= z, write x1 for x
+    with x_z set to 1: then d out_j / d x_z = d cumprod(x1)_j / d x1_z, and for k > z,
+    d out_j / d x_k = x_z * d cumprod(x1)_j / d x1_k. Each identity holds for every x, not
+    just at this one, so the result stays exactly differentiable. x1 has one zero fewer: repeat
+    until no zero is left (a loop, not recursion: a long row of zeros must not overflow it).
+    """
+    from ndgrad.tensor import Tensor, where
+
+    levels = []
+    while True:
+        zero = x._data == 0
+        if not zero.any():
+            g = _rev_cumsum(grad * out, d) / x
+            break
+        count = np.cumsum(zero, axis=d)
+        before = Tensor._make(count == 0)
+        first = Tensor._make(zero & (count == 1))
+        after = Tensor._make(count > 0) & ~first
+        ga = _rev_cumsum(grad * out, d) / x.masked_fill(~before, 1.0)
+        xz = (x * first).sum(d, keepdim=True)  # x at the first zero: 0, with a derivative
+        levels.append((before, ga, after, xz))
+        x = x.masked_fill(first, 1.0)
+        out = x.cumprod(d)
+    for before, ga, after, xz in reversed(levels):
+        g = where(before, ga, where(after, g * xz, g))
+    return g
 
 
-def _cat(ts, dim):
-    from ndgrad.tensor import cat
+class Norm(Primitive):
+    """Vector p-norm over dims, with torch's gradient formulas (``norm_backward``): at an
+    all-zero vector the gradient is 0, not nan; the inf-norm splits it among ties."""
 
-    return cat(ts, dim)
+    @staticmethod
+    def forward(ctx, x, p, dims, keepdim):
+        if p == 2:
+            out = np.sqrt(np.sum(x * x, axis=dims, keepdims=True))
+        elif p == 1:
+            out = np.sum(np.abs(x), axis=dims, keepdims=True)
+        elif math.isinf(p):
+            if x.size == 0 and any(x.shape[d] == 0 for d in dims):
+                raise RuntimeError("linalg.vector_norm cannot compute the inf norm on an empty "
+                                   "tensor because the operation does not have an identity")
+            fn = np.amax if p > 0 else np.amin
+            out = fn(np.abs(x), axis=dims, keepdims=True)
+        elif p == 0:
+            out = np.sum(x != 0, axis=dims, keepdims=True, dtype=x.dtype)
+        else:
+            out = np.sum(np.abs(x) ** p, axis=dims, keepdims=True) ** (1.0 / p)
+        out = _array(out).astype(x.dtype, copy=False)
+        ctx.kshape, ctx.p, ctx.dims = out.shape, p, dims
+        if not keepdim:
+            out = out.reshape(_squeezed(x.shape, dims))
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, norm = ctx.saved_tensors
+        p, g, norm = ctx.p, grad.reshape(ctx.kshape), norm.reshape(ctx.kshape)
+        if p == 0:
+            return None, None, None, None  # torch: no gradient
+        if p == 1:
+            gx = x.sign() * g
+        elif p == 2:
+            gx = g * (x / norm).masked_fill(norm == 0, 0.0)
+        elif math.isinf(p):
+            ax = x.abs()
+            mask = (ax == norm) | ax.isnan()
+            gx = x.sign() * ((g / mask.sum(ctx.dims, keepdim=True)) * mask)
+        elif p < 1:
+            gx = x.sign() * x.abs().pow(p - 1).masked_fill(x == 0, 0.0) * g * norm.pow(1 - p)
+        elif p < 2:
+            gx = x.sign() * x.abs().pow(p - 1) * (g / norm.pow(p - 1)).masked_fill(norm == 0, 0.0)
+        else:
+            gx = x * x.abs().pow(p - 2) * (g / norm.pow(p - 1)).masked_fill(norm == 0, 0.0)
+        return gx, None, None, None
