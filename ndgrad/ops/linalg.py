@@ -2,9 +2,44 @@
 
 from __future__ import annotations
 
+import math
+import string
+
 import numpy as np
 
-from ndgrad.ops.elementwise import Primitive
+from ndgrad.ops.elementwise import Primitive, broadcast_error
+
+
+def check_matmul(xs: tuple[int, ...], ys: tuple[int, ...]) -> None:
+    """Raise torch.matmul's error for shapes that cannot be multiplied (both at least 1-D).
+
+    The messages follow how torch computes each case: dot, mv, mm, a batch folded into one
+    matrix (batched @ 2-D or 1-D), or bmm over the broadcast batch dims."""
+    k1, k2 = xs[-1], ys[-2] if len(ys) > 1 else ys[0]
+    if len(xs) == 1 and len(ys) == 1:
+        if k1 != k2:
+            raise RuntimeError(f"inconsistent tensor size, expected tensor [{k1}] and src [{k2}] "
+                               f"to have the same number of elements, but got {k1} and {k2} "
+                               f"elements respectively")
+        return
+    if len(ys) <= 2:  # x folded into a (rows, k1) matrix: mm or mv
+        if k1 != k2:
+            rows = math.prod(xs[:-1])
+            if len(ys) == 1:
+                raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{k1}), vec "
+                                   f"({k2})")
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k1} and "
+                               f"{ys[-2]}x{ys[-1]})")
+        return
+    bx, by = xs[:-2], ys[:-2]
+    try:
+        batch = np.broadcast_shapes(bx, by)
+    except ValueError:
+        raise broadcast_error(bx, by) from None
+    if k1 != k2:
+        b = math.prod(batch)
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{b}, {k1}] but got: [{b}, {k2}].")
 
 
 class MatMul(Primitive):
@@ -32,9 +67,10 @@ class Einsum(Primitive):
 
     @staticmethod
     def forward(ctx, equation, *xs):
+        ins, out = _explicit(equation, [x.shape for x in xs])
         ctx.save_for_backward(*xs)
-        ctx.equation = equation
-        return np.einsum(equation, *xs, optimize=len(xs) > 2)
+        ctx.equation = ",".join(ins) + "->" + out  # no '...', explicit output
+        return np.einsum(ctx.equation, *xs, optimize=len(xs) > 2)
 
     @staticmethod
     def backward(ctx, grad):
@@ -44,34 +80,101 @@ class Einsum(Primitive):
                                        ctx.needs_input_grad[1:]))
 
 
-def einsum_grads(equation, grad, xs, needs):
-    """d/d x_i of einsum(equation, *xs): einsum of grad with the other operands into x_i's
-    subscripts. Letters that only x_i has (summed away in forward) come back by broadcasting;
-    repeated letters (diagonals) are not supported for gradients."""
-    from ndgrad.tensor import einsum
-
-    lhs, _, out = equation.partition("->")
+def _explicit(equation: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], str]:
+    """Check an einsum equation against the operands' shapes (torch's messages), and return
+    operand and output subscripts with '...' spelled out in fresh letters and the implicit
+    output made explicit ('ij,jk' means 'ij,jk->ik': broadcast dims, then the letters used once,
+    sorted)."""
+    lhs, arrow, rhs = equation.partition("->")
     ins = lhs.split(",")
-    if not _:
-        out = "".join(sorted(c for c in set(lhs.replace(",", "")) if lhs.count(c) == 1))
-    if "." in equation:
-        raise NotImplementedError("einsum gradients with '...' are not supported yet")
+    if len(ins) < len(shapes):
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation")
+    if len(ins) > len(shapes):
+        raise RuntimeError("einsum(): fewer operands were provided than specified in the "
+                           "equation")
+    for k, c in enumerate(equation):
+        if not (c.isascii() and c.isalpha()) and c not in ",.->":
+            raise RuntimeError(f"einsum(): invalid subscript given at index {k} in the equation "
+                               f"string, subscripts must be in [a-zA-Z]")
+    letters = [c for c in lhs if c.isalpha()]
+    fresh = [c for c in string.ascii_letters if c not in equation]
+    counts = []
+    for i, (sub, shape) in enumerate(zip(ins, shapes)):
+        n = len(sub.replace("...", ""))
+        if "..." not in sub and n != len(shape):
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({n}) does not "
+                               f"match the number of dimensions ({len(shape)}) for operand {i} "
+                               f"and no ellipsis was given")
+        if n > len(shape):
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({n}) is more "
+                               f"than the number of dimensions ({len(shape)}) for operand {i}")
+        counts.append(len(shape) - n if "..." in sub else 0)
+    ell = fresh[:max(counts, default=0)]
+    ins = [sub.replace("...", "".join(ell[len(ell) - k:])) for sub, k in zip(ins, counts)]
+    if arrow:
+        out = rhs.replace("...", "".join(ell))
+        for c in out:
+            if out.count(c) > 1:
+                raise RuntimeError(f"einsum(): output subscript {c} appears more than once in the "
+                                   f"output")
+            if c not in lhs and c not in ell:
+                raise RuntimeError(f"einsum(): output subscript {c} does not appear in the "
+                                   f"equation for any input operand")
+    else:
+        out = "".join(ell) + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    size: dict[str, int] = {}
+    for i, (sub, shape) in enumerate(zip(ins, shapes)):
+        mine: dict[str, int] = {}
+        for c, n in zip(sub, shape):
+            if c in mine and mine[c] != n:
+                raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {i} but the "
+                                   f"sizes don't match, {mine[c]} != {n}")
+            mine[c] = n
+            seen = size.get(c, 1)
+            if n != 1 and seen != 1 and n != seen:
+                raise RuntimeError(f"einsum(): subscript {c} has size {n} for operand {i} which "
+                                   f"does not broadcast with previously seen size {seen}")
+            size[c] = n if n != 1 else seen
+    return ins, out
+
+
+def einsum_grads(equation, grad, xs, needs):
+    """d/d x_i of einsum(equation, *xs): an einsum of grad with the other operands into x_i's
+    subscripts. Letters that only x_i has (summed away in forward) come back by broadcasting;
+    a letter repeated in x_i (a diagonal, 'ii->i') comes back on the diagonal (times eye)."""
+    from ndgrad.tensor import Tensor, einsum
+
+    ins, out = _explicit(equation, [tuple(x.shape) for x in xs])
     grads = []
     for i, (sub, need) in enumerate(zip(ins, needs, strict=True)):
         if not need:
             grads.append(None)
             continue
-        if len(set(sub)) != len(sub):
-            raise NotImplementedError(f"einsum gradient for repeated subscripts '{sub}'")
-        others = [(s, x) for j, (s, x) in enumerate(zip(ins, xs, strict=True)) if j != i]
+        x = xs[i]
+        size = {}
+        for c, n in zip(sub, x.shape):
+            size[c] = n
+        uniq = "".join(dict.fromkeys(sub))  # letters in order of first use
+        others = [(s, y) for j, (s, y) in enumerate(zip(ins, xs, strict=True)) if j != i]
         avail = set(out).union(*(set(s) for s, _ in others))
-        target = "".join(c for c in sub if c in avail)
-        eq = ",".join([out] + [s for s, _ in others]) + "->" + target
-        g = einsum(eq, grad, *(x for _, x in others))
-        if target != sub:  # letters summed away only here: broadcast back
-            shape = [xs[i].shape[k] if c in target else 1 for k, c in enumerate(sub)]
-            g = g.reshape([xs[i].shape[k] if c in target else 1 for k, c in enumerate(sub)])
-            g = g.expand([xs[i].shape[k] for k in range(len(sub))])
-            del shape
+        target = "".join(c for c in uniq if c in avail)
+        g = einsum(",".join([out] + [s for s, _ in others]) + "->" + target, grad,
+                   *(y for _, y in others))
+        if target != uniq:  # letters summed away only here: broadcast back
+            g = g.reshape([g.shape[target.index(c)] if c in target else 1 for c in uniq])
+            g = g.expand([size[c] for c in uniq])
+        if uniq != sub:  # repeated letters: put g on the diagonal, one eye per repeat
+            fresh = iter(c for c in string.ascii_letters if c not in sub)
+            renamed, eyes, seen = [], [], set()
+            for c in sub:
+                if c in seen:
+                    r = next(fresh)
+                    renamed.append(r)
+                    eyes.append(c + r)
+                else:
+                    seen.add(c)
+                    renamed.append(c)
+            mats = [Tensor._make(np.eye(size[e[0]], dtype=g._data.dtype)) for e in eyes]
+            g = einsum(",".join([uniq] + eyes) + "->" + "".join(renamed), g, *mats)
         grads.append(g)
     return grads

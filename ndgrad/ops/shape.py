@@ -159,6 +159,8 @@ class GetItem(Primitive):
     def forward(ctx, x, index):
         ctx.shape, ctx.index = x.shape, index
         out = x[index]
+        if type(out) is not np.ndarray:  # integers only: NumPy gives a scalar, torch a 0-d view
+            out = x[(*index, Ellipsis)] if isinstance(index, tuple) else x[index, ...]
         return out
 
     @staticmethod
