@@ -9,7 +9,7 @@ import numpy as np
 from ndgrad import _dtype
 from ndgrad import random as _random
 from ndgrad._helpers import shape_arg
-from ndgrad.tensor import Tensor, device
+from ndgrad.tensor import Tensor, device, tensor
 
 
 def _finish(arr: np.ndarray, requires_grad: bool, dev: Any) -> Tensor:
@@ -75,6 +75,9 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device
         start, end = 0, start
     if step == 0:
         raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"upper bound and lower bound inconsistent with step sign "
+                           f"(start={start}, end={end}, step={step})")
     if dtype is None:
         floats = any(isinstance(v, float) for v in (start, end, step))
         nd = _dtype.default_float() if floats else np.dtype(np.int64)
@@ -103,11 +106,19 @@ def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None,
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad, device)
 
 
+def _random_float_dtype(fn: str, dtype: Any) -> np.dtype:
+    nd = _float_dtype(dtype)
+    if nd.kind != "f":
+        raise RuntimeError(f"{fn}() samples floating point numbers; it does not support dtype "
+                           f"{_dtype.from_np(nd)} (use randint for integers)")
+    return nd
+
+
 def rand(*size: Any, generator: Any = None, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
     """Uniform on [0, 1), from the global generator (see manual_seed)."""
     rng = generator or _random.default_generator()
-    nd = _float_dtype(dtype)
+    nd = _random_float_dtype("rand", dtype)
     arr = rng.random(shape_arg(size), dtype=nd if nd.itemsize >= 4 else np.float32).astype(nd)
     return _finish(arr, requires_grad, device)
 
@@ -116,7 +127,7 @@ def randn(*size: Any, generator: Any = None, dtype: Any = None, device: Any = No
           requires_grad: bool = False) -> Tensor:
     """Standard normal samples, from the global generator (see manual_seed)."""
     rng = generator or _random.default_generator()
-    nd = _float_dtype(dtype)
+    nd = _random_float_dtype("randn", dtype)
     arr = rng.standard_normal(shape_arg(size), dtype=nd if nd.itemsize >= 4 else np.float32)
     return _finish(arr.astype(nd, copy=False), requires_grad, device)
 
@@ -130,6 +141,9 @@ def randint(low: int, high: int | None = None, size: Any = None, generator: Any 
         low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
+                           f"to={high}")
     rng = generator or _random.default_generator()
     nd = _dtype.to_np(dtype) if dtype is not None else np.dtype(np.int64)
     return _finish(rng.integers(low, high, shape_arg((size,))).astype(nd), requires_grad, device)
@@ -169,4 +183,4 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == _dtype.to_np(dtype)):
         return from_numpy(data)
-    return Tensor(data, dtype=dtype)
+    return tensor(data, dtype=dtype)

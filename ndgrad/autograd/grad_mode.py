@@ -8,6 +8,8 @@ decorator, as in PyTorch.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +34,12 @@ class _GradMode(contextlib.ContextDecorator):
 
     mode = True
 
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorate ``func`` (a plain function or a generator function) to run in this mode."""
+        if inspect.isgeneratorfunction(func):
+            return _wrap_generator(self, func)
+        return super().__call__(func)
+
     def __enter__(self) -> None:
         self.__dict__.setdefault("_prev", []).append(state.enabled)
         state.enabled = self.mode
@@ -40,13 +48,22 @@ class _GradMode(contextlib.ContextDecorator):
         state.enabled = self._prev.pop()
 
 
-class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
+class _NoParamGradMode(_GradMode):
+    """Also usable as a bare decorator: ``@no_grad`` as well as ``@no_grad()``."""
+
+    def __new__(cls, orig_func: Callable[..., Any] | None = None) -> Any:
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamGradMode):  # noqa: N801 - PyTorch's name
     """Disable graph recording: results of ops have ``requires_grad=False``."""
 
     mode = False
 
 
-class enable_grad(_GradMode):  # noqa: N801
+class enable_grad(_NoParamGradMode):  # noqa: N801
     """Re-enable graph recording inside a ``no_grad`` block."""
 
     mode = True
@@ -56,23 +73,62 @@ class set_grad_enabled(_GradMode):  # noqa: N801
     """``set_grad_enabled(False)`` switches recording off now, or for a ``with`` block."""
 
     def __init__(self, mode: bool) -> None:
-        self._prev = [state.enabled]
+        self._init_prev: bool | None = state.enabled
         self.mode = bool(mode)
         state.enabled = self.mode  # takes effect immediately, as in PyTorch
 
     def __enter__(self) -> None:
+        # the first `with` restores the mode from before the constructor switched it
+        prev, self._init_prev = self._init_prev, None
+        self.__dict__.setdefault("_prev", []).append(state.enabled if prev is None else prev)
         state.enabled = self.mode
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        # used as a decorator, the mode applies only inside calls: undo the switch __init__ made
+        if self._init_prev is not None:
+            state.enabled, self._init_prev = self._init_prev, None
+        return super().__call__(func)
 
 
 class inference_mode(_GradMode):  # noqa: N801
     """Like ``no_grad`` (ndgrad has no separate inference tensors); ``inference_mode(False)``
-    leaves grad mode as it is."""
+    leaves grad mode as it is. Usable as ``@inference_mode`` and ``@inference_mode()``."""
+
+    def __new__(cls, mode: bool | Callable[..., Any] = True) -> Any:
+        if callable(mode):
+            return cls()(mode)
+        return super().__new__(cls)
 
     def __init__(self, mode: bool | Callable[..., Any] = True) -> None:
-        self.mode = False if mode is True or callable(mode) else state.enabled
         self._keep = mode is False
 
     def __enter__(self) -> None:
-        if self._keep:
-            self.mode = state.enabled
+        self.mode = state.enabled if self._keep else False
         super().__enter__()
+
+
+def _wrap_generator(ctx: _GradMode, func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run each step of a generator in the mode, and give the caller's mode back in between."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        gen = func(*args, **kwargs)
+        try:
+            with ctx:
+                value = next(gen)
+            while True:
+                try:
+                    sent = yield value
+                except GeneratorExit:
+                    gen.close()
+                    raise
+                except BaseException as e:  # noqa: BLE001 - forwarded into the generator
+                    with ctx:
+                        value = gen.throw(e)
+                else:
+                    with ctx:
+                        value = gen.send(sent)
+        except StopIteration as e:
+            return e.value
+
+    return wrapper
