@@ -74,3 +74,9 @@ def test_chapter_points_at_real_code(chapter):
         assert (ROOT / path).is_file(), f"{chapter.name} points at missing file {path}"
         if name:
             assert name in _defined_names(ROOT / path), f"{chapter.name}: no {name} in {path}"
+
+
+@pytest.mark.parametrize("page", [*CHAPTERS, DOCS / "README.md"], ids=lambda p: p.stem)
+def test_local_links_and_images_exist(page):
+    for target in re.findall(r"\]\(([^)#:]+)\)", page.read_text()):
+        assert (DOCS / target).is_file(), f"{page.name} links to missing {target}"
