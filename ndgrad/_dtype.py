@@ -170,3 +170,13 @@ def result_type(*operands: Any) -> np.dtype:
     out = _combine(dim, _combine(zero, wrapped))
     assert out is not None
     return out
+
+
+def public_result_type(tensor1: Any, tensor2: Any) -> dtype:
+    """``ndgrad.result_type``: the dtype ``tensor1 op tensor2`` computes in (as torch's)."""
+    return from_np(result_type(tensor1, tensor2))
+
+
+def public_promote_types(type1: Any, type2: Any) -> dtype:
+    """``ndgrad.promote_types``: the smallest dtype both convert to safely (as torch's)."""
+    return from_np(promote_types(to_np(type1), to_np(type2)))

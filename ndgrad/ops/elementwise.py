@@ -106,7 +106,11 @@ class Pow(Primitive):
         try:
             out = _array(np.power(x, y))
         except ValueError as e:  # NumPy: "Integers to negative integer powers are not allowed."
+            if "broadcast" in str(e):
+                raise  # _binary turns it into torch's message naming both sizes
             raise RuntimeError(str(e)) from None
+        if out.dtype == np.int8 and np.result_type(x, y) == np.bool_:
+            out = out.astype(np.bool_)  # NumPy's bool ** bool is int8, torch's is bool
         ctx.save_for_backward(x, y, out if ctx.needs_input_grad[1] else None)
         return out
 
