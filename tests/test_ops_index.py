@@ -473,3 +473,22 @@ def test_index_op_errors(fn, exc, match):
         x = lib.zeros(3, 4)
         with pytest.raises(exc, match=match):
             fn(lib, x)
+
+
+def test_setitem_plain_tensors_and_views():
+    # no graph: values are written straight into the array, through views too
+    for lib in (torch, ndgrad):
+        x = lib.zeros(3, 4)
+        for i in range(3):
+            x[i] = lib.arange(4.0) * i
+        x.t()[1, 2] = -1.0  # writes x[2, 1]
+        x[1][x[1] > 1] = 9.0
+        x[[0, 0], [3, 3]] = lib.tensor([5.0, 5.0])
+        x[..., -1:] += 1
+        y = lib.zeros(2, dtype=lib.int64)
+        y[0] = 2.7  # float into int truncates, as in torch
+        if lib is torch:
+            expect_x, expect_y = x.numpy().copy(), y.numpy().copy()
+    np.testing.assert_array_equal(x.numpy(), expect_x)
+    np.testing.assert_array_equal(y.numpy(), expect_y)
+    assert x._version > 0

@@ -201,3 +201,9 @@ def test_einsum_errors(eq, shapes, match):
     for lib in (torch, ndgrad):
         with pytest.raises(RuntimeError, match=match):
             lib.einsum(eq, *(lib.zeros(s) for s in shapes))
+
+
+def test_einsum_large_operands():
+    # big operands take NumPy's optimized (BLAS) path: same numbers
+    check_op([(2, 2, 40, 64), (2, 2, 48, 64)],
+             lambda lib, q, k: lib.einsum("bhqd,bhkd->bhqk", q, k))

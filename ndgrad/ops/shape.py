@@ -75,6 +75,15 @@ def plan_index(index: tuple, shape: tuple[int, ...]) -> list[tuple]:
     keeps idx's dim where it is, while NumPy would move it to the front. Such an index becomes
     two steps: the integers (a view), then the advanced indices."""
     ndim = len(shape)
+    if len(index) <= ndim:  # fast path: in-range ints and forward slices, one dim each
+        for n, i in zip(shape, index):
+            if type(i) is int:
+                if not -n <= i < n:
+                    break
+            elif type(i) is not slice or not (i.step is None or type(i.step) is int and i.step > 0):
+                break
+        else:
+            return [index]
     items, used, n_int, n_adv = [], 0, 0, 0
     for i in index:
         if isinstance(i, np.ndarray):
@@ -186,6 +195,13 @@ class IndexAddZeros(Primitive):
         return grad[ctx.index], None, None
 
 
+def put(x: np.ndarray, steps: list[tuple], value) -> None:
+    """x[index] = value in place, for plan_index's steps (all but the last give views)."""
+    for step in steps[:-1]:
+        x = x[step]
+    x[steps[-1]] = value
+
+
 class IndexPut(Primitive):
     """``x`` with ``x[index] = value``, out of place (``x[index] = v`` is built on it).
 
@@ -197,10 +213,7 @@ class IndexPut(Primitive):
         steps = steps if isinstance(steps, list) else [steps]  # one index or plan_index's steps
         ctx.steps, ctx.vshape = steps, np.shape(value)
         out = x.copy()
-        target = out
-        for step in steps[:-1]:
-            target = target[step]
-        target[steps[-1]] = value
+        put(out, steps, value)
         return out
 
     @staticmethod
