@@ -132,6 +132,45 @@ def test_hook_returning_none_keeps_the_gradient_and_hooks_chain():
     compare(*reversed(both(run)))
 
 
+@pytest.mark.parametrize("lib", LIBS, ids=["torch", "ndgrad"])
+def test_gradients_a_hook_kept_are_not_changed_by_later_accumulation(lib):
+    a = lib.tensor([1.0, 2.0], requires_grad=True)
+    kept_leaf, kept_mid = [], []
+    a.register_hook(lambda g: kept_leaf.append(g))
+    for _ in range(2):
+        b = a + 0.0  # Add passes its gradient through unchanged
+        b.register_hook(lambda g: kept_mid.append(g))
+        (b * 2).sum().backward()
+    a.grad.zero_()  # what zero_grad(set_to_none=False) does
+    assert [g.tolist() for g in kept_leaf + kept_mid] == [[2.0, 2.0]] * 4
+
+
+def test_leaf_hooks_apply_in_autograd_grad_and_backward_inputs():
+    def run(lib):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        x.register_hook(lambda g: g * 10)
+        (gx,) = lib.autograd.grad((x * x).sum(), x)
+        (x * 2).sum().backward(inputs=[x])
+        return gx, x.grad
+
+    compare(*reversed(both(run)))
+
+
+def test_grad_and_backward_signatures_match_torch():
+    import inspect
+
+    for name in ("grad", "backward"):
+        tp = inspect.signature(getattr(torch.autograd, name)).parameters
+        np_ = inspect.signature(getattr(ndgrad.autograd, name)).parameters
+        assert list(np_) == list(tp)
+        assert [p.default for p in np_.values()] == [p.default for p in tp.values()]
+    x = ndgrad.tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="allow_unused"):
+        ndgrad.autograd.grad(x * 2, x, materialize_grads=True, allow_unused=False)
+    with pytest.raises(RuntimeError, match="cannot be empty"):
+        (x * 2).sum().backward(inputs=[])
+
+
 def test_register_hook_needs_requires_grad():
     for lib in LIBS:
         with pytest.raises(RuntimeError, match="require gradient"):
