@@ -93,6 +93,20 @@ def test_retain_grad_accumulates_with_retain_graph():
     compare(*reversed(both(run)))
 
 
+def test_retained_grad_stays_in_the_graph_with_create_graph():
+    def run(lib):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        b = x * x
+        b.retain_grad()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            (b * b).sum().backward(create_graph=True)
+        (gx,) = lib.autograd.grad(b.grad.sum(), x)
+        return b.grad, b.grad.requires_grad, gx
+
+    compare(*reversed(both(run)))
+
+
 def test_retain_grad_on_a_leaf_without_grad_raises():
     for lib in LIBS:
         with pytest.raises(RuntimeError, match="requires_grad=False"):

@@ -278,6 +278,31 @@ def test_to_dtype_and_device_and_type_as():
         ndgrad.zeros(2).to("cuda")
 
 
+def test_type_names_and_type_conversion():
+    for lib in LIBS:
+        x = lib.tensor([1.5, 0.0])
+        names = [x.type(), lib.tensor([1]).type(), lib.tensor([True]).type(),
+                 x.double().type(), x.half().type(), x.int().type(), x.byte().type()]
+        assert [n.split(".")[1] for n in names] == ["FloatTensor", "LongTensor", "BoolTensor",
+                                                    "DoubleTensor", "HalfTensor", "IntTensor",
+                                                    "ByteTensor"]
+        assert x.type(lib.float64).dtype == lib.float64
+        assert x.type("torch.LongTensor").dtype == lib.int64
+
+
+def test_grad_assignment_checks_shape_and_dtype():
+    for lib in LIBS:
+        x = lib.zeros(2, requires_grad=True)
+        x.grad = lib.ones(2)
+        assert x.grad.tolist() == [1.0, 1.0]
+        with pytest.raises(RuntimeError, match="size"):
+            x.grad = lib.ones(3)
+        with pytest.raises(RuntimeError, match="dtype"):
+            x.grad = lib.ones(2, dtype=lib.float64)
+        x.grad = None
+        assert x.grad is None
+
+
 def test_conversions_are_differentiable():
     for lib in LIBS:
         x = lib.tensor([1.5, -2.0], requires_grad=True)
