@@ -80,10 +80,12 @@ GETITEM_CASES = [
     ((2, 3, 4), lambda lib, x: x[x[:, :, 0] < 0, 1:]),
     ((3, 4), lambda lib, x: x[lib.tensor([True, False, True]), lib.tensor([0, 3])]),
     ((3,), lambda lib, x: x[lib.tensor(True)]),
+    ((3, 4), lambda lib, x: x[lib.tensor([1, 0, 1], dtype=lib.uint8)]),  # a byte mask
     ((3, 4), lambda lib, x: x[lib.tensor([1, 1]), :][:, lib.tensor([2, 2, 0])]),  # chained
 ]
 
 
+@pytest.mark.filterwarnings("ignore:indexing with dtype torch.uint8 is now deprecated")
 @pytest.mark.parametrize("case", range(len(GETITEM_CASES)))
 def test_getitem(case):
     shape, fn = GETITEM_CASES[case]
@@ -164,6 +166,7 @@ SETITEM_CASES = [
     ((2, 3, 4), (1, 4), lambda lib: np.s_[..., 0, :]),
     ((2, 3, 4), (2, 3), lambda lib: np.s_[..., -1]),
     ((2, 3), (1, 1, 3), lambda lib: 0),  # leading size-1 dims of the value are dropped
+    ((5,), (3,), lambda lib: lib.tensor([1, 4, 1])),  # repeated: last write wins, v gets grads
     ((2, 5, 3), (4,), lambda lib: (1, slice(None), lib.tensor([0, 2, 0, 1]))),  # ints first
     ((2, 5, 3), (3, 1), lambda lib: (lib.tensor([1, 0, 1]), slice(1, None), 2)),
 ]
@@ -249,6 +252,8 @@ def test_setitem_errors():
             x[::-1] = 1.0
         with pytest.raises(RuntimeError):
             x[0] = lib.zeros(3)  # shape mismatch
+        with pytest.raises(RuntimeError, match="refers to a single memory location"):
+            lib.zeros(3, 1).expand(3, 4)[0] = 1.0
 
 
 # -- gather / scatter / index_* / masks ------------------------------------------------------
