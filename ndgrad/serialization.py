@@ -10,7 +10,6 @@ directory, flushed to disk, then renamed over the target.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import struct
@@ -183,7 +182,7 @@ def load(f: Any, map_location: Any = None, weights_only: bool = True, **kwargs: 
             raise FileNotFoundError(f"no checkpoint at {path!r}") from None
     elif hasattr(f, "read"):
         data = f.read()
-    elif isinstance(f, bytes | bytearray | memoryview | io.BytesIO):
+    elif isinstance(f, bytes | bytearray | memoryview):
         data = bytes(f)
     else:
         raise TypeError(f"ndgrad.load expects a path or a binary file object, got "

@@ -76,6 +76,13 @@ class Module:
     """
 
     training: bool
+    # values may be None (e.g. a Linear without bias): Any keeps call sites unchecked
+    _parameters: dict[str, Any]
+    _buffers: dict[str, Any]
+    _non_persistent_buffers_set: set[str]
+    _modules: dict[str, Any]
+    _forward_hooks: dict[int, Callable[..., Any]]
+    _forward_pre_hooks: dict[int, Callable[..., Any]]
     _version = 1
     call_super_init = False
 
@@ -416,7 +423,7 @@ class Module:
             if isinstance(a, Tensor):
                 target = a.dtype
             elif isinstance(a, str | device):
-                device(a)  # raises for anything but the CPU
+                device(str(a))  # raises for anything but the CPU
             elif a is not None and not isinstance(a, bool):
                 target = a
         if target is None:

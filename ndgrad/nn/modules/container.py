@@ -275,7 +275,8 @@ class ModuleDict(Module):
                 if not isinstance(m, Iterable) or isinstance(m, str):
                     raise TypeError(f"ModuleDict update sequence element #{j} should be "
                                     f"Iterable; is {type(m).__name__}")
-                if len(m) != 2:
+                pair = list(m)
+                if len(pair) != 2:
                     raise ValueError(f"ModuleDict update sequence element #{j} has length "
-                                     f"{len(m)}; 2 is required")
-                self[m[0]] = m[1]
+                                     f"{len(pair)}; 2 is required")
+                self[pair[0]] = pair[1]

@@ -4,7 +4,7 @@ initialisation and repr); the arithmetic is in ndgrad.nn.functional."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 from ndgrad.nn import functional as F
 from ndgrad.nn import init
@@ -193,9 +193,10 @@ class ConvTranspose1d(_ConvTransposeNd):
                          groups, bias, padding_mode, device, dtype)
 
     def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
-        output_padding = self._output_padding(input, output_size, self.stride, self.padding,
+        padding = cast(tuple[int, ...], self.padding)  # never a string for transposed convs
+        output_padding = self._output_padding(input, output_size, self.stride, padding,
                                               self.kernel_size, 1, self.dilation)
-        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
+        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, padding,
                                   output_padding, self.groups, self.dilation)
 
 
@@ -211,7 +212,8 @@ class ConvTranspose2d(_ConvTransposeNd):
                          bias, padding_mode, device, dtype)
 
     def forward(self, input: Tensor, output_size: Any = None) -> Tensor:
-        output_padding = self._output_padding(input, output_size, self.stride, self.padding,
+        padding = cast(tuple[int, ...], self.padding)  # never a string for transposed convs
+        output_padding = self._output_padding(input, output_size, self.stride, padding,
                                               self.kernel_size, 2, self.dilation)
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, padding,
                                   output_padding, self.groups, self.dilation)
