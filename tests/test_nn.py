@@ -414,6 +414,19 @@ def test_load_state_dict_copies_in_place():
     assert (arr == 2).all()
 
 
+def test_load_state_dict_assign():
+    n = nn.Linear(3, 2)
+    n.weight.requires_grad_(False)
+    w = ndgrad.ones(2, 3, dtype=ndgrad.float64)
+    n.load_state_dict({"weight": w, "bias": ndgrad.zeros(2)}, assign=True)
+    assert isinstance(n.weight, nn.Parameter) and n.weight._data is w._data
+    assert n.weight.dtype == ndgrad.float64 and not n.weight.requires_grad
+    bn = nn.BatchNorm1d(2)
+    sd = {k: v.clone() for k, v in bn.state_dict().items()}
+    bn.load_state_dict(sd, assign=True)
+    assert bn.running_mean._data is sd["running_mean"]._data
+
+
 def test_batchnorm_loads_without_num_batches_tracked():
     n = nn.BatchNorm1d(3)
     sd = {k: v for k, v in n.state_dict().items() if k != "num_batches_tracked"}
@@ -893,3 +906,28 @@ def test_small_cnn_training_steps_match_torch():
         n_opt.step()
     for (k, a), (_, b) in zip(n.state_dict().items(), t.state_dict().items()):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-8, atol=1e-10, err_msg=k)
+
+
+def test_parameter_list_and_dict_match_torch():
+    for_lib = {}
+    for lib in (torch, ndgrad):
+        pl = lib.nn.ParameterList([lib.nn.Parameter(lib.zeros(2, 3)), lib.zeros(3), 5])
+        pd = lib.nn.ParameterDict({"a": lib.nn.Parameter(lib.zeros(2, 3)),
+                                   "b": lib.zeros(3, dtype=lib.float64)})
+        m = lib.nn.Module()
+        m.pl, m.pd = pl, pd
+        for_lib[lib.__name__] = (repr(m), list(m.state_dict()),
+                                 [k for k, _ in m.named_parameters()])
+    t_repr, t_keys, t_names = for_lib["torch"]
+    n_repr, n_keys, n_names = for_lib["ndgrad"]
+    assert n_repr == t_repr.replace("torch.", "ndgrad.")
+    assert n_keys == t_keys and n_names == t_names
+    pl = nn.ParameterList([ndgrad.ones(2)])
+    assert isinstance(pl[0], nn.Parameter) and len(pl) == 1 and len(pl[0:1]) == 1
+    pl.append(ndgrad.zeros(1))
+    assert len(list(pl.parameters())) == 2
+    with pytest.raises(RuntimeError, match="should not be called"):
+        pl(1)
+    pd = nn.ParameterDict({"w": ndgrad.ones(1)})
+    assert "w" in pd and list(pd.keys()) == ["w"] and isinstance(pd["w"], nn.Parameter)
+    assert pd.pop("w") is not None and len(pd) == 0

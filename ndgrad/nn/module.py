@@ -488,8 +488,9 @@ class Module:
 
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, strict: bool,
                               missing_keys: list[str], unexpected_keys: list[str],
-                              error_msgs: list[str]) -> None:
-        """Copy this module's own entries (not its children's) from ``state_dict``."""
+                              error_msgs: list[str], assign: bool = False) -> None:
+        """Copy this module's own entries (not its children's) from ``state_dict``; with
+        ``assign``, take the checkpoint's arrays instead (new Parameter objects)."""
         local_state = {k: v for k, v in self._parameters.items() if v is not None}
         for k, v in self._buffers.items():
             if v is not None and k not in self._non_persistent_buffers_set:
@@ -518,6 +519,12 @@ class Module:
                                   f"{_size(arr.shape)} from checkpoint, the shape in current "
                                   f"model is {_size(param._data.shape)}.")
                 continue
+            if assign:
+                if name in self._parameters:
+                    self._parameters[name] = Parameter(Tensor._make(arr), param.requires_grad)
+                else:
+                    self._buffers[name] = Tensor._make(arr)
+                continue
             try:
                 np.copyto(param._data, arr, casting="unsafe")
             except Exception as ex:  # e.g. a read-only array
@@ -539,16 +546,14 @@ class Module:
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
                         assign: bool = False) -> _IncompatibleKeys:
-        """Copy parameters and buffers from ``state_dict`` into this module's arrays, in place.
+        """Copy parameters and buffers from ``state_dict`` into this module's arrays, in place
+        (with ``assign=True``, use the checkpoint's arrays as the new parameters and buffers).
 
         With ``strict=True`` the keys must match ``state_dict()``'s exactly; otherwise, and on
         any shape mismatch, a RuntimeError lists every problem at once, as PyTorch's does.
         Returns ``(missing_keys, unexpected_keys)``."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        if assign:
-            raise NotImplementedError("load_state_dict(assign=True) is not supported by ndgrad; "
-                                      "values are always copied into the existing parameters")
         state_dict = OrderedDict(state_dict)  # BatchNorm may add entries; keep the caller's intact
         missing_keys: list[str] = []
         unexpected_keys: list[str] = []
@@ -559,7 +564,7 @@ class Module:
             child_sd = {k: v for k, v in state_dict.items() if k.startswith(pre)} if pre \
                 else state_dict
             module._load_from_state_dict(child_sd, pre, True, missing_keys, unexpected_keys,
-                                         error_msgs)
+                                         error_msgs, assign)
             kids = [(pre + name + ".", m) for name, m in module._modules.items() if m is not None]
             stack.extend(reversed(kids))
         if strict:

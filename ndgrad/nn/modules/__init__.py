@@ -18,7 +18,13 @@ from ndgrad.nn.modules.activation import (
     Tanh,
 )
 from ndgrad.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
-from ndgrad.nn.modules.container import ModuleDict, ModuleList, Sequential
+from ndgrad.nn.modules.container import (
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
 from ndgrad.nn.modules.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from ndgrad.nn.modules.dropout import Dropout, Dropout1d, Dropout2d
 from ndgrad.nn.modules.flatten import Flatten, Unflatten
@@ -48,7 +54,8 @@ from ndgrad.nn.modules.sparse import Embedding
 __all__ = [
     "ELU", "GELU", "Hardtanh", "LeakyReLU", "LogSoftmax", "Mish", "PReLU", "ReLU", "ReLU6",
     "Sigmoid", "SiLU", "Softmax", "Softmin", "Softplus", "Tanh", "BatchNorm1d", "BatchNorm2d",
-    "BatchNorm3d", "ModuleDict", "ModuleList", "Sequential", "Conv1d", "Conv2d",
+    "BatchNorm3d", "ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential",
+    "Conv1d", "Conv2d",
     "ConvTranspose1d", "ConvTranspose2d", "Dropout", "Dropout1d", "Dropout2d", "Flatten",
     "Unflatten", "Identity", "Linear", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
     "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "NLLLoss", "SmoothL1Loss", "GroupNorm",

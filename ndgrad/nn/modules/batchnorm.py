@@ -70,14 +70,14 @@ class _NormBase(Module):
 
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, strict: bool,
                               missing_keys: list[str], unexpected_keys: list[str],
-                              error_msgs: list[str]) -> None:
+                              error_msgs: list[str], assign: bool = False) -> None:
         # Checkpoints from before num_batches_tracked existed (and files without PyTorch's
         # version metadata) may lack it: keep the current count instead of failing.
         key = prefix + "num_batches_tracked"
         if self.track_running_stats and key not in state_dict and isinstance(state_dict, dict):
             state_dict[key] = self.num_batches_tracked
         super()._load_from_state_dict(state_dict, prefix, strict, missing_keys,
-                                      unexpected_keys, error_msgs)
+                                      unexpected_keys, error_msgs, assign)
 
 
 class _BatchNorm(_NormBase):
