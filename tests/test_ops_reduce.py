@@ -244,6 +244,14 @@ def test_max_min_with_nan():
         assert_close(n, t)
 
 
+def test_nan_max_gradient():
+    # full max/min send the gradient to the nans, split evenly (torch's evenly_distribute)
+    x = [[1.0, np.nan, 3.0, np.nan]]
+    with np.errstate(all="ignore"):
+        for fn in (lambda x: x.max(), lambda x: x.min(), lambda lib, x: lib.max(x) * 2):
+            check_values([x], fn, gradgrad=False)
+
+
 def test_max_empty_errors():
     with pytest.raises(RuntimeError, match="numel"):
         ndgrad.zeros(0).max()

@@ -38,26 +38,32 @@ class Sum(Primitive):
 
 
 class Amax(Primitive):
-    """max over dims; tied maxima share the gradient equally (torch.amax's rule)."""
+    """max over dims; tied maxima share the gradient equally (torch.amax's rule). The full
+    ``max()`` passes ``nan_wins=True``: a nan maximum sends the gradient to the nans."""
 
     np_fn = staticmethod(np.amax)
 
     @classmethod
-    def forward(cls, ctx, x, dims, keepdim):
+    def forward(cls, ctx, x, dims, keepdim, nan_wins=False):
         if x.size == 0 and any(x.shape[d] == 0 for d in dims):
             raise IndexError(f"{cls.__name__.lower()}(): Expected reduction dim {dims} to have "
                              f"non-zero size.")
         out = _array(cls.np_fn(x, axis=dims, keepdims=True))
         ctx.save_for_backward(x, out)
-        ctx.kshape, ctx.dims = out.shape, dims
+        ctx.kshape, ctx.dims, ctx.nan_wins = out.shape, dims, nan_wins
         return out if keepdim else out.reshape([s for i, s in enumerate(x.shape) if i not in dims])
 
     @staticmethod
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
-        mask = x == out.detach()
-        count = mask.sum(dim=ctx.dims, keepdim=True)
-        return grad.reshape(ctx.kshape) * mask / count, None, None
+        out = out.detach()
+        mask = x == out
+        grad = grad.reshape(ctx.kshape)
+        if ctx.nan_wins:  # torch's evenly_distribute_backward: zeros off the mask, even for nan
+            mask = mask | (x.isnan() & out.isnan())
+            share = grad / mask.sum(dim=ctx.dims, keepdim=True)
+            return share.where(mask, 0.0), None, None, None
+        return grad * mask / mask.sum(dim=ctx.dims, keepdim=True), None, None, None
 
 
 class Amin(Amax):
