@@ -7,6 +7,11 @@ import numpy as np
 _rng = np.random.default_rng()
 
 
+def _fresh_seed() -> int:
+    """A seed in [0, 2**63) from the OS's entropy."""
+    return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
 def manual_seed(seed: int) -> np.random.Generator:
     """Reseed the global generator so every random function in ndgrad is reproducible."""
     global _rng
@@ -16,17 +21,19 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 def seed() -> int:
     """Seed the global generator from fresh entropy and return the seed used."""
-    s = int(np.random.SeedSequence().entropy % (2**63))
+    s = _fresh_seed()
     manual_seed(s)
     return s
 
 
 def default_generator() -> np.random.Generator:
+    """The generator rand/randn/randint/dropout/init draw from (replaced by manual_seed)."""
     return _rng
 
 
 def get_rng_state() -> dict:
-    return _rng.bit_generator.state
+    """The global generator's state, for set_rng_state (a dict; torch's is a ByteTensor)."""
+    return dict(_rng.bit_generator.state)
 
 
 def set_rng_state(state: dict) -> None:
@@ -40,7 +47,7 @@ class Generator(np.random.Generator):
     """
 
     def __init__(self, device: object = "cpu") -> None:
-        s = int(np.random.SeedSequence().entropy % (2**63))
+        s = _fresh_seed()
         super().__init__(np.random.PCG64(s))
         self._initial_seed = s
         self.device = device
@@ -53,7 +60,7 @@ class Generator(np.random.Generator):
 
     def seed(self) -> int:
         """Reseed from fresh entropy and return the seed used."""
-        s = int(np.random.SeedSequence().entropy % (2**63))
+        s = _fresh_seed()
         self.manual_seed(s)
         return s
 
@@ -62,7 +69,7 @@ class Generator(np.random.Generator):
 
     def get_state(self) -> dict:
         """The bit generator's state (a dict, JSON-serialisable; torch returns a ByteTensor)."""
-        return self.bit_generator.state
+        return dict(self.bit_generator.state)
 
     def set_state(self, new_state: dict) -> Generator:
         self.bit_generator.state = new_state

@@ -11,7 +11,9 @@ import contextlib
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class _State:
@@ -33,11 +35,12 @@ class _GradMode(contextlib.ContextDecorator):
     functions)."""
 
     mode = True
+    _prev: list[bool]  # the modes to restore, one per active `with`
 
-    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+    def __call__(self, func: _F) -> _F:  # type: ignore[override]
         """Decorate ``func`` (a plain function or a generator function) to run in this mode."""
         if inspect.isgeneratorfunction(func):
-            return _wrap_generator(self, func)
+            return cast(_F, _wrap_generator(self, func))
         return super().__call__(func)
 
     def __enter__(self) -> None:
@@ -83,7 +86,7 @@ class set_grad_enabled(_GradMode):  # noqa: N801
         self.__dict__.setdefault("_prev", []).append(state.enabled if prev is None else prev)
         state.enabled = self.mode
 
-    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+    def __call__(self, func: _F) -> _F:  # type: ignore[override]
         # used as a decorator, the mode applies only inside calls: undo the switch __init__ made
         if self._init_prev is not None:
             state.enabled, self._init_prev = self._init_prev, None
