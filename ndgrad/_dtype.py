@@ -30,7 +30,11 @@ class dtype:  # noqa: N801 - named like torch.dtype
         return self.np.kind in "fi"
 
     @property
-    def itemsize(self) -> int:
+    def is_complex(self) -> bool:
+        return False  # ndgrad has no complex dtypes
+
+    @property
+    def itemsize(self) -> builtins.int:  # (int is ndgrad.int32 further down this module)
         return self.np.itemsize
 
     def __repr__(self) -> str:
@@ -43,7 +47,7 @@ class dtype:  # noqa: N801 - named like torch.dtype
             return self.np == other
         return NotImplemented
 
-    def __hash__(self) -> int:
+    def __hash__(self) -> builtins.int:
         return hash(self.np)
 
 
