@@ -275,6 +275,29 @@ def test_special_points_gradients():
     check_values([[0.0, 1.0, 4.0]], lambda x: x.sqrt(), gradgrad=False)
 
 
+SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40, -1e-40, 0.5, -0.5, 1.5, -2.5, 88.0, -88.0,
+           1e30, -1e30, 1000.0, 8.0, 100.0, 3.0]
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+@pytest.mark.parametrize("name", ["neg", "abs", "exp", "exp2", "log", "log2", "log10", "log1p",
+                                  "expm1", "sqrt", "rsqrt", "square", "sin", "cos", "tan", "tanh",
+                                  "sigmoid", "erf", "sign", "sgn", "reciprocal", "floor", "ceil",
+                                  "round", "trunc", "frac"])
+def test_unary_special_values(name, dtype):
+    # nan, infinities, signed zeros, subnormals, overflow: the same values as torch (log2(8) is
+    # exactly 3, exp2(100) exactly 2**100, sign(nan) is 0)
+    x = np.array(SPECIAL, dtype=dtype)
+    with np.errstate(all="ignore"):
+        t, n = run_both(lambda lib, v: getattr(v, name)(), x)
+    a, b = n.numpy(), t.numpy()
+    assert a.dtype == b.dtype
+    np.testing.assert_allclose(a, b, rtol=2e-7 if dtype == F32 else 1e-15, atol=0,
+                               equal_nan=True)
+    zero = b == 0
+    np.testing.assert_array_equal(np.signbit(a[zero]), np.signbit(b[zero]))
+
+
 def test_round_half_to_even():
     vals = [[-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5, 1.25, 1.35, -1.35]]
     check_values(vals, lambda x: x.round(), grad=False)

@@ -226,6 +226,32 @@ class Log(Primitive):
         return grad / x
 
 
+class Log2(Primitive):
+    """Its own primitive so that log2(8) is exactly 3 (log(x) / log(2) is not always)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log2(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / (x * math.log(2.0))
+
+
+class Log10(Primitive):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log10(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / (x * math.log(10.0))
+
+
 class Log1p(Primitive):
     @staticmethod
     def forward(ctx, x):
@@ -386,8 +412,15 @@ class Round(_ZeroGrad):
     fn = np.round  # half to even, as torch.round
 
 
+def _sign(x: np.ndarray) -> np.ndarray:
+    out = np.sign(x)
+    if x.dtype.kind == "f":
+        out = np.where(np.isnan(out), 0, out).astype(x.dtype, copy=False)  # torch: sign(nan) = 0
+    return out
+
+
 class Sign(_ZeroGrad):
-    fn = np.sign
+    fn = staticmethod(_sign)
 
 
 # -- selection -------------------------------------------------------------------------------
