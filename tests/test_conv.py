@@ -139,6 +139,9 @@ def test_conv_triple_backward():
 POOL_CASES = [
     ((2, 3, 8, 8), dict(kernel_size=2)),
     ((2, 3, 9, 7), dict(kernel_size=2)),  # odd size: last row/col dropped
+    ((2, 3, 9, 10), dict(kernel_size=3)),  # tiles of 3x3: an odd number of tournament leaves
+    ((2, 3, 8, 9), dict(kernel_size=(2, 3))),
+    ((1, 1, 4, 4), dict(kernel_size=1)),
     ((2, 3, 8, 8), dict(kernel_size=3, stride=2)),  # overlapping windows
     ((2, 3, 8, 7), dict(kernel_size=3, stride=2, padding=1)),
     ((2, 3, 9, 9), dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), dilation=(2, 1))),
@@ -191,6 +194,26 @@ def test_conv_relu_pool_on_blank_image_matches_torch():
 
     check_op([x, w, b], net, dtypes=(np.float32,), requires_grad=[False, True, True],
              gradgrad=False, **F32_CONV)
+
+
+def test_max_pool2d_channels_first_input_and_infinite_gradients():
+    """A conv output (channels-first memory, odd size) into the tiling fast path, and an
+    upstream gradient with inf, which must reach only the chosen inputs (no 0 * inf = nan)."""
+    rng = np.random.default_rng(2)
+    x = _tied_input((3, 4, 7, 9)).astype(np.float32)
+    w = rng.standard_normal((4, 4, 1, 1)).astype(np.float32)
+    g = rng.standard_normal((3, 4, 3, 4)).astype(np.float32)
+    g[0, 1, 1, 2], g[2, 3, 0, 0] = np.inf, -np.inf
+    res = []
+    for lib in (torch, ndgrad):
+        xt = lib.tensor(x, requires_grad=True)
+        y = lib.nn.functional.max_pool2d(lib.nn.functional.conv2d(xt, lib.tensor(w)), 2)
+        (gx,) = lib.autograd.grad(y, [xt], lib.tensor(g))
+        res.append((y, gx))
+    assert_close(res[1][0], res[0][0], np.float32, "output", **F32_CONV)
+    assert_close(res[1][1], res[0][1], np.float32, "grad", **F32_CONV)
+    grad_nd = res[1][1].numpy()
+    assert not np.isnan(grad_nd).any()
 
 
 @pytest.mark.parametrize("xs,kw", [

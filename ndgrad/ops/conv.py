@@ -254,6 +254,136 @@ def _unpad(xp: np.ndarray, x_shape, p: PoolParams) -> np.ndarray:
     return xp[:, :, ph:ph + x_shape[2], pw:pw + x_shape[3]]
 
 
+def _layout(x: np.ndarray) -> tuple[int, int, int, int]:
+    """The axis order of x's memory: (1, 0, 2, 3) when channels come first (a conv output),
+    else (0, 1, 2, 3). Pooling computes in memory order and hands back the same layout."""
+    if x.shape[0] > 1 and x.shape[1] > 1 and abs(x.strides[1]) > abs(x.strides[0]):
+        return (1, 0, 2, 3)
+    return (0, 1, 2, 3)
+
+
+def _first_max(leaves: list[np.ndarray], owned: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Max over window elements given in row-major order, and the index of its FIRST
+    occurrence: a pairwise tournament where the later element wins only if strictly greater.
+    ``owned``: the leaves are scratch arrays that may be overwritten. Indices are picked by
+    arithmetic (a + (b - a) * later), not np.where, which branches per element and is ~20x
+    slower on the random masks of real data."""
+    idx = np.int8 if len(leaves) <= 127 else np.int16
+    level = [(v, idx(q), owned) for q, v in enumerate(leaves)]
+    while len(level) > 1:
+        nxt = []
+        for (ma, pa, own), (mb, pb, _) in zip(level[0::2], level[1::2]):
+            later = (mb > ma).view(np.int8)
+            pos = (later * (pb - pa)).astype(idx, copy=False)
+            pos += pa
+            nxt.append((np.maximum(ma, mb, out=ma if own else None), pos, True))
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    out, pos, own = level[0]
+    if not own:
+        out = np.copy(out, order="K")
+    if np.ndim(pos) == 0:
+        pos = np.zeros(out.shape, dtype=idx)
+    return out, pos
+
+
+def _select(g: np.ndarray, mask: np.ndarray, out: np.ndarray, finite: bool) -> None:
+    """out = g where mask else 0. Multiplying by the mask is branch-free and fast; with
+    infinities in g it would leave 0 * inf = nan elsewhere, so then take the exact way."""
+    if finite:
+        np.multiply(g, mask, out=out)
+    else:
+        out[...] = np.where(mask, g, 0)
+
+
+class _Argmax:
+    """Where each window's first maximum is, and how to route gradients there and back.
+
+    General windows keep ``pos`` (N, C, OH, OW), the row-major offset in the window. Windows
+    that tile the input (kernel == stride, no padding) are reduced in two stages, and both
+    choices are kept: first across each window row's KW columns, whose j-th elements over the
+    whole (contiguous, memory-ordered) input are the single strided sequence flat[j::KW], so
+    every NumPy loop runs over the full array instead of rows of OW elements; then across the
+    KH rows. The first max of the best row is the row-major first max."""
+
+    def __init__(self, p: PoolParams, x_shape: tuple[int, ...]) -> None:
+        self.p, self.x_shape = p, x_shape
+        self.pos: np.ndarray | None = None
+        self.col: np.ndarray | None = None  # tiles: (M*KH*OW,) column chosen in each row
+        self.row: np.ndarray | None = None  # tiles: (M, OW) row chosen in each window
+        self.perm = (0, 1, 2, 3)
+
+    def max_tiles(self, x: np.ndarray) -> np.ndarray:
+        (kh, kw), (oh, ow) = self.p.kernel, self.p.out
+        self.perm = _layout(x)
+        xm = x.transpose(self.perm)[:, :, :oh * kh, :ow * kw]  # memory order, tiled part
+        flat = np.ascontiguousarray(xm).reshape(-1)
+        cm, self.col = _first_max([flat[j::kw] for j in range(kw)], False)  # (M*KH*OW,)
+        rows = cm.reshape(-1, kh, ow)
+        out, self.row = _first_max([rows[:, i] for i in range(kh)], True)  # (M, OW)
+        a, b = xm.shape[:2]
+        return out.reshape(a, b, oh, ow).transpose(self.perm)
+
+    def max_windows(self, x: np.ndarray) -> np.ndarray:
+        xp = _padded_nchw(x, self.p, -np.inf)
+        out, self.pos = _first_max([v for _, v in _windows(xp, self.p)], False)
+        return out
+
+    def positions(self) -> np.ndarray:
+        """(N, C, OH, OW) offset of the chosen element in each window (row-major)."""
+        if self.pos is None:
+            (kh, kw), (oh, ow) = self.p.kernel, self.p.out
+            col = self.col.reshape(-1, kh, ow)
+            chosen = np.take_along_axis(col, self.row[:, None, :].astype(np.intp), 1)[:, 0]
+            pos = self.row.astype(np.int16) * kw + chosen
+            n, c = self.x_shape[:2]
+            mshape = tuple((n, c)[i] for i in self.perm[:2]) + (oh, ow)
+            self.pos = pos.reshape(mshape).transpose(self.perm)
+        return self.pos
+
+    def route(self, grad: np.ndarray) -> np.ndarray:
+        """Each output's gradient to its window's chosen input; zeros elsewhere."""
+        p, finite = self.p, bool(np.isfinite(grad).all())
+        if self.col is None:
+            pos = self.positions()
+            dxp = _zeros_padded(self.x_shape, p, grad.dtype)
+            for k, v in _windows(dxp, p):
+                sel = np.empty(grad.shape, dtype=grad.dtype)
+                _select(grad, pos == k, sel, finite)
+                v += sel  # windows may overlap
+            return _unpad(dxp, self.x_shape, p)
+        (kh, kw), (oh, ow) = p.kernel, p.out
+        g = grad.transpose(self.perm).reshape(-1, ow)  # (M, OW) in memory order
+        g_rows = np.empty((g.shape[0], kh, ow), dtype=grad.dtype)
+        for i in range(kh):
+            _select(g, self.row == i, g_rows[:, i], finite)
+        g_rows = g_rows.reshape(-1)
+        mshape = tuple(self.x_shape[i] for i in self.perm)
+        tiled = (oh * kh, ow * kw)
+        dx = np.empty(mshape[:2] + tiled, dtype=grad.dtype)
+        flat = dx.reshape(-1)
+        for j in range(kw):
+            _select(g_rows, self.col == j, flat[j::kw], finite)
+        if tiled != tuple(mshape[2:]):  # rows/cols no window covers get zero gradient
+            full = np.zeros(mshape, dtype=grad.dtype)
+            full[:, :, :tiled[0], :tiled[1]] = dx
+            dx = full
+        return dx.transpose(self.perm)
+
+    def gather(self, g: np.ndarray) -> np.ndarray:
+        """Adjoint of route: read the x-shaped g at each window's chosen input."""
+        pos = self.positions()
+        gp = _padded_nchw(g, self.p, 0.0)
+        out = np.zeros(pos.shape, dtype=g.dtype)
+        finite = bool(np.isfinite(g).all())
+        sel = np.empty(pos.shape, dtype=g.dtype)
+        for k, v in _windows(gp, self.p):
+            _select(v, pos == k, sel, finite)
+            out += sel
+        return out
+
+
 class MaxPool2d(Primitive):
     """Max over each window. The gradient goes to the FIRST maximum of a window (row-major), as
     in PyTorch: on blank image regions whole windows tie, and spreading the gradient over every
@@ -261,25 +391,18 @@ class MaxPool2d(Primitive):
 
     @staticmethod
     def forward(ctx, x, p, return_indices):
-        xp = _padded_nchw(x, p, -np.inf)
-        out = pos = None
-        views = list(_windows(xp, p))
-        for _, v in views:
-            out = np.copy(v, order="K") if out is None else np.maximum(out, v, out=out)
-        # position of the first max in each window: assign from the last offset to the first
-        pos = np.zeros_like(out, dtype=np.int16 if len(views) > 127 else np.int8)
-        for k, v in reversed(views[1:]):
-            np.copyto(pos, k, where=(v == out))
-        np.copyto(pos, 0, where=(views[0][1] == out))
-        ctx.pos, ctx.p, ctx.x_shape = pos, p, x.shape
+        am = _Argmax(p, x.shape)
+        tiles = p.kernel == p.stride and p.padding == (0, 0) and p.dilation == (1, 1)
+        out = am.max_tiles(x) if tiles else am.max_windows(x)
+        ctx.am = am
         if return_indices:
-            ctx.mark_non_differentiable(idx := _flat_indices(pos, x.shape, p))
+            ctx.mark_non_differentiable(idx := _flat_indices(am.positions(), x.shape, p))
             return out, idx
         return out
 
     @staticmethod
     def backward(ctx, grad, *_):
-        return MaxPool2dGrad.apply(grad, ctx.pos, ctx.x_shape, ctx.p), None, None
+        return MaxPool2dGrad.apply(grad, ctx.am), None, None
 
 
 def _flat_indices(pos: np.ndarray, x_shape, p: PoolParams) -> np.ndarray:
@@ -295,37 +418,26 @@ class MaxPool2dGrad(Primitive):
     """Send each output's gradient to its window's first maximum: (N, C, OH, OW) -> x's shape."""
 
     @staticmethod
-    def forward(ctx, grad, pos, x_shape, p):
-        ctx.pos, ctx.p = pos, p
-        dxp = _zeros_padded(x_shape, p, grad.dtype)
-        overlap = any(k * d > s for k, s, d in zip(p.kernel, p.stride, p.dilation))
-        for k, v in _windows(dxp, p):
-            if overlap:
-                np.add(v, grad, out=v, where=(pos == k))
-            else:
-                np.copyto(v, grad, where=(pos == k))
-        return _unpad(dxp, x_shape, p)
+    def forward(ctx, grad, am):
+        ctx.am = am
+        return am.route(grad)
 
     @staticmethod
     def backward(ctx, grad):
-        return MaxPool2dGather.apply(grad, ctx.pos, ctx.p), None, None, None
+        return MaxPool2dGather.apply(grad, ctx.am), None
 
 
 class MaxPool2dGather(Primitive):
     """Adjoint of MaxPool2dGrad: read x-shaped values at each window's chosen position."""
 
     @staticmethod
-    def forward(ctx, g, pos, p):
-        ctx.pos, ctx.p, ctx.x_shape = pos, p, g.shape
-        gp = _padded_nchw(g, p, 0.0)
-        out = np.zeros_like(pos, dtype=g.dtype)
-        for k, v in _windows(gp, p):
-            np.copyto(out, v, where=(pos == k))
-        return out
+    def forward(ctx, g, am):
+        ctx.am = am
+        return am.gather(g)
 
     @staticmethod
     def backward(ctx, grad):
-        return MaxPool2dGrad.apply(grad, ctx.pos, ctx.x_shape, ctx.p), None, None
+        return MaxPool2dGrad.apply(grad, ctx.am), None
 
 
 class AvgPool2d(Primitive):
