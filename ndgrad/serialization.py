@@ -122,16 +122,39 @@ def save(obj: Any, f: Any, **kwargs: Any) -> None:
                                dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600 files; use the usual umask mode
+                os.fchmod(out.fileno(), 0o666 & ~_umask())
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
+        _fsync_dir(directory)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(directory: str) -> None:
+    """Persist the rename itself (best effort: not every platform can open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 # -- load -------------------------------------------------------------------------------------

@@ -179,6 +179,14 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
     assert ndgrad.load(path)["w"].shape == (5,)
 
 
+def test_saved_file_mode_follows_umask(tmp_path):
+    path = tmp_path / "m.safetensors"
+    ndgrad.save({"w": ndgrad.ones(1)}, path)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (path.stat().st_mode & 0o777) == 0o666 & ~mask
+
+
 def test_unsupported_objects_are_refused(tmp_path):
     with pytest.raises(TypeError, match="never pickles"):
         ndgrad.save({"f": lambda: 1}, tmp_path / "x.safetensors")
