@@ -41,6 +41,12 @@ def find_file(dirs: Sequence[Path], name: str) -> Path | None:
     return None
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def download(mirrors: Sequence[str], filename: str, md5: str, dest_dir: Path,
              timeout: float = 60.0) -> Path:
     """Fetch ``filename`` from the first mirror that serves it with the right MD5.
@@ -72,6 +78,7 @@ def download(mirrors: Sequence[str], filename: str, md5: str, dest_dir: Path,
                 errors.append(f"{url}: checksum mismatch (md5 {digest.hexdigest()}, "
                               f"expected {md5})")
                 continue
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a cache is shared as usual
             os.replace(tmp, dest)
             return dest
         except (OSError, urllib.error.URLError, HTTPException, ValueError) as e:

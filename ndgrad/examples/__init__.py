@@ -1,0 +1,1 @@
+"""Runnable jobs shipped with ndgrad: ``ndgrad-mnist`` (ndgrad.examples.mnist)."""

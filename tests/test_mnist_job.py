@@ -1,0 +1,130 @@
+"""The ndgrad-mnist job: short real training runs, its outputs, and --resume.
+
+The full default runs (the accuracy targets) are marked slow."""
+
+import csv
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ndgrad
+from ndgrad.examples import mnist as job
+
+DATA = Path(os.environ.get("NDGRAD_DATA", "/nonexistent"))
+pytestmark = pytest.mark.skipif(not (DATA / "mnist" / "t10k-labels-idx1-ubyte.gz").is_file(),
+                                reason="the shared MNIST files are not available")
+LAST_LINE = re.compile(r"^test_accuracy=(0\.\d{4}|1\.0000)$")
+
+
+def run(capsys, *args):
+    """Run the job in this process; returns (stdout lines, final accuracy)."""
+    job.main([*map(str, args)])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert LAST_LINE.match(lines[-1]), lines[-1]
+    return lines, float(lines[-1].split("=")[1])
+
+
+def read_metrics(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_short_mlp_run_learns_and_writes_outputs(tmp_path, capsys):
+    out = tmp_path / "run"
+    lines, acc = run(capsys, "--epochs", 1, "--limit-train", 20000, "--limit-test", 2000,
+                     "--out", out)
+    assert acc > 0.9  # one short epoch of real learning; chance is 0.1
+    assert any(line.startswith("epoch 1/1: train_loss=") for line in lines)
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.safetensors", "metrics.csv",
+                                                     "model.safetensors", "training.png"]
+    rows = read_metrics(out / "metrics.csv")
+    assert len(rows) == 1 and float(rows[0]["test_accuracy"]) == pytest.approx(acc, abs=1e-4)
+    assert set(rows[0]) == {"epoch", "train_loss", "test_loss", "test_accuracy", "lr",
+                            "seconds"}
+    assert (out / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # the weights load back into the model and reproduce the reported accuracy
+    model = job.build_model("mlp")
+    model.load_state_dict(ndgrad.load(out / "model.safetensors"))
+    _, acc_again = job.evaluate(model, job.load_split(None, False, 2000))
+    assert acc_again == pytest.approx(acc, abs=1e-4)
+
+
+def test_weights_load_in_torch(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    st = pytest.importorskip("safetensors.torch")
+    out = tmp_path / "run"
+    run(capsys, "--epochs", 1, "--limit-train", 1000, "--limit-test", 200, "--out", out)
+    tnn = torch.nn
+    tmodel = tnn.Sequential(tnn.Flatten(), tnn.Linear(784, 512), tnn.ReLU(), tnn.Dropout(0.2),
+                            tnn.Linear(512, 256), tnn.ReLU(), tnn.Dropout(0.2),
+                            tnn.Linear(256, 10)).eval()
+    tmodel.load_state_dict(st.load_file(out / "model.safetensors"))
+    model = job.build_model("mlp").eval()
+    model.load_state_dict(ndgrad.load(out / "model.safetensors"))
+    x = job.load_split(None, False, 50).tensors[0]
+    with torch.no_grad():
+        expected = tmodel(torch.from_numpy(x.numpy())).numpy()
+    np.testing.assert_allclose(model(x).detach().numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_resume_continues_the_same_run(tmp_path, capsys):
+    common = ["--epochs", 2, "--limit-train", 3000, "--limit-test", 500, "--seed", 3]
+    _, acc_straight = run(capsys, *common, "--out", tmp_path / "a")
+    lines, _ = run(capsys, *common, "--out", tmp_path / "b", "--stop-after", 1)
+    assert len(read_metrics(tmp_path / "b" / "metrics.csv")) == 1
+    lines, acc_resumed = run(capsys, "--out", tmp_path / "b", "--resume")
+    assert lines[0].startswith("resuming") and "after epoch 1/2" in lines[0]
+    assert acc_resumed == acc_straight
+    a, b = (ndgrad.load(tmp_path / d / "model.safetensors") for d in "ab")
+    assert list(a) == list(b)
+    for key in a:  # bit for bit: same shuffles, same dropout masks, same optimizer state
+        np.testing.assert_array_equal(a[key].numpy(), b[key].numpy(), err_msg=key)
+    ma, mb = (read_metrics(tmp_path / d / "metrics.csv") for d in "ab")
+    for ra, rb in zip(ma, mb, strict=True):
+        assert {k: v for k, v in ra.items() if k != "seconds"} == \
+               {k: v for k, v in rb.items() if k != "seconds"}
+    # resuming a finished run trains nothing and repeats the result
+    lines, acc_again = run(capsys, "--out", tmp_path / "b", "--resume")
+    assert acc_again == acc_straight and not any(ln.startswith("epoch ") for ln in lines)
+
+
+def test_resume_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="no checkpoint at"):
+        job.main(["--out", str(tmp_path / "none"), "--resume"])
+    run(capsys, "--epochs", 1, "--limit-train", 500, "--limit-test", 100, "--out", tmp_path)
+    with pytest.raises(SystemExit, match=r"--lr 0.5 \(checkpoint: 0.1\)"):
+        job.main(["--out", str(tmp_path), "--resume", "--lr", "0.5"])
+    with pytest.raises(SystemExit, match="--epochs must be positive"):
+        job.main(["--epochs", "0", "--out", str(tmp_path / "x")])
+
+
+def test_short_cnn_run(tmp_path, capsys):
+    _, acc = run(capsys, "--model", "cnn", "--epochs", 1, "--limit-train", 3000,
+                 "--limit-test", 1000, "--out", tmp_path)
+    assert acc > 0.85
+    sd = ndgrad.load(tmp_path / "model.safetensors")
+    assert "1.running_mean" in sd and "1.num_batches_tracked" in sd
+
+
+def test_console_entry_point(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "ndgrad.examples.mnist", "--help"],
+                          capture_output=True, text=True, check=True)
+    assert "--resume" in proc.stdout and "--model {mlp,cnn}" in proc.stdout
+
+
+@pytest.mark.slow
+def test_default_mlp_reaches_98_percent(tmp_path, capsys):
+    lines, acc = run(capsys, "--model", "mlp", "--out", tmp_path)
+    assert acc >= 0.98
+
+
+@pytest.mark.slow
+def test_cnn_reaches_99_percent(tmp_path, capsys):
+    lines, acc = run(capsys, "--model", "cnn", "--out", tmp_path)
+    assert acc >= 0.99
