@@ -281,6 +281,21 @@ def test_step_with_closure_and_hooks():
     assert calls == ["pre", "post", "pre"]
 
 
+def test_hooks_run_once_for_a_subclass_calling_super_step():
+    class MySGD(optim.SGD):
+        def step(self, closure=None):
+            return super().step(closure)
+
+    p = nn.Parameter(ndgrad.ones(1))
+    p.grad = ndgrad.ones(1)
+    opt = MySGD([p], lr=0.5)
+    calls = []
+    opt.register_step_pre_hook(lambda o, a, k: calls.append("pre"))
+    opt.register_step_post_hook(lambda o, a, k: calls.append("post"))
+    opt.step()
+    assert calls == ["pre", "post"] and p.item() == 0.5
+
+
 def test_step_does_not_record_graph_and_bumps_version():
     p = nn.Parameter(ndgrad.ones(3))
     opt = optim.Adam([p], lr=0.1)

@@ -55,13 +55,18 @@ def _with_hooks(step: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(step)
     def wrapper(self: Optimizer, *args: Any, **kwargs: Any) -> Any:
-        if not (self._step_pre_hooks or self._step_post_hooks):
+        # no hooks, or a subclass's step calling super().step(): run the step alone
+        if not (self._step_pre_hooks or self._step_post_hooks) or self._in_hooked_step:
             return step(self, *args, **kwargs)
         for hook in list(self._step_pre_hooks.values()):
             result = hook(self, args, kwargs)
             if result is not None:
                 args, kwargs = result
-        out = step(self, *args, **kwargs)
+        self._in_hooked_step = True
+        try:
+            out = step(self, *args, **kwargs)
+        finally:
+            self._in_hooked_step = False
         for hook in list(self._step_post_hooks.values()):
             hook(self, args, kwargs)
         return out
@@ -72,6 +77,8 @@ def _with_hooks(step: Callable[..., Any]) -> Callable[..., Any]:
 
 class Optimizer:
     """Base class: holds param groups and state; subclasses implement ``step``."""
+
+    _in_hooked_step = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
