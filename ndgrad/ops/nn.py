@@ -36,15 +36,18 @@ class Linear(Primitive):
     def backward(ctx, grad):
         w, x = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
+        if not _grad_state.enabled:  # no create_graph: plain NumPy, no graph bookkeeping
+            g = grad._data
+            g2 = g.reshape(-1, g.shape[-1])  # (M, out): leading dims are summed by one matmul
+            return (_tensor(g @ w._data) if need_x else None,
+                    _tensor(g2.T @ x._data.reshape(-1, x._data.shape[-1])) if need_w else None,
+                    _tensor(g2.sum(0)) if need_b else None)
         gx = grad.matmul(w) if need_x else None
         gw = gb = None
         if need_w:
-            if grad.ndim > 2:  # (..., out) -> (M, out): one matmul sums over all leading dims
-                gw = grad.reshape(-1, grad.shape[-1]).mT.matmul(x.reshape(-1, x.shape[-1]))
-            else:
-                gw = grad.mT.matmul(x)
+            gw = grad.reshape(-1, grad.shape[-1]).mT.matmul(x.reshape(-1, x.shape[-1]))
         if need_b:
-            gb = grad.sum(tuple(range(grad.ndim - 1))) if grad.ndim > 1 else grad
+            gb = grad.sum(tuple(range(grad.ndim - 1)))
         return gx, gw, gb
 
 
@@ -107,36 +110,36 @@ class CrossEntropy(Primitive):
     """Fused log_softmax + nll (+ label smoothing) for class-index targets.
 
     x (M, C), target (M,) integers, weight (C,) array or None. Per row i, with y = target[i],
-    w_y = weight[y] (0 if y == ignore_index), eps = label_smoothing:
-        loss_i = (1 - eps) * w_y * -logp[i, y] + eps / C * sum_c w_c * -logp[i, c]
+    w_y = weight[y] (0 if y == ignore_index), eps = label_smoothing, lse = logsumexp(x_i):
+        loss_i = (1 - eps) * w_y * (lse - x_iy) + eps / C * sum_c w_c * (lse - x_ic)
     'mean' divides the sum by sum_i w_y (PyTorch's rule, also for the smoothing term).
-    d loss_i / d x_i = (1 - eps) w_y (p_i - onehot(y)) + eps / C (p_i sum_c w_c - w).
+    d loss_i / d x_i = (1 - eps) w_y (p_i - onehot(y)) + eps / C (p_i sum_c w_c - w),
+    with p_i = softmax(x_i): the fused gradient is (softmax - onehot) * scale.
     """
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction, label_smoothing):
         m, c = x.shape
-        logp = _shifted(x, 1)
-        e = np.exp(logp)
-        s = np.sum(e, axis=1, keepdims=True)
-        logp -= np.log(s)
+        xmax = np.max(x, axis=1, keepdims=True) if c else np.zeros((m, 1), x.dtype)
+        e = np.exp(x - xmax)
+        s = np.sum(e, axis=1)
+        lse = np.log(s) + xmax[:, 0]  # logsumexp of each row, without overflow
         valid = target != ignore_index
-        t = np.where(valid, target, 0)
-        bad = (t < 0) | (t >= c)
-        if bad.any():
-            raise IndexError(f"Target {int(t[bad][0])} is out of bounds.")
+        t = target if valid.all() else np.where(valid, target, 0)
+        if m and (t.min() < 0 or t.max() >= c):
+            raise IndexError(f"Target {int(t[(t < 0) | (t >= c)][0])} is out of bounds.")
         wy = valid.astype(x.dtype) if weight is None else weight[t] * valid
         rows = np.arange(m)
-        loss = -logp[rows, t] * wy
+        loss = (lse - x[rows, t]) * wy
         eps = label_smoothing
+        wsum = c if weight is None else weight.sum()
         if eps > 0:
-            smooth = -(logp.sum(1) if weight is None else logp @ weight) * valid
-            loss = (1 - eps) * loss + (eps / c) * smooth
+            dot = x.sum(1) if weight is None else x @ weight  # sum_c w_c x_ic
+            loss = (1 - eps) * loss + (eps / c) * (lse * wsum - dot) * valid
         denom = wy.sum() if reduction == "mean" else None
-        e /= s  # softmax, kept for backward
-        ctx.save_for_backward(x, e)
-        ctx.t, ctx.valid, ctx.wy, ctx.weight, ctx.denom = t, valid, wy, weight, denom
-        ctx.reduction, ctx.eps = reduction, eps
+        ctx.save_for_backward(x, e, s)  # softmax = e / s, formed in backward
+        ctx.t, ctx.valid, ctx.wy, ctx.weight, ctx.wsum = t, valid, wy, weight, wsum
+        ctx.denom, ctx.reduction, ctx.eps = denom, reduction, eps
         if reduction == "none":
             return loss.astype(x.dtype, copy=False)
         out = loss.sum()
@@ -144,27 +147,26 @@ class CrossEntropy(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        x, probs = ctx.saved_tensors
+        x, e, s = ctx.saved_tensors
         m, c = x.shape
         dt = x._data.dtype
         eps, weight, wy, valid, t = ctx.eps, ctx.weight, ctx.wy, ctx.valid, ctx.t
-        wsum = c if weight is None else weight.sum()
-        a = (1 - eps) * wy + (eps / c) * wsum * valid  # (M,) coefficient of p_i
+        a = (1 - eps) * wy + (eps / c) * ctx.wsum * valid  # (M,) coefficient of p_i
         r = grad / ctx.denom if ctx.reduction == "mean" else grad  # () or (M,)
+        nograd = (None,) * 5
         if _grad_state.enabled:  # create_graph: every step differentiable
             b = np.zeros((m, c), dtype=dt)
             b[np.arange(m), t] = (1 - eps) * wy
             if eps > 0:
                 b += (eps / c) * valid[:, None] * (1 if weight is None else weight)
-            p = x.softmax(1)
-            coef = _tensor(a.astype(dt)).unsqueeze(1) * p - _tensor(b)
-            return (r.unsqueeze(-1) if r.ndim else r) * coef, None, None, None, None, None
+            coef = _tensor(a.astype(dt)).unsqueeze(1) * x.softmax(1) - _tensor(b)
+            return ((r.unsqueeze(-1) if r.ndim else r) * coef, *nograd)
         rv = r._data  # () or (M,): broadcasts against the (M,) coefficients
-        gx = probs._data * (a * rv).astype(dt)[:, None]
+        gx = e._data * (a * rv / s._data).astype(dt)[:, None]
         gx[np.arange(m), t] -= (1 - eps) * wy * rv
         if eps > 0:
             gx -= ((eps / c) * valid * rv)[:, None] * (1 if weight is None else weight)
-        return _tensor(gx.astype(dt, copy=False)), None, None, None, None, None
+        return (_tensor(gx.astype(dt, copy=False)), *nograd)
 
 
 class BinaryCrossEntropy(Primitive):
