@@ -40,7 +40,7 @@ def main(rounds: int = 7) -> None:
         nd_times.append(bench(nd_step))
         torch_times.append(bench(torch_step))
     nd_t, t_t = statistics.median(nd_times), statistics.median(torch_times)
-    print(f"graph: relu(a*b + c).sum().backward() on 2x2 float32 (3 ops + sum)")
+    print("graph: relu(a*b + c).sum().backward() on 2x2 float32 (3 ops + sum)")
     print(f"ndgrad: {nd_t * 1e6:8.2f} us/iter")
     print(f"torch:  {t_t * 1e6:8.2f} us/iter")
     print(f"ratio ndgrad/torch: {nd_t / t_t:.2f} (target <= 1.0)")

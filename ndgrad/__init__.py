@@ -7,21 +7,86 @@ from __future__ import annotations
 
 from typing import Any
 
-from ndgrad import autograd  # first: the engine that tensor.py and ops build on
-from ndgrad._dtype import (bool_, double, dtype, float16, float32, float64, get_default_dtype,
-                           half, int8, int16, int32, int64, long, set_default_dtype, short, uint8)
-from ndgrad.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,
-                                       set_grad_enabled)
-from ndgrad.creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full,
-                             full_like, linspace, logspace, ones, ones_like, rand, rand_like,
-                             randint, randint_like, randn, randn_like, randperm, zeros,
-                             zeros_like)
+from ndgrad import (  # noqa: E402,I001 - after Tensor: they build on it  # noqa: E402,I001 - after Tensor: they build on it
+    autograd,  # first: the engine that tensor.py and ops build on
+    datasets,
+    nn,
+    optim,
+    utils,
+)
+from ndgrad._dtype import (
+    bool_,
+    double,
+    dtype,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    short,
+    uint8,
+)
+from ndgrad._dtype import public_promote_types as promote_types
+from ndgrad._dtype import public_result_type as result_type
+from ndgrad._tensor_str import set_printoptions
+from ndgrad.autograd.anomaly import is_anomaly_check_nan_enabled, is_anomaly_enabled
+from ndgrad.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from ndgrad.creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    logspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    zeros,
+    zeros_like,
+)
 from ndgrad.random import Generator, get_rng_state, manual_seed, seed, set_rng_state
 from ndgrad.scalar import Value
-from ndgrad.tensor import Size, Tensor, cat, concat, concatenate, device, einsum, stack, tensor, where
-from ndgrad import datasets, utils  # noqa: E402,I001 - after Tensor: they build on it
-from ndgrad import nn, optim  # noqa: E402,I001 - after Tensor: they build on it
 from ndgrad.serialization import load, save  # noqa: E402,I001
+from ndgrad.tensor import (
+    Size,
+    Tensor,
+    broadcast_shapes,
+    broadcast_tensors,
+    cat,
+    concat,
+    concatenate,
+    device,
+    einsum,
+    is_floating_point,
+    is_tensor,
+    log_softmax,
+    softmax,
+    stack,
+    tensor,
+    where,
+)
 
 bool = bool_  # noqa: A001 - ndgrad.bool, as torch.bool
 float = float32  # noqa: A001
@@ -45,30 +110,3 @@ mv numel clone detach
 for _name in _METHODS:
     globals()[_name] = getattr(Tensor, _name)
 del _name
-
-
-def is_tensor(obj: Any) -> bool:
-    return isinstance(obj, Tensor)
-
-
-def is_floating_point(t: Tensor) -> bool:
-    return t.is_floating_point()
-
-
-def broadcast_shapes(*shapes: Any) -> Size:
-    import numpy as np
-
-    return Size(np.broadcast_shapes(*shapes))
-
-
-def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
-    shape = broadcast_shapes(*(t.shape for t in tensors))
-    return tuple(t.expand(shape) for t in tensors)
-
-
-def softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
-    return input.softmax(dim, dtype=dtype)
-
-
-def log_softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
-    return input.log_softmax(dim, dtype=dtype)

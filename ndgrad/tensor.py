@@ -25,6 +25,9 @@ from ndgrad.ops import shape as S
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 _new = object.__new__
+# Tensor has methods named int, bool and float (as torch.Tensor does): annotations inside the
+# class use these aliases, as PyTorch's own stubs do.
+_int, _bool, _float = int, bool, float
 
 
 class Size(tuple):
@@ -124,22 +127,44 @@ def _cast(t: Tensor, nd: np.dtype) -> Tensor:
 
 
 def _binary(fn: type[E.Primitive], x: Tensor, y: Any, reverse: bool = False) -> Tensor:
-    """Apply a binary primitive after PyTorch's type promotion (x is a Tensor, y anything)."""
+    """Apply a binary primitive after PyTorch's type promotion (x is a Tensor, y anything).
+
+    The common cases (same dtypes; a float tensor and a Python number) cost two checks."""
+    xd = x._data.dtype
     if isinstance(y, Tensor):
-        if x._data.dtype != y._data.dtype:
-            nd = _dtype.result_type(x, y)
+        yd = y._data.dtype
+        if xd != yd and not (yd.kind == "b" and xd.kind == "f"):
+            nd = _result_dtype(fn, x, y)
+            # a bool operand needs no cast: NumPy promotes bool exactly as torch does
+            if xd != nd and not (xd.kind == "b" and yd == nd):
+                x = _cast(x, nd)
+            if yd != nd and not (yd.kind == "b" and xd == nd):
+                y = _cast(y, nd)
+        elif fn is E.Div and xd.kind != "f":
+            nd = _dtype.default_float()
             x, y = _cast(x, nd), _cast(y, nd)
-    elif isinstance(y, int | float | bool | np.number | np.bool_):
-        nd = _dtype.result_type(x, y)
-        x = _cast(x, nd)
-        if isinstance(y, np.number | np.bool_):
-            y = y.item()
+    elif type(y) is float or type(y) is int:
+        if xd.kind != "f" and not (type(y) is int and xd.kind in "iu" and fn is not E.Div):
+            x = _cast(x, _result_dtype(fn, x, y))
+    elif isinstance(y, bool | np.number | np.bool_):
+        y = y.item() if not isinstance(y, bool) else y
+        x = _cast(x, _result_dtype(fn, x, y))
     else:
-        y = tensor(y)
-        return _binary(fn, x, y, reverse)
-    if fn is E.Div and x._data.dtype.kind in "biu":  # int / int is a float division
-        x = _cast(x, _dtype.default_float())
-    return fn.apply(y, x) if reverse else fn.apply(x, y)
+        return _binary(fn, x, tensor(y), reverse)
+    try:
+        return fn.apply(y, x) if reverse else fn.apply(x, y)
+    except ValueError:  # NumPy's "operands could not be broadcast together"
+        raise E.broadcast_error(np.shape(_raw(x)), np.shape(_raw(y))) from None
+    except OverflowError:  # uint8 + -1: NumPy refuses, torch casts the int (wrapping around)
+        y = np.array(y).astype(x._data.dtype)[()]
+        return fn.apply(y, x) if reverse else fn.apply(x, y)
+
+
+def _result_dtype(fn: type[E.Primitive], x: Any, y: Any) -> np.dtype:
+    nd = _dtype.result_type(x, y)
+    if fn is E.Div and nd.kind != "f":  # int / int is a float division
+        return _dtype.default_float()
+    return nd
 
 
 def _raw(v: Any) -> Any:
@@ -156,6 +181,8 @@ def _np_index(index: Any) -> tuple:
             i = i._data
             if i.dtype.kind == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            if i.dtype == np.uint8:  # torch reads a byte tensor as a mask
+                i = i.astype(np.bool_)
         elif isinstance(i, list):
             i = np.asarray(i)
             if i.dtype.kind == "f":
@@ -180,14 +207,41 @@ class Tensor:
     _grad: Tensor | None = None
     grad_fn: Any = None
     _output_nr = 0
-    _vc: list[int] | None = None  # version counter, shared with views; None means version 0
+    _vc: list[_int] | None = None  # version counter, shared with views; None means version 0
     _base: Tensor | None = None  # the tensor this one is a view of
     _accum: Any = None  # weakref to this leaf's AccumulateGrad node
-    _hooks: dict[int, Callable[[Tensor], Any]] | None = None  # leaf hooks
+    _hooks: dict[_int, Callable[[Tensor], Any]] | None = None  # leaf hooks
     _retains_grad = False
+    _view_of: tuple[Tensor, Any] | None = None  # (parent, index) of a view made by parent[index]
 
-    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
-        self._data = _as_array(data, dtype)
+    def __init__(self, *args: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: _bool = False) -> None:
+        """torch.Tensor's constructor: ``Tensor(data)`` copies lists and arrays as the default
+        float dtype (``Tensor([1, 2])`` is float32, unlike ``tensor``), ``Tensor(t)`` shares
+        ``t``'s data, ``Tensor(2, 3)`` and ``Tensor(Size)`` make a (zero-filled) tensor of that
+        size, ``Tensor()`` an empty one. ``dtype``/``requires_grad`` are ndgrad extensions."""
+        nd = _dtype.to_np(dtype) if dtype is not None else _dtype.default_float()
+        if device is not None:
+            _CPU.__class__(device)  # raises for anything but the CPU
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            src = args[0]
+            self._data = src._data if dtype is None else src._data.astype(nd)
+            if self._data is src._data:  # an alias: in-place changes bump one version
+                if src._vc is None:
+                    src._vc = [0]
+                self._vc = src._vc
+        elif not args or isinstance(args[0], Size) and len(args) == 1 or all(
+                isinstance(a, builtins.int | np.integer) and not isinstance(a, builtins.bool)
+                for a in args):
+            shape = tuple(args[0]) if args and isinstance(args[0], Size) else (
+                tuple(builtins.int(a) for a in args) if args else (0,))
+            self._data = np.zeros(shape, nd)
+        elif len(args) == 1 and isinstance(args[0], Sequence | np.ndarray):
+            self._data = np.array(_as_array(args[0], nd), copy=True)
+        else:
+            raise TypeError(f"Tensor() takes data (a list or an ndarray), another Tensor or "
+                            f"sizes (ints), got ({', '.join(type(a).__name__ for a in args)}); "
+                            f"for a scalar use ndgrad.tensor(value)")
         if requires_grad:
             self.requires_grad = True
 
@@ -200,11 +254,11 @@ class Tensor:
 
     # -- autograd attributes ----------------------------------------------------------------
     @property
-    def requires_grad(self) -> bool:
+    def requires_grad(self) -> _bool:
         return self._requires_grad
 
     @requires_grad.setter
-    def requires_grad(self, value: bool) -> None:
+    def requires_grad(self, value: _bool) -> None:
         if self.grad_fn is not None:
             if value:
                 return
@@ -216,7 +270,7 @@ class Tensor:
                                f"(got {self.dtype})")
         self._requires_grad = bool(value)
 
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+    def requires_grad_(self, requires_grad: _bool = True) -> Tensor:
         self.requires_grad = requires_grad
         return self
 
@@ -233,14 +287,17 @@ class Tensor:
             if value.shape != self.shape:
                 raise RuntimeError(f"assigned grad has data of a different size: expected "
                                    f"{list(self.shape)}, got {list(value.shape)}")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype {value.dtype} to "
+                                   f"a tensor of dtype {self.dtype}: they must match")
         self._grad = value
 
     @property
-    def is_leaf(self) -> bool:
+    def is_leaf(self) -> _bool:
         return self.grad_fn is None
 
     @property
-    def _version(self) -> int:
+    def _version(self) -> _int:
         return self._vc[0] if self._vc is not None else 0
 
     def _bump_version(self) -> None:
@@ -263,7 +320,7 @@ class Tensor:
         self._retains_grad = True
 
     @property
-    def retains_grad(self) -> bool:
+    def retains_grad(self) -> _bool:
         return self._retains_grad
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
@@ -285,12 +342,10 @@ class Tensor:
         hooks[key] = hook
         return RemovableHandle(hooks, key)
 
-    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
-                 create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+    def backward(self, gradient: Tensor | None = None, retain_graph: _bool | None = None,
+                 create_graph: _bool = False, inputs: Sequence[Tensor] | None = None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ndgrad.autograd)."""
-        from ndgrad.autograd import backward
-
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        _autograd().backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
         """The same data (shared memory and version), cut off from the graph."""
@@ -323,7 +378,7 @@ class Tensor:
         return _dtype.from_np(self._data.dtype)
 
     @property
-    def ndim(self) -> int:
+    def ndim(self) -> _int:
         return self._data.ndim
 
     @property
@@ -331,37 +386,37 @@ class Tensor:
         return _CPU
 
     @property
-    def is_cuda(self) -> bool:
+    def is_cuda(self) -> _bool:
         return False
 
-    def size(self, dim: int | None = None) -> Any:
+    def size(self, dim: _int | None = None) -> Any:
         if dim is None:
             return self.shape
         return self._data.shape[wrap_dim(dim, self._data.ndim)] if self._data.ndim else 1
 
-    def dim(self) -> int:
+    def dim(self) -> _int:
         return self._data.ndim
 
-    def numel(self) -> int:
+    def numel(self) -> _int:
         return int(self._data.size)
 
-    def nelement(self) -> int:
+    def nelement(self) -> _int:
         return int(self._data.size)
 
-    def element_size(self) -> int:
+    def element_size(self) -> _int:
         return int(self._data.itemsize)
 
-    def is_floating_point(self) -> bool:
+    def is_floating_point(self) -> _bool:
         return self._data.dtype.kind == "f"
 
-    def is_contiguous(self) -> bool:
+    def is_contiguous(self) -> _bool:
         return bool(self._data.flags.c_contiguous)
 
-    def stride(self, dim: int | None = None) -> Any:
+    def stride(self, dim: _int | None = None) -> Any:
         st = tuple(s // self._data.itemsize for s in self._data.strides)
         return st if dim is None else st[wrap_dim(dim, self._data.ndim)]
 
-    def data_ptr(self) -> int:
+    def data_ptr(self) -> _int:
         return int(self._data.__array_interface__["data"][0])
 
     def item(self) -> Any:
@@ -370,7 +425,7 @@ class Tensor:
                                f"to Scalar")
         return self._data.item()
 
-    def numpy(self, force: bool = False) -> np.ndarray:
+    def numpy(self, force: _bool = False) -> np.ndarray:
         """The underlying array (shared memory, as in PyTorch)."""
         if self._requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
@@ -411,8 +466,18 @@ class Tensor:
         return self
 
     def type(self, dtype: Any = None) -> Any:
+        """``x.type()`` names the type as torch does (``'ndgrad.FloatTensor'``); ``x.type(d)``
+        converts to a dtype or a type name such as ``'torch.DoubleTensor'``."""
+        names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
         if dtype is None:
-            return f"ndgrad.{self._data.dtype}Tensor"
+            return f"ndgrad.{names[self._data.dtype.name]}Tensor"
+        if isinstance(dtype, str):
+            short = dtype.rsplit(".", 1)[-1].removesuffix("Tensor")
+            found = [k for k, v in names.items() if v == short]
+            if not found:
+                raise ValueError(f"invalid type: '{dtype}'")
+            dtype = getattr(_dtype, found[0] if found[0] != "bool" else "bool_")
         return self.to(dtype)
 
     def float(self) -> Tensor:
@@ -445,7 +510,7 @@ class Tensor:
     def contiguous(self) -> Tensor:
         return self if self._data.flags.c_contiguous else self.clone()
 
-    def __len__(self) -> int:
+    def __len__(self) -> _int:
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self._data.shape[0]
@@ -455,19 +520,19 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
 
-    def __bool__(self) -> builtins.bool:
+    def __bool__(self) -> _bool:
         if self._data.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is "
                                f"ambiguous")
         return builtins.bool(self._data.item())
 
-    def __float__(self) -> builtins.float:
+    def __float__(self) -> _float:
         return builtins.float(self.item())
 
-    def __int__(self) -> builtins.int:
+    def __int__(self) -> _int:
         return builtins.int(self.item())
 
-    def __index__(self) -> builtins.int:
+    def __index__(self) -> _int:
         if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an "
                             "index")
@@ -479,26 +544,10 @@ class Tensor:
         return object.__format__(self, spec)
 
     def __repr__(self) -> str:
-        arr = self._data
-        extras = []
-        if arr.size == 0 and arr.ndim != 1 or arr.size == 0:
-            body = f"[], size={tuple(arr.shape)}" if arr.ndim != 1 else "[]"
-        else:
-            kw: dict[str, Any] = {"separator": ", ", "prefix": "tensor("}
-            if arr.dtype.kind == "f":
-                finite = arr[np.isfinite(arr)]
-                integral = finite.size == 0 or np.all(finite == np.round(finite))
-                big = finite.size and np.abs(finite).max() >= 1e8
-                if not integral and not big:
-                    kw.update(precision=4, floatmode="fixed", suppress_small=True)
-            body = np.array2string(arr, **kw)
-        if arr.dtype not in (np.dtype(np.int64), np.dtype(np.bool_), _dtype.default_float()):
-            extras.append(f"dtype={self.dtype}")
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn={self.grad_fn!r}")
-        elif self._requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + ", ".join([body, *extras]) + ")"
+        from ndgrad._tensor_str import tensor_repr
+
+        return tensor_repr(self._data, str(self.dtype), _dtype.default_float(), self.grad_fn,
+                           self._requires_grad)
 
     # -- operators --------------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -575,7 +624,25 @@ class Tensor:
 
     # comparisons and logic: not differentiable, results are bool tensors
     def _compare(self, ufunc: Any, other: Any) -> Tensor:
-        return Tensor._make(np.asarray(ufunc(self._data, _raw(_operand(other)))))
+        """Compare in the promoted dtype, as torch does (uint8 == -1 compares with 255)."""
+        x = self._data
+        if (type(other) is float or type(other) is int) and x.dtype.kind == "f" or (
+                isinstance(other, Tensor) and other._data.dtype == x.dtype):
+            try:
+                out = ufunc(x, _raw(other))
+            except ValueError:  # NumPy's "operands could not be broadcast together"
+                raise E.broadcast_error(x.shape, np.shape(_raw(other))) from None
+            return Tensor._make(out if type(out) is np.ndarray else np.asarray(out))
+        other = _operand(other)
+        nd = _dtype.result_type(self, other)
+        if isinstance(other, Tensor):
+            y = other._data.astype(nd, copy=False)
+        else:
+            y = np.array(other).astype(nd)  # a Python int wraps around like torch's cast
+        try:
+            return Tensor._make(np.asarray(ufunc(x.astype(nd, copy=False), y)))
+        except ValueError:  # NumPy's "operands could not be broadcast together"
+            raise E.broadcast_error(x.shape, y.shape) from None
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(np.equal, other)
@@ -639,15 +706,15 @@ class Tensor:
     def ge(self, other: Any) -> Tensor:
         return self >= other
 
-    def equal(self, other: Tensor) -> builtins.bool:
+    def equal(self, other: Tensor) -> _bool:
         return self.shape == other.shape and builtins.bool(np.array_equal(self._data, other._data))
 
-    def allclose(self, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8,
-                 equal_nan: bool = False) -> builtins.bool:
+    def allclose(self, other: Tensor, rtol: _float = 1e-5, atol: _float = 1e-8,
+                 equal_nan: _bool = False) -> _bool:
         return builtins.bool(np.allclose(self._data, _raw(other), rtol, atol, equal_nan))
 
-    def isclose(self, other: Any, rtol: float = 1e-5, atol: float = 1e-8,
-                equal_nan: bool = False) -> Tensor:
+    def isclose(self, other: Any, rtol: _float = 1e-5, atol: _float = 1e-8,
+                equal_nan: _bool = False) -> Tensor:
         return Tensor._make(np.isclose(self._data, _raw(other), rtol, atol, equal_nan))
 
     def logical_and(self, other: Any) -> Tensor:
@@ -673,10 +740,20 @@ class Tensor:
 
     # -- elementwise math -------------------------------------------------------------------
     def add(self, other: Any, alpha: Any = 1) -> Tensor:
-        return self + (other * alpha if alpha != 1 else other)
+        return self + (self._scaled(other, alpha) if alpha != 1 else other)
 
     def sub(self, other: Any, alpha: Any = 1) -> Tensor:
-        return self - (other * alpha if alpha != 1 else other)
+        return self - (self._scaled(other, alpha) if alpha != 1 else other)
+
+    def _scaled(self, other: Any, alpha: Any) -> Any:
+        """``alpha * other`` in the dtype of ``self + other`` (bool * 2 must not become int64)."""
+        other = _operand(other)
+        nd = _dtype.result_type(self, other)
+        if nd.kind != "f" and isinstance(alpha, float):
+            raise RuntimeError(f"For integral input tensors, argument alpha must not be a "
+                               f"floating point number (got alpha={alpha}, dtype "
+                               f"{_dtype.from_np(nd)})")
+        return _cast(other * alpha, nd) if isinstance(other, Tensor) else other * alpha
 
     subtract = sub
 
@@ -711,7 +788,7 @@ class Tensor:
         return self % other
 
     def fmod(self, other: Any) -> Tensor:
-        return self - (self / other).trunc() * other
+        return _binary(E.Fmod, self, other)
 
     def pow(self, exponent: Any) -> Tensor:
         return self ** exponent
@@ -730,7 +807,7 @@ class Tensor:
         return E.Exp.apply(self._float())
 
     def exp2(self) -> Tensor:
-        return (self._float() * math.log(2.0)).exp()
+        return 2.0 ** self._float()  # np.power: exact at integers, unlike exp(x log 2)
 
     def expm1(self) -> Tensor:
         return E.Expm1.apply(self._float())
@@ -739,10 +816,10 @@ class Tensor:
         return E.Log.apply(self._float())
 
     def log2(self) -> Tensor:
-        return self.log() / math.log(2.0)
+        return E.Log2.apply(self._float())
 
     def log10(self) -> Tensor:
-        return self.log() / math.log(10.0)
+        return E.Log10.apply(self._float())
 
     def log1p(self) -> Tensor:
         return E.Log1p.apply(self._float())
@@ -754,7 +831,8 @@ class Tensor:
         return 1 / self.sqrt()
 
     def square(self) -> Tensor:
-        return self * self
+        x = self if self._data.dtype.kind != "b" else self.long()  # torch: bool ** 2 is int64
+        return x * x
 
     def sin(self) -> Tensor:
         return E.Sin.apply(self._float())
@@ -796,7 +874,7 @@ class Tensor:
 
     fix = trunc
 
-    def round(self, decimals: int = 0) -> Tensor:
+    def round(self, decimals: _int = 0) -> Tensor:
         if decimals:
             return (self * 10.0**decimals).round() / 10.0**decimals
         return E.Round.apply(self) if self._data.dtype.kind == "f" else self.clone()
@@ -847,7 +925,7 @@ class Tensor:
             raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with "
                                f"dtype {mask.dtype}")
         v = value if isinstance(value, Tensor) else tensor(value, dtype=self.dtype)
-        return where(mask, self, v.to(self.dtype))
+        return where(mask, v.to(self.dtype), self)
 
     def _float(self) -> Tensor:
         """Integer inputs of float functions (exp, log, ...) become the default float."""
@@ -867,12 +945,19 @@ class Tensor:
             if self.grad_fn is None and self._requires_grad:
                 raise RuntimeError("a leaf Variable that requires grad is being used in an "
                                    "in-place operation.")
-            if self._base is not None and self._base._requires_grad:
-                raise RuntimeError("ndgrad does not support in-place operations on a view of a "
-                                   "tensor that requires grad while recording the graph; use an "
-                                   "out-of-place op or clone() the view first")
+            if self._base is not None and self._view_of is None:
+                raise RuntimeError("ndgrad supports in-place operations on views made by "
+                                   "indexing (x[i].add_(y), x[:, 0] += y) but not on other views "
+                                   "(view, reshape, transpose, expand...) while recording the "
+                                   "graph; use an out-of-place op or clone() the view first")
             out = compute()
-            self._write(out)
+            _keep_old_value(self, out)
+            if self._view_of is not None:  # write through to the parent, then view it again
+                parent, step = self._view_of
+                parent._inplace(lambda: S.IndexPut.apply(parent, step, out), arg=out)
+                out = S.GetItem.apply(parent, step)
+            else:
+                self._write(out)
             if out._requires_grad:
                 self.grad_fn, self._output_nr = out.grad_fn, out._output_nr
                 self._requires_grad = True
@@ -880,9 +965,18 @@ class Tensor:
                                         and arg._data.dtype != self._data.dtype):
             try:
                 ufunc(self._data, _raw(arg), out=self._data, casting="same_kind")
-            except TypeError as e:
-                raise RuntimeError(f"result type can't be cast to the desired output type "
-                                   f"{self.dtype}: {e}") from None
+            except TypeError:
+                nd = _dtype.from_np(_result_dtype(E.Div if ufunc is np.true_divide else E.Add,
+                                                  self, _operand(arg)))
+                raise RuntimeError(f"result type {nd} can't be cast to the desired output type "
+                                   f"{self.dtype}") from None
+            except ValueError:  # NumPy's broadcasting errors
+                shape = np.shape(_raw(arg))
+                if not _broadcasts(self._data.shape, shape):
+                    raise E.broadcast_error(self._data.shape, shape) from None
+                full = list(np.broadcast_shapes(self._data.shape, shape))
+                raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match "
+                                   f"the broadcast shape {full}") from None
         else:
             with _no_grad():
                 out = compute()
@@ -957,7 +1051,7 @@ class Tensor:
 
     def copy_(self, src: Any) -> Tensor:
         src = _operand(src)
-        return self._inplace(lambda: src.to(self.dtype).expand(self.shape) + self * 0, arg=src)
+        return self._inplace(lambda: _full_like(self, src), arg=src)
 
     def addcmul_(self, t1: Tensor, t2: Tensor, value: Any = 1) -> Tensor:
         return self._inplace(lambda: self + value * t1 * t2)
@@ -968,7 +1062,7 @@ class Tensor:
     def lerp_(self, end: Tensor, weight: Any) -> Tensor:
         return self._inplace(lambda: self.lerp(end, weight))
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+    def uniform_(self, a: _float = 0.0, b: _float = 1.0) -> Tensor:
         from ndgrad import random
 
         with _no_grad():
@@ -976,7 +1070,7 @@ class Tensor:
         self._bump_version()
         return self
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    def normal_(self, mean: _float = 0.0, std: _float = 1.0) -> Tensor:
         from ndgrad import random
 
         with _no_grad():
@@ -984,7 +1078,7 @@ class Tensor:
         self._bump_version()
         return self
 
-    def bernoulli_(self, p: float = 0.5) -> Tensor:
+    def bernoulli_(self, p: _float = 0.5) -> Tensor:
         from ndgrad import random
 
         self._data[...] = random.default_generator().random(self._data.shape) < p
@@ -992,18 +1086,32 @@ class Tensor:
         return self
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        idx = _np_index(index)
+        steps = S.plan_index(_np_index(index), self._data.shape)
+        v = _operand(value, self)
         try:
-            self._inplace(lambda: S.IndexPut.apply(self, idx, _operand(value, self)), arg=value)
+            if _grad_state.enabled and (self._requires_grad or isinstance(v, Tensor)
+                                        and v._requires_grad):
+                self._inplace(lambda: S.IndexPut.apply(self, steps, v), arg=v)
+            else:  # nothing to record: write straight into the array
+                S.put(self._data, steps, _raw(v))
+                self._bump_version()
         except IndexError as e:
             raise _index_error(e) from None
+        except ValueError as e:  # NumPy's broadcasting error for a value of the wrong shape
+            if not self._data.flags.writeable:  # an expand()ed view: elements share memory
+                raise RuntimeError("unsupported operation: more than one element of the written-"
+                                   "to tensor refers to a single memory location. Please clone() "
+                                   "the tensor before performing the operation.") from None
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(value))} "
+                               f"cannot be broadcast to indexing result: {e}") from None
 
     # -- reductions -------------------------------------------------------------------------
-    def sum(self, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+    def sum(self, dim: Any = None, keepdim: _bool = False, dtype: Any = None) -> Tensor:
+        """Sum over ``dim`` (all dims if None or empty); integers and bools sum to int64."""
         x = self if dtype is None else self.to(dtype)
         if x._data.dtype.kind in "biu" and dtype is None:
             x = x.to(_dtype.int64)
-        return R.Sum.apply(x, wrap_dims(dim, x._data.ndim), keepdim)
+        return R.Sum.apply(x, R.reduce_dims(dim, x._data.ndim), keepdim)
 
     def sum_to_size(self, *size: Any) -> Tensor:
         """Sum over the dims along which ``size`` was broadcast to this tensor's shape."""
@@ -1021,30 +1129,32 @@ class Tensor:
         out = R.Sum.apply(self, dims, True) if dims else self
         return out.reshape(shape) if lead else out
 
-    def mean(self, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+    def mean(self, dim: Any = None, keepdim: _bool = False, dtype: Any = None) -> Tensor:
         x = self if dtype is None else self.to(dtype)
         if x._data.dtype.kind != "f":
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either "
                                f"a floating point or complex dtype. Got: {x.dtype}")
-        dims = wrap_dims(dim, x._data.ndim)
+        dims = R.reduce_dims(dim, x._data.ndim)
         n = math.prod(x._data.shape[d] for d in dims)
         return x.sum(dims, keepdim) / n if n else x.sum(dims, keepdim) * float("nan")
 
-    def prod(self, dim: int | None = None, keepdim: bool = False, dtype: Any = None) -> Tensor:
+    def prod(self, dim: _int | None = None, keepdim: _bool = False, dtype: Any = None) -> Tensor:
         x = self if dtype is None else self.to(dtype)
         if x._data.dtype.kind in "biu" and dtype is None:
             x = x.to(_dtype.int64)
-        if dim is None:
-            return R.Prod.apply(x.reshape(-1), 0, False)
+        if dim is None or x._data.ndim == 0:
+            d = 0 if dim is None else wrap_dim(dim, 0)
+            return R.Prod.apply(x.reshape(-1), d, False)
         return R.Prod.apply(x, wrap_dim(dim, x._data.ndim), keepdim)
 
-    def amax(self, dim: Any = (), keepdim: bool = False) -> Tensor:
-        return R.Amax.apply(self, wrap_dims(dim if dim != () else None, self._data.ndim), keepdim)
+    def amax(self, dim: Any = (), keepdim: _bool = False) -> Tensor:
+        """Max over ``dim`` (all dims if empty); tied maxima share the gradient evenly."""
+        return R.Amax.apply(self, R.reduce_dims(dim, self._data.ndim), keepdim)
 
-    def amin(self, dim: Any = (), keepdim: bool = False) -> Tensor:
-        return R.Amin.apply(self, wrap_dims(dim if dim != () else None, self._data.ndim), keepdim)
+    def amin(self, dim: Any = (), keepdim: _bool = False) -> Tensor:
+        return R.Amin.apply(self, R.reduce_dims(dim, self._data.ndim), keepdim)
 
-    def _max_min(self, name: str, dim: Any, keepdim: bool) -> Any:
+    def _max_min(self, name: str, dim: Any, keepdim: _bool) -> Any:
         if isinstance(dim, Tensor):
             return self.maximum(dim) if name == "max" else self.minimum(dim)
         if dim is None:
@@ -1052,7 +1162,8 @@ class Tensor:
                 raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
                                    f"input.numel() == 0. Specify the reduction dim with the "
                                    f"'dim' argument.")
-            return self.amax() if name == "max" else self.amin()
+            op = R.Amax if name == "max" else R.Amin
+            return op.apply(self, tuple(range(self._data.ndim)), False, True)
         d = wrap_dim(dim, self._data.ndim)
         idx = self.argmax(d, keepdim=True) if name == "max" else self.argmin(d, keepdim=True)
         values = self.gather(d, idx) if self._data.ndim else self.clone()
@@ -1060,23 +1171,24 @@ class Tensor:
             values, idx = values.squeeze(d), idx.squeeze(d)
         return values_indices(values, idx)
 
-    def max(self, dim: Any = None, keepdim: bool = False) -> Any:
+    def max(self, dim: Any = None, keepdim: _bool = False) -> Any:
         """Full max (ties share the gradient), ``max(dim)`` -> (values, indices), or maximum."""
         return self._max_min("max", dim, keepdim)
 
-    def min(self, dim: Any = None, keepdim: bool = False) -> Any:
+    def min(self, dim: Any = None, keepdim: _bool = False) -> Any:
         return self._max_min("min", dim, keepdim)
 
-    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    def argmax(self, dim: _int | None = None, keepdim: _bool = False) -> Tensor:
         return self._arg(np.argmax, dim, keepdim)
 
-    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    def argmin(self, dim: _int | None = None, keepdim: _bool = False) -> Tensor:
         return self._arg(np.argmin, dim, keepdim)
 
-    def _arg(self, fn: Any, dim: int | None, keepdim: bool) -> Tensor:
-        if self._data.size == 0:
+    def _arg(self, fn: Any, dim: _int | None, keepdim: _bool) -> Tensor:
+        if self._data.size == 0 and (dim is None or self._data.ndim == 0
+                                     or self._data.shape[wrap_dim(dim, self._data.ndim)] == 0):
             raise IndexError(f"{fn.__name__}(): Expected reduction dim to be specified for "
-                             f"input.numel() == 0.")
+                             f"input.numel() == 0, or the reduction dim to have non-zero size.")
         if dim is None:
             out = np.asarray(fn(self._data), dtype=np.int64)
             return Tensor._make(out.reshape((1,) * self._data.ndim) if keepdim else out)
@@ -1085,20 +1197,20 @@ class Tensor:
             return Tensor._make(np.zeros((), np.int64))
         return Tensor._make(np.asarray(fn(self._data, axis=d, keepdims=keepdim), np.int64))
 
-    def var(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+    def var(self, dim: Any = None, unbiased: _bool | None = None, keepdim: _bool = False, *,
             correction: Any = None) -> Tensor:
         if correction is None:
             correction = 1 if unbiased is None or unbiased else 0
-        dims = wrap_dims(dim, self._data.ndim)
+        dims = R.reduce_dims(dim, self._data.ndim)
         n = math.prod(self._data.shape[d] for d in dims)
         centered = self - self.mean(dims, keepdim=True)
         return (centered * centered).sum(dims, keepdim) / builtins.max(n - correction, 0)
 
-    def std(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
+    def std(self, dim: Any = None, unbiased: _bool | None = None, keepdim: _bool = False, *,
             correction: Any = None) -> Tensor:
         return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
-    def logsumexp(self, dim: Any, keepdim: bool = False) -> Tensor:
+    def logsumexp(self, dim: Any, keepdim: _bool = False) -> Tensor:
         """log(sum(exp(x))) computed as m + log(sum(exp(x - m))) so exp never overflows."""
         x = self._float()
         dims = wrap_dims(dim, x._data.ndim)
@@ -1107,30 +1219,43 @@ class Tensor:
         out = (x - m).exp().sum(dims, keepdim=True).log() + m
         return out if keepdim else out.squeeze(dims)
 
-    def cumsum(self, dim: int, dtype: Any = None) -> Tensor:
+    def cumsum(self, dim: _int, dtype: Any = None) -> Tensor:
+        """Running sum along ``dim``; integers and bools accumulate in int64."""
         x = self if dtype is None else self.to(dtype)
         if x._data.dtype.kind in "biu" and dtype is None:
             x = x.to(_dtype.int64)
         return R.Cumsum.apply(x, wrap_dim(dim, x._data.ndim))
 
-    def cumprod(self, dim: int, dtype: Any = None) -> Tensor:
+    def cumprod(self, dim: _int, dtype: Any = None) -> Tensor:
+        """Running product along ``dim``; its gradient is exact where the input has zeros."""
         x = self if dtype is None else self.to(dtype)
         if x._data.dtype.kind in "biu" and dtype is None:
             x = x.to(_dtype.int64)
         return R.Cumprod.apply(x, wrap_dim(dim, x._data.ndim))
 
-    def norm(self, p: Any = "fro", dim: Any = None, keepdim: bool = False,
+    def norm(self, p: Any = "fro", dim: Any = None, keepdim: _bool = False,
              dtype: Any = None) -> Tensor:
+        """Vector p-norm over ``dim`` (all dims if None): p = 2 ('fro'), 1, inf, -inf, 0, any."""
+        if isinstance(p, str):
+            if p != "fro":
+                raise NotImplementedError(f"norm(p='{p}') is not supported by ndgrad; only "
+                                          f"vector norms (p a number, or 'fro') are")
+            p = 2
+        elif not isinstance(p, int | float):
+            raise TypeError(f"norm(): p must be a number or 'fro', got {type(p).__name__}")
         x = self._float() if dtype is None else self.to(dtype)
-        return R.norm(x, p, wrap_dims(dim, x._data.ndim), keepdim)
+        return R.Norm.apply(x, builtins.float(p), R.reduce_dims(dim, x._data.ndim), keepdim)
 
-    def all(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        dims = wrap_dims(dim, self._data.ndim)
-        return Tensor._make(np.asarray(np.all(self._data, axis=dims, keepdims=keepdim)))
+    def all(self, dim: Any = None, keepdim: _bool = False) -> Tensor:
+        """True where every element is nonzero (uint8 in, uint8 out, as in torch)."""
+        return self._all_any(np.all, dim, keepdim)
 
-    def any(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        dims = wrap_dims(dim, self._data.ndim)
-        return Tensor._make(np.asarray(np.any(self._data, axis=dims, keepdims=keepdim)))
+    def any(self, dim: Any = None, keepdim: _bool = False) -> Tensor:
+        return self._all_any(np.any, dim, keepdim)
+
+    def _all_any(self, fn: Any, dim: Any, keepdim: _bool) -> Tensor:
+        out = np.asarray(fn(self._data, axis=wrap_dims(dim, self._data.ndim), keepdims=keepdim))
+        return Tensor._make(out.astype(np.uint8) if self._data.dtype == np.uint8 else out)
 
     def count_nonzero(self, dim: Any = None) -> Tensor:
         return (self != 0).sum(dim)
@@ -1142,7 +1267,7 @@ class Tensor:
             return S.Reshape.apply(self, target) if self._requires_grad else self._view_as(target)
         return S.Reshape.apply(self, target)
 
-    def _view_as(self, shape: tuple[int, ...]) -> Tensor:
+    def _view_as(self, shape: tuple[_int, ...]) -> Tensor:
         out = Tensor._make(self._data.reshape(shape))
         if self._vc is None:
             self._vc = [0]
@@ -1167,7 +1292,7 @@ class Tensor:
     def reshape_as(self, other: Tensor) -> Tensor:
         return self.reshape(other.shape)
 
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    def flatten(self, start_dim: _int = 0, end_dim: _int = -1) -> Tensor:
         if self._data.ndim == 0:
             return self.reshape(1)
         s, e = wrap_dim(start_dim, self._data.ndim), wrap_dim(end_dim, self._data.ndim)
@@ -1176,10 +1301,14 @@ class Tensor:
         shp = self._data.shape
         return self.reshape(shp[:s] + (math.prod(shp[s:e + 1]),) + shp[e + 1:])
 
-    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+    def unflatten(self, dim: _int, sizes: Sequence[_int]) -> Tensor:
         d = wrap_dim(dim, self._data.ndim)
         shp = self._data.shape
-        sizes = _infer_shape(tuple(sizes), shp[d])
+        sizes = tuple(sizes)
+        if -1 not in sizes and math.prod(sizes) != shp[d]:
+            raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
+                               f"size of dim {dim} ({shp[d]}) in the input tensor")
+        sizes = _infer_shape(sizes, shp[d])
         return self.reshape(shp[:d] + tuple(sizes) + shp[d + 1:])
 
     def squeeze(self, dim: Any = None) -> Tensor:
@@ -1187,13 +1316,15 @@ class Tensor:
         dims = wrap_dims(dim, self._data.ndim)
         return self.reshape(tuple(s for i, s in enumerate(shp) if not (i in dims and s == 1)))
 
-    def unsqueeze(self, dim: int) -> Tensor:
+    def unsqueeze(self, dim: _int) -> Tensor:
         d = wrap_dim(dim, self._data.ndim + 1)
         shp = self._data.shape
         return self.reshape(shp[:d] + (1,) + shp[d:])
 
     def permute(self, *dims: Any) -> Tensor:
-        dims_t = wrap_dims(shape_arg(dims), self._data.ndim)
+        dims_t = tuple(wrap_dim(d, self._data.ndim) for d in shape_arg(dims))
+        if len(set(dims_t)) != len(dims_t):
+            raise RuntimeError("permute(): duplicate dims are not allowed.")
         if len(dims_t) != self._data.ndim:
             raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input "
                                f"does not match the length of the desired ordering of dimensions "
@@ -1201,7 +1332,7 @@ class Tensor:
                                f"len(dims) = {len(dims_t)}")
         return S.Permute.apply(self, dims_t)
 
-    def transpose(self, dim0: int, dim1: int) -> Tensor:
+    def transpose(self, dim0: _int, dim1: _int) -> Tensor:
         n = self._data.ndim
         if n == 0:
             wrap_dim(dim0, n), wrap_dim(dim1, n)
@@ -1233,7 +1364,13 @@ class Tensor:
 
     def movedim(self, source: Any, destination: Any) -> Tensor:
         n = self._data.ndim
-        src, dst = wrap_dims(source, n), wrap_dims(destination, n)
+        src, dst = (tuple(wrap_dim(d, n) for d in ((v,) if isinstance(v, int) else v))
+                    for v in (source, destination))
+        for name, v in (("source", src), ("destination", dst)):
+            if len(set(v)) != len(v):
+                raise RuntimeError(f"movedim: repeated dim in `{name}` ({list(v)})")
+        if n == 0:
+            return self.view(())
         if len(src) != len(dst):
             raise RuntimeError(f"movedim: Invalid source or destination dims: source ({list(src)}"
                                f" dims) should contain the same number of dims as destination "
@@ -1264,8 +1401,9 @@ class Tensor:
                                    f"existing size ({s}) at non-singleton dimension {lead + i}.  "
                                    f"Target sizes: {list(size)}.  Tensor sizes: {list(shp)}")
         if any(s < 0 for s in target):
-            raise RuntimeError(f"expand: -1 is not allowed in a leading, non-existing dimension "
-                               f"(sizes {list(size)})")
+            d = next(i for i, s in enumerate(target) if s < 0)
+            raise RuntimeError(f"The expanded size of the tensor ({size[d]}) isn't allowed in a "
+                               f"leading, non-existing dimension {d}")
         if tuple(target) == shp:
             return self
         return S.Expand.apply(self, tuple(target))
@@ -1304,21 +1442,25 @@ class Tensor:
     def roll(self, shifts: Any, dims: Any = None) -> Tensor:
         if dims is None:
             return S.Roll.apply(self.flatten(), shifts, 0).reshape(self.shape)
-        dims_t = wrap_dims(dims, self._data.ndim)
+        dims_t = tuple(wrap_dim(d, self._data.ndim) for d in
+                       ((dims,) if isinstance(dims, int) else dims))
         shifts_t = (shifts,) if isinstance(shifts, int) else tuple(shifts)
         if len(shifts_t) != len(dims_t):
             raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts_t)}, "
                                f"dims:{len(dims_t)}")
         return S.Roll.apply(self, shifts_t, dims_t)
 
-    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    def split(self, split_size_or_sections: Any, dim: _int = 0) -> tuple[Tensor, ...]:
         d = wrap_dim(dim, self._data.ndim)
         n = self._data.shape[d]
         if isinstance(split_size_or_sections, int):
             step = split_size_or_sections
-            if step <= 0 and n:
+            if step < 0:
                 raise RuntimeError(f"split expects split_size be non-negative, but got "
                                    f"split_size={step}")
+            if step == 0 and n:
+                raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                                   f"dimension size of {n}")
             sizes = [builtins.min(step, n - i) for i in range(0, n, step)] if n else [0]
         else:
             sizes = list(split_size_or_sections)
@@ -1332,112 +1474,157 @@ class Tensor:
             start += s
         return tuple(out)
 
-    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+    def chunk(self, chunks: _int, dim: _int = 0) -> tuple[Tensor, ...]:
         if chunks <= 0:
             raise RuntimeError("chunk expects `chunks` to be greater than 0")
         n = self._data.shape[wrap_dim(dim, self._data.ndim)]
-        return self.split(builtins.max(-(-n // chunks), 1), dim)
+        if n == 0:
+            return self.split([0] * chunks, dim)
+        return self.split(-(-n // chunks), dim)
 
-    def tensor_split(self, sections: int, dim: int = 0) -> tuple[Tensor, ...]:
+    def tensor_split(self, sections: _int, dim: _int = 0) -> tuple[Tensor, ...]:
         n = self._data.shape[wrap_dim(dim, self._data.ndim)]
         q, r = divmod(n, sections)
         return self.split([q + 1] * r + [q] * (sections - r), dim)
 
-    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+    def unbind(self, dim: _int = 0) -> tuple[Tensor, ...]:
         d = wrap_dim(dim, self._data.ndim)
         return tuple(self[(slice(None),) * d + (i,)] for i in range(self._data.shape[d]))
 
-    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+    def narrow(self, dim: _int, start: _int, length: _int) -> Tensor:
         d = wrap_dim(dim, self._data.ndim)
         n = self._data.shape[d]
+        if not -n <= start <= n:
+            raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but "
+                             f"got {start})")
         start = start + n if start < 0 else start
-        if not (0 <= start <= n and 0 <= length and start + length <= n):
-            raise IndexError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
+        if length < 0:
+            raise RuntimeError("narrow(): length must be non-negative.")
+        if start + length > n:
+            raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size "
+                               f"({n}).")
         return self[(slice(None),) * d + (slice(start, start + length),)]
 
-    def tril(self, diagonal: int = 0) -> Tensor:
+    def tril(self, diagonal: _int = 0) -> Tensor:
         return self._tri(np.tril, diagonal)
 
-    def triu(self, diagonal: int = 0) -> Tensor:
+    def triu(self, diagonal: _int = 0) -> Tensor:
         return self._tri(np.triu, diagonal)
 
-    def _tri(self, fn: Any, k: int) -> Tensor:
+    def _tri(self, fn: Any, k: _int) -> Tensor:
         if self._data.ndim < 2:
             raise RuntimeError(f"{fn.__name__}: input tensor must have at least 2 dimensions")
         keep = fn(np.ones(self._data.shape[-2:], dtype=bool), k)
         return where(Tensor._make(keep), self, Tensor._make(np.zeros((), self._data.dtype)))
 
-    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
-        x = self.movedim((dim1, dim2), (-2, -1))
-        n, m = x._data.shape[-2:]
-        rows = np.arange(builtins.max(0, -offset), builtins.min(n, m - offset))
-        return x[..., rows, rows + offset]
+    def diagonal(self, offset: _int = 0, dim1: _int = 0, dim2: _int = 1) -> Tensor:
+        """The diagonal of (dim1, dim2) as a view, moved to the last dim."""
+        d1, d2 = wrap_dim(dim1, self._data.ndim), wrap_dim(dim2, self._data.ndim)
+        if d1 == d2:
+            raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+        return S.Diagonal.apply(self, offset, d1, d2)
 
     # -- indexing ---------------------------------------------------------------------------
     def __getitem__(self, index: Any) -> Tensor:
-        idx = _np_index(index)
+        steps = S.plan_index(_np_index(index), self._data.shape)
+        out = self
         try:
-            return S.GetItem.apply(self, idx)
+            for step in steps:
+                parent, out = out, S.GetItem.apply(out, step)
+                if out._base is not None:  # a view: in-place ops on it write through to parent
+                    out._view_of = (parent, step)
         except IndexError as e:
             raise _index_error(e) from None
+        return out
 
-    def gather(self, dim: int, index: Tensor) -> Tensor:
+    def gather(self, dim: _int, index: Tensor) -> Tensor:
+        """out[i][j] = self[index[i][j]][j] for dim 0 (and so on for other dims)."""
         d = wrap_dim(dim, self._data.ndim)
         idx = _index_array(index, "gather")
         if idx.ndim != self._data.ndim:
-            raise RuntimeError(f"Index tensor must have the same number of dimensions as input "
-                               f"tensor (index {idx.ndim}-D, input {self._data.ndim}-D)")
-        try:
-            return S.Gather.apply(self, d, idx)
-        except IndexError as e:
-            raise _index_error(e) from None
+            raise RuntimeError("Index tensor must have the same number of dimensions as input "
+                               "tensor")
+        if self._data.ndim == 0:
+            return self.reshape(1).gather(0, Tensor._make(idx.reshape(1))).reshape(())
+        _check_index(idx, self._data.shape, d, "self")
+        return S.Gather.apply(self, d, idx)
 
-    def scatter(self, dim: int, index: Tensor, src: Any = None, value: Any = None,
+    def scatter(self, dim: _int, index: Tensor, src: Any = None, value: Any = None,
                 reduce: str | None = None) -> Tensor:
+        """A copy of self with self[index[i][j]][j] = src[i][j] for dim 0 (and so on)."""
         if reduce is not None:
             if reduce != "add":
                 raise NotImplementedError(f"scatter reduce='{reduce}' is not supported")
             return self.scatter_add(dim, index, src if src is not None else value)
         src = src if src is not None else value
         d = wrap_dim(dim, self._data.ndim)
-        src_t = _operand(src, self)
-        return S.Scatter.apply(self, d, _index_array(index, "scatter"), src_t.to(self.dtype)
-                               if src_t.ndim else src_t.item())
+        idx = _index_array(index, "scatter")
+        if isinstance(src, Tensor):
+            _check_scatter(idx, self, d, src)
+            return S.Scatter.apply(self, d, idx, src.to(self.dtype))
+        _check_scatter(idx, self, d, None)
+        return S.Scatter.apply(self, d, idx, _raw(_operand(src)))
 
-    def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    def scatter_add(self, dim: _int, index: Tensor, src: Tensor) -> Tensor:
+        """A copy of self with src[i][j] added at self[index[i][j]][j] (repeats accumulate)."""
         d = wrap_dim(dim, self._data.ndim)
-        return S.ScatterAdd.apply(self, d, _index_array(index, "scatter_add"), src.to(self.dtype))
+        idx = _index_array(index, "scatter_add")
+        _check_scatter(idx, self, d, src)
+        return S.ScatterAdd.apply(self, d, idx, src.to(self.dtype))
 
-    def scatter_(self, dim: int, index: Tensor, src: Any = None, value: Any = None,
+    def scatter_(self, dim: _int, index: Tensor, src: Any = None, value: Any = None,
                  reduce: str | None = None) -> Tensor:
         return self._inplace(lambda: self.scatter(dim, index, src, value, reduce), arg=src)
 
-    def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    def scatter_add_(self, dim: _int, index: Tensor, src: Tensor) -> Tensor:
         return self._inplace(lambda: self.scatter_add(dim, index, src), arg=src)
 
-    def index_select(self, dim: int, index: Tensor) -> Tensor:
+    def index_select(self, dim: _int, index: Tensor) -> Tensor:
         d = wrap_dim(dim, self._data.ndim)
         idx = _index_array(index, "index_select")
         if idx.ndim > 1:
             raise IndexError("index_select(): Index is supposed to be a vector")
+        n = self._data.shape[d] if self._data.ndim else 1
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise IndexError("index out of range in self")
+        if self._data.ndim == 0:
+            return self.clone()
         return self[(slice(None),) * d + (idx.reshape(-1),)]
 
-    def index_add(self, dim: int, index: Tensor, source: Tensor, alpha: Any = 1) -> Tensor:
+    def index_add(self, dim: _int, index: Tensor, source: Tensor, alpha: Any = 1) -> Tensor:
+        """A copy of self with source's slices along dim added at ``index`` (repeats add up)."""
         d = wrap_dim(dim, self._data.ndim)
-        idx = (slice(None),) * d + (_index_array(index, "index_add").reshape(-1),)
+        idx = _index_array(index, "index_add").reshape(-1)
+        shp, sshp = self._data.shape, tuple(source.shape)
+        if len(sshp) != len(shp) or any(a != b for k, (a, b) in enumerate(zip(shp, sshp))
+                                        if k != d):
+            raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the "
+                               f"specified dimension. Got self.shape = {list(shp)} source.shape "
+                               f"= {list(sshp)}")
+        if idx.size != sshp[d]:
+            raise RuntimeError(f"index_add_(): Number of indices ({idx.size}) should be equal to "
+                               f"source.size(dim): ({sshp[d]}), for dim: {d}")
+        S.check_bounds(idx, shp[d], d)
         src = source * alpha if alpha != 1 else source
-        return self + S.IndexAddZeros.apply(src.to(self.dtype), self._data.shape, idx)
+        steps = (slice(None),) * d + (idx,)
+        return self + S.IndexAddZeros.apply(src.to(self.dtype), shp, steps)
 
-    def index_add_(self, dim: int, index: Tensor, source: Tensor, alpha: Any = 1) -> Tensor:
+    def index_add_(self, dim: _int, index: Tensor, source: Tensor, alpha: Any = 1) -> Tensor:
         return self._inplace(lambda: self.index_add(dim, index, source, alpha), arg=source)
 
-    def index_fill(self, dim: int, index: Tensor, value: Any) -> Tensor:
+    def index_fill(self, dim: _int, index: Tensor, value: Any) -> Tensor:
         d = wrap_dim(dim, self._data.ndim)
         idx = (slice(None),) * d + (_index_array(index, "index_fill").reshape(-1),)
         return S.IndexPut.apply(self, idx, _operand(value, self))
 
     def masked_select(self, mask: Tensor) -> Tensor:
-        shape = np.broadcast_shapes(self._data.shape, mask._data.shape)
+        """The elements where ``mask`` (broadcast with self) is True, as a 1-D tensor."""
+        try:
+            shape = np.broadcast_shapes(self._data.shape, mask._data.shape)
+        except ValueError:
+            raise E.broadcast_error(mask._data.shape, self._data.shape) from None
+        if mask._data.dtype != np.bool_:
+            raise RuntimeError(f"masked_select: expected BoolTensor for mask, got {mask.dtype}")
         return self.expand(shape)[mask.expand(shape)]
 
     def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
@@ -1445,41 +1632,55 @@ class Tensor:
         n = int(m.sum())
         return S.IndexPut.apply(self, (m,), source.reshape(-1)[:n])
 
-    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
+    def sort(self, dim: _int = -1, descending: _bool = False, stable: _bool = False) -> Any:
+        """(values, indices) sorted along dim; always stable; NaN sorts as the largest value."""
         d = wrap_dim(dim, self._data.ndim)
         if self._data.ndim == 0:
             return values_indices(self.clone(), Tensor._make(np.zeros((), np.int64)))
-        key = self._data if self._data.dtype.kind == "f" else self._data.astype(np.int64)
-        order = np.argsort(-key if descending else key, axis=d, kind="stable")
+        key = self._data
+        if descending:
+            # stable descending: sort the reversed array ascending, reverse back, map indices
+            n = key.shape[d]
+            rev = np.flip(np.argsort(np.flip(key, d), axis=d, kind="stable"), d)
+            order = (n - 1) - rev
+        else:
+            order = np.argsort(key, axis=d, kind="stable")
         idx = Tensor._make(order.astype(np.int64))
         return values_indices(self.gather(d, idx), idx)
 
-    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    def argsort(self, dim: _int = -1, descending: _bool = False, stable: _bool = False) -> Tensor:
         return self.sort(dim, descending, stable).indices
 
-    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
+    def topk(self, k: _int, dim: _int = -1, largest: _bool = True, sorted: _bool = True) -> Any:
         d = wrap_dim(dim, self._data.ndim)
         n = self._data.shape[d] if self._data.ndim else 1
         if not 0 <= k <= n:
             raise RuntimeError(f"selected index k out of range (k={k}, size along dim {d} is {n})")
-        idx = self.sort(d, descending=largest).indices.narrow(d, 0, k) if self._data.ndim \
-            else Tensor._make(np.zeros((), np.int64))
-        return values_indices(self.gather(d, idx) if self._data.ndim else self.clone(), idx)
+        if self._data.ndim == 0:
+            return values_indices(self.clone(), Tensor._make(np.zeros((), np.int64)))
+        idx = self.sort(d, descending=largest).indices.narrow(d, 0, k)
+        return values_indices(self.gather(d, idx), idx)
 
-    def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False) -> Any:
+    def kthvalue(self, k: _int, dim: _int = -1, keepdim: _bool = False) -> Any:
+        """The k-th smallest element along dim (1-based), with its index."""
         d = wrap_dim(dim, self._data.ndim)
+        n = self._data.shape[d] if self._data.ndim else 1
+        if not 1 <= k <= n:
+            raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
+        if self._data.ndim == 0:
+            return values_indices(self.clone(), Tensor._make(np.zeros((), np.int64)))
         idx = self.sort(d).indices.narrow(d, k - 1, 1)
         v = self.gather(d, idx)
         return values_indices(v, idx) if keepdim else values_indices(v.squeeze(d), idx.squeeze(d))
 
-    def nonzero(self, as_tuple: bool = False) -> Any:
+    def nonzero(self, as_tuple: _bool = False) -> Any:
         nz = np.nonzero(self._data)
         if as_tuple:
             return tuple(Tensor._make(i.astype(np.int64)) for i in nz)
         return Tensor._make(np.stack(nz, axis=1).astype(np.int64))
 
-    def unique(self, sorted: bool = True, return_inverse: bool = False,
-               return_counts: bool = False, dim: int | None = None) -> Any:
+    def unique(self, sorted: _bool = True, return_inverse: _bool = False,
+               return_counts: _bool = False, dim: _int | None = None) -> Any:
         res = np.unique(self._data, return_inverse=return_inverse, return_counts=return_counts)
         if not isinstance(res, tuple):
             return Tensor._make(res)
@@ -1492,29 +1693,17 @@ class Tensor:
 
     # -- linear algebra ---------------------------------------------------------------------
     def matmul(self, other: Tensor) -> Tensor:
-        """torch.matmul: 1-D operands are promoted to matrices and the added dim removed."""
+        """torch.matmul: 1-D operands are promoted to matrices and the added dim removed;
+        batch dims broadcast."""
         x, y = self, _operand(other)
-        if x._data.ndim == 0 or y._data.ndim == 0:
+        xs, ys = x._data.shape, y._data.shape
+        if not xs or not ys:
             raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
-                               f"{x._data.ndim}D and {y._data.ndim}D")
+                               f"{len(xs)}D and {len(ys)}D")
         if x._data.dtype != y._data.dtype:
             raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                                f"{x.dtype} != {y.dtype}")
-        xs, ys = x._data.shape, y._data.shape
-        if xs[-1] != ys[-2 if len(ys) > 1 else 0]:
-            if len(xs) == len(ys) == 1:
-                raise RuntimeError(f"inconsistent tensor size, expected tensor [{xs[0]}] and src "
-                                   f"[{ys[0]}] to have the same number of elements, but got "
-                                   f"{xs[0]} and {ys[0]} elements respectively")
-            a = "x".join(map(str, (math.prod(xs[:-1]), xs[-1]) if len(xs) > 1 else (1, xs[0])))
-            b = "x".join(map(str, ys[-2:] if len(ys) > 1 else (ys[0], 1)))
-            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a} and {b})")
-        try:
-            np.broadcast_shapes(xs[:-2], ys[:-2])
-        except ValueError:
-            raise RuntimeError(f"The size of tensor a ({xs[-3]}) must match the size of tensor b "
-                               f"({ys[-3]}) at non-singleton dimension 0: batch shapes "
-                               f"{list(xs[:-2])} and {list(ys[:-2])} do not broadcast") from None
+        L.check_matmul(xs, ys)
         if len(xs) == 1 and len(ys) == 1:
             return (x * y).sum()
         if len(xs) == 1:
@@ -1524,49 +1713,103 @@ class Tensor:
         return L.MatMul.apply(x, y)
 
     def mm(self, mat2: Tensor) -> Tensor:
-        if self._data.ndim != 2 or mat2.ndim != 2:
-            raise RuntimeError(f"mm: expected 2D tensors, got {self._data.ndim}D and "
-                               f"{mat2.ndim}D")
+        """Matrix product of two 2-D tensors (no broadcasting)."""
+        if self._data.ndim != 2:
+            raise RuntimeError(f"self must be a matrix (got a {self._data.ndim}-D tensor)")
+        if mat2.ndim != 2:
+            raise RuntimeError(f"mat2 must be a matrix (got a {mat2.ndim}-D tensor)")
         return self.matmul(mat2)
 
     def bmm(self, mat2: Tensor) -> Tensor:
-        if self._data.ndim != 3 or mat2.ndim != 3:
-            raise RuntimeError(f"batch1 must be a 3D tensor (got {self._data.ndim}D and "
-                               f"{mat2.ndim}D)")
-        if self._data.shape[0] != mat2.shape[0]:
+        """Batched matrix product of (b, n, k) and (b, k, m) tensors (no broadcasting)."""
+        if self._data.ndim != 3:
+            raise RuntimeError(f"batch1 must be a 3D tensor (got a {self._data.ndim}-D tensor)")
+        if mat2.ndim != 3:
+            raise RuntimeError(f"batch2 must be a 3D tensor (got a {mat2.ndim}-D tensor)")
+        (b, _, k), (b2, k2, _) = self._data.shape, mat2.shape
+        if (b, k) != (b2, k2):
             raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                               f"[{self._data.shape[0]}, {self._data.shape[2]}] but got: "
-                               f"[{mat2.shape[0]}, {mat2.shape[1]}].")
+                               f"[{b}, {k}] but got: [{b2}, {k2}].")
         return self.matmul(mat2)
 
     def dot(self, other: Tensor) -> Tensor:
+        """Inner product of two 1-D tensors of the same size and dtype."""
         if self._data.ndim != 1 or other.ndim != 1:
             raise RuntimeError(f"1D tensors expected, but got {self._data.ndim}D and "
                                f"{other.ndim}D tensors")
+        if self._data.dtype != other._data.dtype:
+            raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                               f"{self.dtype} and {other.dtype}")
         return self.matmul(other)
 
     def outer(self, vec2: Tensor) -> Tensor:
+        """(n,) and (m,) -> (n, m): out[i, j] = self[i] * vec2[j]."""
+        for name, v in (("self", self), ("vec2", vec2)):
+            if v.ndim != 1:
+                raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.ndim}-D")
         return self.reshape(-1, 1) * vec2.reshape(1, -1)
 
+    ger = outer
+
     def mv(self, vec: Tensor) -> Tensor:
+        """(n, m) matrix times (m,) vector."""
+        if self._data.ndim != 2 or vec.ndim != 1:
+            raise RuntimeError(f"vector + matrix @ vector expected, got {self._data.ndim}-D "
+                               f"matrix and {vec.ndim}-D vector")
         return self.matmul(vec)
 
     # -- activations and nn helpers (bodies in nn.functional) -------------------------------
-    def softmax(self, dim: int, dtype: Any = None) -> Tensor:
+    def softmax(self, dim: _int, dtype: Any = None) -> Tensor:
         from ndgrad.nn import functional as F
 
         return F.softmax(self, dim, dtype=dtype)
 
-    def log_softmax(self, dim: int, dtype: Any = None) -> Tensor:
+    def log_softmax(self, dim: _int, dtype: Any = None) -> Tensor:
         from ndgrad.nn import functional as F
 
         return F.log_softmax(self, dim, dtype=dtype)
 
 
 def _full_like(t: Tensor, value: Any) -> Tensor:
-    if isinstance(value, Tensor):
-        return value.to(t.dtype).expand(t.shape) + t.detach() * 0
-    return Tensor._make(np.full(t._data.shape, value, dtype=t._data.dtype))
+    """``value`` (a number or a broadcastable Tensor) in t's shape and dtype, for fill_/copy_.
+
+    While recording, a Where node gives t's history a zero gradient (its values are all
+    overwritten) and value its gradient; ``t * 0`` would turn inf or nan in t into nan."""
+    v = value.to(t.dtype) if isinstance(value, Tensor) else Tensor._make(
+        np.asarray(value, dtype=t._data.dtype))
+    v = v.expand(t.shape)
+    if _grad_state.enabled and (t._requires_grad or v._requires_grad):
+        return where(Tensor._make(np.zeros(t._data.shape, np.bool_)), t, v)
+    return v
+
+
+def _broadcasts(a: tuple[int, ...], b: tuple[int, ...]) -> _bool:
+    return all(m == n or m == 1 or n == 1 for m, n in zip(a[::-1], b[::-1], strict=False))
+
+
+def _keep_old_value(t: Tensor, out: Tensor) -> None:
+    """Nodes that an in-place op's out-of-place ``compute()`` just made, and that saved ``t``
+    itself, get a copy of t's value from before the write (PyTorch saves ``original_self``).
+
+    Only the few nodes next to ``out`` are looked at: compute() makes no more than that."""
+    version, proxy = t._version, None
+    level, seen = [out.grad_fn], set()
+    for _ in range(4):
+        below = []
+        for node in level:
+            if node is None or node is t.grad_fn or node in seen:
+                continue
+            seen.add(node)
+            saved = node.__dict__.get("_saved")
+            for k, s in enumerate(saved or ()):
+                if s[0] == "in" and s[1] is t and s[2] == version:  # see function._pack
+                    if proxy is None:
+                        proxy = Tensor._make(t._data.copy())
+                        proxy._requires_grad, proxy.grad_fn = t._requires_grad, t.grad_fn
+                        proxy._output_nr = t._output_nr
+                    saved[k] = ("in", proxy, 0)
+            below.extend(n for n, _ in node.next_functions)
+        level = below
 
 
 def _operand(v: Any, like: Tensor | None = None) -> Any:
@@ -1581,8 +1824,35 @@ def _operand(v: Any, like: Tensor | None = None) -> Any:
 def _index_array(index: Any, op: str) -> np.ndarray:
     arr = index._data if isinstance(index, Tensor) else np.asarray(index)
     if arr.dtype.kind not in "iu":
-        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got {arr.dtype}")
+        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index (got {arr.dtype})")
     return arr
+
+
+def _check_index(idx: np.ndarray, shape: tuple[int, ...], d: int, what: str) -> None:
+    """gather/scatter: index no larger than ``shape`` apart from dim d, entries in range."""
+    for k, (a, b) in enumerate(zip(idx.shape, shape)):
+        if k != d and a > b:
+            raise RuntimeError(f"Size does not match at dimension {k} expected index "
+                               f"{list(idx.shape)} to be no larger than {what} {list(shape)} "
+                               f"apart from dimension {d}")
+    S.check_bounds(idx, shape[d], d)
+
+
+def _check_scatter(idx: np.ndarray, x: Tensor, d: int, src: Tensor | None) -> None:
+    shp = x._data.shape
+    if idx.ndim != len(shp):
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    if src is not None:
+        if src.ndim != len(shp):
+            raise RuntimeError("Index tensor must have the same number of dimensions as src "
+                               "tensor")
+        if any(a > b for a, b in zip(idx.shape, src.shape)) or any(
+                a > b for k, (a, b) in enumerate(zip(idx.shape, shp)) if k != d):
+            raise RuntimeError(f"Expected index {list(idx.shape)} to be no larger than self "
+                               f"{list(shp)} apart from dimension {d} and to be no larger size "
+                               f"than src {list(src.shape)}")
+    if len(shp):
+        _check_index(idx, shp, d, "self")
 
 
 def _infer_shape(shape: tuple[int, ...], numel: int) -> tuple[int, ...]:
@@ -1599,6 +1869,12 @@ def _infer_shape(shape: tuple[int, ...], numel: int) -> tuple[int, ...]:
     return shape
 
 
+def _autograd() -> Any:
+    import ndgrad.autograd
+
+    return ndgrad.autograd
+
+
 def _no_grad() -> Any:
     from ndgrad.autograd.grad_mode import no_grad
 
@@ -1612,9 +1888,12 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     if isinstance(data, Tensor):
         data = data._data
     arr = _as_array(data, dtype)
-    return Tensor(arr.copy() if arr is data or np.shares_memory(arr, data) else arr,
-                  requires_grad=requires_grad) if isinstance(data, np.ndarray) \
-        else Tensor(arr, requires_grad=requires_grad)
+    if isinstance(data, np.ndarray) and (arr is data or np.shares_memory(arr, data)):
+        arr = arr.copy()
+    t = Tensor._make(arr)
+    if requires_grad:
+        t.requires_grad = True
+    return t
 
 
 def where(condition: Any, input: Any = None, other: Any = None) -> Any:
@@ -1636,18 +1915,28 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dim (1-D empty tensors are skipped, as in torch)."""
-    ts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or list(tensors[:1])
-    if not ts:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    tensors = [_operand(t) for t in tensors]
+    if not tensors:
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
+                               f"concatenated")
+    ts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
     d = wrap_dim(dim, ts[0].ndim)
-    for i, t in enumerate(ts):
-        if t.ndim != ts[0].ndim or any(a != b for j, (a, b) in enumerate(zip(
-                t.shape, ts[0].shape, strict=True)) if j != d):
+    for i, t in enumerate(tensors):
+        if t is not ts[0] and t.ndim == 1 and t.shape[0] == 0:
+            continue
+        if t.ndim != ts[0].ndim:
+            raise RuntimeError(f"Tensors must have same number of dimensions: got "
+                               f"{ts[0].ndim} and {t.ndim}")
+        if any(a != b for j, (a, b) in enumerate(zip(t.shape, ts[0].shape)) if j != d):
             raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected "
                                f"size {list(ts[0].shape)} but got size {list(t.shape)} for "
                                f"tensor number {i} in the list.")
-    nd = _dtype.result_type(*ts) if len({t._data.dtype for t in ts}) > 1 else ts[0]._data.dtype
-    return S.Cat.apply(*(_cast(t, nd) for t in ts), dim=d)
+    nd = (_dtype.result_type(*tensors) if len({t._data.dtype for t in tensors}) > 1
+          else tensors[0]._data.dtype)
+    return S.Cat.apply(*(_cast(t, nd) for t in tensors), dim=d)
 
 
 concat = cat
@@ -1679,3 +1968,32 @@ def einsum_backward(equation: str, grad: Tensor, xs: Sequence[Tensor],
                     needs: Sequence[bool]) -> list[Tensor | None]:
     """Each operand's gradient is an einsum of the gradient with the other operands."""
     return L.einsum_grads(equation, grad, xs, needs)
+
+
+def is_tensor(obj: Any) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(t: Tensor) -> bool:
+    return t.is_floating_point()
+
+
+def broadcast_shapes(*shapes: Any) -> Size:
+    """The shape that tensors of ``shapes`` broadcast to (torch's message if they don't)."""
+    try:
+        return Size(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise E.broadcast_error(*shapes) from None
+
+
+def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
+    shape = broadcast_shapes(*(t.shape for t in tensors))
+    return tuple(t.expand(shape) for t in tensors)
+
+
+def softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    return input.softmax(dim, dtype=dtype)
+
+
+def log_softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    return input.log_softmax(dim, dtype=dtype)

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 from helpers import BROADCAST_PAIRS, check_op
 

@@ -38,7 +38,7 @@ def _initial_grad(t: Tensor, g: Any) -> Tensor:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs (the "
                                f"output has shape {tuple(t.shape)}); pass gradient= with that "
                                f"shape, e.g. out.backward(ndgrad.ones_like(out))")
-        return Tensor._make(np.ones_like(t._data))
+        return Tensor._make(np.ones(t._data.shape, t._data.dtype))
     if not isinstance(g, Tensor):
         g = Tensor._make(np.asarray(g, dtype=t._data.dtype))
     if g.shape != t.shape:
@@ -118,18 +118,20 @@ def _accumulate_leaf(t: Tensor, g: Tensor, create_graph: bool) -> None:
 def _run_hooks(node: Node, grads: list[Any]) -> None:
     if node._pre_hooks:
         for nr, hooks in node._pre_hooks.items():
-            for hook in hooks:
+            for hook in list(hooks.values()):  # {handle key: hook}, see Tensor.register_hook
                 if grads[nr] is not None:
                     new = hook(grads[nr])
-                    if new is not None:
-                        grads[nr] = new
+                    grads[nr] = _unshared(new if new is not None else grads[nr])
     if node._retained:
         for nr, ref in node._retained.items():
             t = ref()
             if t is not None and grads[nr] is not None:
                 g = grads[nr]
-                t.grad = (Tensor._make(g._data.copy()) if t.grad is None
-                          else Tensor._make(t.grad._data + g._data))
+                if g._requires_grad:  # create_graph=True: the kept gradient stays in the graph
+                    t.grad = g.clone() if t.grad is None else t.grad + g
+                else:
+                    t.grad = (Tensor._make(g._data.copy()) if t.grad is None
+                              else Tensor._make(t.grad._data + g._data))
 
 
 def _check_nan(node: Function, grads: tuple[Any, ...]) -> None:
@@ -170,46 +172,11 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
                 if x in needed:
                     deps[x] = deps.get(x, 0) + 1
 
-    ready = [n for n in roots if deps.get(n, 0) == 0]
     prev_mode = grad_state.enabled
     grad_state.enabled = create_graph
     try:
-        while ready:
-            node = ready.pop()
-            grads = buffers.pop(node)
-            _run_hooks(node, grads)
-            if inputs is not None:
-                for nr, g in enumerate(grads):
-                    if (node, nr) in captured:
-                        captured[(node, nr)] = g
-            if type(node) is AccumulateGrad:
-                if inputs is None:
-                    _backward_leaf(node, grads[0], create_graph)
-                continue
-            if needed is not None and node not in needed:
-                continue
-            assert isinstance(node, Function)
-            in_grads = _call_backward(node, grads)
-            if not retain_graph:
-                node._release()
-            if anomaly.state.enabled:
-                _check_nan(node, in_grads)
-            for i, ((nxt, nr), g) in enumerate(zip(node.next_functions, in_grads, strict=True)):
-                if nxt is None or g is None or (needed is not None and nxt not in needed):
-                    continue
-                if not isinstance(g, Tensor):
-                    g = Tensor._make(np.asarray(g))
-                shape, dtype = node._input_meta[i]
-                g = _sum_to(g, shape, node, i)
-                if g._data.dtype != dtype:
-                    g = g.to(dtype)
-                buf = buffers.get(nxt)
-                if buf is None:
-                    buf = buffers[nxt] = [None] * nxt._n_outputs
-                buf[nr] = _add(buf[nr], g, create_graph)
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
-                    ready.append(nxt)
+        _execute(roots, buffers, deps, retain_graph, create_graph,
+                 captured if inputs is not None else None, needed)
     finally:
         grad_state.enabled = prev_mode
 
@@ -228,24 +195,89 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
     return tuple(result)
 
 
+def _execute(roots: list[Node], buffers: dict[Node, list[Any]], deps: dict[Node, int],
+             retain_graph: bool, create_graph: bool,
+             captured: dict[tuple[Node, int], Tensor | None] | None,
+             needed: set[Node] | None) -> None:
+    """The walk itself: run each node once all the gradients flowing into it have arrived."""
+    ready = [n for n in roots if deps.get(n, 0) == 0]
+    anomaly_on = anomaly.state.enabled and anomaly.state.check_nan
+    while ready:
+        node = ready.pop()
+        grads = buffers.pop(node)
+        if node._pre_hooks is not None or node._retained is not None:
+            _run_hooks(node, grads)
+        if captured is not None:
+            if type(node) is AccumulateGrad and node.variable._hooks:  # leaf hooks apply too
+                grads[0] = _leaf_hooks(node.variable, grads[0])
+            for nr, g in enumerate(grads):
+                if (node, nr) in captured:
+                    captured[(node, nr)] = g
+        if type(node) is AccumulateGrad:
+            if captured is None:
+                _backward_leaf(node, grads[0], create_graph)
+            continue
+        if needed is not None and node not in needed:
+            continue
+        in_grads = _call_backward(node, grads)  # type: ignore[arg-type]
+        if not retain_graph:
+            node._release()  # type: ignore[attr-defined]
+        if anomaly_on:
+            _check_nan(node, in_grads)  # type: ignore[arg-type]
+        edges, meta = node.next_functions, node._input_meta  # type: ignore[attr-defined]
+        for i in range(len(edges)):
+            nxt, nr = edges[i]
+            g = in_grads[i]
+            if nxt is None or g is None or (needed is not None and nxt not in needed):
+                continue
+            if type(g) is not Tensor:
+                g = g if isinstance(g, Tensor) else Tensor._make(np.asarray(g))
+            shape, dtype = meta[i]
+            if g._data.shape != shape:
+                g = _sum_to(g, shape, node, i)
+            if g._data.dtype != dtype:
+                g = g.to(dtype)
+            buf = buffers.get(nxt)
+            if buf is None:
+                buf = buffers[nxt] = [None] * nxt._n_outputs
+            prev = buf[nr]
+            buf[nr] = g if prev is None else _add(prev, g, create_graph)
+            left = deps[nxt] - 1
+            deps[nxt] = left
+            if not left:
+                ready.append(nxt)
+
+
 def _backward_leaf(node: AccumulateGrad, g: Tensor, create_graph: bool) -> None:
     t = node.variable
     if t._hooks:
-        for hook in t._hooks.values():
-            new = hook(g)
-            if new is not None:
-                g = new
+        g = _leaf_hooks(t, g)
     _accumulate_leaf(t, g, create_graph)
 
 
+def _leaf_hooks(t: Tensor, g: Tensor) -> Tensor:
+    for hook in list(t._hooks.values()):  # type: ignore[union-attr]
+        new = hook(g)
+        g = _unshared(new if new is not None else g)
+    return g
+
+
+def _unshared(g: Tensor) -> Tensor:
+    """A fresh wrapper of a gradient a hook has seen: if the hook kept that tensor, the array now
+    has two owners, so AccumulateGrad copies it rather than taking it over (and later
+    accumulating into what the hook kept)."""
+    return g if g._requires_grad else Tensor._make(g._data)
+
+
 def _call_backward(node: Function, grads: list[Any]) -> tuple[Any, ...]:
+    """Run the node's backward; check it returned one gradient per forward input."""
     if node._n_outputs > 1:  # outputs that got no gradient count as zeros, as in PyTorch
         grads = [g if g is not None else Tensor._make(np.zeros(*node._output_meta[i]))
                  for i, g in enumerate(grads)]
     out = type(node).backward(node, *grads)
-    if not isinstance(out, tuple):
-        out = (out,)
     n = len(node.next_functions)
+    if type(out) is not tuple:
+        out = (out,)
     if len(out) != n:
         if len(out) > n and all(g is None for g in out[n:]):
             out = out[:n]
@@ -253,4 +285,3 @@ def _call_backward(node: Function, grads: list[Any]) -> tuple[Any, ...]:
             raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
                                f"(expected {n}, got {len(out)})")
     return out
-

@@ -46,7 +46,7 @@ class Node:
 
     next_functions: tuple[tuple[Node | None, int], ...] = ()
     _n_outputs = 1
-    _pre_hooks: dict[int, list[Any]] | None = None  # tensor hooks, by output index
+    _pre_hooks: dict[int, dict[int, Any]] | None = None  # tensor hooks: {output nr: {key: hook}}
     _retained: dict[int, Any] | None = None  # weakrefs of non-leaf tensors with retain_grad()
     _trace: list[str] | None = None  # where forward ran, recorded under detect_anomaly()
 
@@ -59,7 +59,8 @@ class Node:
     def register_prehook(self, output_nr: int, hook: Any) -> None:
         if self._pre_hooks is None:
             self._pre_hooks = {}
-        self._pre_hooks.setdefault(output_nr, []).append(hook)
+        hooks = self._pre_hooks.setdefault(output_nr, {})
+        hooks[len(hooks)] = hook
 
 
 class AccumulateGrad(Node):
@@ -97,6 +98,9 @@ class Function(Node):
     is_view = False  # output may share memory with input 0 (reshape, permute, x[i], ...)
     needs_input_grad: tuple[bool, ...] = ()
     _freed = False
+    _to_save: tuple[Any, ...] = ()  # what forward passed to save_for_backward
+    _non_diff: tuple[Any, ...] = ()
+    _saved: list[tuple[Any, ...]] = []  # packed by _pack when the graph is recorded
 
     # -- the user-facing API ---------------------------------------------------------------
     @staticmethod
@@ -119,67 +123,101 @@ class Function(Node):
         """The saved values as Tensors, after checking no in-place op changed them since."""
         if self._freed:
             raise RuntimeError(_SAVED_FREED)
-        return tuple(_unpack(self, s) for s in self.__dict__.get("_saved", ()))
+        return tuple([_unpack(self, s) for s in self._saved])
 
     # -- the engine's side -----------------------------------------------------------------
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run forward; record this op in the graph if grad mode is on and an input needs grad."""
-        ctx = cls.__new__(cls)
-        record = False
+        ctx = _new(cls)
+        needs = None
         if state.enabled:
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
-                    record = True
+                    needs = tuple([isinstance(b, Tensor) and b._requires_grad for b in args])
                     break
-        if record:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
-        else:
-            ctx.needs_input_grad = (False,) * len(args)
+        ctx.needs_input_grad = needs if needs is not None else _NOTHING_NEEDED[len(args)]
 
         if cls.array_io:
-            raw = [a._data if isinstance(a, Tensor) else a for a in args]
-            out = cls.forward(ctx, *raw, **kwargs)
+            out = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a for a in args],
+                              **kwargs)
         else:
             with no_grad():
                 out = cls.forward(ctx, *args, **kwargs)
-        single = not isinstance(out, tuple)
-        outs = (out,) if single else out
-        if not cls.array_io:
-            for o in outs:
-                if not isinstance(o, Tensor):
-                    raise TypeError(f"{cls.__name__}.forward must return Tensors, got "
-                                    f"{type(o).__name__}")
-            outs = tuple(o._data for o in outs)
-        results = tuple(_wrap_output(o) for o in outs)
+            out = _user_outputs(cls, out)
+        if type(out) is not tuple:  # one output: the common, fast path
+            t = _new(Tensor)
+            t._data = out if type(out) is np.ndarray else np.asarray(out)
+            if cls.is_view:
+                _share_version(args[0], t)
+            if needs is not None:
+                _record(ctx, args, (t,))
+            return t
+        results = tuple(_wrap_output(o) for o in out)
         if cls.is_view:
             _share_version(args[0], results[0])
-        if record:
-            non_diff = ctx.__dict__.get("_non_diff", ())
-            for i, (t, o) in enumerate(zip(results, outs, strict=True)):
-                if t._data.dtype.kind == "f" and not any(o is _raw(n) for n in non_diff):
-                    t._requires_grad = True
-                    t.grad_fn = ctx
-                    t._output_nr = i
-            if len(results) > 1:
-                ctx._n_outputs = len(results)
-                ctx._output_meta = tuple((t._data.shape, t._data.dtype) for t in results)
-            ctx.next_functions = tuple(_edge(a) for a in args)
-            ctx._input_meta = tuple((a._data.shape, a._data.dtype) if isinstance(a, Tensor)
-                                    else None for a in args)
-            to_save = ctx.__dict__.get("_to_save")
-            if to_save:
-                ctx._saved = [_pack(s, args, results) for s in to_save]
-                del ctx._to_save
-            if anomaly.state.enabled:
-                ctx._trace = traceback.format_stack()[:-1]
-        return results[0] if single else results
+        if needs is not None:
+            ctx._n_outputs = len(results)
+            ctx._output_meta = tuple((t._data.shape, t._data.dtype) for t in results)
+            _record(ctx, args, results)
+        return results
 
     def _release(self) -> None:
         """Drop what forward saved: called after backward unless retain_graph=True."""
-        if "_saved" in self.__dict__:
-            del self._saved
+        if self._saved:
+            self._saved = []
             self._freed = True
+
+
+_new = object.__new__
+_NOTHING_NEEDED = [(False,) * n for n in range(64)]
+_NO_EDGE = (None, 0)
+
+
+def _user_outputs(cls: type, out: Any) -> Any:
+    """A user Function's forward returns Tensors; the graph is built from their arrays."""
+    for o in out if isinstance(out, tuple) else (out,):
+        if not isinstance(o, Tensor):
+            raise TypeError(f"{cls.__name__}.forward must return Tensors, got "
+                            f"{type(o).__name__}")
+    return tuple(o._data for o in out) if isinstance(out, tuple) else out._data
+
+
+def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Tensor, ...]) -> None:
+    """Make ``ctx`` the grad_fn of the float outputs and connect it to its inputs' nodes."""
+    non_diff = ctx._non_diff
+    for i, t in enumerate(results):
+        if t._data.dtype.kind == "f" and not (non_diff and any(
+                t._data is _raw(n) for n in non_diff)):
+            t._requires_grad = True
+            t.grad_fn = ctx
+            if i:
+                t._output_nr = i
+    edges = []
+    meta = []
+    for a in args:
+        if isinstance(a, Tensor):
+            d = a._data
+            meta.append((d.shape, d.dtype))
+            if a._requires_grad:
+                fn = a.grad_fn
+                if fn is not None:
+                    edges.append((fn, a._output_nr))
+                else:
+                    acc = a._accum() if a._accum is not None else None
+                    edges.append((acc if acc is not None else accumulator(a), 0))
+            else:
+                edges.append(_NO_EDGE)
+        else:
+            meta.append(None)
+            edges.append(_NO_EDGE)
+    ctx.next_functions = tuple(edges)
+    ctx._input_meta = tuple(meta)
+    to_save = ctx._to_save
+    if to_save:
+        ctx._saved = [_pack(s, args, results) for s in to_save]
+    if anomaly.state.enabled:
+        ctx._trace = traceback.format_stack()[:-2]
 
 
 def _raw(v: Any) -> Any:
@@ -196,19 +234,11 @@ def _wrap_output(o: Any) -> Tensor:
 
 def _share_version(src: Tensor, out: Tensor) -> None:
     # a view shares its base's version counter, so in-place changes through either are seen
-    if np.may_share_memory(src._data, out._data):
+    if out._data.base is not None and np.may_share_memory(src._data, out._data):
         if src._vc is None:
             src._vc = [0]
         out._vc = src._vc
         out._base = src._base if src._base is not None else src
-
-
-def _edge(a: Any) -> tuple[Node | None, int]:
-    if not isinstance(a, Tensor) or not a._requires_grad:
-        return (None, 0)
-    if a.grad_fn is not None:
-        return (a.grad_fn, a._output_nr)
-    return (accumulator(a), 0)
 
 
 # A saved value is packed as a tuple whose first item says what it is:
@@ -218,11 +248,12 @@ def _edge(a: Any) -> tuple[Node | None, int]:
 #   ("const", value)                 anything else (masks, indices, Python numbers)
 def _pack(s: Any, args: tuple[Any, ...], outs: tuple[Tensor, ...]) -> tuple[Any, ...]:
     if s is None:
-        return ("const", None)
-    raw = _raw(s)
+        return _CONST_NONE
+    raw = s._data if isinstance(s, Tensor) else s
     for a in args:
         if isinstance(a, Tensor) and raw is a._data:
-            return ("in", a, a._version)
+            vc = a._vc
+            return ("in", a, vc[0] if vc is not None else 0)
     for nr, o in enumerate(outs):
         if raw is o._data:
             if o._vc is None:
@@ -231,11 +262,14 @@ def _pack(s: Any, args: tuple[Any, ...], outs: tuple[Tensor, ...]) -> tuple[Any,
     return ("const", s)
 
 
+_CONST_NONE = ("const", None)
+
+
 def _unpack(ctx: Function, s: tuple[Any, ...]) -> Any:
     kind = s[0]
     if kind == "in":
         t, version = s[1], s[2]
-        if t._version != version:
+        if (t._vc[0] if t._vc is not None else 0) != version:
             raise RuntimeError(_modified_message(t, version))
         return t
     if kind == "out":
@@ -257,10 +291,11 @@ def _unpack(ctx: Function, s: tuple[Any, ...]) -> Any:
 
 
 def _modified_message(t: Tensor, version: int) -> str:
-    fn = t.grad_fn.name() if t.grad_fn is not None else "a leaf"
+    made_by = (f", which is output {t._output_nr} of {t.grad_fn.name()}," if t.grad_fn is not None
+               else "")  # a leaf
     return (f"one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: [ndgrad.{t._data.dtype} tensor of shape {list(t.shape)}], which "
-            f"is output {t._output_nr} of {fn}, is at version {t._version}; expected version "
+            f"inplace operation: [ndgrad.{t._data.dtype} tensor of shape {list(t.shape)}]"
+            f"{made_by} is at version {t._version}; expected version "
             f"{version} instead. Hint: replace the inplace operation (add_, x[i] = v, ...) by an "
             f"out-of-place one (x = x + y), or clone() the tensor before modifying it.")
 
