@@ -128,3 +128,27 @@ def test_default_mlp_reaches_98_percent(tmp_path, capsys):
 def test_cnn_reaches_99_percent(tmp_path, capsys):
     lines, acc = run(capsys, "--model", "cnn", "--out", tmp_path)
     assert acc >= 0.99
+
+
+# -- the single-file examples, on ndgrad and (the same code) on torch ------------------------
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize("name,limit,threshold", [("mnist_mlp", 3000, 0.8),
+                                                  ("mnist_cnn", 2000, 0.8)])
+@pytest.mark.parametrize("lib", ["ndgrad", "torch"])
+def test_examples_run_on_both_libraries(tmp_path, name, limit, threshold, lib):
+    source = (EXAMPLES / f"{name}.py").read_text()
+    assert "\nimport ndgrad as torch\n" in source
+    script = tmp_path / f"{name}.py"
+    if lib == "torch":
+        pytest.importorskip("torch")
+        source = source.replace("\nimport ndgrad as torch\n", "\nimport torch\n")
+    script.write_text(source)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # small runs: threads only add overhead
+    proc = subprocess.run([sys.executable, str(script), "--epochs", "1", "--limit", str(limit)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert LAST_LINE.match(last), last
+    assert float(last.split("=")[1]) > threshold
