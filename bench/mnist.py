@@ -1,0 +1,347 @@
+"""MNIST training speed: ndgrad vs PyTorch (2 threads) vs a hand-written NumPy MLP (the floor).
+
+Run: python bench/mnist.py [--rounds 5] [--data DIR] [--profile] [--no-memory]
+
+* MLP 784-128-64-10 (ReLU), batch 64, SGD(lr=0.01, momentum=0.9), one epoch (938 steps).
+* CNN conv(1->8, 3x3, pad 1)-ReLU-maxpool(2)-conv(8->16, 3x3, pad 1)-ReLU-maxpool(2)-
+  linear(784->10), batch 64, Adam(lr=1e-3), 150 steps.
+
+All three start from the same initial weights and see the same batches. The implementations
+alternate in one process, several rounds, and the medians and ratios are printed. Batches are
+fancy-indexed from one normalised float32 array per epoch: torch and NumPy slice a permutation by
+hand, ndgrad goes through its DataLoader over a TensorDataset (which does the same indexing), so
+the loader's own overhead is inside ndgrad's time.
+
+Peak memory of the MLP epoch is measured in a fresh subprocess per implementation, the same way
+for all three: the rise of the process's peak resident set (VmHWM, reset through
+/proc/self/clear_refs just before the epoch) over its resident set at that moment. For ndgrad and
+NumPy, tracemalloc's peak of traced allocations during the epoch is printed as well (torch's
+allocator is invisible to tracemalloc, hence the RSS measure for the comparison).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+BATCH = 64
+MLP_LR, MLP_MOMENTUM = 0.01, 0.9
+CNN_LR, CNN_STEPS = 1e-3, 150
+REPO = Path(__file__).resolve().parents[1]
+
+
+# -- data --------------------------------------------------------------------------------------
+def load_mnist(data: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The training set as normalised float32 (N, 784) and int64 labels."""
+    import ndgrad.datasets
+
+    shared = REPO.parent / "shared" / "datasets"
+    if data is None and "NDGRAD_DATA" not in os.environ and shared.is_dir():
+        data = str(shared)
+    ds = ndgrad.datasets.MNIST(root=data, train=True)
+    x = (ds.data.numpy().reshape(-1, 784) / np.float32(255) - np.float32(0.1307)) / np.float32(
+        0.3081)
+    return x.astype(np.float32), ds.targets.numpy()
+
+
+def init_weights(seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """PyTorch-style uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) initial weights for both models."""
+    rng = np.random.default_rng(seed)
+
+    def u(fan_in: int, *shape: int) -> np.ndarray:
+        b = 1 / np.sqrt(fan_in)
+        return rng.uniform(-b, b, shape).astype(np.float32)
+
+    mlp = {"0.weight": u(784, 128, 784), "0.bias": u(784, 128),
+           "2.weight": u(128, 64, 128), "2.bias": u(128, 64),
+           "4.weight": u(64, 10, 64), "4.bias": u(64, 10)}
+    cnn = {"0.weight": u(9, 8, 1, 3, 3), "0.bias": u(9, 8),
+           "3.weight": u(72, 16, 8, 3, 3), "3.bias": u(72, 16),
+           "7.weight": u(784, 10, 784), "7.bias": u(784, 10)}
+    return {"mlp": mlp, "cnn": cnn}
+
+
+# -- the same model code for torch and ndgrad ----------------------------------------------------
+def make_mlp(lib, weights):
+    nn = lib.nn
+    model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(),
+                          nn.Linear(64, 10))
+    model.load_state_dict({k: lib.tensor(v) for k, v in weights.items()})
+    return model
+
+
+def make_cnn(lib, weights):
+    nn = lib.nn
+    model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(784, 10))
+    model.load_state_dict({k: lib.tensor(v) for k, v in weights.items()})
+    return model
+
+
+def train(lib, model, opt, batches) -> float:
+    """The PyTorch training loop; returns the last loss so the work cannot be skipped."""
+    loss = None
+    for x, y in batches:
+        loss = lib.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return float(loss.item())
+
+
+def torch_batches(torch, x, y, perm, steps=None, shape=(-1, 784)):
+    stop = len(perm) if steps is None else steps * BATCH
+    for i in range(0, stop, BATCH):
+        idx = perm[i:i + BATCH]
+        yield x[idx].reshape(shape), y[idx]
+
+
+def ndgrad_batches(ndgrad, x, y, perm, steps=None, shape=(-1, 784)):
+    from ndgrad.utils.data import DataLoader, TensorDataset
+
+    stop = len(perm) if steps is None else steps * BATCH
+    ds = TensorDataset(x, y)
+    # the permutation is fixed so that every library sees the same batches
+    loader = DataLoader(ds, batch_size=BATCH, sampler=_Fixed(perm[:stop]))
+    if shape == (-1, 784):
+        return loader
+    return ((xb.reshape(shape), yb) for xb, yb in loader)
+
+
+class _Fixed:
+    """A sampler with a given order (its index array feeds DataLoader's fast path)."""
+
+    def __init__(self, order):
+        self.order = order
+
+    def _index_array(self):
+        return self.order
+
+    def __iter__(self):
+        return iter(self.order.tolist())
+
+    def __len__(self):
+        return len(self.order)
+
+
+# -- the floor: NumPy by hand, no graph --------------------------------------------------------
+def numpy_mlp_epoch(weights, x, y, perm) -> float:
+    """Forward, backward and SGD-momentum in place; no input gradient, buffers reused."""
+    w = {k: v.copy() for k, v in weights.items()}
+    W1, b1, W2, b2, W3, b3 = (w[k] for k in ("0.weight", "0.bias", "2.weight", "2.bias",
+                                             "4.weight", "4.bias"))
+    params = [W1, b1, W2, b2, W3, b3]
+    bufs = [np.zeros_like(p) for p in params]
+    loss = 0.0
+    for step, i in enumerate(range(0, len(perm), BATCH)):
+        idx = perm[i:i + BATCH]
+        xb, yb = x[idx], y[idx]
+        n = len(idx)
+        h1 = xb @ W1.T
+        h1 += b1
+        np.maximum(h1, 0, out=h1)
+        h2 = h1 @ W2.T
+        h2 += b2
+        np.maximum(h2, 0, out=h2)
+        logits = h2 @ W3.T
+        logits += b3
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        s = e.sum(axis=1, keepdims=True)
+        rows = np.arange(n)
+        loss = float(np.log(s[:, 0]).mean() - logits[rows, yb].mean())
+        g = e
+        g /= s
+        g[rows, yb] -= 1
+        g /= n
+        grads3 = (g.T @ h2, g.sum(axis=0))
+        d2 = g @ W3
+        d2 *= h2 > 0
+        grads2 = (d2.T @ h1, d2.sum(axis=0))
+        d1 = d2 @ W2
+        d1 *= h1 > 0
+        grads1 = (d1.T @ xb, d1.sum(axis=0))
+        for p, buf, grad in zip(params, bufs, (*grads1, *grads2, *grads3)):
+            if step:
+                buf *= MLP_MOMENTUM
+                buf += grad
+            else:
+                buf[...] = grad
+            p -= MLP_LR * buf
+    return loss
+
+
+# -- timing ------------------------------------------------------------------------------------
+def timed(fn) -> tuple[tuple[float, float], float]:
+    """((wall seconds, CPU seconds of all threads), fn's result)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return (time.perf_counter() - t0, time.process_time() - c0), out
+
+
+def run_mlp(lib_name: str, weights, x, y, perm, libs) -> tuple[tuple[float, float], float]:
+    if lib_name == "numpy":
+        return timed(lambda: numpy_mlp_epoch(weights, x, y, perm))
+    lib = libs[lib_name]
+    model = make_mlp(lib, weights)
+    opt = lib.optim.SGD(model.parameters(), lr=MLP_LR, momentum=MLP_MOMENTUM)
+    xs, ys = lib.from_numpy(x), lib.from_numpy(y)
+    make = torch_batches if lib_name == "torch" else ndgrad_batches
+    p = lib.from_numpy(perm) if lib_name == "torch" else perm
+    return timed(lambda: train(lib, model, opt, make(lib, xs, ys, p)))
+
+
+def run_cnn(lib_name: str, weights, x, y, perm, libs) -> tuple[tuple[float, float], float]:
+    lib = libs[lib_name]
+    model = make_cnn(lib, weights)
+    opt = lib.optim.Adam(model.parameters(), lr=CNN_LR)
+    xs, ys = lib.from_numpy(x), lib.from_numpy(y)
+    make = torch_batches if lib_name == "torch" else ndgrad_batches
+    p = lib.from_numpy(perm) if lib_name == "torch" else perm
+    return timed(lambda: train(lib, model, opt, make(lib, xs, ys, p, CNN_STEPS, (-1, 1, 28, 28))))
+
+
+def report(title: str, times: dict[str, list[tuple[float, float]]], losses: dict[str, float],
+           ratios: list[tuple[str, str, str]]) -> None:
+    """Medians of wall time (what the targets are about) and of CPU time (all threads; less
+    sensitive to other load on the machine, but counts threads that spin while waiting)."""
+    wall = {k: statistics.median(t[0] for t in v) for k, v in times.items()}
+    cpu = {k: statistics.median(t[1] for t in v) for k, v in times.items()}
+    print(f"\n{title}")
+    for k, v in times.items():
+        spread = ", ".join(f"{t[0]:.2f}" for t in v)
+        print(f"  {k:7s} wall median {wall[k]:7.3f} s (rounds: {spread}); CPU median "
+              f"{cpu[k]:7.3f} s; last loss {losses[k]:.4f}")
+    for a, b, target in ratios:
+        print(f"  {a}/{b}: wall {wall[a] / wall[b]:.2f} (target {target}), CPU "
+              f"{cpu[a] / cpu[b]:.2f}")
+
+
+def speed(rounds: int, data: str | None) -> None:
+    import torch
+
+    import ndgrad
+
+    torch.set_num_threads(2)
+    libs = {"torch": torch, "ndgrad": ndgrad}
+    x, y = load_mnist(data)
+    weights = init_weights()
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start (timings "
+          f"are only meaningful on an otherwise idle machine)")
+    perms = [np.random.default_rng(r).permutation(len(x)) for r in range(rounds)]
+
+    names = ["ndgrad", "torch", "numpy"]
+    times = {k: [] for k in names}
+    losses: dict[str, float] = {}
+    run_mlp("ndgrad", weights["mlp"], x, y, perms[0][:BATCH * 20], libs)  # warm up imports
+    run_mlp("torch", weights["mlp"], x, y, perms[0][:BATCH * 20], libs)
+    for r in range(rounds):
+        order = names[r % 3:] + names[:r % 3]  # rotate who goes first
+        for k in order:
+            t, losses[k] = run_mlp(k, weights["mlp"], x, y, perms[r], libs)
+            times[k].append(t)
+    report("MLP 784-128-64-10, batch 64, SGD momentum, 1 epoch (938 steps)", times, losses,
+           [("ndgrad", "torch", "<= 0.8"), ("ndgrad", "numpy", "<= 1.25"),
+            ("numpy", "torch", "reference")])
+
+    times = {"ndgrad": [], "torch": []}
+    for r in range(rounds):
+        for k in (["ndgrad", "torch"] if r % 2 == 0 else ["torch", "ndgrad"]):
+            t, losses[k] = run_cnn(k, weights["cnn"], x, y, perms[r], libs)
+            times[k].append(t)
+    report(f"CNN conv8-pool-conv16-pool-linear, batch 64, Adam, {CNN_STEPS} steps", times,
+           losses, [("ndgrad", "torch", "<= 1.3")])
+
+
+# -- memory ------------------------------------------------------------------------------------
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def memory_child(lib_name: str, data: str | None) -> None:
+    """One MLP epoch in this fresh process; prints 'rss_kb tracemalloc_kb'."""
+    import tracemalloc
+
+    import torch
+
+    import ndgrad
+
+    torch.set_num_threads(2)
+    libs = {"torch": torch, "ndgrad": ndgrad}
+    x, y = load_mnist(data)
+    weights = init_weights()["mlp"]
+    perm = np.random.default_rng(0).permutation(len(x))
+    run_mlp(lib_name, weights, x, y, perm[:BATCH * 5], libs)  # imports, BLAS buffers, caches
+    traced = lib_name != "torch"
+    if traced:
+        tracemalloc.start()
+    before = _status_kb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak resident set (VmHWM) to the current one
+    run_mlp(lib_name, weights, x, y, perm, libs)
+    rss = _status_kb("VmHWM") - before
+    peak = tracemalloc.get_traced_memory()[1] // 1024 if traced else -1
+    print(rss, peak)
+
+
+def memory(data: str | None) -> None:
+    print("\nPeak memory of one MLP epoch (fresh process each; rise of peak RSS over the RSS at "
+          "the start of the epoch; tracemalloc peak where it sees the allocations)")
+    for name in ("ndgrad", "torch", "numpy"):
+        cmd = [sys.executable, __file__, "--memory-child", name]
+        if data:
+            cmd += ["--data", data]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
+        rss, traced = int(out[-2]), int(out[-1])
+        extra = f", tracemalloc peak {traced / 1024:6.1f} MiB" if traced >= 0 else ""
+        print(f"  {name:7s} peak RSS rise {rss / 1024:6.1f} MiB{extra}")
+
+
+def profile(data: str | None) -> None:
+    import cProfile
+    import pstats
+
+    import ndgrad
+
+    x, y = load_mnist(data)
+    perm = np.random.default_rng(0).permutation(len(x))
+    prof = cProfile.Profile()
+    prof.enable()
+    run_mlp("ndgrad", init_weights()["mlp"], x, y, perm, {"ndgrad": ndgrad})
+    prof.disable()
+    print("\ncProfile of one ndgrad MLP epoch (top 25 by own time)")
+    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--data", default=None, help="data dir (default: NDGRAD_DATA)")
+    parser.add_argument("--profile", action="store_true", help="cProfile an ndgrad MLP epoch")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child, args.data)
+        return
+    speed(args.rounds, args.data)
+    if not args.no_memory:
+        memory(args.data)
+    if args.profile:
+        profile(args.data)
+
+
+if __name__ == "__main__":
+    main()
