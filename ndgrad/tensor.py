@@ -11,7 +11,7 @@ import math
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -27,7 +27,9 @@ values_indices = namedtuple("values_indices", ["values", "indices"])
 _new = object.__new__
 # Tensor has methods named int, bool and float (as torch.Tensor does): annotations inside the
 # class use these aliases, as PyTorch's own stubs do.
-_int, _bool, _float = int, bool, float
+_int: TypeAlias = int
+_bool: TypeAlias = bool
+_float: TypeAlias = float
 
 
 class Size(tuple):
@@ -202,6 +204,7 @@ class Tensor:
     __array_priority__ = 1000
     __hash__ = object.__hash__  # == is elementwise, so hash by identity as torch does
 
+    _data: np.ndarray  # the values; every tensor has one
     # Defaults for attributes an op's result does not set: making a tensor sets only _data.
     _requires_grad = False
     _grad: Tensor | None = None
@@ -445,7 +448,7 @@ class Tensor:
             if isinstance(a, Tensor):
                 target = a.dtype
             elif isinstance(a, str | device):
-                device(a)  # raises for anything but the CPU
+                device(str(a))  # raises for anything but the CPU
             elif a is not None and not isinstance(a, bool):
                 target = a
         if target is None:
@@ -804,28 +807,28 @@ class Tensor:
     absolute = abs
 
     def exp(self) -> Tensor:
-        return E.Exp.apply(self._float())
+        return E.Exp.apply(self._floating())
 
     def exp2(self) -> Tensor:
-        return 2.0 ** self._float()  # np.power: exact at integers, unlike exp(x log 2)
+        return 2.0 ** self._floating()  # np.power: exact at integers, unlike exp(x log 2)
 
     def expm1(self) -> Tensor:
-        return E.Expm1.apply(self._float())
+        return E.Expm1.apply(self._floating())
 
     def log(self) -> Tensor:
-        return E.Log.apply(self._float())
+        return E.Log.apply(self._floating())
 
     def log2(self) -> Tensor:
-        return E.Log2.apply(self._float())
+        return E.Log2.apply(self._floating())
 
     def log10(self) -> Tensor:
-        return E.Log10.apply(self._float())
+        return E.Log10.apply(self._floating())
 
     def log1p(self) -> Tensor:
-        return E.Log1p.apply(self._float())
+        return E.Log1p.apply(self._floating())
 
     def sqrt(self) -> Tensor:
-        return E.Sqrt.apply(self._float())
+        return E.Sqrt.apply(self._floating())
 
     def rsqrt(self) -> Tensor:
         return 1 / self.sqrt()
@@ -835,25 +838,25 @@ class Tensor:
         return x * x
 
     def sin(self) -> Tensor:
-        return E.Sin.apply(self._float())
+        return E.Sin.apply(self._floating())
 
     def cos(self) -> Tensor:
-        return E.Cos.apply(self._float())
+        return E.Cos.apply(self._floating())
 
     def tan(self) -> Tensor:
-        return E.Tan.apply(self._float())
+        return E.Tan.apply(self._floating())
 
     def tanh(self) -> Tensor:
-        return E.Tanh.apply(self._float())
+        return E.Tanh.apply(self._floating())
 
     def sigmoid(self) -> Tensor:
-        return E.Sigmoid.apply(self._float())
+        return E.Sigmoid.apply(self._floating())
 
     def relu(self) -> Tensor:
         return E.Relu.apply(self)
 
     def erf(self) -> Tensor:
-        return E.Erf.apply(self._float())
+        return E.Erf.apply(self._floating())
 
     def sign(self) -> Tensor:
         return E.Sign.apply(self) if self._data.dtype.kind != "b" else self.clone()
@@ -861,7 +864,7 @@ class Tensor:
     sgn = sign
 
     def reciprocal(self) -> Tensor:
-        return 1 / self._float()
+        return 1 / self._floating()
 
     def floor(self) -> Tensor:
         return E.Floor.apply(self) if self._data.dtype.kind == "f" else self.clone()
@@ -927,7 +930,7 @@ class Tensor:
         v = value if isinstance(value, Tensor) else tensor(value, dtype=self.dtype)
         return where(mask, v.to(self.dtype), self)
 
-    def _float(self) -> Tensor:
+    def _floating(self) -> Tensor:
         """Integer inputs of float functions (exp, log, ...) become the default float."""
         return self if self._data.dtype.kind == "f" else _cast(self, _dtype.default_float())
 
@@ -1212,7 +1215,7 @@ class Tensor:
 
     def logsumexp(self, dim: Any, keepdim: _bool = False) -> Tensor:
         """log(sum(exp(x))) computed as m + log(sum(exp(x - m))) so exp never overflows."""
-        x = self._float()
+        x = self._floating()
         dims = wrap_dims(dim, x._data.ndim)
         m = x.detach().amax(dims, keepdim=True) if x._data.size else x.detach().sum(dims, True)
         m = m.masked_fill(m.isinf(), 0.0)
@@ -1243,7 +1246,7 @@ class Tensor:
             p = 2
         elif not isinstance(p, int | float):
             raise TypeError(f"norm(): p must be a number or 'fro', got {type(p).__name__}")
-        x = self._float() if dtype is None else self.to(dtype)
+        x = self._floating() if dtype is None else self.to(dtype)
         return R.Norm.apply(x, builtins.float(p), R.reduce_dims(dim, x._data.ndim), keepdim)
 
     def all(self, dim: Any = None, keepdim: _bool = False) -> Tensor:
@@ -1681,7 +1684,8 @@ class Tensor:
 
     def unique(self, sorted: _bool = True, return_inverse: _bool = False,
                return_counts: _bool = False, dim: _int | None = None) -> Any:
-        res = np.unique(self._data, return_inverse=return_inverse, return_counts=return_counts)
+        res: Any = np.unique(self._data, return_inverse=return_inverse,  # type: ignore[call-overload]
+                             return_counts=return_counts)
         if not isinstance(res, tuple):
             return Tensor._make(res)
         out = [Tensor._make(res[0])]
@@ -1795,7 +1799,7 @@ def _keep_old_value(t: Tensor, out: Tensor) -> None:
     version, proxy = t._version, None
     level, seen = [out.grad_fn], set()
     for _ in range(4):
-        below = []
+        below: list[Any] = []
         for node in level:
             if node is None or node is t.grad_fn or node in seen:
                 continue

@@ -184,7 +184,7 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
         return None
     result = []
     for i, key in enumerate(targets):
-        g = captured.get(key)  # type: ignore[call-overload]
+        g = captured.get(key)  # type: ignore[call-overload, arg-type]
         if g is None and not allow_unused:
             raise RuntimeError(f"One of the differentiated Tensors (input {i}) appears to not "
                                f"have been used in the graph. Set allow_unused=True if this is "

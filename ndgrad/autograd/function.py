@@ -99,6 +99,8 @@ class Function(Node):
     needs_input_grad: tuple[bool, ...] = ()
     _freed = False
     _to_save: tuple[Any, ...] = ()  # what forward passed to save_for_backward
+    _input_meta: tuple[tuple[Any, Any] | None, ...] = ()  # (shape, dtype) of each tensor input
+    _output_meta: tuple[tuple[Any, Any], ...] = ()  # (shape, dtype) of each output, if several
     _non_diff: tuple[Any, ...] = ()
     _saved: list[tuple[Any, ...]] = []  # packed by _pack when the graph is recorded
 
@@ -193,8 +195,8 @@ def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Tensor, ...]) -
             t.grad_fn = ctx
             if i:
                 t._output_nr = i
-    edges = []
-    meta = []
+    edges: list[tuple[Node | None, int]] = []
+    meta: list[tuple[Any, Any] | None] = []
     for a in args:
         if isinstance(a, Tensor):
             d = a._data

@@ -7,6 +7,8 @@ sums it back down to the input's shape, as it does for every broadcast.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ndgrad.ops.elementwise import Primitive
@@ -143,7 +145,8 @@ def plan_index(index: tuple, shape: tuple[int, ...]) -> list[tuple]:
                 d += 1
     if not (n_int and n_adv):
         return [tuple(items)]
-    pre, post = [], []
+    pre: list[Any] = []
+    post: list[Any] = []
     for i in items:
         if isinstance(i, np.ndarray) and i.ndim:
             pre.extend([slice(None)] * (i.ndim if i.dtype == np.bool_ else 1))
@@ -326,7 +329,7 @@ class Pad(Primitive):
 
 def _along(index: np.ndarray, dim: int) -> tuple:
     """The full NumPy index that addresses x[..., index[...], ...] along ``dim``."""
-    idx = list(np.indices(index.shape, sparse=True))
+    idx: list[Any] = list(np.indices(index.shape, sparse=True))
     idx[dim] = index
     return tuple(idx)
 
