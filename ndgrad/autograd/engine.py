@@ -48,18 +48,20 @@ def _initial_grad(t: Tensor, g: Any) -> Tensor:
 
 
 def _dependencies(roots: Sequence[Node]) -> dict[Node, int]:
+    """For each node below the roots, the number of edges pointing at it."""
     deps: dict[Node, int] = {}
-    seen = set(roots)
-    stack = list(seen)
+    is_root = set(roots)
+    stack = list(is_root)
     while stack:
-        node = stack.pop()
-        for nxt, _ in node.next_functions:
+        for nxt, _ in stack.pop().next_functions:
             if nxt is None:
                 continue
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
+            if nxt in deps:
+                deps[nxt] += 1
+            else:  # first visit: count it, then walk below it (roots are walked already)
+                deps[nxt] = 1
+                if nxt not in is_root:
+                    stack.append(nxt)
     return deps
 
 
@@ -105,14 +107,15 @@ def _sum_to(g: Tensor, shape: tuple[int, ...], node: Node, i: int) -> Tensor:
 
 def _accumulate_leaf(t: Tensor, g: Tensor, create_graph: bool) -> None:
     """leaf.grad += g; the first gradient is taken over without a copy when nothing shares it."""
+    old = t._grad
     if create_graph:
-        t.grad = g if t.grad is None else t.grad + g
-    elif t.grad is None:
-        t.grad = Tensor._make(steal_or_copy(g._data))
-    elif t.grad._requires_grad:
-        t.grad = Tensor._make(t.grad._data + g._data)
+        t.grad = g if old is None else old + g
+    elif old is None:
+        t._grad = Tensor._make(steal_or_copy(g._data))
+    elif old._requires_grad:
+        t._grad = Tensor._make(old._data + g._data)
     else:
-        t.grad._data += g._data
+        old._data += g._data
 
 
 def _run_hooks(node: Node, grads: list[Any]) -> None:
@@ -220,7 +223,7 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], deps: dict[Node,
         if needed is not None and node not in needed:
             continue
         in_grads = _call_backward(node, grads)  # type: ignore[arg-type]
-        if not retain_graph:
+        if not retain_graph and node._saved:  # type: ignore[attr-defined]
             node._release()  # type: ignore[attr-defined]
         if anomaly_on:
             _check_nan(node, in_grads)  # type: ignore[arg-type]

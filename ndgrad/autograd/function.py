@@ -132,13 +132,15 @@ class Function(Node):
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run forward; record this op in the graph if grad mode is on and an input needs grad."""
         ctx = _new(cls)
-        needs = None
+        recording = False
         if state.enabled:
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
-                    needs = tuple([isinstance(b, Tensor) and b._requires_grad for b in args])
+                    _connect(ctx, args)
+                    recording = True
                     break
-        ctx.needs_input_grad = needs if needs is not None else _NOTHING_NEEDED[len(args)]
+        if not recording:
+            ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
 
         if cls.array_io:
             out = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a for a in args],
@@ -152,13 +154,13 @@ class Function(Node):
             t._data = out if type(out) is np.ndarray else np.asarray(out)
             if cls.is_view:
                 _share_version(args[0], t)
-            if needs is not None:
+            if recording:
                 _record(ctx, args, (t,))
             return t
         results = tuple(_wrap_output(o) for o in out)
         if cls.is_view:
             _share_version(args[0], results[0])
-        if needs is not None:
+        if recording:
             ctx._n_outputs = len(results)
             ctx._output_meta = tuple((t._data.shape, t._data.dtype) for t in results)
             _record(ctx, args, results)
@@ -185,8 +187,35 @@ def _user_outputs(cls: type, out: Any) -> Any:
     return tuple(o._data for o in out) if isinstance(out, tuple) else out._data
 
 
+def _connect(ctx: Function, args: tuple[Any, ...]) -> None:
+    """Before forward: which inputs need a gradient, and the edges to the nodes that made them."""
+    needs = []
+    edges: list[tuple[Node | None, int]] = []
+    meta: list[tuple[Any, Any] | None] = []
+    for a in args:
+        if isinstance(a, Tensor):
+            d = a._data
+            meta.append((d.shape, d.dtype))
+            if a._requires_grad:
+                needs.append(True)
+                fn = a.grad_fn
+                if fn is not None:
+                    edges.append((fn, a._output_nr))
+                else:
+                    acc = a._accum() if a._accum is not None else None
+                    edges.append((acc if acc is not None else accumulator(a), 0))
+                continue
+        else:
+            meta.append(None)
+        needs.append(False)
+        edges.append(_NO_EDGE)
+    ctx.needs_input_grad = tuple(needs)
+    ctx.next_functions = tuple(edges)
+    ctx._input_meta = tuple(meta)
+
+
 def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Tensor, ...]) -> None:
-    """Make ``ctx`` the grad_fn of the float outputs and connect it to its inputs' nodes."""
+    """After forward: ``ctx`` becomes the grad_fn of the float outputs and keeps what was saved."""
     non_diff = ctx._non_diff
     for i, t in enumerate(results):
         if t._data.dtype.kind == "f" and not (non_diff and any(
@@ -195,26 +224,6 @@ def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Tensor, ...]) -
             t.grad_fn = ctx
             if i:
                 t._output_nr = i
-    edges: list[tuple[Node | None, int]] = []
-    meta: list[tuple[Any, Any] | None] = []
-    for a in args:
-        if isinstance(a, Tensor):
-            d = a._data
-            meta.append((d.shape, d.dtype))
-            if a._requires_grad:
-                fn = a.grad_fn
-                if fn is not None:
-                    edges.append((fn, a._output_nr))
-                else:
-                    acc = a._accum() if a._accum is not None else None
-                    edges.append((acc if acc is not None else accumulator(a), 0))
-            else:
-                edges.append(_NO_EDGE)
-        else:
-            meta.append(None)
-            edges.append(_NO_EDGE)
-    ctx.next_functions = tuple(edges)
-    ctx._input_meta = tuple(meta)
     to_save = ctx._to_save
     if to_save:
         ctx._saved = [_pack(s, args, results) for s in to_save]
