@@ -63,6 +63,21 @@ def test_conv2d_chained_layout():
              **F32_CONV)
 
 
+def test_conv2d_graphs_alive_together_keep_their_own_buffers():
+    """Two convs of the same shape before one backward: each keeps its own im2col columns
+    (the scratch arrays are reused only once nothing refers to them)."""
+    check_op([(2, 3, 6, 6), (2, 3, 6, 6), (4, 3, 3, 3)],
+             lambda lib, a, b, w: (lib.nn.functional.conv2d(a, w, padding=1)
+                                   * lib.nn.functional.conv2d(b, w, padding=1)),
+             gradgrad=False, **F32_CONV)
+    x = ndgrad.randn(2, 3, 6, 6)
+    w = ndgrad.randn(4, 3, 3, 3, requires_grad=True)
+    y1 = ndgrad.nn.functional.conv2d(x, w, padding=1)
+    kept = y1.numpy(force=True).copy()
+    ndgrad.nn.functional.conv2d(x * 2, w, padding=1)  # same shapes: must not touch y1
+    np.testing.assert_array_equal(y1.numpy(force=True), kept)
+
+
 def test_conv2d_errors():
     F = ndgrad.nn.functional
     x, w = ndgrad.randn(2, 3, 5, 5), ndgrad.randn(4, 2, 3, 3)

@@ -19,6 +19,7 @@ or a sum of KH*KW arrays of the output's size, never a (..., KH*KW) copy of the 
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -48,9 +49,36 @@ def _offsets(k: int, s: int, d: int, n: int) -> list[slice]:
     return [slice(i * d, i * d + s * (n - 1) + 1, s) for i in range(k)]
 
 
+_WORK: dict[tuple, list[np.ndarray]] = {}  # key -> arrays kept for reuse
+_WORK_KEYS, _WORK_PER_KEY = 32, 4
+
+
+def _work(key: tuple, shape: tuple[int, ...], dtype, fill: float | None = None) -> np.ndarray:
+    """A scratch array for an op's large temporaries (padded inputs, im2col columns), kept
+    between calls: a fresh array of a few MB costs a page fault per 4 KB page on every step,
+    more than the copy that fills it.
+
+    An array is handed out again only when nothing else refers to it: values saved for
+    backward, views of it and users' references all count, so one still in use is never
+    overwritten. With ``fill``, a new array starts filled with it; callers that only ever write
+    the interior (the same for one key: the key must determine it) find the border as it was."""
+    k = (key, tuple(shape), np.dtype(dtype).str, fill)
+    arrays = _WORK.setdefault(k, [])
+    for arr in arrays:
+        if sys.getrefcount(arr) <= 3:  # the list's, the loop variable's and getrefcount's
+            return arr
+    arr = np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
+    if len(arrays) < _WORK_PER_KEY:
+        arrays.append(arr)
+    if len(_WORK) > _WORK_KEYS:  # forget the oldest shapes
+        del _WORK[next(iter(_WORK))]
+    return arr
+
+
 def _to_cnhw(x: np.ndarray, pads: Pads, size: tuple[int, int] | None = None,
              value: float = 0.0) -> np.ndarray:
-    """(N, C, H, W) -> padded (C, N, Hp, Wp); a view when there is nothing to pad.
+    """(N, C, H, W) -> padded (C, N, Hp, Wp), a scratch array that must not escape the op;
+    a view of x when there is nothing to pad.
 
     ``size`` asks for at least (Hp, Wp) (extra rows/cols at the end, e.g. for ceil_mode)."""
     (pt, pb), (pl, pr) = pads
@@ -61,8 +89,7 @@ def _to_cnhw(x: np.ndarray, pads: Pads, size: tuple[int, int] | None = None,
     xt = x.transpose(1, 0, 2, 3)
     if (hp, wp) == (h, w):
         return xt
-    xp = np.full((c, n, hp, wp), value, dtype=x.dtype) if value else \
-        np.zeros((c, n, hp, wp), dtype=x.dtype)
+    xp = _work(("pad", pads, h, w), (c, n, hp, wp), x.dtype, fill=value)
     xp[:, :, pt:pt + h, pl:pl + w] = xt
     return xp
 
@@ -76,7 +103,9 @@ def _im2col(x: np.ndarray, kh: int, kw: int, p: ConvParams, oh: int, ow: int) ->
     # (C, KH, KW, N, OH, OW) view: kernel offsets move by the dilation, windows by the stride
     win = as_strided(xp, (c, kh, kw, n, oh, ow), (s0, dh * s2, dw * s3, s1, sh * s2, sw * s3),
                      writeable=False)
-    return win.reshape(p.groups, c // p.groups * kh * kw, n * oh * ow)
+    cols = _work(("cols",), win.shape, x.dtype)
+    np.copyto(cols, win)
+    return cols.reshape(p.groups, c // p.groups * kh * kw, n * oh * ow)
 
 
 def _col2im(cols: np.ndarray, shape: tuple[int, ...], kh: int, kw: int, p: ConvParams,
@@ -97,6 +126,33 @@ def _col2im(cols: np.ndarray, shape: tuple[int, ...], kh: int, kw: int, p: ConvP
     return out[:, :, pt:pt + h, pl:pl + w].transpose(1, 0, 2, 3)
 
 
+def _grad_input_wide(wg: np.ndarray, gy: np.ndarray, x_shape: tuple[int, ...], kh: int,
+                     kw: int, p: ConvParams) -> np.ndarray:
+    """col2im for stride 1, with long loops. The columns are computed for output rows as wide
+    as the padded image (gy padded with zero columns, whose columns are then zero too), so in
+    the flattened padded image each kernel offset's contribution is ONE contiguous shifted add
+    of length OH*Wp per (channel, sample), instead of OH rows of OW elements."""
+    n, c, h, w = x_shape
+    o, oh, ow = gy.shape[1:]
+    (pt, pb), (pl, pr) = p.pads
+    dh, dw = p.dilation
+    hp, wp = max(h + pt + pb, dh * (kh - 1) + oh), max(w + pl + pr, dw * (kw - 1) + ow)
+    gyw = _work(("gy_wide", ow), (o, n, oh, wp), gy.dtype, fill=0.0)  # columns >= OW stay 0
+    gyw[:, :, :, :ow] = gy.transpose(1, 0, 2, 3)
+    lw = n * oh * wp
+    dcols = _work(("dcols",), (p.groups, wg.shape[2], lw), gy.dtype)
+    _matmul(wg.transpose(0, 2, 1), gyw.reshape(p.groups, o // p.groups, lw), out=dcols)
+    dcols = dcols.reshape(c, kh, kw, n, oh * wp)
+    # the last offset's add runs dw*(kw-1) elements past the image: a tail of spare room
+    flat = np.zeros((c, n, hp * wp + dw * (kw - 1)), dtype=gy.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            start = i * dh * wp + j * dw
+            flat[:, :, start:start + oh * wp] += dcols[:, i, j]
+    img = flat[:, :, :hp * wp].reshape(c, n, hp, wp)
+    return img[:, :, pt:pt + h, pl:pl + w].transpose(1, 0, 2, 3)
+
+
 def _gy_matrix(gy: np.ndarray, groups: int) -> np.ndarray:
     """(N, O, OH, OW) -> (G, O/G, N*OH*OW): free when gy has this conv's output layout."""
     n, o = gy.shape[:2]
@@ -110,11 +166,11 @@ def _crop(t, shape):
     return t[:, :, :shape[2], :shape[3]]
 
 
-def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Grouped matmul; one plain 2-D BLAS call when there is a single group."""
     if a.shape[0] == 1:
-        return np.matmul(a[0], b[0])[None]
-    return np.matmul(a, b)
+        return np.matmul(a[0], b[0], out=None if out is None else out[0])[None]
+    return np.matmul(a, b, out=out)
 
 
 class Conv2d(Primitive):
@@ -159,7 +215,11 @@ class Conv2dGradInput(Primitive):
         ctx.save_for_backward(gy if ctx.needs_input_grad[1] else None, w)
         ctx.p, ctx.gy_shape = p, gy.shape
         wg = w.reshape(p.groups, o // p.groups, -1)  # (G, O/G, CgKK)
-        dcols = _matmul(wg.transpose(0, 2, 1), _gy_matrix(gy, p.groups))  # (G, CgKK, L)
+        if p.stride == (1, 1):
+            return _grad_input_wide(wg, gy, x_shape, kh, kw, p)
+        gym = _gy_matrix(gy, p.groups)
+        dcols = _work(("dcols",), (p.groups, wg.shape[2], gym.shape[2]), gy.dtype)
+        _matmul(wg.transpose(0, 2, 1), gym, out=dcols)  # (G, CgKK, L)
         return _col2im(dcols, x_shape, kh, kw, p, oh, ow)
 
     @staticmethod
