@@ -54,7 +54,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(elem, collections.abc.Mapping):
         fields = {key: default_collate([d[key] for d in batch]) for key in elem}
         try:
-            return type(elem)(fields)
+            return type(elem)(fields)  # type: ignore[call-arg]
         except TypeError:
             return fields
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
@@ -67,7 +67,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
         if isinstance(elem, tuple):
             return columns  # torch returns a list here, for backward compatibility
         try:
-            return type(elem)(columns)
+            return type(elem)(columns)  # type: ignore[call-arg]
         except TypeError:
             return columns
     raise TypeError(_COLLATE_ERR.format(type(elem)))
@@ -80,7 +80,7 @@ def default_convert(data: Any) -> Any:
     if isinstance(data, collections.abc.Mapping):
         fields = {key: default_convert(v) for key, v in data.items()}
         try:
-            return type(data)(fields)
+            return type(data)(fields)  # type: ignore[call-arg]
         except TypeError:
             return fields
     if isinstance(data, tuple) and hasattr(data, "_fields"):
@@ -176,8 +176,8 @@ class DataLoader:
                 return n
             return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         if self.batch_sampler is not None:
-            return len(self.batch_sampler)
-        return len(self.sampler)
+            return len(self.batch_sampler)  # type: ignore[arg-type]
+        return len(self.sampler)  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator[Any]:
         if self._iterable:

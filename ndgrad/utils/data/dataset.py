@@ -132,7 +132,7 @@ def random_split(dataset: Dataset[T_co], lengths: Sequence[int | float],
     subset on, as in torch. ``generator`` defaults to the global one (see ndgrad.manual_seed).
     """
     n = len(dataset)  # type: ignore[arg-type]
-    sizes = list(lengths)
+    sizes: list[Any] = list(lengths)
     if math.isclose(sum(sizes), 1) and sum(sizes) <= 1:
         for i, frac in enumerate(sizes):
             if frac < 0 or frac > 1:
