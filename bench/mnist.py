@@ -1,6 +1,6 @@
 """MNIST training speed: ndgrad vs PyTorch (2 threads) vs a hand-written NumPy MLP (the floor).
 
-Run: python bench/mnist.py [--rounds 5] [--data DIR] [--profile] [--no-memory]
+Run: python bench/mnist.py [--rounds 5] [--data DIR] [--parts speed,memory,profile]
 
 * MLP 784-128-64-10 (ReLU), batch 64, SGD(lr=0.01, momentum=0.9), one epoch (938 steps).
 * CNN conv(1->8, 3x3, pad 1)-ReLU-maxpool(2)-conv(8->16, 3x3, pad 1)-ReLU-maxpool(2)-
@@ -329,17 +329,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--data", default=None, help="data dir (default: NDGRAD_DATA)")
-    parser.add_argument("--profile", action="store_true", help="cProfile an ndgrad MLP epoch")
-    parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
+    parser.add_argument("--parts", default="speed,memory",
+                        help="comma-separated: speed, memory, profile (cProfile of an ndgrad "
+                             "MLP epoch)")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child, args.data)
         return
-    speed(args.rounds, args.data)
-    if not args.no_memory:
+    parts = set(args.parts.split(","))
+    unknown = parts - {"speed", "memory", "profile"}
+    if unknown:
+        parser.error(f"unknown --parts {sorted(unknown)}; choose from speed, memory, profile")
+    if "speed" in parts:
+        speed(args.rounds, args.data)
+    if "memory" in parts:
         memory(args.data)
-    if args.profile:
+    if "profile" in parts:
         profile(args.data)
 
 
