@@ -65,6 +65,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator: Any = No
     """Fill with U(a, b)."""
     rng = _rng(generator)
     shape = tensor._data.shape
+    values: np.ndarray
     if _sample_dtype(tensor) == np.float32:
         values = rng.random(shape, dtype=np.float32)
         values *= np.float32(b - a)
