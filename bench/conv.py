@@ -1,10 +1,15 @@
-"""conv2d + max_pool2d, forward and backward: ndgrad vs torch (2 threads), in one process.
+"""conv2d + max_pool2d, forward and backward: ndgrad vs torch, in one process.
 
 Run: python bench/conv.py [--threads N]. The two layers of the MNIST CNN (3x3 convs, padding 1,
-2x2 pooling):
-(64, 1, 28, 28) -> 8 channels, whose input is the data batch (no input gradient), and
-(64, 8, 14, 14) -> 16 channels, whose input needs its gradient. Rounds alternate between the
-libraries; prints the median time per step of each and the ratio ndgrad/torch.
+2x2 pooling): (64, 1, 28, 28) -> 8 channels, whose input is the data batch (no input
+gradient), and (64, 8, 14, 14) -> 16 channels, whose input needs its gradient. Rounds alternate
+between the libraries; prints the median wall time per step of each, the ratio ndgrad/torch,
+and the same for CPU time (all threads of the process), which a busy machine disturbs less.
+
+--threads (default 2) sets torch's threads and, through OPENBLAS_NUM_THREADS (read when NumPy
+loads, hence the late imports), NumPy's BLAS threads. On an oversubscribed machine 2-thread
+BLAS calls can take 10-40x longer than 1-thread ones, for both libraries; --threads 1 then
+compares the work each library does.
 """
 
 from __future__ import annotations

@@ -78,6 +78,15 @@ def test_activation_at_kinks_and_extremes(name):
         check_op([x.astype(dtype)], ACTIVATIONS[name], dtypes=(dtype,), gradgrad=False)
 
 
+def test_prelu_threshold_pairwise_distance():
+    check_op([(4, 3, 5), (3,)], lambda lib, x, w: F(lib).prelu(x, w))
+    check_op([(4, 3), (1,)], lambda lib, x, w: F(lib).prelu(x, w))
+    check_op([(4, 6)], lambda lib, x: F(lib).threshold(x, 0.3, -2.0))
+    check_op([(4, 6), (4, 6)], lambda lib, a, b: F(lib).pairwise_distance(a, b))
+    check_op([(4, 6), (4, 6)], lambda lib, a, b: F(lib).pairwise_distance(a, b, p=1.0,
+                                                                          keepdim=True))
+
+
 def test_hardsigmoid():
     # torch's backward multiplies by 1/6 rounded to float32
     check_op([(4, 6)], lambda lib, x: F(lib).hardsigmoid(x * 4), dtypes=(np.float32,),

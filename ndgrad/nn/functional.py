@@ -278,7 +278,7 @@ def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     x, unbatched = _batched(input, 1, "max_pool1d")
     s = None if stride is None or (isinstance(stride, list | tuple) and not stride) \
         else (1, _ntuple(stride, 1, "stride")[0])
-    res = max_pool2d(x.unsqueeze(2), (1, _ntuple(kernel_size, 1, "kernel_size")[0]), s,
+    res: Any = max_pool2d(x.unsqueeze(2), (1, _ntuple(kernel_size, 1, "kernel_size")[0]), s,
                      (0, _ntuple(padding, 1, "padding")[0]),
                      (1, _ntuple(dilation, 1, "dilation")[0]), ceil_mode, return_indices)
     res = tuple(r.squeeze(2) for r in res) if return_indices else res.squeeze(2)
