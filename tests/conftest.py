@@ -4,9 +4,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Tests read the real MNIST files from ../shared/datasets (beside the repo), unless NDGRAD_DATA
+# points elsewhere. Tests that need them skip on a developer machine without them, but in CI
+# (CI=true) a missing data directory is an error: skipping would hide the training tests.
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 if "NDGRAD_DATA" not in os.environ and SHARED_DATA.is_dir():
     os.environ["NDGRAD_DATA"] = str(SHARED_DATA)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    data = os.environ.get("NDGRAD_DATA")
+    if os.environ.get("CI") == "true" and not (data and Path(data, "mnist").is_dir()):
+        raise pytest.UsageError(f"CI needs the MNIST files: set NDGRAD_DATA or put them in "
+                                f"{SHARED_DATA} (NDGRAD_DATA={data!r})")
 
 
 @pytest.fixture(autouse=True)
