@@ -392,6 +392,13 @@ def test_cross_entropy_errors_and_legacy_reduction():
              lambda lib, x, t: F(lib).cross_entropy(x, t, reduce=False))
 
 
+def test_cross_entropy_all_targets_ignored():
+    # mean over no targets: nan loss, zero gradient, as torch; no NumPy warning
+    check_op([(3, 4), idx(-100, -100, -100)], lambda lib, x, t: F(lib).cross_entropy(x, t))
+    check_op([(3, 4), idx(-100, -100, -100)], lambda lib, x, t: F(lib).cross_entropy(x, t),
+             gradgrad=False)
+
+
 def test_cross_entropy_grad_is_softmax_minus_onehot():
     x = ndgrad.randn(8, 10, requires_grad=True)
     t = ndgrad.randint(0, 10, (8,))

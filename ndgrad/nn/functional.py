@@ -965,8 +965,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     return loss.sum() / wt.sum()
 
 
-def _weighted(name: str, loss: Tensor, input: Tensor, weight: Tensor | None,
-              reduction: str, mean_by_weight: bool) -> Tensor:
+def _weighted(loss: Tensor, input: Tensor, weight: Tensor | None, reduction: str,
+              mean_by_weight: bool) -> Tensor:
     if weight is None:
         return _reduce(loss, reduction)
     if weight.shape != input.shape:
@@ -983,7 +983,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
     _size_warning(input, target)
     reduction = _reduction(size_average, reduce, reduction)
     diff = input - target
-    return _weighted("mse_loss", diff * diff, input, weight, reduction, True)
+    return _weighted(diff * diff, input, weight, reduction, True)
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
@@ -991,7 +991,7 @@ def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
             weight: Tensor | None = None) -> Tensor:
     _size_warning(input, target)
     reduction = _reduction(size_average, reduce, reduction)
-    return _weighted("l1_loss", (input - target).abs(), input, weight, reduction, True)
+    return _weighted((input - target).abs(), input, weight, reduction, True)
 
 
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
@@ -1017,7 +1017,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     d = input - target
     ad = d.abs()
     loss = where(ad < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
-    return _weighted("huber_loss", loss, input, weight, reduction, False)
+    return _weighted(loss, input, weight, reduction, False)
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,

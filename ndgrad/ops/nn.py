@@ -143,7 +143,10 @@ class CrossEntropy(Primitive):
         if reduction == "none":
             return loss.astype(x.dtype, copy=False)
         out = loss.sum()
-        return np.asarray(out / denom if reduction == "mean" else out, dtype=x.dtype)
+        if reduction == "mean":
+            with np.errstate(divide="ignore", invalid="ignore"):  # all ignored: nan, as torch
+                out = out / denom
+        return np.asarray(out, dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -152,16 +155,27 @@ class CrossEntropy(Primitive):
         dt = x._data.dtype
         eps, weight, wy, valid, t = ctx.eps, ctx.weight, ctx.wy, ctx.valid, ctx.t
         a = (1 - eps) * wy + (eps / c) * ctx.wsum * valid  # (M,) coefficient of p_i
-        r = grad / ctx.denom if ctx.reduction == "mean" else grad  # () or (M,)
+        # ignored rows get exactly 0, whatever the upstream gradient (even nan), as in torch
+        all_valid = bool(valid.all())
         nograd = (None,) * 5
         if _grad_state.enabled:  # create_graph: every step differentiable
+            from ndgrad.tensor import where
+
+            r = grad
+            if ctx.reduction == "mean":
+                r = grad / ctx.denom if ctx.denom else grad * 0
+            if not all_valid:
+                r = where(_tensor(valid), r.expand(m), 0.0)
             b = np.zeros((m, c), dtype=dt)
             b[np.arange(m), t] = (1 - eps) * wy
             if eps > 0:
                 b += (eps / c) * valid[:, None] * (1 if weight is None else weight)
             coef = _tensor(a.astype(dt)).unsqueeze(1) * x.softmax(1) - _tensor(b)
             return ((r.unsqueeze(-1) if r.ndim else r) * coef, *nograd)
-        rv = r._data  # () or (M,): broadcasts against the (M,) coefficients
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rv = grad._data / ctx.denom if ctx.reduction == "mean" else grad._data
+        if not all_valid:
+            rv = np.where(valid, rv, 0).astype(dt, copy=False)  # (M,)
         gx = e._data * (a * rv / s._data).astype(dt)[:, None]
         gx[np.arange(m), t] -= (1 - eps) * wy * rv
         if eps > 0:
