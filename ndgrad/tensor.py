@@ -443,14 +443,7 @@ class Tensor:
 
     def to(self, *args: Any, **kwargs: Any) -> Tensor:
         """``to(dtype)``, ``to('cpu')``, ``to(other)``: returns self when nothing changes."""
-        target = kwargs.get("dtype")
-        for a in (*args, kwargs.get("device")):
-            if isinstance(a, Tensor):
-                target = a.dtype
-            elif isinstance(a, str | device):
-                device(str(a))  # raises for anything but the CPU
-            elif a is not None and not isinstance(a, bool):
-                target = a
+        target = to_args_dtype(args, kwargs)
         if target is None:
             return self
         out = _cast(self, _dtype.to_np(target)) if self._requires_grad else None
@@ -1772,6 +1765,21 @@ class Tensor:
         from ndgrad.nn import functional as F
 
         return F.log_softmax(self, dim, dtype=dtype)
+
+
+def to_args_dtype(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The dtype asked for by ``.to(...)``'s arguments (dtype, device, tensor), or None.
+
+    A device other than the CPU raises: ndgrad runs on the CPU only."""
+    target = kwargs.get("dtype")
+    for a in (*args, kwargs.get("device")):
+        if isinstance(a, Tensor):
+            target = a.dtype
+        elif isinstance(a, str | device):
+            device(str(a))
+        elif a is not None and not isinstance(a, bool):
+            target = a
+    return target
 
 
 def _full_like(t: Tensor, value: Any) -> Tensor:

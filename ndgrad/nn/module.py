@@ -416,16 +416,9 @@ class Module:
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """``to(dtype)`` casts floating point parameters and buffers; ``to('cpu')`` is a no-op
         (ndgrad runs on the CPU only)."""
-        from ndgrad.tensor import device
+        from ndgrad.tensor import to_args_dtype
 
-        target = kwargs.get("dtype")
-        for a in (*args, kwargs.get("device")):
-            if isinstance(a, Tensor):
-                target = a.dtype
-            elif isinstance(a, str | device):
-                device(str(a))  # raises for anything but the CPU
-            elif a is not None and not isinstance(a, bool):
-                target = a
+        target = to_args_dtype(args, kwargs)
         if target is None:
             return self
         nd = _dtype.to_np(target)
