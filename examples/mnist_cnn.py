@@ -4,7 +4,7 @@ Replace ``import ndgrad as torch`` by ``import torch`` and the same file trains 
 ``load_mnist`` reaches for ndgrad (its dataset reader finds the IDX files; a PyTorch project
 would use torchvision.datasets.MNIST there).
 
-    python examples/mnist_cnn.py                 # 3 epochs, about 99.2% test accuracy
+    python examples/mnist_cnn.py                 # 4 epochs, about 99.3% test accuracy
     python examples/mnist_cnn.py --epochs 1 --limit 5000
 """
 
@@ -71,7 +71,7 @@ def test(model, loader):
 
 def main():
     parser = argparse.ArgumentParser(description="MNIST CNN")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=3e-3, help="peak of the one-cycle schedule")
     parser.add_argument("--seed", type=int, default=0)

@@ -38,7 +38,7 @@ MEAN, STD = 0.1307, 0.3081  # of the MNIST training pixels, in [0, 1]
 # Both use a one-cycle lr schedule (warm up for 30% of the steps, then cosine annealing).
 DEFAULTS: dict[str, dict[str, Any]] = {
     "mlp": {"epochs": 8, "batch_size": 128, "optimizer": "sgd", "lr": 0.1},
-    "cnn": {"epochs": 3, "batch_size": 128, "optimizer": "adam", "lr": 3e-3},
+    "cnn": {"epochs": 4, "batch_size": 128, "optimizer": "adam", "lr": 3e-3},
 }
 # What must match for --resume to continue the same run.
 RUN_KEYS = ("model", "epochs", "batch_size", "optimizer", "lr", "seed", "limit_train",
