@@ -11,6 +11,7 @@ decompressed contents are also compared with the SHA-256 of the original files.
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -133,6 +134,7 @@ class MNIST(Dataset[tuple[Any, Any]]):
         return len(self.targets._data)
 
     def __getitem__(self, index: int) -> tuple[Any, Any]:
+        index = operator.index(index)  # one item; batches come from DataLoader's fast path
         img: Any = Tensor._make(_to_float(self.data._data[index])[None])  # (1, 28, 28)
         target: Any = int(self.targets._data[index])
         if self.transform is not None:
