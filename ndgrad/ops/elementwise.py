@@ -8,6 +8,7 @@ gradient is simply not asked for.
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 import numpy as np
@@ -151,40 +152,40 @@ def _check_int_divisor(x: np.ndarray, y: Any) -> None:
         raise RuntimeError("ZeroDivisionError: integer division or modulo by zero")
 
 
-class Remainder(Primitive):
-    """x mod y (sign of y, like Python and torch); d/dx = 1, d/dy = -floor(x/y)."""
+class _Modulo(Primitive):
+    """Remainder and Fmod differ only in how the quotient is rounded: fn(x, y) = x - y * q
+    with q = rounding(x / y); so d/dx = 1, d/dy = -q."""
 
-    @staticmethod
-    def forward(ctx, x, y):
+    fn: Any = None
+    rounding: Any = None  # the Tensor method that rounds x / y as ``fn`` does
+
+    @classmethod
+    def forward(cls, ctx, x, y):
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
                               y if ctx.needs_input_grad[1] else None)
         if type(x) is not np.ndarray or x.dtype.kind != "f":
             _check_int_divisor(x, y)
-        return np.mod(x, y)
+        return cls.fn(x, y)
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         x, y = ctx.saved_tensors
-        gy = -grad * (x / y).floor() if ctx.needs_input_grad[1] else None
+        gy = -grad * cls.rounding(x / y) if ctx.needs_input_grad[1] else None
         return grad, gy
 
 
-class Fmod(Primitive):
-    """C's fmod: the remainder has the sign of x; d/dx = 1, d/dy = -trunc(x/y)."""
+class Remainder(_Modulo):
+    """x mod y (sign of y, like Python and torch); d/dy = -floor(x/y)."""
 
-    @staticmethod
-    def forward(ctx, x, y):
-        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
-                              y if ctx.needs_input_grad[1] else None)
-        if type(x) is not np.ndarray or x.dtype.kind != "f":
-            _check_int_divisor(x, y)
-        return np.fmod(x, y)
+    fn = np.mod
+    rounding = operator.methodcaller("floor")
 
-    @staticmethod
-    def backward(ctx, grad):
-        x, y = ctx.saved_tensors
-        gy = -grad * (x / y).trunc() if ctx.needs_input_grad[1] else None
-        return grad, gy
+
+class Fmod(_Modulo):
+    """C's fmod: the remainder has the sign of x; d/dy = -trunc(x/y)."""
+
+    fn = np.fmod
+    rounding = operator.methodcaller("trunc")
 
 
 # -- unary math ------------------------------------------------------------------------------
