@@ -1,4 +1,5 @@
-"""Argument helpers shared by layers: tuples of ints, factory dtype/device, legacy reductions."""
+"""Helpers shared by layers: tuples of ints, factory dtype/device, norm layers' affine
+parameters, legacy reductions."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
+from ndgrad.nn import init
+from ndgrad.nn.parameter import Parameter
 from ndgrad.tensor import Tensor, device
 
 
@@ -41,6 +44,29 @@ def empty(shape: Any, device_: Any = None, dtype: Any = None) -> Tensor:
     if isinstance(shape, int):
         shape = (shape,)
     return Tensor._make(np.empty(tuple(shape), dtype=nd))
+
+
+def affine_parameters(module: Any, affine: bool, bias: bool, shape: Any, device_: Any = None,
+                      dtype: Any = None) -> None:
+    """Register a norm layer's ``weight`` and ``bias`` of ``shape``, or None for each it lacks
+    (``bias`` only counts when ``affine``)."""
+    if affine:
+        module.weight = Parameter(empty(shape, device_, dtype))
+        if bias:
+            module.bias = Parameter(empty(shape, device_, dtype))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def reset_affine(module: Any, affine: bool) -> None:
+    """A norm layer's affine transform starts as the identity: weight 1, bias 0."""
+    if affine:
+        init.ones_(module.weight)
+        if module.bias is not None:
+            init.zeros_(module.bias)
 
 
 def legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:

@@ -9,10 +9,8 @@ from typing import Any
 import numpy as np
 
 from ndgrad.nn import functional as F
-from ndgrad.nn import init
 from ndgrad.nn.module import Module
-from ndgrad.nn.modules._utils import empty
-from ndgrad.nn.parameter import Parameter
+from ndgrad.nn.modules._utils import affine_parameters, empty, reset_affine
 from ndgrad.tensor import Tensor
 
 
@@ -28,15 +26,7 @@ class _NormBase(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(empty(num_features, device, dtype))
-            if bias:
-                self.bias = Parameter(empty(num_features, device, dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, affine, bias, num_features, device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean", empty(num_features, device, dtype))
             self.register_buffer("running_var", empty(num_features, device, dtype))
@@ -55,10 +45,7 @@ class _NormBase(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        reset_affine(self, self.affine)
 
     def _check_input_dim(self, input: Tensor) -> None:
         raise NotImplementedError
