@@ -14,6 +14,7 @@ import numpy as np
 from ndgrad.optim.optimizer import (
     Optimizer,
     _check_lr,
+    _check_nonnegative,
     _new_step,
     _no_differentiable,
     _params_with_grad,
@@ -29,15 +30,10 @@ class Adagrad(Optimizer):
                  eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
                  differentiable: bool = False, fused: bool | None = None) -> None:
         _check_lr(lr)
-        if not 0.0 <= lr_decay:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= initial_accumulator_value:
-            raise ValueError(f"Invalid initial_accumulator_value value: "
-                             f"{initial_accumulator_value}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_nonnegative("lr_decay", lr_decay)
+        _check_nonnegative("weight_decay", weight_decay)
+        _check_nonnegative("initial_accumulator_value", initial_accumulator_value)
+        _check_nonnegative("epsilon", eps)
         _no_differentiable(differentiable)
         defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
                     "initial_accumulator_value": initial_accumulator_value, "foreach": foreach,
@@ -69,9 +65,6 @@ class Adagrad(Optimizer):
                 np.add(state_sum, tmp, out=state_sum)
                 np.sqrt(state_sum, out=tmp)
                 np.add(tmp, eps, out=tmp)  # tmp is the denominator
-                num = self._tmp(arr, 2)
-                np.multiply(g, clr, out=num)  # (clr * g) / std, as addcdiv
-                np.divide(num, tmp, out=num)
-                np.subtract(arr, num, out=arr)
+                self._apply_update(arr, clr, g, tmp)
                 p._bump_version()
         return loss

@@ -17,6 +17,8 @@ import numpy as np
 from ndgrad.optim.optimizer import (
     Optimizer,
     _check_lr,
+    _check_nonnegative,
+    _ema_sq_,
     _lerp_,
     _new_step,
     _no_differentiable,
@@ -34,14 +36,12 @@ class Adam(Optimizer):
                  differentiable: bool = False, fused: bool | None = None,
                  decoupled_weight_decay: bool = False) -> None:
         _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_nonnegative("epsilon", eps)
         if not 0.0 <= betas[0] < 1.0:
             raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
         if not 0.0 <= betas[1] < 1.0:
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonnegative("weight_decay", weight_decay)
         _no_differentiable(differentiable)
         betas = (float(betas[0]), float(betas[1]))
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
@@ -99,10 +99,7 @@ class Adam(Optimizer):
                 exp_avg_sq = state["exp_avg_sq"]._data
                 tmp = self._tmp(arr, 1)
                 _lerp_(exp_avg, g, 1 - beta1, tmp)
-                np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-                np.multiply(g, 1 - beta2, out=tmp)  # (value * g) * g, PyTorch's addcmul order
-                np.multiply(tmp, g, out=tmp)
-                np.add(exp_avg_sq, tmp, out=exp_avg_sq)
+                _ema_sq_(exp_avg_sq, g, beta2, tmp)
                 step_size = lr / (1 - beta1**step)
                 bias_correction2_sqrt = math.sqrt(1 - beta2**step)
                 if amsgrad:
@@ -113,9 +110,6 @@ class Adam(Optimizer):
                     np.sqrt(exp_avg_sq, out=tmp)
                 np.divide(tmp, bias_correction2_sqrt, out=tmp)
                 np.add(tmp, eps, out=tmp)  # tmp is the denominator
-                num = self._tmp(arr, 2)
-                np.multiply(exp_avg, step_size, out=num)  # (value * m) / denom, as addcdiv
-                np.divide(num, tmp, out=num)
-                np.subtract(arr, num, out=arr)
+                self._apply_update(arr, step_size, exp_avg, tmp)
                 p._bump_version()
         return loss

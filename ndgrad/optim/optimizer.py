@@ -252,6 +252,15 @@ class Optimizer:
             return tmp
         return grad
 
+    def _apply_update(self, arr: np.ndarray, value: float, t1: np.ndarray,
+                      denom: np.ndarray) -> None:
+        """arr -= value * t1 / denom, in PyTorch's addcdiv order ((value * t1) / denom), with
+        the quotient in scratch slot 2."""
+        num = self._tmp(arr, 2)
+        np.multiply(t1, value, out=num)
+        np.divide(num, denom, out=num)
+        np.subtract(arr, num, out=arr)
+
     # -- state_dict --------------------------------------------------------------------------
     def state_dict(self) -> StateDict:
         """``{'state': {param_id: {...}}, 'param_groups': [{..., 'params': [ids]}]}``, with ids
@@ -327,6 +336,12 @@ def _check_lr(lr: Any) -> None:
         raise ValueError(f"Invalid learning rate: {lr}")
 
 
+def _check_nonnegative(name: str, value: Any) -> None:
+    """PyTorch's "Invalid <name> value" check (written ``not 0.0 <= value``: nan fails too)."""
+    if not 0.0 <= value:
+        raise ValueError(f"Invalid {name} value: {value}")
+
+
 def _no_differentiable(differentiable: bool) -> None:
     if differentiable:
         raise NotImplementedError("differentiable=True (autograd through the optimizer step) is "
@@ -342,6 +357,14 @@ def _lerp_(x: np.ndarray, end: np.ndarray, weight: float, tmp: np.ndarray) -> No
     else:  # end - (end - x) * (1 - weight)
         np.multiply(tmp, 1 - weight, out=tmp)
         np.subtract(end, tmp, out=x)
+
+
+def _ema_sq_(avg: np.ndarray, g: np.ndarray, beta: float, tmp: np.ndarray) -> None:
+    """avg = beta * avg + (1 - beta) * g^2, in place, in PyTorch's mul_ + addcmul_ order."""
+    np.multiply(avg, beta, out=avg)
+    np.multiply(g, 1 - beta, out=tmp)  # (value * g) * g, as addcmul
+    np.multiply(tmp, g, out=tmp)
+    np.add(avg, tmp, out=avg)
 
 
 def _new_step() -> Tensor:

@@ -16,6 +16,8 @@ import numpy as np
 from ndgrad.optim.optimizer import (
     Optimizer,
     _check_lr,
+    _check_nonnegative,
+    _ema_sq_,
     _lerp_,
     _new_step,
     _no_differentiable,
@@ -32,14 +34,10 @@ class RMSprop(Optimizer):
                  capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
                  differentiable: bool = False) -> None:
         _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        _check_nonnegative("epsilon", eps)
+        _check_nonnegative("momentum", momentum)
+        _check_nonnegative("weight_decay", weight_decay)
+        _check_nonnegative("alpha", alpha)
         _no_differentiable(differentiable)
         defaults = {"lr": lr, "momentum": momentum, "alpha": alpha, "eps": eps,
                     "centered": centered, "weight_decay": weight_decay, "capturable": capturable,
@@ -69,10 +67,7 @@ class RMSprop(Optimizer):
                 g = self._effective_grad(p, grad, group["weight_decay"], group["maximize"])
                 square_avg = state["square_avg"]._data
                 tmp = self._tmp(arr, 1)
-                np.multiply(square_avg, alpha, out=square_avg)
-                np.multiply(g, 1 - alpha, out=tmp)  # (value * g) * g, PyTorch's addcmul order
-                np.multiply(tmp, g, out=tmp)
-                np.add(square_avg, tmp, out=square_avg)
+                _ema_sq_(square_avg, g, alpha, tmp)
                 if centered:
                     grad_avg = state["grad_avg"]._data
                     _lerp_(grad_avg, g, 1 - alpha, tmp)
@@ -90,9 +85,6 @@ class RMSprop(Optimizer):
                     np.multiply(buf, lr, out=tmp)
                     np.subtract(arr, tmp, out=arr)
                 else:
-                    num = self._tmp(arr, 2)
-                    np.multiply(g, lr, out=num)  # (lr * g) / avg, as addcdiv
-                    np.divide(num, tmp, out=num)
-                    np.subtract(arr, num, out=arr)
+                    self._apply_update(arr, lr, g, tmp)
                 p._bump_version()
         return loss
