@@ -16,6 +16,7 @@ import numpy as np
 
 from ndgrad import _dtype
 from ndgrad._helpers import wrap_dim
+from ndgrad.autograd.function import Function
 from ndgrad.autograd.grad_mode import no_grad
 from ndgrad.ops import conv as C
 from ndgrad.ops import nn as NN
@@ -455,29 +456,31 @@ def tanh(input: Tensor) -> Tensor:
     return input.tanh()
 
 
-def _softmax_dim(name: str, ndim: int) -> int:
+def _softmax_dim(name: str, ndim: int, stacklevel: int = 3) -> int:
+    """torch's implicit dim for softmax-like ops called without one (with its warning)."""
     warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to "
-                  f"include dim=X as an argument.", stacklevel=3)
+                  f"include dim=X as an argument.", stacklevel=stacklevel)
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def _softmax_input(input: Tensor, dtype: Any, name: str) -> Tensor:
+def _softmax_like(op: type[Function], name: str, input: Tensor, dim: int | None,
+                  dtype: Any) -> Tensor:
+    """softmax and log_softmax: cast to dtype, pick the implicit dim, treat a 0-d input as 1-d."""
     x = input if dtype is None else input.to(dtype)
     if not x.is_floating_point():
         raise RuntimeError(f"\"{name}\" not implemented for '{x.dtype}'")
-    return x
+    if dim is None:
+        dim = _softmax_dim(name, x.ndim, stacklevel=4)  # warn at softmax's caller
+    if x.ndim == 0:
+        wrap_dim(dim, 0)
+        return op.apply(x.reshape(1), 0).reshape(())
+    return op.apply(x, wrap_dim(dim, x.ndim))
 
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
             dtype: Any = None) -> Tensor:
     """exp(x) / sum(exp(x)) along dim, computed from x - max (a primitive)."""
-    x = _softmax_input(input, dtype, "softmax")
-    if dim is None:
-        dim = _softmax_dim("softmax", x.ndim)
-    if x.ndim == 0:
-        wrap_dim(dim, 0)
-        return NN.Softmax.apply(x.reshape(1), 0).reshape(())
-    return NN.Softmax.apply(x, wrap_dim(dim, x.ndim))
+    return _softmax_like(NN.Softmax, "softmax", input, dim, dtype)
 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
@@ -490,13 +493,7 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
                 dtype: Any = None) -> Tensor:
     """x - logsumexp(x) along dim (a primitive: stable where log(softmax(x)) gives -inf)."""
-    x = _softmax_input(input, dtype, "log_softmax")
-    if dim is None:
-        dim = _softmax_dim("log_softmax", x.ndim)
-    if x.ndim == 0:
-        wrap_dim(dim, 0)
-        return NN.LogSoftmax.apply(x.reshape(1), 0).reshape(())
-    return NN.LogSoftmax.apply(x, wrap_dim(dim, x.ndim))
+    return _softmax_like(NN.LogSoftmax, "log_softmax", input, dim, dtype)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:

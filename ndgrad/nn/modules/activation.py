@@ -191,12 +191,6 @@ class PReLU(Module):
         return f"num_parameters={self.num_parameters}"
 
 
-def _get_softmax_dim(name: str, ndim: int) -> int:
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
-                  f"to include dim=X as an argument.", stacklevel=3)
-    return 0 if ndim in (0, 1, 3) else 1
-
-
 class Softmax(Module):
     """exp(x_i) / sum_j exp(x_j) along ``dim``."""
 
@@ -205,7 +199,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _get_softmax_dim("softmax", input.dim())
+        dim = self.dim if self.dim is not None else F._softmax_dim("softmax", input.dim())
         return F.softmax(input, dim)
 
     def extra_repr(self) -> str:
@@ -220,7 +214,7 @@ class Softmin(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _get_softmax_dim("softmin", input.dim())
+        dim = self.dim if self.dim is not None else F._softmax_dim("softmin", input.dim())
         return F.softmax(-input, dim)
 
     def extra_repr(self) -> str:
@@ -235,7 +229,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _get_softmax_dim("log_softmax", input.dim())
+        dim = self.dim if self.dim is not None else F._softmax_dim("log_softmax", input.dim())
         return F.log_softmax(input, dim)
 
     def extra_repr(self) -> str:
