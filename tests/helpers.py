@@ -129,6 +129,33 @@ def check_op(shapes: Sequence[Any], fn: Callable[..., Any],
             assert_close(n, t, dtype, f"double grad of input {i}", **tol)
 
 
+
+def check_values(values: Sequence[Any], fn: Callable[..., Any],
+                 dtypes: Sequence[Any] = (np.float32, np.float64), **kw: Any) -> None:
+    """check_op on given values instead of random inputs: float values are cast to each dtype
+    in turn, others (integer indices, bool masks) are passed as they are."""
+    for dt in dtypes:
+        arrays = [np.asarray(v, dtype=dt) if np.asarray(v).dtype.kind == "f" else np.asarray(v)
+                  for v in values]
+        check_op(arrays, fn, dtypes=(dt,), **kw)
+
+
+def run_both(fn: Callable[..., Any], *arrays: Any) -> tuple[Any, Any]:
+    """``fn(lib, *tensors)`` on torch and on ndgrad tensors made from the same arrays (no grad):
+    (torch's result, ndgrad's)."""
+    return (fn(torch, *(torch.tensor(a) for a in arrays)),
+            fn(ndgrad, *(ndgrad.tensor(a) for a in arrays)))
+
+
+def assert_same(nd_out: Any, t_out: Any, what: str = "", rtol: float | None = None) -> None:
+    """The exact same dtype as torch, and the same values: equal, or within ``rtol`` if given."""
+    assert str(nd_out.dtype).split(".")[1] == str(t_out.dtype).split(".")[1], \
+        f"{what}: dtype {nd_out.dtype} vs torch {t_out.dtype}"
+    if rtol is None:
+        np.testing.assert_array_equal(nd_out.numpy(), t_out.numpy(), err_msg=what)
+    else:
+        np.testing.assert_allclose(nd_out.numpy(), t_out.numpy(), rtol=rtol, err_msg=what)
+
 # Broadcasting shape pairs from ../shared/DESIGN.md, plus scalars, size-1 and size-0 dims.
 BROADCAST_PAIRS = [
     ((5, 13, 24, 16), (5, 1, 24, 1)),

@@ -7,33 +7,19 @@ import math
 import numpy as np
 import pytest
 import torch
-from helpers import BROADCAST_PAIRS, assert_close, check_op
+from helpers import (
+    BROADCAST_PAIRS,
+    assert_close,
+    assert_same,
+    check_op,
+    check_values,
+    run_both,
+)
 
 import ndgrad
 
 EDGE_SHAPES = [(), (1,), (0,), (3, 4), (2, 0, 3), (2, 1, 3)]
 F32, F64 = np.float32, np.float64
-
-
-def check_values(values, fn, dtypes=(F32, F64), **kw):
-    """check_op on given values (cast to each float dtype) instead of random inputs."""
-    for dt in dtypes:
-        arrays = [np.asarray(v, dtype=dt) if np.asarray(v).dtype.kind == "f" else np.asarray(v)
-                  for v in values]
-        check_op(arrays, fn, dtypes=(dt,), **kw)
-
-
-def run_both(fn, *arrays):
-    """fn on torch and on ndgrad tensors made from the same arrays (no grad)."""
-    return (fn(torch, *(torch.tensor(a) for a in arrays)),
-            fn(ndgrad, *(ndgrad.tensor(a) for a in arrays)))
-
-
-def assert_same(nd_out, t_out, what=""):
-    """Same values and the exact same dtype as torch."""
-    assert str(nd_out.dtype).split(".")[1] == str(t_out.dtype).split(".")[1], \
-        f"{what}: dtype {nd_out.dtype} vs torch {t_out.dtype}"
-    np.testing.assert_array_equal(nd_out.numpy(), t_out.numpy(), err_msg=what)
 
 
 # -- binary arithmetic, broadcasting -----------------------------------------------------------

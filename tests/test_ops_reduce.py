@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import pytest
 import torch
-from helpers import assert_close, check_op
+from helpers import assert_close, check_op, check_values, run_both
+from helpers import assert_same as assert_same_exactly
 
 import ndgrad
 
@@ -27,21 +29,8 @@ def ids(case):
     return f"{case[0]}-dim{case[1]}"
 
 
-def check_values(values, fn, dtypes=(F32, F64), **kw):
-    """check_op on given values (cast to each float dtype) instead of random inputs."""
-    for dt in dtypes:
-        check_op([np.asarray(v, dtype=dt) for v in values], fn, dtypes=(dt,), **kw)
-
-
-def run_both(fn, *arrays):
-    return (fn(torch, *(torch.tensor(a) for a in arrays)),
-            fn(ndgrad, *(ndgrad.tensor(a) for a in arrays)))
-
-
-def assert_same(nd_out, t_out, what=""):
-    assert str(nd_out.dtype).split(".")[1] == str(t_out.dtype).split(".")[1], \
-        f"{what}: dtype {nd_out.dtype} vs torch {t_out.dtype}"
-    np.testing.assert_allclose(nd_out.numpy(), t_out.numpy(), rtol=1e-6, err_msg=what)
+# reductions add in a different order than torch: the same dtype, values equal up to rounding
+assert_same = functools.partial(assert_same_exactly, rtol=1e-6)
 
 
 def _dim_kw(dim):
