@@ -81,16 +81,6 @@ def test_expand_and_setitem_shape_errors():
 
 
 # -- autograd misuse ---------------------------------------------------------------------------
-def test_second_backward_through_a_freed_graph():
-    for lib in LIBS:
-        x = lib.tensor([1.0, 2.0], requires_grad=True)
-        y = (x.exp() * x).sum()
-        y.backward()
-        with pytest.raises(RuntimeError, match="second time") as info:
-            y.backward()
-        assert "retain_graph=True" in str(info.value)
-
-
 def test_backward_on_non_scalar_without_gradient():
     msg = raises_like_torch("(lib.ones(2, 3, requires_grad=True) * 2).backward()",
                             "only for scalar outputs")
@@ -155,23 +145,14 @@ def test_inplace_change_of_a_saved_leaf_under_no_grad():
             y.backward()
 
 
-def test_inplace_on_a_leaf_that_requires_grad():
-    for expr in ["x.add_(1)", "x.mul_(2)", "x.zero_()", "x.fill_(1.)", "x.clamp_(0, 1)"]:
-        for lib in LIBS:
-            x = lib.tensor([1.0, 2.0], requires_grad=True)
-            with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
-                eval(expr, {"x": x})
-            assert x.tolist() == [1.0, 2.0]  # nothing was written
-
-
-def test_inplace_setitem_and_iadd_on_a_leaf_that_requires_grad():
+@pytest.mark.parametrize("stmt", ["x.add_(1)", "x.mul_(2)", "x.zero_()", "x.fill_(1.)",
+                                  "x.clamp_(0, 1)", "x[0] = 5.0", "x += 1"])
+def test_inplace_on_a_leaf_that_requires_grad(stmt):
     for lib in LIBS:
         x = lib.tensor([1.0, 2.0], requires_grad=True)
         with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
-            x[0] = 5.0
-        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
-            x += 1
-        assert x.tolist() == [1.0, 2.0]
+            exec(stmt, {"x": x})
+        assert x.tolist() == [1.0, 2.0]  # nothing was written
 
 
 # -- shapes, views, indices, dims ----------------------------------------------------------------
