@@ -14,8 +14,9 @@ when called, so ndgrad itself needs neither.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 
 from ndgrad.autograd.function import AccumulateGrad, Node
@@ -187,19 +188,21 @@ def _import_graphviz() -> Any:
 def _digraph_class(graphviz: Any) -> type:
     """graphviz.Digraph whose rendering errors say how to install ``dot`` when it is missing."""
 
+    @contextlib.contextmanager
+    def install_hint() -> Iterator[None]:
+        try:
+            yield
+        except graphviz.ExecutableNotFound as e:
+            e.args = (f"{e.args[0]}. {_INSTALL_DOT}",)
+            raise
+
     class Digraph(graphviz.Digraph):
         def pipe(self, *args: Any, **kwargs: Any) -> Any:
-            try:
+            with install_hint():
                 return super().pipe(*args, **kwargs)
-            except graphviz.ExecutableNotFound as e:
-                e.args = (f"{e.args[0]}. {_INSTALL_DOT}",)
-                raise
 
         def render(self, *args: Any, **kwargs: Any) -> Any:
-            try:
+            with install_hint():
                 return super().render(*args, **kwargs)
-            except graphviz.ExecutableNotFound as e:
-                e.args = (f"{e.args[0]}. {_INSTALL_DOT}",)
-                raise
 
     return Digraph
