@@ -94,7 +94,7 @@ def test_resume_continues_the_same_run(tmp_path, capsys):
     assert acc_again == acc_straight and not any(ln.startswith("epoch ") for ln in lines)
 
 
-def test_resume_errors(tmp_path, capsys):
+def test_errors(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit, match="no checkpoint at"):
         job.main(["--out", str(tmp_path / "none"), "--resume"])
     run(capsys, "--epochs", 1, "--limit-train", 500, "--limit-test", 100, "--out", tmp_path)
@@ -102,6 +102,11 @@ def test_resume_errors(tmp_path, capsys):
         job.main(["--out", str(tmp_path), "--resume", "--lr", "0.5"])
     with pytest.raises(SystemExit, match="--epochs must be positive"):
         job.main(["--epochs", "0", "--out", str(tmp_path / "x")])
+    # no data: a clear message, not a traceback (and no download: nothing listens on port 9)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(job.MNIST, "mirrors", ["http://127.0.0.1:9/"])
+    with pytest.raises(SystemExit, match="(?s)ndgrad-mnist: MNIST: .*not found.*--data <dir>"):
+        job.main(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "y")])
 
 
 def test_short_cnn_run(tmp_path, capsys):

@@ -193,7 +193,7 @@ def test_cnn_run_matches_torch(batches):
                                rtol=1e-3, atol=1e-4)
 
 
-def test_dropout_is_really_random_and_shared_mask_is_ndgrads(batches):
+def test_dropout_is_really_random_and_shared_mask_is_ndgrads():
     """The shared-mask trick relies on ndgrad's Dropout drawing from the global generator."""
     drop = ndgrad.nn.Dropout(0.5)
     x = ndgrad.ones(4, 288)

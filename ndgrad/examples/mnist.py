@@ -29,7 +29,7 @@ import numpy as np
 
 import ndgrad
 from ndgrad import nn
-from ndgrad.datasets import MNIST
+from ndgrad.datasets import MNIST, DatasetFileError
 from ndgrad.utils.data import DataLoader, TensorDataset
 
 MEAN, STD = 0.1307, 0.3081  # of the MNIST training pixels, in [0, 1]
@@ -256,8 +256,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     ndgrad.manual_seed(config["seed"])
-    train_set = load_split(args.data, True, config["limit_train"])
-    test_set = load_split(args.data, False, config["limit_test"])
+    try:
+        train_set = load_split(args.data, True, config["limit_train"])
+        test_set = load_split(args.data, False, config["limit_test"])
+    except DatasetFileError as e:  # says where it looked and how to supply the files
+        raise SystemExit(f"ndgrad-mnist: {e} (Here: --data <dir>.)") from None
     generator = ndgrad.Generator().manual_seed(config["seed"])
     loader = DataLoader(train_set, batch_size=config["batch_size"], shuffle=True,
                         generator=generator)
