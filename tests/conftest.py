@@ -23,6 +23,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def _seed():
     import ndgrad
 
+    import torch
+
     ndgrad.manual_seed(0)
     np.random.seed(0)
+    torch.manual_seed(0)  # torch's samples too: a statistical test must not be flaky
     yield
