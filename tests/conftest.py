@@ -21,9 +21,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.fixture(autouse=True)
 def _seed():
-    import ndgrad
-
     import torch
+
+    import ndgrad
 
     ndgrad.manual_seed(0)
     np.random.seed(0)
