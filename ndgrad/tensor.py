@@ -1258,17 +1258,7 @@ class Tensor:
 
     # -- shape ------------------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
-        target = _infer_shape(shape_arg(shape), self._data.size)
-        if target == self._data.shape:
-            return S.Reshape.apply(self, target) if self._requires_grad else self._view_as(target)
-        return S.Reshape.apply(self, target)
-
-    def _view_as(self, shape: tuple[_int, ...]) -> Tensor:
-        out = Tensor._make(self._data.reshape(shape))
-        if self._vc is None:
-            self._vc = [0]
-        out._vc, out._base = self._vc, self._base if self._base is not None else self
-        return out
+        return S.Reshape.apply(self, _infer_shape(shape_arg(shape), self._data.size))
 
     def view(self, *shape: Any) -> Tensor:
         if len(shape) == 1 and isinstance(shape[0], _dtype.dtype | str | type | np.dtype):

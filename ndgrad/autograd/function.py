@@ -56,12 +56,6 @@ class Node:
     def __repr__(self) -> str:
         return f"<{self.name()}>"
 
-    def register_prehook(self, output_nr: int, hook: Any) -> None:
-        if self._pre_hooks is None:
-            self._pre_hooks = {}
-        hooks = self._pre_hooks.setdefault(output_nr, {})
-        hooks[len(hooks)] = hook
-
 
 class AccumulateGrad(Node):
     """The node at a leaf: adds the gradient that reaches it to ``variable.grad``."""
@@ -150,8 +144,7 @@ class Function(Node):
                 out = cls.forward(ctx, *args, **kwargs)
             out = _user_outputs(cls, out)
         if type(out) is not tuple:  # one output: the common, fast path
-            t = _new(Tensor)
-            t._data = out if type(out) is np.ndarray else np.asarray(out)
+            t = _wrap_output(out)
             if cls.is_view:
                 _share_version(args[0], t)
             if recording:
@@ -238,9 +231,7 @@ def _raw(v: Any) -> Any:
 def _wrap_output(o: Any) -> Tensor:
     if type(o) is not np.ndarray:
         o = np.asarray(o)  # NumPy returns scalars for 0-d results; keep tensors as arrays
-    t = Tensor.__new__(Tensor)
-    t._data = o
-    return t
+    return Tensor._make(o)
 
 
 def _share_version(src: Tensor, out: Tensor) -> None:
@@ -284,8 +275,7 @@ def _unpack(ctx: Function, s: tuple[Any, ...]) -> Any:
             raise RuntimeError(_modified_message(t, version))
         return t
     if kind == "out":
-        t = Tensor.__new__(Tensor)
-        t._data = s[1]
+        t = Tensor._make(s[1])
         t._requires_grad = True
         t.grad_fn = ctx
         t._output_nr = s[3]
@@ -294,11 +284,7 @@ def _unpack(ctx: Function, s: tuple[Any, ...]) -> Any:
             raise RuntimeError(_modified_message(t, 0))
         return t
     value = s[1]
-    if isinstance(value, np.ndarray):
-        t = Tensor.__new__(Tensor)
-        t._data = value
-        return t
-    return value
+    return Tensor._make(value) if isinstance(value, np.ndarray) else value
 
 
 def _modified_message(t: Tensor, version: int) -> str:
