@@ -33,3 +33,20 @@ def shape_arg(size: Any) -> tuple[int, ...]:
     if len(size) == 1 and not isinstance(size[0], int):
         size = size[0]
     return tuple(int(s) for s in size)
+
+
+def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
+    """Undo broadcasting: sum ``g`` (an ndarray or a Tensor) over the dims along which ``shape``
+    was broadcast to ``g.shape``. The one place broadcasting is reduced, for the engine and for
+    ``Tensor.sum_to_size``; raises ValueError when ``shape`` does not broadcast to ``g.shape``."""
+    gshape = tuple(g.shape)
+    lead = len(gshape) - len(shape)
+    if lead < 0:
+        raise ValueError(shape)
+    dims = tuple(range(lead))
+    for i, s in enumerate(shape):
+        if s == 1 and gshape[lead + i] != 1:
+            dims += (lead + i,)
+        elif s != gshape[lead + i]:
+            raise ValueError(shape)
+    return g.sum(dims).reshape(shape) if dims else g.reshape(shape)

@@ -16,7 +16,7 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from ndgrad import _dtype
-from ndgrad._helpers import shape_arg, wrap_dim, wrap_dims
+from ndgrad._helpers import shape_arg, sum_to, wrap_dim, wrap_dims
 from ndgrad.autograd.grad_mode import state as _grad_state
 from ndgrad.ops import elementwise as E
 from ndgrad.ops import linalg as L
@@ -1112,18 +1112,11 @@ class Tensor:
     def sum_to_size(self, *size: Any) -> Tensor:
         """Sum over the dims along which ``size`` was broadcast to this tensor's shape."""
         shape = shape_arg(size)
-        lead = self._data.ndim - len(shape)
-        if lead < 0:
-            raise RuntimeError(f"size {list(shape)} is not expandable to size {list(self.shape)}")
-        dims = tuple(range(lead))
-        for i, s in enumerate(shape):
-            if s == 1 and self._data.shape[lead + i] != 1:
-                dims += (lead + i,)
-            elif s != self._data.shape[lead + i]:
-                raise RuntimeError(f"size {list(shape)} is not expandable to size "
-                                   f"{list(self.shape)}")
-        out = R.Sum.apply(self, dims, True) if dims else self
-        return out.reshape(shape) if lead else out
+        try:
+            return sum_to(self, shape)
+        except ValueError:
+            raise RuntimeError(f"size {list(shape)} is not expandable to size "
+                               f"{list(self.shape)}") from None
 
     def mean(self, dim: Any = None, keepdim: _bool = False, dtype: Any = None) -> Tensor:
         x = self if dtype is None else self.to(dtype)

@@ -742,3 +742,33 @@ def test_set_detect_anomaly_and_check_nan_false():
     with ndgrad.autograd.detect_anomaly(check_nan=False):
         (x.sqrt() * 0).sum().backward()  # no check: the nan reaches .grad
     assert np.isnan(x.grad.item())
+
+
+def test_first_gradient_is_adopted_without_a_copy_unless_something_else_holds_it():
+    """AccumulateGrad takes over a gradient array nothing else refers to (no copy), and copies
+    one a hook kept, so later accumulation cannot change what the hook holds."""
+    import weakref
+
+    from ndgrad.ops.elementwise import Primitive
+
+    made = []
+
+    class Twice(Primitive):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            g = grad * 2
+            made.append(weakref.ref(g))
+            return g
+
+    x = ndgrad.randn(3, requires_grad=True)
+    Twice.apply(x).sum().backward()
+    assert made[-1]() is x.grad._data  # adopted
+    x.grad = None
+    kept = []
+    x.register_hook(kept.append)
+    Twice.apply(x).sum().backward()
+    assert made[-1]() is kept[0]._data and made[-1]() is not x.grad._data  # copied

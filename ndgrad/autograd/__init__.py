@@ -52,7 +52,7 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
             if g is not None:
                 from ndgrad.autograd.engine import _accumulate_leaf
 
-                _accumulate_leaf(t, g, create_graph)
+                _accumulate_leaf(t, g if create_graph else g._data, create_graph)
         return
     run_backward(outs, grads, retain_graph, create_graph)
 

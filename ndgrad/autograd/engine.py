@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad._helpers import sum_to
 from ndgrad.autograd import anomaly
 from ndgrad.autograd.function import AccumulateGrad, Function, Node, accumulator, steal_or_copy
 from ndgrad.autograd.grad_mode import state as grad_state
@@ -32,19 +33,25 @@ def _root(t: Tensor, i: int) -> tuple[Node, int]:
     raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
 
 
-def _initial_grad(t: Tensor, g: Any) -> Tensor:
+def _initial_grad(t: Tensor, g: Any, create_graph: bool) -> Any:
+    """The gradient backward starts from: ones for a scalar, else the one the caller gave."""
     if g is None:
         if t._data.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs (the "
                                f"output has shape {tuple(t.shape)}); pass gradient= with that "
                                f"shape, e.g. out.backward(ndgrad.ones_like(out))")
-        return Tensor._make(np.ones(t._data.shape, t._data.dtype))
-    if not isinstance(g, Tensor):
-        g = Tensor._make(np.asarray(g, dtype=t._data.dtype))
-    if g.shape != t.shape:
-        raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} and "
-                           f"output has a shape of {tuple(t.shape)}.")
-    return g
+        g = np.ones(t._data.shape, t._data.dtype)
+    elif isinstance(g, Tensor):
+        if g.shape != t.shape:
+            raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} "
+                               f"and output has a shape of {tuple(t.shape)}.")
+        return g if create_graph else g._data
+    else:
+        g = np.asarray(g, dtype=t._data.dtype)
+        if g.shape != t._data.shape:
+            raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} "
+                               f"and output has a shape of {tuple(t.shape)}.")
+    return Tensor._make(g) if create_graph else g
 
 
 def _dependencies(roots: Sequence[Node]) -> dict[Node, int]:
@@ -85,37 +92,52 @@ def _prune(roots: Sequence[Node], deps: dict[Node, int], targets: set[Node]) -> 
     return needed
 
 
-def _add(a: Tensor | None, b: Tensor, create_graph: bool) -> Tensor:
-    if a is None:
-        return b
-    if create_graph:
-        return a + b
-    return Tensor._make(a._data + b._data)
+def _add(a: Any, b: Any) -> Any:
+    """Two gradients for the same place add up (Tensors under create_graph: a recorded add)."""
+    return b if a is None else a + b
 
 
-def _sum_to(g: Tensor, shape: tuple[int, ...], node: Node, i: int) -> Tensor:
-    """Undo broadcasting: sum ``g`` down to ``shape`` (the shape the input had in forward)."""
-    if g._data.shape == shape:
-        return g
-    try:
-        return g.sum_to_size(shape)
-    except (RuntimeError, ValueError):
-        raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index {i} - "
-                           f"got {list(g.shape)} but expected shape compatible with "
-                           f"{list(shape)}") from None
+def _to_input(g: Any, shape: tuple[int, ...], dtype: Any, node: Node, i: int) -> Any:
+    """Make a gradient fit the input it flows to: undo broadcasting, cast back to its dtype."""
+    if g.shape != shape:
+        try:
+            g = sum_to(g, shape)
+        except ValueError:
+            raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index "
+                               f"{i} - got {list(g.shape)} but expected shape compatible with "
+                               f"{list(shape)}") from None
+    if isinstance(g, Tensor):
+        return g if g._data.dtype == dtype else g.to(dtype)
+    return g if g.dtype == dtype else g.astype(dtype)
+    return g
 
 
-def _accumulate_leaf(t: Tensor, g: Tensor, create_graph: bool) -> None:
-    """leaf.grad += g; the first gradient is taken over without a copy when nothing shares it."""
+def _accumulate_leaf(t: Tensor, g: Any, create_graph: bool) -> None:
+    """leaf.grad += g (an array, or a Tensor under create_graph). The first gradient is taken
+    over without a copy when nothing else refers to it, as PyTorch's AccumulateGrad does."""
     old = t._grad
     if create_graph:
         t.grad = g if old is None else old + g
     elif old is None:
-        t._grad = Tensor._make(steal_or_copy(g._data))
+        t._grad = Tensor._make(steal_or_copy(g))
     elif old._requires_grad:
-        t._grad = Tensor._make(old._data + g._data)
+        t._grad = Tensor._make(old._data + g)
     else:
-        old._data += g._data
+        old._data += g
+
+
+def _call_hook(hook: Any, g: Any) -> Any:
+    """Run a tensor hook: it sees the gradient as a Tensor and may return a replacement.
+
+    Under create_graph the result is a fresh wrapper unless it is in the graph: if the hook kept
+    the tensor it saw, AccumulateGrad must not adopt (and later add into) that same tensor."""
+    t = g if isinstance(g, Tensor) else Tensor._make(g)
+    new = hook(t)
+    if new is None:
+        new = t
+    if not isinstance(g, Tensor):
+        return new._data  # a kept wrapper still refers to the array: steal_or_copy will copy
+    return new if new._requires_grad else Tensor._make(new._data)
 
 
 def _run_hooks(node: Node, grads: list[Any]) -> None:
@@ -123,23 +145,23 @@ def _run_hooks(node: Node, grads: list[Any]) -> None:
         for nr, hooks in node._pre_hooks.items():
             for hook in list(hooks.values()):  # {handle key: hook}, see Tensor.register_hook
                 if grads[nr] is not None:
-                    new = hook(grads[nr])
-                    grads[nr] = _unshared(new if new is not None else grads[nr])
+                    grads[nr] = _call_hook(hook, grads[nr])
     if node._retained:
         for nr, ref in node._retained.items():
-            t = ref()
-            if t is not None and grads[nr] is not None:
-                g = grads[nr]
-                if g._requires_grad:  # create_graph=True: the kept gradient stays in the graph
-                    t.grad = g.clone() if t.grad is None else t.grad + g
-                else:
-                    t.grad = (Tensor._make(g._data.copy()) if t.grad is None
-                              else Tensor._make(t.grad._data + g._data))
+            t, g = ref(), grads[nr]
+            if t is None or g is None:
+                continue
+            if isinstance(g, Tensor) and g._requires_grad:  # create_graph: stays in the graph
+                t.grad = g.clone() if t.grad is None else t.grad + g
+            else:
+                d = g._data if isinstance(g, Tensor) else g
+                t.grad = Tensor._make(d.copy() if t.grad is None else t.grad._data + d)
 
 
 def _check_nan(node: Function, grads: tuple[Any, ...]) -> None:
     for i, g in enumerate(grads):
-        if isinstance(g, Tensor) and g._data.dtype.kind == "f" and np.isnan(g._data).any():
+        d = g._data if isinstance(g, Tensor) else g
+        if isinstance(d, np.ndarray) and d.dtype.kind == "f" and np.isnan(d).any():
             where = "".join(node._trace or ["(forward trace not recorded: the op ran before "
                                             "detect_anomaly was enabled)\n"])
             raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th "
@@ -151,18 +173,21 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
                  create_graph: bool, inputs: Sequence[Tensor] | None = None,
                  allow_unused: bool = False) -> tuple[Tensor | None, ...] | None:
     """Backpropagate from ``outputs``. With ``inputs`` (autograd.grad), return their gradients
-    instead of accumulating into any ``.grad``."""
+    instead of accumulating into any ``.grad``.
+
+    Gradients flow as NumPy arrays, or as Tensors under ``create_graph`` so that the backward
+    pass itself is recorded."""
     buffers: dict[Node, list[Any]] = {}
     roots: list[Node] = []
     for i, (t, g) in enumerate(zip(outputs, grad_outputs, strict=True)):
         node, nr = _root(t, i)
         buf = buffers.setdefault(node, [None] * node._n_outputs)
-        buf[nr] = _add(buf[nr], _initial_grad(t, g), create_graph)
+        buf[nr] = _add(buf[nr], _initial_grad(t, g, create_graph))
         if node not in roots:
             roots.append(node)
     deps = _dependencies(roots)
 
-    captured: dict[tuple[Node, int], Tensor | None] = {}
+    captured: dict[tuple[Node, int], Any] = {}
     needed: set[Node] | None = None
     if inputs is not None:
         targets = [_root(t, i) if t._requires_grad else (None, 0) for i, t in enumerate(inputs)]
@@ -193,36 +218,36 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
                                f"have been used in the graph. Set allow_unused=True if this is "
                                f"the desired behavior.")
         if g is not None and not create_graph:
-            g = Tensor._make(g._data)
+            g = Tensor._make(g)
         result.append(g)
     return tuple(result)
 
 
 def _execute(roots: list[Node], buffers: dict[Node, list[Any]], deps: dict[Node, int],
-             retain_graph: bool, create_graph: bool,
-             captured: dict[tuple[Node, int], Tensor | None] | None,
+             retain_graph: bool, create_graph: bool, captured: dict[tuple[Node, int], Any] | None,
              needed: set[Node] | None) -> None:
     """The walk itself: run each node once all the gradients flowing into it have arrived."""
     ready = [n for n in roots if deps.get(n, 0) == 0]
     anomaly_on = anomaly.state.enabled and anomaly.state.check_nan
+    grad_type = Tensor if create_graph else np.ndarray
     while ready:
         node = ready.pop()
         grads = buffers.pop(node)
         if node._pre_hooks is not None or node._retained is not None:
             _run_hooks(node, grads)
-        if captured is not None:
-            if type(node) is AccumulateGrad and node.variable._hooks:  # leaf hooks apply too
+        if type(node) is AccumulateGrad:
+            if captured is None:
+                _backward_leaf(node, grads, create_graph)
+                continue
+            if node.variable._hooks:  # leaf hooks apply to autograd.grad's results too
                 grads[0] = _leaf_hooks(node.variable, grads[0])
+        if captured is not None:
             for nr, g in enumerate(grads):
                 if (node, nr) in captured:
                     captured[(node, nr)] = g
-        if type(node) is AccumulateGrad:
-            if captured is None:
-                _backward_leaf(node, grads[0], create_graph)
-            continue
-        if needed is not None and node not in needed:
-            continue
-        in_grads = _call_backward(node, grads)  # type: ignore[arg-type]
+            if type(node) is AccumulateGrad or node not in needed:  # type: ignore[operator]
+                continue
+        in_grads = _call_backward(node, grads, create_graph)  # type: ignore[arg-type]
         if not retain_graph and node._saved:  # type: ignore[attr-defined]
             node._release()  # type: ignore[attr-defined]
         if anomaly_on:
@@ -233,51 +258,57 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], deps: dict[Node,
             g = in_grads[i]
             if nxt is None or g is None or (needed is not None and nxt not in needed):
                 continue
-            if type(g) is not Tensor:
-                g = g if isinstance(g, Tensor) else Tensor._make(np.asarray(g))
+            if type(g) is not grad_type:
+                g = _as_grad(g, create_graph)
             shape, dtype = meta[i]
-            if g._data.shape != shape:
-                g = _sum_to(g, shape, node, i)
-            if g._data.dtype != dtype:
-                g = g.to(dtype)
+            arr = g._data if create_graph else g
+            if arr.shape != shape or arr.dtype != dtype:
+                g = _to_input(g, shape, dtype, node, i)
             buf = buffers.get(nxt)
             if buf is None:
                 buf = buffers[nxt] = [None] * nxt._n_outputs
             prev = buf[nr]
-            buf[nr] = g if prev is None else _add(prev, g, create_graph)
+            buf[nr] = g if prev is None else prev + g
             left = deps[nxt] - 1
             deps[nxt] = left
             if not left:
                 ready.append(nxt)
+        # hold no gradient between nodes: AccumulateGrad adopts an array only if no one holds it
+        in_grads = g = arr = None  # type: ignore[assignment]
 
 
-def _backward_leaf(node: AccumulateGrad, g: Tensor, create_graph: bool) -> None:
+def _as_grad(g: Any, create_graph: bool) -> Any:
+    """A gradient a backward returned, as the engine carries it: a Tensor under create_graph,
+    else an ndarray (NumPy gives scalars for 0-d results)."""
+    if create_graph:
+        return g if isinstance(g, Tensor) else Tensor._make(np.asarray(g))
+    return g._data if isinstance(g, Tensor) else np.asarray(g)
+
+
+def _backward_leaf(node: AccumulateGrad, grads: list[Any], create_graph: bool) -> None:
     t = node.variable
     if t._hooks:
-        g = _leaf_hooks(t, g)
-    _accumulate_leaf(t, g, create_graph)
+        grads[0] = _leaf_hooks(t, grads[0])
+    _accumulate_leaf(t, grads.pop(), create_graph)
 
 
-def _leaf_hooks(t: Tensor, g: Tensor) -> Tensor:
+def _leaf_hooks(t: Tensor, g: Any) -> Any:
     for hook in list(t._hooks.values()):  # type: ignore[union-attr]
-        new = hook(g)
-        g = _unshared(new if new is not None else g)
+        g = _call_hook(hook, g)
     return g
 
 
-def _unshared(g: Tensor) -> Tensor:
-    """A fresh wrapper of a gradient a hook has seen: if the hook kept that tensor, the array now
-    has two owners, so AccumulateGrad copies it rather than taking it over (and later
-    accumulating into what the hook kept)."""
-    return g if g._requires_grad else Tensor._make(g._data)
-
-
-def _call_backward(node: Function, grads: list[Any]) -> tuple[Any, ...]:
-    """Run the node's backward; check it returned one gradient per forward input."""
+def _call_backward(node: Function, grads: list[Any], create_graph: bool) -> tuple[Any, ...]:
+    """Run the node's backward on arrays when it can (``array_backward``) and no graph of the
+    backward pass is wanted, else on Tensors; check it returned one gradient per input."""
     if node._n_outputs > 1:  # outputs that got no gradient count as zeros, as in PyTorch
-        grads = [g if g is not None else Tensor._make(np.zeros(*node._output_meta[i]))
+        grads = [g if g is not None else _zeros(node._output_meta[i], create_graph)
                  for i, g in enumerate(grads)]
-    out = type(node).backward(node, *grads)
+    if create_graph or node.array_backward:
+        node._saved_arrays = not create_graph
+        out = type(node).backward(node, *grads)
+    else:  # a backward written in Tensor ops: wrap the arrays, unwrap what it returns
+        out = type(node).backward(node, *[Tensor._make(g) for g in grads])
     n = len(node.next_functions)
     if type(out) is not tuple:
         out = (out,)
@@ -288,3 +319,8 @@ def _call_backward(node: Function, grads: list[Any]) -> tuple[Any, ...]:
             raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients "
                                f"(expected {n}, got {len(out)})")
     return out
+
+
+def _zeros(meta: tuple[Any, Any], create_graph: bool) -> Any:
+    z = np.zeros(*meta)
+    return Tensor._make(z) if create_graph else z

@@ -89,6 +89,10 @@ class Function(Node):
     """
 
     array_io = False  # primitives: forward takes and returns NumPy arrays
+    # backward is written in what arrays and Tensors share (operators, .reshape, .sum(dims),
+    # .mT, other primitives' apply): without create_graph the engine runs it on NumPy arrays
+    array_backward = False
+    _saved_arrays = False  # set by the engine: saved_tensors gives arrays to this backward
     is_view = False  # output may share memory with input 0 (reshape, permute, x[i], ...)
     needs_input_grad: tuple[bool, ...] = ()
     _freed = False
@@ -119,13 +123,25 @@ class Function(Node):
         """The saved values as Tensors, after checking no in-place op changed them since."""
         if self._freed:
             raise RuntimeError(_SAVED_FREED)
+        if self._saved_arrays:
+            return tuple([_unpack_array(self, s) for s in self._saved])
         return tuple([_unpack(self, s) for s in self._saved])
 
     # -- the engine's side -----------------------------------------------------------------
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
-        """Run forward; record this op in the graph if grad mode is on and an input needs grad."""
+        """Run forward; record this op in the graph if grad mode is on and an input needs grad.
+
+        A primitive applied to arrays only (as backward formulas do when they run on arrays)
+        just runs forward and returns arrays."""
         ctx = _new(cls)
+        if cls.array_io:
+            for a in args:
+                if isinstance(a, Tensor):
+                    break
+            else:
+                ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
+                return cls.forward(ctx, *args, **kwargs)
         recording = False
         if state.enabled:
             for a in args:
@@ -285,6 +301,19 @@ def _unpack(ctx: Function, s: tuple[Any, ...]) -> Any:
         return t
     value = s[1]
     return Tensor._make(value) if isinstance(value, np.ndarray) else value
+
+
+def _unpack_array(ctx: Function, s: tuple[Any, ...]) -> Any:
+    """A saved value as a backward running on arrays sees it (version-checked all the same)."""
+    kind = s[0]
+    if kind == "in":
+        t = s[1]
+        if (t._vc[0] if t._vc is not None else 0) != s[2]:
+            _unpack(ctx, s)  # raises the in-place error
+        return t._data
+    if kind == "out" and s[2][0] != 0:
+        _unpack(ctx, s)  # raises the in-place error
+    return s[1]
 
 
 def _modified_message(t: Tensor, version: int) -> str:

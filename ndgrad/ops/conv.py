@@ -206,7 +206,7 @@ class Conv2d(Primitive):
         gw = None
         if need_w:
             gw = Conv2dGradWeight.apply(x, grad, tuple(w.shape), ctx.p,
-                                        None if cols is None else cols._data)
+                                        getattr(cols, "_data", cols))  # an array, or None
         gb = grad.sum((0, 2, 3)) if need_b else None
         return gx, gw, gb, None
 

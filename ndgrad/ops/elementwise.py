@@ -1,4 +1,5 @@
-"""Elementwise primitives: forward on NumPy arrays, backward in differentiable Tensor ops.
+"""Elementwise primitives: forward on NumPy arrays; backward one formula that runs on arrays,
+or on Tensors (differentiable again) under create_graph (see Function.array_backward).
 
 Broadcasting is not handled here: binary ops return gradients of the output's shape and the
 engine sums them down to each input's shape. Inputs may be Python numbers (``x * 2``); their
@@ -8,7 +9,6 @@ gradient is simply not asked for.
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any
 
 import numpy as np
@@ -41,9 +41,12 @@ def broadcast_error(*shapes: tuple[int, ...]) -> RuntimeError:
 
 
 class Primitive(Function):
-    """A built-in op: ``forward`` works on NumPy arrays (see Function)."""
+    """A built-in op: ``forward`` works on NumPy arrays, and ``backward`` on arrays or Tensors
+    (see Function). Its backward uses operators, ``.reshape``, ``.sum(dims)``, ``.mT``, indexing
+    and other primitives' ``apply``: what arrays and Tensors share."""
 
     array_io = True
+    array_backward = True
 
 
 # -- arithmetic ------------------------------------------------------------------------------
@@ -123,16 +126,16 @@ class Pow(Primitive):
             if isinstance(y, int | float):
                 gx = grad * 0 if y == 0 else grad * y * x ** (y - 1)
             else:
-                gx = (grad * y * x ** (y - 1)).masked_fill(y == 0, 0.0)
+                gx = Where.apply(y == 0, 0.0, grad * y * x ** (y - 1))
         if ctx.needs_input_grad[1]:
             if isinstance(x, int | float):
                 # a Python base: log(0) = -inf and log(negative) = nan, as torch computes them
                 logx = math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
                 gy = grad * out * logx
                 if x == 0:
-                    gy = gy.masked_fill(y >= 0, 0.0)
+                    gy = Where.apply(y >= 0, 0.0, gy)
             else:
-                gy = (grad * out * x.log()).masked_fill((x == 0) & (y >= 0), 0.0)
+                gy = Where.apply((x == 0) & (y >= 0), 0.0, grad * out * Log.apply(x))
         return gx, gy
 
 
@@ -157,7 +160,7 @@ class _Modulo(Primitive):
     with q = rounding(x / y); so d/dx = 1, d/dy = -q."""
 
     fn: Any = None
-    rounding: Any = None  # the Tensor method that rounds x / y as ``fn`` does
+    rounding: Any = None  # the primitive that rounds x / y as ``fn`` does
 
     @classmethod
     def forward(cls, ctx, x, y):
@@ -170,22 +173,8 @@ class _Modulo(Primitive):
     @classmethod
     def backward(cls, ctx, grad):
         x, y = ctx.saved_tensors
-        gy = -grad * cls.rounding(x / y) if ctx.needs_input_grad[1] else None
+        gy = -grad * cls.rounding.apply(x / y) if ctx.needs_input_grad[1] else None
         return grad, gy
-
-
-class Remainder(_Modulo):
-    """x mod y (sign of y, like Python and torch); d/dy = -floor(x/y)."""
-
-    fn = np.mod
-    rounding = operator.methodcaller("floor")
-
-
-class Fmod(_Modulo):
-    """C's fmod: the remainder has the sign of x; d/dy = -trunc(x/y)."""
-
-    fn = np.fmod
-    rounding = operator.methodcaller("trunc")
 
 
 # -- unary math ------------------------------------------------------------------------------
@@ -287,7 +276,7 @@ class Sin(Primitive):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * x.cos()
+        return grad * Cos.apply(x)
 
 
 class Cos(Primitive):
@@ -299,7 +288,7 @@ class Cos(Primitive):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return -grad * x.sin()
+        return -grad * Sin.apply(x)
 
 
 class Tan(Primitive):
@@ -355,7 +344,7 @@ class Erf(Primitive):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * (2 / math.sqrt(math.pi)) * (-(x * x)).exp()
+        return grad * (2 / math.sqrt(math.pi)) * Exp.apply(-(x * x))
 
 
 class Relu(Primitive):
@@ -380,7 +369,7 @@ class Abs(Primitive):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * x.sign()
+        return grad * Sign.apply(x)
 
 
 class _ZeroGrad(Primitive):
@@ -424,6 +413,21 @@ class Sign(_ZeroGrad):
     fn = staticmethod(_sign)
 
 
+# the two modulo ops (see _Modulo above), defined once the rounding ops exist
+class Remainder(_Modulo):
+    """x mod y (sign of y, like Python and torch); d/dy = -floor(x/y)."""
+
+    fn = np.mod
+    rounding = Floor
+
+
+class Fmod(_Modulo):
+    """C's fmod: the remainder has the sign of x; d/dy = -trunc(x/y)."""
+
+    fn = np.fmod
+    rounding = Trunc
+
+
 # -- selection -------------------------------------------------------------------------------
 class Maximum(Primitive):
     """Gradient goes to the larger input; ties split it half and half (as torch does)."""
@@ -465,8 +469,7 @@ class Where(Primitive):
     @staticmethod
     def backward(ctx, grad):
         (cond,) = ctx.saved_tensors
-        zero = grad * 0
-        return None, grad.where(cond, zero), zero.where(cond, grad)
+        return None, Where.apply(cond, grad, 0.0), Where.apply(cond, 0.0, grad)
 
 
 class Clamp(Primitive):

@@ -65,6 +65,8 @@ class MatMul(Primitive):
 class Einsum(Primitive):
     """einsum; each operand's gradient is another einsum of the gradient with the others."""
 
+    array_backward = False  # einsum_backward is written in Tensor ops
+
     @staticmethod
     def forward(ctx, equation, *xs):
         ins, out = _explicit(equation, [x.shape for x in xs])

@@ -1,23 +1,16 @@
 """Neural-network primitives: promoted from composites for speed (Linear, CrossEntropy) or for
 numerical stability (Softmax, LogSoftmax, LogSigmoid, CrossEntropy, BinaryCrossEntropy).
 
-Backward passes are written in differentiable Tensor ops, so higher-order gradients work.
-CrossEntropy's backward has a NumPy fast path for the usual case (no ``create_graph``), where
-nothing downstream will differentiate the gradient again.
+Backward formulas run on arrays, or on Tensors under create_graph (see Function.array_backward),
+so higher-order gradients work. CrossEntropy's backward is the one with two paths: on arrays it
+reuses forward's exponentials, which are constants to a graph.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ndgrad.autograd.grad_mode import state as _grad_state
-from ndgrad.ops.elementwise import Primitive
-
-
-def _tensor(arr):
-    from ndgrad.tensor import Tensor
-
-    return Tensor._make(arr)
+from ndgrad.ops.elementwise import Clamp, Exp, Log, Log1p, Primitive, Sigmoid, Where
 
 
 class Linear(Primitive):
@@ -36,19 +29,15 @@ class Linear(Primitive):
     def backward(ctx, grad):
         w, x = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
-        if not _grad_state.enabled:  # no create_graph: plain NumPy, no graph bookkeeping
-            g = grad._data
-            g2 = g.reshape(-1, g.shape[-1])  # (M, out): leading dims are summed by one matmul
-            return (_tensor(g @ w._data) if need_x else None,
-                    _tensor(g2.T @ x._data.reshape(-1, x._data.shape[-1])) if need_w else None,
-                    _tensor(g2.sum(0)) if need_b else None)
-        gx = grad.matmul(w) if need_x else None
-        gw = gb = None
-        if need_w:
-            gw = grad.reshape(-1, grad.shape[-1]).mT.matmul(x.reshape(-1, x.shape[-1]))
-        if need_b:
-            gb = grad.sum(tuple(range(grad.ndim - 1)))
-        return gx, gw, gb
+        g2 = grad.reshape(-1, grad.shape[-1])  # (M, out): leading dims are summed by one matmul
+        return (grad @ w if need_x else None,
+                g2.mT @ x.reshape(-1, x.shape[-1]) if need_w else None,
+                g2.sum(0) if need_b else None)
+
+
+def _keepdim(shape: tuple[int, ...], dim: int) -> tuple[int, ...]:
+    """``shape`` with ``dim`` reduced to size 1: where a sum over ``dim`` broadcasts back."""
+    return shape[:dim] + (1,) + shape[dim + 1:] if shape else shape
 
 
 def _shifted(x: np.ndarray, dim: int) -> np.ndarray:
@@ -66,13 +55,13 @@ class Softmax(Primitive):
         e = np.exp(_shifted(x, dim))
         e /= np.sum(e, axis=dim, keepdims=True)
         ctx.save_for_backward(e)
-        ctx.dim = dim
+        ctx.dim, ctx.kshape = dim, _keepdim(e.shape, dim)
         return e
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return out * (grad - (grad * out).sum(ctx.dim, keepdim=True)), None
+        return out * (grad - (grad * out).sum(ctx.dim).reshape(ctx.kshape)), None
 
 
 class LogSoftmax(Primitive):
@@ -83,13 +72,13 @@ class LogSoftmax(Primitive):
         z = _shifted(x, dim)
         z -= np.log(np.sum(np.exp(z), axis=dim, keepdims=True))
         ctx.save_for_backward(z)
-        ctx.dim = dim
+        ctx.dim, ctx.kshape = dim, _keepdim(z.shape, dim)
         return z
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad - out.exp() * grad.sum(ctx.dim, keepdim=True), None
+        return grad - Exp.apply(out) * grad.sum(ctx.dim).reshape(ctx.kshape), None
 
 
 class LogSigmoid(Primitive):
@@ -103,7 +92,7 @@ class LogSigmoid(Primitive):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * (-x).sigmoid()
+        return grad * Sigmoid.apply(-x)
 
 
 class CrossEntropy(Primitive):
@@ -152,35 +141,35 @@ class CrossEntropy(Primitive):
     def backward(ctx, grad):
         x, e, s = ctx.saved_tensors
         m, c = x.shape
-        dt = x._data.dtype
         eps, weight, wy, valid, t = ctx.eps, ctx.weight, ctx.wy, ctx.valid, ctx.t
         a = (1 - eps) * wy + (eps / c) * ctx.wsum * valid  # (M,) coefficient of p_i
         # ignored rows get exactly 0, whatever the upstream gradient (even nan), as in torch
         all_valid = bool(valid.all())
         nograd = (None,) * 5
-        if _grad_state.enabled:  # create_graph: every step differentiable
-            from ndgrad.tensor import where
-
+        if not isinstance(grad, np.ndarray):  # create_graph: every step differentiable in x
+            dt = x._data.dtype
             r = grad
             if ctx.reduction == "mean":
                 r = grad / ctx.denom if ctx.denom else grad * 0
             if not all_valid:
-                r = where(_tensor(valid), r.expand(m), 0.0)
+                r = Where.apply(valid, r, 0.0)
             b = np.zeros((m, c), dtype=dt)
             b[np.arange(m), t] = (1 - eps) * wy
             if eps > 0:
                 b += (eps / c) * valid[:, None] * (1 if weight is None else weight)
-            coef = _tensor(a.astype(dt)).unsqueeze(1) * x.softmax(1) - _tensor(b)
-            return ((r.unsqueeze(-1) if r.ndim else r) * coef, *nograd)
+            coef = a.astype(dt)[:, None] * Softmax.apply(x, 1) - b
+            return ((r.reshape(-1, 1) if r.ndim else r) * coef, *nograd)
+        # on arrays: softmax = e / s from forward, and the one-hot part subtracted in place
+        dt = x.dtype
         with np.errstate(divide="ignore", invalid="ignore"):
-            rv = grad._data / ctx.denom if ctx.reduction == "mean" else grad._data
+            rv = grad / ctx.denom if ctx.reduction == "mean" else grad
         if not all_valid:
             rv = np.where(valid, rv, 0).astype(dt, copy=False)  # (M,)
-        gx = e._data * (a * rv / s._data).astype(dt)[:, None]
+        gx = e * (a * rv / s).astype(dt)[:, None]
         gx[np.arange(m), t] -= (1 - eps) * wy * rv
         if eps > 0:
             gx -= ((eps / c) * valid * rv)[:, None] * (1 if weight is None else weight)
-        return (_tensor(gx.astype(dt, copy=False)), *nograd)
+        return (gx.astype(dt, copy=False), *nograd)
 
 
 class BinaryCrossEntropy(Primitive):
@@ -205,7 +194,8 @@ class BinaryCrossEntropy(Primitive):
         x, t = ctx.saved_tensors
         gx = gt = None
         if ctx.needs_input_grad[0]:
-            gx = grad * (x - t) / ((1 - x) * x).clamp_min(BinaryCrossEntropy.EPSILON)
+            gx = grad * (x - t) / Clamp.apply((1 - x) * x, BinaryCrossEntropy.EPSILON, None)
         if ctx.needs_input_grad[1]:
-            gt = grad * ((-x).log1p().clamp_min(-100) - x.log().clamp_min(-100))
+            gt = grad * (Clamp.apply(Log1p.apply(-x), -100.0, None)
+                         - Clamp.apply(Log.apply(x), -100.0, None))
         return gx, gt

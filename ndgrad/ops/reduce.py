@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from ndgrad._helpers import wrap_dims
-from ndgrad.ops.elementwise import Primitive, _array
-from ndgrad.ops.shape import Expand, Pad, Reshape
+from ndgrad.ops.elementwise import Primitive, Where, _array
+from ndgrad.ops.shape import Expand, Flip, Pad
 
 
 def reduce_dims(dim: Any, ndim: int) -> tuple[int, ...]:
@@ -34,7 +34,7 @@ class Sum(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        return Expand.apply(Reshape.apply(grad, ctx.kshape), ctx.shape), None, None
+        return Expand.apply(grad.reshape(ctx.kshape), ctx.shape), None, None
 
 
 class Amax(Primitive):
@@ -56,14 +56,13 @@ class Amax(Primitive):
     @staticmethod
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
-        out = out.detach()
         mask = x == out
         grad = grad.reshape(ctx.kshape)
         if ctx.nan_wins:  # torch's evenly_distribute_backward: zeros off the mask, even for nan
-            mask = mask | (x.isnan() & out.isnan())
-            share = grad / mask.sum(dim=ctx.dims, keepdim=True)
-            return share.where(mask, 0.0), None, None, None
-        return grad * mask / mask.sum(dim=ctx.dims, keepdim=True), None, None, None
+            mask = mask | ((x != x) & (out != out))  # both nan
+            share = grad / mask.sum(ctx.dims).reshape(ctx.kshape)
+            return Where.apply(mask, share, 0.0), None, None, None
+        return grad * mask / mask.sum(ctx.dims).reshape(ctx.kshape), None, None, None
 
 
 class Amin(Amax):
@@ -75,8 +74,8 @@ def _squeezed(shape: tuple[int, ...], dims: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _rev_cumsum(t: Any, d: int) -> Any:
-    """out_k = sum over j >= k of t_j along d."""
-    return t.flip(d).cumsum(d).flip(d)
+    """out_k = sum over j >= k of t_j along d (t an array or a Tensor)."""
+    return Flip.apply(Cumsum.apply(Flip.apply(t, (d,)), d), (d,))
 
 
 class Cumsum(Primitive):
@@ -97,6 +96,8 @@ class Cumsum(Primitive):
 
 class Prod(Primitive):
     """Product along one dim (x at least 1-d). d out / d x_k = the product of the others."""
+
+    array_backward = False  # written in Tensor ops (narrow, cumprod, flip)
 
     @staticmethod
     def forward(ctx, x, dim, keepdim):
@@ -134,6 +135,8 @@ class Cumprod(Primitive):
 
     Without zeros that is out_j / x_k, so the gradient is a reversed cumsum divided by x. With
     zeros, see ``_cumprod_grad``: exact, and differentiable again (double backward)."""
+
+    array_backward = False  # _cumprod_grad is written in Tensor ops
 
     @staticmethod
     def forward(ctx, x, dim):
@@ -186,6 +189,8 @@ def _cumprod_grad(x: Any, out: Any, grad: Any, d: int) -> Any:
 class Norm(Primitive):
     """Vector p-norm over dims, with torch's gradient formulas (``norm_backward``): at an
     all-zero vector the gradient is 0, not nan; the inf-norm splits it among ties."""
+
+    array_backward = False  # written in Tensor ops (masked_fill, pow, sign)
 
     @staticmethod
     def forward(ctx, x, p, dims, keepdim):

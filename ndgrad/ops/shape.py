@@ -37,7 +37,7 @@ class Permute(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.permute(tuple(np.argsort(ctx.dims).tolist())), None
+        return Permute.apply(grad, tuple(np.argsort(ctx.dims).tolist())), None
 
 
 class Expand(Primitive):
@@ -252,8 +252,16 @@ class Cat(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        parts = iter(grad.split(ctx.sizes, ctx.dim))
-        return tuple(grad.narrow(ctx.dim, 0, 0).reshape(0) if s else next(parts) for s in ctx.skip)
+        lead, out, start = (slice(None),) * ctx.dim, [], 0
+        sizes = iter(ctx.sizes)
+        for s in ctx.skip:
+            if s:  # a skipped 1-D empty input: its gradient is empty too
+                out.append(grad[(*lead, slice(0, 0))].reshape(0))
+            else:
+                n = next(sizes)
+                out.append(grad[(*lead, slice(start, start + n))])
+                start += n
+        return tuple(out)
 
 
 class Diagonal(Primitive):
@@ -299,7 +307,7 @@ class Flip(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.flip(ctx.dims), None
+        return Flip.apply(grad, ctx.dims), None
 
 
 class Roll(Primitive):
@@ -311,7 +319,7 @@ class Roll(Primitive):
     @staticmethod
     def backward(ctx, grad):
         neg = tuple(-s for s in ctx.shifts) if isinstance(ctx.shifts, tuple) else -ctx.shifts
-        return grad.roll(neg, ctx.dims), None, None
+        return Roll.apply(grad, neg, ctx.dims), None, None
 
 
 class Pad(Primitive):
@@ -355,7 +363,7 @@ class ScatterAdd(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        gsrc = _pad_to(grad.gather(ctx.dim, ctx.index), ctx.src_shape)
+        gsrc = _pad_to(Gather.apply(grad, ctx.dim, ctx.index), ctx.src_shape)
         return grad, None, None, gsrc
 
 
@@ -372,7 +380,7 @@ class Scatter(Primitive):
         gx = Scatter.apply(grad, ctx.dim, ctx.index, 0.0) if ctx.needs_input_grad[0] else None
         gsrc = None
         if ctx.needs_input_grad[3]:
-            gsrc = _pad_to(grad.gather(ctx.dim, ctx.index), ctx.src_shape)
+            gsrc = _pad_to(Gather.apply(grad, ctx.dim, ctx.index), ctx.src_shape)
         return gx, None, None, gsrc
 
 
