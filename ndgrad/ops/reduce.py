@@ -9,7 +9,7 @@ import numpy as np
 
 from ndgrad._helpers import wrap_dims
 from ndgrad.ops.elementwise import Primitive, Where, _array
-from ndgrad.ops.shape import Expand, Flip, Pad
+from ndgrad.ops.shape import ExpandCopy, Flip, Pad
 
 
 def reduce_dims(dim: Any, ndim: int) -> tuple[int, ...]:
@@ -34,7 +34,7 @@ class Sum(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        return Expand.apply(grad.reshape(ctx.kshape), ctx.shape), None, None
+        return ExpandCopy.apply(grad.reshape(ctx.kshape), ctx.shape), None, None
 
 
 class Amax(Primitive):

@@ -52,6 +52,22 @@ class Expand(Primitive):
         return grad, None  # the engine sums grad down to x's shape
 
 
+class ExpandCopy(Primitive):
+    """``x`` broadcast to ``shape`` into a new array (torch's expand_copy): what backward
+    formulas use to spread a gradient, since a broadcast view costs more to make (NumPy's
+    broadcast_to) and is copied anyway wherever it lands."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        out = np.empty(shape, x.dtype)
+        out[...] = x
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None  # the engine sums grad down to x's shape
+
+
 def has_advanced(index: tuple) -> bool:
     return any(isinstance(i, np.ndarray) for i in index)
 
