@@ -319,12 +319,13 @@ def profile(data: str | None) -> None:
 
     x, y = load_mnist(data)
     perm = np.random.default_rng(0).permutation(len(x))
-    prof = cProfile.Profile()
-    prof.enable()
-    run_mlp("ndgrad", init_weights()["mlp"], x, y, perm, {"ndgrad": ndgrad})
-    prof.disable()
-    print("\ncProfile of one ndgrad MLP epoch (top 25 by own time)")
-    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    for name, run in (("MLP epoch", run_mlp), (f"CNN run ({CNN_STEPS} steps)", run_cnn)):
+        prof = cProfile.Profile()
+        prof.enable()
+        run("ndgrad", init_weights()[name[:3].lower()], x, y, perm, {"ndgrad": ndgrad})
+        prof.disable()
+        print(f"\ncProfile of one ndgrad {name} (top 25 by own time)")
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
 
 
 def main() -> None:
@@ -332,8 +333,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--data", default=None, help="data dir (default: NDGRAD_DATA)")
     parser.add_argument("--parts", default="speed,memory",
-                        help="comma-separated: speed, memory, profile (cProfile of an ndgrad "
-                             "MLP epoch)")
+                        help="comma-separated: speed, memory, profile (cProfile of ndgrad's "
+                             "MLP epoch and CNN run)")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:

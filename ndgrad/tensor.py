@@ -348,7 +348,12 @@ class Tensor:
     def backward(self, gradient: Tensor | None = None, retain_graph: _bool | None = None,
                  create_graph: _bool = False, inputs: Sequence[Tensor] | None = None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ndgrad.autograd)."""
-        _autograd().backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        if inputs is None:  # the usual call goes straight to the engine
+            if retain_graph is None:
+                retain_graph = create_graph
+            _engine().run_backward((self,), (gradient,), retain_graph, create_graph)
+        else:
+            _autograd().backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
         """The same data (shared memory and version), cut off from the graph."""
@@ -1868,6 +1873,19 @@ def _autograd() -> Any:
     import ndgrad.autograd
 
     return ndgrad.autograd
+
+
+def _engine() -> Any:
+    """ndgrad.autograd.engine, imported on first use (it imports this module)."""
+    global _ENGINE
+    if _ENGINE is None:
+        import ndgrad.autograd.engine
+
+        _ENGINE = ndgrad.autograd.engine
+    return _ENGINE
+
+
+_ENGINE: Any = None
 
 
 def _no_grad() -> Any:

@@ -627,3 +627,24 @@ def test_broadcast_mismatch_error():
         ndgrad.where(ndgrad.zeros(2, 3) > 0, ndgrad.zeros(3), ndgrad.zeros(2))
     with pytest.raises(RuntimeError, match="must match"):
         ndgrad.zeros(2, 3, requires_grad=True) * ndgrad.zeros(2)
+
+
+@pytest.mark.parametrize("make", [
+    lambda r: r.standard_normal((64, 8, 28, 28)).astype(np.float32),  # C order, chunked
+    lambda r: r.standard_normal((16, 64, 14, 14)).astype(np.float32).transpose(1, 0, 2, 3),
+    lambda r: r.standard_normal((64, 8, 28, 28)).astype(np.float32)[:, :, ::2, ::-1],
+    lambda r: r.standard_normal((70000,)),  # float64, a partial last chunk
+])
+def test_relu_of_large_arrays_matches_torch_and_keeps_the_memory_layout(make):
+    """Big inputs take relu's chunked path (see ops/elementwise.py::_relu)."""
+    arr = make(np.random.default_rng(0))
+    arr[(0,) * (arr.ndim - 1) + (slice(0, 3),)] = [np.nan, -0.0, np.inf]
+    x = ndgrad.tensor(arr, requires_grad=True)
+    out = x.relu()
+    expected = torch.relu(torch.from_numpy(np.ascontiguousarray(arr)))
+    assert np.array_equal(out.detach().numpy(), expected.numpy(), equal_nan=True)
+    from ndgrad.ops.elementwise import _relu
+
+    assert _relu(arr).strides == np.maximum(arr, 0).strides  # conv outputs: channels first
+    out.sum().backward()
+    assert np.array_equal(x.grad.numpy(), (out.detach().numpy() > 0).astype(arr.dtype))

@@ -40,7 +40,9 @@ def _initial_grad(t: Tensor, g: Any, create_graph: bool) -> Any:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs (the "
                                f"output has shape {tuple(t.shape)}); pass gradient= with that "
                                f"shape, e.g. out.backward(ndgrad.ones_like(out))")
-        g = np.ones(t._data.shape, t._data.dtype)
+        g = np.array(1, t._data.dtype)  # np.ones costs 5x more for this one number
+        if t._data.ndim:
+            g = g.reshape(t._data.shape)
     elif isinstance(g, Tensor):
         if g.shape != t.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} "
@@ -247,7 +249,13 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], deps: dict[Node,
                     captured[(node, nr)] = g
             if type(node) is AccumulateGrad or node not in needed:  # type: ignore[operator]
                 continue
-        in_grads = _call_backward(node, grads, create_graph)  # type: ignore[arg-type]
+        if node._n_outputs == 1 and node.array_backward and not create_graph:  # the usual case
+            node._saved_arrays = True
+            in_grads = type(node).backward(node, grads[0])  # type: ignore[attr-defined]
+            if type(in_grads) is not tuple or len(in_grads) != len(node.next_functions):
+                in_grads = _check_count(node, in_grads)  # type: ignore[arg-type]
+        else:
+            in_grads = _call_backward(node, grads, create_graph)  # type: ignore[arg-type]
         if not retain_graph and node._saved:  # type: ignore[attr-defined]
             node._release()  # type: ignore[attr-defined]
         if anomaly_on:
@@ -309,6 +317,12 @@ def _call_backward(node: Function, grads: list[Any], create_graph: bool) -> tupl
         out = type(node).backward(node, *grads)
     else:  # a backward written in Tensor ops: wrap the arrays, unwrap what it returns
         out = type(node).backward(node, *[Tensor._make(g) for g in grads])
+    return _check_count(node, out)
+
+
+def _check_count(node: Function, out: Any) -> tuple[Any, ...]:
+    """A backward's result as a tuple with one gradient per forward input (extra Nones are
+    dropped, as PyTorch allows)."""
     n = len(node.next_functions)
     if type(out) is not tuple:
         out = (out,)

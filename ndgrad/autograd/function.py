@@ -49,6 +49,8 @@ class Node:
     _pre_hooks: dict[int, dict[int, Any]] | None = None  # tensor hooks: {output nr: {key: hook}}
     _retained: dict[int, Any] | None = None  # weakrefs of non-leaf tensors with retain_grad()
     _trace: list[str] | None = None  # where forward ran, recorded under detect_anomaly()
+    array_backward = False  # see Function
+    _saved_arrays = False
 
     def name(self) -> str:
         return type(self).__name__ + "Backward"
@@ -135,45 +137,35 @@ class Function(Node):
         A primitive applied to arrays only (as backward formulas do when they run on arrays)
         just runs forward and returns arrays."""
         ctx = _new(cls)
-        if cls.array_io:
-            for a in args:
-                if isinstance(a, Tensor):
-                    break
+        if not cls.array_io:
+            return _apply_function(cls, ctx, args, kwargs)
+        arrays = []
+        tensors = record = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a._data)
+                tensors = True
+                if a._requires_grad:
+                    record = True
             else:
-                ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
-                return cls.forward(ctx, *args, **kwargs)
-        recording = False
-        if state.enabled:
-            for a in args:
-                if isinstance(a, Tensor) and a._requires_grad:
-                    _connect(ctx, args)
-                    recording = True
-                    break
-        if not recording:
+                arrays.append(a)
+        if not tensors:
             ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
-
-        if cls.array_io:
-            out = cls.forward(ctx, *[a._data if isinstance(a, Tensor) else a for a in args],
-                              **kwargs)
+            return cls.forward(ctx, *args, **kwargs)
+        if record and state.enabled:
+            _connect(ctx, args)
         else:
-            with no_grad():
-                out = cls.forward(ctx, *args, **kwargs)
-            out = _user_outputs(cls, out)
+            record = False
+            ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
+        out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is not tuple:  # one output: the common, fast path
             t = _wrap_output(out)
             if cls.is_view:
                 _share_version(args[0], t)
-            if recording:
+            if record:
                 _record(ctx, args, (t,))
             return t
-        results = tuple(_wrap_output(o) for o in out)
-        if cls.is_view:
-            _share_version(args[0], results[0])
-        if recording:
-            ctx._n_outputs = len(results)
-            ctx._output_meta = tuple((t._data.shape, t._data.dtype) for t in results)
-            _record(ctx, args, results)
-        return results
+        return _outputs(cls, ctx, args, out, record)
 
     def _release(self) -> None:
         """Drop what forward saved: called after backward unless retain_graph=True."""
@@ -187,13 +179,39 @@ _NOTHING_NEEDED = [(False,) * n for n in range(64)]
 _NO_EDGE = (None, 0)
 
 
-def _user_outputs(cls: type, out: Any) -> Any:
-    """A user Function's forward returns Tensors; the graph is built from their arrays."""
+def _apply_function(cls: type[Function], ctx: Function, args: tuple[Any, ...],
+                    kwargs: dict[str, Any]) -> Any:
+    """``apply`` for users' Functions: forward sees Tensors (with grad recording off)."""
+    record = state.enabled and any(isinstance(a, Tensor) and a._requires_grad for a in args)
+    if record:
+        _connect(ctx, args)
+    else:
+        ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
+    with no_grad():
+        out = cls.forward(ctx, *args, **kwargs)
     for o in out if isinstance(out, tuple) else (out,):
         if not isinstance(o, Tensor):
             raise TypeError(f"{cls.__name__}.forward must return Tensors, got "
                             f"{type(o).__name__}")
-    return tuple(o._data for o in out) if isinstance(out, tuple) else out._data
+    if not isinstance(out, tuple):
+        t = _wrap_output(out._data)
+        if record:
+            _record(ctx, args, (t,))
+        return t
+    return _outputs(cls, ctx, args, tuple(o._data for o in out), record)
+
+
+def _outputs(cls: type[Function], ctx: Function, args: tuple[Any, ...], out: tuple[Any, ...],
+             record: bool) -> tuple[Tensor, ...]:
+    """Wrap the outputs of an op with several (max(dim), sort, ...) and record them."""
+    results = tuple(_wrap_output(o) for o in out)
+    if cls.is_view:
+        _share_version(args[0], results[0])
+    if record:
+        ctx._n_outputs = len(results)
+        ctx._output_meta = tuple((t._data.shape, t._data.dtype) for t in results)
+        _record(ctx, args, results)
+    return results
 
 
 def _connect(ctx: Function, args: tuple[Any, ...]) -> None:

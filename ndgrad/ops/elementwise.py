@@ -347,10 +347,40 @@ class Erf(Primitive):
         return grad * (2 / math.sqrt(math.pi)) * Exp.apply(-(x * x))
 
 
+_CHUNK = 1 << 16
+_ZEROS: dict[np.dtype, np.ndarray] = {}
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    """max(x, 0), nan kept. NumPy's maximum against a scalar 0 misses its fast (SIMD) loop and
+    is 2-3x slower than against an array of zeros, so large inputs go through a cached zero
+    chunk (measured with NumPy 2.4: 136 -> 47 us for a (64, 8, 28, 28) float32 batch). The
+    result keeps x's memory layout (conv outputs are channels-first in memory)."""
+    n = x.size
+    perm = None
+    if n >= _CHUNK and x.dtype.kind == "f" and not x.flags.c_contiguous:
+        st = x.strides
+        perm = tuple(sorted(range(x.ndim), key=lambda i: -abs(st[i])))
+        x = x.transpose(perm)  # memory order, if x is a permuted contiguous array
+    if n < 1024 or x.dtype.kind != "f" or not x.flags.c_contiguous:
+        out = _array(np.maximum(x, 0))
+    else:
+        z = _ZEROS.get(x.dtype)
+        if z is None:
+            z = _ZEROS[x.dtype] = np.zeros(_CHUNK, x.dtype)
+            z.flags.writeable = False
+        flat, out = x.reshape(-1), np.empty(x.shape, x.dtype)
+        oflat = out.reshape(-1)
+        for i in range(0, n, _CHUNK):
+            j = min(i + _CHUNK, n)
+            np.maximum(flat[i:j], z[:j - i], out=oflat[i:j])
+    return out if perm is None else out.transpose(np.argsort(perm).tolist())
+
+
 class Relu(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = _array(np.maximum(x, 0))
+        out = _relu(x)
         ctx.save_for_backward(out)
         return out
 

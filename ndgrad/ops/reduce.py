@@ -28,13 +28,15 @@ class Sum(Primitive):
 
     @staticmethod
     def forward(ctx, x, dims, keepdim):
-        ctx.kshape = _keepdim_shape(x.shape, dims)
-        ctx.shape = x.shape
-        return np.sum(x, axis=dims, keepdims=keepdim, dtype=x.dtype)  # int32 stays int32
+        ctx.args = (x.shape, dims, keepdim)
+        return x.sum(axis=dims, dtype=x.dtype, keepdims=keepdim)  # int32 stays int32
 
     @staticmethod
     def backward(ctx, grad):
-        return ExpandCopy.apply(grad.reshape(ctx.kshape), ctx.shape), None, None
+        shape, dims, keepdim = ctx.args
+        if not keepdim and len(dims) < len(shape):  # put the summed dims back, as size 1
+            grad = grad.reshape(_keepdim_shape(shape, dims))
+        return ExpandCopy.apply(grad, shape), None, None
 
 
 class Amax(Primitive):
