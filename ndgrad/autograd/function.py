@@ -251,9 +251,8 @@ def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Tensor, ...]) -
             t.grad_fn = ctx
             if i:
                 t._output_nr = i
-    to_save = ctx._to_save
-    if to_save:
-        ctx._saved = [_pack(s, args, results) for s in to_save]
+    if ctx._to_save:
+        ctx._saved = [_pack(s, args, results) for s in ctx._to_save]
     if anomaly.state.enabled:
         ctx._trace = traceback.format_stack()[:-2]
 

@@ -82,15 +82,17 @@ def _size_warning(input: Tensor, target: Tensor) -> None:
 # -- linear and convolution ------------------------------------------------------------------
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = input @ weight^T + bias: one fused primitive (one BLAS call each way)."""
-    _same_dtype("linear", input, weight, bias)
-    if weight.ndim != 2 or input.ndim == 0:
+    x, w = input._data, weight._data  # checked on the arrays: this runs for every layer call
+    if x.dtype != w.dtype or (bias is not None and bias._data.dtype != x.dtype):
+        _same_dtype("linear", input, weight, bias)
+    if w.ndim != 2 or x.ndim == 0:
         out = input.matmul(weight.t())
         return out if bias is None else out + bias
-    if input.shape[-1] != weight.shape[1]:
+    if x.shape[-1] != w.shape[1]:
         rows = math.prod(input.shape[:-1]) if input.ndim > 1 else 1
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} "
                            f"and {weight.shape[1]}x{weight.shape[0]})")
-    if input.ndim == 1:
+    if x.ndim == 1:
         return NN.Linear.apply(input.unsqueeze(0), weight, bias).squeeze(0)
     return NN.Linear.apply(input, weight, bias)
 
@@ -877,11 +879,12 @@ def _class_last(input: Tensor, target: Tensor, name: str) -> tuple[Tensor, Tenso
             raise RuntimeError(f"{name}: expected a 0-D target for 1-D input, got target of "
                                f"size {list(target.shape)}")
         return input.unsqueeze(0), target.reshape(1), ()
-    if input.ndim == 2:
-        if target.ndim != 1 or target.shape[0] != input.shape[0]:
-            raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
-                             f"batch_size ({target.shape[0] if target.ndim else 0}).")
-        return input, target, tuple(target.shape)
+    xs, ts = input._data.shape, target._data.shape
+    if len(xs) == 2:
+        if len(ts) != 1 or ts[0] != xs[0]:
+            raise ValueError(f"Expected input batch_size ({xs[0]}) to match target "
+                             f"batch_size ({ts[0] if ts else 0}).")
+        return input, target, ts
     expect = (input.shape[0],) + tuple(input.shape[2:])
     if tuple(target.shape) != expect:
         raise RuntimeError(f"Expected target size {list(expect)}, got {list(target.shape)}")

@@ -109,23 +109,28 @@ class CrossEntropy(Primitive):
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, reduction, label_smoothing):
         m, c = x.shape
-        xmax = np.max(x, axis=1, keepdims=True) if c else np.zeros((m, 1), x.dtype)
+        # the max of each row, for a stable exp (reduced along the long axis: 2x faster)
+        xmax = np.ascontiguousarray(x.T).max(0)[:, None] if c else np.zeros((m, 1), x.dtype)
         e = np.exp(x - xmax)
-        s = np.sum(e, axis=1)
+        s = e.sum(1)
         lse = np.log(s) + xmax[:, 0]  # logsumexp of each row, without overflow
         valid = target != ignore_index
-        t = target if valid.all() else np.where(valid, target, 0)
+        all_valid = bool(valid.all())
+        t = target if all_valid else np.where(valid, target, 0)
         if m and (t.min() < 0 or t.max() >= c):
             raise IndexError(f"Target {int(t[(t < 0) | (t >= c)][0])} is out of bounds.")
-        wy = valid.astype(x.dtype) if weight is None else weight[t] * valid
-        rows = np.arange(m)
-        loss = (lse - x[rows, t]) * wy
         eps = label_smoothing
+        # the usual case (no weight, nothing ignored, no smoothing) has every w_y = 1
+        wy = None if weight is None and all_valid else (
+            valid.astype(x.dtype) if weight is None else weight[t] * valid)
+        loss = lse - x[np.arange(m), t]
+        if wy is not None:
+            loss *= wy
         wsum = c if weight is None else weight.sum()
         if eps > 0:
             dot = x.sum(1) if weight is None else x @ weight  # sum_c w_c x_ic
             loss = (1 - eps) * loss + (eps / c) * (lse * wsum - dot) * valid
-        denom = wy.sum() if reduction == "mean" else None
+        denom = (m if wy is None else wy.sum()) if reduction == "mean" else None
         ctx.save_for_backward(x, e, s)  # softmax = e / s, formed in backward
         ctx.t, ctx.valid, ctx.wy, ctx.weight, ctx.wsum = t, valid, wy, weight, wsum
         ctx.denom, ctx.reduction, ctx.eps = denom, reduction, eps
@@ -141,17 +146,18 @@ class CrossEntropy(Primitive):
     def backward(ctx, grad):
         x, e, s = ctx.saved_tensors
         m, c = x.shape
-        eps, weight, wy, valid, t = ctx.eps, ctx.weight, ctx.wy, ctx.valid, ctx.t
-        a = (1 - eps) * wy + (eps / c) * ctx.wsum * valid  # (M,) coefficient of p_i
+        eps, weight, valid, t = ctx.eps, ctx.weight, ctx.valid, ctx.t
+        on_arrays = isinstance(grad, np.ndarray)
+        dt = x.dtype if on_arrays else x._data.dtype
+        wy = np.ones(m, dt) if ctx.wy is None else ctx.wy
+        a = (1 - eps) * wy + (eps / c) * ctx.wsum * valid if eps else wy  # coefficient of p_i
         # ignored rows get exactly 0, whatever the upstream gradient (even nan), as in torch
-        all_valid = bool(valid.all())
         nograd = (None,) * 5
-        if not isinstance(grad, np.ndarray):  # create_graph: every step differentiable in x
-            dt = x._data.dtype
+        if not on_arrays:  # create_graph: every step differentiable in x
             r = grad
             if ctx.reduction == "mean":
                 r = grad / ctx.denom if ctx.denom else grad * 0
-            if not all_valid:
+            if ctx.wy is not None:
                 r = Where.apply(valid, r, 0.0)
             b = np.zeros((m, c), dtype=dt)
             b[np.arange(m), t] = (1 - eps) * wy
@@ -160,11 +166,13 @@ class CrossEntropy(Primitive):
             coef = a.astype(dt)[:, None] * Softmax.apply(x, 1) - b
             return ((r.reshape(-1, 1) if r.ndim else r) * coef, *nograd)
         # on arrays: softmax = e / s from forward, and the one-hot part subtracted in place
-        dt = x.dtype
         with np.errstate(divide="ignore", invalid="ignore"):
             rv = grad / ctx.denom if ctx.reduction == "mean" else grad
-        if not all_valid:
-            rv = np.where(valid, rv, 0).astype(dt, copy=False)  # (M,)
+        if ctx.wy is None and not eps:  # the usual case: (softmax - onehot) * rv
+            gx = e * (rv / s).astype(dt)[:, None]
+            gx[np.arange(m), t] -= rv
+            return (gx, *nograd)
+        rv = np.where(valid, rv, 0).astype(dt, copy=False)  # (M,)
         gx = e * (a * rv / s).astype(dt)[:, None]
         gx[np.arange(m), t] -= (1 - eps) * wy * rv
         if eps > 0:
