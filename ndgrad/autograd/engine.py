@@ -252,12 +252,14 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], deps: dict[Node,
         if node._n_outputs == 1 and node.array_backward and not create_graph:  # the usual case
             node._saved_arrays = True
             in_grads = type(node).backward(node, grads[0])  # type: ignore[attr-defined]
-            if type(in_grads) is not tuple or len(in_grads) != len(node.next_functions):
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
+            if len(in_grads) != len(node.next_functions):
                 in_grads = _check_count(node, in_grads)  # type: ignore[arg-type]
         else:
             in_grads = _call_backward(node, grads, create_graph)  # type: ignore[arg-type]
         if not retain_graph and node._saved:  # type: ignore[attr-defined]
-            node._release()  # type: ignore[attr-defined]
+            node._saved = None  # type: ignore[attr-defined]  # free what forward saved
         if anomaly_on:
             _check_nan(node, in_grads)  # type: ignore[arg-type]
         edges, meta = node.next_functions, node._input_meta  # type: ignore[attr-defined]

@@ -78,7 +78,8 @@ def accumulator(t: Tensor) -> AccumulateGrad:
     The leaf refers to it weakly, the node to the leaf strongly: no cycle."""
     acc = t._accum() if t._accum is not None else None
     if acc is None:
-        acc = AccumulateGrad(t)
+        acc = _new(AccumulateGrad)  # AccumulateGrad(t) without the __init__ call: one per step
+        acc.variable = t
         t._accum = weakref.ref(acc)
     return acc
 
@@ -97,12 +98,12 @@ class Function(Node):
     _saved_arrays = False  # set by the engine: saved_tensors gives arrays to this backward
     is_view = False  # output may share memory with input 0 (reshape, permute, x[i], ...)
     needs_input_grad: tuple[bool, ...] = ()
-    _freed = False
     _to_save: tuple[Any, ...] = ()  # what forward passed to save_for_backward
-    _input_meta: tuple[tuple[Any, Any] | None, ...] = ()  # (shape, dtype) of each tensor input
+    _input_meta: tuple[tuple[Any, Any] | None, ...] = ()  # (shape, dtype) of inputs with edges
     _output_meta: tuple[tuple[Any, Any], ...] = ()  # (shape, dtype) of each output, if several
     _non_diff: tuple[Any, ...] = ()
-    _saved: list[tuple[Any, ...]] = []  # packed by _pack when the graph is recorded
+    # packed by _pack when the graph is recorded; None once backward has freed them
+    _saved: list[tuple[Any, ...]] | None = []
 
     # -- the user-facing API ---------------------------------------------------------------
     @staticmethod
@@ -123,7 +124,7 @@ class Function(Node):
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
         """The saved values as Tensors, after checking no in-place op changed them since."""
-        if self._freed:
+        if self._saved is None:
             raise RuntimeError(_SAVED_FREED)
         if self._saved_arrays:
             return tuple([_unpack_array(self, s) for s in self._saved])
@@ -159,7 +160,8 @@ class Function(Node):
             ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
         out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is not tuple:  # one output: the common, fast path
-            t = _wrap_output(out)
+            t = _new(Tensor)
+            t._data = out if type(out) is np.ndarray else np.asarray(out)  # NumPy gives scalars
             if cls.is_view:
                 _share_version(args[0], t)
             if record:
@@ -167,11 +169,6 @@ class Function(Node):
             return t
         return _outputs(cls, ctx, args, out, record)
 
-    def _release(self) -> None:
-        """Drop what forward saved: called after backward unless retain_graph=True."""
-        if self._saved:
-            self._saved = []
-            self._freed = True
 
 
 _new = object.__new__
@@ -215,27 +212,22 @@ def _outputs(cls: type[Function], ctx: Function, args: tuple[Any, ...], out: tup
 
 
 def _connect(ctx: Function, args: tuple[Any, ...]) -> None:
-    """Before forward: which inputs need a gradient, and the edges to the nodes that made them."""
+    """Before forward: which inputs need a gradient, the edges to the nodes that made them, and
+    their shapes and dtypes (the engine makes each gradient fit them)."""
     needs = []
     edges: list[tuple[Node | None, int]] = []
     meta: list[tuple[Any, Any] | None] = []
     for a in args:
-        if isinstance(a, Tensor):
+        if isinstance(a, Tensor) and a._requires_grad:
+            fn = a.grad_fn
             d = a._data
+            needs.append(True)
+            edges.append((fn, a._output_nr) if fn is not None else (accumulator(a), 0))
             meta.append((d.shape, d.dtype))
-            if a._requires_grad:
-                needs.append(True)
-                fn = a.grad_fn
-                if fn is not None:
-                    edges.append((fn, a._output_nr))
-                else:
-                    acc = a._accum() if a._accum is not None else None
-                    edges.append((acc if acc is not None else accumulator(a), 0))
-                continue
         else:
+            needs.append(False)
+            edges.append(_NO_EDGE)
             meta.append(None)
-        needs.append(False)
-        edges.append(_NO_EDGE)
     ctx.needs_input_grad = tuple(needs)
     ctx.next_functions = tuple(edges)
     ctx._input_meta = tuple(meta)
@@ -244,13 +236,15 @@ def _connect(ctx: Function, args: tuple[Any, ...]) -> None:
 def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Tensor, ...]) -> None:
     """After forward: ``ctx`` becomes the grad_fn of the float outputs and keeps what was saved."""
     non_diff = ctx._non_diff
-    for i, t in enumerate(results):
+    i = 0
+    for t in results:
         if t._data.dtype.kind == "f" and not (non_diff and any(
                 t._data is _raw(n) for n in non_diff)):
             t._requires_grad = True
             t.grad_fn = ctx
             if i:
                 t._output_nr = i
+        i += 1
     if ctx._to_save:
         ctx._saved = [_pack(s, args, results) for s in ctx._to_save]
     if anomaly.state.enabled:
