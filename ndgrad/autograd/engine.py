@@ -272,7 +272,7 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], deps: dict[Node,
                 g = _as_grad(g, create_graph)
             shape, dtype = meta[i]
             arr = g._data if create_graph else g
-            if arr.shape != shape or arr.dtype != dtype:
+            if arr.shape != shape or (arr.dtype is not dtype and arr.dtype != dtype):
                 g = _to_input(g, shape, dtype, node, i)
             buf = buffers.get(nxt)
             if buf is None:

@@ -140,19 +140,21 @@ class Function(Node):
         ctx = _new(cls)
         if not cls.array_io:
             return _apply_function(cls, ctx, args, kwargs)
+        for a in args:
+            if isinstance(a, Tensor):
+                break
+        else:  # arrays only
+            ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
+            return cls.forward(ctx, *args, **kwargs)
         arrays = []
-        tensors = record = False
+        record = False
         for a in args:
             if isinstance(a, Tensor):
                 arrays.append(a._data)
-                tensors = True
                 if a._requires_grad:
                     record = True
             else:
                 arrays.append(a)
-        if not tensors:
-            ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
-            return cls.forward(ctx, *args, **kwargs)
         if record and state.enabled:
             _connect(ctx, args)
         else:
