@@ -9,8 +9,10 @@ counting as soon as the last output goes away.
 Two kinds of subclasses:
 
 * ndgrad's primitives (``ndgrad/ops``) set ``array_io = True``: ``forward`` sees and returns
-  NumPy arrays. ``backward`` always gets and returns Tensors, built from differentiable ops, so
-  that ``create_graph=True`` can differentiate the backward pass itself.
+  NumPy arrays. ``backward`` is one formula built from differentiable ops (operators and other
+  primitives' ``apply``). The engine runs it on Tensors under ``create_graph=True``, so that the
+  backward pass itself can be differentiated, and otherwise on plain arrays, which is much
+  faster (``array_backward``; the few formulas that need Tensor methods get Tensors always).
 * users' Functions, as in PyTorch: ``forward`` sees Tensors (with grad recording off).
 
 Leaves that require grad are reached through an ``AccumulateGrad`` node, which adds the incoming
