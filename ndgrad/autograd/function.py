@@ -142,26 +142,13 @@ class Function(Node):
         ctx = _new(cls)
         if not cls.array_io:
             return _apply_function(cls, ctx, args, kwargs)
-        for a in args:
-            if isinstance(a, Tensor):
-                break
-        else:  # arrays only
-            ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
-            return cls.forward(ctx, *args, **kwargs)
-        arrays = []
-        record = False
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a._data)
-                if a._requires_grad:
-                    record = True
-            else:
-                arrays.append(a)
-        if record and state.enabled:
-            _connect(ctx, args)
+        if state.enabled:
+            arrays, record = _connect(ctx, args)
         else:
-            record = False
+            arrays, record = _unwrap(args), False
             ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
+        if arrays is None:  # arrays only
+            return cls.forward(ctx, *args, **kwargs)
         out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is not tuple:  # one output: the common, fast path
             t = _new(Tensor)
@@ -174,7 +161,6 @@ class Function(Node):
         return _outputs(cls, ctx, args, out, record)
 
 
-
 _new = object.__new__
 _NOTHING_NEEDED = [(False,) * n for n in range(64)]
 _NO_EDGE = (None, 0)
@@ -183,10 +169,10 @@ _NO_EDGE = (None, 0)
 def _apply_function(cls: type[Function], ctx: Function, args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> Any:
     """``apply`` for users' Functions: forward sees Tensors (with grad recording off)."""
-    record = state.enabled and any(isinstance(a, Tensor) and a._requires_grad for a in args)
-    if record:
-        _connect(ctx, args)
+    if state.enabled:
+        record = _connect(ctx, args)[1]
     else:
+        record = False
         ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
     with no_grad():
         out = cls.forward(ctx, *args, **kwargs)
@@ -215,26 +201,48 @@ def _outputs(cls: type[Function], ctx: Function, args: tuple[Any, ...], out: tup
     return results
 
 
-def _connect(ctx: Function, args: tuple[Any, ...]) -> None:
+def _unwrap(args: tuple[Any, ...]) -> list[Any] | None:
+    """The arguments with Tensors replaced by their arrays; None if there is no Tensor."""
+    for a in args:
+        if isinstance(a, Tensor):
+            return [b._data if isinstance(b, Tensor) else b for b in args]
+    return None
+
+
+def _connect(ctx: Function, args: tuple[Any, ...]) -> tuple[list[Any] | None, bool]:
     """Before forward: which inputs need a gradient, the edges to the nodes that made them, and
-    their shapes and dtypes (the engine makes each gradient fit them)."""
+    their shapes and dtypes (the engine makes each gradient fit them). Returns the arguments
+    with Tensors replaced by their arrays (None if there is no Tensor) and whether any input
+    needs a gradient (then ``ctx`` is recorded)."""
+    arrays = []
     needs = []
     edges: list[tuple[Node | None, int]] = []
     meta: list[tuple[Any, Any] | None] = []
+    record = tensors = False
     for a in args:
-        if isinstance(a, Tensor) and a._requires_grad:
-            fn = a.grad_fn
+        if isinstance(a, Tensor):
             d = a._data
-            needs.append(True)
-            edges.append((fn, a._output_nr) if fn is not None else (accumulator(a), 0))
-            meta.append((d.shape, d.dtype))
+            arrays.append(d)
+            tensors = True
+            if a._requires_grad:
+                record = True
+                fn = a.grad_fn
+                needs.append(True)
+                edges.append((fn, a._output_nr) if fn is not None else (accumulator(a), 0))
+                meta.append((d.shape, d.dtype))
+                continue
         else:
-            needs.append(False)
-            edges.append(_NO_EDGE)
-            meta.append(None)
-    ctx.needs_input_grad = tuple(needs)
-    ctx.next_functions = tuple(edges)
-    ctx._input_meta = tuple(meta)
+            arrays.append(a)
+        needs.append(False)
+        edges.append(_NO_EDGE)
+        meta.append(None)
+    if record:
+        ctx.needs_input_grad = tuple(needs)
+        ctx.next_functions = tuple(edges)
+        ctx._input_meta = tuple(meta)
+    else:
+        ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
+    return (arrays if tensors else None), record
 
 
 def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Tensor, ...]) -> None:
