@@ -641,10 +641,23 @@ def test_relu_of_large_arrays_matches_torch_and_keeps_the_memory_layout(make):
     arr[(0,) * (arr.ndim - 1) + (slice(0, 3),)] = [np.nan, -0.0, np.inf]
     x = ndgrad.tensor(arr, requires_grad=True)
     out = x.relu()
-    expected = torch.relu(torch.from_numpy(np.ascontiguousarray(arr)))
-    assert np.array_equal(out.detach().numpy(), expected.numpy(), equal_nan=True)
+    tx = torch.tensor(np.ascontiguousarray(arr), requires_grad=True)
+    expected = torch.relu(tx)
+    assert np.array_equal(out.detach().numpy(), expected.detach().numpy(), equal_nan=True)
     from ndgrad.ops.elementwise import _relu
 
     assert _relu(arr).strides == np.maximum(arr, 0).strides  # conv outputs: channels first
     out.sum().backward()
-    assert np.array_equal(x.grad.numpy(), (out.detach().numpy() > 0).astype(arr.dtype))
+    expected.sum().backward()
+    assert np.array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
+def test_relu_gradient_at_nan_zero_and_negative_zero_matches_torch():
+    vals = [float("nan"), -1.0, 0.0, -0.0, 2.0]
+    for lib in (torch, ndgrad):
+        x = lib.tensor(vals, requires_grad=True)
+        x.relu().sum().backward()
+        if lib is torch:
+            expected = x.grad.numpy()
+        else:
+            assert np.array_equal(x.grad.numpy(), expected)  # [1, 0, 0, 0, 1]
