@@ -233,3 +233,10 @@ def test_other_shape_and_value_errors():
     raises_like_torch("lib.randint(5, 3, (2,))", "from=5 >= to=3")
     with pytest.raises(RuntimeError, match="CPU only; device 'cuda'"):
         ndgrad.ones(2).to("cuda")  # (torch without CUDA raises an AssertionError)
+
+
+def test_backward_with_a_gradient_count_that_does_not_match_the_outputs():
+    a = ndgrad.ones(2, requires_grad=True)
+    b, c = (a * 2).sum(), (a * 3).sum()
+    with pytest.raises(RuntimeError, match="got 2 tensors and 1 gradients"):
+        ndgrad.autograd.backward([b, c], [ndgrad.tensor(1.0)])

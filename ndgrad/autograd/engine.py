@@ -181,7 +181,10 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
     pass itself is recorded."""
     buffers: dict[Node, list[Any]] = {}
     roots: list[Node] = []
-    for i, (t, g) in enumerate(zip(outputs, grad_outputs, strict=True)):
+    if len(outputs) != len(grad_outputs):
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(grad_outputs)} gradients")
+    for i in range(len(outputs)):
+        t, g = outputs[i], grad_outputs[i]
         node, nr = _root(t, i)
         buf = buffers.setdefault(node, [None] * node._n_outputs)
         buf[nr] = _add(buf[nr], _initial_grad(t, g, create_graph))
