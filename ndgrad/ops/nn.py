@@ -37,7 +37,7 @@ class Linear(Primitive):
 
 def _ones(m: int, dtype: type) -> np.ndarray:
     """np.ones(m, dtype) without np.ones' Python-level overhead (it matters per step)."""
-    out = np.empty(m, dtype)
+    out: np.ndarray = np.empty(m, dtype)
     out.fill(1)
     return out
 
