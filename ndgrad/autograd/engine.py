@@ -242,7 +242,10 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], deps: dict[Node,
             _run_hooks(node, grads)
         if type(node) is AccumulateGrad:
             if captured is None:
-                _backward_leaf(node, grads, create_graph)
+                t = node.variable
+                if t._hooks:
+                    grads[0] = _leaf_hooks(t, grads[0])
+                _accumulate_leaf(t, grads.pop(), create_graph)
                 continue
             if node.variable._hooks:  # leaf hooks apply to autograd.grad's results too
                 grads[0] = _leaf_hooks(node.variable, grads[0])
@@ -296,13 +299,6 @@ def _as_grad(g: Any, create_graph: bool) -> Any:
     if create_graph:
         return g if isinstance(g, Tensor) else Tensor._make(np.asarray(g))
     return g._data if isinstance(g, Tensor) else np.asarray(g)
-
-
-def _backward_leaf(node: AccumulateGrad, grads: list[Any], create_graph: bool) -> None:
-    t = node.variable
-    if t._hooks:
-        grads[0] = _leaf_hooks(t, grads[0])
-    _accumulate_leaf(t, grads.pop(), create_graph)
 
 
 def _leaf_hooks(t: Tensor, g: Any) -> Any:

@@ -128,8 +128,19 @@ class Function(Node):
         """The saved values as Tensors, after checking no in-place op changed them since."""
         if self._saved is None:
             raise RuntimeError(_SAVED_FREED)
-        if self._saved_arrays:
-            return tuple([_unpack_array(self, s) for s in self._saved])
+        if self._saved_arrays:  # a backward running on arrays gets the arrays themselves
+            out = []
+            for s in self._saved:
+                if s[0] == "in":
+                    t = s[1]
+                    if (t._vc[0] if t._vc is not None else 0) != s[2]:
+                        _unpack(self, s)  # raises the in-place error
+                    out.append(t._data)
+                else:
+                    if s[0] == "out" and s[2][0] != 0:
+                        _unpack(self, s)  # raises the in-place error
+                    out.append(s[1])
+            return tuple(out)
         return tuple([_unpack(self, s) for s in self._saved])
 
     # -- the engine's side -----------------------------------------------------------------
@@ -258,7 +269,10 @@ def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Tensor, ...]) -
                 t._output_nr = i
         i += 1
     if ctx._to_save:
-        ctx._saved = [_pack(s, args, results) for s in ctx._to_save]
+        saved = []
+        for s in ctx._to_save:
+            saved.append(_pack(s, args, results))
+        ctx._saved = saved
     if anomaly.state.enabled:
         ctx._trace = traceback.format_stack()[:-2]
 
@@ -324,19 +338,6 @@ def _unpack(ctx: Function, s: tuple[Any, ...]) -> Any:
         return t
     value = s[1]
     return Tensor._make(value) if isinstance(value, np.ndarray) else value
-
-
-def _unpack_array(ctx: Function, s: tuple[Any, ...]) -> Any:
-    """A saved value as a backward running on arrays sees it (version-checked all the same)."""
-    kind = s[0]
-    if kind == "in":
-        t = s[1]
-        if (t._vc[0] if t._vc is not None else 0) != s[2]:
-            _unpack(ctx, s)  # raises the in-place error
-        return t._data
-    if kind == "out" and s[2][0] != 0:
-        _unpack(ctx, s)  # raises the in-place error
-    return s[1]
 
 
 def _modified_message(t: Tensor, version: int) -> str:
