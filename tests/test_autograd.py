@@ -772,3 +772,23 @@ def test_first_gradient_is_adopted_without_a_copy_unless_something_else_holds_it
     x.register_hook(kept.append)
     Twice.apply(x).sum().backward()
     assert made[-1]() is kept[0]._data and made[-1]() is not x.grad._data  # copied
+
+
+def test_a_shared_node_runs_after_every_branch_has_sent_its_gradient():
+    """The engine runs nodes newest first: a node shared by a long and a short branch, and a
+    root that another root depends on, must still see every gradient before running."""
+
+    def grad_of_x(lib):
+        x = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        a = x * 2
+        b = a
+        for _ in range(50):  # a long branch
+            b = (b * 1.01).tanh()
+        c = a * 3  # a short branch, made after the long one
+        y = b + c
+        z = y * y  # a second root that depends on the first
+        lib.autograd.backward([y.sum(), z.sum()])
+        return x.grad.detach().numpy()
+
+    t, n = both(grad_of_x)
+    np.testing.assert_allclose(n, t, rtol=1e-12)

@@ -1,12 +1,15 @@
 """The backward pass: one iterative walk over the graph, in topological order.
 
-1. Count, for every node reachable from the roots, how many edges point at it (its dependencies).
-2. Start from the roots with their gradients. Pop a node whose dependencies are all done, run
-   its ``backward``, and pass each returned gradient along the edge to the node that made that
-   input. Broadcasting is undone here, once for every op: a gradient is summed down to the shape
-   its input had in forward.
-3. Gradients live in a local dict and are dropped as soon as they are used; only leaves (through
-   AccumulateGrad) and tensors that called ``retain_grad()`` keep a ``.grad``.
+1. Start from the roots with their gradients, in a heap ordered by each node's sequence number
+   (the order the nodes were made in). The newest node runs first: everything that sends a
+   gradient to a node was made after it, so when a node comes out of the heap, all of its
+   gradients have arrived (PyTorch orders its ready queue the same way).
+2. Run the node's ``backward`` and pass each returned gradient along the edge to the node that
+   made that input, which joins the heap the first time it is reached. Broadcasting is undone
+   here, once for every op: a gradient is summed down to the shape its input had in forward.
+3. Leaves (AccumulateGrad nodes) come last and add their gradient to ``.grad``. Gradients live
+   in a local dict and are dropped as soon as they are used; only leaves and tensors that called
+   ``retain_grad()`` keep a ``.grad``.
 
 No recursion anywhere, so a chain of 100,000 ops works.
 """
@@ -14,6 +17,7 @@ No recursion anywhere, so a chain of 100,000 ops works.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from heapq import heapify, heappop, heappush
 from typing import Any
 
 import numpy as np
@@ -56,39 +60,17 @@ def _initial_grad(t: Tensor, g: Any, create_graph: bool) -> Any:
     return Tensor._make(g) if create_graph else g
 
 
-def _dependencies(roots: Sequence[Node]) -> dict[Node, int]:
-    """For each node below the roots, the number of edges pointing at it."""
-    deps: dict[Node, int] = {}
-    is_root = set(roots)
-    stack = list(is_root)
+def _prune(roots: Sequence[Node], targets: set[Node]) -> set[Node]:
+    """The nodes on some path from a root to a target: only those run for autograd.grad()."""
+    seen = set(roots)
+    stack = list(seen)
     while stack:
         for nxt, _ in stack.pop().next_functions:
-            if nxt is None:
-                continue
-            if nxt in deps:
-                deps[nxt] += 1
-            else:  # first visit: count it, then walk below it (roots are walked already)
-                deps[nxt] = 1
-                if nxt not in is_root:
-                    stack.append(nxt)
-    return deps
-
-
-def _prune(roots: Sequence[Node], deps: dict[Node, int], targets: set[Node]) -> set[Node]:
-    """The nodes on some path from a root to a target: only those run for autograd.grad()."""
-    order: list[Node] = []  # topological order, computed without running anything
-    remaining = dict(deps)
-    ready = [n for n in set(roots) if remaining.get(n, 0) == 0]
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for nxt, _ in node.next_functions:
-            if nxt is not None:
-                remaining[nxt] -= 1
-                if remaining[nxt] == 0:
-                    ready.append(nxt)
+            if nxt is not None and nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
     needed: set[Node] = set()
-    for node in reversed(order):
+    for node in sorted(seen, key=lambda n: n._seq):  # inputs before the nodes that use them
         if node in targets or any(n in needed for n, _ in node.next_functions):
             needed.add(node)
     return needed
@@ -190,7 +172,6 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
         buf[nr] = _add(buf[nr], _initial_grad(t, g, create_graph))
         if node not in roots:
             roots.append(node)
-    deps = _dependencies(roots)
 
     captured: dict[tuple[Node, int], Any] = {}
     needed: set[Node] | None = None
@@ -198,17 +179,12 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
         targets = [_root(t, i) if t._requires_grad else (None, 0) for i, t in enumerate(inputs)]
         for key in targets:
             captured[key] = None  # type: ignore[index]
-        needed = _prune(roots, deps, {n for n, _ in targets if n is not None})
-        deps = {}
-        for m in needed:
-            for x, _ in m.next_functions:
-                if x in needed:
-                    deps[x] = deps.get(x, 0) + 1
+        needed = _prune(roots, {n for n, _ in targets if n is not None})
 
     prev_mode = grad_state.enabled
     grad_state.enabled = create_graph
     try:
-        _execute(roots, buffers, deps, retain_graph, create_graph,
+        _execute(roots, buffers, retain_graph, create_graph,
                  captured if inputs is not None else None, needed)
     finally:
         grad_state.enabled = prev_mode
@@ -228,32 +204,25 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
     return tuple(result)
 
 
-def _execute(roots: list[Node], buffers: dict[Node, list[Any]], deps: dict[Node, int],
-             retain_graph: bool, create_graph: bool, captured: dict[tuple[Node, int], Any] | None,
+def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bool,
+             create_graph: bool, captured: dict[tuple[Node, int], Any] | None,
              needed: set[Node] | None) -> None:
-    """The walk itself: run each node once all the gradients flowing into it have arrived."""
-    ready = [n for n in roots if deps.get(n, 0) == 0]
+    """The walk itself: newest node first, so each runs once all its gradients have arrived."""
+    heap = [(-n._seq, n) for n in roots if type(n) is not AccumulateGrad]
+    heapify(heap)
+    leaves = [n for n in roots if type(n) is AccumulateGrad]
     anomaly_on = anomaly.state.enabled and anomaly.state.check_nan
     grad_type = Tensor if create_graph else np.ndarray
-    while ready:
-        node = ready.pop()
+    while heap:
+        node = heappop(heap)[1]
         grads = buffers.pop(node)
         if node._pre_hooks is not None or node._retained is not None:
             _run_hooks(node, grads)
-        if type(node) is AccumulateGrad:
-            if captured is None:
-                t = node.variable
-                if t._hooks:
-                    grads[0] = _leaf_hooks(t, grads[0])
-                _accumulate_leaf(t, grads.pop(), create_graph)
-                continue
-            if node.variable._hooks:  # leaf hooks apply to autograd.grad's results too
-                grads[0] = _leaf_hooks(node.variable, grads[0])
         if captured is not None:
             for nr, g in enumerate(grads):
                 if (node, nr) in captured:
                     captured[(node, nr)] = g
-            if type(node) is AccumulateGrad or node not in needed:  # type: ignore[operator]
+            if node not in needed:  # type: ignore[operator]
                 continue
         if node._n_outputs == 1 and node.array_backward and not create_graph:  # the usual case
             node._saved_arrays = True
@@ -281,16 +250,25 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], deps: dict[Node,
             if arr.shape != shape or (arr.dtype is not dtype and arr.dtype != dtype):
                 g = _to_input(g, shape, dtype, node, i)
             buf = buffers.get(nxt)
-            if buf is None:
+            if buf is None:  # reached for the first time
                 buf = buffers[nxt] = [None] * nxt._n_outputs
+                if type(nxt) is AccumulateGrad:
+                    leaves.append(nxt)
+                else:
+                    heappush(heap, (-nxt._seq, nxt))
             prev = buf[nr]
             buf[nr] = g if prev is None else prev + g
-            left = deps[nxt] - 1
-            deps[nxt] = left
-            if not left:
-                ready.append(nxt)
         # hold no gradient between nodes: AccumulateGrad adopts an array only if no one holds it
         in_grads = g = arr = None  # type: ignore[assignment]
+    for node in leaves:
+        grads = buffers.pop(node)
+        t = node.variable  # type: ignore[attr-defined]
+        if t._hooks:
+            grads[0] = _leaf_hooks(t, grads[0])
+        if captured is None:
+            _accumulate_leaf(t, grads.pop(), create_graph)
+        elif (node, 0) in captured:
+            captured[(node, 0)] = grads[0]
 
 
 def _as_grad(g: Any, create_graph: bool) -> Any:

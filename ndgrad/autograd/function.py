@@ -21,6 +21,7 @@ gradient to ``leaf.grad``.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import traceback
 import weakref
@@ -47,6 +48,9 @@ class Node:
     """What every graph node has: edges to the nodes of its inputs, and hooks."""
 
     next_functions: tuple[tuple[Node | None, int], ...] = ()
+    # creation order: a node's inputs were made before it, so running nodes newest first is a
+    # topological order (PyTorch's sequence_nr). Leaves' AccumulateGrad nodes have 0: last.
+    _seq = 0
     _n_outputs = 1
     _pre_hooks: dict[int, dict[int, Any]] | None = None  # tensor hooks: {output nr: {key: hook}}
     _retained: dict[int, Any] | None = None  # weakrefs of non-leaf tensors with retain_grad()
@@ -173,6 +177,7 @@ class Function(Node):
 
 
 _new = object.__new__
+_SEQ = itertools.count(1)
 _NOTHING_NEEDED = [(False,) * n for n in range(64)]
 _NO_EDGE = (None, 0)
 
@@ -251,6 +256,7 @@ def _connect(ctx: Function, args: tuple[Any, ...]) -> tuple[list[Any] | None, bo
         ctx.needs_input_grad = tuple(needs)
         ctx.next_functions = tuple(edges)
         ctx._input_meta = tuple(meta)
+        ctx._seq = next(_SEQ)
     else:
         ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
     return (arrays if tensors else None), record
