@@ -347,7 +347,7 @@ class Erf(Primitive):
         return grad * (2 / math.sqrt(math.pi)) * Exp.apply(-(x * x))
 
 
-_CHUNK = 1 << 16
+_CHUNK = 1 << 15  # 128 KB of float32 zeros: as fast as bigger chunks, half the memory
 _ZEROS: dict[np.dtype, np.ndarray] = {}  # a chunk of zeros per dtype
 _ZERO: dict[np.dtype, np.ndarray] = {}  # a 0-d zero per dtype
 
