@@ -93,7 +93,6 @@ def _to_input(g: Any, shape: tuple[int, ...], dtype: Any, node: Node, i: int) ->
     if isinstance(g, Tensor):
         return g if g._data.dtype == dtype else g.to(dtype)
     return g if g.dtype == dtype else g.astype(dtype)
-    return g
 
 
 def _accumulate_leaf(t: Tensor, g: Any, create_graph: bool) -> None:

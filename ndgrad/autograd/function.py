@@ -55,8 +55,10 @@ class Node:
     _pre_hooks: dict[int, dict[int, Any]] | None = None  # tensor hooks: {output nr: {key: hook}}
     _retained: dict[int, Any] | None = None  # weakrefs of non-leaf tensors with retain_grad()
     _trace: list[str] | None = None  # where forward ran, recorded under detect_anomaly()
-    array_backward = False  # see Function
-    _saved_arrays = False
+    # backward is written in what arrays and Tensors share (operators, .reshape, .sum(dims),
+    # .mT, other primitives' apply): without create_graph the engine runs it on NumPy arrays
+    array_backward = False
+    _saved_arrays = False  # set by the engine: saved_tensors gives arrays to this backward
 
     def name(self) -> str:
         return type(self).__name__ + "Backward"
@@ -98,10 +100,6 @@ class Function(Node):
     """
 
     array_io = False  # primitives: forward takes and returns NumPy arrays
-    # backward is written in what arrays and Tensors share (operators, .reshape, .sum(dims),
-    # .mT, other primitives' apply): without create_graph the engine runs it on NumPy arrays
-    array_backward = False
-    _saved_arrays = False  # set by the engine: saved_tensors gives arrays to this backward
     is_view = False  # output may share memory with input 0 (reshape, permute, x[i], ...)
     needs_input_grad: tuple[bool, ...] = ()
     _to_save: tuple[Any, ...] = ()  # what forward passed to save_for_backward

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ndgrad.ops.elementwise import Clamp, Exp, Log, Log1p, Primitive, Sigmoid, Where
+from ndgrad.ops.reduce import _keepdim_shape
 
 
 class Linear(Primitive):
@@ -42,11 +43,6 @@ def _ones(m: int, dtype: type) -> np.ndarray:
     return out
 
 
-def _keepdim(shape: tuple[int, ...], dim: int) -> tuple[int, ...]:
-    """``shape`` with ``dim`` reduced to size 1: where a sum over ``dim`` broadcasts back."""
-    return shape[:dim] + (1,) + shape[dim + 1:] if shape else shape
-
-
 def _shifted(x: np.ndarray, dim: int) -> np.ndarray:
     """x - max(x, dim): exp of it never overflows (rows of -inf stay nan, as in PyTorch)."""
     if x.shape[dim] == 0:
@@ -62,7 +58,7 @@ class Softmax(Primitive):
         e = np.exp(_shifted(x, dim))
         e /= np.sum(e, axis=dim, keepdims=True)
         ctx.save_for_backward(e)
-        ctx.dim, ctx.kshape = dim, _keepdim(e.shape, dim)
+        ctx.dim, ctx.kshape = dim, _keepdim_shape(e.shape, (dim,))
         return e
 
     @staticmethod
@@ -79,7 +75,7 @@ class LogSoftmax(Primitive):
         z = _shifted(x, dim)
         z -= np.log(np.sum(np.exp(z), axis=dim, keepdims=True))
         ctx.save_for_backward(z)
-        ctx.dim, ctx.kshape = dim, _keepdim(z.shape, dim)
+        ctx.dim, ctx.kshape = dim, _keepdim_shape(z.shape, (dim,))
         return z
 
     @staticmethod
@@ -167,7 +163,7 @@ class CrossEntropy(Primitive):
             gx = e * (rv / s).astype(dt)[:, None]
             gx[np.arange(m), t] -= rv
             return (gx, *nograd)
-        wy = np.ones(m, dt) if ctx.wy is None else ctx.wy
+        wy = _ones(m, dt) if ctx.wy is None else ctx.wy
         a = (1 - eps) * wy + (eps / c) * ctx.wsum * valid if eps else wy  # coefficient of p_i
         # ignored rows get exactly 0, whatever the upstream gradient (even nan), as in torch
         if not on_arrays:  # create_graph: every step differentiable in x
