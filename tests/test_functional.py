@@ -78,6 +78,46 @@ def test_activation_at_kinks_and_extremes(name):
         check_op([x.astype(dtype)], ACTIVATIONS[name], dtypes=(dtype,), gradgrad=False)
 
 
+PIECEWISE = {
+    "relu": lambda lib, x: F(lib).relu(x),
+    "relu6": lambda lib, x: F(lib).relu6(x),
+    "hardtanh": lambda lib, x: F(lib).hardtanh(x, -0.0, 1.0),
+    "hardsigmoid": lambda lib, x: F(lib).hardsigmoid(x),
+    "leaky_relu": lambda lib, x: F(lib).leaky_relu(x, 0.1),
+    "elu": lambda lib, x: F(lib).elu(x, alpha=1.5),
+    "celu": lambda lib, x: F(lib).celu(x, alpha=0.5),
+    "selu": lambda lib, x: F(lib).selu(x),
+    "clamp": lambda lib, x: x.clamp(-1.0, 0.0),
+    "clamp_min": lambda lib, x: x.clamp(min=0.0),
+    "clamp_max": lambda lib, x: x.clamp(max=-0.0),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", PIECEWISE)
+def test_piecewise_activations_at_nan_signed_zero_and_inf(name, dtype):
+    # Values, signs of zeros (relu(-0.0) is -0.0: a value equal to a bound is kept) and
+    # gradients all agree with torch. At nan, torch's vectorized kernels and its scalar loop for
+    # the last few elements disagree (hardtanh's gradient is 0 in one, 1 in the other); we
+    # follow the vectorized one, which tensors take, so only the first 64 elements are compared.
+    vals = np.array([np.nan, -0.0, 0.0, -1.0, 1.0, 6.0, 7.0, -3.0, 3.0, 100.0, -100.0, np.inf,
+                     -np.inf, 0.5, -0.5, 2.0], dtype=dtype)
+    vals = np.tile(vals, 8)
+    got = []
+    for lib in (torch, ndgrad):
+        x = lib.tensor(vals, requires_grad=True)
+        with np.errstate(all="ignore"):
+            out = PIECEWISE[name](lib, x)
+            out.sum().backward()
+        got.append((out.detach().numpy()[:64], x.grad.numpy()[:64]))
+    (t_out, t_grad), (n_out, n_grad) = got
+    rtol = 5e-5 if dtype == np.float32 else 1e-7  # torch rounds 1/6 (hardsigmoid), 1/alpha (celu)
+    for a, b in ((n_out, t_out), (n_grad, t_grad)):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-30, equal_nan=True)
+        zero = b == 0
+        np.testing.assert_array_equal(np.signbit(a[zero]), np.signbit(b[zero]))
+
+
 def test_prelu_threshold_pairwise_distance():
     check_op([(4, 3, 5), (3,)], lambda lib, x, w: F(lib).prelu(x, w))
     check_op([(4, 3), (1,)], lambda lib, x, w: F(lib).prelu(x, w))

@@ -269,7 +269,7 @@ SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40, -1e-40, 0.5, -0.5, 1.5, -2
 @pytest.mark.parametrize("name", ["neg", "abs", "exp", "exp2", "log", "log2", "log10", "log1p",
                                   "expm1", "sqrt", "rsqrt", "square", "sin", "cos", "tan", "tanh",
                                   "sigmoid", "erf", "sign", "sgn", "reciprocal", "floor", "ceil",
-                                  "round", "trunc", "frac"])
+                                  "round", "trunc", "frac", "relu"])
 def test_unary_special_values(name, dtype):
     # nan, infinities, signed zeros, subnormals, overflow: the same values as torch (log2(8) is
     # exactly 3, exp2(100) exactly 2**100, sign(nan) is 0)
@@ -636,7 +636,7 @@ def test_broadcast_mismatch_error():
     lambda r: r.standard_normal((70000,)),  # float64, a partial last chunk
 ])
 def test_relu_of_large_arrays_matches_torch_and_keeps_the_memory_layout(make):
-    """Big inputs take relu's chunked path (see ops/elementwise.py::_relu)."""
+    """relu of big and permuted arrays (NumPy's clip loop, see ops/elementwise.py::_relu)."""
     arr = make(np.random.default_rng(0))
     arr[(0,) * (arr.ndim - 1) + (slice(0, 3),)] = [np.nan, -0.0, np.inf]
     x = ndgrad.tensor(arr, requires_grad=True)
