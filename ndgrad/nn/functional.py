@@ -913,8 +913,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                            f"{input.shape[1 if input.ndim > 1 else 0]} classes or no classes "
                            f"but got weight tensor of shape: {list(weight.shape)}")
     x, t, shape = _class_last(input, target, "cross_entropy")
-    out = NN.CrossEntropy.apply(x, t._data, None if weight is None else weight._data,
-                                ignore_index, reduction, float(label_smoothing))
+    # only the logits are an input of the graph; the rest are options (no edges to walk)
+    out = NN.CrossEntropy.apply(x, target=t._data, weight=None if weight is None else weight._data,
+                                ignore_index=ignore_index, reduction=reduction,
+                                label_smoothing=float(label_smoothing))
     return out.reshape(shape) if reduction == "none" else out
 
 
