@@ -5,9 +5,11 @@ lr scheduler may change between steps); per-parameter state (momentum buffers, m
 lives in ``state``, keyed by the parameter itself. ``state_dict()`` replaces parameters by
 integer ids, in PyTorch's format, so a checkpoint does not depend on object identity.
 
-Updates run in NumPy directly on ``p._data``: no graph, no new tensors. Each optimizer writes its
-temporaries into two scratch arrays reused across parameters and steps (``_scratch``), so a step
-allocates nothing but what NumPy needs for scalars.
+Updates run in NumPy directly on ``p._data``: no graph, no new tensors. Temporaries go into
+scratch arrays reused across parameters and steps (``_scratch``, the size of the largest
+parameter), so Adam's several temporaries are allocated once. SGD's plain update
+``p -= lr * buf`` has just one temporary, which it allocates as it goes: a persistent scratch
+array would stay in memory for the whole run, and at step time it is the only large temporary.
 """
 
 from __future__ import annotations

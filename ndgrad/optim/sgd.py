@@ -94,8 +94,8 @@ class SGD(Optimizer):
                         g = tmp
                     else:
                         g = buf
-                tmp = self._tmp(arr, 1)
-                np.multiply(g, lr_, out=tmp)
-                np.subtract(arr, tmp, out=arr)
+                # a temporary, not the scratch array: the step is when the activations are
+                # gone, so it adds nothing to the peak (NumPy has no fused arr -= lr * g)
+                np.subtract(arr, np.multiply(g, lr_), out=arr)
                 p._bump_version()
         return loss
