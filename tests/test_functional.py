@@ -27,6 +27,9 @@ def test_linear(xs):
     check_op([xs, (3, 4), (3,)], lambda lib, x, w, b: F(lib).linear(x, w, b))
     check_op([xs, (3, 4)], lambda lib, x, w: F(lib).linear(x, w))
     check_op([xs, (3, 4), (3,)], lambda lib, x, w, b: F(lib).linear(x, w, b), gradgrad=False)
+    for rg in ([True, False, False], [False, True, False], [False, False, True]):
+        check_op([xs, (3, 4), (3,)], lambda lib, x, w, b: F(lib).linear(x, w, b),
+                 requires_grad=rg)  # backward skips what is not needed
 
 
 def test_linear_input_without_grad_and_errors():

@@ -30,9 +30,12 @@ class Linear(Primitive):
     def backward(ctx, grad):
         w, x = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
-        g2 = grad.reshape(-1, grad.shape[-1])  # (M, out): leading dims are summed by one matmul
+        g2, x2 = grad, x
+        if grad.ndim != 2:  # (..., out) -> (M, out): leading dims are summed by one matmul
+            g2 = grad.reshape(-1, grad.shape[-1])
+            x2 = x.reshape(-1, x.shape[-1]) if need_w else None
         return (grad @ w if need_x else None,
-                g2.mT @ x.reshape(-1, x.shape[-1]) if need_w else None,
+                g2.mT @ x2 if need_w else None,
                 g2.sum(0) if need_b else None)
 
 
@@ -145,7 +148,9 @@ class CrossEntropy(Primitive):
         if reduction == "none":
             return loss.astype(x.dtype, copy=False)
         out = np.add.reduce(loss)
-        if reduction == "mean":
+        if reduction == "mean" and denom:
+            out = out / denom
+        elif reduction == "mean":
             with np.errstate(divide="ignore", invalid="ignore"):  # all ignored: nan, as torch
                 out = out / denom
         return np.asarray(out, dtype=x.dtype)
