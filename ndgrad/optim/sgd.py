@@ -80,9 +80,9 @@ class SGD(Optimizer):
                         state["momentum_buffer"] = Tensor._make(buf)
                     else:
                         buf = buf_t._data
-                        np.multiply(buf, momentum_, out=buf)
+                        buf *= momentum_
                         if dampening == 0:
-                            np.add(buf, g, out=buf)
+                            buf += g
                         else:
                             tmp = self._tmp(arr, 1)
                             np.multiply(g, undamped, out=tmp)
@@ -96,6 +96,6 @@ class SGD(Optimizer):
                         g = buf
                 # a temporary, not the scratch array: the step is when the activations are
                 # gone, so it adds nothing to the peak (NumPy has no fused arr -= lr * g)
-                np.subtract(arr, np.multiply(g, lr_), out=arr)
+                arr -= g * lr_
                 p._bump_version()
         return loss
