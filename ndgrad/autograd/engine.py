@@ -97,7 +97,8 @@ def _to_input(g: Any, shape: tuple[int, ...], dtype: Any, node: Node, i: int) ->
 
 def _accumulate_leaf(t: Tensor, g: Any, create_graph: bool) -> None:
     """leaf.grad += g (an array, or a Tensor under create_graph). The first gradient is taken
-    over without a copy when nothing else refers to it, as PyTorch's AccumulateGrad does."""
+    over without a copy when nothing else refers to it, as PyTorch's AccumulateGrad does (the
+    engine does that case inline, holding one reference fewer)."""
     old = t._grad
     if create_graph:
         t.grad = g if old is None else old + g
@@ -209,7 +210,8 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
     """The walk itself: newest node first, so each runs once all its gradients have arrived."""
     heap = [(-n._seq, n) for n in roots if type(n) is not AccumulateGrad]
     heapify(heap)
-    leaves = [n for n in roots if type(n) is AccumulateGrad]
+    # leaves run last, each with the sum of the gradients that reached it
+    leaf_grads = {n: buffers.pop(n)[0] for n in roots if type(n) is AccumulateGrad}
     anomaly_on = anomaly.state.enabled and anomaly.state.check_nan
     grad_type = Tensor if create_graph else np.ndarray
     while heap:
@@ -248,26 +250,30 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
             arr = g._data if create_graph else g
             if arr.shape != shape or (arr.dtype is not dtype and arr.dtype != dtype):
                 g = _to_input(g, shape, dtype, node, i)
+            if type(nxt) is AccumulateGrad:
+                prev = leaf_grads.get(nxt)
+                leaf_grads[nxt] = g if prev is None else prev + g
+                continue
             buf = buffers.get(nxt)
             if buf is None:  # reached for the first time
                 buf = buffers[nxt] = [None] * nxt._n_outputs
-                if type(nxt) is AccumulateGrad:
-                    leaves.append(nxt)
-                else:
-                    heappush(heap, (-nxt._seq, nxt))
+                heappush(heap, (-nxt._seq, nxt))
             prev = buf[nr]
             buf[nr] = g if prev is None else prev + g
         # hold no gradient between nodes: AccumulateGrad adopts an array only if no one holds it
-        in_grads = g = arr = None  # type: ignore[assignment]
-    for node in leaves:
-        grads = buffers.pop(node)
+        in_grads = g = arr = prev = None  # type: ignore[assignment]
+    while leaf_grads:
+        node, g = leaf_grads.popitem()
         t = node.variable  # type: ignore[attr-defined]
         if t._hooks:
-            grads[0] = _leaf_hooks(t, grads[0])
-        if captured is None:
-            _accumulate_leaf(t, grads.pop(), create_graph)
-        elif (node, 0) in captured:
-            captured[(node, 0)] = grads[0]
+            g = _leaf_hooks(t, g)
+        if captured is not None:
+            if (node, 0) in captured:
+                captured[(node, 0)] = g
+        elif t._grad is None and not create_graph:  # the usual case: .grad takes g over
+            t._grad = Tensor._make(steal_or_copy(g))
+        else:
+            _accumulate_leaf(t, g, create_graph)
 
 
 def _as_grad(g: Any, create_graph: bool) -> Any:
