@@ -1,6 +1,7 @@
 """MNIST training speed: ndgrad vs PyTorch (2 threads) vs a hand-written NumPy MLP (the floor).
 
 Run: python bench/mnist.py [--rounds 5] [--data DIR] [--parts speed,memory,profile]
+(--parts mlp or cnn times one model alone)
 
 * MLP 784-128-64-10 (ReLU), batch 64, SGD(lr=0.01, momentum=0.9), one epoch (938 steps).
 * CNN conv(1->8, 3x3, pad 1)-ReLU-maxpool(2)-conv(8->16, 3x3, pad 1)-ReLU-maxpool(2)-
@@ -239,7 +240,7 @@ ratio the targets are checked against is the median over rounds of the per-round
               f"medians {cpu[a] / cpu[b]:.2f}")
 
 
-def speed(rounds: int, data: str | None) -> None:
+def speed(rounds: int, data: str | None, models: set[str]) -> None:
     import torch
 
     import ndgrad
@@ -251,9 +252,15 @@ def speed(rounds: int, data: str | None) -> None:
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start (timings "
           f"are only meaningful on an otherwise idle machine)")
     perms = [np.random.default_rng(r).permutation(len(x)) for r in range(rounds)]
+    if "mlp" in models:
+        mlp_speed(rounds, x, y, perms, weights, libs)
+    if "cnn" in models:
+        cnn_speed(rounds, x, y, perms, weights, libs)
 
+
+def mlp_speed(rounds, x, y, perms, weights, libs) -> None:
     names = ["ndgrad", "torch", "numpy"]
-    times = {k: [] for k in names}
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
     losses: dict[str, float] = {}
     run_mlp("ndgrad", weights["mlp"], x, y, perms[0][:BATCH * 20], libs)  # warm up imports
     run_mlp("torch", weights["mlp"], x, y, perms[0][:BATCH * 20], libs)
@@ -266,7 +273,10 @@ def speed(rounds: int, data: str | None) -> None:
            [("ndgrad", "torch", "<= 0.8"), ("ndgrad", "numpy", "<= 1.25"),
             ("numpy", "torch", "reference")])
 
-    times = {"ndgrad": [], "torch": []}
+
+def cnn_speed(rounds, x, y, perms, weights, libs) -> None:
+    times: dict[str, list[tuple[float, float]]] = {"ndgrad": [], "torch": []}
+    losses: dict[str, float] = {}
     for r in range(rounds):
         for k in (["ndgrad", "torch"] if r % 2 == 0 else ["torch", "ndgrad"]):
             t, losses[k] = run_cnn(k, weights["cnn"], x, y, perms[r], libs)
@@ -358,19 +368,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--data", default=None, help="data dir (default: NDGRAD_DATA)")
     parser.add_argument("--parts", default="speed,memory",
-                        help="comma-separated: speed, memory, profile (cProfile of ndgrad's "
-                             "MLP epoch and CNN run)")
+                        help="comma-separated: speed (= mlp,cnn), mlp, cnn, memory, profile "
+                             "(cProfile of ndgrad's MLP epoch and CNN run)")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child, args.data)
         return
     parts = set(args.parts.split(","))
-    unknown = parts - {"speed", "memory", "profile"}
+    unknown = parts - {"speed", "mlp", "cnn", "memory", "profile"}
     if unknown:
-        parser.error(f"unknown --parts {sorted(unknown)}; choose from speed, memory, profile")
-    if "speed" in parts:
-        speed(args.rounds, args.data)
+        parser.error(f"unknown --parts {sorted(unknown)}; choose from speed, mlp, cnn, memory, "
+                     f"profile")
+    models = {"mlp", "cnn"} if "speed" in parts else parts & {"mlp", "cnn"}
+    if models:
+        speed(args.rounds, args.data, models)
     if "memory" in parts:
         memory(args.data)
     if "profile" in parts:
