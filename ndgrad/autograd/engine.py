@@ -65,13 +65,13 @@ def _prune(roots: Sequence[Node], targets: set[Node]) -> set[Node]:
     seen = set(roots)
     stack = list(seen)
     while stack:
-        for nxt, _ in stack.pop().next_functions:
-            if nxt is not None and nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
+        for edge in stack.pop()._edges:
+            if edge is not None and edge[0] not in seen:
+                seen.add(edge[0])
+                stack.append(edge[0])
     needed: set[Node] = set()
     for node in sorted(seen, key=lambda n: n._seq):  # inputs before the nodes that use them
-        if node in targets or any(n in needed for n, _ in node.next_functions):
+        if node in targets or any(e is not None and e[0] in needed for e in node._edges):
             needed.add(node)
     return needed
 
@@ -230,7 +230,7 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
             in_grads = type(node).backward(node, grads[0])  # type: ignore[attr-defined]
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            if len(in_grads) != len(node.next_functions):
+            if len(in_grads) != len(node._edges):
                 in_grads = _check_count(node, in_grads)  # type: ignore[arg-type]
         else:
             in_grads = _call_backward(node, grads, create_graph)  # type: ignore[arg-type]
@@ -238,15 +238,17 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
             node._saved = None  # type: ignore[attr-defined]  # free what forward saved
         if anomaly_on:
             _check_nan(node, in_grads)  # type: ignore[arg-type]
-        edges, meta = node.next_functions, node._input_meta  # type: ignore[attr-defined]
+        edges = node._edges
         for i in range(len(edges)):
-            nxt, nr = edges[i]
+            edge = edges[i]
             g = in_grads[i]
-            if nxt is None or g is None or (needed is not None and nxt not in needed):
+            if edge is None or g is None:
+                continue
+            nxt, nr, shape, dtype = edge
+            if needed is not None and nxt not in needed:
                 continue
             if type(g) is not grad_type:
                 g = _as_grad(g, create_graph)
-            shape, dtype = meta[i]
             arr = g._data if create_graph else g
             if arr.shape != shape or (arr.dtype is not dtype and arr.dtype != dtype):
                 g = _to_input(g, shape, dtype, node, i)
@@ -307,7 +309,7 @@ def _call_backward(node: Function, grads: list[Any], create_graph: bool) -> tupl
 def _check_count(node: Function, out: Any) -> tuple[Any, ...]:
     """A backward's result as a tuple with one gradient per forward input (extra Nones are
     dropped, as PyTorch allows)."""
-    n = len(node.next_functions)
+    n = len(node._edges)
     if type(out) is not tuple:
         out = (out,)
     if len(out) != n:

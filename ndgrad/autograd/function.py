@@ -2,7 +2,8 @@
 
 Calling ``MyOp.apply(*inputs)`` runs ``forward`` and, when grad mode is on and an input requires
 grad, keeps the instance (``ctx``) as the output's ``grad_fn``: a node of the graph. A node knows
-the nodes that made its inputs (``next_functions``), what ``forward`` saved for backward, and
+the nodes that made its inputs and those inputs' shapes and dtypes (``_edges``; PyTorch's
+``next_functions`` view of them is a property), what ``forward`` saved for backward, and
 nothing about its own output, so the graph has no reference cycles and is freed by reference
 counting as soon as the last output goes away.
 
@@ -47,7 +48,10 @@ _SAVED_FREED = (
 class Node:
     """What every graph node has: edges to the nodes of its inputs, and hooks."""
 
-    next_functions: tuple[tuple[Node | None, int], ...] = ()
+    # one per forward input: (node that made it, its output number there, its shape, its dtype)
+    # for an input that needs a gradient, else None. The engine sends each gradient along these
+    # and makes it fit the input's shape and dtype.
+    _edges: list[tuple[Node, int, tuple[int, ...], np.dtype] | None] = []
     # creation order: a node's inputs were made before it, so running nodes newest first is a
     # topological order (PyTorch's sequence_nr). Leaves' AccumulateGrad nodes have 0: last.
     _seq = 0
@@ -59,6 +63,11 @@ class Node:
     # .mT, other primitives' apply): without create_graph the engine runs it on NumPy arrays
     array_backward = False
     _saved_arrays = False  # set by the engine: saved_tensors gives arrays to this backward
+
+    @property
+    def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
+        """PyTorch's view of the edges: (node, output number) per input, (None, 0) if none."""
+        return tuple((e[0], e[1]) if e is not None else _NO_EDGE for e in self._edges)
 
     def name(self) -> str:
         return type(self).__name__ + "Backward"
@@ -103,7 +112,6 @@ class Function(Node):
     is_view = False  # output may share memory with input 0 (reshape, permute, x[i], ...)
     needs_input_grad: tuple[bool, ...] = ()
     _to_save: tuple[Any, ...] = ()  # what forward passed to save_for_backward
-    _input_meta: tuple[tuple[Any, Any] | None, ...] = ()  # (shape, dtype) of inputs with edges
     _output_meta: tuple[tuple[Any, Any], ...] = ()  # (shape, dtype) of each output, if several
     _non_diff: tuple[Any, ...] = ()
     # packed by _pack when the graph is recorded; None once backward has freed them
@@ -230,8 +238,7 @@ def _connect(ctx: Function, args: tuple[Any, ...]) -> tuple[list[Any] | None, bo
     needs a gradient (then ``ctx`` is recorded)."""
     arrays = []
     needs = []
-    edges: list[tuple[Node | None, int]] = []
-    meta: list[tuple[Any, Any] | None] = []
+    edges: list[tuple[Node, int, tuple[int, ...], np.dtype] | None] = []
     record = tensors = False
     for a in args:
         if isinstance(a, Tensor):
@@ -242,18 +249,18 @@ def _connect(ctx: Function, args: tuple[Any, ...]) -> tuple[list[Any] | None, bo
                 record = True
                 fn = a.grad_fn
                 needs.append(True)
-                edges.append((fn, a._output_nr) if fn is not None else (accumulator(a), 0))
-                meta.append((d.shape, d.dtype))
+                if fn is None:  # a leaf
+                    edges.append((accumulator(a), 0, d.shape, d.dtype))
+                else:
+                    edges.append((fn, a._output_nr, d.shape, d.dtype))
                 continue
         else:
             arrays.append(a)
         needs.append(False)
-        edges.append(_NO_EDGE)
-        meta.append(None)
+        edges.append(None)
     if record:
         ctx.needs_input_grad = tuple(needs)
-        ctx.next_functions = tuple(edges)
-        ctx._input_meta = tuple(meta)
+        ctx._edges = edges
         ctx._seq = next(_SEQ)
     else:
         ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
