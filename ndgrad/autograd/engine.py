@@ -264,8 +264,8 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
             buf[nr] = g if prev is None else prev + g
         # hold no gradient between nodes: AccumulateGrad adopts an array only if no one holds it
         in_grads = g = arr = prev = None  # type: ignore[assignment]
-    while leaf_grads:
-        node, g = leaf_grads.popitem()
+    for node in list(leaf_grads):  # in the order the gradients first arrived
+        g = leaf_grads.pop(node)
         t = node.variable  # type: ignore[attr-defined]
         if t._hooks:
             g = _leaf_hooks(t, g)
