@@ -792,3 +792,16 @@ def test_a_shared_node_runs_after_every_branch_has_sent_its_gradient():
 
     t, n = both(grad_of_x)
     np.testing.assert_allclose(n, t, rtol=1e-12)
+
+
+def test_leaf_hooks_run_in_torchs_order():
+    """Leaves run last, in the order their first gradient arrived (newest op first), as torch."""
+    orders = []
+    for lib in (torch, ndgrad):
+        a, b, c = (lib.tensor([v], requires_grad=True) for v in (1.0, 2.0, 3.0))
+        order: list[str] = []
+        for name, t in (("a", a), ("b", b), ("c", c)):
+            t.register_hook(lambda g, n=name, seen=order: seen.append(n))
+        (a * 1 + (b * 2 + c * 3) * 4).sum().backward()
+        orders.append(order)
+    assert orders[0] == orders[1] == ["c", "b", "a"]
