@@ -83,7 +83,7 @@ def main():
     generator = torch.Generator().manual_seed(args.seed)  # reproducible shuffling
     train_loader = torch.utils.data.DataLoader(train_set, batch_size=args.batch_size,
                                                shuffle=True, generator=generator)
-    test_loader = torch.utils.data.DataLoader(test_set, batch_size=1000)
+    test_loader = torch.utils.data.DataLoader(test_set, batch_size=256)  # im2col memory
 
     model = Net()
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
