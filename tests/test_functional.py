@@ -90,6 +90,7 @@ PIECEWISE = {
     "elu": lambda lib, x: F(lib).elu(x, alpha=1.5),
     "celu": lambda lib, x: F(lib).celu(x, alpha=0.5),
     "selu": lambda lib, x: F(lib).selu(x),
+    "hardswish": lambda lib, x: F(lib).hardswish(x),
     "clamp": lambda lib, x: x.clamp(-1.0, 0.0),
     "clamp_min": lambda lib, x: x.clamp(min=0.0),
     "clamp_max": lambda lib, x: x.clamp(max=-0.0),

@@ -434,7 +434,8 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
-    return _maybe_inplace(input, lambda x: x * (x + 3).clamp(0.0, 6.0) / 6, inplace)
+    _float_input(input, "hardswish")
+    return _maybe_inplace(input, NN.Hardswish.apply, inplace)
 
 
 def softsign(input: Tensor) -> Tensor:

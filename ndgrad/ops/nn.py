@@ -39,6 +39,22 @@ class Linear(Primitive):
                 g2.sum(0) if need_b else None)
 
 
+class Hardswish(Primitive):
+    """x * clip(x + 3, 0, 6) / 6, with torch's gradient: 0 for x <= -3, 1 for x >= 3 and
+    x / 3 + 1/2 between (nan at nan, as torch's vectorized kernel). The composite
+    x * clamp(x + 3) / 6 gives -1/2 and 3/2 at the kinks, and nan at +-inf."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * np.clip(x + 3, 0, 6) / 6
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * Where.apply(x <= -3, 0.0, Where.apply(x >= 3, 1.0, x / 3 + 0.5))
+
+
 def _ones(m: int, dtype: type) -> np.ndarray:
     """np.ones(m, dtype) without np.ones' Python-level overhead (it matters per step)."""
     out: np.ndarray = np.empty(m, dtype)
