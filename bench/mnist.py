@@ -222,7 +222,7 @@ def report(title: str, times: dict[str, list[tuple[float, float]]], losses: dict
     """Medians of wall time (what the targets are about) and of CPU time (all threads; less
     sensitive to other load on the machine, but counts threads that spin while waiting), and
     the fastest round (the best estimate of the cost itself when other work disturbs some). The
-ratio the targets are checked against is the median over rounds of the per-round ratio."""
+    ratio the targets are checked against is the median over rounds of the per-round ratio."""
     wall = {k: statistics.median(t[0] for t in v) for k, v in times.items()}
     best = {k: min(t[0] for t in v) for k, v in times.items()}
     cpu = {k: statistics.median(t[1] for t in v) for k, v in times.items()}
