@@ -231,6 +231,23 @@ def test_max_pool2d_channels_first_input_and_infinite_gradients():
     assert not np.isnan(grad_nd).any()
 
 
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2)])
+def test_max_pool2d_huge_finite_gradients(kw):
+    """Gradients whose sum overflows to inf are all finite: each one still reaches exactly its
+    window's first maximum (the finiteness check is a sum; overflow must not corrupt it)."""
+    rng = np.random.default_rng(3)
+    x = _tied_input((2, 3, 8, 8)).astype(np.float32)
+    out_hw = 4 if kw["kernel_size"] == 2 else 3
+    g = np.full((2, 3, out_hw, out_hw), 3e38, np.float32) * rng.choice([-1, 1], (2, 3, 1, 1))
+    res = []
+    for lib in (torch, ndgrad):
+        xt = lib.tensor(x, requires_grad=True)
+        (gx,) = lib.autograd.grad(lib.nn.functional.max_pool2d(xt, **kw), [xt],
+                                  lib.tensor(g.astype(np.float32)))
+        res.append(gx.numpy())
+    np.testing.assert_array_equal(res[1], res[0])
+
+
 @pytest.mark.parametrize("xs,kw", [
     ((2, 3, 9), dict(kernel_size=2)),
     ((2, 3, 9), dict(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=True)),
