@@ -8,7 +8,14 @@ Run: python bench/mnist.py [--rounds 5] [--data DIR] [--parts speed,memory,profi
   linear(784->10), batch 64, Adam(lr=1e-3), 150 steps.
 
 All three start from the same initial weights and see the same batches. The implementations
-alternate in one process, several rounds, and the medians and ratios are printed. Batches are
+alternate in one process, several rounds, and the medians and ratios are printed. Within a round
+they take turns every CHUNK steps (about 50 ms of work): this machine goes through slow phases
+(up to 1.5x, often shorter than an epoch), and whole-epoch turns let one library land in a slow
+phase and the next in a fast one (per-round ratios then spread from 0.6 to 1.3). Each library's
+time for the round is the sum of its turns, so it still trains one whole epoch each. Only
+libraries that share a thread pool take turns like this (ndgrad and NumPy's OpenBLAS): torch's
+pool keeps spinning after its work and slows whoever runs next, so torch runs each round in one
+piece. Batches are
 fancy-indexed from one normalised float32 array per epoch: torch and NumPy slice a permutation by
 hand, ndgrad goes through its DataLoader over a TensorDataset (which does the same indexing), so
 the loader's own overhead is inside ndgrad's time.
@@ -36,6 +43,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -94,14 +102,20 @@ def make_cnn(lib, weights):
     return model
 
 
-def train(lib, model, opt, batches) -> float:
-    """The PyTorch training loop; returns the last loss so the work cannot be skipped."""
+def train(lib, model, opt, batches, chunk: int):
+    """The PyTorch training loop, pausing (yield) after every ``chunk`` steps so that the
+    libraries can take turns; returns the last loss so the work cannot be skipped."""
     loss = None
+    step = 0
     for x, y in batches:
         loss = lib.nn.functional.cross_entropy(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        step += 1
+        if step == chunk:
+            step = 0
+            yield
     return float(loss.item())
 
 
@@ -141,12 +155,16 @@ class _Fixed:
 
 
 # -- the floor: NumPy by hand, no graph --------------------------------------------------------
-def numpy_mlp_epoch(weights, x, y, perm) -> float:
-    """Forward, backward and SGD-momentum in place; no input gradient, buffers reused."""
+def numpy_mlp_epoch(weights, x, y, perm, chunk: int):
+    """Forward, backward and SGD-momentum in place; no input gradient, buffers reused. A
+    generator like ``train`` (the weights are copied before it starts); returns the last loss."""
     w = {k: v.copy() for k, v in weights.items()}
-    W1, b1, W2, b2, W3, b3 = (w[k] for k in ("0.weight", "0.bias", "2.weight", "2.bias",
-                                             "4.weight", "4.bias"))
-    params = [W1, b1, W2, b2, W3, b3]
+    params = [w[k] for k in ("0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias")]
+    return _numpy_mlp_steps(params, x, y, perm, chunk)
+
+
+def _numpy_mlp_steps(params, x, y, perm, chunk: int):
+    W1, b1, W2, b2, W3, b3 = params
     bufs = [np.zeros_like(p) for p in params]
     loss = 0.0
     for step, i in enumerate(range(0, len(perm), BATCH)):
@@ -184,37 +202,61 @@ def numpy_mlp_epoch(weights, x, y, perm) -> float:
             else:
                 buf[...] = grad
             p -= MLP_LR * buf
+        if (step + 1) % chunk == 0:
+            yield
     return loss
 
 
 # -- timing ------------------------------------------------------------------------------------
-def timed(fn) -> tuple[tuple[float, float], float]:
-    """((wall seconds, CPU seconds of all threads), fn's result)."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    out = fn()
-    return (time.perf_counter() - t0, time.process_time() - c0), out
+CHUNK = 47  # steps per turn: 20 turns per MLP epoch
 
 
-def run_mlp(lib_name: str, weights, x, y, perm, libs) -> tuple[tuple[float, float], float]:
+def race(runs: dict[str, Any], order: list[str]) -> tuple[dict[str, tuple[float, float]],
+                                                          dict[str, float]]:
+    """Run the generators in turns (in ``order``) until all are done. Returns each one's summed
+    (wall seconds, CPU seconds of all threads) and its result."""
+    times = {k: (0.0, 0.0) for k in order}
+    results: dict[str, float] = {}
+    live = list(order)
+    while live:
+        for k in list(live):
+            t0, c0 = time.perf_counter(), time.process_time()
+            try:
+                next(runs[k])
+            except StopIteration as done:
+                results[k] = done.value
+                live.remove(k)
+            wall, cpu = times[k]
+            times[k] = (wall + time.perf_counter() - t0, cpu + time.process_time() - c0)
+    return times, results
+
+
+def run_mlp(lib_name: str, weights, x, y, perm, libs, chunk: int = CHUNK):
+    """One MLP epoch as a generator (see ``train``); the model is built before it starts."""
     if lib_name == "numpy":
-        return timed(lambda: numpy_mlp_epoch(weights, x, y, perm))
+        return numpy_mlp_epoch(weights, x, y, perm, chunk)
     lib = libs[lib_name]
     model = make_mlp(lib, weights)
     opt = lib.optim.SGD(model.parameters(), lr=MLP_LR, momentum=MLP_MOMENTUM)
     xs, ys = lib.from_numpy(x), lib.from_numpy(y)
     make = torch_batches if lib_name == "torch" else ndgrad_batches
     p = lib.from_numpy(perm) if lib_name == "torch" else perm
-    return timed(lambda: train(lib, model, opt, make(lib, xs, ys, p)))
+    return train(lib, model, opt, make(lib, xs, ys, p), chunk)
 
 
-def run_cnn(lib_name: str, weights, x, y, perm, libs) -> tuple[tuple[float, float], float]:
+def run_cnn(lib_name: str, weights, x, y, perm, libs, chunk: int = CHUNK):
     lib = libs[lib_name]
     model = make_cnn(lib, weights)
     opt = lib.optim.Adam(model.parameters(), lr=CNN_LR)
     xs, ys = lib.from_numpy(x), lib.from_numpy(y)
     make = torch_batches if lib_name == "torch" else ndgrad_batches
     p = lib.from_numpy(perm) if lib_name == "torch" else perm
-    return timed(lambda: train(lib, model, opt, make(lib, xs, ys, p, CNN_STEPS, (-1, 1, 28, 28))))
+    return train(lib, model, opt, make(lib, xs, ys, p, CNN_STEPS, (-1, 1, 28, 28)), chunk)
+
+
+def finish(run) -> float:
+    """Run a generator from ``run_mlp``/``run_cnn`` to the end; its result."""
+    return race({"": run}, [""])[1][""]
 
 
 def report(title: str, times: dict[str, list[tuple[float, float]]], losses: dict[str, float],
@@ -232,8 +274,8 @@ def report(title: str, times: dict[str, list[tuple[float, float]]], losses: dict
         print(f"  {k:7s} wall median {wall[k]:7.3f} s, min {best[k]:7.3f} s (rounds: {spread}); "
               f"CPU median {cpu[k]:7.3f} s; last loss {losses[k]:.4f}")
     for a, b, target in ratios:
-        # each round runs a and b back to back, so their ratio in one round is little moved by
-        # the slow phases this machine goes through (seconds long, up to 1.5x)
+        # in each round a and b run back to back (ndgrad and NumPy in turns of CHUNK steps), so
+        # their ratio in one round is little moved by this machine's slow phases (up to 1.5x)
         paired = statistics.median(x[0] / y[0] for x, y in zip(times[a], times[b]))
         print(f"  {a}/{b}: median of per-round ratios {paired:.2f} (target {target}); ratio of "
               f"wall medians {wall[a] / wall[b]:.2f}, of minima {best[a] / best[b]:.2f}, of CPU "
@@ -262,13 +304,21 @@ def mlp_speed(rounds, x, y, perms, weights, libs) -> None:
     names = ["ndgrad", "torch", "numpy"]
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
     losses: dict[str, float] = {}
-    run_mlp("ndgrad", weights["mlp"], x, y, perms[0][:BATCH * 20], libs)  # warm up imports
-    run_mlp("torch", weights["mlp"], x, y, perms[0][:BATCH * 20], libs)
+    for k in ("ndgrad", "torch"):  # warm up imports
+        finish(run_mlp(k, weights["mlp"], x, y, perms[0][:BATCH * 20], libs))
     for r in range(rounds):
-        order = names[r % 3:] + names[:r % 3]  # rotate who goes first
-        for k in order:
-            t, losses[k] = run_mlp(k, weights["mlp"], x, y, perms[r], libs)
-            times[k].append(t)
+        # torch's thread pool spins for a while after its work and would slow whoever runs next
+        # (and NumPy's OpenBLAS pool slows torch): torch runs its epoch in one piece, first or
+        # last, while ndgrad and NumPy (one BLAS pool) take turns
+        pair = ["ndgrad", "numpy"] if r % 2 == 0 else ["numpy", "ndgrad"]
+        runs = {k: run_mlp(k, weights["mlp"], x, y, perms[r], libs) for k in names}
+        parts = [["torch"], pair] if r % 2 == 0 else [pair, ["torch"]]
+        for order in parts:
+            t, loss = race({k: runs[k] for k in order}, order)
+            time.sleep(0.2)
+            for k in order:
+                times[k].append(t[k])
+                losses[k] = loss[k]
     report("MLP 784-128-64-10, batch 64, SGD momentum, 1 epoch (938 steps)", times, losses,
            [("ndgrad", "torch", "<= 0.8"), ("ndgrad", "numpy", "<= 1.25"),
             ("numpy", "torch", "reference")])
@@ -279,8 +329,10 @@ def cnn_speed(rounds, x, y, perms, weights, libs) -> None:
     losses: dict[str, float] = {}
     for r in range(rounds):
         for k in (["ndgrad", "torch"] if r % 2 == 0 else ["torch", "ndgrad"]):
-            t, losses[k] = run_cnn(k, weights["cnn"], x, y, perms[r], libs)
-            times[k].append(t)
+            t, loss = race({k: run_cnn(k, weights["cnn"], x, y, perms[r], libs)}, [k])
+            time.sleep(0.2)
+            times[k].append(t[k])
+            losses[k] = loss[k]
     report(f"CNN conv8-pool-conv16-pool-linear, batch 64, Adam, {CNN_STEPS} steps", times,
            losses, [("ndgrad", "torch", "<= 1.3")])
 
@@ -307,16 +359,16 @@ def memory_child(lib_name: str, data: str | None) -> None:
     x, y = load_mnist(data)
     weights = init_weights()["mlp"]
     perm = np.random.default_rng(0).permutation(len(x))
-    run_mlp(lib_name, weights, x, y, perm[:BATCH * 5], libs)  # imports, BLAS buffers, caches
+    finish(run_mlp(lib_name, weights, x, y, perm[:BATCH * 5], libs))  # imports, BLAS, caches
     before = _status_kb("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # reset the peak resident set (VmHWM) to the current one
-    run_mlp(lib_name, weights, x, y, perm, libs)
+    finish(run_mlp(lib_name, weights, x, y, perm, libs))
     rss = _status_kb("VmHWM") - before
     peak = -1
     if lib_name != "torch":  # a second epoch: tracemalloc's own tables must not count above
         tracemalloc.start()
-        run_mlp(lib_name, weights, x, y, perm, libs)
+        finish(run_mlp(lib_name, weights, x, y, perm, libs))
         peak = tracemalloc.get_traced_memory()[1] // 1024
     print(rss, peak)
 
@@ -357,7 +409,7 @@ def profile(data: str | None) -> None:
     for name, run in (("MLP epoch", run_mlp), (f"CNN run ({CNN_STEPS} steps)", run_cnn)):
         prof = cProfile.Profile()
         prof.enable()
-        run("ndgrad", init_weights()[name[:3].lower()], x, y, perm, {"ndgrad": ndgrad})
+        finish(run("ndgrad", init_weights()[name[:3].lower()], x, y, perm, {"ndgrad": ndgrad}))
         prof.disable()
         print(f"\ncProfile of one ndgrad {name} (top 25 by own time)")
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
