@@ -9,16 +9,15 @@ Run: python bench/mnist.py [--rounds 5] [--data DIR] [--parts speed,memory,profi
 
 All three start from the same initial weights and see the same batches. The implementations
 alternate in one process, several rounds, and the medians and ratios are printed. Within a round
-they take turns every CHUNK steps (about 50 ms of work): this machine goes through slow phases
-(up to 1.5x, often shorter than an epoch), and whole-epoch turns let one library land in a slow
-phase and the next in a fast one (per-round ratios then spread from 0.6 to 1.3). Each library's
-time for the round is the sum of its turns, so it still trains one whole epoch each. Only
-libraries that share a thread pool take turns like this (ndgrad and NumPy's OpenBLAS): torch's
-pool keeps spinning after its work and slows whoever runs next, so torch runs each round in one
-piece. Batches are
-fancy-indexed from one normalised float32 array per epoch: torch and NumPy slice a permutation by
-hand, ndgrad goes through its DataLoader over a TensorDataset (which does the same indexing), so
-the loader's own overhead is inside ndgrad's time.
+they take turns of CHUNK steps (about 50 ms of work), so each one's time for the round is the
+sum of its turns (it still trains one whole epoch): this machine goes through slow phases (up
+to 1.5x, often shorter than an epoch), and whole-epoch turns let one library land in a slow
+phase and the next in a fast one. After each turn the process idles for PAUSE (untimed): the
+thread pools of torch and of OpenBLAS spin for a while after their work and slowed whoever ran
+next; back to back, torch's CNN run took twice as long. Batches are fancy-indexed from one
+normalised float32 array per epoch: torch and NumPy slice a permutation by hand, ndgrad goes
+through its DataLoader over a TensorDataset (which does the same indexing), so the loader's own
+overhead is inside ndgrad's time.
 
 Peak memory of the MLP epoch is measured in a fresh subprocess per implementation (three each,
 median), the same way for all three: the rise of the process's peak resident set (VmHWM, reset
@@ -208,13 +207,18 @@ def _numpy_mlp_steps(params, x, y, perm, chunk: int):
 
 
 # -- timing ------------------------------------------------------------------------------------
-CHUNK = 47  # steps per turn: 20 turns per MLP epoch
+CHUNK = 47  # steps per turn: 20 turns per MLP epoch (the CNN's turns are CHUNK // 3 steps)
+# idle time after each turn: torch's thread pool and NumPy's OpenBLAS pool keep spinning for a
+# while after their work, and back to back they slow whoever runs next (torch's CNN run took
+# 1.8 s after ndgrad's turns with no pause, 0.9-1.0 s with 0.1 s or more)
+PAUSE = 0.15
 
 
-def race(runs: dict[str, Any], order: list[str]) -> tuple[dict[str, tuple[float, float]],
-                                                          dict[str, float]]:
-    """Run the generators in turns (in ``order``) until all are done. Returns each one's summed
-    (wall seconds, CPU seconds of all threads) and its result."""
+def race(runs: dict[str, Any], order: list[str], pause: float = 0.0) -> tuple[
+        dict[str, tuple[float, float]], dict[str, float]]:
+    """Run the generators in turns (in ``order``) until all are done, idle for ``pause``
+    seconds (untimed) after each turn. Returns each one's summed (wall seconds, CPU seconds of
+    all threads) and its result."""
     times = {k: (0.0, 0.0) for k in order}
     results: dict[str, float] = {}
     live = list(order)
@@ -228,6 +232,8 @@ def race(runs: dict[str, Any], order: list[str]) -> tuple[dict[str, tuple[float,
                 live.remove(k)
             wall, cpu = times[k]
             times[k] = (wall + time.perf_counter() - t0, cpu + time.process_time() - c0)
+            if pause:
+                time.sleep(pause)
     return times, results
 
 
@@ -274,8 +280,8 @@ def report(title: str, times: dict[str, list[tuple[float, float]]], losses: dict
         print(f"  {k:7s} wall median {wall[k]:7.3f} s, min {best[k]:7.3f} s (rounds: {spread}); "
               f"CPU median {cpu[k]:7.3f} s; last loss {losses[k]:.4f}")
     for a, b, target in ratios:
-        # in each round a and b run back to back (ndgrad and NumPy in turns of CHUNK steps), so
-        # their ratio in one round is little moved by this machine's slow phases (up to 1.5x)
+        # in each round a and b take turns of CHUNK steps, so their ratio in one round is
+        # little moved by this machine's slow phases (up to 1.5x)
         paired = statistics.median(x[0] / y[0] for x, y in zip(times[a], times[b]))
         print(f"  {a}/{b}: median of per-round ratios {paired:.2f} (target {target}); ratio of "
               f"wall medians {wall[a] / wall[b]:.2f}, of minima {best[a] / best[b]:.2f}, of CPU "
@@ -307,18 +313,11 @@ def mlp_speed(rounds, x, y, perms, weights, libs) -> None:
     for k in ("ndgrad", "torch"):  # warm up imports
         finish(run_mlp(k, weights["mlp"], x, y, perms[0][:BATCH * 20], libs))
     for r in range(rounds):
-        # torch's thread pool spins for a while after its work and would slow whoever runs next
-        # (and NumPy's OpenBLAS pool slows torch): torch runs its epoch in one piece, first or
-        # last, while ndgrad and NumPy (one BLAS pool) take turns
-        pair = ["ndgrad", "numpy"] if r % 2 == 0 else ["numpy", "ndgrad"]
-        runs = {k: run_mlp(k, weights["mlp"], x, y, perms[r], libs) for k in names}
-        parts = [["torch"], pair] if r % 2 == 0 else [pair, ["torch"]]
-        for order in parts:
-            t, loss = race({k: runs[k] for k in order}, order)
-            time.sleep(0.2)
-            for k in order:
-                times[k].append(t[k])
-                losses[k] = loss[k]
+        order = names[r % 3:] + names[:r % 3]  # rotate who goes first
+        t, losses = race({k: run_mlp(k, weights["mlp"], x, y, perms[r], libs) for k in order},
+                         order, PAUSE)
+        for k in order:
+            times[k].append(t[k])
     report("MLP 784-128-64-10, batch 64, SGD momentum, 1 epoch (938 steps)", times, losses,
            [("ndgrad", "torch", "<= 0.8"), ("ndgrad", "numpy", "<= 1.25"),
             ("numpy", "torch", "reference")])
@@ -328,11 +327,11 @@ def cnn_speed(rounds, x, y, perms, weights, libs) -> None:
     times: dict[str, list[tuple[float, float]]] = {"ndgrad": [], "torch": []}
     losses: dict[str, float] = {}
     for r in range(rounds):
-        for k in (["ndgrad", "torch"] if r % 2 == 0 else ["torch", "ndgrad"]):
-            t, loss = race({k: run_cnn(k, weights["cnn"], x, y, perms[r], libs)}, [k])
-            time.sleep(0.2)
+        order = ["ndgrad", "torch"] if r % 2 == 0 else ["torch", "ndgrad"]
+        t, losses = race({k: run_cnn(k, weights["cnn"], x, y, perms[r], libs, CHUNK // 3)
+                          for k in order}, order, PAUSE)
+        for k in order:
             times[k].append(t[k])
-            losses[k] = loss[k]
     report(f"CNN conv8-pool-conv16-pool-linear, batch 64, Adam, {CNN_STEPS} steps", times,
            losses, [("ndgrad", "torch", "<= 1.3")])
 
