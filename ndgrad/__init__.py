@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
-from ndgrad import (  # noqa: E402,I001 - after Tensor: they build on it  # noqa: E402,I001 - after Tensor: they build on it
+from ndgrad import (  # noqa: I001 - autograd first
     autograd,  # first: the engine that tensor.py and ops build on
     datasets,
     nn,
@@ -87,6 +88,13 @@ from ndgrad.tensor import (
     tensor,
     where,
 )
+
+# NumPy warns about floating-point events (log(0), 0/0, overflow, float -> int overflow) that
+# PyTorch reports only through the values it returns (inf, nan), silently. Raised inside
+# ndgrad's own code, these warnings are dropped, so ndgrad is as quiet as torch; NumPy code of
+# the user's own keeps its warnings. To find where a nan comes from, use
+# ndgrad.autograd.detect_anomaly().
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ndgrad\.")
 
 bool = bool_  # noqa: A001 - ndgrad.bool, as torch.bool
 float = float32  # noqa: A001

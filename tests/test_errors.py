@@ -240,3 +240,20 @@ def test_backward_with_a_gradient_count_that_does_not_match_the_outputs():
     b, c = (a * 2).sum(), (a * 3).sum()
     with pytest.raises(RuntimeError, match="got 2 tensors and 1 gradients"):
         ndgrad.autograd.backward([b, c], [ndgrad.tensor(1.0)])
+
+
+def test_numpy_floating_point_warnings_stay_inside_ndgrad():
+    """torch returns inf and nan silently; ndgrad's NumPy calls must not warn either (even
+    with every warning shown), while the user's own NumPy code keeps its warnings."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, ndgrad\n"
+            "x = ndgrad.tensor([0.0, -1.0, 1e30], requires_grad=True)\n"
+            "y = ndgrad.log(x) / ndgrad.tensor(0.0) + (x * x).float().int()\n"
+            "y.sum().backward()\n"
+            "np.log(np.zeros(1))\n")
+    out = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True,
+                         text=True, check=True)
+    lines = [line for line in out.stderr.splitlines() if "Warning" in line]
+    assert len(lines) == 1 and "<string>:5: RuntimeWarning: divide by zero" in lines[0], lines
