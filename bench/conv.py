@@ -9,7 +9,9 @@ and the same for CPU time (all threads of the process), which a busy machine dis
 --threads (default 2) sets torch's threads and, through OPENBLAS_NUM_THREADS (read when NumPy
 loads, hence the late imports), NumPy's BLAS threads. On an oversubscribed machine 2-thread
 BLAS calls can take 10-40x longer than 1-thread ones, for both libraries; --threads 1 then
-compares the work each library does.
+compares the work each library does. After each library's round the process idles (untimed)
+for PAUSE seconds: the thread pools of torch and of OpenBLAS spin for a while after their work
+and slowed whoever ran next (see bench/mnist.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import argparse
 import os
 import statistics
 import time
+
+PAUSE = 0.15
 
 
 def _time(step, iters: int) -> tuple[float, float]:
@@ -70,6 +74,7 @@ def main(rounds: int = 7, iters: int = 20, threads: int = 2) -> None:
         for _ in range(rounds):
             for k, step in steps.items():
                 times[k].append(_time(step, iters))
+                time.sleep(PAUSE)
         med = {k: [statistics.median(t[i] for t in v) * 1e3 for i in (0, 1)]
                for k, v in times.items()}
         (nw, nc), (tw, tc) = med["ndgrad"], med["torch"]
