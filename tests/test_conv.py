@@ -234,7 +234,7 @@ def test_max_pool2d_channels_first_input_and_infinite_gradients():
 @pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2)])
 def test_max_pool2d_huge_finite_gradients(kw):
     """Huge finite gradients (their sum overflows) each reach exactly their window's first
-    maximum, through the tiles' scatter and the general path's masks alike."""
+    maximum, through the tiles' two-way split (g - g * mask) and the general path alike."""
     rng = np.random.default_rng(3)
     x = _tied_input((2, 3, 8, 8)).astype(np.float32)
     out_hw = 4 if kw["kernel_size"] == 2 else 3

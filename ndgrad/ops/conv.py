@@ -25,7 +25,6 @@ fresh multi-MB array costs a page fault per 4 KB on every training step.
 
 from __future__ import annotations
 
-import functools
 import sys
 from typing import Any, NamedTuple
 
@@ -372,6 +371,18 @@ def _select(g: np.ndarray, mask: np.ndarray, out: np.ndarray, finite: bool) -> N
         out[...] = np.where(mask, g, 0)
 
 
+def _split(g: np.ndarray, pos: np.ndarray, outs: list[np.ndarray], finite: bool) -> None:
+    """outs[q] = g where pos == q else 0: route g to the chosen one of len(outs) places. For
+    two places pos holds only 0 and 1, so its bytes are the mask for place 1, and place 0 gets
+    the rest, g - outs[1] (exact for finite g): two passes instead of four."""
+    if len(outs) == 2 and finite and pos.dtype == np.int8:
+        np.multiply(g, pos.view(np.bool_), out=outs[1])
+        np.subtract(g, outs[1], out=outs[0])
+        return
+    for q, out in enumerate(outs):
+        _select(g, pos == q, out, finite)
+
+
 class _Argmax:
     """Where each window's first maximum is, and how to route gradients there and back.
 
@@ -380,9 +391,7 @@ class _Argmax:
     choices are kept: first across each window row's KW columns, whose j-th elements over the
     whole (contiguous, memory-ordered) input are the single strided sequence flat[j::KW], so
     every NumPy loop runs over the full array instead of rows of OW elements; then across the
-    KH rows. The first max of the best row is the row-major first max. Backward turns the
-    two choices into one flat index per window (``chosen``) and scatters the gradient there:
-    each input is in one window at most, so one assignment routes them all, as torch does."""
+    KH rows. The first max of the best row is the row-major first max."""
 
     def __init__(self, p: PoolParams, x_shape: tuple[int, ...]) -> None:
         self.p, self.x_shape = p, x_shape
@@ -390,7 +399,6 @@ class _Argmax:
         self.col: np.ndarray | None = None  # tiles: (M*KH*OW,) column chosen in each row
         self.row: np.ndarray | None = None  # tiles: (M, OW) row chosen in each window
         self.perm = (0, 1, 2, 3)
-        self.flat: np.ndarray | None = None  # tiles: chosen(), computed for backward
 
     def max_tiles(self, x: np.ndarray) -> np.ndarray:
         (kh, kw), (oh, ow) = self.p.kernel, self.p.out
@@ -421,52 +429,36 @@ class _Argmax:
             self.pos = pos.reshape(mshape).transpose(self.perm)
         return self.pos
 
-    def chosen(self) -> np.ndarray:
-        """Tiles: where each window's chosen input is in x's memory, as flat indices (M, OW):
-        the window's first element (_tile_starts) plus the chosen row and column in it."""
-        if self.flat is None:
-            assert self.col is not None and self.row is not None
-            (kh, kw), (oh, ow) = self.p.kernel, self.p.out
-            mshape = tuple(self.x_shape[i] for i in self.perm)
-            if kh == 2:  # the chosen row's column, by arithmetic on contiguous copies (5x faster
-                # than on the strided rows, or than take_along_axis)
-                c0, c1 = np.ascontiguousarray(self.col.reshape(-1, kh, ow).transpose(1, 0, 2))
-                chosen = c0 + self.row * (c1 - c0)
-            else:
-                col = self.col.reshape(-1, kh, ow)
-                chosen = np.take_along_axis(col, self.row[:, None, :].astype(np.intp), 1)[:, 0]
-            # the offset in the window, in a small integer type, then one int64 add
-            small = np.int16 if kh * mshape[3] < 2 ** 15 else np.int64
-            offset = np.multiply(self.row, mshape[3], dtype=small)
-            offset += chosen
-            flat = _tile_starts(mshape, kh, kw, oh, ow) + offset
-            self.flat = flat
-        return self.flat
-
     def route(self, grad: np.ndarray) -> np.ndarray:
         """Each output's gradient to its window's chosen input; zeros elsewhere."""
-        p = self.p
-        if self.col is not None:  # tiles: one scatter (each input is in one window at most)
-            mshape = tuple(self.x_shape[i] for i in self.perm)
-            dx = np.zeros(mshape, dtype=grad.dtype)
-            dx.reshape(-1)[self.chosen()] = grad.transpose(self.perm).reshape(-1, p.out[1])
-            return dx.transpose(self.perm)
-        finite = bool(np.isfinite(grad).all())
-        pos = self.positions()
-        dxp = _zeros_padded(self.x_shape, p, grad.dtype)
-        for k, v in _windows(dxp, p):
-            sel = np.empty(grad.shape, dtype=grad.dtype)
-            _select(grad, pos == k, sel, finite)
-            v += sel  # windows may overlap
-        return _unpad(dxp, self.x_shape, p)
+        p, finite = self.p, bool(np.isfinite(grad).all())
+        if self.col is None:
+            pos = self.positions()
+            dxp = _zeros_padded(self.x_shape, p, grad.dtype)
+            for k, v in _windows(dxp, p):
+                sel = np.empty(grad.shape, dtype=grad.dtype)
+                _select(grad, pos == k, sel, finite)
+                v += sel  # windows may overlap
+            return _unpad(dxp, self.x_shape, p)
+        assert self.row is not None
+        (kh, kw), (oh, ow) = p.kernel, p.out
+        g = grad.transpose(self.perm).reshape(-1, ow)  # (M, OW) in memory order
+        g_rows = np.empty((g.shape[0], kh, ow), dtype=grad.dtype)
+        _split(g, self.row, [g_rows[:, i] for i in range(kh)], finite)
+        g_rows = g_rows.reshape(-1)
+        mshape = tuple(self.x_shape[i] for i in self.perm)
+        tiled = (oh * kh, ow * kw)
+        dx = np.empty(mshape[:2] + tiled, dtype=grad.dtype)
+        flat = dx.reshape(-1)
+        _split(g_rows, self.col, [flat[j::kw] for j in range(kw)], finite)
+        if tiled != tuple(mshape[2:]):  # rows/cols no window covers get zero gradient
+            full = np.zeros(mshape, dtype=grad.dtype)
+            full[:, :, :tiled[0], :tiled[1]] = dx
+            dx = full
+        return dx.transpose(self.perm)
 
     def gather(self, g: np.ndarray) -> np.ndarray:
         """Adjoint of route: read the x-shaped g at each window's chosen input."""
-        if self.col is not None:  # tiles: one gather
-            mem = np.ascontiguousarray(g.transpose(self.perm)).reshape(-1)
-            a, b = (self.x_shape[i] for i in self.perm[:2])
-            out = mem[self.chosen()].reshape(a, b, *self.p.out)
-            return out.transpose(self.perm)
         pos = self.positions()
         gp = _padded_nchw(g, self.p, 0.0)
         out = np.zeros(pos.shape, dtype=g.dtype)
@@ -476,18 +468,6 @@ class _Argmax:
             _select(v, pos == k, sel, finite)
             out += sel
         return out
-
-
-@functools.lru_cache(maxsize=16)
-def _tile_starts(mshape: tuple[int, ...], kh: int, kw: int, oh: int, ow: int) -> np.ndarray:
-    """Flat index of each tiling window's first element in a contiguous (A, B, H, W) array,
-    as (A*B*OH, OW) int64 (rows and columns past the last whole window are skipped)."""
-    a, b, h, w = mshape
-    plane = (np.arange(oh) * (kh * w))[:, None] + np.arange(ow) * kw  # (OH, OW) in one plane
-    starts = (np.arange(a * b) * (h * w))[:, None, None] + plane
-    starts = starts.reshape(-1, ow)
-    starts.flags.writeable = False
-    return starts
 
 
 class MaxPool2d(Primitive):
