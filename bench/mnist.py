@@ -9,7 +9,7 @@ Run: python bench/mnist.py [--rounds 5] [--data DIR] [--parts speed,memory,profi
 
 All three start from the same initial weights and see the same batches. The implementations
 alternate in one process, several rounds, and the medians and ratios are printed. Within a round
-they take turns of CHUNK steps (about 50 ms of work), so each one's time for the round is the
+they take turns of CHUNK steps (30-100 ms of work), so each one's time for the round is the
 sum of its turns (it still trains one whole epoch): this machine goes through slow phases (up
 to 1.5x, often shorter than an epoch), and whole-epoch turns let one library land in a slow
 phase and the next in a fast one. After each turn the process idles for PAUSE (untimed): the
