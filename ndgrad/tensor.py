@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import warnings
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
@@ -1193,16 +1194,26 @@ class Tensor:
 
     def var(self, dim: Any = None, unbiased: _bool | None = None, keepdim: _bool = False, *,
             correction: Any = None) -> Tensor:
+        return self._var("var", dim, unbiased, keepdim, correction)
+
+    def std(self, dim: Any = None, unbiased: _bool | None = None, keepdim: _bool = False, *,
+            correction: Any = None) -> Tensor:
+        return self._var("std", dim, unbiased, keepdim, correction).sqrt()
+
+    def _var(self, name: str, dim: Any, unbiased: _bool | None, keepdim: _bool,
+             correction: Any) -> Tensor:
+        """Squared deviations from the mean, summed over (n - correction). With no degrees of
+        freedom left the result is inf or nan, and torch warns (it does not raise)."""
         if correction is None:
             correction = 1 if unbiased is None or unbiased else 0
         dims = R.reduce_dims(dim, self._data.ndim)
         n = math.prod(self._data.shape[d] for d in dims)
+        if n - correction <= 0:
+            warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly "
+                          f"less than the reduction factor (input numel divided by output "
+                          f"numel).", UserWarning, stacklevel=3)
         centered = self - self.mean(dims, keepdim=True)
         return (centered * centered).sum(dims, keepdim) / builtins.max(n - correction, 0)
-
-    def std(self, dim: Any = None, unbiased: _bool | None = None, keepdim: _bool = False, *,
-            correction: Any = None) -> Tensor:
-        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
 
     def logsumexp(self, dim: Any, keepdim: _bool = False) -> Tensor:
         """log(sum(exp(x))) computed as m + log(sum(exp(x - m))) so exp never overflows."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -284,16 +285,31 @@ def test_var_std(shape, dim, kw):
     check_op([shape], lambda lib, x: lib.std(x, dim=dim, **kw))
 
 
+def _dof_warnings(fn) -> list[str]:
+    """The start of each "degrees of freedom" warning that fn() gives."""
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+        warnings.simplefilter("always")
+        fn()
+    return [str(w.message)[:38] for w in caught if "degrees of freedom" in str(w.message)]
+
+
 def test_var_degenerate():
-    # too few elements for the correction: inf or nan, as in torch (and no exception)
+    # too few elements for the correction: inf or nan, as in torch (and no exception), and the
+    # same "degrees of freedom is <= 0" UserWarning exactly when torch gives it
     for arr, kw in [(np.array([1.5]), {}), (np.array([1.0, 2.0]), {"correction": 2}),
-                    (np.array([1.5]), {"unbiased": False}), (np.zeros((0, 2)), {"dim": 0})]:
-        with np.errstate(all="ignore"):
-            t, n = run_both(lambda lib, x, k=kw: x.var(**k), arr)
-        assert_close(n, t)
-        with np.errstate(all="ignore"):
-            t, n = run_both(lambda lib, x, k=kw: x.std(**k), arr)
-        assert_close(n, t)
+                    (np.array([1.5]), {"unbiased": False}), (np.zeros((0, 2)), {"dim": 0}),
+                    (np.ones((3, 2)), {"dim": 1})]:
+        for name in ("var", "std"):
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")  # compared below
+                t, n = run_both(lambda lib, x, k=kw, m=name: getattr(x, m)(**k), arr)
+            assert_close(n, t)
+            said = {lib.__name__: _dof_warnings(
+                lambda lib=lib, a=arr, k=kw, m=name: getattr(lib.tensor(a), m)(**k))
+                for lib in (torch, ndgrad)}
+            assert said["ndgrad"] == said["torch"], (arr.shape, kw, said)
+    (said,) = _dof_warnings(lambda: ndgrad.tensor([1.5]).std())
+    assert said.startswith("std(): degrees of freedom is <= 0")
 
 
 # -- logsumexp -----------------------------------------------------------------------------------
