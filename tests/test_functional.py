@@ -434,6 +434,12 @@ def test_cross_entropy_errors_and_legacy_reduction():
              lambda lib, x, t: F(lib).cross_entropy(x, t, size_average=False))
     check_op([(3, 4), idx(0, 3, 1)],
              lambda lib, x, t: F(lib).cross_entropy(x, t, reduce=False))
+    # the legacy flags warn as torch's functions do, naming the reduction they mean
+    for kw, meant in (({"size_average": False}, "sum"), ({"reduce": False}, "none"),
+                      ({"size_average": True}, "mean")):
+        for lib in (torch, ndgrad):
+            with pytest.warns(UserWarning, match=f"please use reduction='{meant}' instead"):
+                F(lib).mse_loss(lib.ones(2), lib.zeros(2), **kw)
 
 
 def test_cross_entropy_all_targets_ignored():

@@ -41,12 +41,21 @@ def _ntuple(v: Any, n: int, name: str) -> tuple[int, ...]:
     return v
 
 
+def _legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:
+    """The ``reduction`` that the deprecated ``size_average``/``reduce`` flags mean, with
+    PyTorch's warning (losses' functions and Modules alike)."""
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    reduction = "mean" if size_average and reduce else "sum" if reduce else "none"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                  f"reduction='{reduction}' instead.", UserWarning, stacklevel=4)
+    return reduction
+
+
 def _reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
     """PyTorch's reduction argument, including the deprecated size_average/reduce pair."""
     if size_average is not None or reduce is not None:
-        size_average = True if size_average is None else size_average
-        reduce = True if reduce is None else reduce
-        return "mean" if size_average and reduce else "sum" if reduce else "none"
+        return _legacy_reduction(size_average, reduce)
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     return reduction

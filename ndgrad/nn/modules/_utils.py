@@ -1,9 +1,8 @@
 """Helpers shared by layers: tuples of ints, factory dtype/device, norm layers' affine
-parameters, legacy reductions."""
+parameters."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -67,14 +66,3 @@ def reset_affine(module: Any, affine: bool) -> None:
         init.ones_(module.weight)
         if module.bias is not None:
             init.zeros_(module.bias)
-
-
-def legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:
-    """Map the deprecated ``size_average``/``reduce`` flags to a ``reduction`` string."""
-    warnings.warn("size_average and reduce args will be deprecated, please use reduction='"
-                  "mean'/'sum'/'none' instead.", stacklevel=3)
-    size_average = True if size_average is None else size_average
-    reduce = True if reduce is None else reduce
-    if size_average and reduce:
-        return "mean"
-    return "sum" if reduce else "none"
