@@ -1348,7 +1348,18 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:  # noqa: N802
-        return S.Permute.apply(self, tuple(reversed(range(self._data.ndim))))
+        """All dims reversed; deprecated (torch warns, and so do we) unless ndim is 2."""
+        n = self._data.ndim
+        if n == 0:
+            warnings.warn("Tensor.T is deprecated on 0-D tensors. This function is the identity "
+                          "in these cases.", UserWarning, stacklevel=2)
+        elif n != 2:
+            warnings.warn("The use of `x.T` on tensors of dimension other than 2 to reverse their "
+                          "shape is deprecated and it will throw an error in a future release. "
+                          "Consider `x.mT` to transpose batches of matrices or `x.permute(*torch."
+                          "arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor.",
+                          UserWarning, stacklevel=2)
+        return S.Permute.apply(self, tuple(reversed(range(n))))
 
     @property
     def mT(self) -> Tensor:  # noqa: N802

@@ -1,5 +1,7 @@
 """Shape ops against PyTorch: views, permutations, expansion, joins and splits, triangles."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -364,3 +366,29 @@ def _raises_like(fn, exc, match):
 ])
 def test_errors(fn, exc, match):
     _raises_like(fn, exc, match)
+
+
+@pytest.mark.parametrize("shape,warning", [
+    ((), "Tensor.T is deprecated on 0-D tensors"),
+    ((3,), "The use of `x.T` on tensors of dimension other than 2"),
+    ((3, 4), None),
+    ((2, 3, 4), "The use of `x.T` on tensors of dimension other than 2"),
+])
+def test_T_reverses_dims_and_warns_as_torch(shape, warning):
+    """x.T reverses the dims; on anything but a matrix torch warns that this is deprecated, and
+    so does ndgrad, with torch's message (compared by hand: torch gives each warning only once
+    per process)."""
+    import warnings
+
+    x = np.arange(math.prod(shape), dtype=np.float32).reshape(shape)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = ndgrad.tensor(x).T
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_array_equal(out.numpy(), torch.tensor(x).T.numpy())
+    said = [str(w.message) for w in caught]
+    if warning is None:
+        assert said == []
+    else:
+        assert len(said) == 1 and said[0].startswith(warning), said
