@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import ndgrad
-from ndgrad.examples import mnist as job
+from ndgrad.cli import mnist as job
 
 DATA = Path(os.environ.get("NDGRAD_DATA", "/nonexistent"))
 pytestmark = pytest.mark.skipif(not (DATA / "mnist" / "t10k-labels-idx1-ubyte.gz").is_file(),
@@ -118,7 +118,7 @@ def test_short_cnn_run(tmp_path, capsys):
 
 
 def test_console_entry_point(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "ndgrad.examples.mnist", "--help"],
+    proc = subprocess.run([sys.executable, "-m", "ndgrad.cli.mnist", "--help"],
                           capture_output=True, text=True, check=True)
     assert "--resume" in proc.stdout and "--model {mlp,cnn}" in proc.stdout
 

@@ -1,0 +1,1 @@
+"""ndgrad's console commands: ``ndgrad-mnist`` (ndgrad.cli.mnist)."""

@@ -1,1 +1,0 @@
-"""Runnable jobs shipped with ndgrad: ``ndgrad-mnist`` (ndgrad.examples.mnist)."""
