@@ -23,6 +23,7 @@ from ndgrad.ops import elementwise as E
 from ndgrad.ops import linalg as L
 from ndgrad.ops import reduce as R
 from ndgrad.ops import shape as S
+from ndgrad.ops.base import Primitive, broadcast_error
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 _new = object.__new__
@@ -129,7 +130,7 @@ def _cast(t: Tensor, nd: np.dtype) -> Tensor:
     return Tensor._make(t._data.astype(nd))
 
 
-def _binary(fn: type[E.Primitive], x: Tensor, y: Any, reverse: bool = False) -> Tensor:
+def _binary(fn: type[Primitive], x: Tensor, y: Any, reverse: bool = False) -> Tensor:
     """Apply a binary primitive after PyTorch's type promotion (x is a Tensor, y anything).
 
     The common cases (same dtypes; a float tensor and a Python number) cost two checks."""
@@ -157,13 +158,13 @@ def _binary(fn: type[E.Primitive], x: Tensor, y: Any, reverse: bool = False) -> 
     try:
         return fn.apply(y, x) if reverse else fn.apply(x, y)
     except ValueError:  # NumPy's "operands could not be broadcast together"
-        raise E.broadcast_error(np.shape(_raw(x)), np.shape(_raw(y))) from None
+        raise broadcast_error(np.shape(_raw(x)), np.shape(_raw(y))) from None
     except OverflowError:  # uint8 + -1: NumPy refuses, torch casts the int (wrapping around)
         y = np.array(y).astype(x._data.dtype)[()]
         return fn.apply(y, x) if reverse else fn.apply(x, y)
 
 
-def _result_dtype(fn: type[E.Primitive], x: Any, y: Any) -> np.dtype:
+def _result_dtype(fn: type[Primitive], x: Any, y: Any) -> np.dtype:
     nd = _dtype.result_type(x, y)
     if fn is E.Div and nd.kind != "f":  # int / int is a float division
         return _dtype.default_float()
@@ -633,7 +634,7 @@ class Tensor:
             try:
                 out = ufunc(x, _raw(other))
             except ValueError:  # NumPy's "operands could not be broadcast together"
-                raise E.broadcast_error(x.shape, np.shape(_raw(other))) from None
+                raise broadcast_error(x.shape, np.shape(_raw(other))) from None
             return Tensor._make(out if type(out) is np.ndarray else np.asarray(out))
         other = _operand(other)
         nd = _dtype.result_type(self, other)
@@ -644,7 +645,7 @@ class Tensor:
         try:
             return Tensor._make(np.asarray(ufunc(x.astype(nd, copy=False), y)))
         except ValueError:  # NumPy's "operands could not be broadcast together"
-            raise E.broadcast_error(x.shape, y.shape) from None
+            raise broadcast_error(x.shape, y.shape) from None
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(np.equal, other)
@@ -975,7 +976,7 @@ class Tensor:
             except ValueError:  # NumPy's broadcasting errors
                 shape = np.shape(_raw(arg))
                 if not _broadcasts(self._data.shape, shape):
-                    raise E.broadcast_error(self._data.shape, shape) from None
+                    raise broadcast_error(self._data.shape, shape) from None
                 full = list(np.broadcast_shapes(self._data.shape, shape))
                 raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match "
                                    f"the broadcast shape {full}") from None
@@ -1628,7 +1629,7 @@ class Tensor:
         try:
             shape = np.broadcast_shapes(self._data.shape, mask._data.shape)
         except ValueError:
-            raise E.broadcast_error(mask._data.shape, self._data.shape) from None
+            raise broadcast_error(mask._data.shape, self._data.shape) from None
         if mask._data.dtype != np.bool_:
             raise RuntimeError(f"masked_select: expected BoolTensor for mask, got {mask.dtype}")
         return self.expand(shape)[mask.expand(shape)]
@@ -2018,7 +2019,7 @@ def broadcast_shapes(*shapes: Any) -> Size:
     try:
         return Size(np.broadcast_shapes(*shapes))
     except ValueError:
-        raise E.broadcast_error(*shapes) from None
+        raise broadcast_error(*shapes) from None
 
 
 def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:

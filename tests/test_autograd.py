@@ -749,7 +749,7 @@ def test_first_gradient_is_adopted_without_a_copy_unless_something_else_holds_it
     one a hook kept, so later accumulation cannot change what the hook holds."""
     import weakref
 
-    from ndgrad.ops.elementwise import Primitive
+    from ndgrad.ops.base import Primitive
 
     made = []
 

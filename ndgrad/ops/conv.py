@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ndgrad.ops.elementwise import Primitive
+from ndgrad.ops.base import Primitive
 
 Pads = tuple[tuple[int, int], tuple[int, int]]  # ((top, bottom), (left, right))
 

@@ -13,40 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad.autograd.function import Function
 from ndgrad.ops._erf import erf as _erf
-
-
-def _array(out: Any) -> np.ndarray:
-    """NumPy returns scalars for 0-d inputs; an op that saves its output must save the very
-    array the engine wraps, or the saved output loses its link to the graph."""
-    return out if type(out) is np.ndarray else np.asarray(out)
-
-
-def broadcast_error(*shapes: tuple[int, ...]) -> RuntimeError:
-    """torch's message for shapes that do not broadcast, naming the first clashing dim."""
-    nd = max(len(s) for s in shapes)
-    padded = [(1,) * (nd - len(s)) + tuple(s) for s in shapes]
-    for d in range(nd - 1, -1, -1):
-        sizes = [p[d] for p in padded]
-        big = [i for i, n in enumerate(sizes) if n != 1]
-        for i in big[1:]:
-            if sizes[i] != sizes[big[0]]:
-                a, b = big[0], i
-                return RuntimeError(
-                    f"The size of tensor a ({sizes[a]}) must match the size of tensor b "
-                    f"({sizes[b]}) at non-singleton dimension {d} (shapes "
-                    f"{' and '.join(str(list(s)) for s in shapes)} do not broadcast)")
-    return RuntimeError(f"shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast")
-
-
-class Primitive(Function):
-    """A built-in op: ``forward`` works on NumPy arrays, and ``backward`` on arrays or Tensors
-    (see Function). Its backward uses operators, ``.reshape``, ``.sum(dims)``, ``.mT``, indexing
-    and other primitives' ``apply``: what arrays and Tensors share."""
-
-    array_io = True
-    array_backward = True
+from ndgrad.ops.base import Primitive, as_array, broadcast_error
 
 
 # -- arithmetic ------------------------------------------------------------------------------
@@ -108,7 +76,7 @@ class Pow(Primitive):
     @staticmethod
     def forward(ctx, x, y):
         try:
-            out = _array(np.power(x, y))
+            out = as_array(np.power(x, y))
         except ValueError as e:  # NumPy: "Integers to negative integer powers are not allowed."
             if "broadcast" in str(e):
                 raise  # _binary turns it into torch's message naming both sizes
@@ -181,7 +149,7 @@ class _Modulo(Primitive):
 class Exp(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = _array(np.exp(x))
+        out = as_array(np.exp(x))
         ctx.save_for_backward(out)
         return out
 
@@ -194,7 +162,7 @@ class Exp(Primitive):
 class Expm1(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = _array(np.expm1(x))
+        out = as_array(np.expm1(x))
         ctx.save_for_backward(out)
         return out
 
@@ -257,7 +225,7 @@ class Log1p(Primitive):
 class Sqrt(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = _array(np.sqrt(x))
+        out = as_array(np.sqrt(x))
         ctx.save_for_backward(out)
         return out
 
@@ -294,7 +262,7 @@ class Cos(Primitive):
 class Tan(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = _array(np.tan(x))
+        out = as_array(np.tan(x))
         ctx.save_for_backward(out)
         return out
 
@@ -307,7 +275,7 @@ class Tan(Primitive):
 class Tanh(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = _array(np.tanh(x))
+        out = as_array(np.tanh(x))
         ctx.save_for_backward(out)
         return out
 
@@ -367,7 +335,7 @@ def _relu(x: np.ndarray) -> np.ndarray:
     case, where maximum against a scalar does not (NumPy 2.4: 143 -> 38 us on a (64, 8, 28, 28)
     float32 batch). The result keeps x's memory layout, as ufuncs do."""
     if x.dtype.kind != "f":
-        return _array(np.maximum(x, 0))
+        return as_array(np.maximum(x, 0))
     return x.clip(_scalar(0.0, x.dtype), _scalar(np.inf, x.dtype))
 
 

@@ -7,7 +7,7 @@ import string
 
 import numpy as np
 
-from ndgrad.ops.elementwise import Primitive, broadcast_error
+from ndgrad.ops.base import Primitive, broadcast_error
 
 
 def check_matmul(xs: tuple[int, ...], ys: tuple[int, ...]) -> None:

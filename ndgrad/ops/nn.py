@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ndgrad.ops.elementwise import Clamp, Exp, Log, Log1p, Primitive, Sigmoid, Where
+from ndgrad.ops.base import Primitive
+from ndgrad.ops.elementwise import Clamp, Exp, Log, Log1p, Sigmoid, Where
 from ndgrad.ops.reduce import _keepdim_shape
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad.ops.elementwise import Primitive
+from ndgrad.ops.base import Primitive
 
 
 class Reshape(Primitive):
