@@ -1,0 +1,87 @@
+"""ndgrad.nn.functional: layers, activations and losses as functions, as torch.nn.functional.
+
+Names, signatures and defaults are PyTorch's, split the way users look for them: linear, conv
+and pooling (``conv``), activations and softmax (``activation``), ``dropout``,
+``normalization`` and distances, ``sparse`` (embedding, one_hot), ``vision`` (pad),
+``attention`` and ``loss``. Conv, pooling, linear, softmax, log_softmax and cross_entropy call
+primitives (``ndgrad/ops``) for speed and stability; everything else is a composite of Tensor
+ops, so autograd derives its backward.
+"""
+
+from __future__ import annotations
+
+from ndgrad.nn.functional.activation import (
+    celu,
+    elu,
+    gelu,
+    glu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    logsigmoid,
+    mish,
+    prelu,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    softmax,
+    softmin,
+    softplus,
+    softsign,
+    tanh,
+    tanhshrink,
+    threshold,
+)
+from ndgrad.nn.functional.attention import (
+    scaled_dot_product_attention,
+)
+from ndgrad.nn.functional.conv import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    linear,
+    max_pool1d,
+    max_pool2d,
+)
+from ndgrad.nn.functional.dropout import (
+    dropout,
+    dropout1d,
+    dropout2d,
+)
+from ndgrad.nn.functional.loss import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cosine_embedding_loss,
+    cross_entropy,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
+from ndgrad.nn.functional.normalization import (
+    batch_norm,
+    cosine_similarity,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    normalize,
+    pairwise_distance,
+)
+from ndgrad.nn.functional.sparse import (
+    embedding,
+    one_hot,
+)
+from ndgrad.nn.functional.vision import (
+    pad,
+)

@@ -1,0 +1,176 @@
+"""Activation functions, and softmax/softmin/log_softmax. Most are composites of Tensor ops
+(autograd derives their backward); softmax, log_softmax, logsigmoid and hardswish are
+primitives for numerical stability or torch's exact gradient at kinks.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+from ndgrad._helpers import wrap_dim
+from ndgrad.autograd.function import Function
+from ndgrad.nn.functional._helpers import _float_input
+from ndgrad.ops import nn as NN
+from ndgrad.tensor import Tensor, where
+
+
+def _maybe_inplace(input: Tensor, fn: Any, inplace: bool) -> Tensor:
+    """Run ``fn(input)``, writing the result into input when ``inplace`` (as PyTorch's x_)."""
+    if inplace:
+        return input._inplace(lambda: fn(input))
+    return fn(input)
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    return input.relu_() if inplace else input.relu()
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x if x > 0 else slope * x (slope is the gradient at 0, as PyTorch)."""
+    return _maybe_inplace(input, lambda x: where(x > 0, x, x * negative_slope), inplace)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x if x > 0 else alpha * (exp(x) - 1); exp sees min(x, 0), so it never overflows."""
+    return _maybe_inplace(
+        input, lambda x: where(x > 0, x, x.clamp(max=0.0).expm1() * alpha), inplace)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+    return _maybe_inplace(input, lambda x: elu(x, alpha) * scale, inplace)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    return _maybe_inplace(
+        input, lambda x: where(x > 0, x, (x.clamp(max=0.0) / alpha).expm1() * alpha), inplace)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) with the exact normal CDF (erf), or PyTorch's tanh approximation."""
+    if approximate == "none":
+        return input * ((input * (1 / math.sqrt(2))).erf() + 1) * 0.5
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * math.sqrt(2 / math.pi)
+        return input * (inner.tanh() + 1) * 0.5
+    raise RuntimeError(f"approximate argument must be either none or tanh, got '{approximate}'")
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    return _maybe_inplace(input, lambda x: x * x.sigmoid(), inplace)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, linear where beta x > threshold (exp never overflows)."""
+    bx = input * beta
+    soft = bx.clamp(max=threshold).exp().log1p() / beta
+    return where(bx > threshold, input, soft)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    return _maybe_inplace(input, lambda x: x * softplus(x).tanh(), inplace)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    """clamp(x, min_val, max_val); gradient 0 at the bounds themselves, as PyTorch."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+
+    def fn(x: Tensor) -> Tensor:
+        inside = (x > min_val) & (x < max_val)
+        return where(inside, x, x.detach().clamp(min_val, max_val))
+
+    return _maybe_inplace(input, fn, inplace)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    return _maybe_inplace(input, lambda x: hardtanh(x / 6 + 0.5, 0.0, 1.0), inplace)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    _float_input(input, "hardswish")
+    return _maybe_inplace(input, NN.Hardswish.apply, inplace)
+
+
+def softsign(input: Tensor) -> Tensor:
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    return input - input.tanh()
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """log(sigmoid(x)), stable for large |x| (a primitive)."""
+    return NN.LogSigmoid.apply(input)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return input.sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    return input.tanh()
+
+
+def _softmax_dim(name: str, ndim: int, stacklevel: int = 3) -> int:
+    """torch's implicit dim for softmax-like ops called without one (with its warning)."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+                  f"include dim=X as an argument.", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _softmax_like(op: type[Function], name: str, input: Tensor, dim: int | None,
+                  dtype: Any) -> Tensor:
+    """softmax and log_softmax: cast to dtype, pick the implicit dim, treat a 0-d input as 1-d."""
+    x = input if dtype is None else input.to(dtype)
+    if not x.is_floating_point():
+        raise RuntimeError(f"\"{name}\" not implemented for '{x.dtype}'")
+    if dim is None:
+        dim = _softmax_dim(name, x.ndim, stacklevel=4)  # warn at softmax's caller
+    if x.ndim == 0:
+        wrap_dim(dim, 0)
+        return op.apply(x.reshape(1), 0).reshape(())
+    return op.apply(x, wrap_dim(dim, x.ndim))
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype: Any = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along dim, computed from x - max (a primitive)."""
+    return _softmax_like(NN.Softmax, "softmax", input, dim, dtype)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+            dtype: Any = None) -> Tensor:
+    if dim is None:
+        dim = _softmax_dim("softmin", input.ndim)
+    return softmax(-input, dim, dtype=dtype)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+                dtype: Any = None) -> Tensor:
+    """x - logsumexp(x) along dim (a primitive: stable where log(softmax(x)) gives -inf)."""
+    return _softmax_like(NN.LogSoftmax, "log_softmax", input, dim, dtype)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    w = weight
+    if input.ndim >= 2 and weight.numel() > 1:
+        w = weight.reshape([1, -1] + [1] * (input.ndim - 2))
+    return where(input > 0, input, input * w)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    return _maybe_inplace(input, lambda x: where(x > threshold, x, value), inplace)

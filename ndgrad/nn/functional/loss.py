@@ -1,0 +1,235 @@
+"""Loss functions. cross_entropy and binary_cross_entropy are primitives (``ndgrad/ops/nn.py``)
+for numerical stability; the rest are composites with the reduction handled in one place.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ndgrad.nn.functional._helpers import _float_input, _reduce, _reduction, _size_warning
+from ndgrad.nn.functional.activation import log_softmax
+from ndgrad.nn.functional.normalization import cosine_similarity
+from ndgrad.ops import nn as NN
+from ndgrad.tensor import Tensor, where
+
+
+def _class_last(input: Tensor, target: Tensor, name: str) -> tuple[Tensor, Tensor, tuple]:
+    """(N, C, d1, ...) logits and (N, d1, ...) targets -> (M, C) and (M,), plus the target's
+    shape (for reduction='none'). (C,) with a 0-d target is one sample."""
+    if input.ndim == 1:
+        if target.ndim != 0:
+            raise RuntimeError(f"{name}: expected a 0-D target for 1-D input, got target of "
+                               f"size {list(target.shape)}")
+        return input.unsqueeze(0), target.reshape(1), ()
+    xs, ts = input._data.shape, target._data.shape
+    if len(xs) == 2:
+        if len(ts) != 1 or ts[0] != xs[0]:
+            raise ValueError(f"Expected input batch_size ({xs[0]}) to match target "
+                             f"batch_size ({ts[0] if ts else 0}).")
+        return input, target, ts
+    expect = (input.shape[0],) + tuple(input.shape[2:])
+    if tuple(target.shape) != expect:
+        raise RuntimeError(f"Expected target size {list(expect)}, got {list(target.shape)}")
+    c = input.shape[1]
+    return input.movedim(1, -1).reshape(-1, c), target.reshape(-1), expect
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                  size_average: bool | None = None, ignore_index: int = -100,
+                  reduce: bool | None = None, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """log_softmax + nll in one primitive for class-index targets (its gradient is
+    (softmax - onehot) * scale); probability targets (float, input's shape) are a composite."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: "
+                           f"{label_smoothing}")
+    if weight is not None:
+        weight = weight.to(input.dtype)
+    if target.is_floating_point():
+        return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
+    _float_input(input, "cross_entropy")
+    if weight is not None and (weight.ndim != 1 or weight.shape[0] != input.shape[
+            1 if input.ndim > 1 else 0]):
+        raise RuntimeError(f"weight tensor should be defined either for all "
+                           f"{input.shape[1 if input.ndim > 1 else 0]} classes or no classes "
+                           f"but got weight tensor of shape: {list(weight.shape)}")
+    x, t, shape = _class_last(input, target, "cross_entropy")
+    # only the logits are an input of the graph; the rest are options (no edges to walk)
+    out = NN.CrossEntropy.apply(x, target=t._data, weight=None if weight is None else weight._data,
+                                ignore_index=ignore_index, reduction=reduction,
+                                label_smoothing=float(label_smoothing))
+    return out.reshape(shape) if reduction == "none" else out
+
+
+def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str,
+                         label_smoothing: float) -> Tensor:
+    if tuple(target.shape) != tuple(input.shape):
+        raise RuntimeError(f"Expected target size {list(input.shape)}, got "
+                           f"{list(target.shape)}")
+    cdim = 1 if input.ndim > 1 else 0
+    c = input.shape[cdim]
+    logp = log_softmax(input, cdim)
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / c
+    terms = logp * target
+    if weight is not None:
+        terms = terms * weight.reshape([-1] + [1] * (input.ndim - cdim - 1))
+    if reduction == "none":
+        return -terms.sum(cdim)
+    if reduction == "sum":
+        return -terms.sum()
+    return -terms.sum() / (input.numel() // c) if input.numel() else terms.sum() * float("nan")
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
+             size_average: bool | None = None, ignore_index: int = -100,
+             reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """-input[i, target[i]] * weight[target[i]]; 'mean' divides by the summed weights."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.is_floating_point():
+        raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
+    x, t, shape = _class_last(input, target, "nll_loss")
+    c = x.shape[1]
+    valid = t._data != ignore_index
+    ti = np.where(valid, t._data, 0)
+    bad = (ti < 0) | (ti >= c)
+    if bad.any():
+        raise IndexError(f"Target {int(ti[bad][0])} is out of bounds.")
+    w = valid.astype(x._data.dtype)
+    if weight is not None:
+        w = w * weight._data.astype(x._data.dtype)[ti]
+    wt = Tensor._make(w)
+    picked = x.gather(1, Tensor._make(ti[:, None])).squeeze(1)
+    loss = -picked * wt
+    if reduction == "none":
+        return loss.reshape(shape)
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / wt.sum()
+
+
+def _weighted(loss: Tensor, input: Tensor, weight: Tensor | None, reduction: str,
+              mean_by_weight: bool) -> Tensor:
+    if weight is None:
+        return _reduce(loss, reduction)
+    if weight.shape != input.shape:
+        raise ValueError("Weights and input must have the same size.")
+    loss = loss * weight
+    if reduction == "mean" and mean_by_weight:
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+             reduce: bool | None = None, reduction: str = "mean",
+             weight: Tensor | None = None) -> Tensor:
+    _size_warning(input, target)
+    reduction = _reduction(size_average, reduce, reduction)
+    diff = input - target
+    return _weighted(diff * diff, input, weight, reduction, True)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+            reduce: bool | None = None, reduction: str = "mean",
+            weight: Tensor | None = None) -> Tensor:
+    _size_warning(input, target)
+    reduction = _reduction(size_average, reduce, reduction)
+    return _weighted((input - target).abs(), input, weight, reduction, True)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
+                   reduce: bool | None = None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (beta = 0 is l1_loss)."""
+    _size_warning(input, target)
+    reduction = _reduction(size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    d = input - target
+    ad = d.abs()
+    if beta == 0:
+        return _reduce(ad, reduction)
+    return _reduce(where(ad < beta, d * d * (0.5 / beta), ad - 0.5 * beta), reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
+    _size_warning(input, target)
+    reduction = _reduction(None, None, reduction)
+    d = input - target
+    ad = d.abs()
+    loss = where(ad < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
+    return _weighted(loss, input, weight, reduction, False)
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average: bool | None = None, reduce: bool | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """-(t log x + (1 - t) log(1 - x)), logs clamped at -100 (a primitive, as PyTorch)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
+                         f"size ({input.shape}) is deprecated. Please ensure they have the same "
+                         f"size.")
+    loss = NN.BinaryCrossEntropy.apply(input, target.to(input.dtype))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
+                                     weight: Tensor | None = None,
+                                     size_average: bool | None = None,
+                                     reduce: bool | None = None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """(1 - t) x - (1 + (pos_weight - 1) t) log(sigmoid(x)): stable for any logit."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size "
+                         f"({input.shape})")
+    log_sig = NN.LogSigmoid.apply(input)
+    if pos_weight is not None:
+        loss = (1 - target) * input - ((pos_weight - 1) * target + 1) * log_sig
+    else:
+        loss = (1 - target) * input - log_sig
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None,
+           reduce: bool | None = None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """Pointwise target * (log target - input), input being log-probabilities; 'batchmean'
+    divides the sum by the batch size (the true KL divergence)."""
+    if size_average is not None or reduce is not None:
+        reduction = _reduction(size_average, reduce, reduction)
+    elif reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", stacklevel=2)
+    elif reduction not in ("none", "sum", "batchmean"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        positive = target > 0
+        safe = where(positive, target, 1.0)  # 0 * log 0 is 0 (xlogy), with finite gradients
+        loss = target * safe.log() - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction)
+
+
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
+                          size_average: bool | None = None, reduce: bool | None = None,
+                          reduction: str = "mean") -> Tensor:
+    reduction = _reduction(size_average, reduce, reduction)
+    cos = cosine_similarity(input1, input2, -1, 1e-12)
+    loss = where(target == 1, 1 - cos, (cos - margin).clamp(min=0.0))
+    return _reduce(loss, reduction)

@@ -1,0 +1,151 @@
+"""Normalization layers as functions (batch, layer, group, instance norm, normalize) and the
+distances built on norms (cosine_similarity, pairwise_distance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ndgrad._helpers import wrap_dim
+from ndgrad.autograd.grad_mode import no_grad
+from ndgrad.tensor import Tensor
+
+
+def _channel_shape(x: Tensor) -> list[int]:
+    return [1, -1] + [1] * (x.ndim - 2)
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalize each channel (dim 1) by batch statistics (training) or running ones.
+
+    In training, running_mean/running_var are updated in place:
+    running = (1 - momentum) * running + momentum * batch stat (the variance unbiased)."""
+    if input.ndim < 2:
+        raise ValueError(f"expected 2D or more input (got {input.ndim}D input)")
+    dims = (0,) + tuple(range(2, input.ndim))
+    shape = _channel_shape(input)
+    if training:
+        n = input.numel() // input.shape[1]
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                             f"size {input.shape}")
+        mean = input.mean(dims, keepdim=True)
+        centered = input - mean
+        var = (centered * centered).mean(dims, keepdim=True)
+        if running_mean is not None or running_var is not None:
+            with no_grad():
+                if running_mean is not None:
+                    running_mean.mul_(1 - momentum).add_(mean.detach().reshape(-1) * momentum)
+                if running_var is not None:
+                    unbiased = var.detach().reshape(-1) * (n / (n - 1))
+                    running_var.mul_(1 - momentum).add_(unbiased * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+        centered = input - running_mean.reshape(shape)
+        var = running_var.reshape(shape)
+    scale = (var + eps).rsqrt()
+    if weight is not None:
+        scale = scale * weight.reshape(shape)
+    out = centered * scale
+    return out if bias is None else out + bias.reshape(shape)
+
+
+def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize over the last len(normalized_shape) dims, then scale and shift."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or tuple(input.shape[input.ndim - k:]) != shape or input.ndim < k:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size"
+                           f"{list(input.shape)}")
+    dims = tuple(range(input.ndim - k, input.ndim))
+    centered = input - input.mean(dims, keepdim=True)
+    var = (centered * centered).mean(dims, keepdim=True)
+    out = centered * (var + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    return out if bias is None else out + bias
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize over groups of channels (and all spatial positions), per sample."""
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
+                           f"{input.ndim}")
+    n, c = input.shape[:2]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, "
+                           f"but got input of shape {list(input.shape)} and "
+                           f"num_groups={num_groups}")
+    x = input.reshape(n, num_groups, -1)
+    centered = x - x.mean(2, keepdim=True)
+    var = (centered * centered).mean(2, keepdim=True)
+    out = (centered * (var + eps).rsqrt()).reshape(input.shape)
+    shape = _channel_shape(input)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    return out if bias is None else out + bias.reshape(shape)
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None,
+                  running_var: Tensor | None = None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalize each (sample, channel) over its spatial positions."""
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    n, c = input.shape[:2]
+    out = group_norm(input, c, weight, bias, eps)
+    if running_mean is not None or running_var is not None:
+        dims = tuple(range(2, input.ndim))
+        with no_grad():
+            mean = input.detach().mean(dims).mean(0)
+            m = input.numel() // (n * c)
+            var = input.detach().var(dims, correction=1 if m > 1 else 0).mean(0)
+            if running_mean is not None:
+                running_mean.mul_(1 - momentum).add_(mean * momentum)
+            if running_var is not None:
+                running_var.mul_(1 - momentum).add_(var * momentum)
+    return out
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
+              out: Tensor | None = None) -> Tensor:
+    """input / max(||input||_p, eps) along dim."""
+    if p == 2:
+        # clamp the squared norm first: sqrt's gradient at 0 would be 0 * inf
+        norm = (input * input).sum(dim, keepdim=True).clamp(min=eps * eps).sqrt()
+    else:
+        norm = input.norm(p, dim, keepdim=True).clamp(min=eps)
+    res = input / norm.expand_as(input)
+    if out is not None:
+        out.copy_(res)
+        return out
+    return res
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """sum(x1/|x1| * x2/|x2|) along dim; each norm is clamped at eps (value only, as in
+    PyTorch, whose clamp runs without grad)."""
+    shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+    a, b = x1.expand(shape), x2.expand(shape)
+    d = wrap_dim(dim, len(shape))
+
+    def norm(v: Tensor) -> Tensor:
+        sq = (v * v).sum(d, keepdim=True)
+        n = sq.clamp(min=np.finfo(v._data.dtype).tiny).sqrt()
+        return n + (n.detach().clamp(min=eps) - n.detach())
+
+    return ((a / norm(a)) * (b / norm(b))).sum(d)
+
+
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    return (x1 - x2 + eps).norm(p, -1, keepdim)
