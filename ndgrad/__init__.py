@@ -8,13 +8,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from ndgrad import (  # noqa: I001 - autograd first
-    autograd,  # first: the engine that tensor.py and ops build on
-    datasets,
-    nn,
-    optim,
-    utils,
-)
+import ndgrad.utils.data
+from ndgrad import autograd, datasets, nn, optim, utils
 from ndgrad._dtype import (
     bool_,
     double,
@@ -44,7 +39,28 @@ from ndgrad.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
-from ndgrad.creation import (
+from ndgrad.random import Generator, get_rng_state, manual_seed, seed, set_rng_state
+from ndgrad.scalar import Value
+from ndgrad.serialization import load, save
+from ndgrad.tensor import (
+    Size,
+    Tensor,
+    broadcast_shapes,
+    broadcast_tensors,
+    cat,
+    concat,
+    concatenate,
+    device,
+    einsum,
+    is_floating_point,
+    is_tensor,
+    log_softmax,
+    softmax,
+    stack,
+    tensor,
+    where,
+)
+from ndgrad.tensor.creation import (
     arange,
     as_tensor,
     empty,
@@ -66,27 +82,6 @@ from ndgrad.creation import (
     randperm,
     zeros,
     zeros_like,
-)
-from ndgrad.random import Generator, get_rng_state, manual_seed, seed, set_rng_state
-from ndgrad.scalar import Value
-from ndgrad.serialization import load, save  # noqa: E402,I001
-from ndgrad.tensor import (
-    Size,
-    Tensor,
-    broadcast_shapes,
-    broadcast_tensors,
-    cat,
-    concat,
-    concatenate,
-    device,
-    einsum,
-    is_floating_point,
-    is_tensor,
-    log_softmax,
-    softmax,
-    stack,
-    tensor,
-    where,
 )
 
 # NumPy warns about floating-point events (log(0), 0/0, overflow, float -> int overflow) that

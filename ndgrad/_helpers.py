@@ -1,4 +1,5 @@
-"""Argument handling shared by ops: dims and shapes, with PyTorch's error messages."""
+"""Argument handling shared by ops and tensors: dims, shapes and broadcasting, with PyTorch's
+error messages."""
 
 from __future__ import annotations
 
@@ -50,3 +51,20 @@ def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
         elif s != gshape[lead + i]:
             raise ValueError(shape)
     return g.sum(dims).reshape(shape) if dims else g.reshape(shape)
+
+
+def broadcast_error(*shapes: tuple[int, ...]) -> RuntimeError:
+    """torch's message for shapes that do not broadcast, naming the first clashing dim."""
+    nd = max(len(s) for s in shapes)
+    padded = [(1,) * (nd - len(s)) + tuple(s) for s in shapes]
+    for d in range(nd - 1, -1, -1):
+        sizes = [p[d] for p in padded]
+        big = [i for i, n in enumerate(sizes) if n != 1]
+        for i in big[1:]:
+            if sizes[i] != sizes[big[0]]:
+                a, b = big[0], i
+                return RuntimeError(
+                    f"The size of tensor a ({sizes[a]}) must match the size of tensor b "
+                    f"({sizes[b]}) at non-singleton dimension {d} (shapes "
+                    f"{' and '.join(str(list(s)) for s in shapes)} do not broadcast)")
+    return RuntimeError(f"shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast")

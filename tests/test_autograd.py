@@ -805,3 +805,14 @@ def test_leaf_hooks_run_in_torchs_order():
         (a * 1 + (b * 2 + c * 3) * 4).sum().backward()
         orders.append(order)
     assert orders[0] == orders[1] == ["c", "b", "a"]
+
+
+def test_summed_zero_dim_gradients_stay_float64():
+    """Two 0-d gradients reaching one node add up to a NumPy scalar; it must stay an array,
+    or a backward formula sees a Python-like number and promotes as torch does for numbers
+    (an int mask count then became float32, rounding a float64 second derivative)."""
+    x = ndgrad.tensor(np.array(0.3), requires_grad=True)
+    a, b = x.min(), x.max()
+    (ga,) = ndgrad.autograd.grad(a * b * b, [a], create_graph=True)  # b^2
+    (g2,) = ndgrad.autograd.grad(ga, [x])  # 2b
+    assert g2.dtype == ndgrad.float64 and g2.item() == 0.6

@@ -16,17 +16,20 @@ No recursion anywhere, so a chain of 100,000 ops works.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from heapq import heapify, heappop, heappush
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ndgrad._helpers import sum_to
-from ndgrad.autograd import anomaly
-from ndgrad.autograd.function import AccumulateGrad, Function, Node, accumulator, steal_or_copy
+from ndgrad.autograd import anomaly, function
+from ndgrad.autograd.function import AccumulateGrad, Function, Node, accumulator
 from ndgrad.autograd.grad_mode import state as grad_state
-from ndgrad.tensor import Tensor
+
+if TYPE_CHECKING:
+    from ndgrad.tensor import Tensor
 
 
 def _root(t: Tensor, i: int) -> tuple[Node, int]:
@@ -47,7 +50,7 @@ def _initial_grad(t: Tensor, g: Any, create_graph: bool) -> Any:
         g = np.array(1, t._data.dtype)  # np.ones costs 5x more for this one number
         if t._data.ndim:
             g = g.reshape(t._data.shape)
-    elif isinstance(g, Tensor):
+    elif isinstance(g, function.Tensor):
         if g.shape != t.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} "
                                f"and output has a shape of {tuple(t.shape)}.")
@@ -57,7 +60,7 @@ def _initial_grad(t: Tensor, g: Any, create_graph: bool) -> Any:
         if g.shape != t._data.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(g.shape)} "
                                f"and output has a shape of {tuple(t.shape)}.")
-    return Tensor._make(g) if create_graph else g
+    return function.Tensor._make(g) if create_graph else g
 
 
 def _prune(roots: Sequence[Node], targets: set[Node]) -> set[Node]:
@@ -66,19 +69,23 @@ def _prune(roots: Sequence[Node], targets: set[Node]) -> set[Node]:
     stack = list(seen)
     while stack:
         for edge in stack.pop()._edges:
-            if edge is not None and edge[0] not in seen:
-                seen.add(edge[0])
-                stack.append(edge[0])
+            if edge is not None and edge.node not in seen:
+                seen.add(edge.node)
+                stack.append(edge.node)
     needed: set[Node] = set()
     for node in sorted(seen, key=lambda n: n._seq):  # inputs before the nodes that use them
-        if node in targets or any(e is not None and e[0] in needed for e in node._edges):
+        if node in targets or any(e is not None and e.node in needed for e in node._edges):
             needed.add(node)
     return needed
 
 
 def _add(a: Any, b: Any) -> Any:
-    """Two gradients for the same place add up (Tensors under create_graph: a recorded add)."""
-    return b if a is None else a + b
+    """Two gradients for the same place add up (Tensors under create_graph: a recorded add).
+    Arrays stay arrays: NumPy gives a scalar for the sum of two 0-d arrays."""
+    if a is None:
+        return b
+    out = a + b
+    return np.asarray(out) if isinstance(out, np.generic) else out
 
 
 def _to_input(g: Any, shape: tuple[int, ...], dtype: Any, node: Node, i: int) -> Any:
@@ -90,7 +97,7 @@ def _to_input(g: Any, shape: tuple[int, ...], dtype: Any, node: Node, i: int) ->
             raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index "
                                f"{i} - got {list(g.shape)} but expected shape compatible with "
                                f"{list(shape)}") from None
-    if isinstance(g, Tensor):
+    if isinstance(g, function.Tensor):
         return g if g._data.dtype == dtype else g.to(dtype)
     return g if g.dtype == dtype else g.astype(dtype)
 
@@ -103,9 +110,9 @@ def _accumulate_leaf(t: Tensor, g: Any, create_graph: bool) -> None:
     if create_graph:
         t.grad = g if old is None else old + g
     elif old is None:
-        t._grad = Tensor._make(steal_or_copy(g))
+        t._grad = function.Tensor._make(steal_or_copy(g))
     elif old._requires_grad:
-        t._grad = Tensor._make(old._data + g)
+        t._grad = function.Tensor._make(old._data + g)
     else:
         old._data += g
 
@@ -115,13 +122,13 @@ def _call_hook(hook: Any, g: Any) -> Any:
 
     Under create_graph the result is a fresh wrapper unless it is in the graph: if the hook kept
     the tensor it saw, AccumulateGrad must not adopt (and later add into) that same tensor."""
-    t = g if isinstance(g, Tensor) else Tensor._make(g)
+    t = g if isinstance(g, function.Tensor) else function.Tensor._make(g)
     new = hook(t)
     if new is None:
         new = t
-    if not isinstance(g, Tensor):
+    if not isinstance(g, function.Tensor):
         return new._data  # a kept wrapper still refers to the array: steal_or_copy will copy
-    return new if new._requires_grad else Tensor._make(new._data)
+    return new if new._requires_grad else function.Tensor._make(new._data)
 
 
 def _run_hooks(node: Node, grads: list[Any]) -> None:
@@ -135,16 +142,16 @@ def _run_hooks(node: Node, grads: list[Any]) -> None:
             t, g = ref(), grads[nr]
             if t is None or g is None:
                 continue
-            if isinstance(g, Tensor) and g._requires_grad:  # create_graph: stays in the graph
+            if isinstance(g, function.Tensor) and g._requires_grad:  # create_graph: in the graph
                 t.grad = g.clone() if t.grad is None else t.grad + g
             else:
-                d = g._data if isinstance(g, Tensor) else g
-                t.grad = Tensor._make(d.copy() if t.grad is None else t.grad._data + d)
+                d = g._data if isinstance(g, function.Tensor) else g
+                t.grad = function.Tensor._make(d.copy() if t.grad is None else t.grad._data + d)
 
 
 def _check_nan(node: Function, grads: tuple[Any, ...]) -> None:
     for i, g in enumerate(grads):
-        d = g._data if isinstance(g, Tensor) else g
+        d = g._data if isinstance(g, function.Tensor) else g
         if isinstance(d, np.ndarray) and d.dtype.kind == "f" and np.isnan(d).any():
             where = "".join(node._trace or ["(forward trace not recorded: the op ran before "
                                             "detect_anomaly was enabled)\n"])
@@ -199,7 +206,7 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
                                f"have been used in the graph. Set allow_unused=True if this is "
                                f"the desired behavior.")
         if g is not None and not create_graph:
-            g = Tensor._make(g)
+            g = function.Tensor._make(g)
         result.append(g)
     return tuple(result)
 
@@ -213,7 +220,7 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
     # leaves run last, each with the sum of the gradients that reached it
     leaf_grads = {n: buffers.pop(n)[0] for n in roots if type(n) is AccumulateGrad}
     anomaly_on = anomaly.state.enabled and anomaly.state.check_nan
-    grad_type = Tensor if create_graph else np.ndarray
+    grad_type = function.Tensor if create_graph else np.ndarray
     while heap:
         node = heappop(heap)[1]
         grads = buffers.pop(node)
@@ -226,7 +233,6 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
             if node not in needed:  # type: ignore[operator]
                 continue
         if node._n_outputs == 1 and node.array_backward and not create_graph:  # the usual case
-            node._saved_arrays = True
             in_grads = type(node).backward(node, grads[0])  # type: ignore[attr-defined]
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
@@ -254,14 +260,14 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
                 g = _to_input(g, shape, dtype, node, i)
             if type(nxt) is AccumulateGrad:
                 prev = leaf_grads.get(nxt)
-                leaf_grads[nxt] = g if prev is None else prev + g
+                leaf_grads[nxt] = g if prev is None else _add(prev, g)
                 continue
             buf = buffers.get(nxt)
             if buf is None:  # reached for the first time
                 buf = buffers[nxt] = [None] * nxt._n_outputs
                 heappush(heap, (-nxt._seq, nxt))
             prev = buf[nr]
-            buf[nr] = g if prev is None else prev + g
+            buf[nr] = g if prev is None else _add(prev, g)
         # hold no gradient between nodes: AccumulateGrad adopts an array only if no one holds it
         in_grads = g = arr = prev = None  # type: ignore[assignment]
     for node in list(leaf_grads):  # in the order the gradients first arrived
@@ -273,7 +279,7 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
             if (node, 0) in captured:
                 captured[(node, 0)] = g
         elif t._grad is None and not create_graph:  # the usual case: .grad takes g over
-            t._grad = Tensor._make(steal_or_copy(g))
+            t._grad = function.Tensor._make(steal_or_copy(g))
         else:
             _accumulate_leaf(t, g, create_graph)
 
@@ -282,8 +288,8 @@ def _as_grad(g: Any, create_graph: bool) -> Any:
     """A gradient a backward returned, as the engine carries it: a Tensor under create_graph,
     else an ndarray (NumPy gives scalars for 0-d results)."""
     if create_graph:
-        return g if isinstance(g, Tensor) else Tensor._make(np.asarray(g))
-    return g._data if isinstance(g, Tensor) else np.asarray(g)
+        return g if isinstance(g, function.Tensor) else function.Tensor._make(np.asarray(g))
+    return g._data if isinstance(g, function.Tensor) else np.asarray(g)
 
 
 def _leaf_hooks(t: Tensor, g: Any) -> Any:
@@ -299,10 +305,9 @@ def _call_backward(node: Function, grads: list[Any], create_graph: bool) -> tupl
         grads = [g if g is not None else _zeros(node._output_meta[i], create_graph)
                  for i, g in enumerate(grads)]
     if create_graph or node.array_backward:
-        node._saved_arrays = not create_graph
         out = type(node).backward(node, *grads)
     else:  # a backward written in Tensor ops: wrap the arrays, unwrap what it returns
-        out = type(node).backward(node, *[Tensor._make(g) for g in grads])
+        out = type(node).backward(node, *[function.Tensor._make(g) for g in grads])
     return _check_count(node, out)
 
 
@@ -323,4 +328,80 @@ def _check_count(node: Function, out: Any) -> tuple[Any, ...]:
 
 def _zeros(meta: tuple[Any, Any], create_graph: bool) -> Any:
     z = np.zeros(*meta)
-    return Tensor._make(z) if create_graph else z
+    return function.Tensor._make(z) if create_graph else z
+
+
+def steal_or_copy(arr: np.ndarray) -> np.ndarray:
+    """Reuse a gradient array nothing else refers to; copy a shared one (as AccumulateGrad does).
+
+    The references are the caller's Tensor, the caller's argument and getrefcount's own."""
+    if arr.base is None and sys.getrefcount(arr) <= 3 and arr.flags.writeable:
+        return arr
+    return arr.copy()
+
+
+# -- the public entry points: ndgrad.autograd.backward and grad -------------------------------
+def _seq(x: Any) -> list[Any]:
+    if x is None:
+        return []
+    return [x] if isinstance(x, function.Tensor) else list(x)
+
+
+def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
+             retain_graph: bool | None = None, create_graph: bool = False,
+             grad_variables: Any = None, inputs: Tensor | Sequence[Tensor] | None = None) -> None:
+    """Accumulate gradients of ``tensors`` into the ``.grad`` of the leaves of their graph
+    (only of ``inputs`` when given). ``grad_variables`` is the deprecated ``grad_tensors``."""
+    if grad_variables is not None:
+        if grad_tensors is not None:
+            raise RuntimeError("'grad_tensors' and 'grad_variables' (deprecated) arguments both "
+                               "passed to backward(). Please only use 'grad_tensors'.")
+        grad_tensors = grad_variables
+    if inputs is not None and not _seq(inputs):
+        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    outs = _seq(tensors)
+    grads = _seq(grad_tensors) if grad_tensors is not None else [None] * len(outs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    if inputs is not None:
+        ins = _seq(inputs)
+        result = run_backward(outs, grads, retain_graph, create_graph, ins, allow_unused=True)
+        for t, g in zip(ins, result or (), strict=True):
+            if g is not None:
+                _accumulate_leaf(t, g if create_graph else g._data, create_graph)
+        return
+    run_backward(outs, grads, retain_graph, create_graph)
+
+
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
+         only_inputs: bool = True, allow_unused: bool | None = None,
+         is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple[Any, ...]:
+    """Return d(outputs)/d(inputs) without touching any ``.grad``.
+
+    An input the outputs do not depend on is an error unless ``allow_unused`` (its gradient is
+    then None) or ``materialize_grads`` (zeros)."""
+    if is_grads_batched:
+        raise NotImplementedError("ndgrad has no vmap: is_grads_batched=True is not supported")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads="
+                         "True, but got: allow_unused=False.")
+
+    outs = _seq(outputs)
+    ins = _seq(inputs)
+    grads = _seq(grad_outputs) if grad_outputs is not None else [None] * len(outs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    for i, t in enumerate(ins):
+        if not t.requires_grad:
+            raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not require "
+                               f"grad")
+    result = run_backward(outs, grads, retain_graph, create_graph, ins,
+                          allow_unused=allow_unused or materialize_grads)
+    assert result is not None
+    if materialize_grads:
+        result = tuple(function.Tensor._make(np.zeros_like(t._data)) if g is None else g
+                       for t, g in zip(ins, result, strict=True))
+    return result

@@ -2,10 +2,11 @@
 
 Calling ``MyOp.apply(*inputs)`` runs ``forward`` and, when grad mode is on and an input requires
 grad, keeps the instance (``ctx``) as the output's ``grad_fn``: a node of the graph. A node knows
-the nodes that made its inputs and those inputs' shapes and dtypes (``_edges``; PyTorch's
-``next_functions`` view of them is a property), what ``forward`` saved for backward, and
-nothing about its own output, so the graph has no reference cycles and is freed by reference
-counting as soon as the last output goes away.
+the nodes that made its inputs (one ``Edge`` per input: node, output number, shape, dtype;
+PyTorch's ``next_functions`` view of them is a property), what ``forward`` saved for backward
+(``Saved*`` records, see ``ndgrad/autograd/saved.py``), and nothing about its own output, so the
+graph has no reference cycles and is freed by reference counting as soon as the last output
+goes away.
 
 Two kinds of subclasses:
 
@@ -14,60 +15,83 @@ Two kinds of subclasses:
   primitives' ``apply``). The engine runs it on Tensors under ``create_graph=True``, so that the
   backward pass itself can be differentiated, and otherwise on plain arrays, which is much
   faster (``array_backward``; the few formulas that need Tensor methods get Tensors always).
-* users' Functions, as in PyTorch: ``forward`` sees Tensors (with grad recording off).
+  A formula reads what forward saved with ``ctx.saved_like(grad)``: arrays when the gradient
+  it was given is an array, Tensors when it is a Tensor.
+* users' Functions, as in PyTorch: ``forward`` sees Tensors (with grad recording off) and
+  backward reads ``ctx.saved_tensors``.
 
 Leaves that require grad are reached through an ``AccumulateGrad`` node, which adds the incoming
 gradient to ``leaf.grad``.
+
+autograd sits below ``ndgrad.tensor`` and does not import it: the Tensor class hands itself
+over with ``set_tensor_class`` when it is defined (as torch.Tensor is handed to PyTorch's C++
+autograd), before any op can run.
 """
 
 from __future__ import annotations
 
 import itertools
-import sys
 import traceback
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ndgrad.autograd import anomaly
 from ndgrad.autograd.grad_mode import no_grad, state
-
-if TYPE_CHECKING:
-    from ndgrad.tensor import Tensor
-
-_SAVED_FREED = (
-    "Trying to backward through the graph a second time (or directly access saved tensors after "
-    "they have already been freed). Saved intermediate values of the graph are freed when you "
-    "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
-    "through the graph a second time or if you need to access saved tensors after calling "
-    "backward."
+from ndgrad.autograd.saved import (
+    SAVED_FREED,
+    Saved,
+    SavedInput,
+    SavedOutput,
+    check_version,
+    pack,
+    unpack,
 )
+
+Tensor: Any = None  # ndgrad.tensor.Tensor, set by set_tensor_class
+
+
+def set_tensor_class(cls: type) -> None:
+    """Called once by ``ndgrad.tensor``: the class that ops wrap their results in."""
+    global Tensor
+    Tensor = cls
+
+
+class Edge(NamedTuple):
+    """Where the gradient of one forward input goes: the node that made the input, which of
+    that node's outputs it was, and the shape and dtype the gradient must have (the engine sums
+    a broadcast gradient down to ``shape`` and casts it to ``dtype``)."""
+
+    node: Node
+    output_nr: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+
+_new_edge = tuple.__new__  # Edge(...) without NamedTuple's Python-level __new__: one per input
 
 
 class Node:
     """What every graph node has: edges to the nodes of its inputs, and hooks."""
 
-    # one per forward input: (node that made it, its output number there, its shape, its dtype)
-    # for an input that needs a gradient, else None. The engine sends each gradient along these
-    # and makes it fit the input's shape and dtype.
-    _edges: list[tuple[Node, int, tuple[int, ...], np.dtype] | None] = []
+    # one Edge per forward input that needs a gradient, None for the others
+    _edges: list[Edge | None] = []
     # creation order: a node's inputs were made before it, so running nodes newest first is a
     # topological order (PyTorch's sequence_nr). Leaves' AccumulateGrad nodes have 0: last.
     _seq = 0
     _n_outputs = 1
-    _pre_hooks: dict[int, dict[int, Any]] | None = None  # tensor hooks: {output nr: {key: hook}}
+    _pre_hooks: dict[int, dict[int, Any]] | None = None  # tensor hooks: {output nr: {id: hook}}
     _retained: dict[int, Any] | None = None  # weakrefs of non-leaf tensors with retain_grad()
     _trace: list[str] | None = None  # where forward ran, recorded under detect_anomaly()
     # backward is written in what arrays and Tensors share (operators, .reshape, .sum(dims),
     # .mT, other primitives' apply): without create_graph the engine runs it on NumPy arrays
     array_backward = False
-    _saved_arrays = False  # set by the engine: saved_tensors gives arrays to this backward
 
     @property
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
         """PyTorch's view of the edges: (node, output number) per input, (None, 0) if none."""
-        return tuple((e[0], e[1]) if e is not None else _NO_EDGE for e in self._edges)
+        return tuple((e.node, e.output_nr) if e is not None else _NO_EDGE for e in self._edges)
 
     def name(self) -> str:
         return type(self).__name__ + "Backward"
@@ -77,25 +101,21 @@ class Node:
 
 
 class AccumulateGrad(Node):
-    """The node at a leaf: adds the gradient that reaches it to ``variable.grad``."""
+    """The node at a leaf: the engine adds the gradient that reaches it to ``variable.grad``."""
 
-    def __init__(self, variable: Tensor) -> None:
-        self.variable = variable
+    variable: Any  # the leaf Tensor
 
     def name(self) -> str:
         return "AccumulateGrad"
 
-    def __repr__(self) -> str:
-        return "<AccumulateGrad>"
 
-
-def accumulator(t: Tensor) -> AccumulateGrad:
+def accumulator(t: Any) -> AccumulateGrad:
     """The leaf's AccumulateGrad node, created once and shared by every op that uses the leaf.
 
     The leaf refers to it weakly, the node to the leaf strongly: no cycle."""
     acc = t._accum() if t._accum is not None else None
     if acc is None:
-        acc = _new(AccumulateGrad)  # AccumulateGrad(t) without the __init__ call: one per step
+        acc = _new(AccumulateGrad)
         acc.variable = t
         t._accum = weakref.ref(acc)
     return acc
@@ -114,8 +134,8 @@ class Function(Node):
     _to_save: tuple[Any, ...] = ()  # what forward passed to save_for_backward
     _output_meta: tuple[tuple[Any, Any], ...] = ()  # (shape, dtype) of each output, if several
     _non_diff: tuple[Any, ...] = ()
-    # packed by _pack when the graph is recorded; None once backward has freed them
-    _saved: list[tuple[Any, ...]] | None = []
+    # packed when the graph is recorded; None once backward has freed them
+    _saved: list[Saved] | None = []
 
     # -- the user-facing API ---------------------------------------------------------------
     @staticmethod
@@ -137,21 +157,30 @@ class Function(Node):
     def saved_tensors(self) -> tuple[Any, ...]:
         """The saved values as Tensors, after checking no in-place op changed them since."""
         if self._saved is None:
-            raise RuntimeError(_SAVED_FREED)
-        if self._saved_arrays:  # a backward running on arrays gets the arrays themselves
-            out = []
-            for s in self._saved:
-                if s[0] == "in":
-                    t = s[1]
-                    if (t._vc[0] if t._vc is not None else 0) != s[2]:
-                        _unpack(self, s)  # raises the in-place error
-                    out.append(t._data)
-                else:
-                    if s[0] == "out" and s[2][0] != 0:
-                        _unpack(self, s)  # raises the in-place error
-                    out.append(s[1])
-            return tuple(out)
-        return tuple([_unpack(self, s) for s in self._saved])
+            raise RuntimeError(SAVED_FREED)
+        return tuple([unpack(self, s, Tensor) for s in self._saved])
+
+    def saved_like(self, grad: Any) -> tuple[Any, ...]:
+        """The saved values in the form of ``grad``: NumPy arrays when backward runs on arrays
+        (the engine's fast path), Tensors when it runs on Tensors (create_graph)."""
+        if isinstance(grad, Tensor):
+            return self.saved_tensors
+        if self._saved is None:
+            raise RuntimeError(SAVED_FREED)
+        out = []
+        for s in self._saved:  # check_version inline: this runs for every node
+            if type(s) is SavedInput:
+                t = s.tensor
+                if (t._vc[0] if t._vc is not None else 0) != s.version:
+                    check_version(self, s, Tensor)  # raises
+                out.append(t._data)
+            elif type(s) is SavedOutput:
+                if s.version_counter[0]:
+                    check_version(self, s, Tensor)  # raises
+                out.append(s.data)
+            else:
+                out.append(s.value)  # type: ignore[union-attr]  # a SavedConstant
+        return tuple(out)
 
     # -- the engine's side -----------------------------------------------------------------
     @classmethod
@@ -167,7 +196,7 @@ class Function(Node):
             arrays, record = _connect(ctx, args)
         else:
             arrays, record = _unwrap(args), False
-            ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
+            ctx.needs_input_grad = _nothing_needed(len(args))
         if arrays is None:  # arrays only
             return cls.forward(ctx, *args, **kwargs)
         out = cls.forward(ctx, *arrays, **kwargs)
@@ -184,8 +213,19 @@ class Function(Node):
 
 _new = object.__new__
 _SEQ = itertools.count(1)
-_NOTHING_NEEDED = [(False,) * n for n in range(64)]
 _NO_EDGE = (None, 0)
+_NOTHING_NEEDED = [(False,) * n for n in range(64)]
+
+
+def sequence_mark() -> int:
+    """A number below every node made from now on (nodes are numbered as they are made)."""
+    return next(_SEQ)
+
+
+def _nothing_needed(n: int) -> tuple[bool, ...]:
+    """needs_input_grad of an op none of whose n inputs needs a gradient (cached for the
+    usual small n; ops such as cat can take any number of inputs)."""
+    return _NOTHING_NEEDED[n] if n < 64 else (False,) * n
 
 
 def _apply_function(cls: type[Function], ctx: Function, args: tuple[Any, ...],
@@ -195,7 +235,7 @@ def _apply_function(cls: type[Function], ctx: Function, args: tuple[Any, ...],
         record = _connect(ctx, args)[1]
     else:
         record = False
-        ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
+        ctx.needs_input_grad = _nothing_needed(len(args))
     with no_grad():
         out = cls.forward(ctx, *args, **kwargs)
     for o in out if isinstance(out, tuple) else (out,):
@@ -211,7 +251,7 @@ def _apply_function(cls: type[Function], ctx: Function, args: tuple[Any, ...],
 
 
 def _outputs(cls: type[Function], ctx: Function, args: tuple[Any, ...], out: tuple[Any, ...],
-             record: bool) -> tuple[Tensor, ...]:
+             record: bool) -> tuple[Any, ...]:
     """Wrap the outputs of an op with several (max(dim), sort, ...) and record them."""
     results = tuple(_wrap_output(o) for o in out)
     if cls.is_view:
@@ -232,13 +272,12 @@ def _unwrap(args: tuple[Any, ...]) -> list[Any] | None:
 
 
 def _connect(ctx: Function, args: tuple[Any, ...]) -> tuple[list[Any] | None, bool]:
-    """Before forward: which inputs need a gradient, the edges to the nodes that made them, and
-    their shapes and dtypes (the engine makes each gradient fit them). Returns the arguments
-    with Tensors replaced by their arrays (None if there is no Tensor) and whether any input
-    needs a gradient (then ``ctx`` is recorded)."""
+    """Before forward: which inputs need a gradient, and an Edge to the node that made each.
+    Returns the arguments with Tensors replaced by their arrays (None if there is no Tensor)
+    and whether any input needs a gradient (then ``ctx`` is recorded)."""
     arrays = []
     needs = []
-    edges: list[tuple[Node, int, tuple[int, ...], np.dtype] | None] = []
+    edges: list[Edge | None] = []
     record = tensors = False
     for a in args:
         if isinstance(a, Tensor):
@@ -250,9 +289,9 @@ def _connect(ctx: Function, args: tuple[Any, ...]) -> tuple[list[Any] | None, bo
                 fn = a.grad_fn
                 needs.append(True)
                 if fn is None:  # a leaf
-                    edges.append((accumulator(a), 0, d.shape, d.dtype))
+                    edges.append(_new_edge(Edge, (accumulator(a), 0, d.shape, d.dtype)))
                 else:
-                    edges.append((fn, a._output_nr, d.shape, d.dtype))
+                    edges.append(_new_edge(Edge, (fn, a._output_nr, d.shape, d.dtype)))
                 continue
         else:
             arrays.append(a)
@@ -263,17 +302,17 @@ def _connect(ctx: Function, args: tuple[Any, ...]) -> tuple[list[Any] | None, bo
         ctx._edges = edges
         ctx._seq = next(_SEQ)
     else:
-        ctx.needs_input_grad = _NOTHING_NEEDED[len(args)]
+        ctx.needs_input_grad = _nothing_needed(len(args))
     return (arrays if tensors else None), record
 
 
-def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Tensor, ...]) -> None:
+def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Any, ...]) -> None:
     """After forward: ``ctx`` becomes the grad_fn of the float outputs and keeps what was saved."""
     non_diff = ctx._non_diff
     i = 0
     for t in results:
         if t._data.dtype.kind == "f" and not (non_diff and any(
-                t._data is _raw(n) for n in non_diff)):
+                t._data is (n._data if isinstance(n, Tensor) else n) for n in non_diff)):
             t._requires_grad = True
             t.grad_fn = ctx
             if i:
@@ -282,92 +321,22 @@ def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Tensor, ...]) -
     if ctx._to_save:
         saved = []
         for s in ctx._to_save:
-            saved.append(_pack(s, args, results))
+            saved.append(pack(s, args, results, Tensor))
         ctx._saved = saved
     if anomaly.state.enabled:
         ctx._trace = traceback.format_stack()[:-2]
 
 
-def _raw(v: Any) -> Any:
-    return v._data if isinstance(v, Tensor) else v
-
-
-def _wrap_output(o: Any) -> Tensor:
+def _wrap_output(o: Any) -> Any:
     if type(o) is not np.ndarray:
         o = np.asarray(o)  # NumPy returns scalars for 0-d results; keep tensors as arrays
     return Tensor._make(o)
 
 
-def _share_version(src: Tensor, out: Tensor) -> None:
+def _share_version(src: Any, out: Any) -> None:
     # a view shares its base's version counter, so in-place changes through either are seen
     if out._data.base is not None and np.may_share_memory(src._data, out._data):
         if src._vc is None:
             src._vc = [0]
         out._vc = src._vc
         out._base = src._base if src._base is not None else src
-
-
-# A saved value is packed as a tuple whose first item says what it is:
-#   ("in", tensor, version)          an input tensor: unpacked as itself
-#   ("out", array, vc, nr)           an output: unpacked as a fresh tensor whose grad_fn is the
-#                                    node itself (the node must not own its output: no cycle)
-#   ("const", value)                 anything else (masks, indices, Python numbers)
-def _pack(s: Any, args: tuple[Any, ...], outs: tuple[Tensor, ...]) -> tuple[Any, ...]:
-    if s is None:
-        return _CONST_NONE
-    raw = s._data if isinstance(s, Tensor) else s
-    for a in args:
-        if isinstance(a, Tensor) and raw is a._data:
-            vc = a._vc
-            return ("in", a, vc[0] if vc is not None else 0)
-    for nr, o in enumerate(outs):
-        if raw is o._data:
-            if o._vc is None:
-                o._vc = [0]
-            return ("out", o._data, o._vc, nr)  # version 0: outputs are new
-    return ("const", s)
-
-
-_CONST_NONE = ("const", None)
-
-
-def _unpack(ctx: Function, s: tuple[Any, ...]) -> Any:
-    kind = s[0]
-    if kind == "in":
-        t, version = s[1], s[2]
-        if (t._vc[0] if t._vc is not None else 0) != version:
-            raise RuntimeError(_modified_message(t, version))
-        return t
-    if kind == "out":
-        t = Tensor._make(s[1])
-        t._requires_grad = True
-        t.grad_fn = ctx
-        t._output_nr = s[3]
-        if s[2][0] != 0:
-            t._vc = s[2]
-            raise RuntimeError(_modified_message(t, 0))
-        return t
-    value = s[1]
-    return Tensor._make(value) if isinstance(value, np.ndarray) else value
-
-
-def _modified_message(t: Tensor, version: int) -> str:
-    made_by = (f", which is output {t._output_nr} of {t.grad_fn.name()}," if t.grad_fn is not None
-               else "")  # a leaf
-    return (f"one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: [ndgrad.{t._data.dtype} tensor of shape {list(t.shape)}]"
-            f"{made_by} is at version {t._version}; expected version "
-            f"{version} instead. Hint: replace the inplace operation (add_, x[i] = v, ...) by an "
-            f"out-of-place one (x = x + y), or clone() the tensor before modifying it.")
-
-
-def steal_or_copy(arr: np.ndarray) -> np.ndarray:
-    """Reuse a gradient array nothing else refers to; copy a shared one (as AccumulateGrad does).
-
-    The references are the caller's Tensor, the caller's argument and getrefcount's own."""
-    if arr.base is None and sys.getrefcount(arr) <= 3 and arr.flags.writeable:
-        return arr
-    return arr.copy()
-
-
-from ndgrad.tensor import Tensor  # noqa: E402  (Tensor imports ops, which import Function)

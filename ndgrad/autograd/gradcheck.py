@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ndgrad.tensor import Tensor
+from ndgrad.autograd import function
+from ndgrad.autograd.engine import grad
+from ndgrad.random import default_generator
+
+if TYPE_CHECKING:
+    from ndgrad.tensor import Tensor
 
 __all__ = ["GradcheckError", "gradcheck", "gradgradcheck"]
 
@@ -31,16 +36,17 @@ def _as_tuple(x: Any) -> tuple[Any, ...]:
 
 
 def _diff_inputs(inputs: Sequence[Any]) -> list[Tensor]:
-    return [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    return [x for x in inputs if isinstance(x, function.Tensor) and x.requires_grad]
 
 
 def _float_outputs(fn: Callable[..., Any], inputs: Sequence[Any]) -> list[Tensor]:
     """The floating point Tensor outputs of ``fn``: the ones a Jacobian is taken of."""
-    return [o for o in _as_tuple(fn(*inputs)) if isinstance(o, Tensor) and o.is_floating_point()]
+    return [o for o in _as_tuple(fn(*inputs))
+            if isinstance(o, function.Tensor) and o.is_floating_point()]
 
 
 def _show(arr: np.ndarray) -> str:
-    return repr(Tensor._make(arr))
+    return repr(function.Tensor._make(arr))
 
 
 def _numerical_jacobians(fn: Callable[..., Any], inputs: Sequence[Any], n_out: int,
@@ -70,7 +76,6 @@ def _numerical_jacobians(fn: Callable[..., Any], inputs: Sequence[Any], n_out: i
 def _analytical_jacobians(fn: Callable[..., Any], inputs: Sequence[Any],
                           check_grad_dtypes: bool) -> list[list[np.ndarray]]:
     """jac[o][i]: the same Jacobians from backward, one one-hot grad_outputs per output element."""
-    from ndgrad.autograd import grad
 
     diff = _diff_inputs(inputs)
     outs = _float_outputs(fn, inputs)
@@ -81,8 +86,8 @@ def _analytical_jacobians(fn: Callable[..., Any], inputs: Sequence[Any],
         for j in range(out._data.size):
             onehot = np.zeros(out._data.size, out._data.dtype)
             onehot[j] = 1
-            gs = grad(out, diff, Tensor._make(onehot.reshape(out._data.shape)), retain_graph=True,
-                      allow_unused=True)
+            gs = grad(out, diff, function.Tensor._make(onehot.reshape(out._data.shape)),
+                      retain_graph=True, allow_unused=True)
             for i, (x, g) in enumerate(zip(diff, gs, strict=True)):
                 if g is None:
                     continue
@@ -124,7 +129,7 @@ def gradcheck(func: Callable[..., Tensor | Sequence[Tensor]], inputs: Tensor | S
         raise ValueError("gradcheck expects at least one input tensor to require gradient, but "
                          "none of the them have requires_grad=True.")
     for i, x in enumerate(inputs):
-        if isinstance(x, Tensor) and x.requires_grad and x.dtype.name != "float64":
+        if isinstance(x, function.Tensor) and x.requires_grad and x.dtype.name != "float64":
             warnings.warn(f"Input #{i} requires gradient and is not a double precision floating "
                           f"point. This check will likely fail if all the inputs are not of "
                           f"double precision floating point.", stacklevel=2)
@@ -162,8 +167,6 @@ def gradgradcheck(func: Callable[..., Tensor | Sequence[Tensor]], inputs: Tensor
 
     Random ``grad_outputs`` (from the global generator, so ``manual_seed`` fixes them) are made
     when none are given; they require grad, so the mixed derivatives are checked too."""
-    from ndgrad.autograd import grad
-    from ndgrad.random import default_generator
 
     if check_fwd_over_rev:
         raise NotImplementedError("ndgrad has no forward-mode AD: check_fwd_over_rev must be "
@@ -173,8 +176,9 @@ def gradgradcheck(func: Callable[..., Tensor | Sequence[Tensor]], inputs: Tensor
     outs = [o for o in _float_outputs(func, inputs) if o.requires_grad]
     if grad_outputs is None:
         rng = default_generator()
-        grad_outputs = tuple(Tensor._make(rng.standard_normal(o.shape).astype(o._data.dtype))
-                             .requires_grad_() for o in outs)
+        grad_outputs = tuple(
+            function.Tensor._make(rng.standard_normal(o.shape).astype(o._data.dtype))
+            .requires_grad_() for o in outs)
     grad_outputs = _as_tuple(grad_outputs)
 
     def first_grads(*args: Any) -> tuple[Tensor, ...]:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
-from ndgrad.tensor import Tensor, _as_array
+from ndgrad.tensor import Tensor, as_array
 
 
 class Parameter(Tensor):
@@ -24,7 +24,7 @@ class Parameter(Tensor):
                 data._vc = [0]
             self._vc = data._vc  # in-place changes through either name bump one version
         else:
-            arr = _as_array(data)
+            arr = as_array(data)
         self._data = arr
         if requires_grad:
             self.requires_grad = True
@@ -47,5 +47,5 @@ class Buffer(Tensor):
     """Marks a Tensor as a buffer when assigned to a Module (``self.x = nn.Buffer(t)``)."""
 
     def __init__(self, data: Any, *, persistent: bool = True) -> None:
-        self._data = data._data if isinstance(data, Tensor) else _as_array(data)
+        self._data = data._data if isinstance(data, Tensor) else as_array(data)
         self.persistent = persistent

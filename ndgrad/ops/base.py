@@ -27,20 +27,3 @@ def as_array(out: Any) -> np.ndarray:
     """NumPy returns scalars for 0-d inputs; an op that saves its output must save the very
     array the engine wraps, or the saved output loses its link to the graph."""
     return out if type(out) is np.ndarray else np.asarray(out)
-
-
-def broadcast_error(*shapes: tuple[int, ...]) -> RuntimeError:
-    """torch's message for shapes that do not broadcast, naming the first clashing dim."""
-    nd = max(len(s) for s in shapes)
-    padded = [(1,) * (nd - len(s)) + tuple(s) for s in shapes]
-    for d in range(nd - 1, -1, -1):
-        sizes = [p[d] for p in padded]
-        big = [i for i, n in enumerate(sizes) if n != 1]
-        for i in big[1:]:
-            if sizes[i] != sizes[big[0]]:
-                a, b = big[0], i
-                return RuntimeError(
-                    f"The size of tensor a ({sizes[a]}) must match the size of tensor b "
-                    f"({sizes[b]}) at non-singleton dimension {d} (shapes "
-                    f"{' and '.join(str(list(s)) for s in shapes)} do not broadcast)")
-    return RuntimeError(f"shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast")

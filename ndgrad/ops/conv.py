@@ -200,7 +200,7 @@ class Conv2d(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        x, w, cols = ctx.saved_tensors
+        x, w, cols = ctx.saved_like(grad)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         gx = Conv2dGradInput.apply(grad, w, tuple(x.shape), ctx.p) if need_x else None
         gw = None
@@ -230,7 +230,7 @@ class Conv2dGradInput(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        gy, w = ctx.saved_tensors
+        gy, w = ctx.saved_like(grad)
         need_gy, need_w = ctx.needs_input_grad[:2]
         ggy = _crop(Conv2d.apply(grad, w, None, ctx.p), ctx.gy_shape) if need_gy else None
         gw = Conv2dGradWeight.apply(grad, gy, tuple(w.shape), ctx.p, None) if need_w else None
@@ -258,7 +258,7 @@ class Conv2dGradWeight(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        x, gy = ctx.saved_tensors
+        x, gy = ctx.saved_like(grad)
         need_x, need_gy = ctx.needs_input_grad[:2]
         gx = Conv2dGradInput.apply(gy, grad, ctx.x_shape, ctx.p) if need_x else None
         ggy = _crop(Conv2d.apply(x, grad, None, ctx.p), ctx.gy_shape) if need_gy else None

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad._helpers import broadcast_error
 from ndgrad.ops._erf import erf as _erf
-from ndgrad.ops.base import Primitive, as_array, broadcast_error
+from ndgrad.ops.base import Primitive, as_array
 
 
 # -- arithmetic ------------------------------------------------------------------------------
@@ -48,7 +49,7 @@ class Mul(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        y, x = ctx.saved_tensors
+        y, x = ctx.saved_like(grad)
         return (grad * y if ctx.needs_input_grad[0] else None,
                 grad * x if ctx.needs_input_grad[1] else None)
 
@@ -63,7 +64,7 @@ class Div(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        x, y = ctx.saved_tensors
+        x, y = ctx.saved_like(grad)
         gx = grad / y if ctx.needs_input_grad[0] else None
         gy = -grad * x / (y * y) if ctx.needs_input_grad[1] else None
         return gx, gy
@@ -88,7 +89,7 @@ class Pow(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        x, y, out = ctx.saved_tensors
+        x, y, out = ctx.saved_like(grad)
         gx = gy = None
         if ctx.needs_input_grad[0]:
             if isinstance(y, int | float):
@@ -140,7 +141,7 @@ class _Modulo(Primitive):
 
     @classmethod
     def backward(cls, ctx, grad):
-        x, y = ctx.saved_tensors
+        x, y = ctx.saved_like(grad)
         gy = -grad * cls.rounding.apply(x / y) if ctx.needs_input_grad[1] else None
         return grad, gy
 
@@ -155,7 +156,7 @@ class Exp(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
+        (out,) = ctx.saved_like(grad)
         return grad * out
 
 
@@ -168,7 +169,7 @@ class Expm1(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
+        (out,) = ctx.saved_like(grad)
         return grad * (out + 1)
 
 
@@ -180,7 +181,7 @@ class Log(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (x,) = ctx.saved_like(grad)
         return grad / x
 
 
@@ -194,7 +195,7 @@ class Log2(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (x,) = ctx.saved_like(grad)
         return grad / (x * math.log(2.0))
 
 
@@ -206,7 +207,7 @@ class Log10(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (x,) = ctx.saved_like(grad)
         return grad / (x * math.log(10.0))
 
 
@@ -218,7 +219,7 @@ class Log1p(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (x,) = ctx.saved_like(grad)
         return grad / (x + 1)
 
 
@@ -231,7 +232,7 @@ class Sqrt(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
+        (out,) = ctx.saved_like(grad)
         return grad / (out * 2)
 
 
@@ -243,7 +244,7 @@ class Sin(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (x,) = ctx.saved_like(grad)
         return grad * Cos.apply(x)
 
 
@@ -255,7 +256,7 @@ class Cos(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (x,) = ctx.saved_like(grad)
         return -grad * Sin.apply(x)
 
 
@@ -268,7 +269,7 @@ class Tan(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
+        (out,) = ctx.saved_like(grad)
         return grad * (out * out + 1)
 
 
@@ -281,7 +282,7 @@ class Tanh(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
+        (out,) = ctx.saved_like(grad)
         return grad * (1 - out * out)
 
 
@@ -297,7 +298,7 @@ class Sigmoid(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
+        (out,) = ctx.saved_like(grad)
         return grad * out * (1 - out)
 
 
@@ -311,7 +312,7 @@ class Erf(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (x,) = ctx.saved_like(grad)
         return grad * (2 / math.sqrt(math.pi)) * Exp.apply(-(x * x))
 
 
@@ -349,7 +350,7 @@ class Relu(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
+        (out,) = ctx.saved_like(grad)
         return grad * (out != ctx.zero)  # passes at nan, as torch's threshold_backward does
 
 
@@ -361,7 +362,7 @@ class Abs(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (x,) = ctx.saved_like(grad)
         return grad * Sign.apply(x)
 
 
@@ -432,7 +433,7 @@ class Maximum(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        x, y = ctx.saved_tensors
+        x, y = ctx.saved_like(grad)
         w = (x > y) + (x == y) * 0.5
         return grad * w, grad * (1 - w)
 
@@ -445,7 +446,7 @@ class Minimum(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        x, y = ctx.saved_tensors
+        x, y = ctx.saved_like(grad)
         w = (x < y) + (x == y) * 0.5
         return grad * w, grad * (1 - w)
 
@@ -461,7 +462,7 @@ class Where(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (cond,) = ctx.saved_tensors
+        (cond,) = ctx.saved_like(grad)
         return None, Where.apply(cond, grad, 0.0), Where.apply(cond, 0.0, grad)
 
 
@@ -483,7 +484,7 @@ class Clamp(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        x, lo, hi = ctx.saved_tensors
+        x, lo, hi = ctx.saved_like(grad)
         need = ctx.needs_input_grad
         if lo is None:
             keep, to_lo, to_hi = x <= hi, None, x > hi if need[2] else None

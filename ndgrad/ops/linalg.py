@@ -7,7 +7,8 @@ import string
 
 import numpy as np
 
-from ndgrad.ops.base import Primitive, broadcast_error
+from ndgrad._helpers import broadcast_error
+from ndgrad.ops.base import Primitive
 
 
 def check_matmul(xs: tuple[int, ...], ys: tuple[int, ...]) -> None:
@@ -56,7 +57,7 @@ class MatMul(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        y, x = ctx.saved_tensors
+        y, x = ctx.saved_like(grad)
         gx = grad @ y.mT if ctx.needs_input_grad[0] else None
         gy = x.mT @ grad if ctx.needs_input_grad[1] else None
         return gx, gy
@@ -65,7 +66,7 @@ class MatMul(Primitive):
 class Einsum(Primitive):
     """einsum; each operand's gradient is another einsum of the gradient with the others."""
 
-    array_backward = False  # einsum_backward is written in Tensor ops
+    array_backward = False  # einsum_grads broadcasts back with Tensor.expand
 
     @staticmethod
     def forward(ctx, equation, *xs):
@@ -79,10 +80,8 @@ class Einsum(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        from ndgrad.tensor import einsum_backward
-
-        return (None, *einsum_backward(ctx.equation, grad, ctx.saved_tensors,
-                                       ctx.needs_input_grad[1:]))
+        return (None, *einsum_grads(ctx.equation, grad, ctx.saved_like(grad),
+                                    ctx.needs_input_grad[1:]))
 
 
 def _explicit(equation: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], str]:
@@ -147,8 +146,6 @@ def einsum_grads(equation, grad, xs, needs):
     """d/d x_i of einsum(equation, *xs): an einsum of grad with the other operands into x_i's
     subscripts. Letters that only x_i has (summed away in forward) come back by broadcasting;
     a letter repeated in x_i (a diagonal, 'ii->i') comes back on the diagonal (times eye)."""
-    from ndgrad.tensor import Tensor, einsum
-
     ins, out = _explicit(equation, [tuple(x.shape) for x in xs])
     grads = []
     for i, (sub, need) in enumerate(zip(ins, needs, strict=True)):
@@ -163,8 +160,8 @@ def einsum_grads(equation, grad, xs, needs):
         others = [(s, y) for j, (s, y) in enumerate(zip(ins, xs, strict=True)) if j != i]
         avail = set(out).union(*(set(s) for s, _ in others))
         target = "".join(c for c in uniq if c in avail)
-        g = einsum(",".join([out] + [s for s, _ in others]) + "->" + target, grad,
-                   *(y for _, y in others))
+        g = Einsum.apply(",".join([out] + [s for s, _ in others]) + "->" + target, grad,
+                         *(y for _, y in others))
         if target != uniq:  # letters summed away only here: broadcast back
             g = g.reshape([g.shape[target.index(c)] if c in target else 1 for c in uniq])
             g = g.expand([size[c] for c in uniq])
@@ -179,7 +176,7 @@ def einsum_grads(equation, grad, xs, needs):
                 else:
                     seen.add(c)
                     renamed.append(c)
-            mats = [Tensor._make(np.eye(size[e[0]], dtype=g._data.dtype)) for e in eyes]
-            g = einsum(",".join([uniq] + eyes) + "->" + "".join(renamed), g, *mats)
+            mats = [np.eye(size[e[0]], dtype=g._data.dtype) for e in eyes]
+            g = Einsum.apply(",".join([uniq] + eyes) + "->" + "".join(renamed), g, *mats)
         grads.append(g)
     return grads

@@ -29,7 +29,7 @@ class Linear(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        w, x = ctx.saved_tensors
+        w, x = ctx.saved_like(grad)
         need_x, need_w, need_b = ctx.needs_input_grad
         g2, x2 = grad, x
         if grad.ndim != 2:  # (..., out) -> (M, out): leading dims are summed by one matmul
@@ -52,7 +52,7 @@ class Hardswish(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (x,) = ctx.saved_like(grad)
         return grad * Where.apply(x <= -3, 0.0, Where.apply(x >= 3, 1.0, x / 3 + 0.5))
 
 
@@ -83,7 +83,7 @@ class Softmax(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
+        (out,) = ctx.saved_like(grad)
         return out * (grad - (grad * out).sum(ctx.dim).reshape(ctx.kshape)), None
 
 
@@ -100,7 +100,7 @@ class LogSoftmax(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (out,) = ctx.saved_tensors
+        (out,) = ctx.saved_like(grad)
         return grad - Exp.apply(out) * grad.sum(ctx.dim).reshape(ctx.kshape), None
 
 
@@ -114,7 +114,7 @@ class LogSigmoid(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
+        (x,) = ctx.saved_like(grad)
         return grad * Sigmoid.apply(-x)
 
 
@@ -174,7 +174,7 @@ class CrossEntropy(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        x, e, s = ctx.saved_tensors
+        x, e, s = ctx.saved_like(grad)
         m, c = x.shape
         eps, weight, valid, t = ctx.eps, ctx.weight, ctx.valid, ctx.t
         on_arrays = isinstance(grad, np.ndarray)
@@ -230,7 +230,7 @@ class BinaryCrossEntropy(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        x, t = ctx.saved_tensors
+        x, t = ctx.saved_like(grad)
         gx = gt = None
         if ctx.needs_input_grad[0]:
             gx = grad * (x - t) / Clamp.apply((1 - x) * x, BinaryCrossEntropy.EPSILON, None)

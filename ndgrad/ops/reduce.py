@@ -58,7 +58,7 @@ class Amax(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        x, out = ctx.saved_tensors
+        x, out = ctx.saved_like(grad)
         mask = x == out
         grad = grad.reshape(ctx.kshape)
         if ctx.nan_wins:  # torch's evenly_distribute_backward: zeros off the mask, even for nan
@@ -115,7 +115,7 @@ class Prod(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        x, out = ctx.saved_tensors
+        x, out = ctx.saved_like(grad)
         d, n = ctx.dim, x.shape[ctx.dim]
         grad = grad.reshape(ctx.kshape)
         if n <= 1:  # the product of no other elements is 1 (and the gradient of nothing is empty)
@@ -151,7 +151,7 @@ class Cumprod(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        x, out = ctx.saved_tensors
+        x, out = ctx.saved_like(grad)
         if x.ndim == 0 or x.shape[ctx.dim] <= 1:
             return grad, None
         return _cumprod_grad(x, out, grad, ctx.dim), None
@@ -167,8 +167,6 @@ def _cumprod_grad(x: Any, out: Any, grad: Any, d: int) -> Any:
     just at this one, so the result stays exactly differentiable. x1 has one zero fewer: repeat
     until no zero is left (a loop, not recursion: a long row of zeros must not overflow it).
     """
-    from ndgrad.tensor import Tensor, where
-
     levels = []
     while True:
         zero = x._data == 0
@@ -176,16 +174,16 @@ def _cumprod_grad(x: Any, out: Any, grad: Any, d: int) -> Any:
             g = _rev_cumsum(grad * out, d) / x
             break
         count = np.cumsum(zero, axis=d)
-        before = Tensor._make(count == 0)
-        first = Tensor._make(zero & (count == 1))
-        after = Tensor._make(count > 0) & ~first
+        before = count == 0
+        first = zero & (count == 1)
+        after = (count > 0) & ~first
         ga = _rev_cumsum(grad * out, d) / x.masked_fill(~before, 1.0)
         xz = (x * first).sum(d, keepdim=True)  # x at the first zero: 0, with a derivative
         levels.append((before, ga, after, xz))
         x = x.masked_fill(first, 1.0)
         out = x.cumprod(d)
     for before, ga, after, xz in reversed(levels):
-        g = where(before, ga, where(after, g * xz, g))
+        g = Where.apply(before, ga, Where.apply(after, g * xz, g))
     return g
 
 
@@ -220,7 +218,7 @@ class Norm(Primitive):
 
     @staticmethod
     def backward(ctx, grad):
-        x, norm = ctx.saved_tensors
+        x, norm = ctx.saved_like(grad)
         p, g, norm = ctx.p, grad.reshape(ctx.kshape), norm.reshape(ctx.kshape)
         if p == 0:
             return None, None, None, None  # torch: no gradient

@@ -26,6 +26,7 @@ import numpy as np
 
 from ndgrad.autograd.grad_mode import enable_grad
 from ndgrad.tensor import Tensor
+from ndgrad.utils.hooks import RemovableHandle
 
 
 class _RequiredParameter:
@@ -38,18 +39,6 @@ class _RequiredParameter:
 required = _RequiredParameter()
 
 StateDict = dict[str, Any]
-
-
-class _RemovableHandle:
-    _next_id = 0
-
-    def __init__(self, hooks: dict[int, Any]) -> None:
-        self._hooks = hooks
-        self.id = _RemovableHandle._next_id
-        _RemovableHandle._next_id += 1
-
-    def remove(self) -> None:
-        self._hooks.pop(self.id, None)
 
 
 def _with_hooks(step: Callable[..., Any]) -> Callable[..., Any]:
@@ -208,15 +197,15 @@ class Optimizer:
         with enable_grad():
             return closure()
 
-    def register_step_pre_hook(self, hook: Callable[..., Any]) -> _RemovableHandle:
+    def register_step_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """Call ``hook(optimizer, args, kwargs)`` before each step."""
-        handle = _RemovableHandle(self._step_pre_hooks)
+        handle = RemovableHandle(self._step_pre_hooks)
         self._step_pre_hooks[handle.id] = hook
         return handle
 
-    def register_step_post_hook(self, hook: Callable[..., Any]) -> _RemovableHandle:
+    def register_step_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """Call ``hook(optimizer, args, kwargs)`` after each step."""
-        handle = _RemovableHandle(self._step_post_hooks)
+        handle = RemovableHandle(self._step_post_hooks)
         self._step_post_hooks[handle.id] = hook
         return handle
 

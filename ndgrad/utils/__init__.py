@@ -1,5 +1,5 @@
-"""ndgrad.utils: as torch.utils, the home of ``data`` (Dataset, DataLoader)."""
+"""ndgrad.utils: as torch.utils, the home of ``data`` (Dataset, DataLoader) and ``hooks``.
 
-from ndgrad.utils import data
-
-__all__ = ["data"]
+``import ndgrad`` imports ``ndgrad.utils.data``; this package itself imports nothing, so that
+``ndgrad.utils.hooks`` can be used by the Tensor class that ``data`` builds on.
+"""

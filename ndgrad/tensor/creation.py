@@ -1,4 +1,5 @@
-"""Creation functions: zeros, ones, arange, randn, ... with PyTorch's signatures and dtypes."""
+"""Creation functions: tensor, zeros, ones, arange, randn, ... with PyTorch's signatures and
+dtypes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,23 @@ import numpy as np
 from ndgrad import _dtype
 from ndgrad import random as _random
 from ndgrad._helpers import shape_arg
-from ndgrad.tensor import Tensor, device, tensor
+from ndgrad.tensor.base import device
+from ndgrad.tensor.conversion import as_array
+from ndgrad.tensor.core import Tensor
+
+
+def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+    """A new tensor from data (a copy). ``tensor([1, 2])`` is int64, ``tensor([1.])`` float32,
+    and an ndarray keeps its dtype."""
+    if isinstance(data, Tensor):
+        data = data._data
+    arr = as_array(data, dtype)
+    if isinstance(data, np.ndarray) and (arr is data or np.shares_memory(arr, data)):
+        arr = arr.copy()
+    t = Tensor._make(arr)
+    if requires_grad:
+        t.requires_grad = True
+    return t
 
 
 def _finish(arr: np.ndarray, requires_grad: bool, dev: Any) -> Tensor:

@@ -1,0 +1,108 @@
+"""What a node keeps for its backward, and the version counters that keep it honest.
+
+``ctx.save_for_backward(*values)`` is packed, when the graph is recorded, into one record per
+value:
+
+* ``SavedInput(tensor, version)``: an input tensor, unpacked as itself. If an in-place op has
+  changed it since (its version counter moved on), backward would compute with the wrong
+  values, so unpacking raises PyTorch's "modified by an inplace operation" error instead.
+* ``SavedOutput(array, version_counter, output_nr)``: one of the node's own outputs. The node
+  must not hold its output Tensor (that would be a reference cycle: output -> grad_fn -> output),
+  so it keeps the array and unpacks it as a fresh Tensor whose grad_fn is the node itself,
+  connected to the graph for second derivatives. Outputs start at version 0.
+* ``SavedConstant(value)``: anything else (masks, indices, Python numbers).
+
+Version counters: every tensor has one (``Tensor._vc``, a one-item list, None until first
+needed), shared by views of the same memory; each in-place op adds one. Saving records the
+version; unpacking compares.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+SAVED_FREED = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you "
+    "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+    "through the graph a second time or if you need to access saved tensors after calling "
+    "backward."
+)
+
+
+class SavedInput(NamedTuple):
+    tensor: Any
+    version: int
+
+
+class SavedOutput(NamedTuple):
+    data: Any  # the output's array
+    version_counter: list[int]
+    output_nr: int
+
+
+class SavedConstant(NamedTuple):
+    value: Any
+
+
+Saved = SavedInput | SavedOutput | SavedConstant
+_SAVED_NONE = SavedConstant(None)
+
+
+def pack(value: Any, args: tuple[Any, ...], outs: tuple[Any, ...], tensor_cls: Any) -> Saved:
+    """The record for one saved value: an input, an output (found by identity) or a constant."""
+    if value is None:
+        return _SAVED_NONE
+    raw = value._data if isinstance(value, tensor_cls) else value
+    for a in args:
+        if isinstance(a, tensor_cls) and raw is a._data:
+            vc = a._vc
+            return SavedInput(a, vc[0] if vc is not None else 0)
+    for nr, o in enumerate(outs):
+        if raw is o._data:
+            if o._vc is None:
+                o._vc = [0]
+            return SavedOutput(o._data, o._vc, nr)
+    return SavedConstant(value)
+
+
+def check_version(ctx: Any, s: Saved, tensor_cls: Any) -> None:
+    """Raise PyTorch's error if an in-place op changed a saved tensor since it was saved."""
+    if type(s) is SavedInput:
+        t = s.tensor
+        if (t._vc[0] if t._vc is not None else 0) != s.version:
+            raise RuntimeError(modified_message(t, s.version))
+    elif type(s) is SavedOutput and s.version_counter[0] != 0:
+        unpack(ctx, s, tensor_cls)  # raises, naming the output
+
+
+def unpack(ctx: Any, s: Saved, tensor_cls: Any) -> Any:
+    """The saved value as a Tensor (or the constant itself), version-checked."""
+    if type(s) is SavedInput:
+        t = s.tensor
+        if (t._vc[0] if t._vc is not None else 0) != s.version:
+            raise RuntimeError(modified_message(t, s.version))
+        return t
+    if type(s) is SavedOutput:
+        t = tensor_cls._make(s.data)
+        t._requires_grad = True
+        t.grad_fn = ctx
+        t._output_nr = s.output_nr
+        if s.version_counter[0] != 0:
+            t._vc = s.version_counter
+            raise RuntimeError(modified_message(t, 0))
+        return t
+    value = s.value  # type: ignore[union-attr]  # a SavedConstant
+    return tensor_cls._make(value) if isinstance(value, np.ndarray) else value
+
+
+def modified_message(t: Any, version: int) -> str:
+    made_by = (f", which is output {t._output_nr} of {t.grad_fn.name()}," if t.grad_fn is not None
+               else "")  # a leaf
+    return (f"one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [ndgrad.{t._data.dtype} tensor of shape {list(t.shape)}]"
+            f"{made_by} is at version {t._version}; expected version "
+            f"{version} instead. Hint: replace the inplace operation (add_, x[i] = v, ...) by an "
+            f"out-of-place one (x = x + y), or clone() the tensor before modifying it.")

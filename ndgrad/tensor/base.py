@@ -1,0 +1,96 @@
+"""TensorBase: what every part of the Tensor class may rely on.
+
+``Tensor`` (``core.py``) is assembled from parts that mirror ``ndgrad/ops``: conversion,
+elementwise, reduce, shape, index, linalg, random. Each part is a mixin class that subclasses
+TensorBase and uses only what is declared here (the attributes every tensor has, and ``_make``,
+which wraps an array in a new Tensor) plus other parts' public methods, reached through
+``self``. No part imports another part's module or the core: a part that must make a tensor
+from nothing asks a tensor it has (``x._make(array)``), as tinygrad's mixins do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import numpy as np
+
+# Tensor has methods named int, bool and float (as torch.Tensor does): annotations inside the
+# class use these aliases, as PyTorch's own stubs do.
+_int: TypeAlias = int
+_bool: TypeAlias = bool
+_float: TypeAlias = float
+
+values_indices = namedtuple("values_indices", ["values", "indices"])  # max(dim), sort, ...
+
+
+class TensorBase:
+    """The attributes of a tensor, with the defaults an op's result does not set: making a
+    tensor sets only ``_data``."""
+
+    __array_ufunc__ = None  # ndarray * Tensor gives a Tensor (NumPy defers to our __rmul__)
+    __array_priority__ = 1000
+
+    _data: np.ndarray  # the values; every tensor has one
+    _requires_grad = False
+    _grad: Any = None  # a Tensor or None
+    grad_fn: Any = None  # the Function node that made this tensor; None for leaves
+    _output_nr = 0  # which of grad_fn's outputs this is
+    _vc: list[int] | None = None  # version counter, shared with views; None means version 0
+    _base: Any = None  # the tensor this one is a view of
+    _accum: Any = None  # weakref to this leaf's AccumulateGrad node
+    _hooks: dict[int, Callable[[Any], Any]] | None = None  # leaf hooks
+    _retains_grad = False
+    _view_of: tuple[Any, Any] | None = None  # (parent, index) of a view made by parent[index]
+
+    @staticmethod
+    def _make(arr: np.ndarray) -> Any:
+        """Wrap an array in a new Tensor without copying or checking (core.Tensor's)."""
+        raise NotImplementedError
+
+    if TYPE_CHECKING:  # the other parts' methods, reached through self
+        def __getattr__(self, name: str) -> Any: ...
+        def __getitem__(self, index: Any) -> Any: ...
+        def __ne__(self, other: Any) -> Any: ...  # type: ignore[override]
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints like ``ndgrad.Size([2, 3])``."""
+
+    def numel(self) -> int:
+        return math.prod(self)
+
+    def __repr__(self) -> str:
+        return f"ndgrad.Size({list(self)})"
+
+
+class device:  # noqa: N801 - PyTorch's name
+    """Where a tensor lives: always the CPU (``'cpu'``), so device-agnostic code runs."""
+
+    def __init__(self, type: str = "cpu", index: int | None = None) -> None:
+        type = str(type)
+        if type.split(":")[0] != "cpu":
+            raise RuntimeError(f"ndgrad runs on the CPU only; device '{type}' is not available")
+        self.type, self.index = "cpu", index
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, device | str) and str(other).split(":")[0] == "cpu"
+
+    def __hash__(self) -> int:
+        return hash("cpu")
+
+    def __str__(self) -> str:
+        return "cpu"
+
+    def __repr__(self) -> str:
+        return "device(type='cpu')"
+
+
+_CPU = device("cpu")
+
+
+def raw(v: Any) -> Any:
+    """A tensor's array; anything else as it is."""
+    return v._data if isinstance(v, TensorBase) else v

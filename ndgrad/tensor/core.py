@@ -1,0 +1,243 @@
+"""Tensor: a NumPy array plus what autograd needs (requires_grad, grad, grad_fn).
+
+The class is assembled from parts that mirror ``ndgrad/ops``: ``conversion.py`` (attributes,
+dtype and device changes), ``elementwise.py`` (operators with type promotion, math, in-place
+forms), ``reduce.py``, ``shape.py``, ``index.py``, ``linalg.py`` and ``random.py``. This file is
+the core: the constructor, the autograd attributes (requires_grad, grad, grad_fn, hooks,
+backward, detach), Python's protocols (len, iter, bool, int, format) and repr. Methods are one
+line when they call a primitive (``ndgrad/ops``) and a few lines when they are composites built
+from other methods: a composite needs no backward code, autograd derives it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ndgrad import _dtype
+from ndgrad._tensor_str import tensor_repr
+from ndgrad.autograd.engine import backward, run_backward
+from ndgrad.autograd.function import set_tensor_class
+from ndgrad.autograd.inplace import inplace
+from ndgrad.tensor.base import Size, _bool, _float, _int
+from ndgrad.tensor.base import device as device_cls
+from ndgrad.tensor.conversion import ConversionMixin, as_array
+from ndgrad.tensor.elementwise import ElementwiseMixin
+from ndgrad.tensor.index import IndexMixin
+from ndgrad.tensor.linalg import LinalgMixin
+from ndgrad.tensor.random import RandomMixin
+from ndgrad.tensor.reduce import ReduceMixin
+from ndgrad.tensor.shape import ShapeMixin
+from ndgrad.utils.hooks import RemovableHandle
+
+_new = object.__new__
+
+
+class Tensor(ConversionMixin, ElementwiseMixin, ReduceMixin, ShapeMixin, IndexMixin, LinalgMixin,
+             RandomMixin):
+    """An n-dimensional array that records the ops applied to it, for reverse-mode autograd."""
+
+    def __init__(self, *args: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: _bool = False) -> None:
+        """torch.Tensor's constructor: ``Tensor(data)`` copies lists and arrays as the default
+        float dtype (``Tensor([1, 2])`` is float32, unlike ``tensor``), ``Tensor(t)`` shares
+        ``t``'s data, ``Tensor(2, 3)`` and ``Tensor(Size)`` make a (zero-filled) tensor of that
+        size, ``Tensor()`` an empty one. ``dtype``/``requires_grad`` are ndgrad extensions."""
+        nd = _dtype.to_np(dtype) if dtype is not None else _dtype.default_float()
+        if device is not None:
+            device_cls(device)  # raises for anything but the CPU
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            src = args[0]
+            self._data = src._data if dtype is None else src._data.astype(nd)
+            if self._data is src._data:  # an alias: in-place changes bump one version
+                if src._vc is None:
+                    src._vc = [0]
+                self._vc = src._vc
+        elif not args or isinstance(args[0], Size) and len(args) == 1 or all(
+                isinstance(a, builtins.int | np.integer) and not isinstance(a, builtins.bool)
+                for a in args):
+            shape = tuple(args[0]) if args and isinstance(args[0], Size) else (
+                tuple(builtins.int(a) for a in args) if args else (0,))
+            self._data = np.zeros(shape, nd)
+        elif len(args) == 1 and isinstance(args[0], Sequence | np.ndarray):
+            self._data = np.array(as_array(args[0], nd), copy=True)
+        else:
+            raise TypeError(f"Tensor() takes data (a list or an ndarray), another Tensor or "
+                            f"sizes (ints), got ({', '.join(type(a).__name__ for a in args)}); "
+                            f"for a scalar use ndgrad.tensor(value)")
+        if requires_grad:
+            self.requires_grad = True
+
+    @staticmethod
+    def _make(arr: np.ndarray) -> Tensor:
+        """Wrap an array without copying or checking: the fast path for results."""
+        t = _new(Tensor)
+        t._data = arr
+        return t
+
+    # -- autograd attributes ----------------------------------------------------------------
+    @property
+    def requires_grad(self) -> _bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: _bool) -> None:
+        if self.grad_fn is not None:
+            if value:
+                return
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If "
+                               "you want to use a computed variable in a subgraph that doesn't "
+                               "require differentiation use var_no_grad = var.detach().")
+        if value and self._data.dtype.kind != "f":
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients "
+                               f"(got {self.dtype})")
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad: _bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad(self) -> Tensor | None:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got "
+                                f"{type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: expected "
+                                   f"{list(self.shape)}, got {list(value.shape)}")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype {value.dtype} to "
+                                   f"a tensor of dtype {self.dtype}: they must match")
+        self._grad = value
+
+    @property
+    def is_leaf(self) -> _bool:
+        return self.grad_fn is None
+
+    @property
+    def _version(self) -> _int:
+        return self._vc[0] if self._vc is not None else 0
+
+    def _bump_version(self) -> None:
+        if self._vc is None:
+            self._vc = [0]
+        self._vc[0] += 1
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
+        if self.grad_fn is None:
+            if not self._requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+            return
+        if self._retains_grad:
+            return
+        node = self.grad_fn
+        if node._retained is None:
+            node._retained = {}
+        node._retained[self._output_nr] = weakref.ref(self)
+        self._retains_grad = True
+
+    @property
+    def retains_grad(self) -> _bool:
+        return self._retains_grad
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` when this tensor's gradient is computed; it may return a new one."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = {}
+            hooks = self._hooks
+        else:
+            node = self.grad_fn
+            if node._pre_hooks is None:
+                node._pre_hooks = {}
+            hooks = node._pre_hooks.setdefault(self._output_nr, {})
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def backward(self, gradient: Tensor | None = None, retain_graph: _bool | None = None,
+                 create_graph: _bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ndgrad.autograd)."""
+        if inputs is None:  # the usual call goes straight to the engine
+            if retain_graph is None:
+                retain_graph = create_graph
+            run_backward((self,), (gradient,), retain_graph, create_graph)
+        else:
+            backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def detach(self) -> Tensor:
+        """The same data (shared memory and version), cut off from the graph."""
+        t = Tensor._make(self._data)
+        if self._vc is None:
+            self._vc = [0]
+        t._vc = self._vc
+        return t
+
+    def detach_(self) -> Tensor:
+        self.grad_fn, self._requires_grad = None, False
+        return self
+
+    @property
+    def data(self) -> Tensor:
+        """The same storage as a tensor that does not require grad (PyTorch's ``.data``)."""
+        return Tensor._make(self._data)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        self._data = value._data if isinstance(value, Tensor) else as_array(value)
+
+    def __len__(self) -> _int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self) -> _bool:
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is "
+                               f"ambiguous")
+        return builtins.bool(self._data.item())
+
+    def __float__(self) -> _float:
+        return builtins.float(self.item())
+
+    def __int__(self) -> _int:
+        return builtins.int(self.item())
+
+    def __index__(self) -> _int:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            "index")
+        return builtins.int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        if self._data.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    def __repr__(self) -> str:
+        return tensor_repr(self._data, str(self.dtype), _dtype.default_float(), self.grad_fn,
+                           self._requires_grad)
+
+    def _inplace(self, compute: Callable[[], Tensor], ufunc: Any = None, arg: Any = None) -> Tensor:
+        """Overwrite self with ``compute()`` (see ndgrad/autograd/inplace.py)."""
+        return inplace(self, compute, ufunc, arg)
+
+
+set_tensor_class(Tensor)

@@ -1,0 +1,25 @@
+"""RemovableHandle: what every ``register_*hook`` returns (tensor, module and optimizer hooks)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+
+class RemovableHandle:
+    """``remove()`` unregisters the hook it was returned for; usable as a context manager."""
+
+    _ids = itertools.count()
+
+    def __init__(self, hooks_dict: dict[int, Any]) -> None:
+        self._hooks = hooks_dict
+        self.id = next(RemovableHandle._ids)
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
