@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 
 def wrap_dim(dim: int, ndim: int) -> int:
     """A dim in [-ndim, ndim) as a non-negative index (a 0-d tensor accepts dims -1 and 0)."""
@@ -68,3 +70,9 @@ def broadcast_error(*shapes: tuple[int, ...]) -> RuntimeError:
                     f"({sizes[b]}) at non-singleton dimension {d} (shapes "
                     f"{' and '.join(str(list(s)) for s in shapes)} do not broadcast)")
     return RuntimeError(f"shapes {' and '.join(str(list(s)) for s in shapes)} do not broadcast")
+
+
+def as_ndarray(out: Any) -> np.ndarray:
+    """NumPy returns scalars for 0-d results; ndgrad keeps every value an ndarray (a tensor's
+    data, a gradient, a saved output must be the very array the engine wraps)."""
+    return out if type(out) is np.ndarray else np.asarray(out)

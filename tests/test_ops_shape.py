@@ -1,5 +1,6 @@
 """Shape ops against PyTorch: views, permutations, expansion, joins and splits, triangles."""
 
+import contextlib
 import math
 
 import numpy as np
@@ -392,3 +393,27 @@ def test_T_reverses_dims_and_warns_as_torch(shape, warning):
         assert said == []
     else:
         assert len(said) == 1 and said[0].startswith(warning), said
+
+
+@pytest.mark.parametrize("grad", ["none", "some", "all", "no_grad"])
+def test_ops_with_a_thousand_inputs(grad):
+    """An op may take any number of inputs: a table sized 64 once broke cat of 64 tensors that
+    did not need grad."""
+    xs = [ndgrad.ones(2) * i for i in range(1000)]
+    for i, x in enumerate(xs):
+        if grad == "all" or grad in ("some", "no_grad") and i % 7 == 0:
+            x.requires_grad_()
+    ctx = ndgrad.no_grad() if grad == "no_grad" else contextlib.nullcontext()
+    with ctx:
+        c = ndgrad.cat(xs)
+        s = ndgrad.stack(xs, 1)
+        b = ndgrad.broadcast_tensors(*xs)
+    assert c.shape == (2000,) and s.shape == (2, 1000) and len(b) == 1000
+    assert c[1998].item() == 999 and s[1, 500].item() == 500
+    recorded = grad in ("some", "all")
+    assert c.requires_grad == recorded and s.requires_grad == recorded
+    if recorded:
+        (c.sum() + (s * 2).sum()).backward()
+        for x in xs:
+            if x.requires_grad:
+                assert x.grad.tolist() == [3.0, 3.0]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ndgrad._helpers import sum_to
+from ndgrad._helpers import as_ndarray, sum_to
 from ndgrad.autograd import anomaly, function
 from ndgrad.autograd.function import AccumulateGrad, Function, Node, accumulator
 from ndgrad.autograd.grad_mode import state as grad_state
@@ -47,7 +47,7 @@ def _initial_grad(t: Tensor, g: Any, create_graph: bool) -> Any:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs (the "
                                f"output has shape {tuple(t.shape)}); pass gradient= with that "
                                f"shape, e.g. out.backward(ndgrad.ones_like(out))")
-        g = np.array(1, t._data.dtype)  # np.ones costs 5x more for this one number
+        g = np.array(1, t._data.dtype)  # cheaper than np.ones for this one number
         if t._data.ndim:
             g = g.reshape(t._data.shape)
     elif isinstance(g, function.Tensor):
@@ -250,12 +250,14 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
             g = in_grads[i]
             if edge is None or g is None:
                 continue
-            nxt, nr, shape, dtype = edge
+            nxt = edge.node
+            nr = edge.output_nr
             if needed is not None and nxt not in needed:
                 continue
             if type(g) is not grad_type:
                 g = _as_grad(g, create_graph)
             arr = g._data if create_graph else g
+            shape, dtype = edge.shape, edge.dtype
             if arr.shape != shape or (arr.dtype is not dtype and arr.dtype != dtype):
                 g = _to_input(g, shape, dtype, node, i)
             if type(nxt) is AccumulateGrad:
@@ -288,8 +290,8 @@ def _as_grad(g: Any, create_graph: bool) -> Any:
     """A gradient a backward returned, as the engine carries it: a Tensor under create_graph,
     else an ndarray (NumPy gives scalars for 0-d results)."""
     if create_graph:
-        return g if isinstance(g, function.Tensor) else function.Tensor._make(np.asarray(g))
-    return g._data if isinstance(g, function.Tensor) else np.asarray(g)
+        return g if isinstance(g, function.Tensor) else function.Tensor._make(as_ndarray(g))
+    return g._data if isinstance(g, function.Tensor) else as_ndarray(g)
 
 
 def _leaf_hooks(t: Tensor, g: Any) -> Any:

@@ -33,10 +33,11 @@ from __future__ import annotations
 import itertools
 import traceback
 import weakref
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
+from ndgrad._helpers import as_ndarray
 from ndgrad.autograd import anomaly
 from ndgrad.autograd.grad_mode import no_grad, state
 from ndgrad.autograd.saved import (
@@ -58,18 +59,20 @@ def set_tensor_class(cls: type) -> None:
     Tensor = cls
 
 
-class Edge(NamedTuple):
+class Edge:
     """Where the gradient of one forward input goes: the node that made the input, which of
     that node's outputs it was, and the shape and dtype the gradient must have (the engine sums
     a broadcast gradient down to ``shape`` and casts it to ``dtype``)."""
+
+    __slots__ = ("node", "output_nr", "shape", "dtype")
 
     node: Node
     output_nr: int
     shape: tuple[int, ...]
     dtype: np.dtype
 
-
-_new_edge = tuple.__new__  # Edge(...) without NamedTuple's Python-level __new__: one per input
+    def __repr__(self) -> str:
+        return f"Edge({self.node!r}, {self.output_nr}, {self.shape}, {self.dtype})"
 
 
 class Node:
@@ -196,13 +199,14 @@ class Function(Node):
             arrays, record = _connect(ctx, args)
         else:
             arrays, record = _unwrap(args), False
-            ctx.needs_input_grad = _nothing_needed(len(args))
+            n = len(args)
+            ctx.needs_input_grad = _NOTHING_NEEDED[n] if n < 64 else (False,) * n
         if arrays is None:  # arrays only
             return cls.forward(ctx, *args, **kwargs)
         out = cls.forward(ctx, *arrays, **kwargs)
         if type(out) is not tuple:  # one output: the common, fast path
             t = _new(Tensor)
-            t._data = out if type(out) is np.ndarray else np.asarray(out)  # NumPy gives scalars
+            t._data = out if type(out) is np.ndarray else np.asarray(out)  # as_ndarray, inline
             if cls.is_view:
                 _share_version(args[0], t)
             if record:
@@ -288,10 +292,16 @@ def _connect(ctx: Function, args: tuple[Any, ...]) -> tuple[list[Any] | None, bo
                 record = True
                 fn = a.grad_fn
                 needs.append(True)
+                e = _new(Edge)  # its fields set here, without an __init__ call
                 if fn is None:  # a leaf
-                    edges.append(_new_edge(Edge, (accumulator(a), 0, d.shape, d.dtype)))
+                    e.node = accumulator(a)
+                    e.output_nr = 0
                 else:
-                    edges.append(_new_edge(Edge, (fn, a._output_nr, d.shape, d.dtype)))
+                    e.node = fn
+                    e.output_nr = a._output_nr
+                e.shape = d.shape
+                e.dtype = d.dtype
+                edges.append(e)
                 continue
         else:
             arrays.append(a)
@@ -328,9 +338,7 @@ def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Any, ...]) -> N
 
 
 def _wrap_output(o: Any) -> Any:
-    if type(o) is not np.ndarray:
-        o = np.asarray(o)  # NumPy returns scalars for 0-d results; keep tensors as arrays
-    return Tensor._make(o)
+    return Tensor._make(as_ndarray(o))
 
 
 def _share_version(src: Any, out: Any) -> None:

@@ -49,6 +49,7 @@ class SavedConstant(NamedTuple):
 
 Saved = SavedInput | SavedOutput | SavedConstant
 _SAVED_NONE = SavedConstant(None)
+_new_record = tuple.__new__  # SavedInput(...) without NamedTuple's Python-level __new__
 
 
 def pack(value: Any, args: tuple[Any, ...], outs: tuple[Any, ...], tensor_cls: Any) -> Saved:
@@ -59,13 +60,13 @@ def pack(value: Any, args: tuple[Any, ...], outs: tuple[Any, ...], tensor_cls: A
     for a in args:
         if isinstance(a, tensor_cls) and raw is a._data:
             vc = a._vc
-            return SavedInput(a, vc[0] if vc is not None else 0)
+            return _new_record(SavedInput, (a, vc[0] if vc is not None else 0))
     for nr, o in enumerate(outs):
         if raw is o._data:
             if o._vc is None:
                 o._vc = [0]
-            return SavedOutput(o._data, o._vc, nr)
-    return SavedConstant(value)
+            return _new_record(SavedOutput, (o._data, o._vc, nr))
+    return _new_record(SavedConstant, (value,))
 
 
 def check_version(ctx: Any, s: Saved, tensor_cls: Any) -> None:

@@ -125,8 +125,8 @@ def evaluate(model: nn.Module, dataset: TensorDataset) -> tuple[float, float]:
     model.eval()
     total_loss, correct = 0.0, 0
     with ndgrad.no_grad():
-        # 256, not the usual 1000: a CNN's im2col buffers grow with the batch (CNN test pass
-        # 348 -> 89 MB traced peak, and 2.2 -> 1.1 s since the buffers stay in cache)
+        # 256, not the usual 1000: a CNN's im2col buffers grow with the batch (smaller peak
+        # memory, and faster since the buffers stay in cache)
         for x, y in DataLoader(dataset, batch_size=256):
             logits = model(x)
             total_loss += nn.functional.cross_entropy(logits, y, reduction="sum").item()

@@ -7,10 +7,6 @@ A primitive is a ``Function`` whose ``forward`` takes and returns NumPy arrays a
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-
 from ndgrad.autograd.function import Function
 
 
@@ -21,9 +17,3 @@ class Primitive(Function):
 
     array_io = True
     array_backward = True
-
-
-def as_array(out: Any) -> np.ndarray:
-    """NumPy returns scalars for 0-d inputs; an op that saves its output must save the very
-    array the engine wraps, or the saved output loses its link to the graph."""
-    return out if type(out) is np.ndarray else np.asarray(out)

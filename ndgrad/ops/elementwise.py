@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._helpers import broadcast_error
+from ndgrad._helpers import as_ndarray, broadcast_error
 from ndgrad.ops._erf import erf as _erf
-from ndgrad.ops.base import Primitive, as_array
+from ndgrad.ops.base import Primitive
 
 
 # -- arithmetic ------------------------------------------------------------------------------
@@ -77,7 +77,7 @@ class Pow(Primitive):
     @staticmethod
     def forward(ctx, x, y):
         try:
-            out = as_array(np.power(x, y))
+            out = as_ndarray(np.power(x, y))
         except ValueError as e:  # NumPy: "Integers to negative integer powers are not allowed."
             if "broadcast" in str(e):
                 raise  # _binary turns it into torch's message naming both sizes
@@ -150,7 +150,7 @@ class _Modulo(Primitive):
 class Exp(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = as_array(np.exp(x))
+        out = as_ndarray(np.exp(x))
         ctx.save_for_backward(out)
         return out
 
@@ -163,7 +163,7 @@ class Exp(Primitive):
 class Expm1(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = as_array(np.expm1(x))
+        out = as_ndarray(np.expm1(x))
         ctx.save_for_backward(out)
         return out
 
@@ -226,7 +226,7 @@ class Log1p(Primitive):
 class Sqrt(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = as_array(np.sqrt(x))
+        out = as_ndarray(np.sqrt(x))
         ctx.save_for_backward(out)
         return out
 
@@ -263,7 +263,7 @@ class Cos(Primitive):
 class Tan(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = as_array(np.tan(x))
+        out = as_ndarray(np.tan(x))
         ctx.save_for_backward(out)
         return out
 
@@ -276,7 +276,7 @@ class Tan(Primitive):
 class Tanh(Primitive):
     @staticmethod
     def forward(ctx, x):
-        out = as_array(np.tanh(x))
+        out = as_ndarray(np.tanh(x))
         ctx.save_for_backward(out)
         return out
 
@@ -320,8 +320,8 @@ _SCALARS: dict[tuple[float, np.dtype], np.ndarray] = {}
 
 
 def _scalar(value: float, dtype: np.dtype) -> np.ndarray:
-    """A shared read-only 0-d array: NumPy compares against it or clips to it about 3x faster
-    than against a Python number (no scalar conversion or promotion on every call)."""
+    """A shared read-only 0-d array: NumPy compares against it or clips to it faster than
+    against a Python number (no scalar conversion or promotion on every call)."""
     z = _SCALARS.get((value, dtype))
     if z is None:
         z = _SCALARS[(value, dtype)] = np.full((), value, dtype)
@@ -333,10 +333,10 @@ def _relu(x: np.ndarray) -> np.ndarray:
     """max(x, 0), as torch computes it: nan stays nan and -0.0 stays -0.0.
 
     Floats go through NumPy's clip ufunc with 0-d bounds (0, inf): it has a SIMD loop for that
-    case, where maximum against a scalar does not (NumPy 2.4: 143 -> 38 us on a (64, 8, 28, 28)
-    float32 batch). The result keeps x's memory layout, as ufuncs do."""
+    case, where maximum against a scalar does not. The result keeps x's memory layout, as
+    ufuncs do."""
     if x.dtype.kind != "f":
-        return as_array(np.maximum(x, 0))
+        return as_ndarray(np.maximum(x, 0))
     return x.clip(_scalar(0.0, x.dtype), _scalar(np.inf, x.dtype))
 
 

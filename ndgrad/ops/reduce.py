@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._helpers import wrap_dims
-from ndgrad.ops.base import Primitive, as_array
+from ndgrad._helpers import as_ndarray, wrap_dims
+from ndgrad.ops.base import Primitive
 from ndgrad.ops.elementwise import Where
 from ndgrad.ops.shape import ExpandCopy, Flip, Pad
 
@@ -51,7 +51,7 @@ class Amax(Primitive):
         if x.size == 0 and any(x.shape[d] == 0 for d in dims):
             raise IndexError(f"{cls.__name__.lower()}(): Expected reduction dim {dims} to have "
                              f"non-zero size.")
-        out = as_array(cls.np_fn(x, axis=dims, keepdims=True))
+        out = as_ndarray(cls.np_fn(x, axis=dims, keepdims=True))
         ctx.save_for_backward(x, out)
         ctx.kshape, ctx.dims, ctx.nan_wins = out.shape, dims, nan_wins
         return out if keepdim else out.reshape([s for i, s in enumerate(x.shape) if i not in dims])
@@ -209,7 +209,7 @@ class Norm(Primitive):
             out = np.sum(x != 0, axis=dims, keepdims=True, dtype=x.dtype)
         else:
             out = np.sum(np.abs(x) ** p, axis=dims, keepdims=True) ** (1.0 / p)
-        out = as_array(out).astype(x.dtype, copy=False)
+        out = as_ndarray(out).astype(x.dtype, copy=False)
         ctx.kshape, ctx.p, ctx.dims = out.shape, p, dims
         if not keepdim:
             out = out.reshape(_squeezed(x.shape, dims))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
-from ndgrad._helpers import broadcast_error
+from ndgrad._helpers import as_ndarray, broadcast_error
 from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.ops.base import Primitive
 from ndgrad.ops.elementwise import (
@@ -195,7 +195,7 @@ class ElementwiseMixin(TensorBase):
                 out = ufunc(x, raw(other))
             except ValueError:  # NumPy's "operands could not be broadcast together"
                 raise broadcast_error(x.shape, np.shape(raw(other))) from None
-            return self._make(out if type(out) is np.ndarray else np.asarray(out))
+            return self._make(as_ndarray(out))
         other = self._operand(other)
         nd = _dtype.result_type(self, other)
         if isinstance(other, TensorBase):

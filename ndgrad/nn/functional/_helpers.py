@@ -12,7 +12,7 @@ import numpy as np
 from ndgrad.tensor import Tensor
 
 
-def _ntuple(v: Any, n: int, name: str) -> tuple[int, ...]:
+def _int_tuple(v: Any, n: int, name: str) -> tuple[int, ...]:
     """An int or a sequence of n ints (a single-item sequence is repeated) as an n-tuple."""
     if isinstance(v, Tensor):
         v = v.tolist()

@@ -9,10 +9,8 @@ import math
 import warnings
 from typing import Any
 
-from ndgrad._helpers import wrap_dim
-from ndgrad.autograd.function import Function
 from ndgrad.nn.functional._helpers import _float_input
-from ndgrad.ops import nn as NN
+from ndgrad.ops.nn import Hardswish, LogSigmoid
 from ndgrad.tensor import Tensor, where
 
 
@@ -96,7 +94,7 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
     _float_input(input, "hardswish")
-    return _maybe_inplace(input, NN.Hardswish.apply, inplace)
+    return _maybe_inplace(input, Hardswish.apply, inplace)
 
 
 def softsign(input: Tensor) -> Tensor:
@@ -109,7 +107,7 @@ def tanhshrink(input: Tensor) -> Tensor:
 
 def logsigmoid(input: Tensor) -> Tensor:
     """log(sigmoid(x)), stable for large |x| (a primitive)."""
-    return NN.LogSigmoid.apply(input)
+    return LogSigmoid.apply(input)
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -127,24 +125,12 @@ def _softmax_dim(name: str, ndim: int, stacklevel: int = 3) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def _softmax_like(op: type[Function], name: str, input: Tensor, dim: int | None,
-                  dtype: Any) -> Tensor:
-    """softmax and log_softmax: cast to dtype, pick the implicit dim, treat a 0-d input as 1-d."""
-    x = input if dtype is None else input.to(dtype)
-    if not x.is_floating_point():
-        raise RuntimeError(f"\"{name}\" not implemented for '{x.dtype}'")
-    if dim is None:
-        dim = _softmax_dim(name, x.ndim, stacklevel=4)  # warn at softmax's caller
-    if x.ndim == 0:
-        wrap_dim(dim, 0)
-        return op.apply(x.reshape(1), 0).reshape(())
-    return op.apply(x, wrap_dim(dim, x.ndim))
-
-
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
             dtype: Any = None) -> Tensor:
-    """exp(x) / sum(exp(x)) along dim, computed from x - max (a primitive)."""
-    return _softmax_like(NN.Softmax, "softmax", input, dim, dtype)
+    """exp(x) / sum(exp(x)) along dim (Tensor.softmax); without dim, torch's implicit one."""
+    if dim is None:
+        dim = _softmax_dim("softmax", input.ndim)
+    return input.softmax(dim, dtype=dtype)
 
 
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
@@ -156,8 +142,10 @@ def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
 
 def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
                 dtype: Any = None) -> Tensor:
-    """x - logsumexp(x) along dim (a primitive: stable where log(softmax(x)) gives -inf)."""
-    return _softmax_like(NN.LogSoftmax, "log_softmax", input, dim, dtype)
+    """x - logsumexp(x) along dim (Tensor.log_softmax); without dim, torch's implicit one."""
+    if dim is None:
+        dim = _softmax_dim("log_softmax", input.ndim)
+    return input.log_softmax(dim, dtype=dtype)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:

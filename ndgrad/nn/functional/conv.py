@@ -10,9 +10,20 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad.nn.functional._helpers import _float_input, _ntuple, _same_dtype
-from ndgrad.ops import conv as C
-from ndgrad.ops import nn as NN
+from ndgrad.nn.functional._helpers import _float_input, _int_tuple, _same_dtype
+from ndgrad.ops.conv import (
+    AvgPool2d,
+    Conv2d,
+    Conv2dGradInput,
+    ConvParams,
+    MaxPool2d,
+    PoolParams,
+    avg_pool_scale,
+    conv_transpose_shape,
+    out_size,
+    pool_out_size,
+)
+from ndgrad.ops.nn import Linear
 from ndgrad.tensor import Tensor
 
 _int2 = int | tuple[int, int] | Sequence[int]
@@ -31,8 +42,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} "
                            f"and {weight.shape[1]}x{weight.shape[0]})")
     if x.ndim == 1:
-        return NN.Linear.apply(input.unsqueeze(0), weight, bias).squeeze(0)
-    return NN.Linear.apply(input, weight, bias)
+        return Linear.apply(input.unsqueeze(0), weight, bias).squeeze(0)
+    return Linear.apply(input, weight, bias)
 
 
 def _conv_padding(padding: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
@@ -52,7 +63,7 @@ def _conv_padding(padding: Any, kernel: tuple[int, ...], stride: tuple[int, ...]
             total = d * (k - 1)
             pads.append((total // 2, total - total // 2))
         return tuple(pads)
-    p = _ntuple(padding, n, "padding")
+    p = _int_tuple(padding, n, "padding")
     if any(v < 0 for v in p):
         raise RuntimeError("negative padding is not supported")
     return tuple((v, v) for v in p)
@@ -98,14 +109,14 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _i
                            f"4-D weight (out_channels, in_channels/groups, kH, kW), got "
                            f"{list(weight.shape)}")
     _conv_checks("conv2d", x, weight, bias, groups)
-    s = _ntuple(stride, 2, "stride")
-    d = _ntuple(dilation, 2, "dilation")
+    s = _int_tuple(stride, 2, "stride")
+    d = _int_tuple(dilation, 2, "dilation")
     if any(v <= 0 for v in s) or any(v <= 0 for v in d):
         raise RuntimeError(f"stride and dilation must be positive, got stride={list(s)}, "
                            f"dilation={list(d)}")
     pads = _conv_padding(padding, tuple(weight.shape[2:]), s, d)
-    p = C.ConvParams(s, pads, d, groups)  # type: ignore[arg-type]
-    oh, ow = (C.out_size(x.shape[2 + i], weight.shape[2 + i], s[i], pads[i], d[i])
+    p = ConvParams(s, pads, d, groups)  # type: ignore[arg-type]
+    oh, ow = (out_size(x.shape[2 + i], weight.shape[2 + i], s[i], pads[i], d[i])
               for i in range(2))
     if oh <= 0 or ow <= 0:
         hp, wp = x.shape[2] + sum(pads[0]), x.shape[3] + sum(pads[1])
@@ -113,7 +124,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: _i
                            f"size: ({(weight.shape[2] - 1) * d[0] + 1} x "
                            f"{(weight.shape[3] - 1) * d[1] + 1}). Kernel size can't be greater "
                            f"than actual input size")
-    out = C.Conv2d.apply(x, weight, bias, p)
+    out = Conv2d.apply(x, weight, bias, p)
     return out.squeeze(0) if unbatched else out
 
 
@@ -124,11 +135,11 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: An
     if weight.ndim != 3:
         raise RuntimeError(f"conv1d expects a 3-D weight (out_channels, in_channels/groups, "
                            f"kW), got {list(weight.shape)}")
-    s, d = _ntuple(stride, 1, "stride")[0], _ntuple(dilation, 1, "dilation")[0]
+    s, d = _int_tuple(stride, 1, "stride")[0], _int_tuple(dilation, 1, "dilation")[0]
     if isinstance(padding, str):
         pad: Any = padding
     else:
-        pad = (0, _ntuple(padding, 1, "padding")[0])
+        pad = (0, _int_tuple(padding, 1, "padding")[0])
     out = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s), pad, (1, d), groups)
     out = out.squeeze(2)
     return out.squeeze(0) if unbatched else out
@@ -143,22 +154,22 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
         raise RuntimeError(f"conv_transpose2d expects a 4-D weight (in_channels, "
                            f"out_channels/groups, kH, kW), got {list(weight.shape)}")
     _conv_checks("conv_transpose2d", x, weight, bias, groups, transposed=True)
-    s = _ntuple(stride, 2, "stride")
-    d = _ntuple(dilation, 2, "dilation")
-    pd = _ntuple(padding, 2, "padding")
-    op = _ntuple(output_padding, 2, "output_padding")
+    s = _int_tuple(stride, 2, "stride")
+    d = _int_tuple(dilation, 2, "dilation")
+    pd = _int_tuple(padding, 2, "padding")
+    op = _int_tuple(output_padding, 2, "output_padding")
     if any(o >= s_ and o >= d_ for o, s_, d_ in zip(op, s, d)):
         raise RuntimeError(f"output padding must be smaller than either stride or dilation, but "
                            f"got output_padding_height: {op[0]} output_padding_width: {op[1]} "
                            f"stride_height: {s[0]} stride_width: {s[1]} dilation_height: {d[0]} "
                            f"dilation_width: {d[1]}")
-    p = C.ConvParams(s, ((pd[0], pd[0]), (pd[1], pd[1])), d, groups)  # type: ignore[arg-type]
-    shape = C.conv_transpose_shape(tuple(x.shape), tuple(weight.shape), p, op)
+    p = ConvParams(s, ((pd[0], pd[0]), (pd[1], pd[1])), d, groups)  # type: ignore[arg-type]
+    shape = conv_transpose_shape(tuple(x.shape), tuple(weight.shape), p, op)
     if shape[2] <= 0 or shape[3] <= 0:
         raise RuntimeError(f"Given input size per channel: ({x.shape[2]} x {x.shape[3]}). "
                            f"Calculated output size per channel: ({shape[2]} x {shape[3]}). "
                            f"Output size is too small")
-    out = C.Conv2dGradInput.apply(x, weight, shape, p)
+    out = Conv2dGradInput.apply(x, weight, shape, p)
     if bias is not None:
         out = out + bias.reshape(1, -1, 1, 1)
     return out.squeeze(0) if unbatched else out
@@ -169,7 +180,7 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
                      groups: int = 1, dilation: Any = 1) -> Tensor:
     """Transposed 1-D convolution: conv_transpose2d on a height-1 image."""
     x, unbatched = _batched(input, 1, "conv_transpose1d")
-    s, pd, op, d = (_ntuple(v, 1, name)[0] for v, name in (
+    s, pd, op, d = (_int_tuple(v, 1, name)[0] for v, name in (
         (stride, "stride"), (padding, "padding"), (output_padding, "output_padding"),
         (dilation, "dilation")))
     out = conv_transpose2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s), (0, pd), (0, op),
@@ -178,12 +189,12 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
 
 
 def _pool_params(name: str, x: Tensor, kernel_size: Any, stride: Any, padding: Any,
-                 dilation: Any, ceil_mode: bool) -> C.PoolParams:
-    k = _ntuple(kernel_size, 2, "kernel_size")
+                 dilation: Any, ceil_mode: bool) -> PoolParams:
+    k = _int_tuple(kernel_size, 2, "kernel_size")
     s = k if stride is None or (isinstance(stride, list | tuple) and len(stride) == 0) \
-        else _ntuple(stride, 2, "stride")
-    pd = _ntuple(padding, 2, "padding")
-    d = _ntuple(dilation, 2, "dilation")
+        else _int_tuple(stride, 2, "stride")
+    pd = _int_tuple(padding, 2, "padding")
+    d = _int_tuple(dilation, 2, "dilation")
     if any(v <= 0 for v in k + s + d):
         raise RuntimeError(f"{name}: kernel_size, stride and dilation must be greater than zero, "
                            f"but got kernel_size={list(k)}, stride={list(s)}, dilation={list(d)}")
@@ -191,13 +202,13 @@ def _pool_params(name: str, x: Tensor, kernel_size: Any, stride: Any, padding: A
         if pi < 0 or pi > ((ki - 1) * di + 1) // 2:
             raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
                                f"pad={pi}, kernel_size={ki} and dilation={di}")
-    out = tuple(C.pool_out_size(x.shape[2 + i], k[i], s[i], pd[i], d[i], ceil_mode)
+    out = tuple(pool_out_size(x.shape[2 + i], k[i], s[i], pd[i], d[i], ceil_mode)
                 for i in range(2))
     if out[0] <= 0 or out[1] <= 0:
         raise RuntimeError(f"Given input size: ({'x'.join(map(str, x.shape[1:]))}). Calculated "
                            f"output size: ({x.shape[1]}x{out[0]}x{out[1]}). Output size is too "
                            f"small")
-    return C.PoolParams(k, s, pd, d, out)  # type: ignore[arg-type]
+    return PoolParams(k, s, pd, d, out)  # type: ignore[arg-type]
 
 
 def max_pool2d(input: Tensor, kernel_size: _int2, stride: _int2 | None = None,
@@ -206,7 +217,7 @@ def max_pool2d(input: Tensor, kernel_size: _int2, stride: _int2 | None = None,
     """Max over windows; the gradient goes to the first maximum of each window, as PyTorch."""
     x, unbatched = _batched(input, 2, "max_pool2d")
     p = _pool_params("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
-    res = C.MaxPool2d.apply(x, p, return_indices)
+    res = MaxPool2d.apply(x, p, return_indices)
     if unbatched:
         return tuple(r.squeeze(0) for r in res) if return_indices else res.squeeze(0)
     return res
@@ -217,10 +228,10 @@ def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any
     """1-D max pooling: max_pool2d over a height-1 image."""
     x, unbatched = _batched(input, 1, "max_pool1d")
     s = None if stride is None or (isinstance(stride, list | tuple) and not stride) \
-        else (1, _ntuple(stride, 1, "stride")[0])
-    res: Any = max_pool2d(x.unsqueeze(2), (1, _ntuple(kernel_size, 1, "kernel_size")[0]), s,
-                     (0, _ntuple(padding, 1, "padding")[0]),
-                     (1, _ntuple(dilation, 1, "dilation")[0]), ceil_mode, return_indices)
+        else (1, _int_tuple(stride, 1, "stride")[0])
+    res: Any = max_pool2d(x.unsqueeze(2), (1, _int_tuple(kernel_size, 1, "kernel_size")[0]), s,
+                     (0, _int_tuple(padding, 1, "padding")[0]),
+                     (1, _int_tuple(dilation, 1, "dilation")[0]), ceil_mode, return_indices)
     res = tuple(r.squeeze(2) for r in res) if return_indices else res.squeeze(2)
     if unbatched:
         return tuple(r.squeeze(0) for r in res) if return_indices else res.squeeze(0)
@@ -232,26 +243,26 @@ def avg_pool2d(input: Tensor, kernel_size: _int2, stride: _int2 | None = None,
                divisor_override: int | None = None) -> Tensor:
     """Mean over windows; the divisor counts padding only with count_include_pad."""
     x, unbatched = _batched(input, 2, "avg_pool2d")
-    k = _ntuple(kernel_size, 2, "kernel_size")
-    pd = _ntuple(padding, 2, "padding")
+    k = _int_tuple(kernel_size, 2, "kernel_size")
+    pd = _int_tuple(padding, 2, "padding")
     if any(pi > ki // 2 for pi, ki in zip(pd, k)):
         raise RuntimeError(f"pad should be smaller than or equal to half of kernel size, but got "
                            f"padW = {pd[1]}, padH = {pd[0]}, kW = {k[1]}, kH = {k[0]}")
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     p = _pool_params("avg_pool2d", x, k, stride, pd, 1, ceil_mode)
-    scale = C.avg_pool_scale(x.shape[2], x.shape[3], p, count_include_pad, divisor_override,
+    scale = avg_pool_scale(x.shape[2], x.shape[3], p, count_include_pad, divisor_override,
                              x._data.dtype)
-    out = C.AvgPool2d.apply(x, p, scale)
+    out = AvgPool2d.apply(x, p, scale)
     return out.squeeze(0) if unbatched else out
 
 
 def avg_pool1d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
                ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
     x, unbatched = _batched(input, 1, "avg_pool1d")
-    s = None if stride is None else (1, _ntuple(stride, 1, "stride")[0])
-    out = avg_pool2d(x.unsqueeze(2), (1, _ntuple(kernel_size, 1, "kernel_size")[0]), s,
-                     (0, _ntuple(padding, 1, "padding")[0]), ceil_mode,
+    s = None if stride is None else (1, _int_tuple(stride, 1, "stride")[0])
+    out = avg_pool2d(x.unsqueeze(2), (1, _int_tuple(kernel_size, 1, "kernel_size")[0]), s,
+                     (0, _int_tuple(padding, 1, "padding")[0]), ceil_mode,
                      count_include_pad).squeeze(2)
     return out.squeeze(0) if unbatched else out
 
@@ -286,6 +297,6 @@ def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:
 
 def adaptive_avg_pool1d(input: Tensor, output_size: Any) -> Tensor:
     x, unbatched = _batched(input, 1, "adaptive_avg_pool1d")
-    o = _ntuple(output_size, 1, "output_size")[0]
+    o = _int_tuple(output_size, 1, "output_size")[0]
     out = adaptive_avg_pool2d(x.unsqueeze(2), (1, o)).squeeze(2)
     return out.squeeze(0) if unbatched else out

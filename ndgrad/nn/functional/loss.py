@@ -11,7 +11,7 @@ import numpy as np
 from ndgrad.nn.functional._helpers import _float_input, _reduce, _reduction, _size_warning
 from ndgrad.nn.functional.activation import log_softmax
 from ndgrad.nn.functional.normalization import cosine_similarity
-from ndgrad.ops import nn as NN
+from ndgrad.ops.nn import BinaryCrossEntropy, CrossEntropy, LogSigmoid
 from ndgrad.tensor import Tensor, where
 
 
@@ -58,7 +58,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                            f"but got weight tensor of shape: {list(weight.shape)}")
     x, t, shape = _class_last(input, target, "cross_entropy")
     # only the logits are an input of the graph; the rest are options (no edges to walk)
-    out = NN.CrossEntropy.apply(x, target=t._data, weight=None if weight is None else weight._data,
+    out = CrossEntropy.apply(x, target=t._data, weight=None if weight is None else weight._data,
                                 ignore_index=ignore_index, reduction=reduction,
                                 label_smoothing=float(label_smoothing))
     return out.reshape(shape) if reduction == "none" else out
@@ -175,7 +175,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
                          f"size ({input.shape}) is deprecated. Please ensure they have the same "
                          f"size.")
-    loss = NN.BinaryCrossEntropy.apply(input, target.to(input.dtype))
+    loss = BinaryCrossEntropy.apply(input, target.to(input.dtype))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -191,7 +191,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
-    log_sig = NN.LogSigmoid.apply(input)
+    log_sig = LogSigmoid.apply(input)
     if pos_weight is not None:
         loss = (1 - target) * input - ((pos_weight - 1) * target + 1) * log_sig
     else:

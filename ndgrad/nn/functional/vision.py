@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ndgrad.ops.shape import Pad
 from ndgrad.tensor import Tensor
 
 
@@ -65,6 +66,4 @@ def _pad_constant(x: Tensor, pairs: dict[int, tuple[int, int]], value: float) ->
         x = x[idx]
     if not any(lo or hi for lo, hi in grow):
         return x
-    from ndgrad.ops import shape as S
-
-    return S.Pad.apply(x, tuple(grow), value)
+    return Pad.apply(x, tuple(grow), value)

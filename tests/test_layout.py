@@ -1,0 +1,133 @@
+"""The shape of the house (shared/DESIGN.md): imports point one way, no module-level import
+cycle, every module imports on its own, no file holds two ideas (~800 lines)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "ndgrad"
+
+
+def _modules() -> dict[str, Path]:
+    mods = {}
+    for path in PKG.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        mods[name] = path
+    return mods
+
+
+MODULES = _modules()
+
+
+def _top_level_imports(path: Path, name: str) -> set[str]:
+    """ndgrad modules imported when this module runs: module-level statements only (not inside
+    functions, not under ``if TYPE_CHECKING:``)."""
+    tree = ast.parse(path.read_text())
+    is_pkg = path.name == "__init__.py"
+    found: set[str] = set()
+
+    def resolve(target: str) -> None:
+        if target in MODULES:
+            found.add(target)
+        elif target.rsplit(".", 1)[0] in MODULES:
+            found.add(target.rsplit(".", 1)[0])
+
+    def visit(stmts: list[ast.stmt]) -> None:
+        for node in stmts:
+            if isinstance(node, ast.If):
+                test = node.test
+                if isinstance(test, ast.Name) and test.id == "TYPE_CHECKING":
+                    continue
+                visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("ndgrad"):
+                        resolve(alias.name)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    pkg = name if is_pkg else name.rsplit(".", 1)[0]
+                    for _ in range(node.level - 1):
+                        pkg = pkg.rsplit(".", 1)[0]
+                    base = f"{pkg}.{base}" if base else pkg
+                if not base.startswith("ndgrad"):
+                    continue
+                for alias in node.names:
+                    sub = f"{base}.{alias.name}"
+                    resolve(sub if sub in MODULES else base)
+
+    visit(tree.body)
+    found.discard(name)
+    return found
+
+
+def test_no_module_level_import_cycle():
+    graph = {name: _top_level_imports(path, name) for name, path in MODULES.items()}
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+
+    def cycle_from(start: str) -> list[str] | None:
+        stack = [(start, iter(sorted(graph[start])))]
+        path = [start]
+        state[start] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+                path.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            elif nxt not in state:
+                state[nxt] = 1
+                stack.append((nxt, iter(sorted(graph[nxt]))))
+                path.append(nxt)
+        return None
+
+    for name in sorted(graph):
+        if name not in state:
+            found = cycle_from(name)
+            assert found is None, "import cycle: " + " -> ".join(found)
+
+
+def test_autograd_imports_nothing_above_it():
+    above = ("ndgrad.tensor", "ndgrad.ops", "ndgrad.nn", "ndgrad.optim", "ndgrad.utils.data")
+    for name, path in MODULES.items():
+        if name.startswith("ndgrad.autograd"):
+            bad = [m for m in _top_level_imports(path, name) if m.startswith(above)]
+            assert not bad, f"{name} imports {bad}"
+
+
+def test_every_module_imports_on_its_own():
+    """Each module imported first, in a fresh set of ndgrad modules (one process: NumPy and
+    torch-free imports stay loaded, so this is fast)."""
+    code = (
+        "import importlib, sys\n"
+        f"names = {sorted(MODULES)!r}\n"
+        "bad = []\n"
+        "for name in names:\n"
+        "    for k in [k for k in sys.modules if k == 'ndgrad' or k.startswith('ndgrad.')]:\n"
+        "        del sys.modules[k]\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except Exception as e:\n"
+        "        bad.append(f'{name}: {type(e).__name__}: {e}')\n"
+        "print('\\n'.join(bad))\n"
+        "sys.exit(1 if bad else 0)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_no_file_holds_two_ideas():
+    long = {str(p.relative_to(ROOT)): n for p in PKG.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 800}
+    assert not long, f"files over 800 lines: {long}"
