@@ -16,6 +16,7 @@ import numpy as np
 
 from ndgrad.optim.optimizer import (
     Optimizer,
+    _check_betas,
     _check_lr,
     _check_nonnegative,
     _ema_sq_,
@@ -37,10 +38,7 @@ class Adam(Optimizer):
                  decoupled_weight_decay: bool = False) -> None:
         _check_lr(lr)
         _check_nonnegative("epsilon", eps)
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        _check_betas(betas)
         _check_nonnegative("weight_decay", weight_decay)
         _no_differentiable(differentiable)
         betas = (float(betas[0]), float(betas[1]))

@@ -344,6 +344,13 @@ def _check_nonnegative(name: str, value: Any) -> None:
         raise ValueError(f"Invalid {name} value: {value}")
 
 
+def _check_betas(betas: Any) -> None:
+    """PyTorch's check that each beta is in [0, 1)."""
+    for i, beta in enumerate(betas[:2]):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+
+
 def _no_differentiable(differentiable: bool) -> None:
     if differentiable:
         raise NotImplementedError("differentiable=True (autograd through the optimizer step) is "
