@@ -233,6 +233,8 @@ def test_repr_matches_torch():
     ("ASGD", dict(lr=-1)), ("ASGD", dict(weight_decay=-1)),
     ("Rprop", dict(lr=-1)), ("Rprop", dict(etas=(1.2, 0.5))), ("Rprop", dict(etas=(0.0, 1.2))),
     ("Rprop", dict(etas=(0.5, 1.0))),
+    ("LBFGS", dict(lr=-1)), ("SparseAdam", dict(lr=0.0)), ("SparseAdam", dict(eps=0.0)),
+    ("SparseAdam", dict(betas=(0.9, 1.0))),
 ])
 def test_argument_validation_matches_torch(name, kwargs):
     t_params, n_params = make_params()
@@ -426,7 +428,7 @@ def test_signatures_match_torch():
     accepted and change nothing: ndgrad has one CPU implementation per optimizer)."""
     import inspect
 
-    for name in NAMES:
+    for name in NAMES + ["LBFGS", "SparseAdam"]:
         t_sig = inspect.signature(getattr(torch.optim, name).__init__).parameters
         n_sig = inspect.signature(getattr(optim, name).__init__).parameters
         assert list(n_sig) == list(t_sig), name
