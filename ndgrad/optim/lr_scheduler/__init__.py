@@ -6,7 +6,7 @@ with a closed form (``_get_closed_form_lr``) for the deprecated ``step(epoch)``;
 same recurrences keeps the same floating point lr sequences as PyTorch.
 
 The package is split as the schedules are: ``base`` (LRScheduler), ``decay`` (rules on the
-epoch), ``cyclic`` (cosine and 1cycle curves), ``composed`` (schedulers of schedulers) and
+epoch), ``cyclic`` (cosine, cyclical and 1cycle curves), ``composed`` (schedulers of schedulers) and
 ``plateau`` (ReduceLROnPlateau); every class is importable from here, as from torch's module.
 """
 
@@ -15,6 +15,7 @@ from ndgrad.optim.lr_scheduler.composed import ChainedScheduler, SequentialLR
 from ndgrad.optim.lr_scheduler.cyclic import (
     CosineAnnealingLR,
     CosineAnnealingWarmRestarts,
+    CyclicLR,
     OneCycleLR,
 )
 from ndgrad.optim.lr_scheduler.decay import (
@@ -31,4 +32,5 @@ from ndgrad.optim.lr_scheduler.plateau import ReduceLROnPlateau
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR",
            "LinearLR", "ExponentialLR", "SequentialLR", "PolynomialLR", "CosineAnnealingLR",
-           "ChainedScheduler", "ReduceLROnPlateau", "CosineAnnealingWarmRestarts", "OneCycleLR"]
+           "ChainedScheduler", "ReduceLROnPlateau", "CyclicLR", "CosineAnnealingWarmRestarts",
+           "OneCycleLR"]

@@ -12,6 +12,7 @@ from functools import wraps
 from typing import Any
 
 from ndgrad.optim.optimizer import Optimizer
+from ndgrad.tensor import Tensor
 
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where "
@@ -20,6 +21,13 @@ EPOCH_DEPRECATION_WARNING = (
     "where available. Please open an issue if you are unable to replicate your use case: "
     "https://github.com/pytorch/pytorch/issues/new/choose."
 )
+# where PyTorch's step-order warnings send the reader (the same text, so users can search it)
+_HOW_TO_ADJUST_LR = "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
+
+
+def _copy(value: Any) -> Any:
+    """A tensor lr is copied, so no two places share (and change) one lr tensor."""
+    return value.clone() if isinstance(value, Tensor) else value
 
 
 def _format_param(name: str, optimizer: Optimizer, param: Any) -> list[Any]:
@@ -29,12 +37,22 @@ def _format_param(name: str, optimizer: Optimizer, param: Any) -> list[Any]:
             raise ValueError(f"{name} must have the same length as optimizer.param_groups. "
                              f"{name} has {len(param)} values, param_groups has "
                              f"{len(optimizer.param_groups)}.")
-        return list(param)
-    return [param] * len(optimizer.param_groups)
+    else:
+        param = [param] * len(optimizer.param_groups)
+    return [_copy(p) for p in param]
 
 
 def _lrs(optimizer: Optimizer, key: str = "lr") -> list[Any]:
-    return [group[key] for group in optimizer.param_groups]
+    """``group[key]`` for each param group (tensors copied)."""
+    return [_copy(group[key]) for group in optimizer.param_groups]
+
+
+def _set_group_value(group: dict[str, Any], key: str, value: Any) -> None:
+    """group[key] = value; a tensor lr is filled in place, as the optimizer may hold it."""
+    if isinstance(group[key], Tensor):
+        group[key].fill_(float(value))
+    else:
+        group[key] = value
 
 
 class LRScheduler:
@@ -49,7 +67,7 @@ class LRScheduler:
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
+                group.setdefault("initial_lr", _copy(group["lr"]))
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
@@ -93,14 +111,15 @@ class LRScheduler:
             if not hasattr(self.optimizer.step, "_wrapped_by_lr_sched"):
                 warnings.warn("Seems like `optimizer.step()` has been overridden after learning "
                               "rate scheduler initialization. Please, make sure to call "
-                              "`optimizer.step()` before `lr_scheduler.step()`.", UserWarning,
-                              stacklevel=2)
+                              "`optimizer.step()` before `lr_scheduler.step()`. See more "
+                              f"details at {_HOW_TO_ADJUST_LR}", UserWarning, stacklevel=2)
             elif not getattr(self.optimizer, "_opt_called", False):
                 warnings.warn("Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
                               "In PyTorch 1.1.0 and later, you should call them in the opposite "
                               "order: `optimizer.step()` before `lr_scheduler.step()`.  Failure "
                               "to do this will result in PyTorch skipping the first value of "
-                              "the learning rate schedule.", UserWarning, stacklevel=2)
+                              f"the learning rate schedule. See more details at "
+                              f"{_HOW_TO_ADJUST_LR}", UserWarning, stacklevel=2)
         self._step_count += 1
         if epoch is not None:
             warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
@@ -119,11 +138,12 @@ class LRScheduler:
         finally:
             self._get_lr_called_within_step = False
         for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
+            _set_group_value(group, "lr", lr)
         self._last_lr = _lrs(self.optimizer)
 
 
-_LRScheduler = LRScheduler
+class _LRScheduler(LRScheduler):
+    """The base class's old name, kept as PyTorch keeps it."""
 
 
 def _track_step_called(opt: Optimizer) -> None:

@@ -7,7 +7,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
-from ndgrad.optim.lr_scheduler.base import LRScheduler, _lrs
+from ndgrad.optim.lr_scheduler.base import LRScheduler, _lrs, _set_group_value
 from ndgrad.optim.lr_scheduler.plateau import ReduceLROnPlateau
 from ndgrad.optim.optimizer import Optimizer
 
@@ -62,12 +62,20 @@ class SequentialLR(_ComposedMixin, LRScheduler):
         self.last_epoch = last_epoch + 1
         self.optimizer = optimizer
         for group in optimizer.param_groups:
-            group["lr"] = group["initial_lr"]
-        for s in schedulers:  # undo the initial step each scheduler made
-            s.last_epoch -= 1
+            _set_group_value(group, "lr", group["initial_lr"])
+        self.recursive_undo()  # undo the initial step each scheduler made
         idx = bisect_right(self._milestones, 0)
         self._schedulers[idx]._initial_step()
         self._last_lr = schedulers[idx].get_last_lr()
+
+    def recursive_undo(self, sched: Any = None) -> None:
+        """Step back every scheduler inside, nested composed schedulers included."""
+        scheds = self if sched is None else sched
+        if hasattr(scheds, "_schedulers"):
+            for s in scheds._schedulers:
+                self.recursive_undo(s)
+        elif hasattr(scheds, "last_epoch"):
+            scheds.last_epoch -= 1
 
     def step(self) -> None:  # type: ignore[override]
         self.last_epoch += 1

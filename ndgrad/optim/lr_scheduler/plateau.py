@@ -6,7 +6,12 @@ import math
 import warnings
 from typing import Any
 
-from ndgrad.optim.lr_scheduler.base import EPOCH_DEPRECATION_WARNING, LRScheduler, _lrs
+from ndgrad.optim.lr_scheduler.base import (
+    EPOCH_DEPRECATION_WARNING,
+    LRScheduler,
+    _lrs,
+    _set_group_value,
+)
 from ndgrad.optim.optimizer import Optimizer
 
 
@@ -81,7 +86,7 @@ class ReduceLROnPlateau(LRScheduler):
             old_lr = float(group["lr"])
             new_lr = max(old_lr * self.factor, self.min_lrs[i])
             if old_lr - new_lr > self.eps:
-                group["lr"] = new_lr
+                _set_group_value(group, "lr", new_lr)
 
     @property
     def in_cooldown(self) -> bool:
