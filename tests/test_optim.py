@@ -235,11 +235,15 @@ def test_repr_matches_torch():
     ("Rprop", dict(etas=(0.5, 1.0))),
     ("LBFGS", dict(lr=-1)), ("SparseAdam", dict(lr=0.0)), ("SparseAdam", dict(eps=0.0)),
     ("SparseAdam", dict(betas=(0.9, 1.0))),
+    ("Adam", dict(betas=(0, 0.99))), ("AdamW", dict(betas=(0.9, 1))),
+    ("Adam", dict(lr=ndgrad.tensor(0.1), foreach=True)),
 ])
 def test_argument_validation_matches_torch(name, kwargs):
     t_params, n_params = make_params()
+    t_kwargs = {k: torch.tensor(v.item()) if isinstance(v, ndgrad.Tensor) else v
+                for k, v in kwargs.items()}
     with pytest.raises(ValueError) as t_err:
-        getattr(torch.optim, name)(t_params, **kwargs)
+        getattr(torch.optim, name)(t_params, **t_kwargs)
     with pytest.raises(ValueError) as n_err:
         getattr(optim, name)(n_params, **kwargs)
     assert str(n_err.value) == str(t_err.value)
@@ -415,6 +419,19 @@ def test_mlp_training_matches_torch():
         for (k, a), (_, b) in zip(n_model.state_dict().items(), t_model.state_dict().items()):
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-6,
                                        err_msg=f"{name} {k}")
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adagrad"])
+def test_fused_flag_checks_match_torch(name):
+    """fused is accepted (ndgrad has one implementation), with torch's errors on conflicts."""
+    t_params, n_params = make_params()
+    getattr(optim, name)(n_params, lr=0.1, fused=True)
+    for kwargs in (dict(fused=True, foreach=True), dict(fused=True, differentiable=True)):
+        with pytest.raises(RuntimeError) as t_err:
+            getattr(torch.optim, name)(t_params, lr=0.1, **kwargs)
+        with pytest.raises(RuntimeError) as n_err:
+            getattr(optim, name)(n_params, lr=0.1, **kwargs)
+        assert str(n_err.value) == str(t_err.value)
 
 
 def test_differentiable_not_supported():
