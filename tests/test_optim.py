@@ -91,6 +91,9 @@ CASES = [
     ("Rprop", dict(), dict(lr=0.1)),
     ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2), maximize=True),
      dict(etas=(0.9, 1.1))),
+    ("Adafactor", dict(), dict(lr=0.05)),
+    ("Adafactor", dict(lr=0.05, beta2_decay=-0.5, eps=(1e-20, 1e-2), d=1.5, weight_decay=0.1,
+                       maximize=True), dict(d=1.0)),
 ]
 NAMES = sorted({name for name, _, _ in CASES})
 IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for name, kw, _ in CASES]
@@ -137,7 +140,8 @@ def _compare_state_dicts(n_sd, t_sd, tol):
     ("AdamW", dict(lr=0.01)), ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01)), ("Adadelta", dict(lr=0.5)),
     ("Adamax", dict(lr=0.01)), ("NAdam", dict(lr=0.01, decoupled_weight_decay=True)),
-    ("RAdam", dict(lr=0.01)), ("ASGD", dict(lr=0.05, t0=3)), ("Rprop", dict(lr=0.01))])
+    ("RAdam", dict(lr=0.01)), ("ASGD", dict(lr=0.05, t0=3)), ("Rprop", dict(lr=0.01)),
+    ("Adafactor", dict(lr=0.05, weight_decay=0.1))])
 def test_state_dict_round_trip(name, kwargs):
     """10 steps, save the state, load it into a fresh optimizer over copies of the parameters
     (ndgrad's own state_dict and torch's, converted), continue 10 steps: all three agree."""
@@ -237,6 +241,9 @@ def test_repr_matches_torch():
     ("SparseAdam", dict(betas=(0.9, 1.0))),
     ("Adam", dict(betas=(0, 0.99))), ("AdamW", dict(betas=(0.9, 1))),
     ("Adam", dict(lr=ndgrad.tensor(0.1), foreach=True)),
+    ("Adafactor", dict(lr=-1)), ("Adafactor", dict(beta2_decay=0.5)),
+    ("Adafactor", dict(eps=(-1.0, 1e-3))), ("Adafactor", dict(eps=(None, -1.0))),
+    ("Adafactor", dict(d=0.5)), ("Adafactor", dict(weight_decay=-1)),
 ])
 def test_argument_validation_matches_torch(name, kwargs):
     t_params, n_params = make_params()
@@ -436,6 +443,8 @@ def test_fused_flag_checks_match_torch(name):
 
 def test_differentiable_not_supported():
     for name in NAMES:
+        if name == "Adafactor":  # torch's has no differentiable option
+            continue
         with pytest.raises(NotImplementedError, match="differentiable"):
             getattr(optim, name)([nn.Parameter(ndgrad.zeros(1))], lr=0.1, differentiable=True)
 

@@ -73,6 +73,7 @@ RUNS = [
     ("ASGD", dict(lr=1e-3, t0=10, lambd=1e-3)),
     ("Rprop", dict(lr=1e-3)),
     ("Rprop", dict(lr=1e-3, maximize=True)),
+    ("Adafactor", dict(lr=0.02, weight_decay=0.01)),
 ]
 
 

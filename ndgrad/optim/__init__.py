@@ -2,6 +2,7 @@
 
 from ndgrad.optim import lr_scheduler, swa_utils
 from ndgrad.optim.adadelta import Adadelta
+from ndgrad.optim.adafactor import Adafactor
 from ndgrad.optim.adagrad import Adagrad
 from ndgrad.optim.adam import Adam
 from ndgrad.optim.adamax import Adamax
@@ -16,6 +17,6 @@ from ndgrad.optim.rprop import Rprop
 from ndgrad.optim.sgd import SGD
 from ndgrad.optim.sparse_adam import SparseAdam
 
-__all__ = ["Optimizer", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "ASGD", "LBFGS",
-           "NAdam", "RAdam", "RMSprop", "Rprop", "SGD", "SparseAdam", "lr_scheduler",
+__all__ = ["Optimizer", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "ASGD",
+           "LBFGS", "NAdam", "RAdam", "RMSprop", "Rprop", "SGD", "SparseAdam", "lr_scheduler",
            "swa_utils"]
