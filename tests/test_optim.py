@@ -74,7 +74,28 @@ CASES = [
     ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1,
                      initial_accumulator_value=0.2, eps=1e-6), {}),
     ("Adagrad", dict(lr=0.1, maximize=True), {}),
+    ("Adadelta", dict(), dict(lr=0.5)),
+    ("Adadelta", dict(lr=0.5, rho=0.5, eps=1e-4, weight_decay=0.1, maximize=True), {}),
+    ("Adamax", dict(), dict(betas=(0.5, 0.9))),
+    ("Adamax", dict(lr=0.01, eps=1e-4, weight_decay=0.1, maximize=True), {}),
+    ("NAdam", dict(), dict(lr=0.01)),
+    ("NAdam", dict(weight_decay=0.1, momentum_decay=0.01), dict(betas=(0.5, 0.9))),
+    ("NAdam", dict(weight_decay=0.1, decoupled_weight_decay=True, maximize=True),
+     dict(weight_decay=0.5)),
+    ("RAdam", dict(lr=0.01), dict(betas=(0.5, 0.9))),  # rho_t > 5 from step 6 (step 2 in g1)
+    ("RAdam", dict(weight_decay=0.1, betas=(0.8, 0.9), maximize=True), {}),
+    ("RAdam", dict(weight_decay=0.1, decoupled_weight_decay=True), dict(lr=0.1)),
+    ("ASGD", dict(), dict(lr=0.1)),
+    ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=5, weight_decay=0.1, maximize=True),
+     dict(t0=0)),
+    ("Rprop", dict(), dict(lr=0.1)),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2), maximize=True),
+     dict(etas=(0.9, 1.1))),
+    ("Adafactor", dict(), dict(lr=0.05)),
+    ("Adafactor", dict(lr=0.05, beta2_decay=-0.5, eps=(1e-20, 1e-2), d=1.5, weight_decay=0.1,
+                       maximize=True), dict(d=1.0)),
 ]
+NAMES = sorted({name for name, _, _ in CASES})
 IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for name, kw, _ in CASES]
 
 
@@ -117,7 +138,10 @@ def _compare_state_dicts(n_sd, t_sd, tol):
 @pytest.mark.parametrize("name,kwargs", [
     ("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=0.01, amsgrad=True)),
     ("AdamW", dict(lr=0.01)), ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
-    ("Adagrad", dict(lr=0.1, lr_decay=0.01))])
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01)), ("Adadelta", dict(lr=0.5)),
+    ("Adamax", dict(lr=0.01)), ("NAdam", dict(lr=0.01, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.01)), ("ASGD", dict(lr=0.05, t0=3)), ("Rprop", dict(lr=0.01)),
+    ("Adafactor", dict(lr=0.05, weight_decay=0.1))])
 def test_state_dict_round_trip(name, kwargs):
     """10 steps, save the state, load it into a fresh optimizer over copies of the parameters
     (ndgrad's own state_dict and torch's, converted), continue 10 steps: all three agree."""
@@ -173,7 +197,7 @@ def test_load_state_dict_errors():
 
 def test_state_dict_format_matches_torch_before_any_step():
     t_params, n_params = make_params()
-    for name in ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad"):
+    for name in NAMES:
         kwargs = dict(lr=0.1)
         t_sd = getattr(torch.optim, name)(t_params, **kwargs).state_dict()
         n_sd = getattr(optim, name)(n_params, **kwargs).state_dict()
@@ -183,7 +207,7 @@ def test_state_dict_format_matches_torch_before_any_step():
 
 def test_repr_matches_torch():
     t_params, n_params = make_params()
-    for name in ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad"):
+    for name in NAMES:
         t = getattr(torch.optim, name)([dict(params=t_params[:1], lr=0.5),
                                         dict(params=t_params[1:])], lr=0.1)
         n = getattr(optim, name)([dict(params=n_params[:1], lr=0.5),
@@ -201,11 +225,32 @@ def test_repr_matches_torch():
     ("RMSprop", dict(momentum=-1)), ("RMSprop", dict(eps=-1)),
     ("Adagrad", dict(lr_decay=-1)), ("Adagrad", dict(initial_accumulator_value=-1)),
     ("Adagrad", dict(eps=-1)), ("Adagrad", dict(weight_decay=-1)),
+    ("Adadelta", dict(lr=-1)), ("Adadelta", dict(rho=1.5)), ("Adadelta", dict(rho=-0.1)),
+    ("Adadelta", dict(eps=-1)), ("Adadelta", dict(weight_decay=-1)),
+    ("Adamax", dict(lr=-1)), ("Adamax", dict(eps=-1)), ("Adamax", dict(betas=(1.0, 0.9))),
+    ("Adamax", dict(betas=(0.9, 1.0))), ("Adamax", dict(weight_decay=-1)),
+    ("NAdam", dict(lr=-1)), ("NAdam", dict(eps=-1)), ("NAdam", dict(betas=(-0.1, 0.9))),
+    ("NAdam", dict(betas=(0.9, 2.0))), ("NAdam", dict(weight_decay=-1)),
+    ("NAdam", dict(momentum_decay=-1)),
+    ("RAdam", dict(lr=-1)), ("RAdam", dict(eps=-1)), ("RAdam", dict(betas=(1.0, 0.9))),
+    ("RAdam", dict(betas=(0.9, -1.0))), ("RAdam", dict(weight_decay=-1)),
+    ("ASGD", dict(lr=-1)), ("ASGD", dict(weight_decay=-1)),
+    ("Rprop", dict(lr=-1)), ("Rprop", dict(etas=(1.2, 0.5))), ("Rprop", dict(etas=(0.0, 1.2))),
+    ("Rprop", dict(etas=(0.5, 1.0))),
+    ("LBFGS", dict(lr=-1)), ("SparseAdam", dict(lr=0.0)), ("SparseAdam", dict(eps=0.0)),
+    ("SparseAdam", dict(betas=(0.9, 1.0))),
+    ("Adam", dict(betas=(0, 0.99))), ("AdamW", dict(betas=(0.9, 1))),
+    ("Adam", dict(lr=ndgrad.tensor(0.1), foreach=True)),
+    ("Adafactor", dict(lr=-1)), ("Adafactor", dict(beta2_decay=0.5)),
+    ("Adafactor", dict(eps=(-1.0, 1e-3))), ("Adafactor", dict(eps=(None, -1.0))),
+    ("Adafactor", dict(d=0.5)), ("Adafactor", dict(weight_decay=-1)),
 ])
 def test_argument_validation_matches_torch(name, kwargs):
     t_params, n_params = make_params()
+    t_kwargs = {k: torch.tensor(v.item()) if isinstance(v, ndgrad.Tensor) else v
+                for k, v in kwargs.items()}
     with pytest.raises(ValueError) as t_err:
-        getattr(torch.optim, name)(t_params, **kwargs)
+        getattr(torch.optim, name)(t_params, **t_kwargs)
     with pytest.raises(ValueError) as n_err:
         getattr(optim, name)(n_params, **kwargs)
     assert str(n_err.value) == str(t_err.value)
@@ -323,7 +368,10 @@ def test_lr_as_tensor_and_changed_between_steps():
 @pytest.mark.parametrize("name,kwargs", [
     ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=1e-4, nesterov=True)),
     ("Adam", dict(lr=0.01, weight_decay=0.1)), ("AdamW", dict(lr=0.01, amsgrad=True)),
-    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)), ("Adagrad", dict(lr=0.1))])
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)), ("Adagrad", dict(lr=0.1)),
+    ("Adadelta", dict(weight_decay=0.1)), ("Adamax", dict(weight_decay=0.1)),
+    ("NAdam", dict(weight_decay=0.1)), ("RAdam", dict(weight_decay=0.1)),
+    ("ASGD", dict(t0=0))])
 def test_step_allocates_no_parameter_sized_arrays(name, kwargs):
     """After the first step creates the state, a step reuses its scratch arrays: it allocates
     far less than one parameter's worth of memory. SGD's last temporary (lr * buf) is the one
@@ -380,9 +428,38 @@ def test_mlp_training_matches_torch():
                                        err_msg=f"{name} {k}")
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "Adagrad"])
+def test_fused_flag_checks_match_torch(name):
+    """fused is accepted (ndgrad has one implementation), with torch's errors on conflicts."""
+    t_params, n_params = make_params()
+    getattr(optim, name)(n_params, lr=0.1, fused=True)
+    for kwargs in (dict(fused=True, foreach=True), dict(fused=True, differentiable=True)):
+        with pytest.raises(RuntimeError) as t_err:
+            getattr(torch.optim, name)(t_params, lr=0.1, **kwargs)
+        with pytest.raises(RuntimeError) as n_err:
+            getattr(optim, name)(n_params, lr=0.1, **kwargs)
+        assert str(n_err.value) == str(t_err.value)
+
+
 def test_differentiable_not_supported():
-    with pytest.raises(NotImplementedError, match="differentiable"):
-        optim.SGD([nn.Parameter(ndgrad.zeros(1))], lr=0.1, differentiable=True)
+    for name in NAMES:
+        if name == "Adafactor":  # torch's has no differentiable option
+            continue
+        with pytest.raises(NotImplementedError, match="differentiable"):
+            getattr(optim, name)([nn.Parameter(ndgrad.zeros(1))], lr=0.1, differentiable=True)
+
+
+def test_signatures_match_torch():
+    """Every torch option is accepted, with the same defaults (foreach, capturable, fused are
+    accepted and change nothing: ndgrad has one CPU implementation per optimizer)."""
+    import inspect
+
+    for name in NAMES + ["LBFGS", "SparseAdam"]:
+        t_sig = inspect.signature(getattr(torch.optim, name).__init__).parameters
+        n_sig = inspect.signature(getattr(optim, name).__init__).parameters
+        assert list(n_sig) == list(t_sig), name
+        for k, p in t_sig.items():
+            assert n_sig[k].default == p.default and n_sig[k].kind == p.kind, (name, k)
 
 
 def test_clip_grad_norm_matches_torch():

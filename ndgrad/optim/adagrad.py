@@ -13,6 +13,7 @@ import numpy as np
 
 from ndgrad.optim.optimizer import (
     Optimizer,
+    _check_fused,
     _check_lr,
     _check_nonnegative,
     _new_step,
@@ -34,6 +35,7 @@ class Adagrad(Optimizer):
         _check_nonnegative("weight_decay", weight_decay)
         _check_nonnegative("initial_accumulator_value", initial_accumulator_value)
         _check_nonnegative("epsilon", eps)
+        _check_fused(fused, foreach, differentiable)
         _no_differentiable(differentiable)
         defaults = {"lr": lr, "lr_decay": lr_decay, "eps": eps, "weight_decay": weight_decay,
                     "initial_accumulator_value": initial_accumulator_value, "foreach": foreach,

@@ -333,6 +333,23 @@ def _check_nonnegative(name: str, value: Any) -> None:
         raise ValueError(f"Invalid {name} value: {value}")
 
 
+def _check_betas(betas: Any) -> None:
+    """PyTorch's check that each beta is in [0, 1)."""
+    for i, beta in enumerate(betas[:2]):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+
+
+def _check_fused(fused: bool | None, foreach: bool | None, differentiable: bool) -> None:
+    """PyTorch's checks on ``fused`` (accepted: ndgrad has one CPU implementation, which is
+    what the flag would choose between)."""
+    if fused:
+        if differentiable:
+            raise RuntimeError("`fused` does not support `differentiable`")
+        if foreach:
+            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+
 def _no_differentiable(differentiable: bool) -> None:
     if differentiable:
         raise NotImplementedError("differentiable=True (autograd through the optimizer step) is "

@@ -16,6 +16,7 @@ import numpy as np
 
 from ndgrad.optim.optimizer import (
     Optimizer,
+    _check_fused,
     _check_lr,
     _hyper,
     _no_differentiable,
@@ -36,6 +37,7 @@ class SGD(Optimizer):
             raise ValueError(f"Invalid momentum value: {momentum}")
         if weight_decay < 0.0:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_fused(fused, foreach, differentiable)
         _no_differentiable(differentiable)
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
                     "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize,
