@@ -1,0 +1,3 @@
+"""ndgrad.save / ndgrad.load."""
+
+from ndgrad.serialization._safetensors import load, save
