@@ -178,7 +178,7 @@ def _load_from(fh: Any, name: str) -> Any:
             return _torch.read_legacy(data)
         if data[257:262] == b"ustar":
             raise RefusedError("it is in torch's oldest (tar) format, from before PyTorch 0.4; "
-                          "load it in PyTorch and save it again")
+                               "load it in PyTorch and save it again")
         return _safetensors.loads(data)
     except RefusedError as e:
         raise pickle.UnpicklingError(f"ndgrad.load refused {name}: {e}") from None

@@ -132,7 +132,7 @@ def _np_dtype(spec: Any, align: bool = False, copy: bool = True) -> _PendingDTyp
         raise CorruptError(f"unknown numpy dtype {spec!r}") from None
     if d.kind not in "biufc" or d.fields is not None or d.subdtype is not None:
         raise RefusedError(f"numpy arrays of dtype {spec!r} (only bool, integer, floating and "
-                      f"complex arrays are read)")
+                           f"complex arrays are read)")
     return _PendingDType(d)
 
 
@@ -186,7 +186,7 @@ def _array_from_bytes(data: Any, dtype: Any, shape: Any, order: str) -> np.ndarr
     data = _as_bytes(data)
     if len(data) != math.prod(shape) * dtype.itemsize:
         raise CorruptError(f"a numpy array of shape {shape} and dtype {dtype} needs "
-                      f"{math.prod(shape) * dtype.itemsize} bytes, the file has {len(data)}")
+                           f"{math.prod(shape) * dtype.itemsize} bytes, the file has {len(data)}")
     arr = np.frombuffer(data, dtype=dtype).reshape(shape, order=order)  # type: ignore[call-overload]
     return arr.view(np.uint8) != 0 if dtype.kind == "b" else arr.copy(order="K")
 
@@ -211,6 +211,8 @@ for _core in ("numpy.core", "numpy._core"):  # NumPy 1.x and 2.x spell the modul
     PLAIN_GLOBALS[(f"{_core}.multiarray", "_reconstruct")] = _np_reconstruct
     PLAIN_GLOBALS[(f"{_core}.multiarray", "scalar")] = _np_scalar
     PLAIN_GLOBALS[(f"{_core}.numeric", "_frombuffer")] = _np_frombuffer
+
+MAX_TUPLE_DEPTH = 1000  # Python's own pickler cannot write deeper ones (its recursion limit)
 
 # Python 2 names that protocol 2 still writes (pickle's fix_imports)
 PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}

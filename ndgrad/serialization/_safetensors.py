@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad.nn.module import Module
 from ndgrad.serialization._allowlist import CorruptError
 from ndgrad.tensor import Tensor
 
@@ -79,6 +80,9 @@ class _Encoder:
             return {"__tuple__": [self.encode(v, [*path, str(i)]) for i, v in enumerate(obj)]}
         if isinstance(obj, list):
             return [self.encode(v, [*path, str(i)]) for i, v in enumerate(obj)]
+        if isinstance(obj, Module):
+            raise TypeError(f"ndgrad.save cannot store a whole {type(obj).__name__} module: save "
+                            f"its state_dict() instead (a module's code cannot be stored safely)")
         raise TypeError(f"ndgrad.save stores tensors, arrays, numbers, strings, None and "
                         f"dicts/lists/tuples of them (it never pickles); got "
                         f"{type(obj).__module__}.{type(obj).__qualname__} at "
@@ -131,20 +135,20 @@ def _header_metadata(data: bytes) -> dict[str, str]:
     """The ``__metadata__`` of a safetensors header (8-byte little-endian length, then JSON)."""
     if len(data) < 8:
         raise CorruptError(f"it is not a valid safetensors file: the file has only {len(data)} "
-                      f"bytes (truncated or empty?)")
+                           f"bytes (truncated or empty?)")
     (n,) = struct.unpack("<Q", data[:8])
     if n > len(data) - 8:
         raise CorruptError(f"it is not a valid safetensors file: its header claims {n} bytes but "
-                      f"the file has {len(data) - 8} after the length (truncated, or not a "
+                           f"the file has {len(data) - 8} after the length (truncated, or not a "
                       f"safetensors file)")
     try:
         header = json.loads(data[8:8 + n])
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CorruptError(f"it is not a valid safetensors file: its header is not valid JSON "
-                      f"({e})") from None
+                           f"({e})") from None
     except RecursionError:
         raise CorruptError("it is not a valid safetensors file: its JSON header is nested too "
-                      "deeply") from None
+                           "deeply") from None
     meta = header.get("__metadata__") if isinstance(header, dict) else None
     return meta if isinstance(meta, dict) else {}
 
@@ -156,7 +160,7 @@ def loads(data: bytes) -> Any:
         arrays = _safetensors_numpy().load(data)
     except Exception as e:  # safetensors raises its own SafetensorError
         raise CorruptError(f"it is not a valid safetensors file (corrupt or truncated?): "
-                      f"{e}") from None
+                           f"{e}") from None
     arrays = {k: v if v.flags.writeable else v.copy() for k, v in arrays.items()}
     structure = metadata.get(_STRUCTURE_KEY)
     if structure is None:  # a plain safetensors file: a flat dict of tensors in file order

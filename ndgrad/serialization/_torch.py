@@ -79,7 +79,7 @@ def _ndgrad_dtype(name: str) -> Any:
     d = _dtype._NAMES.get(name)
     if d is None:
         raise RefusedError(f"the file holds torch.{name} data, which ndgrad has no dtype for; "
-                      f"convert it in PyTorch first (e.g. tensor.float() for bfloat16)")
+                           f"convert it in PyTorch first (e.g. tensor.float() for bfloat16)")
     return d
 
 
@@ -107,7 +107,7 @@ class _Storage:
             assert self.raw is not None
             if self.raw.size % dtype.itemsize:
                 raise CorruptError(f"a storage of {self.raw.size} bytes does not hold whole "
-                              f"{dtype} elements")
+                                   f"{dtype} elements")
             if self.big_endian and self.typed:
                 raise CorruptError("a big-endian storage read as two dtypes")
             typed = self.raw.view(dtype)
@@ -157,7 +157,7 @@ def _tensor(ts: Any, offset: Any, size: Any, stride: Any, dtype: Any) -> Tensor:
     if not (isinstance(size, tuple | list) and isinstance(stride, tuple | list)
             and len(size) == len(stride) and all(map(_is_index, (*size, *stride, offset)))):
         raise CorruptError(f"damaged tensor layout: size {size!r:.60}, stride {stride!r:.60}, "
-                      f"offset {offset!r:.20}")
+                           f"offset {offset!r:.20}")
     if dtype is None:
         raise CorruptError("a tensor on an untyped storage needs a dtype")
     size, stride, npdtype = tuple(size), tuple(stride), dtype.np
@@ -173,7 +173,7 @@ def _tensor(ts: Any, offset: Any, size: Any, stride: Any, dtype: Any) -> Tensor:
         last = offset + sum((k - 1) * st for k, st in zip(size, stride))
         if last >= n:
             raise CorruptError(f"a tensor of size {list(size)}, stride {list(stride)} at offset "
-                          f"{offset} reaches element {last}, but its storage holds {n}")
+                               f"{offset} reaches element {last}, but its storage holds {n}")
         if stride == _contiguous_strides(size):
             view = elements[offset:offset + math.prod(size)].reshape(size)
         else:
@@ -244,13 +244,20 @@ _REBUILDERS = (_rebuild_tensor, _rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild
 
 def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> Tensor:
     """A tensor with Python attributes: ``func(*args)``, then the attributes."""
-    if func not in _REBUILDERS or new_type not in (_TENSOR, _PARAMETER) \
+    if not any(func is f for f in _REBUILDERS) or not (new_type is _TENSOR or
+                                                       new_type is _PARAMETER) \
             or not isinstance(args, tuple):
         raise RefusedError("a tensor subclass ndgrad does not have")
     t = func(*args)
     if new_type is _PARAMETER and not isinstance(t, Parameter):
         t = Parameter(t, t.requires_grad)
     return _with_state(t, state)
+
+
+def _size(dims: Any = ()) -> Size:
+    if not (isinstance(dims, tuple | list) and all(map(_is_index, dims))):
+        raise CorruptError(f"damaged torch.Size {dims!r:.60}")
+    return Size(dims)
 
 
 def _device(kind: Any, index: Any = None) -> device:
@@ -273,7 +280,7 @@ def find_global(module: str, name: str) -> Any:
     if (module, name) in (("torch.nn.parameter", "Parameter"), ("torch.nn", "Parameter")):
         return _PARAMETER
     if (module, name) == ("torch", "Size"):
-        return Size
+        return _size
     if (module, name) == ("torch", "device"):
         return _device
     if module in ("torch", "torch.cuda") and name in _STORAGES:
@@ -314,7 +321,7 @@ def read_zip(fileobj: Any) -> Any:
     prefix = pkls[0][:-len("data.pkl")] if len(pkls) == 1 else None
     if any(n.endswith("/constants.pkl") for n in names):
         raise RefusedError("it is a TorchScript archive (torch.jit.save), whose code ndgrad cannot "
-                      "run; in PyTorch, torch.save(model.state_dict()) and load that")
+                           "run; in PyTorch, torch.save(model.state_dict()) and load that")
     if prefix is None:
         raise CorruptError("a zip archive without one data.pkl: not a torch.save checkpoint")
     order = _record(zf, prefix + "byteorder") if prefix + "byteorder" in names else b"little"
@@ -333,8 +340,8 @@ def read_zip(fileobj: Any) -> Any:
                 raise CorruptError(f"the storage record data/{key} is missing") from None
             if size != nbytes:
                 raise CorruptError(f"the storage record data/{key} holds {size} bytes, but the "
-                              f"pickle says {numel} elements of {stype.itemsize} bytes "
-                              f"({nbytes})")
+                                   f"pickle says {numel} elements of {stype.itemsize} bytes "
+                                   f"({nbytes})")
             raw = np.frombuffer(bytearray(_record(zf, name)), np.uint8)
             storages[key] = _Storage(raw, big_endian=order == b"big")
         storage = storages[key]
@@ -360,10 +367,12 @@ def read_legacy(data: bytes) -> Any:
     dtypes are named inside it, so the pickle is read twice: first to learn the storages (and
     where the pickle ends), then, with their data, to build the tensors."""
     u = Unpickler(data)
-    if u.load() != LEGACY_MAGIC:
+    magic = u.load()
+    if type(magic) is not int or magic != LEGACY_MAGIC:
         raise CorruptError("a pickle, but not a torch.save checkpoint (wrong magic number)")
     version = Unpickler(data, u.pos)
-    if version.load() != _LEGACY_PROTOCOL:
+    number = version.load()
+    if type(number) is not int or number != _LEGACY_PROTOCOL:
         raise CorruptError("an unknown version of torch's legacy format")
     info = Unpickler(data, version.pos)
     sys_info = info.load()
@@ -397,7 +406,7 @@ def read_legacy(data: bytes) -> Any:
         nbytes = numel * stype.itemsize
         if count != numel or pos + 8 + nbytes > len(data):
             raise CorruptError(f"storage {key} should hold {numel} elements ({nbytes} bytes); the "
-                          f"file says {count} and has {len(data) - pos - 8} bytes left")
+                               f"file says {count} and has {len(data) - pos - 8} bytes left")
         storages[key] = _Storage(np.frombuffer(bytearray(data[pos + 8:pos + 8 + nbytes]),
                                                np.uint8))
         pos += 8 + nbytes

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ndgrad.serialization._allowlist import (
+    MAX_TUPLE_DEPTH,
     NDARRAY,
     PLAIN_GLOBALS,
     PY2_MODULES,
@@ -59,6 +60,7 @@ class Unpickler:
         self.named: dict[int, Any] = {}  # id -> object for everything a GLOBAL produced
         self.unfinished: dict[int, Pending] = {}  # Pending objects BUILD has not finished
         self.pending_memo: dict[int, list[int]] = {}  # id(Pending) -> its memo keys
+        self.tuple_depth: dict[int, tuple[int, Any]] = {}  # id -> (depth, tuple) if nested
 
     def load(self) -> Any:
         data = self.data
@@ -77,15 +79,17 @@ class Unpickler:
             except (CorruptError, RefusedError):
                 raise
             except (IndexError, KeyError, TypeError, ValueError, AttributeError,
-                    OverflowError, UnicodeDecodeError, struct.error) as e:
-                raise CorruptError(f"damaged pickle at byte {start} ({op.__name__.upper()}: "
-                              f"{type(e).__name__}: {e})") from None
+                    OverflowError, UnicodeDecodeError, RuntimeError, struct.error) as e:
+                # (RuntimeError covers RecursionError, and an ndgrad op given a wrong value)
+                opname = op.__name__.strip("_").upper()
+                raise CorruptError(f"damaged pickle at byte {start} ({opname}: "
+                                   f"{type(e).__name__}: {e})") from None
 
     # reading bytes
     def read(self, n: int) -> bytes:
         if n < 0 or self.pos + n > len(self.data):
             raise CorruptError(f"the pickle asks for {n} bytes at byte {self.pos}, past its end "
-                          f"(truncated?)")
+                               f"(truncated?)")
         b = self.data[self.pos:self.pos + n]
         self.pos += n
         return b
@@ -187,22 +191,34 @@ class Unpickler:
     def empty_tuple(self) -> None:
         self.push(())
 
-    def tuple(self) -> None:
-        self.push(tuple(self.pop_mark()))
+    def tuple_(self) -> None:
+        self.push(self._tuple(self.pop_mark()))
 
     def tuple1(self) -> None:
-        self.stack[-1] = (self.stack[-1],)
+        self.stack[-1] = self._tuple(self.stack[-1:])
 
     def tuple2(self) -> None:
-        self.stack[-2:] = [(self.stack[-2], self.stack[-1])]
+        self.stack[-2:] = [self._tuple(self.stack[-2:])]
 
     def tuple3(self) -> None:
-        self.stack[-3:] = [(self.stack[-3], self.stack[-2], self.stack[-1])]
+        self.stack[-3:] = [self._tuple(self.stack[-3:])]
+
+    def _tuple(self, items: list[Any]) -> tuple[Any, ...]:
+        """Tuples nested deeper than Python's pickler can write are refused: hashing one (as a
+        dict key) recurses in C, past any recursion limit, and would crash the process."""
+        t = tuple(items)
+        depth = 1 + max((self.tuple_depth.get(id(x), (1,))[0] for x in t if type(x) is tuple),
+                        default=0)
+        if depth > MAX_TUPLE_DEPTH:
+            raise CorruptError(f"tuples nested more than {MAX_TUPLE_DEPTH} deep")
+        if depth > 1:
+            self.tuple_depth[id(t)] = (depth, t)  # (keeps t alive, so its id stays its own)
+        return t
 
     def empty_list(self) -> None:
         self.push([])
 
-    def list(self) -> None:
+    def list_(self) -> None:
         self.push(self.pop_mark())
 
     def append(self) -> None:
@@ -216,7 +232,7 @@ class Unpickler:
     def empty_dict(self) -> None:
         self.push({})
 
-    def dict(self) -> None:
+    def dict_(self) -> None:
         items = self.pop_mark()
         self.push(dict(zip(items[::2], items[1::2])))
 
@@ -237,7 +253,7 @@ class Unpickler:
         items = self.pop_mark()
         self._target(set, "ADDITEMS").update(items)
 
-    def frozenset(self) -> None:
+    def frozenset_(self) -> None:
         self.push(frozenset(self.pop_mark()))
 
     def _target(self, types: Any, opcode: str) -> Any:
@@ -263,7 +279,13 @@ class Unpickler:
         self.pop_mark()
 
     def dup(self) -> None:
-        self.push(self.stack[-1])
+        self._push_again(self.stack[-1])
+
+    def _push_again(self, obj: Any) -> None:
+        """A second reference: never to a half-made object, which BUILD replaces only once."""
+        if id(obj) in self.unfinished:
+            raise CorruptError("a numpy array or dtype is used before its state (BUILD)")
+        self.push(obj)
 
     def _put(self, key: int) -> None:
         obj = self.memo[key] = self.stack[-1]
@@ -280,10 +302,10 @@ class Unpickler:
         self._put(len(self.memo))
 
     def binget(self) -> None:
-        self.push(self.memo[self.read(1)[0]])
+        self._push_again(self.memo[self.read(1)[0]])
 
     def long_binget(self) -> None:
-        self.push(self.memo[self.read_struct("<I")])
+        self._push_again(self.memo[self.read_struct("<I")])
 
     # the opcodes that reach Python objects: each one checked
     def global_(self) -> None:
@@ -307,7 +329,7 @@ class Unpickler:
     def _callable(self, obj: Any, opcode: str) -> Any:
         if self.named.get(id(obj)) is not obj or obj is NDARRAY or not callable(obj):
             raise RefusedError(f"{opcode} of a {type(obj).__name__}: a file may only call the "
-                          f"allowed globals it names")
+                               f"allowed globals it names")
         return obj
 
     def reduce(self) -> None:
@@ -330,7 +352,8 @@ class Unpickler:
 
     def _new(self, cls: Any, args: Any, kwargs: Any) -> None:
         cls = self._callable(cls, "NEWOBJ")
-        if not isinstance(cls, type) or not isinstance(args, tuple) or type(kwargs) is not dict:
+        if not (cls in (OrderedDict, Counter) or is_user_global(cls)) \
+                or not isinstance(args, tuple) or type(kwargs) is not dict:
             raise RefusedError(f"NEWOBJ of {cls!r:.60}: only classes the allow-list names")
         self.push(cls.__new__(cls, *args, **kwargs))
 
@@ -381,15 +404,15 @@ _OPS: dict[int, Callable[[Unpickler], Any]] = {
         (pickle.BINSTRING, Unpickler.binstring),
         (pickle.SHORT_BINBYTES, Unpickler.short_binbytes), (pickle.BINBYTES, Unpickler.binbytes),
         (pickle.BINBYTES8, Unpickler.binbytes8), (pickle.BYTEARRAY8, Unpickler.bytearray8),
-        (pickle.EMPTY_TUPLE, Unpickler.empty_tuple), (pickle.TUPLE, Unpickler.tuple),
+        (pickle.EMPTY_TUPLE, Unpickler.empty_tuple), (pickle.TUPLE, Unpickler.tuple_),
         (pickle.TUPLE1, Unpickler.tuple1), (pickle.TUPLE2, Unpickler.tuple2),
         (pickle.TUPLE3, Unpickler.tuple3),
-        (pickle.EMPTY_LIST, Unpickler.empty_list), (pickle.LIST, Unpickler.list),
+        (pickle.EMPTY_LIST, Unpickler.empty_list), (pickle.LIST, Unpickler.list_),
         (pickle.APPEND, Unpickler.append), (pickle.APPENDS, Unpickler.appends),
-        (pickle.EMPTY_DICT, Unpickler.empty_dict), (pickle.DICT, Unpickler.dict),
+        (pickle.EMPTY_DICT, Unpickler.empty_dict), (pickle.DICT, Unpickler.dict_),
         (pickle.SETITEM, Unpickler.setitem), (pickle.SETITEMS, Unpickler.setitems),
         (pickle.EMPTY_SET, Unpickler.empty_set), (pickle.ADDITEMS, Unpickler.additems),
-        (pickle.FROZENSET, Unpickler.frozenset),
+        (pickle.FROZENSET, Unpickler.frozenset_),
         (pickle.MARK, Unpickler.mark), (pickle.POP, Unpickler.pop),
         (pickle.POP_MARK, Unpickler.pop_mark_op), (pickle.DUP, Unpickler.dup),
         (pickle.BINPUT, Unpickler.binput), (pickle.LONG_BINPUT, Unpickler.long_binput),
