@@ -224,13 +224,37 @@ def test_damaged_structure_metadata(tmp_path):
         ndgrad.load(path)
 
 
-def test_pickle_files_are_refused(tmp_path):
-    path = tmp_path / "model.pt"
-    torch.save({"w": torch.ones(2)}, path)
-    with pytest.raises(RuntimeError, match="never unpickles"):
+def test_plain_pickles_are_refused(tmp_path):
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps({"w": 1}, protocol=2))
+    with pytest.raises(RuntimeError, match="model.pkl.*not a torch.save checkpoint"):
         ndgrad.load(path)
-    path.write_bytes(pickle.dumps({"w": 1}))
-    with pytest.raises(RuntimeError, match="never unpickles"):
+
+
+@pytest.mark.parametrize("where", ["header", "structure"])
+def test_deeply_nested_json_names_the_file(tmp_path, where):
+    """Issue 16.10: a deeply nested JSON header or structure record was a bare RecursionError."""
+    path = tmp_path / "deep.safetensors"
+    deep = "[" * 100_000 + "]" * 100_000
+    if where == "structure":
+        torch_save_file({"w": torch.ones(1)}, str(path), metadata={"ndgrad.structure": deep})
+    else:
+        header = ('{"__metadata__": {"x": ' + deep + '}}').encode()
+        path.write_bytes(len(header).to_bytes(8, "little") + header)
+    with pytest.raises(RuntimeError, match="deep.safetensors.*nested too deeply"):
+        ndgrad.load(path)
+
+
+def test_header_that_lies_about_sizes(tmp_path):
+    path = tmp_path / "lie.safetensors"
+    ndgrad.save({"w": ndgrad.ones(4)}, path)
+    data = path.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    header["w"]["data_offsets"] = [0, 64]  # more bytes than the body holds
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data[8 + n:])
+    with pytest.raises(RuntimeError, match="lie.safetensors"):
         ndgrad.load(path)
 
 
