@@ -11,6 +11,7 @@ from typing import Any
 from ndgrad import (  # noqa: I001 - autograd first
     autograd,  # first: the engine that tensor.py and ops build on
     datasets,
+    distributed,  # MPI is loaded only by init_process_group
     nn,
     optim,
     utils,
