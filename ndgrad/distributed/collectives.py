@@ -465,5 +465,5 @@ def scatter_object_list(scatter_object_output_list: list[Any],
                              or len(scatter_object_input_list) != pg.size()):
         raise ValueError(f"scatter_object_list: scatter_object_input_list on the source rank "
                          f"must hold one entry per rank ({pg.size()})")
-    scatter_object_output_list[0] = pg.comm.scatter(
-        list(scatter_object_input_list) if pg.rank() == src else None, root=src)
+    send = list(scatter_object_input_list or []) if pg.rank() == src else None
+    scatter_object_output_list[0] = pg.comm.scatter(send, root=src)

@@ -6,4 +6,5 @@ from ndgrad.nn.modules import *  # noqa: F403
 from ndgrad.nn.modules import __all__ as _modules_all
 from ndgrad.nn.parameter import Buffer, Parameter
 
-__all__ = ["Module", "Parameter", "Buffer", "functional", "init", "parallel", "utils", *_modules_all]
+__all__ = ["Module", "Parameter", "Buffer", "functional", "init", "parallel", "utils",
+           *_modules_all]

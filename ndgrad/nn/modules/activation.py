@@ -6,7 +6,6 @@ import warnings
 from typing import Any
 
 from ndgrad.nn import functional as F
-from ndgrad.nn.functional.activation import _softmax_dim
 from ndgrad.nn.module import Module
 from ndgrad.nn.parameter import Parameter
 from ndgrad.tensor import Tensor
@@ -200,7 +199,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _softmax_dim("softmax", input.dim())
+        dim = self.dim if self.dim is not None else F._softmax_dim("softmax", input.dim())
         return F.softmax(input, dim)
 
     def extra_repr(self) -> str:
@@ -215,7 +214,7 @@ class Softmin(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _softmax_dim("softmin", input.dim())
+        dim = self.dim if self.dim is not None else F._softmax_dim("softmin", input.dim())
         return F.softmax(-input, dim)
 
     def extra_repr(self) -> str:
@@ -230,7 +229,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _softmax_dim("log_softmax", input.dim())
+        dim = self.dim if self.dim is not None else F._softmax_dim("log_softmax", input.dim())
         return F.log_softmax(input, dim)
 
     def extra_repr(self) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ndgrad.nn import functional as F
-from ndgrad.nn.functional._helpers import _legacy_reduction
 from ndgrad.nn.module import Module
 from ndgrad.tensor import Tensor
 
@@ -13,7 +12,7 @@ class _Loss(Module):
                  reduction: str = "mean") -> None:
         super().__init__()
         if size_average is not None or reduce is not None:
-            self.reduction = _legacy_reduction(size_average, reduce)
+            self.reduction = F._legacy_reduction(size_average, reduce)
         else:
             self.reduction = reduction
 

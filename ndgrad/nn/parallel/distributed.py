@@ -18,7 +18,7 @@ complete). Buckets start strictly in order on every process, as MPI requires.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,7 +34,7 @@ _DEFAULT_FIRST_BUCKET_BYTES = 1 * _MB  # as torch: the first-defined parameters 
 _DEFAULT_BUCKET_CAP_MB = 25  # bucket of their own, so the last all-reduce starts early
 
 
-def _compute_bucket_assignment_by_size(tensors: list[Tensor],
+def _compute_bucket_assignment_by_size(tensors: Sequence[Tensor],
                                        limits: list[int]) -> list[list[int]]:
     """Group tensor indices into buckets, torch's way: walk the tensors in order, one open
     bucket per dtype; a bucket closes once it holds ``limit`` bytes or more, and the next
@@ -78,7 +78,7 @@ class _Bucket:
 class _Reducer:
     """Collects gradients into buckets during backward and averages them over the group."""
 
-    def __init__(self, params: list[Tensor], names: list[str],
+    def __init__(self, params: Sequence[Tensor], names: list[str],
                  bucket_indices: list[list[int]], pg: ProcessGroup,
                  find_unused_parameters: bool) -> None:
         self.params, self.names, self.pg = params, names, pg
@@ -120,7 +120,7 @@ class _Reducer:
             return
         reached = _reachable_leaves(outputs)
         self.used[:] = [id(p) in reached for p in self.params]
-        for i in np.flatnonzero(self.used == 0):  # their gradient will never come: ready now
+        for i in np.flatnonzero(self.used == 0).tolist():  # no gradient will come: ready now
             b, k = self.where[i]
             grad = self.params[i]._grad
             np.copyto(self.buckets[b].view(k), 0 if grad is None else grad._data)
