@@ -39,8 +39,10 @@ pytestmark = pytest.mark.skipif(
     reason="needs mpi4py and mpirun (pip install 'ndgrad[dist]')")
 
 
-def mpirun(*args: str, timeout: float = 120) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run ``mpirun -n 2 python tests/dist_worker.py ARGS``; returns (result, seconds)."""
+def mpirun(*args: str, script: Path = WORKER, cwd: Path = ROOT,
+           timeout: float = 120) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run ``mpirun -n 2 python SCRIPT ARGS`` (the worker by default); returns (result,
+    seconds)."""
     assert MPIRUN is not None and importlib.util.find_spec("mpi4py") is not None, \
         "mpi4py and mpirun are missing: pip install 'ndgrad[dist]'"
     version = subprocess.run([MPIRUN, "--version"], capture_output=True, text=True).stdout
@@ -54,10 +56,10 @@ def mpirun(*args: str, timeout: float = 120) -> tuple[subprocess.CompletedProces
             flags += ["--bind-to", "core"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
         "PYTHONPATH", "")]), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    cmd = [MPIRUN, *flags, "-n", str(RANKS), sys.executable, str(WORKER), *args]
+    cmd = [MPIRUN, *flags, "-n", str(RANKS), sys.executable, str(script), *args]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL, env=env, cwd=ROOT,
+                            stdin=subprocess.DEVNULL, env=env, cwd=cwd,
                             start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -113,3 +115,18 @@ def test_a_rank_that_raises_ends_the_job() -> None:
     assert seconds < 30, f"the job took {seconds:.1f} s to end"
     assert "ValueError: boom on rank 1" in proc.stderr, proc.stderr
     assert "rank 1 raised ValueError; aborting the MPI job" in proc.stderr, proc.stderr
+
+
+def test_readme_data_parallel_script(tmp_path: Path) -> None:
+    """The README's train_ddp.py, run as it says: mpirun -n 2 python train_ddp.py."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```py\n(# train_ddp\.py.*?)```", readme, re.S)
+    assert block, "README.md lost its train_ddp.py block"
+    script = tmp_path / "train_ddp.py"
+    script.write_text(block[1])
+    proc, _ = mpirun(script=script, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.split()
+    assert lines.count("loss") == 1, proc.stdout  # rank 0 alone prints
+    assert float(lines[lines.index("loss") + 1]) < 0.3, proc.stdout
+    assert (tmp_path / "model.safetensors").is_file()
