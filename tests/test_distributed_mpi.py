@@ -39,10 +39,10 @@ pytestmark = pytest.mark.skipif(
     reason="needs mpi4py and mpirun (pip install 'ndgrad[dist]')")
 
 
-def mpirun(*args: str, script: Path = WORKER, cwd: Path = ROOT,
+def mpirun(*args: str, script: Path | str = WORKER, cwd: Path = ROOT,
            timeout: float = 120) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run ``mpirun -n 2 python SCRIPT ARGS`` (the worker by default); returns (result,
-    seconds)."""
+    """Run ``mpirun -n 2 python SCRIPT ARGS`` (the worker by default; a str is a module, run
+    with -m); returns (result, seconds)."""
     assert MPIRUN is not None and importlib.util.find_spec("mpi4py") is not None, \
         "mpi4py and mpirun are missing: pip install 'ndgrad[dist]'"
     version = subprocess.run([MPIRUN, "--version"], capture_output=True, text=True).stdout
@@ -56,7 +56,8 @@ def mpirun(*args: str, script: Path = WORKER, cwd: Path = ROOT,
             flags += ["--bind-to", "core"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
         "PYTHONPATH", "")]), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    cmd = [MPIRUN, *flags, "-n", str(RANKS), sys.executable, str(script), *args]
+    target = ["-m", script] if isinstance(script, str) else [str(script)]
+    cmd = [MPIRUN, *flags, "-n", str(RANKS), sys.executable, *target, *args]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             stdin=subprocess.DEVNULL, env=env, cwd=cwd,
@@ -130,3 +131,41 @@ def test_readme_data_parallel_script(tmp_path: Path) -> None:
     assert lines.count("loss") == 1, proc.stdout  # rank 0 alone prints
     assert float(lines[lines.index("loss") + 1]) < 0.3, proc.stdout
     assert (tmp_path / "model.safetensors").is_file()
+
+
+DATA = Path(os.environ.get("NDGRAD_DATA", "/nonexistent"))
+
+
+@pytest.mark.skipif(not (DATA / "mnist" / "t10k-labels-idx1-ubyte.gz").is_file(),
+                    reason="the shared MNIST files are not available")
+def test_mnist_job_data_parallel_and_resume(tmp_path: Path) -> None:
+    """mpirun -n 2 ndgrad-mnist: rank 0 alone prints and writes; an epoch, then --resume, ends
+    with the same weights as two epochs in one go."""
+    import ndgrad
+
+    small = ["--limit-train", "2048", "--limit-test", "500", "--epochs", "2"]
+    proc, _ = mpirun(*small, "--stop-after", "1", "--out", str(tmp_path / "a"),
+                     script="ndgrad.cli.mnist")
+    assert proc.returncode == 0, proc.stderr
+    assert "data-parallel: 2 ranks of 64 images a step, 1 BLAS thread(s) each" in proc.stdout
+    finals = [ln for ln in proc.stdout.splitlines() if ln.startswith("test_accuracy=")]
+    assert len(finals) == 1, proc.stdout  # one rank prints
+    for name in ("checkpoint.safetensors", "model.safetensors", "metrics.csv"):
+        assert (tmp_path / "a" / name).is_file()
+    proc, _ = mpirun("--resume", "--out", str(tmp_path / "a"), script="ndgrad.cli.mnist")
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming" in proc.stdout and "epoch 2/2" in proc.stdout, proc.stdout
+    proc, _ = mpirun(*small, "--out", str(tmp_path / "b"), script="ndgrad.cli.mnist")
+    assert proc.returncode == 0, proc.stderr
+    resumed = ndgrad.load(tmp_path / "a" / "model.safetensors")
+    straight = ndgrad.load(tmp_path / "b" / "model.safetensors")
+    assert list(resumed) == list(straight)
+    for key in resumed:
+        assert resumed[key].equal(straight[key]), key
+    assert (tmp_path / "a" / "metrics.csv").read_text().splitlines()[-1].split(",")[:5] == \
+        (tmp_path / "b" / "metrics.csv").read_text().splitlines()[-1].split(",")[:5]
+    # a bad flag on every rank ends the job with the message, not a hang
+    proc, seconds = mpirun(*small, "--batch-size", "7", "--out", str(tmp_path / "c"),
+                           script="ndgrad.cli.mnist", timeout=60)
+    assert proc.returncode != 0 and seconds < 30
+    assert "must be divisible by the number of ranks, 2" in proc.stderr

@@ -113,8 +113,15 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
 
 def _abort_job(exc_type: type[BaseException], exc: BaseException,
                tb: TracebackType | None) -> None:
-    """sys.excepthook while a group of several processes is up: report, then end them all."""
-    (_previous_excepthook or sys.__excepthook__)(exc_type, exc, tb)
+    """sys.excepthook while a group of several processes is up: report, then end them all.
+
+    Python does not call it for SystemExit; a program can hand one over (ndgrad-mnist does),
+    since a rank that exits alone leaves the others waiting too."""
+    if isinstance(exc, SystemExit):  # printed as Python prints it: the message only
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    else:
+        (_previous_excepthook or sys.__excepthook__)(exc_type, exc, tb)
     rank, size = _MPI.COMM_WORLD.Get_rank(), _MPI.COMM_WORLD.Get_size()
     print(f"ndgrad.distributed: rank {rank} raised {exc_type.__name__}; aborting the MPI job "
           f"(all {size} processes)", file=sys.stderr)
