@@ -12,7 +12,8 @@ which sees the gradient just before the engine adds it to ``.grad``. ndgrad's en
 leaf's hooks at the end of the backward walk, after all other gradients are computed, so here a
 bucket's all-reduce overlaps the remaining leaf work and the other buckets' all-reduces, not
 the backward computation itself (in PyTorch, leaves are accumulated as soon as they are
-complete). Buckets start strictly in order on every process, as MPI requires.
+complete). Buckets start strictly in order on every process, as MPI requires; the last one,
+complete only when backward is, is reduced with a blocking call, which MPI does faster.
 """
 
 from __future__ import annotations
@@ -155,17 +156,23 @@ class _Reducer:
         b, _ = self.where[i]
         self.buckets[b].pending -= 1
         MPI = _mpi()
-        # start every bucket that is complete, in order: MPI needs the same order everywhere
-        while self.next_bucket < len(self.buckets) and not self.buckets[self.next_bucket].pending:
+        # start every complete bucket, in order (MPI needs the same order on every rank), but
+        # the last: it is only complete when backward is, so _finalize reduces it blocking
+        last = len(self.buckets) - 1
+        while self.next_bucket < last and not self.buckets[self.next_bucket].pending:
             bucket = self.buckets[self.next_bucket]
             bucket.request = self.pg.comm.Iallreduce(MPI.IN_PLACE, bucket.buffer, MPI.SUM)
             self.next_bucket += 1
 
     def _finalize(self, current: int | None) -> Tensor | None:
-        """Wait for the buckets and write the averages into ``.grad``. Parameter ``current``,
-        whose hook is running, gets its average through the hook's return value."""
+        """Reduce the last bucket, wait for the others and write the averages into ``.grad``.
+        Parameter ``current``, whose hook is running, gets its average through the hook's
+        return value."""
         MPI = _mpi()
-        MPI.Request.Waitall([b.request for b in self.buckets])
+        # blocking: Open MPI's blocking all-reduce of the 1.6 MB MNIST bucket took half the
+        # time of its non-blocking one, and nothing is left to overlap it with
+        self.pg.comm.Allreduce(MPI.IN_PLACE, self.buckets[-1].buffer, MPI.SUM)
+        MPI.Request.Waitall([b.request for b in self.buckets[:-1]])
         self.expect_hooks = False
         size = self.pg.size()
         used = self.used
@@ -173,20 +180,18 @@ class _Reducer:
             used = self.used.copy()
             self.pg.comm.Allreduce(MPI.IN_PLACE, used, MPI.SUM)
         result = None
-        for bucket in self.buckets:
-            bucket.buffer /= size
         for i, p in enumerate(self.params):
             if not used[i]:
                 continue
             b, k = self.where[i]
-            avg = self.buckets[b].view(k)
+            total = self.buckets[b].view(k)
             if i == current:
                 p._grad = None  # the engine takes the returned average as .grad
-                result = Tensor._make(avg.copy())
+                result = Tensor._make(total / size)
             elif p._grad is None:
-                p._grad = Tensor._make(avg.copy())
+                p._grad = Tensor._make(total / size)
             else:
-                np.copyto(p._grad._data, avg)
+                np.divide(total, size, out=p._grad._data)  # average and copy in one pass
         return result
 
 
