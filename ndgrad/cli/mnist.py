@@ -10,12 +10,17 @@ accuracy; the last line printed is ``test_accuracy=0.XXXX``. ``--out`` receives 
 schedule, epoch, random states and history: ``--resume`` continues the run exactly where the
 last finished epoch left it), ``metrics.csv`` and ``training.png``. Data: ``--data DIR`` or the
 NDGRAD_DATA environment variable, else the download cache (see ndgrad.datasets.MNIST).
+
+``mpirun -n 2 ndgrad-mnist ...`` trains data-parallel (DistributedDataParallel): each rank
+takes its share of every batch of ``--batch-size`` (the global batch), rank 0 alone prints and
+writes the outputs, and each rank uses cores / ranks BLAS threads.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import os
 import sys
@@ -195,6 +200,97 @@ def write_plot(path: Path, step_losses: Sequence[float], steps_per_epoch: int,
     write_atomic(path, buf.getvalue())
 
 
+# -- data parallel (under mpirun) ---------------------------------------------------------------
+def abort_job_on_exit(main: Any) -> Any:
+    """Under mpirun, a rank that stops with an error (SystemExit, which skips sys.excepthook)
+    ends the whole job through ndgrad.distributed's excepthook, instead of leaving the other
+    ranks waiting for it."""
+    @functools.wraps(main)
+    def run(argv: Sequence[str] | None = None) -> None:
+        try:
+            main(argv)
+        except SystemExit as e:
+            from ndgrad import distributed as dist
+
+            if e.code not in (None, 0) and dist.is_initialized() and dist.get_world_size() > 1:
+                sys.excepthook(type(e), e, e.__traceback__)
+            raise
+    return run
+
+
+def start_data_parallel() -> tuple[int, int]:
+    """(rank, world size): join the MPI job when an MPI launcher started several of us."""
+    size = int(os.environ.get("OMPI_COMM_WORLD_SIZE") or os.environ.get("PMI_SIZE") or 1)
+    if size == 1:
+        return 0, 1
+    from ndgrad import distributed as dist
+
+    dist.init_process_group("mpi")
+    if dist.get_rank() > 0:
+        os.environ["TQDM_DISABLE"] = "1"  # one progress bar: rank 0's
+    return dist.get_rank(), dist.get_world_size()
+
+
+def limit_blas_threads(world: int) -> int:
+    """Give this rank its share of the machine's cores for BLAS (cores / ranks on this host,
+    or the cores mpirun bound it to), so the ranks don't fight over them; returns the count."""
+    import socket
+
+    from ndgrad import distributed as dist
+
+    hosts: list[Any] = [None] * world
+    dist.all_gather_object(hosts, socket.gethostname())
+    machine = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else machine
+    if cores == machine:  # not bound to some cores by the launcher: share the machine
+        cores //= hosts.count(socket.gethostname())
+    threads = max(1, cores)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print("threadpoolctl is not installed: BLAS threads not limited (pip install "
+              "'ndgrad[dist]')", file=sys.stderr)
+        return 0
+    threadpool_limits(threads)
+    return threads
+
+
+def shard_loader(train_set: TensorDataset, batch_size: int, seed: int,
+                 world: int) -> tuple[DataLoader, Any]:
+    """This rank's DataLoader (batch_size / world images a step) and its DistributedSampler,
+    whose order depends only on seed and epoch (set_epoch), so --resume needs no state."""
+    from ndgrad.utils.data.distributed import DistributedSampler
+
+    if batch_size % world:
+        raise SystemExit(f"ndgrad-mnist: --batch-size {batch_size} (the global batch) must be "
+                         f"divisible by the number of ranks, {world}")
+    sampler = DistributedSampler(train_set, seed=seed)
+    return DataLoader(train_set, batch_size=batch_size // world, sampler=sampler), sampler
+
+
+def evaluate_shared(model: nn.Module, dataset: TensorDataset, rank: int,
+                    world: int) -> tuple[float, float]:
+    """evaluate() with the test set split over the ranks; every rank gets the totals."""
+    from ndgrad import distributed as dist
+
+    start, stop = (len(dataset) * r // world for r in (rank, rank + 1))
+    n = stop - start
+    part = TensorDataset(*(t[start:stop] for t in dataset.tensors))
+    loss, accuracy = evaluate(model, part) if n else (0.0, 0.0)
+    totals = ndgrad.tensor([loss * n, round(accuracy * n)], dtype=ndgrad.float64)
+    dist.all_reduce(totals)
+    return totals[0].item() / len(dataset), totals[1].item() / len(dataset)
+
+
+def mean_over_ranks(losses: list[float]) -> list[float]:
+    """Each step's loss averaged over the ranks: the global batch's loss."""
+    from ndgrad import distributed as dist
+
+    t = ndgrad.tensor(losses, dtype=ndgrad.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.AVG)
+    return t.tolist()
+
+
 # -- command line -----------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
@@ -245,8 +341,12 @@ def settle_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> dic
     return config
 
 
+@abort_job_on_exit
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    rank, world = start_data_parallel()
+    if rank > 0:  # rank 0 alone prints
+        sys.stdout = open(os.devnull, "w")  # for the rest of this process
     out = Path(args.out or f"runs/mnist-{args.model or 'mlp'}")
     ckpt_path = out / "checkpoint.safetensors"
     checkpoint = None
@@ -266,7 +366,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     generator = ndgrad.Generator().manual_seed(config["seed"])
     loader = DataLoader(train_set, batch_size=config["batch_size"], shuffle=True,
                         generator=generator)
-    model = build_model(config["model"])
+    net = model = build_model(config["model"])
+    sampler = None
+    if world > 1:
+        from ndgrad.nn.parallel import DistributedDataParallel
+
+        loader, sampler = shard_loader(train_set, config["batch_size"], config["seed"], world)
+        model = DistributedDataParallel(net)  # checkpoints hold net's keys, as without it
+        threads = limit_blas_threads(world)
+        print(f"data-parallel: {world} ranks of {config['batch_size'] // world} images a step, "
+              f"{threads or 'unlimited'} BLAS thread(s) each")
     optimizer = build_optimizer(config["optimizer"], model.parameters(), config["lr"])
     scheduler = ndgrad.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=config["lr"], epochs=config["epochs"], steps_per_epoch=len(loader))
@@ -276,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     step_losses: list[float] = []
     start = 0
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
+        net.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
         ndgrad.set_rng_state(checkpoint["rng"])
@@ -285,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         step_losses = checkpoint["step_losses"].tolist()
         start = int(checkpoint["epoch"])
         print(f"resuming {out} after epoch {start}/{config['epochs']}")
-    n_params = sum(p.numel() for p in model.parameters())
+    n_params = sum(p.numel() for p in net.parameters())
     print(f"{config['model']}: {n_params:,} parameters; {len(train_set)} training and "
           f"{len(test_set)} test images; epochs={config['epochs']} "
           f"batch_size={config['batch_size']} optimizer={config['optimizer']} lr={config['lr']} "
@@ -295,9 +404,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     for epoch in range(start, config["epochs"]):
         t0 = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         losses = train_epoch(model, loader, optimizer, scheduler,
                              f"epoch {epoch + 1}/{config['epochs']}")
-        test_loss, accuracy = evaluate(model, test_set)
+        if world > 1:
+            losses = mean_over_ranks(losses)
+            test_loss, accuracy = evaluate_shared(net, test_set, rank, world)
+        else:
+            test_loss, accuracy = evaluate(model, test_set)
         seconds = time.perf_counter() - t0
         step_losses += losses
         for key, value in (("epoch", epoch + 1), ("train_loss", float(np.mean(losses))),
@@ -307,14 +422,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"epoch {epoch + 1}/{config['epochs']}: train_loss={history['train_loss'][-1]:.4f} "
               f"test_loss={test_loss:.4f} test_accuracy={accuracy:.4f} ({seconds:.1f} s)",
               flush=True)
-        ndgrad.save({"config": config, "epoch": epoch + 1, "model": model.state_dict(),
-                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                     "rng": ndgrad.get_rng_state(), "loader_rng": generator.get_state(),
-                     "history": history,
-                     "step_losses": np.asarray(step_losses, dtype=np.float64)}, ckpt_path)
-        ndgrad.save(model.state_dict(), out / "model.safetensors")
-        write_metrics(out / "metrics.csv", history)
-        write_plot(out / "training.png", step_losses, len(loader), history, title)
+        if rank == 0:  # the ranks hold the same weights and states: one writes them
+            ndgrad.save({"config": config, "epoch": epoch + 1, "model": net.state_dict(),
+                         "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "rng": ndgrad.get_rng_state(),
+                         "loader_rng": generator.get_state(), "history": history,
+                         "step_losses": np.asarray(step_losses, dtype=np.float64)}, ckpt_path)
+            ndgrad.save(net.state_dict(), out / "model.safetensors")
+            write_metrics(out / "metrics.csv", history)
+            write_plot(out / "training.png", step_losses, len(loader), history, title)
         if args.stop_after is not None and epoch + 1 >= args.stop_after:
             break
     if not history["epoch"]:

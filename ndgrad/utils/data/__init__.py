@@ -9,6 +9,7 @@ from ndgrad.utils.data.dataset import (
                                        TensorDataset,
                                        random_split,
 )
+from ndgrad.utils.data.distributed import DistributedSampler
 from ndgrad.utils.data.sampler import (
                                        BatchSampler,
                                        RandomSampler,
@@ -18,7 +19,7 @@ from ndgrad.utils.data.sampler import (
                                        WeightedRandomSampler,
 )
 
-__all__ = ["BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset",
-           "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler",
-           "TensorDataset", "WeightedRandomSampler", "default_collate", "default_convert",
-           "random_split"]
+__all__ = ["BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler",
+           "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "Subset",
+           "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "default_collate",
+           "default_convert", "random_split"]

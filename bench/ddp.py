@@ -1,0 +1,120 @@
+"""Data-parallel speed: one MNIST MLP epoch on 1 rank against 2 ranks, one BLAS thread each.
+
+    mpirun -n 1 python bench/ddp.py --data ../shared/datasets
+    mpirun -n 2 python bench/ddp.py --data ../shared/datasets     (Open MPI as root:
+                                                                  add --allow-run-as-root)
+
+The model and optimizer are ndgrad-mnist's MLP (784-512-256-10, ReLU, dropout 0.2; SGD with
+Nesterov momentum 0.9), global batch 128: each of N ranks trains on 128 / N images a step
+(DistributedSampler), with DistributedDataParallel when N > 1. Rank 0 prints the epoch's wall
+time and images per second (median of --epochs epochs after one warm-up epoch of --warmup
+steps), the step time, and two communication times per step:
+* "exposed": time spent in DDP's final wait for the buckets' all-reduces (and the averaging)
+  at the end of backward, i.e. what the step waits for communication;
+* "alone": a blocking all-reduce of the same buckets, timed by itself after the epoch.
+Compare the images/s of the two runs for the throughput ratio. Both ranks share this
+machine's cores with whatever else runs on it: repeat the pair of runs to see the spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import ndgrad
+import ndgrad.distributed as dist
+from ndgrad import nn
+from ndgrad.datasets import MNIST
+from ndgrad.nn.parallel import DistributedDataParallel
+from ndgrad.nn.parallel.distributed import _Reducer
+from ndgrad.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", default=None)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=50, help="steps before the timed epochs")
+    p.add_argument("--batch-size", type=int, default=128, help="global batch")
+    args = p.parse_args()
+
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1)  # one BLAS thread per rank
+    dist.init_process_group("mpi")
+    rank, world = dist.get_rank(), dist.get_world_size()
+
+    ds = MNIST(root=args.data, train=True)
+    x = ((ds.data.numpy() / np.float32(255) - np.float32(0.1307)) / np.float32(0.3081))
+    train = TensorDataset(ndgrad.from_numpy(x[:, None].astype(np.float32)), ds.targets)
+    ndgrad.manual_seed(0)
+    model: nn.Module = nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
+        nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 10))
+    if world > 1:
+        model = DistributedDataParallel(model)
+    opt = ndgrad.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    sampler = DistributedSampler(train, world, rank, seed=0)
+    loader = DataLoader(train, batch_size=args.batch_size // world, sampler=sampler,
+                        drop_last=True)
+
+    exposed = [0.0]
+    finalize = _Reducer._finalize
+
+    def timed_finalize(self: _Reducer, current: int | None) -> ndgrad.Tensor | None:
+        t0 = time.perf_counter()
+        try:
+            return finalize(self, current)
+        finally:
+            exposed[0] += time.perf_counter() - t0
+    _Reducer._finalize = timed_finalize  # type: ignore[method-assign]
+
+    def step(xb: ndgrad.Tensor, yb: ndgrad.Tensor) -> None:
+        loss = nn.functional.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    for i, (xb, yb) in enumerate(loader):  # warm-up: caches, allocator, MPI connections
+        if i == args.warmup:
+            break
+        step(xb, yb)
+    seconds, steps, waits = [], 0, []
+    for epoch in range(args.epochs):
+        sampler.set_epoch(epoch + 1)
+        dist.barrier()
+        exposed[0] = 0.0
+        t0 = time.perf_counter()
+        steps = 0
+        for xb, yb in loader:
+            step(xb, yb)
+            steps += 1
+        seconds.append(time.perf_counter() - t0)
+        waits.append(exposed[0] / steps)
+    alone = 0.0
+    if world > 1:
+        buffers = [b.buffer for b in model._reducer.buckets]  # type: ignore[union-attr]
+        comm = dist.group.WORLD.comm  # type: ignore[union-attr]
+        from mpi4py import MPI
+        times = []
+        for _ in range(200):
+            comm.Barrier()
+            t0 = time.perf_counter()
+            for buf in buffers:
+                comm.Allreduce(MPI.IN_PLACE, buf, MPI.SUM)
+            times.append(time.perf_counter() - t0)
+        alone = statistics.median(times)
+    if rank == 0:
+        sec = statistics.median(seconds)
+        images = steps * args.batch_size
+        print(f"ranks={world} epochs: {', '.join(f'{s:.2f}' for s in seconds)} s; median "
+              f"{sec:.2f} s = {images / sec:.0f} images/s; step {1e3 * sec / steps:.2f} ms; "
+              f"all-reduce per step: exposed {1e3 * statistics.median(waits):.3f} ms, alone "
+              f"{1e3 * alone:.3f} ms")
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

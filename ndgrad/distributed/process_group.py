@@ -1,0 +1,188 @@
+"""The process group: which process of an MPI job this is, and how the job ends on an error.
+
+MPI's launcher (``mpirun -n 4 python train.py``, or a cluster scheduler) starts the processes
+and tells each its rank; ``init_process_group`` only asks MPI. mpi4py is imported, and MPI
+initialised, by the first call that needs it, so ``import ndgrad`` never loads MPI.
+
+A process that raises while the others wait in a collective would leave them waiting forever.
+So after ``init_process_group`` an uncaught exception prints its traceback as usual and then
+aborts the whole MPI job (``MPI_Abort``): mpirun ends every process and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from types import TracebackType
+from typing import Any
+
+_MPI: Any = None
+
+
+def _mpi() -> Any:
+    """mpi4py's ``MPI`` module; the first call initialises MPI."""
+    global _MPI
+    if _MPI is None:
+        try:
+            from mpi4py import MPI
+        except ImportError as e:
+            raise RuntimeError(f"ndgrad.distributed needs mpi4py and an MPI library ({e}); "
+                               f"install them with: pip install 'ndgrad[dist]'") from e
+        _MPI = MPI
+    return _MPI
+
+
+def is_available() -> bool:
+    """True when mpi4py can be imported (checked without importing it, so MPI stays down)."""
+    return importlib.util.find_spec("mpi4py") is not None
+
+
+is_mpi_available = is_available
+
+
+class ProcessGroup:
+    """The processes a collective runs over: an MPI communicator of our own (a duplicate of
+    the job's, so ndgrad's messages never mix with the user's own MPI calls)."""
+
+    def __init__(self, comm: Any) -> None:
+        self.comm = comm
+        # send/recv first send a small header on this twin: it never meets the data messages
+        self.header_comm = comm.Dup()
+
+    def rank(self) -> int:
+        return int(self.comm.Get_rank())
+
+    def size(self) -> int:
+        return int(self.comm.Get_size())
+
+    def name(self) -> str:
+        return "mpi"
+
+    def free(self) -> None:
+        self.header_comm.Free()
+        self.comm.Free()
+
+    def __repr__(self) -> str:
+        return f"<ProcessGroup mpi rank={self.rank()} size={self.size()}>"
+
+
+_world: ProcessGroup | None = None
+_previous_excepthook: Any = None
+
+
+class _WorldMeta(type):
+    @property
+    def WORLD(cls) -> ProcessGroup | None:  # noqa: N802 - torch's name
+        return _world
+
+
+class group(metaclass=_WorldMeta):  # noqa: N801 - torch's name
+    """``group.WORLD``: the default process group (None before ``init_process_group``)."""
+
+
+def init_process_group(backend: str | None = None, init_method: str | None = None,
+                       timeout: Any = None, world_size: int = -1, rank: int = -1,
+                       store: Any = None, group_name: str = "", pg_options: Any = None,
+                       device_id: Any = None) -> None:
+    """Join the MPI job this process was started in (``backend="mpi"``, the only one).
+
+    Rank and world size come from the MPI launcher, as with torch's MPI backend: ``init_method``
+    and ``store`` are not needed, and ``world_size``/``rank``, if given, must agree with it.
+    ``timeout`` is accepted for compatibility; MPI has none, but a process that dies with an
+    exception aborts the whole job (see the module docstring) instead of leaving it hanging."""
+    global _world, _previous_excepthook
+    if _world is not None:
+        raise RuntimeError("trying to initialize the default process group twice!")
+    if backend is not None and str(backend).lower() != "mpi":
+        raise ValueError(f"ndgrad.distributed runs on MPI: backend must be 'mpi' (or None), got "
+                         f"{backend!r}. Start the processes with an MPI launcher, e.g. "
+                         f"mpirun -n 2 python train.py")
+    MPI = _mpi()
+    comm = MPI.COMM_WORLD
+    for name, given, actual in (("world_size", world_size, comm.Get_size()),
+                                ("rank", rank, comm.Get_rank())):
+        if given not in (-1, None) and given != actual:
+            raise ValueError(f"init_process_group: {name}={given} was given, but the MPI "
+                             f"launcher made this process {name} {actual}; MPI assigns both, so "
+                             f"leave them out")
+    _world = ProcessGroup(comm.Dup())
+    if _world.size() > 1 and sys.excepthook is not _abort_job:
+        _previous_excepthook, sys.excepthook = sys.excepthook, _abort_job
+
+
+def _abort_job(exc_type: type[BaseException], exc: BaseException,
+               tb: TracebackType | None) -> None:
+    """sys.excepthook while a group of several processes is up: report, then end them all.
+
+    Python does not call it for SystemExit; a program can hand one over (ndgrad-mnist does),
+    since a rank that exits alone leaves the others waiting too."""
+    if isinstance(exc, SystemExit):  # printed as Python prints it: the message only
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    else:
+        (_previous_excepthook or sys.__excepthook__)(exc_type, exc, tb)
+    rank, size = _MPI.COMM_WORLD.Get_rank(), _MPI.COMM_WORLD.Get_size()
+    print(f"ndgrad.distributed: rank {rank} raised {exc_type.__name__}; aborting the MPI job "
+          f"(all {size} processes)", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _MPI.COMM_WORLD.Abort(1)
+
+
+def is_initialized() -> bool:
+    """True between ``init_process_group`` and ``destroy_process_group``."""
+    return _world is not None
+
+
+def destroy_process_group(group: ProcessGroup | None = None) -> None:
+    """Leave the process group (MPI itself is finalised when Python exits)."""
+    global _world
+    pg = _default_group(group)
+    if pg is _world:
+        if sys.excepthook is _abort_job:
+            sys.excepthook = _previous_excepthook or sys.__excepthook__
+        _world = None
+    pg.free()
+
+
+def _default_group(group: ProcessGroup | None) -> ProcessGroup:
+    """The group a call runs over: ``group``, or the default one, which must exist."""
+    if _world is None:
+        raise ValueError("Default process group has not been initialized, please make sure to "
+                         "call init_process_group.")
+    if group is None:
+        return _world
+    if not isinstance(group, ProcessGroup):
+        raise TypeError(f"group must be a ProcessGroup (e.g. group.WORLD), got "
+                        f"{type(group).__name__}")
+    return group
+
+
+def get_rank(group: ProcessGroup | None = None) -> int:
+    """This process's rank in ``group`` (default: the whole job), from 0."""
+    return _default_group(group).rank()
+
+
+def get_world_size(group: ProcessGroup | None = None) -> int:
+    """The number of processes in ``group`` (default: the whole job)."""
+    return _default_group(group).size()
+
+
+def get_backend(group: ProcessGroup | None = None) -> str:
+    return _default_group(group).name()
+
+
+def get_node_local_rank(fallback_rank: int | None = None) -> int:
+    """This process's rank among those on its machine: torchrun's ``LOCAL_RANK`` when set, else
+    what the MPI launcher says (Open MPI's ``OMPI_COMM_WORLD_LOCAL_RANK``, MPICH's
+    ``MPI_LOCALRANKID``), else ``fallback_rank``."""
+    for var in ("LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID"):
+        if var in os.environ:
+            return int(os.environ[var])
+    if fallback_rank is not None:
+        return int(fallback_rank)
+    raise RuntimeError("LOCAL_RANK is not in the environment. Consider passing fallback_rank to "
+                       "allow `get_node_local_rank` to work, assuming you are not running in a "
+                       "multi-device context and want the code to run locally instead.")
+

@@ -1,0 +1,439 @@
+"""Run by tests/test_distributed_mpi.py under ``mpirun -n 2``: scenarios checking
+ndgrad.distributed and DistributedDataParallel on every rank.
+
+    mpirun -n 2 python tests/dist_worker.py SCENARIO [SCENARIO ...]
+
+Each scenario prints ``RESULT <rank> <name> ok`` or ``RESULT <rank> <name> FAIL <traceback>``
+(newlines escaped). References are computed with NumPy (or one process on the global batch)
+from data every rank can rebuild for every other rank.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+
+import numpy as np
+
+import ndgrad
+import ndgrad.distributed as dist
+from ndgrad import nn
+from ndgrad.nn.parallel import DistributedDataParallel as DDP  # noqa: N817 - as torch users write it
+from ndgrad.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+SCENARIOS: dict[str, Callable[[], None]] = {}
+ReduceOp = dist.ReduceOp
+
+
+def scenario(fn: Callable[[], None]) -> Callable[[], None]:
+    SCENARIOS[fn.__name__] = fn
+    return fn
+
+
+def rank() -> int:
+    return dist.get_rank()
+
+
+def world() -> int:
+    return dist.get_world_size()
+
+
+def data(r: int, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """Rank r's input: small values, so sums and products are exact in every dtype."""
+    rng = np.random.default_rng(100 + r)
+    kind = np.dtype(dtype).kind
+    if kind == "b":
+        return np.asarray(rng.integers(0, 2, shape).astype(bool))
+    if kind in "iu":  # unsigned: wraps around, as MPI's sums do
+        return np.asarray(rng.integers(-5, 6, shape).astype(dtype))
+    return np.asarray((rng.integers(-8, 9, shape) / 4).astype(dtype))
+
+
+def everyone(shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """(world, *shape): every rank's input."""
+    return np.stack([data(r, shape, dtype) for r in range(world())])
+
+
+def t(a: np.ndarray) -> ndgrad.Tensor:
+    return ndgrad.from_numpy(a.copy())
+
+
+def same(tensor: ndgrad.Tensor, expected: np.ndarray, what: str) -> None:
+    got = tensor.numpy()
+    assert got.dtype == expected.dtype, f"{what}: dtype {got.dtype}, expected {expected.dtype}"
+    np.testing.assert_array_equal(got, expected, err_msg=what)
+
+
+def raises(exc: type[Exception], words: list[str], fn: Callable[[], object]) -> str:
+    try:
+        fn()
+    except exc as e:
+        msg = str(e)
+        for w in words:
+            assert w in msg, f"{w!r} not in the error: {msg}"
+        return msg
+    raise AssertionError(f"no {exc.__name__} raised")
+
+
+# -- collectives against NumPy --------------------------------------------------------------------
+NUMPY_OPS = {ReduceOp.SUM: np.sum, ReduceOp.PRODUCT: np.prod, ReduceOp.MIN: np.min,
+             ReduceOp.MAX: np.max, ReduceOp.BAND: np.bitwise_and.reduce,
+             ReduceOp.BOR: np.bitwise_or.reduce, ReduceOp.BXOR: np.bitwise_xor.reduce}
+SHAPES = [(), (0,), (5,), (3, 4)]
+
+
+def reference(op: ReduceOp, x: np.ndarray) -> np.ndarray:
+    """x: (world, ...) -> the reduction over ranks, in x's dtype."""
+    if x.dtype == bool:
+        return (x.all(0) if op in (ReduceOp.PRODUCT, ReduceOp.MIN, ReduceOp.BAND)
+                else np.logical_xor.reduce(x, 0) if op is ReduceOp.BXOR else x.any(0))
+    if op is ReduceOp.AVG:
+        return (x.sum(0) / len(x)).astype(x.dtype)
+    return NUMPY_OPS[op](x, axis=0).astype(x.dtype)
+
+
+def ops_for(dtype: str) -> list[ReduceOp]:
+    if np.dtype(dtype).kind in "biu":
+        return [o for o in ReduceOp if o is not ReduceOp.AVG]
+    return [ReduceOp.SUM, ReduceOp.AVG, ReduceOp.PRODUCT, ReduceOp.MIN, ReduceOp.MAX]
+
+
+DTYPES = ["float32", "float64", "float16", "int32", "int64", "uint8", "bool"]
+
+
+@scenario
+def all_reduce() -> None:
+    for dtype in DTYPES:
+        for shape in SHAPES:
+            for op in ops_for(dtype):
+                x = t(data(rank(), shape, dtype))
+                version = x._version
+                assert dist.all_reduce(x, op=op) is None
+                same(x, reference(op, everyone(shape, dtype)), f"all_reduce {op} {dtype}{shape}")
+                assert x._version > version, "all_reduce must bump the version counter"
+    # a strided view is reduced through a copy and written back into its base
+    base = t(data(rank(), (4, 6), "float64"))
+    view = base.t()[::2]
+    dist.all_reduce(view)
+    expect = everyone((4, 6), "float64")
+    same(base, np.where(np.arange(6)[::1, None].T % 2 == 0, expect.sum(0), expect[rank()]),
+         "all_reduce through a strided view")
+
+
+@scenario
+def broadcast_reduce() -> None:
+    for dtype in DTYPES:
+        for shape in SHAPES[1:]:
+            x = t(data(rank(), shape, dtype))
+            dist.broadcast(x, src=1)
+            same(x, data(1, shape, dtype), f"broadcast {dtype}{shape}")
+            for op in ops_for(dtype):
+                x = t(data(rank(), shape, dtype))
+                dist.reduce(x, dst=1, op=op)
+                want = reference(op, everyone(shape, dtype)) if rank() == 1 else \
+                    data(rank(), shape, dtype)
+                same(x, want, f"reduce {op} {dtype}{shape} on rank {rank()}")
+
+
+@scenario
+def gather_scatter() -> None:
+    for dtype in DTYPES:
+        for shape in [(), (3,), (2, 3)]:
+            x = t(data(rank(), shape, dtype))
+            every = everyone(shape, dtype)
+            outs = [t(np.zeros(shape, dtype)) for _ in range(world())]
+            dist.all_gather(outs, x)
+            for r in range(world()):
+                same(outs[r], every[r], f"all_gather {dtype}{shape} from rank {r}")
+            flat = t(np.zeros((world() * max(1, int(np.prod(shape))),), dtype)) if shape \
+                else t(np.zeros((world(),), dtype))
+            dist.all_gather_into_tensor(flat, x)
+            same(flat, every.reshape(flat.shape), f"all_gather_into_tensor {dtype}{shape}")
+            stacked = t(np.zeros((world(), *shape), dtype))
+            dist.all_gather_into_tensor(stacked, x)
+            same(stacked, every, f"all_gather_into_tensor (world, ...) {dtype}{shape}")
+            got = [t(np.zeros(shape, dtype)) for _ in range(world())] if rank() == 1 else None
+            dist.gather(x, got, dst=1)
+            if got is not None:
+                for r in range(world()):
+                    same(got[r], every[r], f"gather {dtype}{shape} from rank {r}")
+            parts = [t(data(10 + r, shape, dtype)) for r in range(world())] if rank() == 0 \
+                else None
+            y = t(np.zeros(shape, dtype))
+            dist.scatter(y, parts, src=0)
+            same(y, data(10 + rank(), shape, dtype), f"scatter {dtype}{shape}")
+        for op in ops_for(dtype):
+            inp = data(rank(), (world() * 3, 2), dtype)
+            out = t(np.zeros((3, 2), dtype))
+            dist.reduce_scatter_tensor(out, t(inp), op=op)
+            full = reference(op, everyone((world() * 3, 2), dtype))
+            same(out, full[rank() * 3:(rank() + 1) * 3], f"reduce_scatter_tensor {op} {dtype}")
+
+
+@scenario
+def point_to_point() -> None:
+    other = 1 - rank()
+    mine = data(rank(), (4, 3), "float32")
+    if rank() == 0:
+        dist.send(t(mine), dst=1)
+    else:
+        x = t(np.zeros((4, 3), "float32"))
+        assert dist.recv(x, src=0) == 0
+        same(x, data(0, (4, 3), "float32"), "send/recv")
+    # both ranks send first, then receive: must not deadlock, whatever the message size
+    big = data(rank(), (300_000,), "float64")
+    into = t(np.zeros_like(big))
+    works = [dist.isend(t(big), dst=other, tag=3), dist.irecv(into, src=other, tag=3)]
+    for w in works:
+        w.wait()
+    same(into, data(other, (300_000,), "float64"), "isend/irecv exchange")
+    # recv from any rank returns the sender
+    if rank() == 1:
+        dist.send(t(mine), dst=0, tag=5)
+    else:
+        x = t(np.zeros((4, 3), "float32"))
+        assert dist.recv(x, tag=5) == 1
+        same(x, data(1, (4, 3), "float32"), "recv from any source")
+
+
+@scenario
+def async_work() -> None:
+    x = t(data(rank(), (1000,), "float64"))
+    work = dist.all_reduce(x, op=ReduceOp.AVG, async_op=True)
+    assert isinstance(work, dist.Work)
+    assert work.wait() is True and work.is_completed()
+    same(x, everyone((1000,), "float64").mean(0), "async all_reduce AVG")
+    assert work.result()[0] is x
+    works = []
+    ys = [t(data(rank() + i, (7,), "int64")) for i in range(3)]
+    for y in ys:
+        works.append(dist.broadcast(y, src=0, async_op=True))
+    while not all(w.is_completed() for w in works):
+        pass
+    for i, y in enumerate(ys):
+        same(y, data(i, (7,), "int64"), "async broadcast")
+    outs = [t(np.zeros(2, "float32")) for _ in range(world())]
+    dist.all_gather(outs, t(data(rank(), (2,), "float32")), async_op=True).wait()
+    same(outs[1], data(1, (2,), "float32"), "async all_gather")
+    assert dist.barrier(async_op=True).wait()
+
+
+@scenario
+def objects() -> None:
+    objs = [{"rank": rank()}, [rank()] * 3, None]
+    dist.broadcast_object_list(objs, src=1)
+    assert objs == [{"rank": 1}, [1, 1, 1], None], objs
+    gathered: list[object] = [None] * world()
+    dist.all_gather_object(gathered, ("hello", rank(), ndgrad.tensor([rank()])))
+    assert [g[1] for g in gathered] == list(range(world()))  # type: ignore[index]
+    assert gathered[1][2].tolist() == [1]  # type: ignore[index]
+    into: list[object] | None = [None] * world() if rank() == 0 else None
+    dist.gather_object(f"r{rank()}", into, dst=0)
+    assert rank() != 0 or into == [f"r{r}" for r in range(world())], into
+    out: list[object] = [None]
+    dist.scatter_object_list(out, [f"to {r}" for r in range(world())] if rank() == 1 else None,
+                             src=1)
+    assert out == [f"to {rank()}"], out
+
+
+@scenario
+def mismatches() -> None:
+    shape = (3,) if rank() == 0 else (4,)
+    raises(RuntimeError, ["all_reduce", "rank 0", "shape [3]", "rank 1", "shape [4]"],
+           lambda: dist.all_reduce(ndgrad.zeros(shape)))
+    dtype = ndgrad.float32 if rank() == 0 else ndgrad.float64
+    raises(RuntimeError, ["float32", "float64", "same shape and dtype"],
+           lambda: dist.all_reduce(ndgrad.zeros(3, dtype=dtype)))
+    raises(RuntimeError, ["broadcast", "src=0", "src=1"],
+           lambda: dist.broadcast(ndgrad.zeros(3), src=rank()))
+    raises(RuntimeError, ["rank 0: all_reduce", "rank 1: broadcast"],
+           lambda: dist.all_reduce(ndgrad.zeros(2)) if rank() == 0
+           else dist.broadcast(ndgrad.zeros(2), src=0))
+    kind = ndgrad.int64 if rank() == 0 else ndgrad.float32
+    raises(RuntimeError, ["all_gather_into_tensor", "rank 0", "int64", "rank 1", "float32"],
+           lambda: dist.all_gather_into_tensor(ndgrad.zeros(world(), dtype=kind),
+                                               ndgrad.zeros(1, dtype=kind)))
+    # local checks, before any message
+    raises(ValueError, ["world_size (2) times"],
+           lambda: dist.all_gather_into_tensor(ndgrad.zeros(5), ndgrad.zeros(2)))
+    raises(ValueError, ["one tensor per rank"],
+           lambda: dist.all_gather([ndgrad.zeros(2)], ndgrad.zeros(2)))
+    raises(TypeError, ["AVG", "floating-point"],
+           lambda: dist.all_reduce(ndgrad.zeros(2, dtype=ndgrad.int64), op=ReduceOp.AVG))
+    raises(TypeError, ["ReduceOp"], lambda: dist.all_reduce(ndgrad.zeros(2), op="sum"))
+    raises(ValueError, ["src=5"], lambda: dist.broadcast(ndgrad.zeros(2), src=5))
+    raises(RuntimeError, ["read-only"],
+           lambda: dist.all_reduce(ndgrad.zeros(1).expand(3)))
+    # a receive of another shape is reported on the receiving rank
+    if rank() == 0:
+        dist.send(ndgrad.zeros(3), dst=1, tag=99)
+    else:
+        raises(RuntimeError, ["recv", "rank 0 sent", "shape [3]", "shape [4]"],
+               lambda: dist.recv(ndgrad.zeros(4), src=0, tag=99))
+    raises(RuntimeError, ["twice"], lambda: dist.init_process_group("mpi"))
+
+
+# -- DistributedDataParallel ----------------------------------------------------------------------
+def mlp(seed: int = 0) -> nn.Module:
+    ndgrad.manual_seed(seed)
+    return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 12), nn.Tanh(),
+                         nn.Linear(12, 3)).double()
+
+
+def dataset(n: int = 24) -> TensorDataset:
+    rng = np.random.default_rng(7)
+    return TensorDataset(ndgrad.from_numpy(rng.standard_normal((n, 6))),
+                         ndgrad.from_numpy(rng.integers(0, 3, n)))
+
+
+def max_diff(a: nn.Module, b: nn.Module) -> float:
+    return max(float(np.abs(p.detach().numpy() - q.detach().numpy()).max())
+               for p, q in zip(a.parameters(), b.parameters()))
+
+
+@scenario
+def ddp_matches_one_process() -> None:
+    ds = dataset()
+    for cap in (None, 0.0005):  # one bucket per dtype-limit; several small buckets
+        ref, model = mlp(), mlp(seed=rank())  # rank 1 starts from other weights
+        ddp = DDP(model, bucket_cap_mb=cap)
+        assert max_diff(ref, model) == 0, "DDP must start from rank 0's weights"
+        if cap is not None:
+            assert len(ddp._reducer.buckets) > 1
+        opt_ref = ndgrad.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
+        opt = ndgrad.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+        sampler = DistributedSampler(ds, shuffle=True, seed=3)
+        for epoch in range(2):
+            sampler.set_epoch(epoch)
+            shard = DataLoader(ds, batch_size=4, sampler=sampler)
+            order = np.random.default_rng(3 + epoch).permutation(len(ds))
+            for step, (x, y) in enumerate(shard):
+                idx = order[step * 4 * world():(step + 1) * 4 * world()]  # the global batch
+                loss = nn.functional.cross_entropy(ref(ds.tensors[0][idx]), ds.tensors[1][idx])
+                opt_ref.zero_grad()
+                loss.backward()
+                opt_ref.step()
+                loss = nn.functional.cross_entropy(ddp(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        diff = max_diff(ref, model)
+        assert diff < 1e-13, f"bucket_cap_mb={cap}: weights differ by {diff}"
+
+
+@scenario
+def ddp_no_sync() -> None:
+    ds = dataset(12)
+    ref, model = mlp(), mlp()
+    ddp = DDP(model)
+    x, y = ds.tensors
+    for j in range(3):  # three micro-batches of 4, each split over the ranks
+        part = slice(4 * j, 4 * j + 4)
+        nn.functional.cross_entropy(ref(x[part]), y[part]).backward()
+        mine = slice(4 * j + 2 * rank(), 4 * j + 2 * rank() + 2)
+        if j < 2:
+            with ddp.no_sync():
+                nn.functional.cross_entropy(ddp(x[mine]), y[mine]).backward()
+            local = model[0].weight.grad.numpy().copy()
+            others: list[object] = [None] * world()
+            dist.all_gather_object(others, local)
+            assert not np.allclose(others[0], others[1]), "no_sync must not average"
+        else:
+            nn.functional.cross_entropy(ddp(x[mine]), y[mine]).backward()
+    for p, q in zip(ref.parameters(), model.parameters()):
+        np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+class TwoHeads(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        ndgrad.manual_seed(0)
+        self.body = nn.Linear(4, 5).double()
+        self.a = nn.Linear(5, 2).double()
+        self.b = nn.Linear(5, 2).double()
+        self.never = nn.Linear(5, 2).double()
+
+    def forward(self, x: ndgrad.Tensor, use_b: bool) -> ndgrad.Tensor:
+        h = self.body(x).tanh()
+        return self.a(h).sum() + (self.b(h).square().sum() if use_b else 0)
+
+
+@scenario
+def ddp_find_unused() -> None:
+    xs = [ndgrad.from_numpy(np.random.default_rng(r).standard_normal((3, 4)))
+          for r in range(world())]
+    ref, model = TwoHeads(), TwoHeads()
+    ddp = DDP(model, find_unused_parameters=True, bucket_cap_mb=0.0001)
+    # one process on both ranks' data: rank 0 uses head b, rank 1 does not
+    ((ref(xs[0], True) + ref(xs[1], False)) / world()).backward()
+    for _ in range(2):  # the second step also starts from zeroed .grad
+        model.zero_grad()
+        ddp(xs[rank()], use_b=rank() == 0).backward()
+        for (name, p), q in zip(model.named_parameters(), ref.parameters()):
+            if name.startswith("never"):
+                assert p.grad is None, f"{name}: unused on every rank, so no gradient"
+            else:
+                np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12,
+                                           err_msg=name)
+    # without find_unused_parameters the next forward names what got no gradient
+    ddp = DDP(TwoHeads())
+    ddp(xs[rank()], use_b=True).backward()
+    raises(RuntimeError, ["find_unused_parameters=True", "never.weight"],
+           lambda: ddp(xs[rank()], use_b=True))
+
+
+@scenario
+def ddp_buffers_and_state() -> None:
+    ndgrad.manual_seed(rank())  # different weights and buffers on each rank
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    model[1].running_mean.add_(rank())
+    ddp = DDP(model)
+    stats: list[object] = [None] * world()
+    dist.all_gather_object(stats, model[1].running_mean.numpy().copy())
+    assert np.array_equal(stats[0], stats[1]), "buffers must be rank 0's after DDP is built"
+    x = ndgrad.from_numpy(np.random.default_rng(rank()).standard_normal((8, 3)).astype("f4"))
+    ddp(x).sum().backward()  # each rank's batch statistics update its own running stats
+    rank0 = model[1].running_mean.numpy().copy()
+    box = [rank0]
+    dist.broadcast_object_list(box, src=0)
+    ddp.eval()
+    with ndgrad.no_grad():
+        ddp(x)  # the forward after a training step copies rank 0's buffers first
+    same(model[1].running_mean, box[0], "running_mean after the buffer broadcast")
+    keys = list(ddp.state_dict())
+    assert keys == ["module." + k for k in model.state_dict()], keys
+    ddp.load_state_dict(ddp.state_dict())
+    raises(RuntimeError, ["the ranks wrap different modules"],
+           lambda: DDP(nn.Linear(3, 4 + rank())))
+    raises(ValueError, ["device_ids"], lambda: DDP(nn.Linear(2, 2), device_ids=[0]))
+
+
+@scenario
+def raise_on_rank_1() -> None:
+    """Not a check of its own: rank 1 fails while rank 0 waits for it in a collective."""
+    if rank() == 1:
+        raise ValueError("boom on rank 1")
+    dist.all_reduce(ndgrad.zeros(3))
+
+
+def main(names: list[str]) -> None:
+    dist.init_process_group("mpi")
+    if names == ["all"]:
+        names = [n for n in SCENARIOS if n != "raise_on_rank_1"]
+    for name in names:
+        if name == "raise_on_rank_1":
+            SCENARIOS[name]()  # uncaught, on purpose
+            continue
+        try:
+            SCENARIOS[name]()
+            result = "ok"
+        except Exception:
+            result = "FAIL " + traceback.format_exc().replace("\n", "\\n")
+        print(f"RESULT {rank()} {name} {result}", flush=True)
+        dist.barrier()
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,107 @@
+"""ndgrad.distributed without an MPI job: imports, errors before init_process_group,
+DistributedSampler's index assignment and DDP's bucket assignment against torch's.
+
+The collectives and DistributedDataParallel themselves run in MPI jobs: test_distributed_mpi.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed
+import torch.utils.data.distributed as torch_dist_data
+
+import ndgrad
+import ndgrad.distributed as dist
+from ndgrad.nn.parallel.distributed import _compute_bucket_assignment_by_size
+from ndgrad.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+
+def test_import_ndgrad_does_not_load_mpi() -> None:
+    code = ("import sys, ndgrad; ndgrad.distributed.is_available(); "
+            "ndgrad.nn.parallel.DistributedDataParallel; "
+            "assert 'mpi4py' not in sys.modules, 'mpi4py imported'; "
+            "assert not ndgrad.distributed.is_initialized()")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_errors_before_init_process_group() -> None:
+    assert not dist.is_initialized()
+    assert dist.group.WORLD is None
+    for fn in (dist.get_rank, dist.get_world_size, lambda: dist.all_reduce(ndgrad.zeros(2)),
+               lambda: DistributedSampler(range(4)),
+               lambda: ndgrad.nn.parallel.DistributedDataParallel(ndgrad.nn.Linear(2, 2))):
+        with pytest.raises(ValueError, match="Default process group has not been initialized"):
+            fn()
+    with pytest.raises(ValueError, match="backend must be 'mpi'"):
+        dist.init_process_group("gloo")
+
+
+def test_node_local_rank(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID"):
+        monkeypatch.delenv(var, raising=False)
+    assert dist.get_node_local_rank(fallback_rank=3) == 3
+    with pytest.raises(RuntimeError, match="LOCAL_RANK is not in the environment"):
+        dist.get_node_local_rank()
+    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_RANK", "1")  # what Open MPI's mpirun sets
+    assert dist.get_node_local_rank() == 1
+    monkeypatch.setenv("LOCAL_RANK", "2")  # torchrun's name wins
+    assert dist.get_node_local_rank() == 2
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 10, 12])
+@pytest.mark.parametrize("replicas", [1, 2, 3, 5])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_sampler_assignment_matches_torch(n: int, replicas: int, drop_last: bool) -> None:
+    """Unshuffled: torch's exact indices. Shuffled: torch's assignment of our permutation
+    (torch deals out whatever order it has the same way, so map its unshuffled result)."""
+    data = list(range(n))
+    for rank in range(replicas):
+        theirs = torch_dist_data.DistributedSampler(data, replicas, rank, shuffle=False,
+                                                    drop_last=drop_last)
+        ours = DistributedSampler(data, replicas, rank, shuffle=False, drop_last=drop_last)
+        assert list(ours) == list(theirs)
+        assert len(ours) == len(theirs) and ours.total_size == theirs.total_size
+        for epoch in (0, 3):
+            shuffled = DistributedSampler(data, replicas, rank, seed=5, drop_last=drop_last)
+            shuffled.set_epoch(epoch)
+            perm = np.random.default_rng(5 + epoch).permutation(n)
+            assert list(shuffled) == perm[list(theirs)].tolist()
+
+
+def test_sampler_epochs_cover_the_dataset() -> None:
+    shares = [DistributedSampler(range(10), 2, r, seed=1) for r in range(2)]
+    firsts = [list(s) for s in shares]
+    assert sorted(firsts[0] + firsts[1]) == list(range(10))
+    for s in shares:
+        s.set_epoch(1)
+    seconds = [list(s) for s in shares]
+    assert sorted(seconds[0] + seconds[1]) == list(range(10))
+    assert firsts != seconds
+    loader = DataLoader(TensorDataset(ndgrad.arange(10)), batch_size=3, sampler=shares[1])
+    assert [b[0].tolist() for b in loader] == [seconds[1][:3], seconds[1][3:]]
+
+
+@pytest.mark.parametrize("rank", [-1, 2])
+def test_sampler_bad_rank(rank: int) -> None:
+    with pytest.raises(ValueError) as theirs:
+        torch_dist_data.DistributedSampler(range(4), 2, rank)
+    with pytest.raises(ValueError) as ours:
+        DistributedSampler(range(4), 2, rank)
+    assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("limits", [[1024 * 1024, 25 * 1024 * 1024], [2000, 5000], [1]])
+def test_bucket_assignment_matches_torch(limits: list[int]) -> None:
+    """DDP groups gradients into buckets exactly as torch's _compute_bucket_assignment_by_size
+    (dtypes apart, each bucket closed once it reaches its limit, ordered by first index)."""
+    shapes = [(512, 784), (512,), (256, 512), (256,), (3, 3), (10, 256), (10,), (4000,)]
+    dtypes = ["float32"] * 6 + ["float64", "float32"]
+    ours = [ndgrad.zeros(s, dtype=getattr(ndgrad, d)) for s, d in zip(shapes, dtypes)]
+    theirs = [torch.zeros(s, dtype=getattr(torch, d)) for s, d in zip(shapes, dtypes)]
+    expected, _ = torch.distributed._compute_bucket_assignment_by_size(theirs, limits)
+    assert _compute_bucket_assignment_by_size(ours, limits) == expected
