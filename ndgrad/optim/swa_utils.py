@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterable
 from copy import deepcopy
 from typing import Any
 
-import ndgrad
+from ndgrad import _dtype
 from ndgrad.autograd.grad_mode import no_grad
 from ndgrad.nn.module import Module
+from ndgrad.nn.modules.batchnorm import _BatchNorm
 from ndgrad.optim.lr_scheduler.base import LRScheduler, _format_param
 from ndgrad.optim.optimizer import Optimizer
-from ndgrad.tensor import Tensor
+from ndgrad.tensor import Tensor, tensor
 
 __all__ = ["AveragedModel", "update_bn", "SWALR", "get_ema_multi_avg_fn",
            "get_swa_multi_avg_fn", "get_ema_avg_fn", "get_swa_avg_fn"]
@@ -98,7 +99,7 @@ class AveragedModel(Module):
         self.module = deepcopy(model)
         if device is not None:
             self.module = self.module.to(device)
-        self.register_buffer("n_averaged", ndgrad.tensor(0, dtype=ndgrad.long))
+        self.register_buffer("n_averaged", tensor(0, dtype=_dtype.int64))
         self.avg_fn = avg_fn
         self.multi_avg_fn = multi_avg_fn
         self.use_buffers = use_buffers
@@ -137,8 +138,6 @@ class AveragedModel(Module):
 def update_bn(loader: Iterable[Any], model: Module, device: Any = None) -> None:
     """Recompute every batch-norm layer's running statistics with one pass over ``loader``
     (cumulative averages, as the weights of an averaged model never produced them)."""
-    from ndgrad.nn.modules.batchnorm import _BatchNorm
-
     momenta = {}
     for module in model.modules():
         if isinstance(module, _BatchNorm):
