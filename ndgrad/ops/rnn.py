@@ -43,10 +43,11 @@ def _steps(batch_sizes: tuple[int, ...], reverse: bool) -> Steps:
     return steps[::-1] if reverse else steps
 
 
-def _contiguous_t(w: np.ndarray) -> np.ndarray:
-    """w^T as its own contiguous array: BLAS multiplies a small batch by it 1.3-1.4x faster
-    than by the transposed view, and the recurrent matmul runs at every step."""
-    return np.ascontiguousarray(w.T)
+def _contiguous_t(w: np.ndarray, steps: Steps) -> np.ndarray:
+    """w^T for the recurrent matmul of every step: as its own contiguous array when there are
+    enough steps to repay the copy (BLAS multiplies a small batch by it 1.1-2.5x faster than by
+    the transposed view; the copy costs one to two such matmuls), else the view (cells)."""
+    return np.ascontiguousarray(w.T) if len(steps) > 4 else w.T
 
 
 def _sigmoid_of_negated(a: np.ndarray) -> None:
@@ -97,19 +98,25 @@ class _Scan(Primitive):
         return tuple(result)
 
     @staticmethod
-    def _input_grads(ctx: Any, dzx: np.ndarray, dzh: np.ndarray, x: np.ndarray, w_ih: np.ndarray,
-                     hprev: np.ndarray, rows: Any = slice(None)) -> list[Any]:
-        """Gradients of x, w_ih, w_hh, b_ih, b_hh from the gradients of the two projections
-        (dzx of x @ W_ih^T + b_ih, dzh of h_prev @ W_hh^T + b_hh; the same array for RNN and
-        LSTM), each one matmul over all steps. ``rows`` reorders gate rows (LSTM: the gradient's
-        columns are in the forward's gate order, ``w_ih`` too)."""
+    def _input_grads(ctx: Any, dzx: np.ndarray, dzh: np.ndarray | None, x: np.ndarray,
+                     w_ih: np.ndarray, hprev: np.ndarray, rows: Any = None) -> list[Any]:
+        """Gradients of x, w_ih, w_hh, b_ih, b_hh from the gradients of the two projections,
+        dzx of x @ W_ih^T + b_ih and dzh of h_prev @ W_hh^T + b_hh (None: the same as dzx, as
+        in RNN and LSTM), each one matmul over all steps. ``rows`` reorders the gate rows of
+        the weight and bias gradients (LSTM)."""
         need = ctx.needs_input_grad
-        gb_x = dzx.sum(0)[rows] if need[3] else None
-        gb_h = (gb_x if dzh is dzx and gb_x is not None else dzh.sum(0)[rows]) if need[4] else None
+        same = dzh is None
+        dzh = dzx if dzh is None else dzh
+
+        def gate_rows(g: np.ndarray) -> np.ndarray:
+            return g if rows is None else g[rows]
+
+        gb_x = gate_rows(dzx.sum(0)) if need[3] or (need[4] and same) else None
+        gb_h = (gb_x if same else gate_rows(dzh.sum(0))) if need[4] else None
         return [dzx @ w_ih if need[0] else None,
-                (dzx.T @ x)[rows] if need[1] else None,
-                (dzh.T @ hprev)[rows] if need[2] else None,
-                gb_x, gb_h]
+                gate_rows(dzx.T @ x) if need[1] else None,
+                gate_rows(dzh.T @ hprev) if need[2] else None,
+                gb_x if need[3] else None, gb_h]
 
 
 # -- LSTM ------------------------------------------------------------------------------------
@@ -151,7 +158,7 @@ class LSTMScan(_Scan):
         hprev, cprev = np.empty_like(out), np.empty((n, hid), x.dtype)
         tanh_c = np.empty((n, hid), x.dtype)
         hr = np.empty((h.shape[0], hid), x.dtype) if w_hr is not None else None
-        wh_t = _contiguous_t(wh)
+        wh_t = _contiguous_t(wh, steps)
         gh, ig = np.empty((h.shape[0], 4 * hid), x.dtype), np.empty((h.shape[0], hid), x.dtype)
         for start, bs in steps:
             rows = slice(start, start + bs)
@@ -218,10 +225,15 @@ class LSTMScan(_Scan):
             dg *= dct
             dct *= f  # dc_{t-1}
             np.matmul(d, wh, out=dht)  # dh_{t-1}
-        # dz's columns are in the (i, f, o, g) order: so are w_ih's rows here, and the weight
-        # and bias gradients' rows go back to torch's order (cheaper than reordering dz)
+        # dz's columns are in the (i, f, o, g) order. Back to torch's order goes whichever is
+        # smaller: dz itself (few rows: a cell), or the gradients' rows (w_ih's rows reordered
+        # to match dz; a long sequence)
         need = ctx.needs_input_grad
-        grads = _Scan._input_grads(ctx, dz, dz, x, w_ih[order], hprev, np.argsort(order))
+        back = np.argsort(order)
+        if dz.shape[0] <= x.shape[1] + hprev.shape[1]:
+            grads = _Scan._input_grads(ctx, dz[:, back], None, x, w_ih, hprev)
+        else:
+            grads = _Scan._input_grads(ctx, dz, None, x, w_ih[order], hprev, back)
         g_hr = None
         if dh_all is not None and need[5]:
             g_hr = dh_all.T @ (acts[:, 2 * hid:3 * hid] * tanh_c)
@@ -282,7 +294,7 @@ class GRUScan(_Scan):
         hn_all = np.empty((n, hid), x.dtype)  # h W_hn^T + b_hn of each row
         gh = np.empty((h.shape[0], 3 * hid), x.dtype)
         rhn = np.empty((h.shape[0], hid), x.dtype)
-        wh_t = _contiguous_t(wh)
+        wh_t = _contiguous_t(wh, steps)
         for start, bs in steps:
             rows = slice(start, start + bs)
             hp = h[:bs]
@@ -377,7 +389,7 @@ class RNNScan(_Scan):
             out += b_ih + b_hh
         h = h0.copy()
         hprev = np.empty_like(out)
-        wh_t = _contiguous_t(w_hh)
+        wh_t = _contiguous_t(w_hh, steps)
         gh = np.empty_like(h)
         tanh = nonlinearity == "tanh"
         for start, bs in steps:
@@ -416,7 +428,7 @@ class RNNScan(_Scan):
                 np.multiply(dht, y > 0, out=d)
             np.matmul(d, w_hh, out=dht)
         need = ctx.needs_input_grad
-        grads = _Scan._input_grads(ctx, dz, dz, x, w_ih, hprev)
+        grads = _Scan._input_grads(ctx, dz, None, x, w_ih, hprev)
         return (*grads, None, dh if need[6] else None, None)
 
     @staticmethod
