@@ -36,7 +36,11 @@ from ndgrad.nn.functional.activation import (
     tanhshrink,
     threshold,
 )
-from ndgrad.nn.functional.attention import (
+from ndgrad.nn.functional.attention import (  # the private three: torch code calls them too
+    _canonical_mask,
+    _in_projection_packed,
+    _none_or_dtype,
+    multi_head_attention_forward,
     scaled_dot_product_attention,
 )
 from ndgrad.nn.functional.conv import (
