@@ -67,7 +67,14 @@ from ndgrad.creation import (
     zeros,
     zeros_like,
 )
-from ndgrad.random import Generator, get_rng_state, manual_seed, seed, set_rng_state
+from ndgrad.random import (
+    Generator,
+    get_rng_state,
+    manual_seed,
+    multinomial,
+    seed,
+    set_rng_state,
+)
 from ndgrad.scalar import Value
 from ndgrad.serialization import load, save  # noqa: E402,I001
 from ndgrad.tensor import (

@@ -1088,6 +1088,13 @@ class Tensor:
         self._bump_version()
         return self
 
+    def multinomial(self, num_samples: _int, replacement: _bool = False, *,
+                    generator: Any = None) -> Tensor:
+        """Indices sampled from this tensor's rows of weights; see ndgrad.multinomial."""
+        from ndgrad import random
+
+        return random.multinomial(self, num_samples, replacement, generator=generator)
+
     def __setitem__(self, index: Any, value: Any) -> None:
         steps = S.plan_index(_np_index(index), self._data.shape)
         v = _operand(value, self)
