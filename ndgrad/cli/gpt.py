@@ -415,7 +415,7 @@ def train(args: argparse.Namespace) -> None:
             where = (f"the last checkpoint is {ckpt_path} (iteration {saved_at}/"
                      f"{c['max_iters']}); continue with: ndgrad-gpt --out "
                      f"{shlex.quote(str(out))} --resume")
-        print(f"\nndgrad-gpt: interrupted at iteration {it}; {where}", file=sys.stderr)
+        print(f"ndgrad-gpt: interrupted at iteration {it}; {where}", file=sys.stderr)
         raise SystemExit(130) from None
     bar.close()
     print(f"trained {history['iter'][-1]} iterations in {history['seconds'][-1]:.1f} s; outputs "
@@ -561,7 +561,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.command == "sample":
         args.seed = 1337 if args.seed is None else args.seed
-        sample(args)
+        try:
+            sample(args)
+        except KeyboardInterrupt:
+            raise SystemExit(130) from None  # stopping a sample loses nothing: no traceback
         return
     train(args)
 
