@@ -39,7 +39,13 @@ from ndgrad.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
-from ndgrad.random import Generator, get_rng_state, manual_seed, seed, set_rng_state
+from ndgrad.random import (
+    Generator,
+    get_rng_state,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
 from ndgrad.scalar import Value
 from ndgrad.serialization import load, save
 from ndgrad.tensor import (
@@ -55,6 +61,7 @@ from ndgrad.tensor import (
     is_floating_point,
     is_tensor,
     log_softmax,
+    multinomial,
     softmax,
     stack,
     tensor,

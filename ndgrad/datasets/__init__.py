@@ -2,5 +2,6 @@
 
 from ndgrad.datasets._files import DatasetFileError
 from ndgrad.datasets.mnist import MNIST, FashionMNIST
+from ndgrad.datasets.shakespeare import TinyShakespeare
 
-__all__ = ["MNIST", "DatasetFileError", "FashionMNIST"]
+__all__ = ["MNIST", "DatasetFileError", "FashionMNIST", "TinyShakespeare"]

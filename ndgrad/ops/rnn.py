@@ -30,8 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad.autograd.engine import run_backward
 from ndgrad.ops.base import Primitive
-from ndgrad.ops.shape import Cat
+from ndgrad.ops.shape import Cat, Reshape
 
 Steps = list[tuple[int, int]]
 
@@ -76,9 +77,6 @@ class _Scan(Primitive):
     def _differentiable_backward(cls, ctx: Any, grads: tuple[Any, ...]) -> tuple[Any, ...]:
         """Gradients as a graph: rebuild the layer from Tensor ops on the inputs and
         differentiate it (create_graph=True only; the NumPy backward is the usual path)."""
-        from ndgrad.autograd.engine import run_backward
-        from ndgrad.ops.shape import Reshape
-
         inputs = ctx.saved_tensors[:cls.n_inputs]
         wanted: dict[int, int] = {}  # id of an input tensor -> its first position
         for k, (t, need) in enumerate(zip(inputs, ctx.needs_input_grad, strict=True)):
@@ -185,7 +183,7 @@ class LSTMScan(_Scan):
     def backward(ctx, g_out, g_h, g_c):
         if not isinstance(g_out, np.ndarray):
             return LSTMScan._differentiable_backward(ctx, (g_out, g_h, g_c))
-        x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, acts, tanh_c, hprev, cprev = ctx.saved_tensors
+        x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, acts, tanh_c, hprev, cprev = ctx.saved_like(g_out)
         hid = w_hh.shape[0] // 4
         order = _lstm_order(hid)
         wh = w_hh[order]
@@ -323,7 +321,7 @@ class GRUScan(_Scan):
     def backward(ctx, g_out, g_h):
         if not isinstance(g_out, np.ndarray):
             return GRUScan._differentiable_backward(ctx, (g_out, g_h))
-        x, w_ih, w_hh, b_ih, b_hh, _, h0, _, acts, hn_all, hprev = ctx.saved_tensors
+        x, w_ih, w_hh, b_ih, b_hh, _, h0, _, acts, hn_all, hprev = ctx.saved_like(g_out)
         hid = w_hh.shape[0] // 3
         dzh = np.empty_like(acts)  # d of the h-projection (r, z, n parts)
         dxn = np.empty_like(hn_all)  # d of the x-projection's n part (its r, z parts: dzh's)
@@ -411,7 +409,7 @@ class RNNScan(_Scan):
     def backward(ctx, g_out, g_h):
         if not isinstance(g_out, np.ndarray):
             return RNNScan._differentiable_backward(ctx, (g_out, g_h))
-        x, w_ih, w_hh, b_ih, b_hh, _, h0, _, out, hprev = ctx.saved_tensors
+        x, w_ih, w_hh, b_ih, b_hh, _, h0, _, out, hprev = ctx.saved_like(g_out)
         dz = np.empty_like(out)
         dh = g_h.copy()
         tanh = ctx.options["nonlinearity"] == "tanh"

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad import _dtype
 from ndgrad.autograd.grad_mode import enable_grad
 from ndgrad.tensor import Tensor
 from ndgrad.utils.hooks import RemovableHandle
@@ -376,8 +377,6 @@ def _ema_sq_(avg: np.ndarray, g: np.ndarray, beta: float, tmp: np.ndarray) -> No
 
 
 def _new_step() -> Tensor:
-    from ndgrad import _dtype
-
     # PyTorch keeps ``step`` as a float tensor (float64 when that is the default dtype)
     return Tensor._make(np.zeros((), _dtype.default_float()))
 

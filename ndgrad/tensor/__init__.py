@@ -15,6 +15,7 @@ from ndgrad.tensor.functions import (
     is_floating_point,
     is_tensor,
     log_softmax,
+    multinomial,
     softmax,
     stack,
     where,
@@ -22,4 +23,4 @@ from ndgrad.tensor.functions import (
 
 __all__ = ["Size", "Tensor", "as_array", "broadcast_shapes", "broadcast_tensors", "cat", "concat",
            "concatenate", "device", "einsum", "is_floating_point", "is_tensor", "log_softmax",
-           "softmax", "stack", "tensor", "to_args_dtype", "values_indices", "where"]
+           "multinomial", "softmax", "stack", "tensor", "to_args_dtype", "values_indices", "where"]

@@ -114,3 +114,12 @@ def softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
 
 def log_softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
     return input.log_softmax(dim, dtype=dtype)
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
+                generator: Any = None) -> Tensor:
+    """Category indices drawn from each row of ``input`` (see Tensor.multinomial)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"multinomial(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    return input.multinomial(num_samples, replacement, generator=generator)

@@ -14,7 +14,6 @@ import numbers
 import warnings
 from typing import Any
 
-from ndgrad.creation import zeros
 from ndgrad.nn import functional as F
 from ndgrad.nn import init
 from ndgrad.nn.module import Module
@@ -23,6 +22,7 @@ from ndgrad.nn.parameter import Parameter
 from ndgrad.nn.utils.rnn import PackedSequence
 from ndgrad.ops.rnn import GRUScan, LSTMScan, RNNScan
 from ndgrad.tensor import Tensor, cat, stack
+from ndgrad.tensor.creation import zeros
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 

@@ -15,7 +15,6 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from ndgrad.creation import full
 from ndgrad.nn import functional as F
 from ndgrad.nn import init
 from ndgrad.nn.module import Module
@@ -27,6 +26,7 @@ from ndgrad.nn.modules.linear import Linear
 from ndgrad.nn.modules.normalization import LayerNorm
 from ndgrad.nn.parameter import Parameter
 from ndgrad.tensor import Tensor
+from ndgrad.tensor.creation import full
 
 __all__ = ["MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder",
            "TransformerEncoderLayer", "TransformerDecoderLayer"]

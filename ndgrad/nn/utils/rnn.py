@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ndgrad import _dtype
-from ndgrad.creation import full
 from ndgrad.tensor import Tensor, cat, stack
+from ndgrad.tensor.creation import full
 
 __all__ = ["PackedSequence", "invert_permutation", "pack_padded_sequence", "pad_packed_sequence",
            "pad_sequence", "unpad_sequence", "pack_sequence", "unpack_sequence"]

@@ -1,0 +1,269 @@
+"""GPT training-step speed and memory: ndgrad vs PyTorch in one process, nanoGPT's CPU baby run.
+
+Run: python bench/gpt.py [--rounds 5] [--parts speed,memory,profile]
+(OMP_NUM_THREADS=1 python bench/gpt.py: one thread for both, torch and OpenBLAS; on a machine
+that other work keeps busy, two spinning threads per library measure the contention)
+
+* The model of ndgrad-gpt and examples/gpt_shakespeare.py: 4 layers, 4 heads, 128 dims, context
+  64, vocabulary 65, no biases, GELU, weight tying (0.8M parameters); batch 12.
+* One step: forward, cross-entropy, backward, clip_grad_norm_(1.0), AdamW (weight decay 0.1 on
+  matrices, betas (0.9, 0.99)) with the lr set by hand, as the job does.
+
+Both libraries run the same code (examples/gpt_shakespeare.py, its ``import ndgrad as torch``
+swapped for ``import torch`` on the torch side) from the same initial weights on the same
+batches of Tiny Shakespeare. As in bench/mnist.py, they alternate in one process, several
+rounds: within a round they take turns of CHUNK steps, each followed by an untimed PAUSE (the
+thread pools of torch and OpenBLAS spin for a while after their work and slow whoever runs
+next), so this machine's slow phases land on both alike. The ratio the targets are checked
+against is the median over rounds of the per-round ratio.
+
+Peak memory is measured in a fresh subprocess per library (three each, median), as in
+bench/mnist.py: the rise of the peak resident set (VmHWM, reset through /proc/self/clear_refs
+after a warm-up) over the resident set at that moment, during MEMORY_STEPS steps; once with
+glibc's mmap threshold pinned at 64 KiB ("live": freed blocks of 64 KiB or more go back to the
+OS, so the resident set follows what the library holds; the comparison the target is about)
+and once with glibc's default. For ndgrad, tracemalloc's peak during the steps is printed too.
+
+The profile part prints cProfile's top entries of PROFILE_STEPS ndgrad steps, by own time and
+by cumulative time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+THREADS = int(os.environ.get("OMP_NUM_THREADS", "2"))  # torch's; OpenBLAS reads the variable
+EXAMPLE = REPO / "examples" / "gpt_shakespeare.py"
+BATCH, BLOCK, LR, CLIP = 12, 64, 1e-3, 1.0
+STEPS = 60  # per library per round
+CHUNK = 3  # steps per turn (100-300 ms of work)
+PAUSE = 0.15  # untimed idle after each turn
+MEMORY_STEPS = 20
+PROFILE_STEPS = 30
+
+
+def load_model_code(lib_name: str) -> types.ModuleType:
+    """examples/gpt_shakespeare.py as a module, on ndgrad or (its import swapped) on torch."""
+    source = EXAMPLE.read_text()
+    if lib_name == "torch":
+        source = source.replace("\nimport ndgrad as torch\n", "\nimport torch\n")
+    module = types.ModuleType(f"gpt_shakespeare_{lib_name}")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, str(EXAMPLE), "exec"), module.__dict__)
+    return module
+
+
+def batches(n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """n batches of (inputs, targets), int64 (BATCH, BLOCK), from Tiny Shakespeare."""
+    from ndgrad.datasets import TinyShakespeare
+
+    data = TinyShakespeare().train_data.numpy()
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        offsets = rng.integers(0, len(data) - BLOCK, BATCH)[:, None] + np.arange(BLOCK)
+        out.append((data[offsets], data[offsets + 1]))
+    return out
+
+
+def initial_weights() -> dict[str, np.ndarray]:
+    code = load_model_code("ndgrad")
+    code.torch.manual_seed(0)
+    model = code.GPT(code.GPTConfig())
+    return {k: v.numpy().copy() for k, v in model.state_dict().items()}
+
+
+def build(lib_name: str, weights: dict[str, np.ndarray]) -> tuple[Any, Any, Any]:
+    """(library, model, optimizer) with the given weights."""
+    code = load_model_code(lib_name)
+    lib = code.torch
+    model = code.GPT(code.GPTConfig())
+    model.load_state_dict({k: lib.from_numpy(v.copy()) for k, v in weights.items()})
+    return lib, model, model.configure_optimizers(0.1, LR, (0.9, 0.99))
+
+
+def train(lib, model, optimizer, data, chunk: int):
+    """Training steps as a generator that pauses (yields) every ``chunk`` steps, so that the
+    libraries can take turns; returns the last loss so the work cannot be skipped."""
+    loss = None
+    for step, (x, y) in enumerate(data, 1):
+        for group in optimizer.param_groups:
+            group["lr"] = LR
+        _, loss = model(lib.from_numpy(x), lib.from_numpy(y))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        lib.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+        optimizer.step()
+        if step % chunk == 0:
+            yield
+    return float(loss.item())
+
+
+def race(runs: dict[str, Any], order: list[str], pause: float) -> tuple[
+        dict[str, tuple[float, float]], dict[str, float]]:
+    """Run the generators in turns until all are done, idling ``pause`` s (untimed) after each
+    turn; each one's summed (wall seconds, CPU seconds of all threads) and its result."""
+    times = {k: (0.0, 0.0) for k in order}
+    results: dict[str, float] = {}
+    live = list(order)
+    while live:
+        for k in list(live):
+            t0, c0 = time.perf_counter(), time.process_time()
+            try:
+                next(runs[k])
+            except StopIteration as done:
+                results[k] = done.value
+                live.remove(k)
+            wall, cpu = times[k]
+            times[k] = (wall + time.perf_counter() - t0, cpu + time.process_time() - c0)
+            time.sleep(pause)
+    return times, results
+
+
+def speed(rounds: int) -> None:
+    import torch
+
+    torch.set_num_threads(THREADS)
+    print(f"{os.cpu_count()} CPUs, {THREADS} thread(s) per library, load average "
+          f"{os.getloadavg()[0]:.2f} at the start (timings are only meaningful on an otherwise "
+          f"idle machine)")
+    weights = initial_weights()
+    names = ["ndgrad", "torch"]
+    built = {k: build(k, weights) for k in names}
+    for k in names:  # warm up: imports, BLAS, the optimizer's state
+        lib, model, opt = built[k]
+        for _ in train(lib, model, opt, batches(3, 99), 3):
+            pass
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
+    losses: dict[str, float] = {}
+    for r in range(rounds):
+        order = names if r % 2 == 0 else names[::-1]
+        data = batches(STEPS, r)
+        t, losses = race({k: train(*built[k], data, CHUNK) for k in order}, order, PAUSE)
+        for k in order:
+            times[k].append(t[k])
+    print(f"\nGPT 4x128, context 64, batch 12, AdamW: {STEPS} steps per round, {rounds} rounds")
+    per_step = {k: [w / STEPS * 1000 for w, _ in v] for k, v in times.items()}
+    for k in names:
+        spread = ", ".join(f"{ms:.1f}" for ms in per_step[k])
+        cpu = statistics.median(c for _, c in times[k]) / STEPS * 1000
+        print(f"  {k:7s} {statistics.median(per_step[k]):6.1f} ms/step median, min "
+              f"{min(per_step[k]):6.1f} (rounds: {spread}); CPU {cpu:6.1f} ms/step; last loss "
+              f"{losses[k]:.4f}")
+    paired = statistics.median(a[0] / b[0] for a, b in zip(times["ndgrad"], times["torch"]))
+    print(f"  ndgrad/torch: median of per-round ratios {paired:.2f} (target <= 1.0, at worst "
+          f"1.5); ratio of minima {min(per_step['ndgrad']) / min(per_step['torch']):.2f}")
+
+
+# -- memory ------------------------------------------------------------------------------------
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def memory_child(lib_name: str) -> None:
+    """MEMORY_STEPS steps in this fresh process; prints 'rss_kb tracemalloc_kb'."""
+    import tracemalloc
+
+    import torch
+
+    torch.set_num_threads(THREADS)
+    lib, model, opt = build(lib_name, initial_weights())
+    for _ in train(lib, model, opt, batches(3, 99), 3):  # imports, BLAS, optimizer state
+        pass
+    data = batches(MEMORY_STEPS, 0)
+    before = _status_kb("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak resident set (VmHWM) to the current one
+    for _ in train(lib, model, opt, data, MEMORY_STEPS):
+        pass
+    rss = _status_kb("VmHWM") - before
+    peak = -1
+    if lib_name == "ndgrad":  # again, traced: tracemalloc's own tables must not count above
+        tracemalloc.start()
+        for _ in train(lib, model, opt, data, MEMORY_STEPS):
+            pass
+        peak = tracemalloc.get_traced_memory()[1] // 1024
+    print(rss, peak)
+
+
+def memory(repeats: int = 3) -> None:
+    print(f"\nPeak memory of {MEMORY_STEPS} training steps: rise of the peak resident set over "
+          f"the resident set before them (fresh process each, median of {repeats})")
+    rise: dict[tuple[str, str], float] = {}
+    for mode, env in (("live", {"MALLOC_MMAP_THRESHOLD_": "65536"}), ("glibc default", {})):
+        for name in ("ndgrad", "torch"):
+            runs = []
+            for _ in range(repeats):
+                out = subprocess.run([sys.executable, __file__, "--memory-child", name],
+                                     capture_output=True, text=True, check=True,
+                                     env={**os.environ, **env}).stdout.split()
+                runs.append((int(out[-2]), int(out[-1])))
+            rss = statistics.median(r[0] for r in runs) / 1024
+            rise[(mode, name)] = rss
+            traced = statistics.median(r[1] for r in runs)
+            extra = f", tracemalloc peak {traced / 1024:5.1f} MiB" if traced >= 0 else ""
+            spread = ", ".join(f"{r[0] / 1024:.2f}" for r in runs)
+            print(f"  {mode:13s} {name:7s} peak RSS rise {rss:6.2f} MiB ({spread}){extra}")
+    print(f"  ndgrad/torch, live: {rise[('live', 'ndgrad')] / rise[('live', 'torch')]:.2f} "
+          f"(target <= 1)")
+
+
+def profile(top: int = 30) -> None:
+    import cProfile
+    import pstats
+
+    lib, model, opt = build("ndgrad", initial_weights())
+    for _ in train(lib, model, opt, batches(3, 99), 3):
+        pass
+    data = batches(PROFILE_STEPS, 0)
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in train(lib, model, opt, data, PROFILE_STEPS):
+        pass
+    prof.disable()
+    stats = pstats.Stats(prof)
+    print(f"\ncProfile of {PROFILE_STEPS} ndgrad training steps (top {top} by own time)")
+    stats.sort_stats("tottime").print_stats(top)
+    print(f"cProfile of {PROFILE_STEPS} ndgrad training steps (top {top} by cumulative time)")
+    stats.sort_stats("cumulative").print_stats(top)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--parts", default="speed,memory",
+                        help="comma-separated: speed, memory, profile")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+    parts = set(args.parts.split(","))
+    unknown = parts - {"speed", "memory", "profile"}
+    if unknown:
+        parser.error(f"unknown --parts {sorted(unknown)}; choose from speed, memory, profile")
+    if "speed" in parts:
+        speed(args.rounds)
+    if "memory" in parts:
+        memory()
+    if "profile" in parts:
+        profile()
+
+
+if __name__ == "__main__":
+    main()
