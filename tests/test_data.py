@@ -1,6 +1,9 @@
 """ndgrad.utils.data against torch.utils.data: collate, batching, shuffling, splits."""
 
 import collections
+import itertools
+import re
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -23,6 +26,7 @@ from ndgrad.utils.data import (
     default_collate,
     random_split,
 )
+from ndgrad.utils.data import sampler as sampler_module
 
 Point = collections.namedtuple("Point", "x y")
 
@@ -209,22 +213,177 @@ def test_argument_errors_match_torch(kwargs):
     assert str(ours.value) == str(theirs.value)
 
 
-def test_samplers():
-    ds, _ = make_tensor_datasets(10)
-    assert list(SequentialSampler(ds)) == list(range(10))
-    g = ndgrad.Generator().manual_seed(0)
-    assert sorted(RandomSampler(ds, generator=g)) == list(range(10))
-    more = list(RandomSampler(ds, num_samples=25, generator=g))
-    assert len(more) == 25 and all(more.count(i) >= 2 for i in range(10))  # 2.5 permutations
-    with_repl = list(RandomSampler(ds, replacement=True, num_samples=100, generator=g))
-    assert len(with_repl) == 100 and len(set(with_repl)) < 10 + 1
-    assert sorted(SubsetRandomSampler([4, 2, 9], generator=g)) == [2, 4, 9]
-    w = list(WeightedRandomSampler([0.0, 1.0, 0.0, 3.0], 50, generator=g))
-    assert set(w) == {1, 3} and w.count(3) > w.count(1)
-    assert list(BatchSampler(range(5), 2, drop_last=False)) == [[0, 1], [2, 3], [4]]
-    assert len(BatchSampler(range(5), 2, drop_last=True)) == 2
+# -- samplers --------------------------------------------------------------------------------
+class Sized:
+    """A data source of any length that holds nothing."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return i
+
+
+def test_samplers_start_at_once_in_constant_memory():
+    # the endless-loader pattern: 1e10 draws must not be built up front (that was 74 GiB)
+    tracemalloc.start()
+    try:
+        endless = RandomSampler(Sized(10), replacement=True, num_samples=int(1e10))
+        it = iter(endless)
+        assert all(0 <= next(it) < 10 for _ in range(1000)) and len(endless) == int(1e10)
+        perms = RandomSampler(Sized(10), num_samples=int(1e10))  # permutations, one at a time
+        assert sorted(itertools.islice(perms, 10)) == list(range(10))
+        weighted = WeightedRandomSampler([1.0, 2.0, 0.0], int(1e10))
+        assert set(itertools.islice(weighted, 1000)) == {0, 1}
+        assert next(iter(SequentialSampler(Sized(10**12)))) == 0
+        for sampler in (endless, perms, weighted):
+            loader = DataLoader(Sized(10), batch_size=4, sampler=sampler)
+            assert next(iter(loader)).shape == (4,) and len(loader) == int(2.5e9)
+        assert next(iter(DataLoader(Sized(10**12), batch_size=4))).tolist() == [0, 1, 2, 3]
+        assert tracemalloc.get_traced_memory()[1] < 16 * 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def seeded(seed=0):
+    return ndgrad.Generator().manual_seed(seed)
+
+
+def test_random_sampler_semantics():
+    ds = Sized(10)
+    one = list(RandomSampler(ds, generator=seeded()))
+    assert sorted(one) == list(range(10)) and one != list(range(10))
+    assert list(RandomSampler(ds, generator=seeded())) == one  # generator= is respected
+    assert list(RandomSampler(ds, generator=seeded(1))) != one
+    sampler = RandomSampler(ds, generator=seeded())
+    assert list(sampler) != list(sampler)  # a new permutation each pass
+    # num_samples beyond the length: whole permutations, then the head of one more
+    more = list(RandomSampler(ds, num_samples=25, generator=seeded()))
+    assert len(more) == 25 and sorted(more[:10]) == sorted(more[10:20]) == list(range(10))
+    assert len(set(more[20:])) == 5
+    # the global generator when none is given: ndgrad.manual_seed makes it reproducible
+    ndgrad.manual_seed(4)
+    a = list(RandomSampler(ds))
+    ndgrad.manual_seed(4)
+    assert list(RandomSampler(ds)) == a
+    # the dataset's length is read at each pass, as in torch
+    growing = Sized(3)
+    sampler = RandomSampler(growing)
+    growing.n = 6
+    assert sorted(sampler) == list(range(6)) and len(sampler) == 6
     with pytest.raises(ValueError, match="num_samples should be a positive integer"):
         RandomSampler(ds, num_samples=0)
+    with pytest.raises(TypeError, match="replacement should be a boolean value"):
+        RandomSampler(ds, replacement=1)
+
+
+def test_random_sampler_with_replacement_is_uniform():
+    draws = np.array(list(RandomSampler(Sized(5), True, 50_000, generator=seeded())))
+    assert len(draws) == 50_000 and set(draws.tolist()) == set(range(5))
+    np.testing.assert_allclose(np.bincount(draws) / 50_000, 0.2, atol=0.01)
+    tdraws = np.array(list(torch.utils.data.RandomSampler(range(5), True, 50_000)))
+    np.testing.assert_allclose(np.bincount(tdraws) / 50_000, 0.2, atol=0.01)
+
+
+@pytest.mark.parametrize("chunk", [3, 7, 64])
+@pytest.mark.parametrize("batch_size,drop_last", [(1, False), (4, False), (4, True), (10, True),
+                                                  (25, False)])
+def test_batches_cut_from_chunks_equal_the_lists(monkeypatch, chunk, batch_size, drop_last):
+    # DataLoader's fast path cuts batches out of chunks of indices; batches spanning chunk
+    # boundaries must come out exactly as BatchSampler's lists do
+    monkeypatch.setattr(sampler_module, "_CHUNK", chunk)
+    for make in (lambda: SequentialSampler(Sized(23)),
+                 lambda: RandomSampler(Sized(23), True, 41, generator=seeded()),
+                 lambda: RandomSampler(Sized(6), num_samples=23, generator=seeded()),
+                 lambda: WeightedRandomSampler([1, 2, 3], 30, generator=seeded())):
+        lists = list(BatchSampler(make(), batch_size, drop_last))
+        arrays = [b.tolist() for b in BatchSampler(make(), batch_size, drop_last)._index_batches()]
+        assert arrays == lists and len(lists) == len(BatchSampler(make(), batch_size, drop_last))
+
+
+def test_weighted_sampler_distributions():
+    w = [0.0, 1.0, 2.0, 5.0]
+    p = np.array(w) / sum(w)
+    ours = np.array(list(WeightedRandomSampler(w, 40_000, generator=seeded())))
+    theirs = np.array(list(torch.utils.data.WeightedRandomSampler(w, 40_000)))
+    for draws in (ours, theirs):
+        np.testing.assert_allclose(np.bincount(draws, minlength=4) / 40_000, p, atol=0.01)
+    # without replacement: distinct indices, each draw proportional to the weights left; the
+    # first two places' frequencies match the exact probabilities (and torch's)
+    w = [1.0, 2.0, 3.0, 4.0]
+    first, second = np.zeros(4), np.zeros(4)
+    tfirst = np.zeros(4)
+    g = seeded()
+    for _ in range(4000):
+        order = list(WeightedRandomSampler(w, 3, replacement=False, generator=g))
+        assert len(set(order)) == 3
+        first[order[0]] += 1
+        second[order[1]] += 1
+        tfirst[list(torch.utils.data.WeightedRandomSampler(w, 1, replacement=False))[0]] += 1
+    p1 = np.array(w) / 10
+    p2 = np.array([sum(p1[i] * w[j] / (10 - w[i]) for i in range(4) if i != j)
+                   for j in range(4)])
+    np.testing.assert_allclose(first / 4000, p1, atol=0.025)
+    np.testing.assert_allclose(tfirst / 4000, p1, atol=0.025)
+    np.testing.assert_allclose(second / 4000, p2, atol=0.025)
+    assert sorted(WeightedRandomSampler([0, 1, 1, 0], 2, replacement=False)) == [1, 2]
+    assert len(WeightedRandomSampler(ndgrad.tensor([1.0, 2.0]), 7)) == 7
+
+
+@pytest.mark.parametrize("args,error,message", [
+    (([1.0, 2.0], 0), ValueError, "num_samples should be a positive integer value"),
+    (([1.0, 2.0], True), ValueError, "num_samples should be a positive integer value"),
+    (([1.0, 2.0], 2, 1), ValueError, "replacement should be a boolean value"),
+    (([[1.0, 2.0]], 2), ValueError, r"weights should be a 1d sequence but given weights have "
+                                    r"shape \(1, 2\)"),
+    (([1.0, -2.0], 2), ValueError, "finite and non-negative"),
+    (([1.0, float("nan")], 2), ValueError, "finite and non-negative"),
+    (([0.0, 0.0], 2), ValueError, "must not all be zero"),
+    (([1.0, 0.0, 1.0], 3, False), ValueError, "cannot draw 3 samples without replacement from 2"),
+])
+def test_weighted_sampler_errors(args, error, message):
+    with pytest.raises(error, match=message):
+        WeightedRandomSampler(*args)
+
+
+def test_subset_random_sampler():
+    sampler = SubsetRandomSampler([4, 2, 9, 7], generator=seeded())
+    a, b = list(sampler), list(sampler)
+    assert sorted(a) == sorted(b) == [2, 4, 7, 9] and a != b and len(sampler) == 4
+    assert list(SubsetRandomSampler([4, 2, 9, 7], generator=seeded())) == a
+    assert all(type(i) is int for i in a)
+    # any keys, as torch's yields indices[i]: a dict-backed dataset's string keys work
+    assert sorted(SubsetRandomSampler(["b", "a"])) == ["a", "b"]
+    counts = collections.Counter(tuple(SubsetRandomSampler([0, 1, 2], generator=g))
+                                 for g in [seeded()] for _ in range(6000))
+    assert len(counts) == 6 and max(counts.values()) - min(counts.values()) < 250
+
+
+def test_sequential_and_batch_samplers_match_torch():
+    assert list(SequentialSampler(range(7))) == list(torch.utils.data.SequentialSampler(range(7)))
+    assert len(SequentialSampler(range(7))) == 7
+    for n, size, drop in itertools.product([0, 1, 7, 8], [1, 3, 8], [False, True]):
+        ours = BatchSampler(SequentialSampler(range(n)), size, drop)
+        theirs = torch.utils.data.BatchSampler(range(n), size, drop)
+        assert list(ours) == list(theirs) and len(ours) == len(theirs)
+    for args in [(range(3), 0, False), (range(3), True, False), (range(3), 2, 1)]:
+        with pytest.raises(ValueError) as theirs:
+            torch.utils.data.BatchSampler(*args)
+        with pytest.raises(ValueError, match=re.escape(str(theirs.value))):
+            BatchSampler(*args)
+
+
+def test_a_sampler_subclass_keeps_its_own_order():
+    class Reversed(SequentialSampler):
+        def __iter__(self):
+            return iter(range(len(self.data_source) - 1, -1, -1))
+
+    ds, _ = make_tensor_datasets(5)
+    loader = DataLoader(ds, batch_size=2, sampler=Reversed(ds))
+    assert [y.tolist() for _, y in loader] == [[4, 3], [2, 1], [0]]
 
 
 def test_tensor_dataset():

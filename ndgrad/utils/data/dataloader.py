@@ -15,7 +15,13 @@ import numpy as np
 
 from ndgrad.tensor import Tensor, stack
 from ndgrad.utils.data.dataset import Dataset, IterableDataset
-from ndgrad.utils.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, _rng
+from ndgrad.utils.data.sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    _check_generator,
+)
 
 _COLLATE_ERR = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or "
                 "lists; found {}")
@@ -118,8 +124,7 @@ class DataLoader:
                              "disable multiprocessing.")
         if timeout < 0:
             raise ValueError("timeout option should be non-negative")
-        if generator is not None:
-            _rng(generator)
+        _check_generator(generator)
         self.dataset = dataset
         self.num_workers, self.pin_memory, self.timeout = num_workers, pin_memory, timeout
         self.worker_init_fn, self.prefetch_factor = worker_init_fn, prefetch_factor
@@ -190,7 +195,7 @@ class DataLoader:
         dataset, collate = self.dataset, self.collate_fn
         fast = getattr(dataset, "_get_batch", None) if collate is default_collate else None
         if type(self.batch_sampler) is BatchSampler:
-            batches: Any = self.batch_sampler._batches()
+            batches: Any = self.batch_sampler._index_batches()
         else:
             batches = self.batch_sampler
         getitems = getattr(dataset, "__getitems__", None)
