@@ -140,6 +140,36 @@ def test_fast_path_is_used(monkeypatch):
     assert y.tolist() == [7, 3, 11]
 
 
+def test_subclasses_that_override_items_are_asked_item_by_item():
+    # the whole-array fast path must not bypass a subclass's own __getitem__ (augmentation)
+    class Doubled(TensorDataset):
+        def __getitem__(self, i):
+            x, y = super().__getitem__(i)
+            return x * 2, y
+
+    ds, _ = make_tensor_datasets(6)
+    doubled = Doubled(*ds.tensors)
+    x, y = next(iter(DataLoader(doubled, batch_size=6)))
+    np.testing.assert_array_equal(x.numpy(), ds.tensors[0].numpy() * 2)
+
+    class Batched(TensorDataset):
+        def __getitems__(self, indices):
+            return [(ndgrad.tensor(0.0), i) for i in indices]
+
+    x, y = next(iter(DataLoader(Batched(*ds.tensors), batch_size=3)))
+    assert x.tolist() == [0.0] * 3 and y.tolist() == [0, 1, 2]
+
+    class Every2nd(Subset):
+        def __getitem__(self, i):
+            return self.dataset[self.indices[i] * 2]
+
+        def __getitems__(self, indices):
+            return [self[i] for i in indices]
+
+    _, y = next(iter(DataLoader(Every2nd(ds, [0, 1, 2]), batch_size=3)))
+    assert y.tolist() == [0, 2, 4]
+
+
 def test_shuffle_reproducible_and_a_permutation():
     ds, _ = make_tensor_datasets(50)
 

@@ -97,6 +97,20 @@ def test_transforms_are_applied():
     assert tuple(x.shape) == (4, 1, 28, 28) and y.tolist()[0] == 70
 
 
+def test_subclass_items_reach_the_loader(isolated):
+    # DataLoader builds plain MNIST batches from the arrays; a subclass's __getitem__ is used
+    images, labels = write_split(isolated / "data" / "mnist", n=6)
+
+    class Inverted(MNIST):
+        def __getitem__(self, index):
+            img, label = super().__getitem__(index)
+            return 1 - img, label
+
+    x, y = next(iter(DataLoader(Inverted(train=False), batch_size=6)))
+    np.testing.assert_allclose(x.numpy()[:, 0], 1 - images / np.float32(255), rtol=1e-6)
+    assert y.tolist() == labels.tolist()
+
+
 @needs_mnist
 def test_modified_original_is_rejected(tmp_path):
     raw = gzip.decompress((SHARED_MNIST / "t10k-labels-idx1-ubyte.gz").read_bytes())

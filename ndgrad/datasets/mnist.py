@@ -22,7 +22,7 @@ import numpy as np
 from ndgrad.datasets import _files
 from ndgrad.datasets._files import DatasetFileError
 from ndgrad.tensor import Tensor
-from ndgrad.utils.data.dataset import Dataset
+from ndgrad.utils.data.dataset import Dataset, _items_are_plain
 
 
 class MNIST(Dataset[tuple[Any, Any]]):
@@ -144,8 +144,10 @@ class MNIST(Dataset[tuple[Any, Any]]):
         return img, target
 
     def _get_batch(self, indices: np.ndarray) -> list[Tensor] | None:
-        """[images (B, 1, 28, 28) float32, labels (B,) int64], or None with transforms."""
-        if self.transform is not None or self.target_transform is not None:
+        """[images (B, 1, 28, 28) float32, labels (B,) int64]; None with transforms or in a
+        subclass with its own ``__getitem__``, whose items the DataLoader must ask for."""
+        if self.transform is not None or self.target_transform is not None or \
+                not _items_are_plain(self, MNIST):
             return None
         images = _to_float(self.data._data[indices])[:, None]
         return [Tensor._make(images), Tensor._make(self.targets._data[indices])]

@@ -3,7 +3,8 @@
 A dataset may also define ``_get_batch(indices)``: given an int64 array of indices it returns
 the already-collated batch (what ``default_collate`` would build from those items), or None when
 it cannot. DataLoader uses it with the default collate so that a batch is one fancy-indexing of
-whole arrays instead of a Python loop over items.
+whole arrays instead of a Python loop over items. A subclass that overrides ``__getitem__`` or
+``__getitems__`` (to augment, say) must be asked item by item: ``_items_are_plain`` checks that.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from ndgrad import random as _random
 from ndgrad.tensor import Tensor
 
 T_co = TypeVar("T_co", covariant=True)
+
+
+def _items_are_plain(dataset: object, cls: type) -> bool:
+    """True if ``dataset`` gets its items the way ``cls`` does (no overriding subclass)."""
+    kind = type(dataset)
+    return all(getattr(kind, name, None) is getattr(cls, name, None)
+               for name in ("__getitem__", "__getitems__"))
 
 
 class Dataset(Generic[T_co]):
@@ -63,7 +71,9 @@ class TensorDataset(Dataset[tuple[Tensor, ...]]):
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
 
-    def _get_batch(self, indices: np.ndarray) -> list[Tensor]:
+    def _get_batch(self, indices: np.ndarray) -> list[Tensor] | None:
+        if not _items_are_plain(self, TensorDataset):
+            return None
         # A list, like default_collate of tuples; data only, detached as collate's copy is.
         return [Tensor._make(t._data[indices]) for t in self.tensors]
 
@@ -92,7 +102,7 @@ class Subset(Dataset[T_co]):
 
     def _get_batch(self, indices: np.ndarray) -> Any:
         get = getattr(self.dataset, "_get_batch", None)
-        if get is None:
+        if get is None or not _items_are_plain(self, Subset):
             return None
         if self._index_array is None:
             self._index_array = np.asarray(self.indices, dtype=np.int64)
