@@ -5,7 +5,9 @@ import gzip
 import hashlib
 import http.server
 import os
+import shutil
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -341,6 +343,43 @@ def test_no_network_error(isolated):
     msg = str(info.value)
     assert "could not download t10k-images-idx3-ubyte.gz" in msg and "127.0.0.1:9" in msg
     assert downloaded(isolated) == []
+
+
+# -- the copy shipped inside the package -----------------------------------------------------
+def test_shipped_mnist_is_found_first(tmp_path, monkeypatch):
+    monkeypatch.delenv("NDGRAD_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])  # offline
+    folder = Path(ndgrad.datasets.__file__).parent / "data" / "mnist"
+    assert MNIST.bundled_dir == folder
+    for line in (folder / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split()
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+    ds = MNIST(train=False)  # the decompressed files are checked against the originals
+    assert ds.files[0].parent == folder and len(ds) == 10000
+    assert np.bincount(ds.targets.numpy()).tolist() == TEST_COUNTS
+    assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.filterwarnings("ignore:`project.license` as a TOML table")  # setuptools 77+
+def test_the_wheel_ships_mnist(tmp_path):
+    # what `pip install .` installs: build the wheel from a copy of the project
+    build_meta = pytest.importorskip("setuptools.build_meta")
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    shutil.copytree(root / "ndgrad", src / "ndgrad",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    cwd = os.getcwd()
+    os.chdir(src)
+    try:
+        wheel = build_meta.build_wheel(str(tmp_path))
+    finally:
+        os.chdir(cwd)
+    names = zipfile.ZipFile(tmp_path / wheel).namelist()
+    for name in [r[0] for r in MNIST.resources] + ["SHA256SUMS"]:
+        assert f"ndgrad/datasets/data/mnist/{name}" in names
 
 
 # -- Fashion-MNIST ---------------------------------------------------------------------------
