@@ -13,17 +13,20 @@ import torch
 import ndgrad
 from ndgrad.utils.data import (
     BatchSampler,
+    ChainDataset,
     ConcatDataset,
     DataLoader,
     Dataset,
     IterableDataset,
     RandomSampler,
     SequentialSampler,
+    StackDataset,
     Subset,
     SubsetRandomSampler,
     TensorDataset,
     WeightedRandomSampler,
     default_collate,
+    default_convert,
     random_split,
 )
 from ndgrad.utils.data import sampler as sampler_module
@@ -81,6 +84,18 @@ COLLATE_CASES = {
     "dicts": lambda lib: [{"a": 1, "b": lib.tensor([1.0])}, {"a": 2, "b": lib.tensor([2.0])}],
     "namedtuples": lambda lib: [Point(1, 2.0), Point(3, 4.0)],
     "nested": lambda lib: [{"p": (np.float32(1), [1, "x"])}, {"p": (np.float32(2), [2, "y"])}],
+    "int_then_float": lambda lib: [1, 2.5],  # torch.tensor's inference: float32
+    "bool_then_int": lambda lib: [True, 2],
+    "np_bools": lambda lib: [np.bool_(True), np.bool_(False)],
+    "np_float32_scalars": lambda lib: [np.float32(1.5), np.float32(2.5)],
+    "zero_d_arrays": lambda lib: [np.array(1.5), np.array(2.5)],
+    "bytes": lambda lib: [b"a", b"b"],
+    "tuple_of_strings": lambda lib: [("a", 1), ("b", 2)],
+    "mixed_dtype_tensors": lambda lib: [lib.tensor([1.0], dtype=lib.float32),
+                                        lib.tensor([2.0], dtype=lib.float64)],
+    "namedtuple_in_dict": lambda lib: [{"p": Point(np.zeros(2), "a")},
+                                       {"p": Point(np.ones(2), "b")}],
+    "list_of_dicts_of_lists": lambda lib: [[{"a": [1, 2]}], [{"a": [3, 4]}]],
 }
 
 
@@ -98,6 +113,55 @@ def test_default_collate_errors():
         default_collate([[1, 2], [1]])
     with pytest.raises(TypeError, match="default_collate: batch must contain"):
         default_collate([object(), object()])
+
+
+def test_collate_keeps_container_kinds_like_torch():
+    def kinds(obj):
+        if isinstance(obj, dict):
+            return type(obj).__name__, {k: kinds(v) for k, v in obj.items()}
+        if isinstance(obj, list | tuple):
+            return type(obj).__name__, [kinds(v) for v in obj]
+        return "tensor" if isinstance(obj, ndgrad.Tensor | torch.Tensor) else type(obj).__name__
+
+    def batch(lib):
+        d = collections.defaultdict(list, {"x": lib.tensor([1.0])})
+        return [collections.OrderedDict(a=1, b=d), collections.OrderedDict(a=2, b=d)]
+
+    ours, theirs = default_collate(batch(ndgrad)), torch.utils.data.default_collate(batch(torch))
+    assert kinds(ours) == kinds(theirs)
+    assert isinstance(ours, collections.OrderedDict) and ours["b"].default_factory is list
+
+
+def test_default_collate_string_arrays_error_like_torch():
+    for batch in ([np.array(["a"]), np.array(["b"])], [np.array([object()])] * 2):
+        with pytest.raises(TypeError) as theirs:
+            torch.utils.data.default_collate(batch)
+        with pytest.raises(TypeError, match=re.escape(str(theirs.value))):
+            default_collate(batch)
+
+
+CONVERT_CASES = {
+    "int": lambda: 3,
+    "array": lambda: np.arange(3, dtype=np.int32),
+    "float_array": lambda: np.ones((2, 2), np.float32),
+    "np_scalar": lambda: np.float64(2.5),
+    "np_bool": lambda: np.bool_(True),
+    "string_array": lambda: np.array(["a", "b"]),
+    "tuple": lambda: (np.zeros(2), 1, "s"),
+    "namedtuple": lambda: Point(np.zeros(2), 1),
+    "dict": lambda: {"a": np.ones(1), "b": [np.zeros(1), "x"]},
+    "string": lambda: "text",
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONVERT_CASES))
+def test_default_convert_matches_torch(case):
+    ours = default_convert(CONVERT_CASES[case]())
+    theirs = torch.utils.data.default_convert(CONVERT_CASES[case]())
+    if isinstance(theirs, np.ndarray):
+        assert isinstance(ours, np.ndarray) and ours.tolist() == theirs.tolist()
+    else:
+        assert to_plain(ours) == to_plain(theirs)
 
 
 def test_default_collate_keeps_graph():
@@ -230,17 +294,63 @@ def test_iterable_dataset():
     dict(sampler=[0, 1], shuffle=True),
     dict(batch_sampler=[[0]], batch_size=2),
     dict(batch_sampler=[[0]], drop_last=True),
+    dict(batch_sampler=[[0]], shuffle=True),
+    dict(batch_sampler=[[0]], sampler=[0]),
     dict(batch_size=None, drop_last=True),
     dict(num_workers=-1),
     dict(batch_size=0),
+    dict(timeout=-1),
+    dict(prefetch_factor=2),
+    dict(persistent_workers=True),
+    dict(multiprocessing_context="fork"),
+    dict(num_workers=1, multiprocessing_context="no-such-method"),
+    dict(num_workers=1, prefetch_factor=-1),
 ])
 def test_argument_errors_match_torch(kwargs):
     ds, tds = make_tensor_datasets()
-    with pytest.raises(ValueError) as theirs:
+    with pytest.raises((ValueError, TypeError)) as theirs:
         torch.utils.data.DataLoader(tds, **kwargs)
-    with pytest.raises(ValueError) as ours:
+    with pytest.raises(theirs.type) as ours:
         DataLoader(ds, **kwargs)
-    assert str(ours.value) == str(theirs.value)
+    if "prefetch_factor" in kwargs and kwargs.get("num_workers"):
+        assert "prefetch_factor option should be" in str(ours.value)
+    else:
+        assert str(ours.value) == str(theirs.value)
+
+
+def test_attributes_are_fixed_after_init_like_torch():
+    ds, tds = make_tensor_datasets()
+    for name, value in (("batch_size", 3), ("sampler", None), ("dataset", ds)):
+        with pytest.raises(ValueError) as theirs:
+            setattr(torch.utils.data.DataLoader(tds), name, value)
+        with pytest.raises(ValueError, match=re.escape(str(theirs.value))):
+            setattr(DataLoader(ds), name, value)
+    loader = DataLoader(ds)
+    loader.num_workers = 0  # the others may change, as in torch
+    with pytest.raises(TypeError, match="multiprocessing_context option should be a valid"):
+        DataLoader(ds, num_workers=1, multiprocessing_context=42)
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_shuffled_batches_cover_the_dataset_like_torch(drop_last):
+    ours_ds, torch_ds = make_tensor_datasets(23)
+    ours = [y.tolist() for _, y in DataLoader(ours_ds, batch_size=5, shuffle=True,
+                                               drop_last=drop_last, generator=seeded())]
+    theirs = [y.tolist() for _, y in torch.utils.data.DataLoader(
+        torch_ds, batch_size=5, shuffle=True, drop_last=drop_last)]
+    assert [len(b) for b in ours] == [len(b) for b in theirs]
+    seen = sorted(i for b in ours for i in b)
+    assert len(seen) == len(set(seen)) == (20 if drop_last else 23)
+
+
+def test_pin_memory_is_accepted_and_warns_like_torch():
+    ds, tds = make_tensor_datasets()
+    with pytest.warns(UserWarning) as theirs:
+        list(torch.utils.data.DataLoader(tds, batch_size=4, pin_memory=True))
+    with pytest.warns(UserWarning) as ours:
+        pinned = list(DataLoader(ds, batch_size=4, pin_memory=True))
+    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+    assert to_plain(pinned) == to_plain(list(DataLoader(ds, batch_size=4)))
 
 
 # -- samplers --------------------------------------------------------------------------------
@@ -432,6 +542,70 @@ def test_concat_dataset():
     assert isinstance(c, ConcatDataset) and len(c) == 5
     assert [c[i] for i in range(5)] == [0, 1, 2, 3, 4] and c[-1] == 4
     assert [x.tolist() for x in DataLoader(c, batch_size=2)] == [[0, 1], [2, 3], [4]]
+    parts = [ListDataset([0]), ListDataset([]), ListDataset([1, 2])]
+    ours, theirs = ConcatDataset(parts), torch.utils.data.ConcatDataset(parts)
+    assert ours.cumulative_sizes == theirs.cumulative_sizes
+    assert [ours[i] for i in range(-3, 3)] == [theirs[i] for i in range(-3, 3)]
+    with pytest.raises(ValueError, match="absolute value of index should not exceed"):
+        ours[-4]
+    with pytest.raises(ValueError, match="datasets should not be an empty iterable"):
+        ConcatDataset([])
+    with pytest.raises(TypeError, match="ConcatDataset does not support IterableDataset"):
+        ConcatDataset([Count(2)])
+
+
+class Count(IterableDataset):
+    def __init__(self, n, start=0):
+        self.n, self.start = n, start
+
+    def __iter__(self):
+        return iter(range(self.start, self.start + self.n))
+
+    def __len__(self):
+        return self.n
+
+
+def test_chain_dataset():
+    chain = Count(2) + Count(3, start=10)
+    assert isinstance(chain, ChainDataset) and list(chain) == [0, 1, 10, 11, 12]
+    assert len(chain) == 5 and list(chain) == [0, 1, 10, 11, 12]  # iterable again
+    assert [b.tolist() for b in DataLoader(chain, batch_size=2)] == [[0, 1], [10, 11], [12]]
+    with pytest.raises(TypeError, match="ChainDataset only supports IterableDataset"):
+        list(ChainDataset([Count(1), ListDataset([1])]))
+
+
+def test_stack_dataset_like_torch():
+    x, y = ListDataset([np.float32(i) for i in range(5)]), ListDataset(list(range(5)))
+    for args, kwargs in (((x, y), {}), ((), {"image": x, "label": y})):
+        ours = StackDataset(*args, **kwargs)
+        theirs = torch.utils.data.StackDataset(*args, **kwargs)
+        assert len(ours) == len(theirs) == 5 and to_plain(ours[2]) == to_plain(theirs[2])
+        assert to_plain(ours.__getitems__([1, 3])) == to_plain(theirs.__getitems__([1, 3]))
+        batches = list(DataLoader(ours, batch_size=2))
+        assert to_plain(batches) == to_plain(list(torch.utils.data.DataLoader(theirs, 2)))
+    for args, kwargs in (((x,), {"y": y}), ((), {}), ((x, ListDataset([1])), {})):
+        with pytest.raises(ValueError) as theirs:
+            torch.utils.data.StackDataset(*args, **kwargs)
+        with pytest.raises(ValueError, match=re.escape(str(theirs.value))):
+            StackDataset(*args, **kwargs)
+
+
+def test_subset():
+    base = ListDataset(list("abcdef"))
+    sub = Subset(base, [5, 0, 2])
+    assert len(sub) == 3 and [sub[i] for i in range(3)] == ["f", "a", "c"]
+    assert sub.__getitems__([2, 0]) == ["c", "f"]
+    assert [list(b) for b in DataLoader(sub, batch_size=2)] == [["f", "a"], ["c"]]
+
+    class Plain(Subset):
+        def __getitem__(self, i):
+            return "x"
+
+    with pytest.raises(NotImplementedError) as theirs:
+        type("Plain", (torch.utils.data.Subset,), {"__getitem__": Plain.__getitem__})(base, [0])
+    with pytest.raises(NotImplementedError) as ours:
+        Plain(base, [0])
+    assert str(ours.value) == str(theirs.value)
 
 
 # -- random_split ----------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 Every built-in sampler draws lazily: iterating starts at once and holds at most one chunk of
 indices (a permutation of the dataset, or ``_CHUNK`` draws with replacement), so the endless
 loader ``RandomSampler(ds, replacement=True, num_samples=int(1e10))`` costs what a short one
-does. The chunks are int64 arrays (``_index_chunks()``), from which BatchSampler cuts batches
-without a Python loop per index.
+does. The chunks are int64 arrays (``_index_chunks()``, a private protocol any sampler may
+offer), from which BatchSampler cuts batches without a Python loop per index.
 """
 
 from __future__ import annotations
