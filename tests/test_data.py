@@ -534,6 +534,22 @@ def test_tensor_dataset():
         TensorDataset(x, ndgrad.arange(5))
     with pytest.raises(TypeError, match="TensorDataset expects Tensors"):
         TensorDataset(x, [1, 2, 3, 4])
+    with pytest.raises(ValueError, match="TensorDataset needs at least one tensor"):
+        TensorDataset()
+    with pytest.raises(ValueError, match="Size mismatch between tensors"):
+        TensorDataset(ndgrad.tensor(1.0))
+    assert [v.tolist() for v in ds[[0, 3]]] == [[x[0].tolist(), x[3].tolist()], [0, 3]]
+
+
+def test_iterable_dataset_longer_than_its_len_warns():
+    class Liar(Count):
+        def __len__(self):
+            return 2
+
+    loader = DataLoader(Liar(3), batch_size=None)
+    assert len(loader) == 2
+    with pytest.warns(UserWarning, match="was reported to be 2 .* but 3 samples have been"):
+        assert list(loader) == [0, 1, 2]
 
 
 def test_concat_dataset():
