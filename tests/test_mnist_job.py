@@ -242,7 +242,7 @@ def test_plot_axes(monkeypatch, tmp_path, accuracies):
 def test_short_cnn_run(tmp_path, capsys):
     _, acc = run(capsys, "--model", "cnn", "--epochs", 1, "--limit-train", 3000,
                  "--limit-test", 1000, "--out", tmp_path)
-    assert acc > 0.85
+    assert acc > 0.8  # seeds 0-4 give 0.845-0.881 (0.843-0.873 before this branch)
     sd = ndgrad.load(tmp_path / "model.safetensors")
     assert "1.running_mean" in sd and "1.num_batches_tracked" in sd
 
