@@ -143,8 +143,8 @@ class _Fixed:
     def __init__(self, order):
         self.order = order
 
-    def _index_array(self):
-        return self.order
+    def _index_chunks(self):
+        yield self.order
 
     def __iter__(self):
         return iter(self.order.tolist())

@@ -5,14 +5,16 @@ import gzip
 import hashlib
 import http.server
 import os
+import shutil
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import ndgrad
-from ndgrad.datasets import MNIST, DatasetFileError, FashionMNIST
+from ndgrad.datasets import MNIST, DatasetFileError, FashionMNIST, _files
 from ndgrad.utils.data import DataLoader
 
 SHARED_MNIST = Path(os.environ.get("NDGRAD_DATA", "/nonexistent")) / "mnist"
@@ -50,12 +52,17 @@ def write_split(folder: Path, prefix: str = "t10k", n: int = 5, gz: bool = False
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
-    """No shared data, an empty cache, and no checksum table for the fake files."""
+    """No shared data (NDGRAD_DATA is an empty tmp/data), an empty cache, no shipped copy, and
+    no checksum table for the fake files."""
     monkeypatch.setenv("NDGRAD_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(MNIST, "bundled_dir", tmp_path / "bundled")
     monkeypatch.setattr(MNIST, "raw_sha256", {})
     monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])  # nothing listens on 9
     return tmp_path
+
+
+CACHE = Path("cache", "ndgrad", "datasets", "mnist")
 
 
 # -- the real data ---------------------------------------------------------------------------
@@ -97,6 +104,20 @@ def test_transforms_are_applied():
     assert tuple(x.shape) == (4, 1, 28, 28) and y.tolist()[0] == 70
 
 
+def test_subclass_items_reach_the_loader(isolated):
+    # DataLoader builds plain MNIST batches from the arrays; a subclass's __getitem__ is used
+    images, labels = write_split(isolated / "data" / "mnist", n=6)
+
+    class Inverted(MNIST):
+        def __getitem__(self, index):
+            img, label = super().__getitem__(index)
+            return 1 - img, label
+
+    x, y = next(iter(DataLoader(Inverted(train=False), batch_size=6)))
+    np.testing.assert_allclose(x.numpy()[:, 0], 1 - images / np.float32(255), rtol=1e-6)
+    assert y.tolist() == labels.tolist()
+
+
 @needs_mnist
 def test_modified_original_is_rejected(tmp_path):
     raw = gzip.decompress((SHARED_MNIST / "t10k-labels-idx1-ubyte.gz").read_bytes())
@@ -133,8 +154,41 @@ def test_missing_files_message(isolated):
     msg = str(info.value)
     assert "train-images-idx3-ubyte[.gz]" in msg
     assert str(isolated / "data" / "MNIST" / "raw") in msg
-    assert str(isolated / "cache" / "ndgrad" / "datasets" / "mnist") in msg
-    assert "NDGRAD_DATA" in msg and "root=" in msg
+    assert "NDGRAD_DATA environment variable names it: only there" in msg
+    assert f"download=True would fetch them into {isolated / 'data' / 'MNIST' / 'raw'}" in msg
+    assert str(isolated / CACHE) not in msg and "root=" in msg
+    # with no data directory: the shipped copy, then the cache
+    os.environ.pop("NDGRAD_DATA")
+    with pytest.raises(DatasetFileError) as info:
+        MNIST(train=True, download=False)
+    msg = str(info.value)
+    assert str(isolated / "bundled") in msg and str(isolated / CACHE) in msg
+    assert "no root= was given and NDGRAD_DATA is not set" in msg
+
+
+def test_an_explicit_directory_is_the_only_place(isolated, monkeypatch):
+    # files in the cache (and in the shipped copy) do not stand in for an explicit directory
+    # that lacks them, and a download goes into that directory, as torchvision's root= does
+    write_split(isolated / CACHE, seed=1)
+    write_split(isolated / "bundled", seed=2)
+    downloads = []
+    monkeypatch.setattr(_files, "download", lambda mirrors, name, md5, dest, **kw:
+                        downloads.append((name, dest)) or (_ for _ in ()).throw(
+                            DatasetFileError(f"could not download {name}: offline")))
+    for kwargs in ({"root": isolated / "empty"}, {}):  # root=, or NDGRAD_DATA
+        expected = isolated / ("empty" if kwargs else "data") / "MNIST" / "raw"
+        with pytest.raises(DatasetFileError, match="not found"):
+            MNIST(train=False, download=False, **kwargs)
+        assert downloads == []
+        with pytest.raises(DatasetFileError, match="offline"):
+            MNIST(train=False, **kwargs)
+        assert downloads == [("t10k-images-idx3-ubyte.gz", expected)]
+        downloads.clear()
+    # without a data directory the shipped copy comes first, then the cache
+    monkeypatch.delenv("NDGRAD_DATA")
+    assert MNIST(train=False).files[0].parent == isolated / "bundled"
+    monkeypatch.setattr(MNIST, "bundled_dir", None)
+    assert MNIST(train=False).files[0].parent == isolated / CACHE
 
 
 # -- strict parsing --------------------------------------------------------------------------
@@ -231,9 +285,10 @@ def mirror(isolated, monkeypatch):
         s.close()
 
 
-def cache_files(isolated: Path) -> list[str]:
-    root = isolated / "cache"
-    return sorted(p.name for p in root.rglob("*") if p.is_file()) if root.exists() else []
+def downloaded(isolated: Path) -> list[str]:
+    """The files in the cache and the data directory."""
+    return sorted(p.name for d in ("cache", "data") for p in (isolated / d).rglob("*")
+                  if p.is_file())
 
 
 def test_download_verifies_and_caches(isolated, mirror, monkeypatch):
@@ -241,14 +296,24 @@ def test_download_verifies_and_caches(isolated, mirror, monkeypatch):
     server = start()
     # the first mirror 404s, the second one serves the files
     monkeypatch.setattr(MNIST, "mirrors", [server.url + "missing/", server.url])
+    monkeypatch.delenv("NDGRAD_DATA")  # no data directory: downloads go to the cache
     ds = MNIST(train=False)
     np.testing.assert_array_equal(ds.data.numpy(), images)
     assert ds.targets.tolist() == labels.tolist()
-    assert cache_files(isolated) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
-    assert ds.files[0].parent == isolated / "cache" / "ndgrad" / "datasets" / "mnist"
+    assert downloaded(isolated) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    assert ds.files[0].parent == isolated / CACHE
     n = len(server.requests)
     MNIST(train=False)  # the second time comes from the cache
     assert len(server.requests) == n
+
+
+def test_download_into_the_data_directory(isolated, mirror, monkeypatch):
+    start, images, _ = mirror
+    monkeypatch.setattr(MNIST, "mirrors", [start().url])
+    ds = MNIST(root=isolated / "mine", train=False)
+    assert ds.files[0].parent == isolated / "mine" / "MNIST" / "raw"
+    np.testing.assert_array_equal(ds.data.numpy(), images)
+    assert downloaded(isolated) == []  # nothing in the cache or in NDGRAD_DATA
 
 
 def test_download_checksum_mismatch_leaves_nothing(isolated, mirror, monkeypatch):
@@ -259,7 +324,7 @@ def test_download_checksum_mismatch_leaves_nothing(isolated, mirror, monkeypatch
     with pytest.raises(DatasetFileError, match="checksum mismatch") as info:
         MNIST(train=False)
     assert "NDGRAD_DATA" in str(info.value)
-    assert cache_files(isolated) == []
+    assert downloaded(isolated) == []
 
 
 def test_interrupted_download_leaves_nothing(isolated, mirror, monkeypatch):
@@ -269,7 +334,7 @@ def test_interrupted_download_leaves_nothing(isolated, mirror, monkeypatch):
     with pytest.raises(DatasetFileError, match="could not download t10k-labels"):
         MNIST(train=False)
     # the images arrived whole and verified; the cut-off labels file left no trace
-    assert cache_files(isolated) == ["t10k-images-idx3-ubyte.gz"]
+    assert downloaded(isolated) == ["t10k-images-idx3-ubyte.gz"]
 
 
 def test_no_network_error(isolated):
@@ -277,7 +342,44 @@ def test_no_network_error(isolated):
         MNIST(train=False)
     msg = str(info.value)
     assert "could not download t10k-images-idx3-ubyte.gz" in msg and "127.0.0.1:9" in msg
-    assert cache_files(isolated) == []
+    assert downloaded(isolated) == []
+
+
+# -- the copy shipped inside the package -----------------------------------------------------
+def test_shipped_mnist_is_found_first(tmp_path, monkeypatch):
+    monkeypatch.delenv("NDGRAD_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:9/"])  # offline
+    folder = Path(ndgrad.datasets.__file__).parent / "data" / "mnist"
+    assert MNIST.bundled_dir == folder
+    for line in (folder / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split()
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+    ds = MNIST(train=False)  # the decompressed files are checked against the originals
+    assert ds.files[0].parent == folder and len(ds) == 10000
+    assert np.bincount(ds.targets.numpy()).tolist() == TEST_COUNTS
+    assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.filterwarnings("ignore:`project.license` as a TOML table")  # setuptools 77+
+def test_the_wheel_ships_mnist(tmp_path):
+    # what `pip install .` installs: build the wheel from a copy of the project
+    build_meta = pytest.importorskip("setuptools.build_meta")
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    shutil.copytree(root / "ndgrad", src / "ndgrad",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    cwd = os.getcwd()
+    os.chdir(src)
+    try:
+        wheel = build_meta.build_wheel(str(tmp_path))
+    finally:
+        os.chdir(cwd)
+    names = zipfile.ZipFile(tmp_path / wheel).namelist()
+    for name in [r[0] for r in MNIST.resources] + ["SHA256SUMS"]:
+        assert f"ndgrad/datasets/data/mnist/{name}" in names
 
 
 # -- Fashion-MNIST ---------------------------------------------------------------------------

@@ -3,10 +3,13 @@
 The full default runs (the accuracy targets) are marked slow."""
 
 import csv
+import io
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +17,7 @@ import pytest
 
 import ndgrad
 from ndgrad.cli import mnist as job
+from ndgrad.datasets import DatasetFileError, _files
 
 DATA = Path(os.environ.get("NDGRAD_DATA", "/nonexistent"))
 pytestmark = pytest.mark.skipif(not (DATA / "mnist" / "t10k-labels-idx1-ubyte.gz").is_file(),
@@ -105,14 +109,140 @@ def test_errors(tmp_path, capsys, monkeypatch):
     # no data: a clear message, not a traceback (and no download: nothing listens on port 9)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(job.MNIST, "mirrors", ["http://127.0.0.1:9/"])
-    with pytest.raises(SystemExit, match="(?s)ndgrad-mnist: MNIST: .*not found.*--data <dir>"):
+    with pytest.raises(SystemExit, match="(?s)ndgrad-mnist: MNIST: .*not found.*--download"):
         job.main(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "y")])
+
+
+def test_data_dir_is_where_files_are_looked_for(tmp_path, monkeypatch):
+    # --data DIR lacking the files: an error, no download anywhere; with --download the files
+    # go into DIR (torchvision's root/download), never into the cache
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    calls = []
+
+    def offline(mirrors, filename, md5, dest_dir, **kw):
+        calls.append(dest_dir)
+        raise DatasetFileError(f"could not download {filename}: offline")
+
+    monkeypatch.setattr(_files, "download", offline)
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit, match="(?s)not found.*--download") as info:
+        job.main(["--data", str(tmp_path / "mine"), "--out", str(out)])
+    assert calls == [] and "cache" not in str(info.value)
+    with pytest.raises(SystemExit, match="offline"):
+        job.main(["--data", str(tmp_path / "mine"), "--download", "--out", str(out)])
+    assert calls == [tmp_path / "mine" / "MNIST" / "raw"]
+    assert not out.exists() and not (tmp_path / "cache").exists()  # a failed run leaves nothing
+
+
+def test_out_errors_are_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for out, message in ((blocker / "run", f"{blocker} is a file, not a directory"),
+                         (blocker, "is a file, not a directory")):
+        with pytest.raises(SystemExit) as info:
+            job.main(["--epochs", "1", "--out", str(out)])
+        assert str(info.value) == f"ndgrad-mnist: --out {out}: {message}"
+    # nested new folders are made when the first epoch is saved, and not before
+    out = tmp_path / "a" / "b"
+    with pytest.raises(SystemExit, match="--epochs must be positive"):
+        job.main(["--epochs", "0", "--out", str(out)])
+    assert not (tmp_path / "a").exists()
+    run(capsys, "--epochs", 1, "--limit-train", 300, "--limit-test", 100, "--out", out)
+    assert (out / "checkpoint.safetensors").is_file()
+
+
+def test_no_progress_bar_redraws_in_logs(tmp_path, capsys, monkeypatch):
+    # stderr is not a terminal here (pytest captures it): the per-epoch lines are the log
+    job.main(["--epochs", "2", "--limit-train", "300", "--limit-test", "100", "--out",
+              str(tmp_path / "b")])
+    captured = capsys.readouterr()
+    assert "\r" not in captured.err and "\r" not in captured.out
+    assert [ln.split(":")[0] for ln in captured.out.splitlines() if ln.startswith("epoch")] == \
+           ["epoch 1/2", "epoch 2/2"]
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    pytest.importorskip("tqdm")
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    job.main(["--epochs", "1", "--limit-train", "300", "--limit-test", "100", "--out",
+              str(tmp_path / "c")])
+    assert "\r" in sys.stderr.getvalue()  # on a terminal, the bar
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path):
+    # a real SIGINT in the middle of a run: one line saying where the checkpoint is and the
+    # command that resumes, no traceback; the command given does resume the run
+    out = tmp_path / "run dir"
+    cmd = [sys.executable, "-m", "ndgrad.cli.mnist", "--epochs", "50", "--limit-train", "3000",
+           "--limit-test", "200", "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    for line in proc.stdout:
+        if line.startswith("epoch 1/50"):
+            break
+    time.sleep(0.3)  # into epoch 2
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    resume = f"ndgrad-mnist --out '{out}' --resume"
+    assert re.fullmatch(rf"ndgrad-mnist: interrupted in epoch \d+/50; the checkpoint of epoch "
+                        rf"\d+/50 is in {re.escape(str(out))}/checkpoint.safetensors; continue "
+                        rf"with: {re.escape(resume)}", lines[0]), lines[0]
+    saved = int(lines[0].split("checkpoint of epoch ")[1].split("/")[0])
+    assert len(read_metrics(out / "metrics.csv")) == saved >= 1
+
+
+def test_ctrl_c_before_the_first_checkpoint(tmp_path, capsys, monkeypatch):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(job, "train_epoch", interrupt)
+    out = tmp_path / "new" / "run"
+    with pytest.raises(SystemExit) as info:
+        job.main(["--epochs", "3", "--limit-train", "300", "--limit-test", "100", "--data",
+                  str(DATA), "--out", str(out)])
+    assert info.value.code == 130
+    assert capsys.readouterr().err == ("ndgrad-mnist: interrupted in epoch 1/3; no epoch had "
+                                       "finished, nothing was saved\n")
+    assert not (tmp_path / "new").exists()
+
+
+def plotted(monkeypatch, history, steps_per_epoch=5):
+    """The figure write_plot draws for ``history``."""
+    plt = pytest.importorskip("matplotlib.pyplot")
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    n = len(history["epoch"])
+    job.write_plot(Path(os.devnull), [1.0] * (n * steps_per_epoch), steps_per_epoch, history, "t")
+    return figures[0]
+
+
+@pytest.mark.parametrize("accuracies", [[0.9854], [1.0], [0.9, 0.97, 0.9812], [0.11, 0.99]])
+def test_plot_axes(monkeypatch, tmp_path, accuracies):
+    n = len(accuracies)
+    history = {"epoch": list(range(1, n + 1)), "train_loss": [0.5] * n,
+               "test_accuracy": accuracies}
+    monkeypatch.setattr(job, "write_atomic", lambda path, data: None)
+    fig = plotted(monkeypatch, history)
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks  # whole epochs
+    acc = fig.axes[1]
+    bottom, top = acc.get_ylim()
+    assert top <= 100 and bottom >= 0
+    assert bottom < 100 * min(accuracies) and 100 * max(accuracies) <= top
 
 
 def test_short_cnn_run(tmp_path, capsys):
     _, acc = run(capsys, "--model", "cnn", "--epochs", 1, "--limit-train", 3000,
                  "--limit-test", 1000, "--out", tmp_path)
-    assert acc > 0.85
+    assert acc > 0.8  # seeds 0-4 give 0.845-0.881 (0.843-0.873 before this branch)
     sd = ndgrad.load(tmp_path / "model.safetensors")
     assert "1.running_mean" in sd and "1.num_batches_tracked" in sd
 

@@ -4,12 +4,15 @@
     ndgrad-mnist --model cnn            # two conv blocks with BatchNorm, Adam: >= 99%
     ndgrad-mnist --out runs/mlp --resume
 
-Each epoch shows a progress bar with the running loss (tqdm, on stderr) and prints the test
-accuracy; the last line printed is ``test_accuracy=0.XXXX``. ``--out`` receives the weights
-(``model.safetensors``, loadable in PyTorch), ``checkpoint.safetensors`` (model, optimizer, lr
-schedule, epoch, random states and history: ``--resume`` continues the run exactly where the
-last finished epoch left it), ``metrics.csv`` and ``training.png``. Data: ``--data DIR`` or the
-NDGRAD_DATA environment variable, else the download cache (see ndgrad.datasets.MNIST).
+Each epoch prints a line with its losses and test accuracy (on a terminal, a tqdm progress
+bar with the running loss shows on stderr meanwhile); the last line printed is
+``test_accuracy=0.XXXX``. ``--out`` receives the weights (``model.safetensors``, loadable in
+PyTorch), ``checkpoint.safetensors`` (model, optimizer, lr schedule, epoch, random states and
+history: ``--resume`` continues the run exactly where the last finished epoch left it),
+``metrics.csv`` and ``training.png``; it is created when the first epoch ends. Ctrl-C stops
+with one line saying how to resume. Data: the copy of MNIST shipped with ndgrad, or ``--data
+DIR`` (or the NDGRAD_DATA environment variable) to use the files there, downloading them into
+it with ``--download`` (see ndgrad.datasets.MNIST).
 
 ``mpirun -n 2 ndgrad-mnist ...`` trains data-parallel (DistributedDataParallel): each rank
 takes its share of every batch of ``--batch-size`` (the global batch), rank 0 alone prints and
@@ -23,6 +26,7 @@ import csv
 import functools
 import io
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -81,9 +85,10 @@ def build_optimizer(name: str, params: Any, lr: float) -> Any:
     raise ValueError(f"unknown optimizer {name!r}; expected 'sgd' or 'adam'")
 
 
-def load_split(data: str | None, train: bool, limit: int | None) -> TensorDataset:
+def load_split(data: str | None, train: bool, limit: int | None,
+               download: bool = False) -> TensorDataset:
     """MNIST as normalised float32 images (N, 1, 28, 28) and int64 labels, built once."""
-    ds = MNIST(root=data, train=train)
+    ds = MNIST(root=data, train=train, download=download)
     pixels, labels = ds.data.numpy(), ds.targets.numpy()
     if limit is not None:
         pixels, labels = pixels[:limit], labels[:limit]
@@ -94,7 +99,10 @@ def load_split(data: str | None, train: bool, limit: int | None) -> TensorDatase
 
 # -- training ---------------------------------------------------------------------------------
 def progress(batches: Iterable[Any], total: int, desc: str) -> Any:
-    """A tqdm bar over ``batches`` (on stderr), or the plain iterable without tqdm."""
+    """A tqdm bar over ``batches`` on a terminal's stderr; else (a log file, a pipe, or no
+    tqdm) the plain iterable: the per-epoch lines are the log, not hundreds of redraws."""
+    if not sys.stderr.isatty():
+        return batches
     try:
         from tqdm.auto import tqdm
     except ImportError:
@@ -110,18 +118,20 @@ def train_epoch(model: nn.Module, loader: DataLoader, optimizer: Any, scheduler:
     losses: list[float] = []
     bar = progress(loader, len(loader), desc)
     running = None
-    for step, (x, y) in enumerate(bar):
-        loss = nn.functional.cross_entropy(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        losses.append(loss.item())
-        running = losses[-1] if running is None else 0.98 * running + 0.02 * losses[-1]
-        if step % 10 == 0 and hasattr(bar, "set_postfix"):
-            bar.set_postfix(loss=f"{running:.4f}", refresh=False)
-    if hasattr(bar, "close"):
-        bar.close()
+    try:
+        for step, (x, y) in enumerate(bar):
+            loss = nn.functional.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+            running = losses[-1] if running is None else 0.98 * running + 0.02 * losses[-1]
+            if step % 10 == 0 and hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{running:.4f}", refresh=False)
+    finally:  # also on Ctrl-C: clear the bar's line before the message
+        if hasattr(bar, "close"):
+            bar.close()
     return losses
 
 
@@ -178,19 +188,28 @@ def write_plot(path: Path, step_losses: Sequence[float], steps_per_epoch: int,
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         print("matplotlib is not installed: no plot (pip install 'ndgrad[examples]')",
               file=sys.stderr)
         return
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = np.asarray(history["epoch"])
     steps = np.arange(1, len(step_losses) + 1) / steps_per_epoch
     ax_loss.plot(steps, step_losses, lw=0.5, alpha=0.5, label="per step")
-    ax_loss.plot(np.asarray(history["epoch"]) - 0.5, history["train_loss"], "o-",
-                 label="epoch mean")
-    ax_loss.set(xlabel="epoch", ylabel="training loss", yscale="log", title="training loss")
+    ax_loss.plot(epochs - 0.5, history["train_loss"], "o-", label="epoch mean")
+    ax_loss.set(xlabel="epoch", ylabel="training loss", yscale="log", title="training loss",
+                xlim=(0, epochs[-1]))
     ax_loss.legend()
-    ax_acc.plot(history["epoch"], [100 * a for a in history["test_accuracy"]], "o-")
-    ax_acc.set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy")
+    accuracy = 100 * np.asarray(history["test_accuracy"])
+    # autoscaling pads a lone point by a few percent either way: past 100% after one epoch
+    pad = max(0.5, 0.1 * float(accuracy.max() - accuracy.min()))
+    ax_acc.plot(epochs, accuracy, "o-")
+    ax_acc.set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy",
+               xlim=(epochs[0] - 0.5, epochs[-1] + 0.5),
+               ylim=(max(0.0, accuracy.min() - pad), min(100.0, accuracy.max() + pad)))
+    for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # whole epochs
     ax_acc.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
@@ -304,7 +323,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="SGD with Nesterov momentum 0.9, or Adam")
     p.add_argument("--lr", type=float, default=None, help="peak lr of the one-cycle schedule")
     p.add_argument("--data", default=None,
-                   help="directory with the MNIST files (default: $NDGRAD_DATA, then the cache)")
+                   help="directory with the MNIST files (default: $NDGRAD_DATA, else the copy "
+                        "shipped with ndgrad)")
+    p.add_argument("--download", action="store_true",
+                   help="download the MNIST files into --data DIR if they are not there")
     p.add_argument("--out", default=None, help="output directory (default: runs/mnist-<model>)")
     p.add_argument("--seed", type=int, default=None, help="default: 0")
     p.add_argument("--resume", action="store_true",
@@ -341,6 +363,40 @@ def settle_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> dic
     return config
 
 
+def check_out(out: Path) -> None:
+    """Stop now, in one line, if ``out`` cannot become the output directory. It is created only
+    when the first epoch ends, so that a run that fails before leaves nothing behind."""
+    try:
+        existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    except OSError as e:
+        raise SystemExit(f"ndgrad-mnist: --out {out}: {e.strerror}: {e.filename}") from None
+    if not existing.is_dir():
+        where = "" if existing == out else f"{existing} "
+        raise SystemExit(f"ndgrad-mnist: --out {out}: {where}is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SystemExit(f"ndgrad-mnist: --out {out}: cannot write in {existing}")
+
+
+class RunState:
+    """Where a run is, for the one-line message when it stops: the epoch being trained and the
+    last one saved in the checkpoint (also a resumed run's)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.epoch: int | None = None
+        self.saved: int | None = None
+
+    def interrupted(self, out: Path, data: str | None) -> str:
+        where = f" in epoch {self.epoch}/{self.total}" if self.epoch else " before training"
+        if self.saved is None:
+            return f"ndgrad-mnist: interrupted{where}; no epoch had finished, nothing was saved"
+        resume = f"ndgrad-mnist --out {shlex.quote(str(out))} --resume"
+        if data is not None:
+            resume += f" --data {shlex.quote(data)}"
+        return (f"ndgrad-mnist: interrupted{where}; the checkpoint of epoch {self.saved}/"
+                f"{self.total} is in {out / 'checkpoint.safetensors'}; continue with: {resume}")
+
+
 @abort_job_on_exit
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
@@ -348,6 +404,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     if rank > 0:  # rank 0 alone prints
         sys.stdout = open(os.devnull, "w")  # for the rest of this process
     out = Path(args.out or f"runs/mnist-{args.model or 'mlp'}")
+    try:  # the folders this run will create (when it saves), to remove if it fails before;
+        # rank 0 alone writes --out, so it alone cleans up
+        created = [d for d in (out, *out.parents) if not d.exists()] if rank == 0 else []
+    except OSError:
+        created = []  # check_out reports it
+    state = RunState(args.epochs or 0)
+    try:
+        run(args, out, state, rank, world)
+    except KeyboardInterrupt:
+        print(state.interrupted(out, args.data), file=sys.stderr)
+        raise SystemExit(130) from None  # the shell's code for "stopped by Ctrl-C"
+    finally:
+        for d in created:  # a run that fails while creating --out leaves no empty folders
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+
+
+def run(args: argparse.Namespace, out: Path, state: RunState, rank: int, world: int) -> None:
+    """The job: settings, data, model, then the epochs, each one saved to ``out`` (by rank 0
+    of ``world`` data-parallel processes)."""
     ckpt_path = out / "checkpoint.safetensors"
     checkpoint = None
     if args.resume:
@@ -355,14 +431,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit(f"ndgrad-mnist: --resume: no checkpoint at {ckpt_path}")
         checkpoint = ndgrad.load(ckpt_path)
     config = settle_config(args, checkpoint["config"] if checkpoint else None)
-    out.mkdir(parents=True, exist_ok=True)
+    check_out(out)
+    state.total = config["epochs"]
 
     ndgrad.manual_seed(config["seed"])
     try:
-        train_set = load_split(args.data, True, config["limit_train"])
-        test_set = load_split(args.data, False, config["limit_test"])
+        train_set = load_split(args.data, True, config["limit_train"], args.download)
+        test_set = load_split(args.data, False, config["limit_test"], args.download)
     except DatasetFileError as e:  # says where it looked and how to supply the files
-        raise SystemExit(f"ndgrad-mnist: {e} (Here: --data <dir>.)") from None
+        raise SystemExit(f"ndgrad-mnist: {e}\n(Here: --data DIR, and --download to fetch the "
+                         f"files into it.)") from None
     generator = ndgrad.Generator().manual_seed(config["seed"])
     loader = DataLoader(train_set, batch_size=config["batch_size"], shuffle=True,
                         generator=generator)
@@ -392,16 +470,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         generator.set_state(checkpoint["loader_rng"])
         history = {k: list(v) for k, v in checkpoint["history"].items()}
         step_losses = checkpoint["step_losses"].tolist()
-        start = int(checkpoint["epoch"])
+        start = state.saved = int(checkpoint["epoch"])
         print(f"resuming {out} after epoch {start}/{config['epochs']}")
     n_params = sum(p.numel() for p in net.parameters())
     print(f"{config['model']}: {n_params:,} parameters; {len(train_set)} training and "
           f"{len(test_set)} test images; epochs={config['epochs']} "
           f"batch_size={config['batch_size']} optimizer={config['optimizer']} lr={config['lr']} "
-          f"seed={config['seed']}")
+          f"seed={config['seed']}", flush=True)
 
     title = f"ndgrad-mnist --model {config['model']}"
     for epoch in range(start, config["epochs"]):
+        state.epoch = epoch + 1
         t0 = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         if sampler is not None:
@@ -423,14 +502,22 @@ def main(argv: Sequence[str] | None = None) -> None:
               f"test_loss={test_loss:.4f} test_accuracy={accuracy:.4f} ({seconds:.1f} s)",
               flush=True)
         if rank == 0:  # the ranks hold the same weights and states: one writes them
-            ndgrad.save({"config": config, "epoch": epoch + 1, "model": net.state_dict(),
-                         "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(), "rng": ndgrad.get_rng_state(),
-                         "loader_rng": generator.get_state(), "history": history,
-                         "step_losses": np.asarray(step_losses, dtype=np.float64)}, ckpt_path)
-            ndgrad.save(net.state_dict(), out / "model.safetensors")
-            write_metrics(out / "metrics.csv", history)
-            write_plot(out / "training.png", step_losses, len(loader), history, title)
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                ndgrad.save({"config": config, "epoch": epoch + 1, "model": net.state_dict(),
+                             "optimizer": optimizer.state_dict(),
+                             "scheduler": scheduler.state_dict(), "rng": ndgrad.get_rng_state(),
+                             "loader_rng": generator.get_state(), "history": history,
+                             "step_losses": np.asarray(step_losses, dtype=np.float64)}, ckpt_path)
+                state.saved = epoch + 1
+                ndgrad.save(net.state_dict(), out / "model.safetensors")
+                write_metrics(out / "metrics.csv", history)
+                write_plot(out / "training.png", step_losses, len(loader), history, title)
+            except OSError as e:  # disk full, permissions changed: say so in one line
+                raise SystemExit(f"ndgrad-mnist: cannot write the outputs to --out {out}: "
+                                 f"{e.strerror or e}: {e.filename or ''}") from None
+        else:
+            state.saved = epoch + 1
         if args.stop_after is not None and epoch + 1 >= args.stop_after:
             break
     if not history["epoch"]:

@@ -1,11 +1,14 @@
 """MNIST and Fashion-MNIST, like torchvision.datasets, without PIL.
 
-Where the files are looked for, in order (raw ``train-images-idx3-ubyte`` or ``.gz`` each):
-``<d>/mnist/``, ``<d>/MNIST/raw/`` (torchvision's layout) and ``<d>/`` itself, where ``<d>`` is
-``root`` or else the ``NDGRAD_DATA`` environment variable; then the download cache
-(``$XDG_CACHE_HOME/ndgrad/datasets/mnist``, default ``~/.cache/...``). Missing files are
-downloaded there from the public mirrors when ``download=True``, checked against the published
-MD5 of the .gz files. Every file is parsed strictly (IDX magic number, dims, size), and MNIST's
+Where the files are looked for (raw ``train-images-idx3-ubyte`` or ``.gz`` each): with a data
+directory ``<d>`` (``root``, else the ``NDGRAD_DATA`` environment variable) in ``<d>/mnist/``,
+``<d>/MNIST/raw/`` (torchvision's layout) and ``<d>/`` itself, and nowhere else: an explicit
+directory is where the data is, as torchvision's ``root`` is, and ``download=True`` fetches
+missing files into ``<d>/MNIST/raw/``. Without one, in the copy of MNIST shipped inside this
+package (``ndgrad/datasets/data/mnist``, 11 MB), then in the download cache
+(``$XDG_CACHE_HOME/ndgrad/datasets/mnist``, default ``~/.cache/...``), where missing files are
+downloaded. Downloads come from the public mirrors and are checked against the published MD5
+of the .gz files. Every file is parsed strictly (IDX magic number, dims, size), and MNIST's
 decompressed contents are also compared with the SHA-256 of the original files.
 """
 
@@ -22,7 +25,7 @@ import numpy as np
 from ndgrad.datasets import _files
 from ndgrad.datasets._files import DatasetFileError
 from ndgrad.tensor import Tensor
-from ndgrad.utils.data.dataset import Dataset
+from ndgrad.utils.data.dataset import Dataset, _items_are_plain
 
 
 class MNIST(Dataset[tuple[Any, Any]]):
@@ -57,8 +60,10 @@ class MNIST(Dataset[tuple[Any, Any]]):
     }
     classes = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six",
                "7 - seven", "8 - eight", "9 - nine"]
-    subdirs = ("mnist", "MNIST/raw")  # layouts searched under the data directory
+    subdirs = ("mnist", "MNIST/raw")  # layouts searched under a data directory; downloads
+    # go to the last one (torchvision's)
     cache_name = "mnist"
+    bundled_dir: Path | None = Path(__file__).resolve().parent / "data" / "mnist"
 
     def __init__(self, root: str | os.PathLike[str] | None = None, train: bool = True,
                  transform: Callable[[Tensor], Any] | None = None,
@@ -87,16 +92,21 @@ class MNIST(Dataset[tuple[Any, Any]]):
         self.targets = Tensor._make(labels.astype(np.int64))  # int64 (N,)
 
     # -- finding the files --------------------------------------------------------------------
-    def _search_dirs(self) -> list[Path]:
+    def _data_dir(self) -> Path | None:
+        """The explicit data directory: ``root``, else $NDGRAD_DATA, else None."""
         base = self.root if self.root is not None else os.environ.get("NDGRAD_DATA")
-        dirs = []
-        if base:
-            b = Path(base).expanduser()
-            dirs = [b / s for s in self.subdirs] + [b]
-        return dirs + [_files.cache_dir(self.cache_name)]
+        return Path(base).expanduser() if base else None
+
+    def _search_dirs(self) -> tuple[list[Path], Path]:
+        """(where to look, in order; where downloads go)."""
+        base = self._data_dir()
+        if base is not None:
+            return [base / s for s in self.subdirs] + [base], base / self.subdirs[-1]
+        cache = _files.cache_dir(self.cache_name)
+        return [d for d in (self.bundled_dir, cache) if d is not None], cache
 
     def _locate(self, names: list[str], download: bool) -> list[Path]:
-        dirs = self._search_dirs()
+        dirs, download_dir = self._search_dirs()
         found = [_files.find_file(dirs, n) for n in names]
         failures = []
         if download and any(f is None for f in found):
@@ -105,17 +115,22 @@ class MNIST(Dataset[tuple[Any, Any]]):
                 if found[i] is None:
                     try:
                         found[i] = _files.download(self.mirrors, f"{name}.gz", md5[f"{name}.gz"],
-                                                   _files.cache_dir(self.cache_name))
+                                                   download_dir)
                     except DatasetFileError as e:
                         failures.append(str(e))
                         break  # the dataset cannot load without it: don't try the rest
         missing = [n for n, f in zip(names, found) if f is None]
         if missing:
             where = "\n  ".join(str(d) for d in dirs)
-            if self.root is None and not os.environ.get("NDGRAD_DATA"):
+            if self.root is not None:
+                where += "\n(root= was given: only there)"
+            elif os.environ.get("NDGRAD_DATA"):
+                where += "\n(the NDGRAD_DATA environment variable names it: only there)"
+            else:
                 where += "\n(no root= was given and NDGRAD_DATA is not set)"
             tried = ("\n" + "\n".join(failures)) if failures else (
-                "\n(download=False, so nothing was downloaded)" if not download else "")
+                f"\n(download=False: download=True would fetch them into {download_dir})"
+                if not download else "")
             raise DatasetFileError(
                 f"{type(self).__name__}: {', '.join(n + '[.gz]' for n in missing)} not found. "
                 f"Looked in:\n  {where}{tried}\nTo supply the files, put the IDX files (raw or "
@@ -144,8 +159,10 @@ class MNIST(Dataset[tuple[Any, Any]]):
         return img, target
 
     def _get_batch(self, indices: np.ndarray) -> list[Tensor] | None:
-        """[images (B, 1, 28, 28) float32, labels (B,) int64], or None with transforms."""
-        if self.transform is not None or self.target_transform is not None:
+        """[images (B, 1, 28, 28) float32, labels (B,) int64]; None with transforms or in a
+        subclass with its own ``__getitem__``, whose items the DataLoader must ask for."""
+        if self.transform is not None or self.target_transform is not None or \
+                not _items_are_plain(self, MNIST):
             return None
         images = _to_float(self.data._data[indices])[:, None]
         return [Tensor._make(images), Tensor._make(self.targets._data[indices])]
@@ -187,6 +204,7 @@ class FashionMNIST(MNIST):
                "Sneaker", "Bag", "Ankle boot"]
     subdirs = ("fashion-mnist", "FashionMNIST/raw")
     cache_name = "fashion-mnist"
+    bundled_dir = None  # only MNIST ships with ndgrad
 
     def _read(self, path: Path, ndim: int) -> np.ndarray:
         # Same file names as MNIST: refuse MNIST's files found in a shared directory.

@@ -1,25 +1,30 @@
 """Datasets, samplers and DataLoader with torch.utils.data's names and behaviour."""
 
-from ndgrad.utils.data.dataloader import DataLoader, default_collate, default_convert
+from ndgrad.utils.data._worker import WorkerInfo, get_worker_info
+from ndgrad.utils.data.collate import default_collate, default_convert
+from ndgrad.utils.data.dataloader import DataLoader
 from ndgrad.utils.data.dataset import (
-                                       ConcatDataset,
-                                       Dataset,
-                                       IterableDataset,
-                                       Subset,
-                                       TensorDataset,
-                                       random_split,
+    ChainDataset,
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    StackDataset,
+    Subset,
+    TensorDataset,
+    random_split,
 )
 from ndgrad.utils.data.distributed import DistributedSampler
 from ndgrad.utils.data.sampler import (
-                                       BatchSampler,
-                                       RandomSampler,
-                                       Sampler,
-                                       SequentialSampler,
-                                       SubsetRandomSampler,
-                                       WeightedRandomSampler,
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
 )
 
-__all__ = ["BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler",
-           "IterableDataset", "RandomSampler", "Sampler", "SequentialSampler", "Subset",
-           "SubsetRandomSampler", "TensorDataset", "WeightedRandomSampler", "default_collate",
-           "default_convert", "random_split"]
+__all__ = ["BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset",
+           "DistributedSampler", "IterableDataset", "RandomSampler", "Sampler",
+           "SequentialSampler", "StackDataset", "Subset", "SubsetRandomSampler", "TensorDataset",
+           "WeightedRandomSampler", "WorkerInfo", "default_collate", "default_convert",
+           "get_worker_info", "random_split"]

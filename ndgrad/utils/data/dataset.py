@@ -1,9 +1,11 @@
-"""Datasets: Dataset, TensorDataset, Subset, ConcatDataset and random_split, as in torch.
+"""Datasets as in torch.utils.data: Dataset, IterableDataset, TensorDataset, StackDataset,
+ConcatDataset, ChainDataset, Subset and random_split.
 
 A dataset may also define ``_get_batch(indices)``: given an int64 array of indices it returns
 the already-collated batch (what ``default_collate`` would build from those items), or None when
 it cannot. DataLoader uses it with the default collate so that a batch is one fancy-indexing of
-whole arrays instead of a Python loop over items.
+whole arrays instead of a Python loop over items. A subclass that overrides ``__getitem__`` or
+``__getitems__`` (to augment, say) must be asked item by item: ``_items_are_plain`` checks that.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import bisect
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate
 from typing import Any, Generic, TypeVar
 
@@ -19,8 +21,16 @@ import numpy as np
 
 from ndgrad import random as _random
 from ndgrad.tensor import Tensor
+from ndgrad.utils.data.sampler import _check_generator
 
 T_co = TypeVar("T_co", covariant=True)
+
+
+def _items_are_plain(dataset: object, cls: type) -> bool:
+    """True if ``dataset`` gets its items the way ``cls`` does (no overriding subclass)."""
+    kind = type(dataset)
+    return all(getattr(kind, name, None) is getattr(cls, name, None)
+               for name in ("__getitem__", "__getitems__"))
 
 
 class Dataset(Generic[T_co]):
@@ -36,8 +46,11 @@ class Dataset(Generic[T_co]):
 class IterableDataset(Dataset[T_co]):
     """A dataset that is a stream: subclasses define ``__iter__`` (no indexing, no sampler)."""
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[T_co]:
         raise NotImplementedError("Subclasses of IterableDataset should implement __iter__.")
+
+    def __add__(self, other: Dataset[T_co]) -> ChainDataset:  # type: ignore[override]
+        return ChainDataset([self, other])
 
 
 class TensorDataset(Dataset[tuple[Tensor, ...]]):
@@ -63,9 +76,53 @@ class TensorDataset(Dataset[tuple[Tensor, ...]]):
     def __len__(self) -> int:
         return self.tensors[0].shape[0]
 
-    def _get_batch(self, indices: np.ndarray) -> list[Tensor]:
+    def _get_batch(self, indices: np.ndarray) -> list[Tensor] | None:
+        if not _items_are_plain(self, TensorDataset):
+            return None
         # A list, like default_collate of tuples; data only, detached as collate's copy is.
         return [Tensor._make(t._data[indices]) for t in self.tensors]
+
+
+class StackDataset(Dataset[Any]):
+    """Several datasets of one length side by side: item ``i`` is the tuple (positional
+    datasets) or dict (keyword datasets) of their items ``i``."""
+
+    datasets: tuple[Dataset[Any], ...] | dict[str, Dataset[Any]]
+
+    def __init__(self, *args: Dataset[Any], **kwargs: Dataset[Any]) -> None:
+        if args and kwargs:
+            raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via "
+                             "``kwargs``) like input/output, but both types are given.")
+        if not args and not kwargs:
+            raise ValueError("At least one dataset should be passed")
+        parts = list(args or kwargs.values())
+        self._length = len(parts[0])  # type: ignore[arg-type]
+        if any(len(d) != self._length for d in parts):  # type: ignore[arg-type]
+            raise ValueError("Size mismatch between datasets")
+        self.datasets = args or kwargs
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __getitems__(self, indices: list[int]) -> list[Any]:
+        named = isinstance(self.datasets, dict)
+        parts = list(self.datasets.values() if isinstance(self.datasets, dict) else self.datasets)
+        columns = []
+        for d in parts:
+            getitems = getattr(d, "__getitems__", None)
+            column = getitems(indices) if callable(getitems) else [d[i] for i in indices]
+            if len(column) != len(indices):
+                raise ValueError(f"Nested dataset's output size mismatch. Expected "
+                                 f"{len(indices)}, got {len(column)}")
+            columns.append(column)
+        if named:
+            return [dict(zip(self.datasets, row)) for row in zip(*columns)]
+        return [tuple(row) for row in zip(*columns)]
+
+    def __len__(self) -> int:
+        return self._length
 
 
 class Subset(Dataset[T_co]):
@@ -75,6 +132,15 @@ class Subset(Dataset[T_co]):
         self.dataset = dataset
         self.indices = indices
         self._index_array: np.ndarray | None = None
+        kind = type(self)
+        if kind.__getitem__ is not Subset.__getitem__ and \
+                kind.__getitems__ is Subset.__getitems__:  # DataLoader would bypass __getitem__
+            raise NotImplementedError(
+                f"{kind.__name__} overrides __getitem__ but not __getitems__. When subclassing "
+                f"Subset and overriding __getitem__, you must also override __getitems__ to "
+                f"ensure DataLoader works correctly with your custom logic. A simple "
+                f"implementation:\n\ndef __getitems__(self, indices):\n    return "
+                f"[self.__getitem__(idx) for idx in indices]")
 
     def __getitem__(self, idx: Any) -> Any:
         if isinstance(idx, list):
@@ -83,7 +149,7 @@ class Subset(Dataset[T_co]):
 
     def __getitems__(self, indices: list[int]) -> list[T_co]:
         getitems = getattr(self.dataset, "__getitems__", None)
-        if getitems is not None:
+        if callable(getitems):
             return getitems([self.indices[i] for i in indices])
         return [self.dataset[self.indices[i]] for i in indices]
 
@@ -92,7 +158,7 @@ class Subset(Dataset[T_co]):
 
     def _get_batch(self, indices: np.ndarray) -> Any:
         get = getattr(self.dataset, "_get_batch", None)
-        if get is None:
+        if get is None or not _items_are_plain(self, Subset):
             return None
         if self._index_array is None:
             self._index_array = np.asarray(self.indices, dtype=np.int64)
@@ -124,6 +190,27 @@ class ConcatDataset(Dataset[T_co]):
         return self.datasets[which][idx - start]
 
 
+class ChainDataset(IterableDataset[Any]):
+    """Several IterableDatasets, one stream after another (chained as they are iterated)."""
+
+    def __init__(self, datasets: Iterable[Dataset[Any]]) -> None:
+        self.datasets = datasets
+
+    def _parts(self) -> Iterator[IterableDataset[Any]]:
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got "
+                                f"{type(d).__name__}")
+            yield d
+
+    def __iter__(self) -> Iterator[Any]:
+        for d in self._parts():
+            yield from d
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self._parts())  # type: ignore[arg-type, misc]
+
+
 def random_split(dataset: Dataset[T_co], lengths: Sequence[int | float],
                  generator: np.random.Generator | None = None) -> list[Subset[T_co]]:
     """Split into non-overlapping random subsets of the given lengths (or fractions summing to 1).
@@ -151,6 +238,7 @@ def random_split(dataset: Dataset[T_co], lengths: Sequence[int | float],
                              f"summing to 1, got {list(lengths)}")
     if sum(sizes) != n:
         raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
+    _check_generator(generator)
     rng = generator if generator is not None else _random.default_generator()
     perm = rng.permutation(n).tolist()
     return [Subset(dataset, perm[end - size:end])
