@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad.tensor.creation import as_tensor, tensor
 from ndgrad.tensor import Tensor, stack
+from ndgrad.tensor.creation import as_tensor, tensor
 
 _COLLATE_ERR = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or "
                 "lists; found {}")
