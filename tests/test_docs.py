@@ -1,12 +1,16 @@
 """The learning path in docs/: every chapter's code runs, and every pointer into the code is real.
 
-Each chapter's ```python blocks run in order in one namespace, as a reader would run them. They
-are compiled with the chapter's file name and line numbers, so a failure points into the .md file.
+The docs tell readers to paste each chapter's ```python blocks into a Python prompt, one after
+another, so that is how the test runs them: in a real interactive interpreter (``python -i``) in
+a subprocess, where a blank line inside a function body or a missing blank line after a loop
+breaks the code just as it would for the reader. A failure names the block's line in the .md file.
 """
 
 import ast
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,8 +51,38 @@ def test_there_are_seven_chapters_in_order_and_the_index_links_them():
     assert links == [p.name for p in CHAPTERS]
 
 
+def run_in_repl(blocks: list[tuple[int, str]], cwd: Path) -> list[str]:
+    """Paste the blocks, one after another, into a real interactive Python prompt (``python -i``,
+    which reads its input line by line as the REPL does when code is pasted into it) and return
+    what the prompt printed for each block. A blank line ends any open ``def``/``for``/``with``,
+    as when a reader presses Enter after pasting; then a marker is printed."""
+    source = "".join(code.rstrip("\n") + f"\n\nprint({MARK!r}, {i})\n"
+                     for i, (_, code) in enumerate(blocks))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's ndgrad, wherever pytest runs
+    proc = subprocess.run([sys.executable, "-u", "-i", "-q"], input=source, text=True, cwd=cwd,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    printed = re.sub(r"^(?:(?:>>>|\.\.\.) )+", "", proc.stdout, flags=re.M)  # drop prompts
+    return re.split(rf"^{MARK} \d+$", printed, flags=re.M)[:len(blocks)]
+
+
+MARK = "@@ndgrad-docs-block"
+# what the prompt prints for an exception: a traceback, or a bare SyntaxError/IndentationError
+ERROR = re.compile(r"^(Traceback \(most recent call last\)|(\w+\.)*\w+(Error|Exception|Exit)\b)",
+                   re.M)
+
+
+def check_blocks_paste(path: Path, cwd: Path) -> None:
+    """Every ```python block of the page runs when pasted into the prompt, in order."""
+    blocks = python_blocks(path)
+    outputs = run_in_repl(blocks, cwd)
+    assert len(outputs) == len(blocks), f"the prompt stopped early:\n{outputs[-1][-3000:]}"
+    failed = [f"the block at {path.name}:{line} failed:\n{out[-2000:]}"
+              for (line, _), out in zip(blocks, outputs) if ERROR.search(out)]
+    assert not failed, "\n".join(failed)
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
-def test_chapter_code_runs(chapter, tmp_path, monkeypatch):
+def test_chapter_code_runs_pasted_into_a_python_prompt(chapter, tmp_path):
     if chapter.stem in XFAIL:
         pytest.xfail(XFAIL[chapter.stem])
     if chapter.stem in NEEDS_MNIST and not mnist_available():
@@ -58,11 +92,22 @@ def test_chapter_code_runs(chapter, tmp_path, monkeypatch):
     assert sum(code.count("assert ") for _, code in blocks) >= 3, "a chapter must check things"
     long = [line for _, code in blocks for line in code.splitlines() if len(line) > 100]
     assert not long, f"code lines over 100 characters: {long}"
-    monkeypatch.chdir(tmp_path)  # anything a chapter writes lands in a scratch directory
-    namespace: dict = {"__name__": f"docs.{chapter.stem}"}
-    for line, code in blocks:
-        # pad so that tracebacks show the line numbers of the .md file
-        exec(compile("\n" * (line - 1) + code, str(chapter), "exec"), namespace)
+    check_blocks_paste(chapter, tmp_path)  # anything a chapter writes lands in a scratch dir
+
+
+def test_the_prompt_check_catches_what_a_prompt_rejects(tmp_path):
+    """The three ways pasted code fails: a dedented line right after an indented block, a blank
+    line inside a function or class, and an ordinary exception."""
+    page = tmp_path / "page.md"
+    for code in ["for i in range(2):\n    pass\nassert True\n",
+                 "class A:\n    def f(self):\n        return 1\n\n    def g(self):\n"
+                 "        return 2\n",
+                 "assert 1 == 2\n"]:
+        page.write_text(f"```python\nx = 1\n```\n\n```python\n{code}```\n")
+        with pytest.raises(AssertionError, match="page.md:6 failed"):
+            check_blocks_paste(page, tmp_path)
+    page.write_text("```python\nfor i in range(2):\n    pass\n\nassert i == 1\n```\n")
+    check_blocks_paste(page, tmp_path)
 
 
 def _defined_names(path: Path) -> set[str]:
