@@ -7,6 +7,7 @@ breaks the code just as it would for the reader. A failure names the block's lin
 """
 
 import ast
+import importlib.util
 import os
 import re
 import subprocess
@@ -118,6 +119,58 @@ def test_the_prompt_check_catches_what_a_prompt_rejects(tmp_path):
             check_blocks_paste(page, tmp_path)
     page.write_text("```python\nfor i in range(2):\n    pass\n\nassert i == 1\n```\n")
     check_blocks_paste(page, tmp_path)
+
+
+def load_generator():
+    """docs/generate.py, which makes the notebooks and scripts with jupytext."""
+    pytest.importorskip("jupytext", reason="the docs extra has jupytext: pip install -e '.[docs]'")
+    spec = importlib.util.spec_from_file_location("docs_generate", DOCS / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_notebooks_and_scripts_match_their_chapters():
+    generate = load_generator()
+    for chapter in CHAPTERS:
+        for path, text in generate.generated(chapter).items():
+            assert path.is_file() and path.read_text() == text, (
+                f"{path.relative_to(ROOT)} is out of date: run python docs/generate.py")
+    assert generate.main(check=True) == 0  # and nothing is left from a removed chapter
+
+
+def runnable_params(fast: set[str]) -> list:
+    """Chapter 1 in the fast tests (it proves the machinery); the rest with the slow tests."""
+    return [pytest.param(p, id=p.stem, marks=[] if p.stem in fast else [pytest.mark.slow])
+            for p in CHAPTERS]
+
+
+@pytest.mark.parametrize("chapter", runnable_params({"01-derivatives"}))
+def test_notebook_runs(chapter, tmp_path, monkeypatch):
+    pytest.importorskip("ipykernel", reason="running notebooks needs the docs extra")
+    nbclient = pytest.importorskip("nbclient", reason="running notebooks needs the docs extra")
+    import nbformat
+
+    if chapter.stem in NEEDS_MNIST and not mnist_available():
+        pytest.skip("MNIST not found: set NDGRAD_DATA to a directory with the IDX files")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the kernel imports this checkout's ndgrad
+    notebook = nbformat.read(DOCS / "notebooks" / f"{chapter.stem}.ipynb", as_version=4)
+    nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+
+
+@pytest.mark.parametrize("chapter", runnable_params({"01-derivatives"}))
+def test_script_runs(chapter, tmp_path):
+    if chapter.stem in SLOW:
+        pytest.skip("runs in the prompt and as a notebook already; once more is too long")
+    if chapter.stem in NEEDS_MNIST and not mnist_available():
+        pytest.skip("MNIST not found: set NDGRAD_DATA to a directory with the IDX files")
+    script = DOCS / "scripts" / f"{chapter.stem}.py"
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def _defined_names(path: Path) -> set[str]:
