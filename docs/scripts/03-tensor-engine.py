@@ -43,6 +43,8 @@ class Tiny:
 # go through them in reverse with a dictionary of gradients not yet passed on. When a tensor's turn
 # comes, every tensor that used it has already sent its share, so its gradient is complete; a leaf
 # (a tensor no op made) keeps it in `.grad`:
+#
+# ![the graph of (x * w + x).sum() in topological order; backward visits it in reverse](images/topological-order.svg)
 
 # %%
 def topological_order(out):
@@ -95,6 +97,8 @@ assert weights.grad.shape == (2, 3)  # wrong: the weights have shape (3,)
 # (chapter 1), so the right gradient is the sum over the rows. In general: sum over the dimensions
 # that broadcasting added on the left, and over the dimensions of size 1 that it stretched. Rather
 # than teach every op about this, do it once, where a gradient crosses from an op to its input:
+#
+# ![broadcasting copies b along the rows; backward sums the copies' gradients](images/broadcast-sum.svg)
 
 # %%
 def sum_to(grad, shape):

@@ -27,6 +27,8 @@
 # multiply `G` with `W` into an `(n, k)` matrix is `G @ W.T`. Likewise `(k, m)` from `X` and `G`
 # can only be `X.T @ G`.
 #
+# ![the shapes of Y = X @ W, dL/dX = G @ W.T and dL/dW = X.T @ G](images/matmul-shapes.svg)
+#
 # ## Checking it
 
 # %%
