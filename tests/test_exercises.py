@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import ndgrad
 from ndgrad import mini
 from ndgrad.mini import exercises
 from ndgrad.scalar import Value
@@ -105,7 +106,39 @@ def mlp_backward_without_mean(x, W1, b1, W2, b2, y):
     return tuple(g * x.shape[0] for g in grads)  # the loss is a mean over the batch
 
 
+def tanh_without_the_2(x):
+    e = x.exp()
+    return (e - 1) / (e + 1)
+
+
+class SoftplusWithWrongSign(ndgrad.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(min=0) + (-x.abs()).exp().log1p()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (-x).sigmoid()
+
+
+def always_rescaling_hook(max_norm):
+    return lambda grad: grad * (max_norm / (grad * grad).sum().sqrt())
+
+
+def hessian_sum_not_trace(f, x):
+    (g,) = ndgrad.autograd.grad(f(x), x, create_graph=True)
+    (h,) = ndgrad.autograd.grad(g.sum(), x)  # sums whole rows of the Hessian
+    return h.sum().item()
+
+
 @pytest.mark.parametrize("check, wrong", [
+    ("check_value_tanh", tanh_without_the_2),
+    ("check_sum_backward", lambda g, shape, dim, keepdim: np.broadcast_to(g, shape)),
+    ("check_softplus_function", SoftplusWithWrongSign),
+    ("check_clip_hook", always_rescaling_hook),
+    ("check_laplacian", hessian_sum_not_trace),
     ("check_value_exp", wrong_exp),
     ("check_tanh_function", WrongTanh),
     ("check_unbroadcast", lambda g, shape: g.reshape(-1, *shape).sum(0) if shape else g.sum()),

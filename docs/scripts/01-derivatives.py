@@ -141,4 +141,14 @@ assert abs(y.grad - dy) < 1e-8
 # - `ndgrad/scalar.py::Value._backward`: the chain rule for one op, `child.grad += local * self.grad`.
 # - `ndgrad/scalar.py::Value.backward`: the walk over the whole graph, in reverse order.
 #
+# ## Exercises
+#
+# The check lives in `ndgrad.mini.exercises` (`from ndgrad.mini.exercises import check_value_tanh`);
+# the solution is in [solutions/01_derivatives.py](solutions/01_derivatives.py). Try first.
+#
+# 1. **A derivative for free.** `Value` has `tanh`, but write your own `tanh(x)` using only
+#    `exp`, `+`, `-`, `*` and `/` on Values: `tanh(x) = (e^2x - 1) / (e^2x + 1)`. You write no
+#    derivative, and `backward()` still finds one. Check it with `check_value_tanh(tanh)`, which
+#    compares value and slope with `math.tanh` at four points.
+#
 # Next: [2. The scalar engine, and training a tiny network](02-scalar-engine.md).

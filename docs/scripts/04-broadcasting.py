@@ -163,4 +163,14 @@ assert v.grad.tolist() == [5.0, 5.0, 5.0]  # so each element's gradient is summe
 #   its edges (`Node._edges`: for each input, the node that made it and the input's shape and
 #   dtype; `next_functions` shows them as PyTorch does).
 #
+# ## Exercises
+#
+# The check lives in `ndgrad.mini.exercises`; the solution is in
+# [solutions/04_broadcasting.py](solutions/04_broadcasting.py). Try first.
+#
+# 1. **Sum's backward is an expand.** With NumPy only, write `sum_backward(grad, shape, dim,
+#    keepdim)`: the gradient of `x.sum(dim, keepdim)` for an `x` of `shape`, given the gradient
+#    of the result. `dim` may be a tuple, or negative. Check it with
+#    `check_sum_backward(sum_backward)`, which compares with PyTorch.
+#
 # Next: [5. Matmul's gradient and its two transposes](05-matmul.md).

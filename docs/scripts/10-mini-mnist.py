@@ -97,4 +97,14 @@ assert len(nodes) - 1 == 10  # the ops behind one cross-entropy, the leaf not co
 # - `ndgrad/mini/functional.py::cross_entropy`: the loss, as a composite.
 # - `ndgrad/datasets/mnist.py::MNIST`: the data.
 #
+# ## Exercises
+#
+# Open-ended, checked by the accuracy you print:
+#
+# 1. Replace the hidden layer by a small CNN from `mini.Conv2d`, `mini.MaxPool2d` and
+#    `mini.Flatten` (reshape the images to `(N, 1, 28, 28)`), and train it on a subset until it
+#    beats the MLP. Expect it to be much slower per step than ndgrad's convolution: chapter 8 says
+#    why.
+# 2. Swap `mini.SGD` for `mini.Adam(lr=1e-3)` and compare the accuracy after each epoch.
+#
 # Next: [11. Training on MNIST with ndgrad, and checking gradients](11-mnist.md).

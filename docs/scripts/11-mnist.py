@@ -170,4 +170,14 @@ assert not gradcheck(Square.apply, (x,), raise_exception=False)
 # - `ndgrad/autograd/gradcheck.py::gradcheck`: Jacobians two ways.
 # - `ndgrad/autograd/function.py::Function`: the base class of every op, yours included.
 #
+# ## Exercises
+#
+# The check lives in `ndgrad.mini.exercises`; the solution is in
+# [solutions/11_mnist.py](solutions/11_mnist.py). Try first.
+#
+# 1. **Your own op.** Write `Softplus`, `log(1 + e^x)`, as an `ndgrad.autograd.Function` like
+#    `Square` above, with a forward that cannot overflow for large `x` and a backward of one
+#    line. Check it with `check_softplus_function(Softplus)`, which compares it with PyTorch's
+#    `softplus` and runs `gradcheck` on it.
+#
 # Next: [12. From the mini engine to ndgrad](12-mini-to-ndgrad.md).

@@ -142,4 +142,13 @@ assert "Traceback of forward call that caused the error" in message
 # - `ndgrad/autograd/anomaly.py::detect_anomaly`: the `nan` check and the forward traceback.
 # - `ndgrad/tensor.py::Tensor.register_hook`: hooks on a tensor's gradient.
 #
+# ## Exercises
+#
+# The check lives in `ndgrad.mini.exercises`; the solution is in
+# [solutions/13_real_frameworks.py](solutions/13_real_frameworks.py). Try first.
+#
+# 1. **Clipping with a hook.** Write `clip_hook(max_norm)`, which returns a hook that rescales a
+#    gradient whose norm is above `max_norm` down to `max_norm` and leaves smaller ones alone.
+#    Check it with `check_clip_hook(clip_hook)`.
+#
 # Next: [14. Higher-order gradients](14-higher-order.md).

@@ -198,4 +198,14 @@ assert gradgradcheck(fn, (x, y))
 # - `ndgrad/autograd/function.py::_unpack`: the saved output, reconnected to its node.
 # - `ndgrad/autograd/gradcheck.py::gradgradcheck`: second derivatives against central differences.
 #
+# ## Exercises
+#
+# The check lives in `ndgrad.mini.exercises`; the solution is in
+# [solutions/14_higher_order.py](solutions/14_higher_order.py). Try first.
+#
+# 1. **The Laplacian.** Write `laplacian(f, x)`, the sum of the second derivatives
+#    `d2f/dx_i^2` (the trace of the Hessian) of a scalar function `f` at a 1-D tensor `x`. Summing
+#    the whole Hessian is the classic mistake. Check it with `check_laplacian(laplacian)`, which
+#    compares with `torch.autograd.functional.hessian`.
+#
 # Next: [15. Forward mode and reverse mode](15-forward-mode.md).

@@ -65,6 +65,31 @@ def check_value_exp(exp: Callable[..., Any]) -> None:
         _close(f"its derivative at x={x}", v.grad, math.exp(2 * x) * (2 * x + 1))
 
 
+def check_value_tanh(tanh: Callable[..., Any]) -> None:
+    """Chapter 1: tanh(v) for a Value, built from Value's exp, +, -, / (no new derivative)."""
+    from ndgrad.scalar import Value
+
+    for x in (-2.0, -0.3, 0.0, 1.1):
+        v = Value(x)
+        y = tanh(v)
+        assert isinstance(y, Value), f"tanh should return a Value, got {type(y).__name__}"
+        y.backward()
+        _close(f"tanh({x})", y.data, math.tanh(x))
+        _close(f"d tanh/dx at {x}", v.grad, 1 - math.tanh(x) ** 2)
+
+
+def check_sum_backward(sum_backward: Callable[..., np.ndarray]) -> None:
+    """Chapter 4: the gradient of x.sum(dim, keepdim), given the gradient of the result."""
+    rng = np.random.default_rng(0)
+    for shape, dim, keepdim in [((3, 4), 0, False), ((3, 4), 1, True), ((2, 3, 4), -1, False),
+                                ((2, 3, 4), (0, 2), False), ((2, 3, 4), (0, -1), True)]:
+        x = rng.normal(size=shape)
+        g = rng.normal(size=x.sum(axis=dim, keepdims=keepdim).shape)
+        expected = _grad_of(lambda t, d=dim, k=keepdim: t.sum(d, keepdim=k), x, g)
+        _close(f"sum_backward(grad, {shape}, dim={dim}, keepdim={keepdim})",
+               sum_backward(g, shape, dim, keepdim), expected)
+
+
 def check_tanh_function(Tanh: Any) -> None:  # noqa: N803 (a class)
     """Chapter 3: tanh as a mini.Function; forward, backward and a numeric gradient check."""
     rng = np.random.default_rng(0)
@@ -196,3 +221,49 @@ def check_jvp(jvp: Callable[..., tuple[np.ndarray, np.ndarray]]) -> None:
     value, tangent = jvp(x, v)
     _close("f(x)", value, np.sin(x) * x**2 + x)
     _close("J v", tangent, _grad_of(lambda t: t.sin() * t**2 + t, x, v))  # J is diagonal
+
+
+def check_softplus_function(Softplus: Any) -> None:  # noqa: N803 (a class)
+    """Chapter 11: softplus as an ndgrad.autograd.Function, by gradcheck and against torch."""
+    import ndgrad
+    from ndgrad.autograd import gradcheck
+
+    torch = _torch()
+    x_np = np.random.default_rng(0).normal(size=(3, 4)) * 3
+    x = ndgrad.tensor(x_np, requires_grad=True)
+    out = Softplus.apply(x)
+    _close("Softplus forward", out.detach().numpy(),
+           torch.nn.functional.softplus(torch.tensor(x_np)).numpy())
+    assert gradcheck(Softplus.apply, (x,), raise_exception=False), \
+        "Softplus's backward disagrees with central differences (gradcheck)"
+
+
+def check_clip_hook(clip_hook: Callable[[float], Callable[..., Any]]) -> None:
+    """Chapter 13: clip_hook(max_norm) makes a hook that scales a gradient down to max_norm."""
+    import ndgrad
+
+    for scale, max_norm in [(1.0, 10.0), (5.0, 1.0), (0.1, 0.5)]:
+        w = ndgrad.tensor([1.0, -2.0, 3.0], dtype=ndgrad.float64, requires_grad=True)
+        handle = w.register_hook(clip_hook(max_norm))
+        (w * w * scale).sum().backward()
+        handle.remove()
+        grad = 2 * scale * np.array([1.0, -2.0, 3.0])
+        norm = np.linalg.norm(grad)
+        expected = grad if norm <= max_norm else grad * (max_norm / norm)
+        _close(f"the clipped gradient (norm {norm:.3g}, max_norm {max_norm})",
+               w.grad.numpy(), expected)
+
+
+def check_laplacian(laplacian: Callable[..., Any]) -> None:
+    """Chapter 14: laplacian(f, x), the sum of f's second derivatives d2f/dx_i^2 at x."""
+    import ndgrad
+
+    torch = _torch()
+    x_np = np.random.default_rng(0).normal(size=4)
+
+    def f(x: Any) -> Any:  # runs on ndgrad and on torch tensors alike
+        return (x.sin() * x * x).sum() + (x[0] * x[1] * x[2]).exp()
+
+    ours = laplacian(f, ndgrad.tensor(x_np, requires_grad=True))
+    hessian = torch.autograd.functional.hessian(f, torch.tensor(x_np))
+    _close("the Laplacian", float(ours), float(hessian.diagonal().sum()))
