@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
+from operator import methodcaller
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ def _torch() -> Any:
     return torch
 
 
-def _grad_of(fn: Callable[[Any], Any], x: np.ndarray, upstream: np.ndarray) -> np.ndarray:
+def _grad_of(fn: Callable[[Any], Any], x: np.ndarray, upstream: Any) -> np.ndarray:
     """d sum(upstream * fn(x)) / dx by torch's autograd."""
     torch = _torch()
     t = torch.tensor(x, requires_grad=True)
@@ -81,11 +82,13 @@ def check_value_tanh(tanh: Callable[..., Any]) -> None:
 def check_sum_backward(sum_backward: Callable[..., np.ndarray]) -> None:
     """Chapter 4: the gradient of x.sum(dim, keepdim), given the gradient of the result."""
     rng = np.random.default_rng(0)
-    for shape, dim, keepdim in [((3, 4), 0, False), ((3, 4), 1, True), ((2, 3, 4), -1, False),
-                                ((2, 3, 4), (0, 2), False), ((2, 3, 4), (0, -1), True)]:
+    cases: list[tuple[tuple[int, ...], Any, bool]] = [
+        ((3, 4), 0, False), ((3, 4), 1, True), ((2, 3, 4), -1, False),
+        ((2, 3, 4), (0, 2), False), ((2, 3, 4), (0, -1), True)]
+    for shape, dim, keepdim in cases:
         x = rng.normal(size=shape)
         g = rng.normal(size=x.sum(axis=dim, keepdims=keepdim).shape)
-        expected = _grad_of(lambda t, d=dim, k=keepdim: t.sum(d, keepdim=k), x, g)
+        expected = _grad_of(methodcaller("sum", dim, keepdim=keepdim), x, g)
         _close(f"sum_backward(grad, {shape}, dim={dim}, keepdim={keepdim})",
                sum_backward(g, shape, dim, keepdim), expected)
 
@@ -110,13 +113,11 @@ BROADCASTS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 4), (3, 1)), ((5, 3, 4, 2),
 
 def check_unbroadcast(unbroadcast: Callable[[np.ndarray, tuple[int, ...]], np.ndarray]) -> None:
     """Chapter 3: sum a gradient of a broadcast shape down to the input's shape."""
-    torch = _torch()
     rng = np.random.default_rng(0)
     for big, small in BROADCASTS:
         g = rng.normal(size=big)
-        expected = _grad_of(lambda t, big=big: t.expand(big), np.zeros(small), g)
+        expected = _grad_of(methodcaller("expand", big), np.zeros(small), g)
         _close(f"unbroadcast(grad of shape {big}, {small})", unbroadcast(g, small), expected)
-    del torch
 
 
 def check_linear_backward(linear_backward: Callable[..., tuple[np.ndarray, ...]]) -> None:
@@ -137,7 +138,7 @@ def check_permute_backward(permute_backward: Callable[[np.ndarray, tuple[int, ..
     for dims in [*itertools.permutations(range(3)), (3, 1, 0, 2), (1, 2, 3, 0)]:
         x = rng.normal(size=(2, 3, 4, 5)[:len(dims)])
         g = rng.normal(size=x.transpose(dims).shape)
-        expected = _grad_of(lambda t, dims=dims: t.permute(*dims), x, g)
+        expected = _grad_of(methodcaller("permute", *dims), x, g)
         _close(f"permute_backward(grad, {dims})", permute_backward(g, dims), expected)
 
 
@@ -150,8 +151,7 @@ def check_gather_backward(gather_backward: Callable[..., np.ndarray]) -> None:
         x = rng.normal(size=shape)
         index = rng.integers(0, shape[dim], size=index_shape)  # repeats: gradients must add
         g = rng.normal(size=index_shape)
-        expected = _grad_of(lambda t, d=dim, i=index: torch.gather(t, d, torch.from_numpy(i)),
-                            x, g)
+        expected = _grad_of(methodcaller("gather", dim, torch.from_numpy(index)), x, g)
         _close(f"gather_backward(grad, dim={dim}, index {index_shape}, {shape})",
                gather_backward(g, dim, index, shape), expected)
 
@@ -162,7 +162,7 @@ def check_amax_backward(amax_backward: Callable[[np.ndarray, np.ndarray, int], n
     for shape, dim in [((3, 4), 1), ((3, 4), 0), ((2, 3, 4), -1)]:
         x = rng.integers(0, 3, size=shape).astype(float)  # small integers: many ties
         g = rng.normal(size=np.delete(np.array(shape), dim))
-        expected = _grad_of(lambda t, dim=dim: t.amax(dim), x, g)
+        expected = _grad_of(methodcaller("amax", dim), x, g)
         _close(f"amax_backward(x, grad, dim={dim}) with ties in\n{x}\n",
                amax_backward(x, g, dim), expected)
 
@@ -250,6 +250,7 @@ def check_clip_hook(clip_hook: Callable[[float], Callable[..., Any]]) -> None:
         grad = 2 * scale * np.array([1.0, -2.0, 3.0])
         norm = np.linalg.norm(grad)
         expected = grad if norm <= max_norm else grad * (max_norm / norm)
+        assert w.grad is not None, "the hook must return a gradient or None, not remove it"
         _close(f"the clipped gradient (norm {norm:.3g}, max_norm {max_norm})",
                w.grad.numpy(), expected)
 
