@@ -3,7 +3,7 @@
 #
 # Chapter 2's `Value` makes one graph node per number. A network multiplies arrays of a million
 # numbers at a time, so a real engine makes one node per operation on a whole array. This chapter
-# builds that engine twice: first in forty lines, to see every moving part, then as
+# builds that engine twice: first in about forty lines, to see every moving part, then as
 # `ndgrad.mini`, the same design finished (about 500 lines: broadcasting, matmul, convolution,
 # modules and optimizers). The rest of the course uses `ndgrad.mini` to explain an idea and then
 # shows the same idea in ndgrad itself, which is `ndgrad.mini` made fast and complete.

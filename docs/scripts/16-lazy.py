@@ -113,13 +113,14 @@ print(source)
 # ## The same Tensor over eager or lazy buffers
 #
 # tinygrad keeps the tensor's data in a `lazydata` buffer whose ops (elementwise, reduce,
-# movement) record a graph, and `Tensor.realize()` schedules and fuses it. teenygrad, its
-# 1,000-line teaching version, keeps exactly the same interface (`lazydata`, `realize()`, the same
-# small set of buffer ops) but implements the buffer eagerly with NumPy: each op runs at once, and
-# `realize()` does nothing. The Tensor class and every derivative rule above the buffer are the
-# same in both, which is the point: whether evaluation is eager or lazy is a property of the
-# buffer, not of autograd. Backward, too, just adds more recorded ops, so a lazy framework can
-# schedule a whole training step (forward, backward and the optimizer's update) as one graph.
+# movement) record a graph, and `Tensor.realize()` schedules and fuses it.
+# [teenygrad](https://github.com/tinygrad/teenygrad), its teaching version in under 1,000 lines,
+# keeps exactly the same interface (`lazydata`, `realize()`, the same small set of buffer ops) but
+# implements the buffer eagerly with NumPy: each op runs at once, and `realize()` does nothing.
+# The Tensor class and the derivative rules above the buffer are written the same way in both: the
+# point is that eager or lazy is a property of the buffer, not of autograd.
+# Backward, too, just adds more recorded ops, so a lazy framework can schedule a whole training
+# step (forward, backward and the optimizer's update) as one graph.
 #
 # ndgrad is eager throughout, and where fusion pays most it fuses by hand: `F.linear` adds the
 # bias into the matmul's output array in place instead of making a new one, and `cross_entropy`
@@ -132,7 +133,7 @@ print(source)
 # performs (a *trace*), optimize and compile that once, and on later calls replay the compiled
 # program without running the Python code at all. `jax.jit` traces with abstract values;
 # `torch.compile` captures the ops from the Python bytecode and generates fused kernels;
-# tinygrad's `TinyJit` records the kernels of a couple of calls and replays them. Here is the idea
+# tinygrad's `TinyJit` records the kernels its first calls run and replays them. Here is the idea
 # with the `Lazy` recipe as the trace:
 
 # %%

@@ -1,4 +1,4 @@
-"""Modules and optimizers for the mini engine, in PyTorch's shape (docs/09-modules.md).
+"""Modules and optimizers for the mini engine, in PyTorch's shape (docs/09-modules-optimizers.md).
 
 A ``Parameter`` is a Tensor that requires grad. A ``Module`` finds its parameters by looking
 through its own attributes: Parameters, sub-Modules and lists of Modules, in the order they were
