@@ -76,13 +76,13 @@ assert test_accuracy >= 0.97
 #
 # ## What the mini engine leaves out
 #
-# The same network trains faster in ndgrad (`ndgrad-mnist --model mlp`, the first command in
-# [the README](../README.md), reaches 98%). The mini engine keeps every array in float64 (ndgrad defaults to float32, as PyTorch
-# does, which halves memory traffic and roughly doubles BLAS speed); it creates a graph node for
-# every composite step of `cross_entropy` (ten, where ndgrad has one fused op, chapter 7); a
-# `Linear` is a transpose, a matmul and an add (ndgrad: one `Linear` op, chapter 5); and it has no
-# `no_grad()`, so evaluation above builds a graph that is never used. Chapter 12 goes through the
-# real engine part by part.
+# The same network trains faster in ndgrad (`ndgrad-mnist --model mlp`, the first command in [the
+# README](../README.md), reaches 98%). The mini engine keeps every array in float64 (ndgrad
+# defaults to float32, as PyTorch does, which halves memory traffic and speeds up BLAS); it creates
+# a graph node for every composite step of `cross_entropy` (ten, where ndgrad has one fused op,
+# chapter 7); a `Linear` is a transpose, a matmul and an add (ndgrad: one `Linear` op, chapter 5);
+# and it has no `no_grad()`, so evaluation above builds a graph that is never used. Chapter 12 goes
+# through the real engine part by part.
 
 # %%
 logits = mini.Tensor(np.zeros((4, 10)), requires_grad=True)

@@ -15,7 +15,7 @@
 # | `t.grad = ...` at a leaf | an `AccumulateGrad` node per leaf | one place for a leaf's hooks, and one add per backward |
 # | closures keep arrays alive | saved values freed after use | memory: a step's activations go as soon as backward is past them |
 # | no checks | version counters on every tensor | a value changed in place after it was saved is caught |
-# | float64 only | PyTorch's dtypes and promotion | float32 halves memory and doubles BLAS speed |
+# | float64 only | PyTorch's dtypes and promotion | float32 halves memory and speeds up BLAS |
 # | composites for everything | a few fused primitives (linear, cross-entropy, conv) | speed and numerical safety |
 #
 # ## A node per op, and its edges
