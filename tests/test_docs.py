@@ -1,12 +1,17 @@
 """The learning path in docs/: every chapter's code runs, and every pointer into the code is real.
 
-Each chapter's ```python blocks run in order in one namespace, as a reader would run them. They
-are compiled with the chapter's file name and line numbers, so a failure points into the .md file.
+The docs tell readers to paste each chapter's ```python blocks into a Python prompt, one after
+another, so that is how the test runs them: in a real interactive interpreter (``python -i``) in
+a subprocess, where a blank line inside a function body or a missing blank line after a loop
+breaks the code just as it would for the reader. A failure names the block's line in the .md file.
 """
 
 import ast
+import importlib.util
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +22,13 @@ CHAPTERS = sorted(DOCS.glob("[0-9][0-9]-*.md"))
 
 # chapter stem -> reason, for chapters whose code depends on parts still being written
 XFAIL: dict[str, str] = {}
-NEEDS_MNIST = {"06-mnist"}
+NEEDS_MNIST = {"10-mini-mnist", "11-mnist"}
+SLOW = {"10-mini-mnist"}  # trains for three epochs: run with the slow tests
+
+
+def chapter_params() -> list:
+    return [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in SLOW else [])
+            for p in CHAPTERS]
 
 
 def mnist_available() -> bool:
@@ -40,15 +51,49 @@ def python_blocks(path: Path) -> list[tuple[int, str]]:
     return blocks
 
 
-def test_there_are_seven_chapters_in_order_and_the_index_links_them():
-    assert [p.name[:2] for p in CHAPTERS] == ["01", "02", "03", "04", "05", "06", "07"]
+def test_chapters_are_numbered_in_order_and_the_index_links_them():
+    assert [int(p.name[:2]) for p in CHAPTERS] == list(range(1, len(CHAPTERS) + 1))
     index = (DOCS / "README.md").read_text()
     links = re.findall(r"\]\((\d\d-[\w-]+\.md)\)", index)
     assert links == [p.name for p in CHAPTERS]
+    for p in CHAPTERS:  # each title carries its number, and each chapter links the next
+        assert p.read_text().startswith(f"# {int(p.name[:2])}. "), p.name
+    for p, following in zip(CHAPTERS, CHAPTERS[1:]):
+        assert f"]({following.name})" in p.read_text().split("\n## ")[-1], p.name
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
-def test_chapter_code_runs(chapter, tmp_path, monkeypatch):
+def run_in_repl(blocks: list[tuple[int, str]], cwd: Path) -> list[str]:
+    """Paste the blocks, one after another, into a real interactive Python prompt (``python -i``,
+    which reads its input line by line as the REPL does when code is pasted into it) and return
+    what the prompt printed for each block. A blank line ends any open ``def``/``for``/``with``,
+    as when a reader presses Enter after pasting; then a marker is printed."""
+    source = "".join(code.rstrip("\n") + f"\n\nprint({MARK!r}, {i})\n"
+                     for i, (_, code) in enumerate(blocks))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's ndgrad, wherever pytest runs
+    proc = subprocess.run([sys.executable, "-u", "-i", "-q"], input=source, text=True, cwd=cwd,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    printed = re.sub(r"^(?:(?:>>>|\.\.\.) )+", "", proc.stdout, flags=re.M)  # drop prompts
+    return re.split(rf"^{MARK} \d+$", printed, flags=re.M)[:len(blocks)]
+
+
+MARK = "@@ndgrad-docs-block"
+# what the prompt prints for an exception: a traceback, or a bare SyntaxError/IndentationError
+ERROR = re.compile(r"^(Traceback \(most recent call last\)|(\w+\.)*\w+(Error|Exception|Exit)\b)",
+                   re.M)
+
+
+def check_blocks_paste(path: Path, cwd: Path) -> None:
+    """Every ```python block of the page runs when pasted into the prompt, in order."""
+    blocks = python_blocks(path)
+    outputs = run_in_repl(blocks, cwd)
+    assert len(outputs) == len(blocks), f"the prompt stopped early:\n{outputs[-1][-3000:]}"
+    failed = [f"the block at {path.name}:{line} failed:\n{out[-2000:]}"
+              for (line, _), out in zip(blocks, outputs) if ERROR.search(out)]
+    assert not failed, "\n".join(failed)
+
+
+@pytest.mark.parametrize("chapter", chapter_params())
+def test_chapter_code_runs_pasted_into_a_python_prompt(chapter, tmp_path):
     if chapter.stem in XFAIL:
         pytest.xfail(XFAIL[chapter.stem])
     if chapter.stem in NEEDS_MNIST and not mnist_available():
@@ -58,11 +103,74 @@ def test_chapter_code_runs(chapter, tmp_path, monkeypatch):
     assert sum(code.count("assert ") for _, code in blocks) >= 3, "a chapter must check things"
     long = [line for _, code in blocks for line in code.splitlines() if len(line) > 100]
     assert not long, f"code lines over 100 characters: {long}"
-    monkeypatch.chdir(tmp_path)  # anything a chapter writes lands in a scratch directory
-    namespace: dict = {"__name__": f"docs.{chapter.stem}"}
-    for line, code in blocks:
-        # pad so that tracebacks show the line numbers of the .md file
-        exec(compile("\n" * (line - 1) + code, str(chapter), "exec"), namespace)
+    check_blocks_paste(chapter, tmp_path)  # anything a chapter writes lands in a scratch dir
+
+
+def test_the_prompt_check_catches_what_a_prompt_rejects(tmp_path):
+    """The three ways pasted code fails: a dedented line right after an indented block, a blank
+    line inside a function or class, and an ordinary exception."""
+    page = tmp_path / "page.md"
+    for code in ["for i in range(2):\n    pass\nassert True\n",
+                 "class A:\n    def f(self):\n        return 1\n\n    def g(self):\n"
+                 "        return 2\n",
+                 "assert 1 == 2\n"]:
+        page.write_text(f"```python\nx = 1\n```\n\n```python\n{code}```\n")
+        with pytest.raises(AssertionError, match="page.md:6 failed"):
+            check_blocks_paste(page, tmp_path)
+    page.write_text("```python\nfor i in range(2):\n    pass\n\nassert i == 1\n```\n")
+    check_blocks_paste(page, tmp_path)
+
+
+def load_generator():
+    """docs/generate.py, which makes the notebooks and scripts with jupytext."""
+    pytest.importorskip("jupytext", reason="the docs extra has jupytext: pip install -e '.[docs]'")
+    spec = importlib.util.spec_from_file_location("docs_generate", DOCS / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_notebooks_and_scripts_match_their_chapters():
+    generate = load_generator()
+    for chapter in CHAPTERS:
+        for path, text in generate.generated(chapter).items():
+            assert path.is_file() and path.read_text() == text, (
+                f"{path.relative_to(ROOT)} is out of date: run python docs/generate.py")
+    assert generate.main(check=True) == 0  # and nothing is left from a removed chapter
+
+
+def runnable_params(fast: set[str]) -> list:
+    """Chapter 1 in the fast tests (it proves the machinery); the rest with the slow tests."""
+    return [pytest.param(p, id=p.stem, marks=[] if p.stem in fast else [pytest.mark.slow])
+            for p in CHAPTERS]
+
+
+@pytest.mark.parametrize("chapter", runnable_params({"01-derivatives"}))
+def test_notebook_runs(chapter, tmp_path, monkeypatch):
+    pytest.importorskip("ipykernel", reason="running notebooks needs the docs extra")
+    nbclient = pytest.importorskip("nbclient", reason="running notebooks needs the docs extra")
+    import nbformat
+
+    if chapter.stem in NEEDS_MNIST and not mnist_available():
+        pytest.skip("MNIST not found: set NDGRAD_DATA to a directory with the IDX files")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the kernel imports this checkout's ndgrad
+    notebook = nbformat.read(DOCS / "notebooks" / f"{chapter.stem}.ipynb", as_version=4)
+    nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+
+
+@pytest.mark.parametrize("chapter", runnable_params({"01-derivatives"}))
+def test_script_runs(chapter, tmp_path):
+    if chapter.stem in SLOW:
+        pytest.skip("runs in the prompt and as a notebook already; once more is too long")
+    if chapter.stem in NEEDS_MNIST and not mnist_available():
+        pytest.skip("MNIST not found: set NDGRAD_DATA to a directory with the IDX files")
+    script = DOCS / "scripts" / f"{chapter.stem}.py"
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def _defined_names(path: Path) -> set[str]:
@@ -93,5 +201,6 @@ def test_chapter_points_at_real_code(chapter):
 
 @pytest.mark.parametrize("page", [*CHAPTERS, DOCS / "README.md"], ids=lambda p: p.stem)
 def test_local_links_and_images_exist(page):
-    for target in re.findall(r"\]\(([^)#:]+)\)", page.read_text()):
+    prose = re.sub(r"^```.*?^```", "", page.read_text(), flags=re.M | re.S)  # not code
+    for target in re.findall(r"\]\(([^)#:]+)\)", prose):
         assert (DOCS / target).is_file(), f"{page.name} links to missing {target}"
