@@ -183,7 +183,7 @@ class Conv2d(Primitive):
     """y = conv(x, w) + b. x (N, C, H, W), w (O, C/G, KH, KW), b (O,) or None."""
 
     @staticmethod
-    def forward(ctx, x, w, b, p):
+    def forward(ctx: Any, x: Any, w: Any, b: Any, p: Any) -> Any:
         n, _, h, wd = x.shape
         o, _, kh, kw = w.shape
         oh = out_size(h, kh, p.stride[0], p.pads[0], p.dilation[0])
@@ -199,7 +199,7 @@ class Conv2d(Primitive):
         return out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         x, w, cols = ctx.saved_like(grad)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         gx = Conv2dGradInput.apply(grad, w, tuple(x.shape), ctx.p) if need_x else None
@@ -215,7 +215,7 @@ class Conv2dGradInput(Primitive):
     """The adjoint of conv in its input (conv_transpose): gy (N, O, OH, OW), w -> (N, C, H, W)."""
 
     @staticmethod
-    def forward(ctx, gy, w, x_shape, p):
+    def forward(ctx: Any, gy: Any, w: Any, x_shape: Any, p: Any) -> Any:
         o, _, kh, kw = w.shape
         oh, ow = gy.shape[2:]
         ctx.save_for_backward(gy if ctx.needs_input_grad[1] else None, w)
@@ -229,7 +229,7 @@ class Conv2dGradInput(Primitive):
         return _col2im(dcols, x_shape, kh, kw, p, oh, ow)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         gy, w = ctx.saved_like(grad)
         need_gy, need_w = ctx.needs_input_grad[:2]
         ggy = _crop(Conv2d.apply(grad, w, None, ctx.p), ctx.gy_shape) if need_gy else None
@@ -243,7 +243,7 @@ class Conv2dGradWeight(Primitive):
     ``cols`` are the forward's columns when the caller still has them (else rebuilt from x)."""
 
     @staticmethod
-    def forward(ctx, x, gy, w_shape, p, cols):
+    def forward(ctx: Any, x: Any, gy: Any, w_shape: Any, p: Any, cols: Any) -> Any:
         o, _, kh, kw = w_shape
         oh, ow = gy.shape[2:]
         if cols is None:
@@ -257,7 +257,7 @@ class Conv2dGradWeight(Primitive):
         return gwt.transpose(0, 2, 1).reshape(w_shape)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         x, gy = ctx.saved_like(grad)
         need_x, need_gy = ctx.needs_input_grad[:2]
         gx = Conv2dGradInput.apply(gy, grad, ctx.x_shape, ctx.p) if need_x else None
@@ -476,7 +476,7 @@ class MaxPool2d(Primitive):
     tied input would give the conv below a different gradient than PyTorch's."""
 
     @staticmethod
-    def forward(ctx, x, p, return_indices):
+    def forward(ctx: Any, x: Any, p: Any, return_indices: Any) -> Any:
         am = _Argmax(p, x.shape)
         tiles = p.kernel == p.stride and p.padding == (0, 0) and p.dilation == (1, 1)
         out = am.max_tiles(x) if tiles else am.max_windows(x)
@@ -487,7 +487,7 @@ class MaxPool2d(Primitive):
         return out
 
     @staticmethod
-    def backward(ctx, grad, *_):
+    def backward(ctx: Any, grad: Any, *_: Any) -> Any:
         return MaxPool2dGrad.apply(grad, ctx.am), None, None
 
 
@@ -504,12 +504,12 @@ class MaxPool2dGrad(Primitive):
     """Send each output's gradient to its window's first maximum: (N, C, OH, OW) -> x's shape."""
 
     @staticmethod
-    def forward(ctx, grad, am):
+    def forward(ctx: Any, grad: Any, am: Any) -> Any:
         ctx.am = am
         return am.route(grad)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return MaxPool2dGather.apply(grad, ctx.am), None
 
 
@@ -517,12 +517,12 @@ class MaxPool2dGather(Primitive):
     """Adjoint of MaxPool2dGrad: read x-shaped values at each window's chosen position."""
 
     @staticmethod
-    def forward(ctx, g, am):
+    def forward(ctx: Any, g: Any, am: Any) -> Any:
         ctx.am = am
         return am.gather(g)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return MaxPool2dGrad.apply(grad, ctx.am), None
 
 
@@ -530,7 +530,7 @@ class AvgPool2d(Primitive):
     """Sum over each window times ``scale`` (1/divisor per output position, (OH, OW))."""
 
     @staticmethod
-    def forward(ctx, x, p, scale):
+    def forward(ctx: Any, x: Any, p: Any, scale: Any) -> Any:
         ctx.p, ctx.scale, ctx.x_shape = p, scale, x.shape
         xp = _padded_nchw(x, p, 0.0)
         out = None
@@ -540,7 +540,7 @@ class AvgPool2d(Primitive):
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return AvgPool2dGrad.apply(grad, ctx.x_shape, ctx.p, ctx.scale), None, None
 
 
@@ -548,7 +548,7 @@ class AvgPool2dGrad(Primitive):
     """Adjoint of AvgPool2d: spread grad * scale over each window."""
 
     @staticmethod
-    def forward(ctx, grad, x_shape, p, scale):
+    def forward(ctx: Any, grad: Any, x_shape: Any, p: Any, scale: Any) -> Any:
         ctx.p, ctx.scale = p, scale
         g = grad * scale
         dxp = _zeros_padded(x_shape, p, grad.dtype)
@@ -557,7 +557,7 @@ class AvgPool2dGrad(Primitive):
         return _unpad(dxp, x_shape, p)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return AvgPool2d.apply(grad, ctx.p, ctx.scale), None, None, None
 
 

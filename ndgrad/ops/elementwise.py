@@ -21,34 +21,34 @@ from ndgrad.ops.base import Primitive
 # -- arithmetic ------------------------------------------------------------------------------
 class Add(Primitive):
     @staticmethod
-    def forward(ctx, x, y):
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
         return np.add(x, y)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return grad, grad
 
 
 class Sub(Primitive):
     @staticmethod
-    def forward(ctx, x, y):
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
         return np.subtract(x, y)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return grad, -grad
 
 
 class Mul(Primitive):
     @staticmethod
-    def forward(ctx, x, y):
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
         # save only what is needed, so that y.mul_(2) on a non-leaf y stays legal
         ctx.save_for_backward(y if ctx.needs_input_grad[0] else None,
                               x if ctx.needs_input_grad[1] else None)
         return np.multiply(x, y)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         y, x = ctx.saved_like(grad)
         return (grad * y if ctx.needs_input_grad[0] else None,
                 grad * x if ctx.needs_input_grad[1] else None)
@@ -58,12 +58,12 @@ class Div(Primitive):
     """d(x/y) = 1/y dx - x/y^2 dy."""
 
     @staticmethod
-    def forward(ctx, x, y):
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, y)
         return np.true_divide(x, y)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         x, y = ctx.saved_like(grad)
         gx = grad / y if ctx.needs_input_grad[0] else None
         gy = -grad * x / (y * y) if ctx.needs_input_grad[1] else None
@@ -75,7 +75,7 @@ class Pow(Primitive):
     the x-gradient is 0 where y == 0, the y-gradient is 0 where x == 0 and y >= 0."""
 
     @staticmethod
-    def forward(ctx, x, y):
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
         try:
             out = as_ndarray(np.power(x, y))
         except ValueError as e:  # NumPy: "Integers to negative integer powers are not allowed."
@@ -88,7 +88,7 @@ class Pow(Primitive):
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         x, y, out = ctx.saved_like(grad)
         gx = gy = None
         if ctx.needs_input_grad[0]:
@@ -110,11 +110,11 @@ class Pow(Primitive):
 
 class Neg(Primitive):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         return np.negative(x)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return -grad
 
 
@@ -132,7 +132,7 @@ class _Modulo(Primitive):
     rounding: Any = None  # the primitive that rounds x / y as ``fn`` does
 
     @classmethod
-    def forward(cls, ctx, x, y):
+    def forward(cls: Any, ctx: Any, x: Any, y: Any) -> Any:
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
                               y if ctx.needs_input_grad[1] else None)
         if type(x) is not np.ndarray or x.dtype.kind != "f":
@@ -140,7 +140,7 @@ class _Modulo(Primitive):
         return cls.fn(x, y)
 
     @classmethod
-    def backward(cls, ctx, grad):
+    def backward(cls: Any, ctx: Any, grad: Any) -> Any:
         x, y = ctx.saved_like(grad)
         gy = -grad * cls.rounding.apply(x / y) if ctx.needs_input_grad[1] else None
         return grad, gy
@@ -149,38 +149,38 @@ class _Modulo(Primitive):
 # -- unary math ------------------------------------------------------------------------------
 class Exp(Primitive):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         out = as_ndarray(np.exp(x))
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (out,) = ctx.saved_like(grad)
         return grad * out
 
 
 class Expm1(Primitive):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         out = as_ndarray(np.expm1(x))
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (out,) = ctx.saved_like(grad)
         return grad * (out + 1)
 
 
 class Log(Primitive):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         ctx.save_for_backward(x)
         return np.log(x)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
         return grad / x
 
@@ -189,99 +189,99 @@ class Log2(Primitive):
     """Its own primitive so that log2(8) is exactly 3 (log(x) / log(2) is not always)."""
 
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         ctx.save_for_backward(x)
         return np.log2(x)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
         return grad / (x * math.log(2.0))
 
 
 class Log10(Primitive):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         ctx.save_for_backward(x)
         return np.log10(x)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
         return grad / (x * math.log(10.0))
 
 
 class Log1p(Primitive):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         ctx.save_for_backward(x)
         return np.log1p(x)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
         return grad / (x + 1)
 
 
 class Sqrt(Primitive):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         out = as_ndarray(np.sqrt(x))
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (out,) = ctx.saved_like(grad)
         return grad / (out * 2)
 
 
 class Sin(Primitive):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         ctx.save_for_backward(x)
         return np.sin(x)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
         return grad * Cos.apply(x)
 
 
 class Cos(Primitive):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         ctx.save_for_backward(x)
         return np.cos(x)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
         return -grad * Sin.apply(x)
 
 
 class Tan(Primitive):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         out = as_ndarray(np.tan(x))
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (out,) = ctx.saved_like(grad)
         return grad * (out * out + 1)
 
 
 class Tanh(Primitive):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         out = as_ndarray(np.tanh(x))
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (out,) = ctx.saved_like(grad)
         return grad * (1 - out * out)
 
@@ -290,14 +290,14 @@ class Sigmoid(Primitive):
     """A primitive for stability: 1/(1+exp(-x)) overflows for large negative x."""
 
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         e = np.exp(-np.abs(x))
         out = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (out,) = ctx.saved_like(grad)
         return grad * out * (1 - out)
 
@@ -306,12 +306,12 @@ class Erf(Primitive):
     """d erf(x) = 2/sqrt(pi) exp(-x^2) dx."""
 
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         ctx.save_for_backward(x)
         return _erf(x)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
         return grad * (2 / math.sqrt(math.pi)) * Exp.apply(-(x * x))
 
@@ -342,26 +342,26 @@ def _relu(x: np.ndarray) -> np.ndarray:
 
 class Relu(Primitive):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         out = _relu(x)
         ctx.save_for_backward(out)
         ctx.zero = _scalar(0.0, out.dtype) if out.dtype.kind == "f" else 0
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (out,) = ctx.saved_like(grad)
         return grad * (out != ctx.zero)  # passes at nan, as torch's threshold_backward does
 
 
 class Abs(Primitive):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         ctx.save_for_backward(x)
         return np.abs(x)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
         return grad * Sign.apply(x)
 
@@ -372,11 +372,11 @@ class _ZeroGrad(Primitive):
     fn: Any = None
 
     @classmethod
-    def forward(cls, ctx, x):
+    def forward(cls: Any, ctx: Any, x: Any) -> Any:
         return cls.fn(x)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return grad * 0
 
 
@@ -427,12 +427,12 @@ class Maximum(Primitive):
     """Gradient goes to the larger input; ties split it half and half (as torch does)."""
 
     @staticmethod
-    def forward(ctx, x, y):
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
         ctx.save_for_backward(x, y)
         return np.maximum(x, y)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         x, y = ctx.saved_like(grad)
         w = (x > y) + (x == y) * 0.5
         return grad * w, grad * (1 - w)
@@ -440,12 +440,12 @@ class Maximum(Primitive):
 
 class Minimum(Primitive):
     @staticmethod
-    def forward(ctx, x, y):
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
         ctx.save_for_backward(x, y)
         return np.minimum(x, y)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         x, y = ctx.saved_like(grad)
         w = (x < y) + (x == y) * 0.5
         return grad * w, grad * (1 - w)
@@ -453,7 +453,7 @@ class Minimum(Primitive):
 
 class Where(Primitive):
     @staticmethod
-    def forward(ctx, cond, x, y):
+    def forward(ctx: Any, cond: Any, x: Any, y: Any) -> Any:
         ctx.save_for_backward(cond)
         try:
             return np.where(cond, x, y)
@@ -461,7 +461,7 @@ class Where(Primitive):
             raise broadcast_error(*(np.shape(v) for v in (cond, x, y))) from None
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (cond,) = ctx.saved_like(grad)
         return None, Where.apply(cond, grad, 0.0), Where.apply(cond, 0.0, grad)
 
@@ -471,7 +471,7 @@ class Clamp(Primitive):
     is the output; when min > max the output is max everywhere (torch's rules)."""
 
     @staticmethod
-    def forward(ctx, x, lo, hi):
+    def forward(ctx: Any, x: Any, lo: Any, hi: Any) -> Any:
         ctx.save_for_backward(x, lo, hi)
         if x.dtype.kind == "f":  # clip keeps x where it equals a bound: -0.0 stays, as in torch
             return np.clip(x, -np.inf if lo is None else lo, np.inf if hi is None else hi)
@@ -483,7 +483,7 @@ class Clamp(Primitive):
         return out if out is not x else x.copy()
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         x, lo, hi = ctx.saved_like(grad)
         need = ctx.needs_input_grad
         if lo is None:
@@ -503,19 +503,19 @@ class Cast(Primitive):
     """Change dtype; the gradient is cast back by the engine."""
 
     @staticmethod
-    def forward(ctx, x, dtype):
+    def forward(ctx: Any, x: Any, dtype: Any) -> Any:
         return x.astype(dtype)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return grad, None
 
 
 class Clone(Primitive):
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         return x.copy()
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return grad

@@ -131,15 +131,15 @@ class GetItem(Primitive):
     is_view = True
 
     @staticmethod
-    def forward(ctx, x, index):
+    def forward(ctx: Any, x: Any, index: Any) -> Any:
         ctx.shape, ctx.index = x.shape, index
         out = x[index]
         if type(out) is not np.ndarray:  # integers only: NumPy gives a scalar, torch a 0-d view
-            out = x[(*index, Ellipsis)] if isinstance(index, tuple) else x[index, ...]
+            out = x[index + (Ellipsis,)] if isinstance(index, tuple) else x[index, ...]
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return IndexAddZeros.apply(grad, ctx.shape, ctx.index), None
 
 
@@ -147,7 +147,7 @@ class IndexAddZeros(Primitive):
     """zeros(shape) with ``grad`` added at ``index``: the adjoint of GetItem."""
 
     @staticmethod
-    def forward(ctx, grad, shape, index):
+    def forward(ctx: Any, grad: Any, shape: Any, index: Any) -> Any:
         ctx.index = index
         out = np.zeros(shape, dtype=grad.dtype)
         if has_advanced(index):
@@ -157,7 +157,7 @@ class IndexAddZeros(Primitive):
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return grad[ctx.index], None, None
 
 
@@ -175,7 +175,7 @@ class IndexPut(Primitive):
     with them gives a view to write into."""
 
     @staticmethod
-    def forward(ctx, x, steps, value):
+    def forward(ctx: Any, x: Any, steps: Any, value: Any) -> Any:
         steps = steps if isinstance(steps, list) else [steps]  # one index or plan_index's steps
         ctx.steps, ctx.vshape = steps, np.shape(value)
         out = x.copy()
@@ -183,7 +183,7 @@ class IndexPut(Primitive):
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         gx = IndexPut.apply(grad, ctx.steps, 0.0) if ctx.needs_input_grad[0] else None
         gv = None
         if ctx.needs_input_grad[2]:
@@ -205,39 +205,39 @@ def _along(index: np.ndarray, dim: int) -> tuple:
 
 class Gather(Primitive):
     @staticmethod
-    def forward(ctx, x, dim, index):
+    def forward(ctx: Any, x: Any, dim: Any, index: Any) -> Any:
         ctx.shape, ctx.dim, ctx.index = x.shape, dim, index
         return x[_along(index, dim)]
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return IndexAddZeros.apply(grad, ctx.shape, _along(ctx.index, ctx.dim)), None, None
 
 
 class ScatterAdd(Primitive):
     @staticmethod
-    def forward(ctx, x, dim, index, src):
+    def forward(ctx: Any, x: Any, dim: Any, index: Any, src: Any) -> Any:
         ctx.dim, ctx.index, ctx.src_shape = dim, index, np.shape(src)
         out = x.copy()
         np.add.at(out, _along(index, dim), _src_part(src, index))
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         gsrc = _pad_to(Gather.apply(grad, ctx.dim, ctx.index), ctx.src_shape)
         return grad, None, None, gsrc
 
 
 class Scatter(Primitive):
     @staticmethod
-    def forward(ctx, x, dim, index, src):
+    def forward(ctx: Any, x: Any, dim: Any, index: Any, src: Any) -> Any:
         ctx.dim, ctx.index, ctx.src_shape = dim, index, np.shape(src)
         out = x.copy()
         out[_along(index, dim)] = _src_part(src, index)
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         gx = Scatter.apply(grad, ctx.dim, ctx.index, 0.0) if ctx.needs_input_grad[0] else None
         gsrc = None
         if ctx.needs_input_grad[3]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import string
+from typing import Any
 
 import numpy as np
 
@@ -50,13 +51,13 @@ class MatMul(Primitive):
     engine sums the gradient over broadcast batch dims."""
 
     @staticmethod
-    def forward(ctx, x, y):
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
         ctx.save_for_backward(y if ctx.needs_input_grad[0] else None,
                               x if ctx.needs_input_grad[1] else None)
         return np.matmul(x, y)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         y, x = ctx.saved_like(grad)
         gx = grad @ y.mT if ctx.needs_input_grad[0] else None
         gy = x.mT @ grad if ctx.needs_input_grad[1] else None
@@ -69,7 +70,7 @@ class Einsum(Primitive):
     array_backward = False  # einsum_grads broadcasts back with Tensor.expand
 
     @staticmethod
-    def forward(ctx, equation, *xs):
+    def forward(ctx: Any, equation: Any, *xs: Any) -> Any:
         ins, out = _explicit(equation, [x.shape for x in xs])
         ctx.save_for_backward(*xs)
         ctx.equation = ",".join(ins) + "->" + out  # no '...', explicit output
@@ -79,7 +80,7 @@ class Einsum(Primitive):
         return np.einsum(ctx.equation, *xs, optimize=big)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return (None, *einsum_grads(ctx.equation, grad, ctx.saved_like(grad),
                                     ctx.needs_input_grad[1:]))
 
@@ -147,7 +148,7 @@ def einsum_grads(equation, grad, xs, needs):
     subscripts. Letters that only x_i has (summed away in forward) come back by broadcasting;
     a letter repeated in x_i (a diagonal, 'ii->i') comes back on the diagonal (times eye)."""
     ins, out = _explicit(equation, [tuple(x.shape) for x in xs])
-    grads = []
+    grads: list[Any] = []
     for i, (sub, need) in enumerate(zip(ins, needs, strict=True)):
         if not need:
             grads.append(None)

@@ -8,6 +8,8 @@ reuses forward's exponentials, which are constants to a graph.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ndgrad.ops.base import Primitive
@@ -19,7 +21,7 @@ class Linear(Primitive):
     """y = x @ w^T + b, with one BLAS call; x (..., in), w (out, in), b (out,) or None."""
 
     @staticmethod
-    def forward(ctx, x, w, b):
+    def forward(ctx: Any, x: Any, w: Any, b: Any) -> Any:
         ctx.save_for_backward(w if ctx.needs_input_grad[0] else None,
                               x if ctx.needs_input_grad[1] else None)
         out = np.matmul(x, w.T)
@@ -28,7 +30,7 @@ class Linear(Primitive):
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         w, x = ctx.saved_like(grad)
         need_x, need_w, need_b = ctx.needs_input_grad
         g2, x2 = grad, x
@@ -46,12 +48,12 @@ class Hardswish(Primitive):
     x * clamp(x + 3) / 6 gives -1/2 and 3/2 at the kinks, and nan at +-inf."""
 
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         ctx.save_for_backward(x)
         return x * np.clip(x + 3, 0, 6) / 6
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
         return grad * Where.apply(x <= -3, 0.0, Where.apply(x >= 3, 1.0, x / 3 + 0.5))
 
@@ -74,7 +76,7 @@ class Softmax(Primitive):
     """softmax along dim; d = out * (grad - sum(grad * out, dim))."""
 
     @staticmethod
-    def forward(ctx, x, dim):
+    def forward(ctx: Any, x: Any, dim: Any) -> Any:
         e = np.exp(_shifted(x, dim))
         e /= np.sum(e, axis=dim, keepdims=True)
         ctx.save_for_backward(e)
@@ -82,7 +84,7 @@ class Softmax(Primitive):
         return e
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (out,) = ctx.saved_like(grad)
         return out * (grad - (grad * out).sum(ctx.dim).reshape(ctx.kshape)), None
 
@@ -91,7 +93,7 @@ class LogSoftmax(Primitive):
     """x - logsumexp(x, dim), computed stably; d = grad - softmax * sum(grad, dim)."""
 
     @staticmethod
-    def forward(ctx, x, dim):
+    def forward(ctx: Any, x: Any, dim: Any) -> Any:
         z = _shifted(x, dim)
         z -= np.log(np.sum(np.exp(z), axis=dim, keepdims=True))
         ctx.save_for_backward(z)
@@ -99,7 +101,7 @@ class LogSoftmax(Primitive):
         return z
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (out,) = ctx.saved_like(grad)
         return grad - Exp.apply(out) * grad.sum(ctx.dim).reshape(ctx.kshape), None
 
@@ -108,12 +110,12 @@ class LogSigmoid(Primitive):
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)): finite for every x; d = sigmoid(-x)."""
 
     @staticmethod
-    def forward(ctx, x):
+    def forward(ctx: Any, x: Any) -> Any:
         ctx.save_for_backward(x)
         return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
         return grad * Sigmoid.apply(-x)
 
@@ -130,7 +132,8 @@ class CrossEntropy(Primitive):
     """
 
     @staticmethod
-    def forward(ctx, x, target, weight, ignore_index, reduction, label_smoothing):
+    def forward(ctx: Any, x: Any, target: Any, weight: Any, ignore_index: Any, reduction: Any,
+                label_smoothing: Any) -> Any:
         m, c = x.shape
         # the max of each row, for a stable exp (reduced along the long, contiguous axis)
         xmax = np.ascontiguousarray(x.T).max(0)[:, None] if c else np.zeros((m, 1), x.dtype)
@@ -173,7 +176,7 @@ class CrossEntropy(Primitive):
         return np.asarray(out, dtype=x.dtype)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         x, e, s = ctx.saved_like(grad)
         m, c = x.shape
         eps, weight, valid, t = ctx.eps, ctx.weight, ctx.valid, ctx.t
@@ -219,7 +222,7 @@ class BinaryCrossEntropy(Primitive):
     EPSILON = float(np.float32(1e-12))  # PyTorch's constant is a C float
 
     @staticmethod
-    def forward(ctx, x, t):
+    def forward(ctx: Any, x: Any, t: Any) -> Any:
         if np.any((x < 0) | (x > 1)):
             raise RuntimeError("all elements of input should be between 0 and 1")
         ctx.save_for_backward(x, t)
@@ -229,7 +232,7 @@ class BinaryCrossEntropy(Primitive):
         return (t - 1) * log_1mx - t * log_x
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         x, t = ctx.saved_like(grad)
         gx = gt = None
         if ctx.needs_input_grad[0]:

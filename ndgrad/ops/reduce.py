@@ -28,12 +28,12 @@ class Sum(Primitive):
     """The gradient of a sum is the upstream gradient, broadcast back over the summed dims."""
 
     @staticmethod
-    def forward(ctx, x, dims, keepdim):
+    def forward(ctx: Any, x: Any, dims: Any, keepdim: Any) -> Any:
         ctx.args = (x.shape, dims, keepdim)
-        return np.add.reduce(x, dims, x.dtype, None, keepdim)  # x.sum without its Python wrapper
+        return np.add.reduce(x, dims, x.dtype, None, keepdim)  # type: ignore[call-overload]  # x.sum without its wrapper
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         shape, dims, keepdim = ctx.args
         if not keepdim and len(dims) < len(shape):  # put the summed dims back, as size 1
             grad = grad.reshape(_keepdim_shape(shape, dims))
@@ -44,10 +44,10 @@ class Amax(Primitive):
     """max over dims; tied maxima share the gradient equally (torch.amax's rule). The full
     ``max()`` passes ``nan_wins=True``: a nan maximum sends the gradient to the nans."""
 
-    np_fn = staticmethod(np.amax)
+    np_fn: Any = staticmethod(np.amax)
 
     @classmethod
-    def forward(cls, ctx, x, dims, keepdim, nan_wins=False):
+    def forward(cls: Any, ctx: Any, x: Any, dims: Any, keepdim: Any, nan_wins: Any = False) -> Any:
         if x.size == 0 and any(x.shape[d] == 0 for d in dims):
             raise IndexError(f"{cls.__name__.lower()}(): Expected reduction dim {dims} to have "
                              f"non-zero size.")
@@ -57,7 +57,7 @@ class Amax(Primitive):
         return out if keepdim else out.reshape([s for i, s in enumerate(x.shape) if i not in dims])
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         x, out = ctx.saved_like(grad)
         mask = x == out
         grad = grad.reshape(ctx.kshape)
@@ -85,13 +85,13 @@ class Cumsum(Primitive):
     """The gradient of a running sum is the reversed running sum of the gradient."""
 
     @staticmethod
-    def forward(ctx, x, dim):
+    def forward(ctx: Any, x: Any, dim: Any) -> Any:
         ctx.dim = dim
         return np.cumsum(x.reshape(-1) if x.ndim == 0 else x, axis=dim,
                          dtype=x.dtype).reshape(x.shape)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         if grad.ndim == 0:
             return grad, None
         return _rev_cumsum(grad, ctx.dim), None
@@ -103,7 +103,7 @@ class Prod(Primitive):
     array_backward = False  # written in Tensor ops (narrow, cumprod, flip)
 
     @staticmethod
-    def forward(ctx, x, dim, keepdim):
+    def forward(ctx: Any, x: Any, dim: Any, keepdim: Any) -> Any:
         out = np.prod(x, axis=dim, keepdims=True, dtype=x.dtype)
         ctx.dim, ctx.kshape = dim, out.shape
         if not keepdim:
@@ -114,7 +114,7 @@ class Prod(Primitive):
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         x, out = ctx.saved_like(grad)
         d, n = ctx.dim, x.shape[ctx.dim]
         grad = grad.reshape(ctx.kshape)
@@ -142,7 +142,7 @@ class Cumprod(Primitive):
     array_backward = False  # _cumprod_grad is written in Tensor ops
 
     @staticmethod
-    def forward(ctx, x, dim):
+    def forward(ctx: Any, x: Any, dim: Any) -> Any:
         out = np.cumprod(x.reshape(-1) if x.ndim == 0 else x, axis=dim,
                          dtype=x.dtype).reshape(x.shape)
         ctx.save_for_backward(x, out)
@@ -150,7 +150,7 @@ class Cumprod(Primitive):
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         x, out = ctx.saved_like(grad)
         if x.ndim == 0 or x.shape[ctx.dim] <= 1:
             return grad, None
@@ -194,7 +194,7 @@ class Norm(Primitive):
     array_backward = False  # written in Tensor ops (masked_fill, pow, sign)
 
     @staticmethod
-    def forward(ctx, x, p, dims, keepdim):
+    def forward(ctx: Any, x: Any, p: Any, dims: Any, keepdim: Any) -> Any:
         if p == 2:
             out = np.sqrt(np.sum(x * x, axis=dims, keepdims=True))
         elif p == 1:
@@ -217,7 +217,7 @@ class Norm(Primitive):
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         x, norm = ctx.saved_like(grad)
         p, g, norm = ctx.p, grad.reshape(ctx.kshape), norm.reshape(ctx.kshape)
         if p == 0:

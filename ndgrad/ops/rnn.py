@@ -137,7 +137,8 @@ class LSTMScan(_Scan):
     """
 
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, *, batch_sizes, reverse):
+    def forward(ctx: Any, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, w_hr: Any, h0: Any,
+                c0: Any, *, batch_sizes: Any, reverse: Any) -> Any:
         hid = w_hh.shape[0] // 4
         steps = _steps(batch_sizes, reverse)
         order = _lstm_order(hid)
@@ -180,7 +181,7 @@ class LSTMScan(_Scan):
         return out, h, c
 
     @staticmethod
-    def backward(ctx, g_out, g_h, g_c):
+    def backward(ctx: Any, g_out: Any, g_h: Any, g_c: Any) -> Any:
         if not isinstance(g_out, np.ndarray):
             return LSTMScan._differentiable_backward(ctx, (g_out, g_h, g_c))
         x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, acts, tanh_c, hprev, cprev = ctx.saved_like(g_out)
@@ -201,7 +202,7 @@ class LSTMScan(_Scan):
             dht += g_out[rows]
             if dh_all is not None:  # h_t = (o * tanh(c_t)) @ W_hr^T
                 dh_all[rows] = dht
-                dho = np.matmul(dht, w_hr, out=dho_buf[:bs])
+                dho = np.matmul(dht, w_hr, out=dho_buf[:bs])  # type: ignore[index]
             else:
                 dho = dht
             dct = dc[:bs]  # dc += dh * o * (1 - tanh(c)^2)
@@ -238,7 +239,7 @@ class LSTMScan(_Scan):
         return (*grads, g_hr, dh if need[6] else None, dc if need[7] else None)
 
     @staticmethod
-    def reference(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, steps):
+    def reference(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, steps):  # type: ignore[override]
         """The same layer as a graph of Tensor ops, step by step."""
         xp = x @ w_ih.mT if b_ih is None else x @ w_ih.mT + (b_ih + b_hh)
         h, c, outs = h0, c0, {}
@@ -271,7 +272,8 @@ class GRUScan(_Scan):
     """
 
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, *, batch_sizes, reverse):
+    def forward(ctx: Any, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, w_hr: Any, h0: Any,
+                c0: Any, *, batch_sizes: Any, reverse: Any) -> Any:
         hid = w_hh.shape[0] // 3
         steps = _steps(batch_sizes, reverse)
         # r and z rows negated: their pre-activations come out as a = -z
@@ -318,7 +320,7 @@ class GRUScan(_Scan):
         return out, h
 
     @staticmethod
-    def backward(ctx, g_out, g_h):
+    def backward(ctx: Any, g_out: Any, g_h: Any) -> Any:
         if not isinstance(g_out, np.ndarray):
             return GRUScan._differentiable_backward(ctx, (g_out, g_h))
         x, w_ih, w_hh, b_ih, b_hh, _, h0, _, acts, hn_all, hprev = ctx.saved_like(g_out)
@@ -356,7 +358,7 @@ class GRUScan(_Scan):
         return (*grads, None, dh if need[6] else None, None)
 
     @staticmethod
-    def reference(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, steps):
+    def reference(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, steps):  # type: ignore[override]
         """The same layer as a graph of Tensor ops, step by step."""
         xp = x @ w_ih.mT if b_ih is None else x @ w_ih.mT + b_ih
         h, outs = h0, {}
@@ -379,8 +381,8 @@ class RNNScan(_Scan):
     (d = 1 - h_t^2) or relu (d = [h_t > 0]); dh_{t-1} = (dh * d) W_hh."""
 
     @staticmethod
-    def forward(ctx, x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, *, batch_sizes, reverse,
-                nonlinearity):
+    def forward(ctx: Any, x: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, w_hr: Any, h0: Any,
+                c0: Any, *, batch_sizes: Any, reverse: Any, nonlinearity: Any) -> Any:
         steps = _steps(batch_sizes, reverse)
         out = np.matmul(x, w_ih.T)  # (N, H): every step's input projection, then its state
         if b_ih is not None:
@@ -406,7 +408,7 @@ class RNNScan(_Scan):
         return out, h
 
     @staticmethod
-    def backward(ctx, g_out, g_h):
+    def backward(ctx: Any, g_out: Any, g_h: Any) -> Any:
         if not isinstance(g_out, np.ndarray):
             return RNNScan._differentiable_backward(ctx, (g_out, g_h))
         x, w_ih, w_hh, b_ih, b_hh, _, h0, _, out, hprev = ctx.saved_like(g_out)
@@ -430,7 +432,8 @@ class RNNScan(_Scan):
         return (*grads, None, dh if need[6] else None, None)
 
     @staticmethod
-    def reference(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, steps, nonlinearity):
+    def reference(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, steps,  # type: ignore[override]
+                  nonlinearity):
         """The same layer as a graph of Tensor ops, step by step."""
         xp = x @ w_ih.mT if b_ih is None else x @ w_ih.mT + (b_ih + b_hh)
         h, outs = h0, {}

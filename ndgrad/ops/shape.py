@@ -7,6 +7,8 @@ down to the input's shape, as it does for every broadcast.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ndgrad.ops.base import Primitive
@@ -16,12 +18,12 @@ class Reshape(Primitive):
     is_view = True
 
     @staticmethod
-    def forward(ctx, x, shape):
+    def forward(ctx: Any, x: Any, shape: Any) -> Any:
         ctx.shape = x.shape
         return x.reshape(shape)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return grad.reshape(ctx.shape), None
 
 
@@ -29,12 +31,12 @@ class Permute(Primitive):
     is_view = True
 
     @staticmethod
-    def forward(ctx, x, dims):
+    def forward(ctx: Any, x: Any, dims: Any) -> Any:
         ctx.dims = dims
         return x.transpose(dims)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return Permute.apply(grad, tuple(np.argsort(ctx.dims).tolist())), None
 
 
@@ -42,11 +44,11 @@ class Expand(Primitive):
     is_view = True
 
     @staticmethod
-    def forward(ctx, x, shape):
+    def forward(ctx: Any, x: Any, shape: Any) -> Any:
         return np.broadcast_to(x, shape)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return grad, None  # the engine sums grad down to x's shape
 
 
@@ -56,13 +58,13 @@ class ExpandCopy(Primitive):
     broadcast_to) and is copied anyway wherever it lands."""
 
     @staticmethod
-    def forward(ctx, x, shape):
+    def forward(ctx: Any, x: Any, shape: Any) -> Any:
         out = np.empty(shape, x.dtype)
         out[...] = x
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return grad, None  # the engine sums grad down to x's shape
 
 
@@ -74,7 +76,7 @@ class Cat(Primitive):
     """Join along ``dim``; 1-D empty inputs are skipped (torch's legacy rule), grad zeros(0)."""
 
     @staticmethod
-    def forward(ctx, *xs, dim):
+    def forward(ctx: Any, *xs: Any, dim: Any) -> Any:
         skip = [_legacy_empty(x) for x in xs]
         if all(skip):
             skip = [False] * len(xs)
@@ -84,15 +86,15 @@ class Cat(Primitive):
         return np.concatenate(kept, axis=dim)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         lead, out, start = (slice(None),) * ctx.dim, [], 0
         sizes = iter(ctx.sizes)
         for s in ctx.skip:
             if s:  # a skipped 1-D empty input: its gradient is empty too
-                out.append(grad[(*lead, slice(0, 0))].reshape(0))
+                out.append(grad[lead + (slice(0, 0),)].reshape(0))
             else:
                 n = next(sizes)
-                out.append(grad[(*lead, slice(start, start + n))])
+                out.append(grad[lead + (slice(start, start + n),)])
                 start += n
         return tuple(out)
 
@@ -103,7 +105,7 @@ class Diagonal(Primitive):
     is_view = True
 
     @staticmethod
-    def forward(ctx, x, offset, dim1, dim2):
+    def forward(ctx: Any, x: Any, offset: Any, dim1: Any, dim2: Any) -> Any:
         ctx.shape, ctx.args = x.shape, (offset, dim1, dim2)
         out = np.diagonal(x, offset, dim1, dim2)
         if x.flags.writeable:
@@ -111,7 +113,7 @@ class Diagonal(Primitive):
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return DiagonalEmbed.apply(grad, ctx.shape, *ctx.args), None, None, None
 
 
@@ -119,7 +121,7 @@ class DiagonalEmbed(Primitive):
     """zeros(shape) with ``grad`` on the diagonal: the adjoint of Diagonal."""
 
     @staticmethod
-    def forward(ctx, grad, shape, offset, dim1, dim2):
+    def forward(ctx: Any, grad: Any, shape: Any, offset: Any, dim1: Any, dim2: Any) -> Any:
         ctx.args = (offset, dim1, dim2)
         out = np.zeros(shape, dtype=grad.dtype)
         view = np.diagonal(out, offset, dim1, dim2)
@@ -128,29 +130,29 @@ class DiagonalEmbed(Primitive):
         return out
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return grad.diagonal(*ctx.args), None, None, None, None
 
 
 class Flip(Primitive):
     @staticmethod
-    def forward(ctx, x, dims):
+    def forward(ctx: Any, x: Any, dims: Any) -> Any:
         ctx.dims = dims
         return np.flip(x, dims).copy()
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return Flip.apply(grad, ctx.dims), None
 
 
 class Roll(Primitive):
     @staticmethod
-    def forward(ctx, x, shifts, dims):
+    def forward(ctx: Any, x: Any, shifts: Any, dims: Any) -> Any:
         ctx.shifts, ctx.dims = shifts, dims
         return np.roll(x, shifts, dims)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         neg = tuple(-s for s in ctx.shifts) if isinstance(ctx.shifts, tuple) else -ctx.shifts
         return Roll.apply(grad, neg, ctx.dims), None, None
 
@@ -159,10 +161,10 @@ class Pad(Primitive):
     """Constant padding; ``widths`` is NumPy's ((before, after), ...) per dim."""
 
     @staticmethod
-    def forward(ctx, x, widths, value):
+    def forward(ctx: Any, x: Any, widths: Any, value: Any) -> Any:
         ctx.index = tuple(slice(b, b + s) for (b, _), s in zip(widths, x.shape, strict=True))
         return np.pad(x, widths, constant_values=value)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: Any) -> Any:
         return grad[ctx.index], None, None
