@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import ndgrad
+from ndgrad.cli import _outputs as outputs
 from ndgrad.cli import mnist as job
 from ndgrad.datasets import DatasetFileError, _files
 
@@ -227,7 +228,7 @@ def test_plot_axes(monkeypatch, tmp_path, accuracies):
     n = len(accuracies)
     history = {"epoch": list(range(1, n + 1)), "train_loss": [0.5] * n,
                "test_accuracy": accuracies}
-    monkeypatch.setattr(job, "write_atomic", lambda path, data: None)
+    monkeypatch.setattr(outputs, "write_atomically", lambda path, data: None)
     fig = plotted(monkeypatch, history)
     for ax in fig.axes:
         lo, hi = ax.get_xlim()

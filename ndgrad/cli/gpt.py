@@ -22,8 +22,6 @@ NDGRAD_DATA) holds one (see ndgrad.datasets.TinyShakespeare).
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import math
 import shlex
 import sys
@@ -37,7 +35,12 @@ import numpy as np
 
 import ndgrad
 from ndgrad import nn
-from ndgrad.cli.mnist import write_atomic
+from ndgrad.cli._outputs import (
+    check_resume_flags,
+    pyplot,
+    save_png,
+    write_metrics,
+)
 from ndgrad.datasets import DatasetFileError, TinyShakespeare
 from ndgrad.nn import functional as F
 from ndgrad.tensor import Tensor
@@ -238,26 +241,11 @@ def estimate_loss(model: GPT, data: Tensor, c: dict[str, Any]) -> float:
 
 
 # -- outputs ----------------------------------------------------------------------------------
-def write_metrics(path: Path, history: dict[str, list[float]]) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(list(history))
-    for row in zip(*history.values()):
-        writer.writerow([int(v) if k == "iter" else f"{v:.6g}" for k, v in zip(history, row)])
-    write_atomic(path, buf.getvalue().encode())
-
-
 def write_plot(path: Path, step_losses: Sequence[float], history: dict[str, list[float]],
                title: str) -> None:
     """The loss of every training step beside the train and val estimates."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: no plot (pip install 'ndgrad[examples]')",
-              file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.plot(np.arange(1, len(step_losses) + 1), step_losses, lw=0.5, alpha=0.4,
@@ -268,10 +256,7 @@ def write_plot(path: Path, step_losses: Sequence[float], history: dict[str, list
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    write_atomic(path, buf.getvalue())
+    save_png(path, fig)
 
 
 class Progress:
@@ -374,7 +359,7 @@ def train(args: argparse.Namespace) -> None:
                      "history": history,
                      "step_losses": np.asarray(step_losses, dtype=np.float64)}, ckpt_path)
         ndgrad.save(model.state_dict(), out / "model.safetensors")
-        write_metrics(out / "metrics.csv", history)
+        write_metrics(out / "metrics.csv", history, "iter")
         write_plot(out / "training.png", step_losses, history,
                    f"ndgrad-gpt: {c['n_layer']} layers, {c['n_embd']} dims")
         saved_at = it
@@ -533,12 +518,7 @@ def settle_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> dic
     else the flags over DEFAULTS."""
     given = {k: getattr(args, k) for k in DEFAULTS if getattr(args, k) is not None}
     if saved is not None:
-        clash = {k: (v, saved[k]) for k, v in given.items() if saved.get(k) != v}
-        if clash:
-            detail = ", ".join(f"--{k.replace('_', '-')} {a} (checkpoint: {b})"
-                               for k, (a, b) in clash.items())
-            raise SystemExit(f"ndgrad-gpt: --resume continues the saved run, whose settings "
-                             f"differ: {detail}. Drop these flags, or use another --out.")
+        check_resume_flags("ndgrad-gpt", given, saved)
         return dict(saved)
     c = {**DEFAULTS, **given}
     for key in ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters",

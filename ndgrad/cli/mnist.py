@@ -22,13 +22,10 @@ writes the outputs, and each rank uses cores / ranks BLAS threads.
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
-import io
 import os
 import shlex
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -38,6 +35,12 @@ import numpy as np
 
 import ndgrad
 from ndgrad import nn
+from ndgrad.cli._outputs import (
+    check_resume_flags,
+    pyplot,
+    save_png,
+    write_metrics,
+)
 from ndgrad.datasets import MNIST, DatasetFileError
 from ndgrad.utils.data import DataLoader, TensorDataset
 
@@ -151,48 +154,14 @@ def evaluate(model: nn.Module, dataset: TensorDataset) -> tuple[float, float]:
 
 
 # -- outputs ----------------------------------------------------------------------------------
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_metrics(path: Path, history: dict[str, list[float]]) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(list(history))
-    for row in zip(*history.values()):
-        writer.writerow([int(v) if k == "epoch" else f"{v:.6g}" for k, v in zip(history, row)])
-    write_atomic(path, buf.getvalue().encode())
-
-
 def write_plot(path: Path, step_losses: Sequence[float], steps_per_epoch: int,
                history: dict[str, list[float]], title: str) -> None:
     """Training loss per step (and its per-epoch mean) beside the test accuracy per epoch."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import MaxNLocator
-    except ImportError:
-        print("matplotlib is not installed: no plot (pip install 'ndgrad[examples]')",
-              file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return
+    from matplotlib.ticker import MaxNLocator
+
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     epochs = np.asarray(history["epoch"])
     steps = np.arange(1, len(step_losses) + 1) / steps_per_epoch
@@ -213,10 +182,7 @@ def write_plot(path: Path, step_losses: Sequence[float], steps_per_epoch: int,
     ax_acc.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    write_atomic(path, buf.getvalue())
+    save_png(path, fig)
 
 
 # -- data parallel (under mpirun) ---------------------------------------------------------------
@@ -343,12 +309,7 @@ def settle_config(args: argparse.Namespace, saved: dict[str, Any] | None) -> dic
     else the flags over the model's defaults."""
     given = {k: getattr(args, k) for k in RUN_KEYS if getattr(args, k) is not None}
     if saved is not None:
-        clash = {k: (v, saved[k]) for k, v in given.items() if saved.get(k) != v}
-        if clash:
-            detail = ", ".join(f"--{k.replace('_', '-')} {a} (checkpoint: {b})"
-                               for k, (a, b) in clash.items())
-            raise SystemExit(f"ndgrad-mnist: --resume continues the saved run, whose settings "
-                             f"differ: {detail}. Drop these flags, or use another --out.")
+        check_resume_flags("ndgrad-mnist", given, saved)
         return dict(saved)
     model = given.get("model", "mlp")
     config: dict[str, Any] = {"model": model, "seed": 0, "limit_train": None,
@@ -511,7 +472,7 @@ def run(args: argparse.Namespace, out: Path, state: RunState, rank: int, world: 
                              "step_losses": np.asarray(step_losses, dtype=np.float64)}, ckpt_path)
                 state.saved = epoch + 1
                 ndgrad.save(net.state_dict(), out / "model.safetensors")
-                write_metrics(out / "metrics.csv", history)
+                write_metrics(out / "metrics.csv", history, "epoch")
                 write_plot(out / "training.png", step_losses, len(loader), history, title)
             except OSError as e:  # disk full, permissions changed: say so in one line
                 raise SystemExit(f"ndgrad-mnist: cannot write the outputs to --out {out}: "

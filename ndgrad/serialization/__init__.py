@@ -81,10 +81,10 @@ def save(obj: Any, f: Any, pickle_module: Any = None, pickle_protocol: int = 2,
                             f"{type(f).__name__}")
         f.write(data)
         return
-    _write_atomically(path, data)
+    write_atomically(path, data)
 
 
-def _write_atomically(path: str, data: bytes) -> None:
+def write_atomically(path: str | os.PathLike[str], data: bytes) -> None:
     """A temporary file in the same directory, flushed to disk, then renamed over ``path``."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
