@@ -161,10 +161,12 @@ def test_notebook_runs(chapter, tmp_path, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
 
 
-@pytest.mark.parametrize("chapter", runnable_params({"01-derivatives"}))
+@pytest.mark.parametrize("chapter", [p for p in CHAPTERS if p.stem == "01-derivatives"],
+                         ids=lambda p: p.stem)
 def test_script_runs(chapter, tmp_path):
-    if chapter.stem in SLOW:
-        pytest.skip("runs in the prompt and as a notebook already; once more is too long")
+    """The scripts are the chapters' code as jupytext writes it (test_notebooks_and_scripts_
+    match_their_chapters checks they are current): running one proves the format; the code
+    itself runs in the prompt and as a notebook."""
     if chapter.stem in NEEDS_MNIST and not mnist_available():
         pytest.skip("MNIST not found: set NDGRAD_DATA to a directory with the IDX files")
     script = DOCS / "scripts" / f"{chapter.stem}.py"
