@@ -43,6 +43,7 @@ from ndgrad.autograd.grad_mode import no_grad, state
 from ndgrad.autograd.saved import (
     SAVED_FREED,
     Saved,
+    SavedAlias,
     SavedInput,
     SavedOutput,
     check_version,
@@ -181,8 +182,10 @@ class Function(Node):
                 if s.version_counter[0]:
                     check_version(self, s, Tensor)  # raises
                 out.append(s.data)
-            else:
-                out.append(s.value)  # type: ignore[union-attr]  # a SavedConstant
+            else:  # a SavedConstant, or a SavedAlias
+                if type(s) is SavedAlias and s.version_counter[0] != s.version:
+                    check_version(self, s, Tensor)  # raises
+                out.append(s.value)  # type: ignore[union-attr]
         return tuple(out)
 
     # -- the engine's side -----------------------------------------------------------------
@@ -208,7 +211,7 @@ class Function(Node):
             t = _new(Tensor)
             t._data = out if type(out) is np.ndarray else np.asarray(out)  # as_ndarray, inline
             if cls.is_view:
-                _share_version(args[0], t)
+                _share_version(cls, args, kwargs, t)
             if record:
                 _record(ctx, args, (t,))
             return t
@@ -259,7 +262,7 @@ def _outputs(cls: type[Function], ctx: Function, args: tuple[Any, ...], out: tup
     """Wrap the outputs of an op with several (max(dim), sort, ...) and record them."""
     results = tuple(_wrap_output(o) for o in out)
     if cls.is_view:
-        _share_version(args[0], results[0])
+        _share_version(cls, args, {}, results[0])
     if record:
         ctx._n_outputs = len(results)
         ctx._output_meta = tuple((t._data.shape, t._data.dtype) for t in results)
@@ -285,12 +288,14 @@ def _connect(ctx: Function, args: tuple[Any, ...]) -> tuple[list[Any] | None, bo
     record = tensors = False
     for a in args:
         if isinstance(a, Tensor):
+            if a._base is not None and a._view_version != a._vc[0]:
+                a._refresh_view()  # its base changed in place: rebuild its history from it
             d = a._data
             arrays.append(d)
             tensors = True
             if a._requires_grad:
                 record = True
-                fn = a.grad_fn
+                fn = a._grad_fn
                 needs.append(True)
                 e = _new(Edge)  # its fields set here, without an __init__ call
                 if fn is None:  # a leaf
@@ -324,7 +329,7 @@ def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Any, ...]) -> N
         if t._data.dtype.kind == "f" and not (non_diff and any(
                 t._data is (n._data if isinstance(n, Tensor) else n) for n in non_diff)):
             t._requires_grad = True
-            t.grad_fn = ctx
+            t._grad_fn = ctx
             if i:
                 t._output_nr = i
         i += 1
@@ -341,10 +346,29 @@ def _wrap_output(o: Any) -> Any:
     return Tensor._make(as_ndarray(o))
 
 
-def _share_version(src: Any, out: Any) -> None:
-    # a view shares its base's version counter, so in-place changes through either are seen
-    if out._data.base is not None and np.may_share_memory(src._data, out._data):
-        if src._vc is None:
-            src._vc = [0]
-        out._vc = src._vc
-        out._base = src._base if src._base is not None else src
+def _share_version(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any],
+                  out: Any) -> None:
+    """Make ``out`` a view of ``args[0]``'s base when NumPy returned a view of its memory: it
+    shares the base's version counter and records how to make itself again from the base (the
+    chain of view ops, ``_view_fn``). See ``ndgrad/autograd/inplace.py`` for the rules."""
+    src = args[0]
+    if out._data.base is None or not np.may_share_memory(src._data, out._data):
+        return
+    if src._vc is None:
+        src._vc = [0]
+    out._vc = src._vc
+    out._view_version = src._vc[0]
+    step = (cls, args[1:], kwargs)
+    if src._base is not None:  # a view of a view: one chain from the root base
+        out._base, out._view_fn = src._base, src._view_fn + (step,)
+        out._view_meta = src._view_meta
+    else:
+        out._base, out._view_fn = src, (step,)
+    if out._view_meta is None and not state.enabled:
+        out._view_meta = NO_GRAD_VIEW
+
+
+# how a view was made, when in-place ops through it cannot be recorded (torch's CreationMeta):
+# made under no_grad, or one of several views a function returned (split, unbind), stored as
+# (function name, output number)
+NO_GRAD_VIEW = "no_grad"

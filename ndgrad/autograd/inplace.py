@@ -1,18 +1,45 @@
-"""In-place ops (``x.add_(y)``, ``x[i] = v``): how a tensor is overwritten without breaking the
-graph.
+"""In-place ops and views: how a tensor is overwritten without breaking the graph, with
+PyTorch's rules.
 
-When the graph is recorded, the op runs out of place (``compute()``), so the new node's edge
-points at the tensor's old history, and the tensor then takes the new node over as its
-``grad_fn``: its history is "rebased". Nodes that saved the tensor itself keep its old value
-(``keep_old_value``). Every in-place op adds one to the tensor's version counter (shared with
-its views), which is how backward finds a saved tensor that changed (see ``saved.py``).
+Views. An op whose NumPy result shares its input's memory (reshape, view, permute, transpose,
+expand, ``x[i]`` with basic indexing, diagonal, ...: primitives with ``is_view = True``) returns a
+*view*: a tensor that knows its *base* (``_base``: the tensor that owns the memory, never itself
+a view), shares the base's version counter (``_vc``), and keeps the chain of view ops that makes
+it from the base (``_view_fn``: ``(primitive, arguments, keywords)`` steps). Writing into a view
+writes into its base, and the other way round, as in PyTorch.
 
-When nothing is recorded, the NumPy ufunc writes straight into the array: the optimizer's path.
+Version counters. Every in-place op adds one to the tensor's counter, which its base and all
+its views share. A node that saved a tensor for backward records the version it saw; backward
+refuses a tensor that has moved on (``saved.py``).
 
-An in-place op on a view made by indexing (``x[0].mul_(2)``, ``x[:, 1] += y``) writes through to
-its parent, out of place, as an index-put node whose result the parent takes over; the view is
-then ``parent[index]`` again. The parts of Tensor this module calls (``_index_put``,
-``_get_step``, ``_operand``) are methods: autograd sits below ndgrad.tensor and imports no op.
+The rules, each one PyTorch's:
+
+1. An in-place op on a tensor that requires grad (or with an operand that does) is recorded:
+   ``compute()`` runs out of place, so the new node's edge points at the tensor's old history,
+   and the tensor then takes the new node over as its ``grad_fn``: its history is "rebased".
+   Nodes that saved the tensor itself keep its old value (``keep_old_value``; PyTorch saves
+   ``original_self``). With nothing to record, the NumPy ufunc writes straight into the array
+   (the optimizer's path).
+2. An in-place op on a *view* rewrites its base's history too: the base's new node
+   (``CopySlices``) takes the gradient of the view's new value at the view's positions and
+   the base's old gradient elsewhere. The positions come from replaying the view chain on
+   ``arange(base.numel())``: for each element of the view, its flat position in the base.
+3. Other views of that base (and views of a base changed in place) are rebuilt lazily: a view
+   remembers the version at which its history was made (``_view_version``); when that is stale
+   and the base requires grad, the next read of its ``grad_fn`` (or the next op that uses it)
+   replays the view chain on the base's current history (``refresh_view``).
+4. Refused, with PyTorch's errors: an in-place op on a leaf that requires grad, or on a view of
+   one; on a tensor whose elements share memory (an ``expand``ed one), whatever the grad mode;
+   recording an in-place op on, or rebuilding, a view made under ``no_grad`` or one of the views
+   returned together by ``split``/``chunk``/``unbind`` (their histories cannot be rebuilt from
+   the base alone: ``_view_meta`` says which).
+5. Ops that PyTorch documents as returning a new tensor do so even when they change nothing
+   (``F.pad(x, (0, 0))`` copies, ``expand`` to the same shape is a view): only ops that
+   torch documents as possibly returning ``self`` (``contiguous``, ``to`` the same dtype, ...)
+   do.
+
+The parts of Tensor this module calls (``_operand``, ``index_fill``, indexing) are methods:
+autograd sits below ndgrad.tensor and imports no op.
 """
 
 from __future__ import annotations
@@ -24,47 +51,147 @@ import numpy as np
 
 from ndgrad import _dtype
 from ndgrad._helpers import broadcast_error
-from ndgrad.autograd.function import sequence_mark
-from ndgrad.autograd.grad_mode import no_grad
+from ndgrad.autograd.function import NO_GRAD_VIEW, Function, sequence_mark
+from ndgrad.autograd.grad_mode import enable_grad, no_grad
 from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.autograd.saved import SavedInput
+
+OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a "
+           "single memory location. Please clone() the tensor before performing the operation.")
 
 
 def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = None) -> Any:
     """Overwrite ``t`` with ``compute()``, as PyTorch's in-place ops do, and return ``t``.
 
     ``ufunc`` (with its second operand ``arg``) is the NumPy ufunc that does the same straight
-    into the array when nothing is recorded; ``arg`` also tells whether recording is needed."""
-    arg_grad = getattr(arg, "_requires_grad", False)
-    if grad_state.enabled and (t._requires_grad or arg_grad):
-        if t.grad_fn is None and t._requires_grad:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an "
-                               "in-place operation.")
-        if t._base is not None and t._view_of is None:
-            raise RuntimeError("ndgrad supports in-place operations on views made by "
-                               "indexing (x[i].add_(y), x[:, 0] += y) but not on other views "
-                               "(view, reshape, transpose, expand...) while recording the "
-                               "graph; use an out-of-place op or clone() the view first")
-        mark = sequence_mark()
-        out = compute()
+    into the array when nothing is recorded; ``arg`` also tells whether recording is needed
+    (an op without a ufunc finds out from the result of ``compute()``)."""
+    if overlaps(t._data):
+        raise RuntimeError(OVERLAP)
+    out = None
+    record = grad_state.enabled and (t._requires_grad or getattr(arg, "_requires_grad", False))
+    mark = sequence_mark() if grad_state.enabled else 0
+    if grad_state.enabled and not record and ufunc is None:
+        out = compute()  # its other operands may require grad
+        record = out._requires_grad
+    if record:
+        check_inplace(t)
+        if out is None:
+            out = compute()
         keep_old_value(t, out, mark)
-        if t._view_of is not None:  # write through to the parent, then view it again
-            parent, step = t._view_of
-            parent._inplace(lambda: parent._index_put(step, out), arg=out)
-            out = parent._get_step(step)
-        else:
-            write(t, out)
-        if out._requires_grad:
-            t.grad_fn, t._output_nr = out.grad_fn, out._output_nr
+        write(t, out)
+        if t._base is not None:
+            _copy_slices(t, out)
+        elif out._requires_grad:
+            t._grad_fn, t._output_nr = out._grad_fn, out._output_nr
             t._requires_grad = True
-    elif ufunc is not None and not (hasattr(arg, "_data") and arg._data.dtype != t._data.dtype):
+    elif out is None and ufunc is not None and not (
+            hasattr(arg, "_data") and arg._data.dtype != t._data.dtype):
         _ufunc_inplace(t, ufunc, arg)
     else:
-        with no_grad():
-            out = compute()
+        if out is None:
+            with no_grad():
+                out = compute()
         write(t, out)
     t._bump_version()
+    if record and t._base is not None:
+        refresh_view(t)  # its history: the view chain over the base's new one
     return t
+
+
+def overlaps(a: np.ndarray) -> bool:
+    """True if two elements of ``a`` are one memory location (a dim of stride 0: expand)."""
+    return 0 in a.strides and any(s == 0 and n > 1 for s, n in zip(a.strides, a.shape))
+
+
+def check_inplace(t: Any) -> None:
+    """PyTorch's checks before an in-place op is recorded (rule 4)."""
+    if t._base is not None:
+        if t._view_meta is not None:
+            raise RuntimeError(view_message(t, "is being"))
+        if t._base._grad_fn is None and t._base._requires_grad:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+    elif t._grad_fn is None and t._requires_grad:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+
+
+def view_message(t: Any, what: str) -> str:
+    """torch's error for a view whose history cannot be rebuilt (rule 4)."""
+    meta = t._view_meta
+    if t._grad_fn is None:
+        head = f"A view was created in no_grad mode and {what} modified inplace with grad mode " \
+               f"enabled."
+    elif meta == NO_GRAD_VIEW:
+        head = f"Output {t._output_nr} of {t._grad_fn.name()} is a view and {what} modified " \
+               f"inplace."
+    else:
+        head = f"Output {meta[1]} of {meta[0]} is a view and {what} modified inplace."
+    if meta == NO_GRAD_VIEW:
+        return (f"{head} Given that this use case is ambiguous and error-prone, it is forbidden. "
+                f"You can clarify your code by moving both the view and the inplace either both "
+                f"inside the no_grad block (if you don't want the inplace to be tracked) or both "
+                f"outside (if you want the inplace to be tracked).")
+    return (f"{head} This view is the output of a function that returns multiple views. Such "
+            f"functions do not allow the output views to be modified inplace. You should replace "
+            f"the inplace operation by an out-of-place one.")
+
+
+def refresh_view(v: Any) -> None:
+    """Rebuild a view's history from its base's current one (rule 3): called when the base, or
+    another view of it, changed in place since the view's history was made."""
+    base = v._base
+    if v._grad_fn is None and not base._requires_grad:
+        return  # nothing to differentiate; the version stays stale, as in torch
+    if v._view_meta is not None:
+        raise RuntimeError(view_message(v, "its base or another view of its base has been"))
+    with enable_grad():  # a read of grad_fn under no_grad rebuilds it all the same
+        fresh = base
+        for cls, args, kwargs in v._view_fn:
+            fresh = cls.apply(fresh, *args, **kwargs)
+    v._grad_fn, v._output_nr = fresh._grad_fn, fresh._output_nr
+    v._requires_grad = fresh._requires_grad
+    v._view_version = v._vc[0]
+
+
+def view_positions(v: Any) -> np.ndarray:
+    """For each element of the view ``v``, its position in its base flattened (rule 2)."""
+    pos = np.arange(v._base._data.size).reshape(v._base._data.shape)
+    for cls, args, kwargs in v._view_fn:
+        pos = cls.forward(object.__new__(cls), pos, *args, **kwargs)
+    return pos
+
+
+class CopySlices(Function):
+    """The base's new history after an in-place op on one of its views (rule 2): ``base`` with
+    ``value`` at the flat positions ``index``. The values are already in the base's memory
+    (the op wrote them through the view), so forward returns the base's array unchanged."""
+
+    array_io = True
+
+    @staticmethod
+    def forward(ctx: Any, base: Any, value: Any, index: Any) -> Any:
+        ctx.shape, ctx.index = base.shape, index
+        return base
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        flat = grad.reshape(-1)
+        g_base = g_value = None
+        if ctx.needs_input_grad[0]:  # zeros where the view was written, not grad * mask
+            g_base = flat.index_fill(0, ctx.index.reshape(-1), 0.0).reshape(ctx.shape)
+        if ctx.needs_input_grad[1]:
+            g_value = flat[ctx.index]
+        return g_base, g_value, None
+
+
+def _copy_slices(v: Any, out: Any) -> None:
+    """Give the base of ``v`` its new history after ``out`` was written into ``v``."""
+    base = v._base
+    node_out = CopySlices.apply(base, out, view_positions(v))
+    base._grad_fn, base._output_nr = node_out._grad_fn, 0
+    base._requires_grad = True
 
 
 def _ufunc_inplace(t: Any, ufunc: Any, arg: Any) -> None:
@@ -80,6 +207,9 @@ def _ufunc_inplace(t: Any, ufunc: Any, arg: Any) -> None:
         raise RuntimeError(f"result type {_dtype.from_np(nd)} can't be cast to the desired "
                            f"output type {t.dtype}") from None
     except ValueError:  # NumPy's broadcasting errors
+        if not t._data.flags.writeable:
+            raise RuntimeError("the tensor's memory is read-only (a NumPy array marked not "
+                               "writeable); clone() it before modifying it in place") from None
         shape = np.shape(y)
         try:
             full = list(np.broadcast_shapes(t._data.shape, shape))
@@ -107,7 +237,7 @@ def keep_old_value(t: Any, out: Any, mark: int) -> None:
     ``mark``) and that saved ``t`` itself get a copy of t's value from before the write
     (PyTorch saves ``original_self``)."""
     version, proxy = t._version, None
-    stack, seen = [out.grad_fn], set()
+    stack, seen = [out._grad_fn], set()
     while stack:
         node = stack.pop()
         if node is None or node._seq <= mark or node in seen:
@@ -118,7 +248,7 @@ def keep_old_value(t: Any, out: Any, mark: int) -> None:
             if type(s) is SavedInput and s.tensor is t and s.version == version:
                 if proxy is None:
                     proxy = t._make(t._data.copy())
-                    proxy._requires_grad, proxy.grad_fn = t._requires_grad, t.grad_fn
+                    proxy._requires_grad, proxy._grad_fn = t._requires_grad, t._grad_fn
                     proxy._output_nr = t._output_nr
                 saved[k] = SavedInput(proxy, 0)
         stack.extend(n for n, _ in node.next_functions)

@@ -11,6 +11,9 @@ value:
   so it keeps the array and unpacks it as a fresh Tensor whose grad_fn is the node itself,
   connected to the graph for second derivatives. Outputs start at version 0.
 * ``SavedConstant(value)``: anything else (masks, indices, Python numbers).
+* ``SavedAlias(array, version_counter, version)``: an array that is not an input or an output
+  but shares memory with one (a reshaped output, a slice of an input). An in-place op on that
+  tensor would change it under the node's feet, so it is version-checked like an input.
 
 Version counters: every tensor has one (``Tensor._vc``, a one-item list, None until first
 needed), shared by views of the same memory; each in-place op adds one. Saving records the
@@ -47,7 +50,13 @@ class SavedConstant(NamedTuple):
     value: Any
 
 
-Saved = SavedInput | SavedOutput | SavedConstant
+class SavedAlias(NamedTuple):
+    value: Any  # an ndarray sharing memory with an input or output
+    version_counter: list[int]
+    version: int
+
+
+Saved = SavedInput | SavedOutput | SavedConstant | SavedAlias
 _SAVED_NONE = SavedConstant(None)
 _new_record = tuple.__new__  # SavedInput(...) without NamedTuple's Python-level __new__
 
@@ -66,6 +75,12 @@ def pack(value: Any, args: tuple[Any, ...], outs: tuple[Any, ...], tensor_cls: A
             if o._vc is None:
                 o._vc = [0]
             return _new_record(SavedOutput, (o._data, o._vc, nr))
+    if isinstance(raw, np.ndarray) and raw.base is not None:  # a view of something: of whom?
+        for t in (*args, *outs):
+            if isinstance(t, tensor_cls) and np.may_share_memory(raw, t._data):
+                if t._vc is None:
+                    t._vc = [0]
+                return _new_record(SavedAlias, (raw, t._vc, t._vc[0]))
     return _new_record(SavedConstant, (value,))
 
 
@@ -77,6 +92,8 @@ def check_version(ctx: Any, s: Saved, tensor_cls: Any) -> None:
             raise RuntimeError(modified_message(t, s.version))
     elif type(s) is SavedOutput and s.version_counter[0] != 0:
         unpack(ctx, s, tensor_cls)  # raises, naming the output
+    elif type(s) is SavedAlias and s.version_counter[0] != s.version:
+        unpack(ctx, s, tensor_cls)  # raises
 
 
 def unpack(ctx: Any, s: Saved, tensor_cls: Any) -> Any:
@@ -89,12 +106,18 @@ def unpack(ctx: Any, s: Saved, tensor_cls: Any) -> Any:
     if type(s) is SavedOutput:
         t = tensor_cls._make(s.data)
         t._requires_grad = True
-        t.grad_fn = ctx
+        t._grad_fn = ctx
         t._output_nr = s.output_nr
         if s.version_counter[0] != 0:
             t._vc = s.version_counter
             raise RuntimeError(modified_message(t, 0))
         return t
+    if type(s) is SavedAlias:
+        if s.version_counter[0] != s.version:
+            t = tensor_cls._make(s.value)
+            t._vc = s.version_counter
+            raise RuntimeError(modified_message(t, s.version))
+        return tensor_cls._make(s.value)
     value = s.value  # type: ignore[union-attr]  # a SavedConstant
     return tensor_cls._make(value) if isinstance(value, np.ndarray) else value
 

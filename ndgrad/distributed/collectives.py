@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad.autograd.inplace import overlaps
 from ndgrad.distributed.process_group import ProcessGroup, _default_group, _mpi
 from ndgrad.tensor import Tensor
 
@@ -108,9 +109,10 @@ def _array(t: Any, fn: str, arg: str = "tensor", write: bool = False) -> np.ndar
     if not isinstance(t, Tensor):
         raise TypeError(f"{fn}: {arg} must be an ndgrad.Tensor, got {type(t).__name__}")
     a = t._data
-    if write and not a.flags.writeable:
-        raise RuntimeError(f"{fn} writes into {arg}, whose array is read-only (an expand()ed "
-                           f"view?); pass a tensor of its own, e.g. {arg}.clone()")
+    if write and (not a.flags.writeable or overlaps(a)):
+        raise RuntimeError(f"{fn} writes into {arg}, whose elements share memory (an expand()ed "
+                           f"view) or whose array is read-only; pass a tensor of its own, e.g. "
+                           f"{arg}.clone()")
     return a
 
 

@@ -72,7 +72,11 @@ class Einsum(Primitive):
     @staticmethod
     def forward(ctx: Any, equation: Any, *xs: Any) -> Any:
         ins, out = _explicit(equation, [x.shape for x in xs])
-        ctx.save_for_backward(*xs)
+        # an operand's gradient needs all the others: keep x_i only if another one needs grad
+        need = ctx.needs_input_grad[1:]
+        ctx.save_for_backward(*(x if any(need[:i] + need[i + 1:]) else None
+                                for i, x in enumerate(xs)))
+        ctx.shapes = [x.shape for x in xs]
         ctx.equation = ",".join(ins) + "->" + out  # no '...', explicit output
         # optimize lets NumPy contract through BLAS (tensordot): worth its planning cost only
         # for three or more operands or big ones (attention-sized inputs)
@@ -82,7 +86,7 @@ class Einsum(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         return (None, *einsum_grads(ctx.equation, grad, ctx.saved_like(grad),
-                                    ctx.needs_input_grad[1:]))
+                                    ctx.needs_input_grad[1:], ctx.shapes))
 
 
 def _explicit(equation: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], str]:
@@ -143,19 +147,19 @@ def _explicit(equation: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], 
     return ins, out
 
 
-def einsum_grads(equation, grad, xs, needs):
+def einsum_grads(equation, grad, xs, needs, shapes):
     """d/d x_i of einsum(equation, *xs): an einsum of grad with the other operands into x_i's
     subscripts. Letters that only x_i has (summed away in forward) come back by broadcasting;
-    a letter repeated in x_i (a diagonal, 'ii->i') comes back on the diagonal (times eye)."""
-    ins, out = _explicit(equation, [tuple(x.shape) for x in xs])
+    a letter repeated in x_i (a diagonal, 'ii->i') comes back on the diagonal (times eye).
+    ``xs`` holds None for an operand whose value no gradient needs; ``shapes`` every shape."""
+    ins, out = _explicit(equation, [tuple(s) for s in shapes])
     grads: list[Any] = []
     for i, (sub, need) in enumerate(zip(ins, needs, strict=True)):
         if not need:
             grads.append(None)
             continue
-        x = xs[i]
         size = {}
-        for c, n in zip(sub, x.shape):
+        for c, n in zip(sub, shapes[i]):
             size[c] = n
         uniq = "".join(dict.fromkeys(sub))  # letters in order of first use
         others = [(s, y) for j, (s, y) in enumerate(zip(ins, xs, strict=True)) if j != i]

@@ -41,11 +41,18 @@ class Permute(Primitive):
 
 
 class Expand(Primitive):
+    """A view with stride 0 along the expanded dims. It is writable, as torch's is: ``x[0]`` of
+    it can be written into (an in-place op on the whole of it is refused, see
+    ``ndgrad/autograd/inplace.py``), where NumPy's broadcast_to is read-only."""
+
     is_view = True
 
     @staticmethod
     def forward(ctx: Any, x: Any, shape: Any) -> Any:
-        return np.broadcast_to(x, shape)
+        lead = len(shape) - x.ndim
+        strides = (0,) * lead + tuple(st if n == s else 0 for st, n, s in
+                                      zip(x.strides, x.shape, shape[lead:], strict=True))
+        return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=x.flags.writeable)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:

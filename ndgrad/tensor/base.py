@@ -36,14 +36,18 @@ class TensorBase:
     _data: np.ndarray  # the values; every tensor has one
     _requires_grad = False
     _grad: Any = None  # a Tensor or None
-    grad_fn: Any = None  # the Function node that made this tensor; None for leaves
+    _grad_fn: Any = None  # the Function node that made this tensor (None for leaves): grad_fn
     _output_nr = 0  # which of grad_fn's outputs this is
     _vc: list[int] | None = None  # version counter, shared with views; None means version 0
-    _base: Any = None  # the tensor this one is a view of
+    # views (see ndgrad/autograd/inplace.py): the tensor that owns the memory, the view ops that
+    # make this one from it, the version its history was made at, and how it was made
+    _base: Any = None
+    _view_fn: tuple[tuple[Any, tuple, dict], ...] = ()
+    _view_version = 0
+    _view_meta: Any = None
     _accum: Any = None  # weakref to this leaf's AccumulateGrad node
     _hooks: dict[int, Callable[[Any], Any]] | None = None  # leaf hooks
     _retains_grad = False
-    _view_of: tuple[Any, Any] | None = None  # (parent, index) of a view made by parent[index]
 
     @staticmethod
     def _make(arr: np.ndarray) -> Any:

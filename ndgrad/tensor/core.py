@@ -22,7 +22,7 @@ from ndgrad import _dtype
 from ndgrad._tensor_str import tensor_repr
 from ndgrad.autograd.engine import backward, run_backward
 from ndgrad.autograd.function import set_tensor_class
-from ndgrad.autograd.inplace import inplace
+from ndgrad.autograd.inplace import inplace, refresh_view
 from ndgrad.tensor.base import Size, _bool, _float, _int
 from ndgrad.tensor.base import device as device_cls
 from ndgrad.tensor.conversion import ConversionMixin, as_array
@@ -74,15 +74,33 @@ class Tensor(ConversionMixin, ElementwiseMixin, ReduceMixin, ShapeMixin, IndexMi
 
     @staticmethod
     def _make(arr: np.ndarray) -> Tensor:
-        """Wrap an array without copying or checking: the fast path for results."""
+        """Wrap an array without copying: the fast path for results. NumPy gives scalars for
+        0-d results; a tensor always holds an ndarray (it can be written into)."""
         t = _new(Tensor)
-        t._data = arr
+        t._data = arr if type(arr) is np.ndarray else np.asarray(arr)
         return t
 
     # -- autograd attributes ----------------------------------------------------------------
     @property
+    def grad_fn(self) -> Any:
+        """The node that made this tensor; None for leaves. A view whose base changed in place
+        since gets its history rebuilt from the base's first (ndgrad/autograd/inplace.py)."""
+        if self._base is not None and self._view_version != self._vc[0]:  # type: ignore[index]
+            refresh_view(self)
+        return self._grad_fn
+
+    @grad_fn.setter
+    def grad_fn(self, fn: Any) -> None:
+        self._grad_fn = fn
+
+    def _refresh_view(self) -> None:
+        refresh_view(self)
+
+    @property
     def requires_grad(self) -> _bool:
-        return self._requires_grad
+        """A view requires grad when its base does, as in torch (even one made under no_grad,
+        whose history is none)."""
+        return self._requires_grad or self._base is not None and self._base._requires_grad
 
     @requires_grad.setter
     def requires_grad(self, value: _bool) -> None:
@@ -186,7 +204,9 @@ class Tensor(ConversionMixin, ElementwiseMixin, ReduceMixin, ShapeMixin, IndexMi
         return t
 
     def detach_(self) -> Tensor:
-        self.grad_fn, self._requires_grad = None, False
+        if self._base is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self._grad_fn, self._requires_grad = None, False
         return self
 
     @property

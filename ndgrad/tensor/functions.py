@@ -10,7 +10,7 @@ import numpy as np
 
 from ndgrad import _dtype
 from ndgrad._helpers import broadcast_error, wrap_dim
-from ndgrad.ops.linalg import Einsum
+from ndgrad.ops.linalg import Einsum, _explicit
 from ndgrad.ops.shape import Cat
 from ndgrad.tensor.base import Size
 from ndgrad.tensor.conversion import cast
@@ -84,7 +84,12 @@ def einsum(equation: str, *operands: Any) -> Tensor:
         operands = tuple(operands[0])
     ts = [_as_tensor(o) for o in operands]
     nd = _dtype.result_type(*ts)
-    return Einsum.apply(equation.replace(" ", ""), *(cast(t, nd) for t in ts))
+    equation = equation.replace(" ", "")
+    if len(ts) == 1 and nd.kind in "biu":  # one operand summed over: torch.sum's int64
+        ins, out = _explicit(equation, [tuple(ts[0].shape)])
+        if set(ins[0]) - set(out):
+            nd = np.dtype(np.int64)
+    return Einsum.apply(equation, *(cast(t, nd) for t in ts))
 
 
 def is_tensor(obj: Any) -> bool:

@@ -11,6 +11,7 @@ import numpy as np
 
 from ndgrad._helpers import broadcast_error, wrap_dim
 from ndgrad.autograd.grad_mode import state as grad_state
+from ndgrad.autograd.inplace import OVERLAP, overlaps
 from ndgrad.ops.index import (
     Gather,
     GetItem,
@@ -19,6 +20,7 @@ from ndgrad.ops.index import (
     Scatter,
     ScatterAdd,
     check_bounds,
+    has_advanced,
     plan_index,
     put,
 )
@@ -92,9 +94,7 @@ class IndexMixin(TensorBase):
         out = self
         try:
             for step in steps:
-                parent, out = out, GetItem.apply(out, step)
-                if out._base is not None:  # a view: in-place ops on it write through to parent
-                    out._view_of = (parent, step)
+                out = GetItem.apply(out, step)
         except IndexError as e:
             raise _index_error(e) from None
         return out
@@ -262,23 +262,13 @@ class IndexMixin(TensorBase):
                                         and v._requires_grad):
                 self._inplace(lambda: IndexPut.apply(self, steps, v), arg=v)
             else:  # nothing to record: write straight into the array
+                if overlaps(self._data) and (len(steps) > 1 or has_advanced(steps[0])
+                                             or overlaps(self._data[steps[0]])):
+                    raise RuntimeError(OVERLAP)  # elements of an expand()ed tensor share memory
                 put(self._data, steps, raw(v))
                 self._bump_version()
         except IndexError as e:
             raise _index_error(e) from None
         except ValueError as e:  # NumPy's broadcasting error for a value of the wrong shape
-            if not self._data.flags.writeable:  # an expand()ed view: elements share memory
-                raise RuntimeError("unsupported operation: more than one element of the written-"
-                                   "to tensor refers to a single memory location. Please clone() "
-                                   "the tensor before performing the operation.") from None
             raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(value))} "
                                f"cannot be broadcast to indexing result: {e}") from None
-
-    def _get_step(self, step: tuple) -> Any:
-        """self[step] for one step of ``plan_index`` (autograd/inplace.py re-views with it)."""
-        return GetItem.apply(self, step)
-
-    def _index_put(self, step: tuple, value: Any) -> Any:
-        """A copy of self with self[step] = value, recorded (an in-place op on a view made by
-        indexing writes through to its parent with it)."""
-        return IndexPut.apply(self, step, value)

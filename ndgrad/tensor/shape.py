@@ -15,7 +15,7 @@ import numpy as np
 
 from ndgrad import _dtype
 from ndgrad._helpers import shape_arg, wrap_dim, wrap_dims
-from ndgrad.ops.shape import Diagonal, Expand, Flip, Permute, Reshape, Roll
+from ndgrad.ops.shape import Diagonal, Expand, ExpandCopy, Flip, Permute, Reshape, Roll
 from ndgrad.tensor.base import TensorBase, _int
 
 
@@ -63,6 +63,8 @@ class ShapeMixin(TensorBase):
         s, e = wrap_dim(start_dim, self._data.ndim), wrap_dim(end_dim, self._data.ndim)
         if s > e:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        if s == e:
+            return self  # torch's flatten returns self when there is nothing to flatten
         shp = self._data.shape
         return self.reshape(shp[:s] + (math.prod(shp[s:e + 1]),) + shp[e + 1:])
 
@@ -99,10 +101,10 @@ class ShapeMixin(TensorBase):
 
     def transpose(self, dim0: _int, dim1: _int) -> Any:
         n = self._data.ndim
+        order = list(range(n))
         if n == 0:
             wrap_dim(dim0, n), wrap_dim(dim1, n)
-            return self
-        order = list(range(n))
+            return Permute.apply(self, ())  # a view, not self
         a, b = wrap_dim(dim0, n), wrap_dim(dim1, n)
         order[a], order[b] = order[b], order[a]
         return Permute.apply(self, tuple(order))
@@ -114,7 +116,7 @@ class ShapeMixin(TensorBase):
         if self._data.ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                                f"{self._data.ndim}D")
-        return self.transpose(0, 1) if self._data.ndim == 2 else self
+        return self.transpose(0, 1) if self._data.ndim == 2 else self.transpose(0, 0)
 
     @property
     def T(self) -> Any:  # noqa: N802
@@ -133,6 +135,10 @@ class ShapeMixin(TensorBase):
 
     @property
     def mT(self) -> Any:  # noqa: N802
+        if self._data.ndim == 0:  # torch warns and returns self
+            warnings.warn("Tensor.mT is deprecated on 0-D tensors. This function is the identity "
+                          "in these cases.", UserWarning, stacklevel=2)
+            return self
         if self._data.ndim < 2:
             raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. "
                                f"Got {self._data.ndim}-D tensor.")
@@ -180,8 +186,6 @@ class ShapeMixin(TensorBase):
             d = next(i for i, s in enumerate(target) if s < 0)
             raise RuntimeError(f"The expanded size of the tensor ({size[d]}) isn't allowed in a "
                                f"leading, non-existing dimension {d}")
-        if tuple(target) == shp:
-            return self
         return Expand.apply(self, tuple(target))
 
     def expand_as(self, other: Any) -> Any:
@@ -196,9 +200,9 @@ class ShapeMixin(TensorBase):
             raise RuntimeError("Number of dimensions of repeat dims can not be smaller than "
                                "number of dimensions of tensor")
         shp = (1,) * (len(reps) - self._data.ndim) + self._data.shape
-        # (a, b) -> (1, a, 1, b) -> (ra, a, rb, b) -> (ra*a, rb*b)
+        # (a, b) -> (1, a, 1, b) -> (ra, a, rb, b) -> (ra*a, rb*b), copied as torch's repeat is
         x = self.reshape(tuple(v for s in shp for v in (1, s)))
-        x = x.expand(tuple(v for r, s in zip(reps, shp, strict=True) for v in (r, s)))
+        x = ExpandCopy.apply(x, tuple(v for r, s in zip(reps, shp, strict=True) for v in (r, s)))
         return x.reshape(tuple(r * s for r, s in zip(reps, shp, strict=True)))
 
     def tile(self, *dims: Any) -> Any:

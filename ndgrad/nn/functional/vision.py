@@ -65,5 +65,5 @@ def _pad_constant(x: Tensor, pairs: dict[int, tuple[int, int]], value: float) ->
                     for d, (lo, hi) in ((d, pairs.get(d, (0, 0))) for d in range(x.ndim)))
         x = x[idx]
     if not any(lo or hi for lo, hi in grow):
-        return x
+        return x.clone()  # torch's pad always returns a new tensor, never a view of its input
     return Pad.apply(x, tuple(grow), value)
