@@ -116,6 +116,7 @@ permute transpose swapaxes swapdims t movedim moveaxis broadcast_to tile flip fl
 split chunk tensor_split unbind narrow tril triu diagonal gather scatter scatter_add index_select
 index_add index_fill masked_select sort argsort topk kthvalue nonzero unique matmul mm bmm dot outer
 mv numel clone detach
+msort median nanmedian mode quantile nanquantile unique_consecutive histc bincount
 """.split()
 for _name in _METHODS:
     globals()[_name] = getattr(Tensor, _name)

@@ -1,6 +1,6 @@
 """Indexing methods: ``x[index]`` and ``x[index] = v`` with PyTorch's index rules, gather,
-scatter, index_select/add/fill, masked_select/scatter, and the selections built on sorting
-(sort, topk, kthvalue) and on positions (nonzero, unique).
+scatter, index_select/add/fill, masked_select/scatter, and positions (nonzero). Selections by
+value (sort, topk, unique) are in ``sort.py``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ndgrad.ops.index import (
     plan_index,
     put,
 )
-from ndgrad.tensor.base import TensorBase, _bool, _int, raw, values_indices
+from ndgrad.tensor.base import TensorBase, _bool, _int, raw
 
 
 def _np_index(index: Any) -> tuple:
@@ -194,65 +194,11 @@ class IndexMixin(TensorBase):
         n = int(m.sum())
         return IndexPut.apply(self, (m,), source.reshape(-1)[:n])
 
-    def sort(self, dim: _int = -1, descending: _bool = False, stable: _bool = False) -> Any:
-        """(values, indices) sorted along dim; always stable; NaN sorts as the largest value."""
-        d = wrap_dim(dim, self._data.ndim)
-        if self._data.ndim == 0:
-            return values_indices(self.clone(), self._make(np.zeros((), np.int64)))
-        key = self._data
-        if descending:
-            # stable descending: sort the reversed array ascending, reverse back, map indices
-            n = key.shape[d]
-            rev = np.flip(np.argsort(np.flip(key, d), axis=d, kind="stable"), d)
-            order = (n - 1) - rev
-        else:
-            order = np.argsort(key, axis=d, kind="stable")
-        idx = self._make(order.astype(np.int64))
-        return values_indices(self.gather(d, idx), idx)
-
-    def argsort(self, dim: _int = -1, descending: _bool = False, stable: _bool = False) -> Any:
-        return self.sort(dim, descending, stable).indices
-
-    def topk(self, k: _int, dim: _int = -1, largest: _bool = True, sorted: _bool = True) -> Any:
-        d = wrap_dim(dim, self._data.ndim)
-        n = self._data.shape[d] if self._data.ndim else 1
-        if not 0 <= k <= n:
-            raise RuntimeError(f"selected index k out of range (k={k}, size along dim {d} is {n})")
-        if self._data.ndim == 0:
-            return values_indices(self.clone(), self._make(np.zeros((), np.int64)))
-        idx = self.sort(d, descending=largest).indices.narrow(d, 0, k)
-        return values_indices(self.gather(d, idx), idx)
-
-    def kthvalue(self, k: _int, dim: _int = -1, keepdim: _bool = False) -> Any:
-        """The k-th smallest element along dim (1-based), with its index."""
-        d = wrap_dim(dim, self._data.ndim)
-        n = self._data.shape[d] if self._data.ndim else 1
-        if not 1 <= k <= n:
-            raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
-        if self._data.ndim == 0:
-            return values_indices(self.clone(), self._make(np.zeros((), np.int64)))
-        idx = self.sort(d).indices.narrow(d, k - 1, 1)
-        v = self.gather(d, idx)
-        return values_indices(v, idx) if keepdim else values_indices(v.squeeze(d), idx.squeeze(d))
-
     def nonzero(self, as_tuple: _bool = False) -> Any:
         nz = np.nonzero(self._data)
         if as_tuple:
             return tuple(self._make(i.astype(np.int64)) for i in nz)
         return self._make(np.stack(nz, axis=1).astype(np.int64))
-
-    def unique(self, sorted: _bool = True, return_inverse: _bool = False,
-               return_counts: _bool = False, dim: _int | None = None) -> Any:
-        res: Any = np.unique(self._data, return_inverse=return_inverse,  # type: ignore[call-overload]
-                             return_counts=return_counts)
-        if not isinstance(res, tuple):
-            return self._make(res)
-        out = [self._make(res[0])]
-        if return_inverse:
-            out.append(self._make(res[1].reshape(self._data.shape).astype(np.int64)))
-        if return_counts:
-            out.append(self._make(res[-1].astype(np.int64)))
-        return tuple(out)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         steps = plan_index(_np_index(index), self._data.shape)
