@@ -90,6 +90,10 @@ from ndgrad.tensor.creation import (
     zeros,
     zeros_like,
 )
+from ndgrad.tensor.functions import (
+    std_mean,
+    var_mean,
+)
 
 # NumPy warns about floating-point events (log(0), 0/0, overflow, float -> int overflow) that
 # PyTorch reports only through the values it returns (inf, nan), silently. Raised inside
@@ -117,6 +121,7 @@ split chunk tensor_split unbind narrow tril triu diagonal gather scatter scatter
 index_add index_fill masked_select sort argsort topk kthvalue nonzero unique matmul mm bmm dot outer
 mv numel clone detach
 msort median nanmedian mode quantile nanquantile unique_consecutive histc bincount
+nansum nanmean aminmax cummax cummin logcumsumexp diff
 """.split()
 for _name in _METHODS:
     globals()[_name] = getattr(Tensor, _name)

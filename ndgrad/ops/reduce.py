@@ -9,7 +9,7 @@ import numpy as np
 
 from ndgrad._helpers import as_ndarray, wrap_dims
 from ndgrad.ops.base import Primitive
-from ndgrad.ops.elementwise import Where
+from ndgrad.ops.elementwise import Abs, Exp, Log, Where
 from ndgrad.ops.shape import ExpandCopy, Flip, Pad
 
 
@@ -38,6 +38,38 @@ class Sum(Primitive):
         if not keepdim and len(dims) < len(shape):  # put the summed dims back, as size 1
             grad = grad.reshape(_keepdim_shape(shape, dims))
         return ExpandCopy.apply(grad, shape), None, None
+
+
+class NanSum(Primitive):
+    """sum with NaNs counted as zeros. The gradient is grad * (x is not NaN), a product as in
+    torch: a NaN or infinite upstream gradient stays NaN on the NaNs too."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, dims: Any, keepdim: Any) -> Any:
+        ctx.args = (x.shape, dims, keepdim)
+        ctx.save_for_backward(x)
+        return as_ndarray(np.nansum(x, axis=dims, dtype=x.dtype, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (x,) = ctx.saved_like(grad)
+        return Sum.backward(ctx, grad)[0] * (x == x), None, None
+
+
+class StdFromVar(Primitive):
+    """std = sqrt(var), with torch's std_backward: where std is 0 (all elements equal) the
+    gradient is 0, not grad / 0."""
+
+    @staticmethod
+    def forward(ctx: Any, var: Any) -> Any:
+        out = as_ndarray(np.sqrt(var))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (out,) = ctx.saved_like(grad)
+        return Where.apply(out == 0, 0.0, grad / (out * 2))
 
 
 class Amax(Primitive):
@@ -95,6 +127,40 @@ class Cumsum(Primitive):
         if grad.ndim == 0:
             return grad, None
         return _rev_cumsum(grad, ctx.dim), None
+
+
+class Logcumsumexp(Primitive):
+    """out_j = log(exp(x_0) + ... + exp(x_j)) along dim, accumulated by NumPy's logaddexp (no
+    overflow). d out_j / d x_k = exp(x_k - out_j) for k <= j, so the gradient is
+    grad_k = sum over j >= k of grad_j exp(x_k - out_j): torch's logcumsumexp_backward sums it
+    in log space, the positive and the negative parts of grad apart, so nothing overflows."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, dim: Any) -> Any:
+        out = np.logaddexp.accumulate(x.reshape(-1) if x.ndim == 0 else x, axis=dim)
+        out = out.reshape(x.shape)
+        ctx.dim = dim
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        x, out = ctx.saved_like(grad)
+        if x.ndim == 0:
+            return grad, None
+        d = ctx.dim
+        # log(0) as a finite number (float32's lowest: finite in float64 too), so that
+        # log(0) - out is never inf - inf
+        lowest = float(np.finfo(np.float32).min)
+        log_abs = Log.apply(Abs.apply(grad))
+        pos = Where.apply(grad > 0, log_abs, lowest)
+        neg = Where.apply(grad < 0, log_abs, lowest)
+
+        def reversed_lcse(t: Any) -> Any:  # log(sum over j >= k of exp(t_j))
+            return Flip.apply(Logcumsumexp.apply(Flip.apply(t, (d,)), d), (d,))
+
+        gx = Exp.apply(reversed_lcse(pos - out) + x) - Exp.apply(reversed_lcse(neg - out) + x)
+        return gx, None
 
 
 class Prod(Primitive):

@@ -87,6 +87,34 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     return Einsum.apply(equation.replace(" ", ""), *(cast(t, nd) for t in ts))
 
 
+def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
+             keepdim: bool = False, *, correction: Any = None, axis: Any = None,
+             keepdims: bool | None = None) -> tuple[Tensor, Tensor]:
+    """(var, mean) over ``dim``, with var's arguments (``var_mean(x, unbiased)`` too)."""
+    if axis is not None:
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return (input.var(dim, unbiased, keepdim, correction=correction),
+            input.mean(dim, keepdim))
+
+
+def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
+             keepdim: bool = False, *, correction: Any = None, axis: Any = None,
+             keepdims: bool | None = None) -> tuple[Tensor, Tensor]:
+    """(std, mean) over ``dim``, with std's arguments."""
+    if axis is not None:
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return (input.std(dim, unbiased, keepdim, correction=correction),
+            input.mean(dim, keepdim))
+
+
 def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._helpers import wrap_dim
+from ndgrad._helpers import not_implemented_for, wrap_dim
 from ndgrad.ops.sort import ShareEvenly, median_all, median_index, mode_index, sort_order
 from ndgrad.tensor.base import TensorBase, _bool, _int, values_indices
 
@@ -255,8 +255,7 @@ class SortMixin(TensorBase):
         ``weights`` instead of ones if given)."""
         x = self._data
         if x.dtype.kind not in "iub":
-            raise NotImplementedError(f"\"bincount_cpu\" not implemented for "
-                                      f"'{str(self.dtype).split('.')[-1].capitalize()}'")
+            raise not_implemented_for("bincount_cpu", x.dtype)
         if x.ndim != 1:
             raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
         if x.size and x.min() < 0:
