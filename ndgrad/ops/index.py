@@ -1,4 +1,4 @@
-"""Indexing primitives: ``x[index]`` and ``x[index] = v``, gather and scatter.
+"""Indexing primitives: ``x[index]`` and ``x[index] = v``, gather and scatter, unfold's windows.
 
 ``plan_index`` turns a PyTorch index into steps NumPy can take (basic indexing gives views, as
 PyTorch's does; advanced indexing copies). Each primitive's backward is its adjoint: the
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad.ops.base import Primitive
-from ndgrad.ops.shape import Pad
+from ndgrad.ops.shape import Pad, Permute
 
 
 def has_advanced(index: tuple) -> bool:
@@ -256,3 +256,31 @@ def _pad_to(g, shape):
     if tuple(g.shape) == tuple(shape):
         return g
     return Pad.apply(g, tuple((0, t - s) for s, t in zip(g.shape, shape, strict=True)), 0.0)
+
+
+class Unfold(Primitive):
+    """Every window of ``size`` elements, ``step`` apart, along ``dim``, as a new last dim: a
+    (read-only) view, as torch's, by NumPy's sliding_window_view. Windows overlap when step <
+    size: the gradient adds each window's gradient back where the window came from."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, dim: Any, size: Any, step: Any) -> Any:
+        ctx.shape, ctx.dim, ctx.step = x.shape, dim, step
+        if x.ndim == 0:  # torch: a 0-d tensor has one window of size 1
+            return x.reshape(1)
+        windows = np.lib.stride_tricks.sliding_window_view(x, size, axis=dim)
+        return windows[(slice(None),) * dim + (slice(None, None, step),)]
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        if not ctx.shape:
+            return grad.reshape(()), None, None, None
+        d, nd = ctx.dim, len(ctx.shape)
+        n, size = grad.shape[d], grad.shape[-1]
+        # (..., n, rest..., size) -> (..., n, size, rest...), then add at x[..., start + k, ...]
+        order = tuple(range(d + 1)) + (nd,) + tuple(range(d + 1, nd))
+        where = np.arange(n).reshape(n, 1) * ctx.step + np.arange(size)
+        g = Permute.apply(grad, order)
+        return IndexAddZeros.apply(g, ctx.shape, (slice(None),) * d + (where,)), None, None, None

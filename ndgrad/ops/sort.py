@@ -83,3 +83,28 @@ class ShareEvenly(Primitive):
         x, value = ctx.saved_like(grad)
         mask = (x == value) | ((x != x) & (value != value))
         return Where.apply(mask, grad / mask.sum(), 0.0), None
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Each element's position in the stable sorted order of its row (the last dim)."""
+    order = np.argsort(x, axis=-1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(x.shape[-1]), axis=-1)
+    return ranks
+
+
+def searchsorted_rows(seq: np.ndarray, values: np.ndarray, right: bool) -> np.ndarray:
+    """For each value, how many elements of ``seq`` (sorted along its last dim) are below it
+    (or at most it, if ``right``): where it would be inserted to keep seq sorted. A 1-D seq
+    serves every value; otherwise row i of values searches row i of seq (NumPy's searchsorted
+    has no batched form: each row is merged with its values in one stable sort instead, and a
+    value's insertion point is its rank in the merge minus its rank among the values)."""
+    if seq.ndim <= 1:
+        return np.asarray(np.searchsorted(seq, values, "right" if right else "left"))
+    m = values.shape[-1]
+    # equal elements keep their order in a stable sort: values placed first land before equal
+    # elements of seq (left), placed last after them (right)
+    merged = np.concatenate([seq, values] if right else [values, seq], axis=-1)
+    start = seq.shape[-1] if right else 0
+    in_merge = _ranks(merged)[..., start:start + m]
+    return in_merge - _ranks(values)
