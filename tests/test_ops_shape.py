@@ -526,7 +526,7 @@ def test_diagonal_scatter_and_diag_errors():
         with pytest.raises(RuntimeError, match="trace: expected a matrix"):
             lib.zeros(3).trace()
         with pytest.raises(RuntimeError, match="tensor.H is only supported on matrices"):
-            lib.zeros(3).H
+            _ = lib.zeros(3).H
         with pytest.raises(RuntimeError, match="expected rotation dims to be different"):
             lib.zeros(2, 2).rot90(1, (1, 1))
         with pytest.raises(RuntimeError, match="shifts and dimensions must align"):
