@@ -112,6 +112,8 @@ from ndgrad.tensor.functions import (
     diagonal_copy,
     dstack,
     expand_copy,
+    gradient,
+    histogramdd,
     hstack,
     isin,
     meshgrid,
@@ -168,7 +170,7 @@ nansum nanmean aminmax cummax cummin logcumsumexp diff
 rot90 ravel repeat_interleave narrow_copy diag diag_embed diagflat trace diagonal_scatter hsplit
 vsplit dsplit split_with_sizes unsafe_split unsafe_chunk adjoint kron cross take take_along_dim put
 index_put index_put_ index_copy index_reduce scatter_reduce select select_scatter slice_scatter
-masked_scatter argwhere nonzero_static
+masked_scatter argwhere nonzero_static zero_ cov corrcoef dist renorm histogram
 """.split()
 for _name in _METHODS:
     globals()[_name] = getattr(Tensor, _name)

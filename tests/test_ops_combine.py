@@ -232,3 +232,25 @@ def test_copy_variants(case):
     outs = fn(ndgrad, x)
     for o in outs if isinstance(outs, tuple) else (outs,):
         assert not np.shares_memory(o.numpy(), x.numpy()) and o.is_contiguous()
+
+
+# -- gradient ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("edge_order", [1, 2])
+@pytest.mark.parametrize("kw", [{}, dict(spacing=0.5), dict(dim=1), dict(dim=(0, -1)),
+                                dict(spacing=[2.0, 3.0]), dict(spacing=None)], ids=str)
+def test_gradient(edge_order, kw):
+    check_op([(4, 5)], lambda lib, x: lib.gradient(x, edge_order=edge_order, **kw))
+
+
+def test_gradient_with_coordinates():
+    coords = np.array([0.0, 1.0, 3.0, 4.0, 7.0])
+    for order in (1, 2):
+        check_op([(5,), coords], lambda lib, f, c, o=order: lib.gradient(
+            f, spacing=(c,), edge_order=o), requires_grad=[True, False])
+        check_op([(3, 5), coords], lambda lib, f, c, o=order: lib.gradient(
+            f, spacing=[c], dim=1, edge_order=o), requires_grad=[True, False])
+    t, n = run_both(lambda lib, f: lib.gradient(f), np.array([1, 2, 4, 8]))
+    assert_close(n[0], t[0], np.float32)
+    for lib in (torch, ndgrad):
+        with pytest.raises(RuntimeError, match="at least edge_order"):
+            lib.gradient(lib.zeros(2), edge_order=2)

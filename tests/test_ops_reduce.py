@@ -507,3 +507,47 @@ def test_diff_bool_int_and_errors():
             lib.zeros(3).diff(prepend=lib.zeros(1, 1))
         with pytest.raises(RuntimeError, match="match that of input except along"):
             lib.zeros(3, 2).diff(dim=0, prepend=lib.zeros(1, 3))
+
+
+# -- cov, corrcoef, renorm, dist, in-place cumulative ops ---------------------------------------
+@pytest.mark.filterwarnings("ignore:cov\\(\\): degrees of freedom")
+@pytest.mark.parametrize("shape", [(3, 5), (5,), (1, 4), (2, 2)])
+def test_cov_corrcoef(shape):
+    check_op([shape], lambda lib, x: lib.cov(x))
+    check_op([shape], lambda lib, x: x.cov(correction=0))
+    check_op([shape], lambda lib, x: lib.corrcoef(x))
+    fw = np.arange(1, shape[-1] + 1)
+    aw = np.linspace(0.5, 2.0, shape[-1])
+    check_op([shape, fw, aw], lambda lib, x, f, a: x.cov(fweights=f, aweights=a),
+             requires_grad=[True, False, False])
+    check_op([shape, aw], lambda lib, x, a: lib.cov(x, correction=2, aweights=a),
+             requires_grad=[True, False])
+
+
+def test_cov_errors_and_degenerate():
+    t, n = run_both(lambda lib, x: lib.cov(x), np.arange(6).reshape(2, 3))  # integers: float
+    assert_close(n, t, F32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t, n = run_both(lambda lib, x: lib.cov(x), np.ones((2, 1)))  # one observation: nan
+    assert_close(n, t)
+    for lib in (torch, ndgrad):
+        with pytest.raises(RuntimeError, match="two or fewer dimensions"):
+            lib.cov(lib.zeros(2, 2, 2))
+        with pytest.raises(RuntimeError, match="fweights to have integral dtype"):
+            lib.cov(lib.zeros(2, 3), fweights=lib.ones(3))
+
+
+@pytest.mark.parametrize("p,dim,maxnorm", [(2, 0, 1.0), (1, 1, 2.5), (3.0, -1, 0.5),
+                                           (float("inf"), 0, 1.5), (2, 1, 100.0)])
+def test_renorm_and_dist(p, dim, maxnorm):
+    check_op([(3, 4)], lambda x: x.renorm(p, dim, maxnorm))
+    check_op([(2, 3, 4)], lambda lib, x: lib.renorm(x, p, dim, maxnorm))
+    check_op([(3, 4)], lambda x: (x * 1).renorm_(p, dim, maxnorm))
+    check_op([(3, 4), (4,)], lambda lib, x, y: lib.dist(x, y, p))
+    check_op([(3, 4), (3, 4)], lambda x, y: x.dist(y))
+
+
+def test_inplace_cumulative():
+    check_op([(3, 4)], lambda x: (x * 1).cumsum_(1))
+    check_op([(3, 4)], lambda x: (x * 1).cumprod_(0))

@@ -588,3 +588,24 @@ def test_split_errors(fn, match):
             fn(lib)
     with pytest.raises(IndexError, match="Dimension specified as 0 but tensor has no dim"):
         ndgrad.tensor(1.0).unbind(0)
+
+
+# -- in-place view ops and triangles ------------------------------------------------------------
+@pytest.mark.parametrize("fn", [
+    lambda x: (x * 1).squeeze_(), lambda x: (x * 1).squeeze_(1),
+    lambda x: (x * 1).squeeze_((1, 3)), lambda x: (x * 1).unsqueeze_(0),
+    lambda x: (x[0, :, :, 0] * 1).t_(), lambda x: (x * 1).transpose_(0, 2),
+    lambda x: (x * 1).swapdims_(-1, 0), lambda x: (x[:, 0] * 1).tril_(),
+    lambda x: (x[:, 0] * 1).triu_(-1),
+], ids=range(9))
+def test_inplace_view_ops(fn):
+    check_op([(3, 1, 4, 1)], fn)
+
+
+def test_inplace_view_ops_on_leaves():
+    x = ndgrad.zeros(3, 1)
+    assert x.squeeze_() is x and x.shape == (3,)
+    assert x.unsqueeze_(0).shape == (1, 3) and x.t_().shape == (3, 1)
+    for lib in (torch, ndgrad):
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            lib.zeros(3, 1, requires_grad=True).squeeze_()

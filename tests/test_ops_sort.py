@@ -222,3 +222,47 @@ def test_bincount():
 def test_msort():
     check_op([(4, 3)], lambda lib, x: lib.msort(x))
     check_op([(5,)], lambda x: x.msort())
+
+
+# -- histogram, histogramdd ----------------------------------------------------------------------
+@pytest.mark.parametrize("kw", [dict(bins=4), dict(bins=3, range=(0.0, 2.0)),
+                                dict(bins=5, density=True), dict(bins=2, weight=True),
+                                dict(bins=np.array([-2.0, -0.5, 0.0, 3.0])),
+                                dict(bins=np.array([1.0, -1.0]))])  # decreasing: all outside
+def test_histogram(kw):
+    rng = np.random.default_rng(1)
+    for dt in (np.float32, np.float64):
+        x = rng.standard_normal((4, 5)).astype(dt)
+        w = rng.uniform(0, 2, (4, 5)).astype(dt)
+        t_kw = {k: torch.tensor(v.astype(dt)) if isinstance(v, np.ndarray) else v
+                for k, v in kw.items()}
+        n_kw = {k: ndgrad.tensor(v.astype(dt)) if isinstance(v, np.ndarray) else v
+                for k, v in kw.items()}
+        if kw.get("weight"):
+            t_kw["weight"], n_kw["weight"] = torch.tensor(w), ndgrad.tensor(w)
+        t = torch.histogram(torch.tensor(x), **t_kw)
+        n = ndgrad.tensor(x).histogram(**n_kw)
+        assert_close(n.hist, t.hist, dt)
+        assert_close(n.bin_edges, t.bin_edges, dt)
+
+
+def test_histogramdd():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((20, 3))
+    for bins, kw in [(4, {}), ([2, 3, 4], dict(density=True)),
+                     ([2, 2, 2], dict(range=[-1.0, 1.0, -2.0, 2.0, 0.0, 1.0])),
+                     ([np.array([-3.0, 0.0, 3.0])] * 3, {}), (3, dict(weight=True))]:
+        t_bins = [torch.tensor(b) for b in bins] if isinstance(bins, list) and isinstance(
+            bins[0], np.ndarray) else bins
+        n_bins = [ndgrad.tensor(b) for b in bins] if isinstance(bins, list) and isinstance(
+            bins[0], np.ndarray) else bins
+        t_kw, n_kw = dict(kw), dict(kw)
+        if kw.get("weight"):
+            t_kw["weight"], n_kw["weight"] = torch.ones(20) * 2, ndgrad.ones(20) * 2
+            t_kw["weight"] = t_kw["weight"].double()
+            n_kw["weight"] = n_kw["weight"].double()
+        t = torch.histogramdd(torch.tensor(x), t_bins, **t_kw)
+        n = ndgrad.histogramdd(ndgrad.tensor(x), n_bins, **n_kw)
+        assert_close(n.hist, t.hist)
+        for a, b in zip(n.bin_edges, t.bin_edges):
+            assert_close(a, b)

@@ -283,8 +283,12 @@ class ConversionMixin(TensorBase):
     def contiguous(self, memory_format: Any = contiguous_format) -> Any:
         """self if already laid out as ``memory_format`` (row-major by default), else a copy
         that is."""
-        if memory_format is contiguous_format and self._data.flags.c_contiguous:
+        if memory_format in (contiguous_format, preserve_format) and (
+                self._data.flags.c_contiguous):
             return self
+        if memory_format is preserve_format:
+            raise RuntimeError("preserve memory format is unsupported by the contiguous "
+                               "operator")
         return self._laid_out(memory_format)
 
     def _laid_out(self, fmt: Any, copy: _bool = False) -> Any:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ndgrad import _dtype
-from ndgrad._helpers import broadcast_error, wrap_dim
+from ndgrad._helpers import broadcast_error, not_implemented_for, wrap_dim
 from ndgrad.ops.linalg import Einsum
 from ndgrad.ops.reduce import Cdist
 from ndgrad.ops.shape import Cat, Pad
@@ -23,6 +24,7 @@ from ndgrad.tensor.base import Size
 from ndgrad.tensor.conversion import cast
 from ndgrad.tensor.core import Tensor
 from ndgrad.tensor.creation import tensor
+from ndgrad.tensor.sort import _histogram
 
 
 def _as_tensor(v: Any) -> Tensor:
@@ -451,6 +453,75 @@ def bucketize(input: Any, boundaries: Tensor, *, out_int32: bool = False,
         raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim("
                            f"{boundaries.ndim})")
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+histogramdd_result = namedtuple("histogramdd_result", ["hist", "bin_edges"])
+
+
+def histogramdd(input: Tensor, bins: Any = 10, *, range: Any = None, weight: Any = None,
+                density: bool = False) -> Any:
+    """(hist, bin_edges): the histogram of the points in the last dim of ``input`` (..., D),
+    ``bins`` equal bins per dim (an int, or one per dim) or edges (a tensor per dim)."""
+    x = input._data
+    if x.dtype.kind != "f":
+        raise not_implemented_for("histogramdd", x.dtype)
+    points = x.reshape(-1, x.shape[-1])
+    per_dim = list(bins) if isinstance(bins, list | tuple) else [bins] * points.shape[1]
+    hist, edges = _histogram(points, per_dim, range, weight, density)
+    return histogramdd_result(Tensor._make(hist), tuple(Tensor._make(e) for e in edges))
+
+
+def gradient(input: Tensor, *, spacing: Any = 1, dim: Any = None,
+             edge_order: int = 1) -> tuple[Tensor, ...]:
+    """The derivative along each of ``dim`` (all dims by default) by central differences
+    inside and one-sided ones (of order ``edge_order``, 1 or 2) at the ends, as NumPy's
+    gradient: ``spacing`` is one step for all dims, one per dim, or coordinates (1-D tensors)."""
+    if edge_order not in (1, 2):
+        raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
+    dims = list(range(input.ndim)) if dim is None else (
+        [dim] if isinstance(dim, int) else list(dim))
+    dims = [wrap_dim(d, input.ndim) for d in dims]
+    spacing = 1 if spacing is None else spacing
+    steps = list(spacing) if isinstance(spacing, list | tuple) else [spacing] * len(dims)
+    if len(steps) != len(dims):
+        raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar or a "
+                           f"list of length {len(dims)} but got a list of length {len(steps)}")
+    x = input if input.is_floating_point() else cast(input, _dtype.default_float())
+    return tuple(_gradient_along(x, d, h, edge_order) for d, h in zip(dims, steps))
+
+
+def _gradient_along(f: Tensor, d: int, h: Any, order: int) -> Tensor:
+    """One dim of gradient: each output a weighted sum of 2 or 3 neighbours, the weights
+    from the steps dx (NumPy's formulas for uneven steps; even steps are a special case)."""
+    n = f.shape[d]
+    if n < order + 1:
+        raise RuntimeError("torch.gradient expected each dimension size to be at least "
+                           "edge_order+1")
+    if isinstance(h, Tensor):  # coordinates: steps dx, possibly uneven; float ones promote f
+        dx = np.diff(h._data.astype(np.float64))
+        dtype = h._data.dtype if h.is_floating_point() else f._data.dtype
+    else:
+        dx, dtype = np.full(n - 1, float(h)), f._data.dtype
+
+    def term(weight: Any, start: int, length: int) -> Tensor:
+        """weight * f[start:start + length] along d, weight broadcast along d."""
+        w = np.asarray(weight, dtype).reshape((-1,) + (1,) * (f.ndim - d - 1))
+        return Tensor._make(w) * f.narrow(d, start, length)
+
+    dx1, dx2 = dx[:-1], dx[1:]  # the steps left and right of each interior point
+    inner = (term(-dx2 / (dx1 * (dx1 + dx2)), 0, n - 2) + term((dx2 - dx1) / (dx1 * dx2), 1, n - 2)
+             + term(dx1 / (dx2 * (dx1 + dx2)), 2, n - 2))
+    if order == 1:
+        first = term([-1 / dx[0]], 0, 1) + term([1 / dx[0]], 1, 1)
+        last = term([-1 / dx[-1]], n - 2, 1) + term([1 / dx[-1]], n - 1, 1)
+    else:
+        a, b = dx[0], dx[1]
+        first = (term([-(2 * a + b) / (a * (a + b))], 0, 1) + term([(a + b) / (a * b)], 1, 1)
+                 + term([-a / (b * (a + b))], 2, 1))
+        a, b = dx[-2], dx[-1]
+        last = (term([b / (a * (a + b))], n - 3, 1) + term([-(a + b) / (a * b)], n - 2, 1)
+                + term([(2 * b + a) / (b * (a + b))], n - 1, 1))
+    return cat([first, inner, last], d)
 
 
 def isin(elements: Any, test_elements: Any, *, assume_unique: bool = False,

@@ -89,6 +89,13 @@ def _check_scatter(idx: np.ndarray, x: Any, d: int, src: Any) -> None:
         _check_index(idx, shp, d, "self")
 
 
+def _unviewed(view: Any) -> Any:
+    """A copy of a view, for ScatterReduce, which saves its input and output: were they views
+    of the tensor an in-place form (scatter_reduce_) overwrites, backward would find them
+    changed."""
+    return view.clone()
+
+
 class IndexMixin(TensorBase):
     """Indexing, gathering, scattering and selecting."""
 
@@ -133,9 +140,9 @@ class IndexMixin(TensorBase):
             raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same "
                                f"number of dimensions, but got {self._data.ndim} dimensions for "
                                f"input, and {idx.ndim} dimensions for indices")
-        d = wrap_dim(dim, self._data.ndim)
         if self._data.ndim == 0:
-            return self.gather(0, self._make(idx))
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        d = wrap_dim(dim, self._data.ndim)
         n = self._data.shape[d]
         if idx.size and (idx.min() < -n or idx.max() >= n):  # torch reads out of bounds
             bad = idx.max() if idx.max() >= n else idx.min()
@@ -264,9 +271,9 @@ class IndexMixin(TensorBase):
             return self.clone()
         if self._data.ndim == 0:
             wrap_dim(dim, 0)
-            return self.reshape(1).scatter_reduce(0, self._make(idx.reshape(-1)),
-                                                  src.reshape(-1), reduce,
-                                                  include_self=include_self).reshape(())
+            return _unviewed(_unviewed(self.reshape(1)).scatter_reduce(
+                0, self._make(idx.reshape(-1)), src.reshape(-1), reduce,
+                include_self=include_self).reshape(()))
         d = wrap_dim(dim, self._data.ndim)
         _check_scatter(idx, self, d, src)
         return ScatterReduce.apply(self, d, idx, src, reduce, include_self)
@@ -346,10 +353,10 @@ class IndexMixin(TensorBase):
             raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or "
                                f"amin but got {reduce}.")
         d, idx, source = self._index_args("index_reduce", dim, index, source)
-        x = self if self._data.ndim else self.reshape(1)
+        x = self if self._data.ndim else _unviewed(self.reshape(1))
         spread = np.broadcast_to(idx.reshape((-1,) + (1,) * (x.ndim - d - 1)), source.shape)
-        return x.scatter_reduce(d, self._make(spread), source, reduce,
-                                include_self=include_self).reshape(self.shape)
+        out = x.scatter_reduce(d, self._make(spread), source, reduce, include_self=include_self)
+        return out if self._data.ndim else _unviewed(out.reshape(()))
 
     def index_reduce_(self, dim: _int, index: Any, source: Any, reduce: str, *,
                       include_self: _bool = True) -> Any:

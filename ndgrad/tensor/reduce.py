@@ -257,6 +257,12 @@ class ReduceMixin(TensorBase):
             x = x.to(_dtype.int64)
         return Cumprod.apply(x, wrap_dim(dim, x._data.ndim))
 
+    def cumsum_(self, dim: _int, dtype: Any = None) -> Any:
+        return self._inplace(lambda: self.cumsum(dim, dtype))
+
+    def cumprod_(self, dim: _int, dtype: Any = None) -> Any:
+        return self._inplace(lambda: self.cumprod(dim, dtype))
+
     def cummax(self, dim: _int | None = None, *, axis: _int | None = None) -> Any:
         """(values, indices): the running maximum along ``dim`` and where it was last reached.
         A NaN, once met, is the maximum from there on (at the index of the latest NaN)."""
@@ -335,6 +341,77 @@ class ReduceMixin(TensorBase):
             raise TypeError(f"norm(): p must be a number or 'fro', got {type(p).__name__}")
         x = self._floating() if dtype is None else self.to(dtype)
         return Norm.apply(x, builtins.float(p), reduce_dims(dim, x._data.ndim), keepdim)
+
+    def cov(self, *, correction: _int = 1, fweights: Any = None, aweights: Any = None) -> Any:
+        """The covariance matrix of the variables in the rows (observations in the columns) of
+        a 1-D or 2-D tensor, weighted by integer frequencies and/or observation weights, as
+        torch's (a 0-d result for one variable)."""
+        if self._data.ndim > 2:
+            raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got "
+                               f"an input with {self._data.ndim} dimensions")
+        x = self._floating() if self._data.dtype.kind != "b" else self.to(_dtype.float32)
+        x = x.reshape(1, -1) if x._data.ndim < 2 else x
+        n = x._data.shape[1]
+        w = None
+        for name, weights in (("fweights", fweights), ("aweights", aweights)):
+            if weights is None:
+                continue
+            if weights.ndim > 1 or weights.numel() != n:
+                raise RuntimeError(f"cov(): expected {name} to have one dimension and the same "
+                                   f"number of elements as the observations ({n}), got shape "
+                                   f"{list(weights.shape)}")
+            if name == "fweights" and weights._data.dtype.kind not in "iu":
+                raise RuntimeError("cov(): expected fweights to have integral dtype")
+            if weights._data.size and weights._data.min() < 0:
+                raise RuntimeError(f"cov(): {name} cannot be negative")
+            w = weights if w is None else w * weights
+        w_sum = w.sum() if w is not None else n
+        avg = (x * w if w is not None else x).sum(1) / w_sum
+        if w is None:
+            norm = w_sum - correction
+        elif aweights is not None and correction != 0:
+            norm = w_sum - correction * (w * aweights).sum() / w_sum
+        else:
+            norm = w_sum - correction
+        if float(norm) <= 0:
+            warnings.warn("cov(): degrees of freedom is <= 0. Correction should be strictly "
+                          "less than the number of observations.", UserWarning, stacklevel=2)
+            norm = 0
+        centered = x - avg.unsqueeze(1)
+        c = centered @ (centered * w if w is not None else centered).mT
+        return (c / norm).squeeze()
+
+    def corrcoef(self) -> Any:
+        """The Pearson correlation coefficients of the rows: cov divided by the products of the
+        standard deviations, clipped to [-1, 1]."""
+        c = self.cov()
+        if c._data.ndim == 0:
+            return c / c
+        std = c.diagonal().sqrt()
+        return (c / std.reshape(-1, 1) / std.reshape(1, -1)).clamp(-1, 1)
+
+    def dist(self, other: Any, p: Any = 2) -> Any:
+        """The p-norm of self - other (broadcast): norm(self - other, p)."""
+        return (self - other).norm(p)
+
+    def renorm(self, p: Any, dim: _int, maxnorm: Any) -> Any:
+        """Each slice along ``dim`` whose p-norm exceeds ``maxnorm`` scaled down to norm
+        maxnorm (times 1 / (1 + 1e-7 / norm), as torch's); the others unchanged."""
+        if self._data.ndim <= 1:
+            raise RuntimeError(f"renorm: input needs at least 2 dimensions, got "
+                               f"{self._data.ndim} dimensions")
+        if p <= 0:
+            raise RuntimeError("renorm: non-positive-norm not supported")
+        if maxnorm < 0:
+            raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+        d = wrap_dim(dim, self._data.ndim)
+        others = tuple(i for i in range(self._data.ndim) if i != d)
+        norm = self.norm(p, others, keepdim=True)
+        factor = (maxnorm / (norm + 1e-7)).where(norm > maxnorm, 1.0)
+        return self * factor
+
+    def renorm_(self, p: Any, dim: _int, maxnorm: Any) -> Any:
+        return self._inplace(lambda: self.renorm(p, dim, maxnorm))
 
     def all(self, dim: Any = None, keepdim: _bool = False, *, axis: Any = None,
             keepdims: _bool | None = None) -> Any:

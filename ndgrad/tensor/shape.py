@@ -15,6 +15,7 @@ import numpy as np
 
 from ndgrad import _dtype
 from ndgrad._helpers import shape_arg, wrap_dim, wrap_dims
+from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.ops.index import Unfold
 from ndgrad.ops.shape import (
     Diagonal,
@@ -507,6 +508,39 @@ class ShapeMixin(TensorBase):
 
     def triu(self, diagonal: _int = 0) -> Any:
         return self._tri(np.triu, diagonal)
+
+    def tril_(self, diagonal: _int = 0) -> Any:
+        return self._inplace(lambda: self.tril(diagonal))
+
+    def triu_(self, diagonal: _int = 0) -> Any:
+        return self._inplace(lambda: self.triu(diagonal))
+
+    # -- in-place view ops: self takes the view's shape (and history) over --------------------
+    def squeeze_(self, dim: Any = None) -> Any:
+        return self._view_inplace(self.squeeze(dim))
+
+    def unsqueeze_(self, dim: _int) -> Any:
+        return self._view_inplace(self.unsqueeze(dim))
+
+    def t_(self) -> Any:
+        return self._view_inplace(self.t())
+
+    def transpose_(self, dim0: _int, dim1: _int) -> Any:
+        return self._view_inplace(self.transpose(dim0, dim1))
+
+    swapaxes_ = transpose_
+    swapdims_ = transpose_
+
+    def _view_inplace(self, view: Any) -> Any:
+        """self becomes ``view``, a view of its own memory with another shape: its array and,
+        if recorded, its grad_fn (as torch's in-place view ops change only the metadata)."""
+        if grad_state.enabled and self._requires_grad and self.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
+        self._data = view._data
+        if view.grad_fn is not None:
+            self.grad_fn, self._output_nr = view.grad_fn, view._output_nr
+        return self
 
     def _tri(self, fn: Any, k: _int) -> Any:
         if self._data.ndim < 2:

@@ -5,6 +5,7 @@ the values are gathered from the input, so their gradient lands where they came 
 
 from __future__ import annotations
 
+from collections import namedtuple
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from ndgrad.ops.sort import ShareEvenly, median_all, median_index, mode_index, s
 from ndgrad.tensor.base import TensorBase, _bool, _int, values_indices
 
 _QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
+histogram_result = namedtuple("histogram_result", ["hist", "bin_edges"])
 
 
 def _check_reduction_dim(x: Any, d: int, name: str) -> None:
@@ -250,6 +252,17 @@ class SortMixin(TensorBase):
         pos = np.minimum(pos, bins - 1)  # x == max goes in the last bin
         return self._make(np.bincount(pos, minlength=bins).astype(x.dtype))
 
+    def histogram(self, bins: Any = 100, *, range: Any = None, weight: Any = None,
+                  density: _bool = False) -> Any:
+        """(hist, bin_edges): counts (or summed ``weight``, or a density) in ``bins`` equal
+        bins over ``range`` (the data's by default) or between the given edges; the last bin
+        includes its right edge."""
+        x = self._data
+        if x.dtype.kind != "f":
+            raise not_implemented_for("histogramdd", x.dtype)
+        hist, edges = _histogram(x.reshape(-1, 1), [bins], range, weight, density)
+        return histogram_result(self._make(hist), self._make(edges[0]))
+
     def bincount(self, weights: Any = None, minlength: _int = 0) -> Any:
         """How often each value 0, 1, ... occurs in a 1-D non-negative integer tensor (summing
         ``weights`` instead of ones if given)."""
@@ -292,3 +305,40 @@ def _lerp(a: Any, b: Any, w: Any) -> Any:
     if isinstance(w, float):
         return a + w * (b - a) if w < 0.5 else b - (b - a) * (1 - w)
     return (a + w * (b - a)).where(w < 0.5, b - (b - a) * (1 - w))
+
+
+def _histogram(points: np.ndarray, bins: Any, ranges: Any, weight: Any,
+               density: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The histogram of (N, D) points, in their dtype, as torch's histogramdd bins them: per
+    dim, ``bins`` equal bins over the range (``ranges`` is (min0, max0, min1, max1, ...), the
+    data's by default) or given edges; a point belongs to bin i when edge i <= x < edge i+1,
+    the last bin including its right edge; points outside the edges are left out."""
+    n, d = points.shape
+    edges, where = [], []
+    inside = np.ones(n, bool)
+    for i, b in enumerate(bins):
+        v = points[:, i]
+        if isinstance(b, TensorBase | np.ndarray):
+            e = np.asarray(b._data if isinstance(b, TensorBase) else b, points.dtype)
+        else:
+            if ranges is not None:
+                lo, hi = float(ranges[2 * i]), float(ranges[2 * i + 1])
+            else:
+                lo, hi = (float(v.min()), float(v.max())) if n else (0.0, 1.0)
+            if lo == hi:  # as NumPy: one unit wide
+                lo, hi = lo - 0.5, hi + 0.5
+            e = np.linspace(lo, hi, int(b) + 1, dtype=points.dtype)
+        edges.append(e)
+        inside &= (v >= e[0]) & (v <= e[-1])
+        where.append(np.minimum(np.searchsorted(e, v, "right") - 1, e.size - 2))
+    shape = tuple(e.size - 1 for e in edges)
+    flat = np.ravel_multi_index(tuple(w[inside] for w in where), shape) if inside.any() else (
+        np.zeros(0, np.int64))
+    w = weight._data.reshape(-1)[inside] if isinstance(weight, TensorBase) else None
+    hist = np.bincount(flat, w, minlength=int(np.prod(shape))).reshape(shape)
+    if density:
+        volume = np.ones(shape)
+        for k, e in enumerate(edges):
+            volume = volume * np.diff(e).reshape((-1,) + (1,) * (d - k - 1))
+        hist = hist / hist.sum() / volume
+    return hist.astype(points.dtype), edges
