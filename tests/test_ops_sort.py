@@ -266,3 +266,23 @@ def test_histogramdd():
         assert_close(n.hist, t.hist)
         for a, b in zip(n.bin_edges, t.bin_edges):
             assert_close(a, b)
+
+
+# -- topk edge cases, sort with NaN -------------------------------------------------------------
+@pytest.mark.parametrize("fn", [
+    lambda x: x.topk(0), lambda x: x.topk(5, dim=1), lambda x: x.topk(2, largest=False),
+    lambda x: x.topk(3, 0, sorted=False), lambda x: x.topk(1, -2, False, True),
+    lambda x: x[0, 0].topk(1), lambda x: x[:, :0].topk(0, 1),
+], ids=range(7))
+def test_topk_edges(fn):
+    check_op([(3, 5)], fn)
+
+
+def test_topk_and_sort_with_nan():
+    x = np.array([[1.0, NAN, 0.0, NAN, 3.0], [2.0, -1.0, NAN, 2.0, 0.5]])
+    # NaN is the largest: it comes first (torch orders tied numbers in topk as it likes)
+    check_values([x[:, 1:]], lambda x: x.topk(3))
+    check_values([x], lambda x: x.topk(2, largest=False))
+    check_values([x], lambda x: x.sort(descending=True, stable=True))
+    check_values([x], lambda x: x.sort(stable=True))
+    check_values([x], lambda lib, x: lib.argsort(x, dim=0, descending=True))

@@ -184,3 +184,21 @@ def test_new_tensor_is_a_copy_and_cpu_only():
     assert y[0].item() == 0.0 and y.dtype == ndgrad.float32
     with pytest.raises(RuntimeError, match="CPU only"):
         x.new_zeros(2, device="cuda")
+
+
+# -- where with scalars --------------------------------------------------------------------------
+@pytest.mark.parametrize("fn", [
+    lambda lib, c, x: lib.where(c, 1.0, 0.0), lambda lib, c, x: lib.where(c, 1, 0),
+    lambda lib, c, x: lib.where(c, x, 0), lambda lib, c, x: lib.where(c, 2, x),
+    lambda lib, c, x: lib.where(c, x, 2.5), lambda lib, c, x: lib.where(c, True, False),
+    lambda lib, c, x: lib.where(c, x.long(), 2.5), lambda lib, c, x: lib.where(c, 1, 2.5),
+    lambda lib, c, x: x.where(c, 1), lambda lib, c, x: lib.where(c, np.float64(1.0), x),
+], ids=range(10))
+def test_where_with_scalars(fn):
+    for lib in (torch, ndgrad):
+        out = fn(lib, lib.tensor([True, False, True]), lib.tensor([1.0, 2.0, 3.0]))
+        if lib is torch:
+            expected = out
+    assert_close(out, expected, expected.numpy().dtype)
+    check_op([np.array([True, False, True]), (3,)], lambda lib, c, x: lib.where(c, x, 0.5))
+    check_op([np.array([True, False, True]), (3,)], lambda lib, c, x: lib.where(c, -1, x))
