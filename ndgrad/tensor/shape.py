@@ -1,6 +1,8 @@
-"""Shape methods: views and reshapes (view, reshape, permute, transpose, expand, squeeze, ...),
-and methods that rearrange or cut along dims (repeat, flip, roll, split, narrow, tril, diagonal).
-Indexing (``x[i]``, gather, scatter) is in ``index.py``.
+"""Shape methods: views and reshapes (view, reshape, permute, transpose, expand, squeeze, ...,
+and their in-place forms), methods that rearrange or cut along dims (repeat, repeat_interleave,
+flip, rot90, roll, unfold, split, tensor_split, narrow, tril, diagonal, diag_embed), and
+products that lay tensors out in blocks (kron, cross). Indexing (``x[i]``, gather, scatter) is
+in ``index.py``.
 """
 
 from __future__ import annotations
