@@ -274,7 +274,7 @@ class ConversionMixin(TensorBase):
     def type_as(self, other: Any) -> Any:
         return self.to(other.dtype)
 
-    def clone(self, *, memory_format: Any = preserve_format) -> Any:
+    def clone(self, memory_format: Any = preserve_format) -> Any:
         """A copy (differentiable); ``memory_format`` picks its layout in memory."""
         if memory_format is preserve_format:
             return Clone.apply(self)

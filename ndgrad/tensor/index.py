@@ -39,7 +39,7 @@ def _np_index(index: Any) -> tuple:
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             if i.dtype == np.uint8:  # torch reads a byte tensor as a mask
                 i = i.astype(np.bool_)
-        elif isinstance(i, list | tuple | range):  # a sequence inside the index: advanced
+        elif isinstance(i, _SEQUENCES):  # a sequence inside the index: advanced
             i = np.asarray(i) if len(i) else np.zeros(0, np.int64)
             if i.dtype.kind not in "biu":
                 raise IndexError("lists used as indices must contain only integers or booleans")
@@ -48,6 +48,7 @@ def _np_index(index: Any) -> tuple:
 
 
 _SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+_SEQUENCES = (list, tuple, range)  # a tuple, not list | tuple: that union is built per call
 
 
 def _index_error(e: IndexError) -> IndexError:

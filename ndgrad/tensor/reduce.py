@@ -2,7 +2,9 @@
 ignoring nansum/nanmean, cumulative sums, products, maxima and logsumexps (and diff, their
 inverse), norms, all/any, and softmax/log_softmax along a dim. ``dim`` is an int, a tuple of
 ints or None (all dims) as in torch; integer and bool sums accumulate in int64. As in torch,
-NumPy's names ``axis=`` and ``keepdims=`` are accepted for ``dim=`` and ``keepdim=``.
+NumPy's names ``axis=`` and ``keepdims=`` are accepted for ``dim=`` and ``keepdim=``: they come
+last, and are not keyword-only, because CPython 3.11 calls a function that has keyword-only
+parameters by its slow path (sum, mean and softmax run in every training step).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ min_max = namedtuple("min_max", ["min", "max"])  # what aminmax returns
 class ReduceMixin(TensorBase):
     """Reductions over dims."""
 
-    def sum(self, dim: Any = None, keepdim: _bool = False, dtype: Any = None, *, axis: Any = None,
+    def sum(self, dim: Any = None, keepdim: _bool = False, dtype: Any = None, axis: Any = None,
             keepdims: _bool | None = None) -> Any:
         """Sum over ``dim`` (all dims if None or empty); integers and bools sum to int64."""
         if axis is not None:
@@ -61,7 +63,7 @@ class ReduceMixin(TensorBase):
             raise RuntimeError(f"size {list(shape)} is not expandable to size "
                                f"{list(self.shape)}") from None
 
-    def mean(self, dim: Any = None, keepdim: _bool = False, dtype: Any = None, *, axis: Any = None,
+    def mean(self, dim: Any = None, keepdim: _bool = False, dtype: Any = None, axis: Any = None,
              keepdims: _bool | None = None) -> Any:
         if axis is not None:
             dim = axis
@@ -75,7 +77,7 @@ class ReduceMixin(TensorBase):
         n = math.prod(x._data.shape[d] for d in dims)
         return x.sum(dims, keepdim) / n if n else x.sum(dims, keepdim) * float("nan")
 
-    def prod(self, dim: _int | None = None, keepdim: _bool = False, dtype: Any = None, *,
+    def prod(self, dim: _int | None = None, keepdim: _bool = False, dtype: Any = None,
              axis: _int | None = None, keepdims: _bool | None = None) -> Any:
         if axis is not None:
             dim = axis
@@ -89,7 +91,7 @@ class ReduceMixin(TensorBase):
             return Prod.apply(x.reshape(-1), d, False)
         return Prod.apply(x, wrap_dim(dim, x._data.ndim), keepdim)
 
-    def amax(self, dim: Any = (), keepdim: _bool = False, *, axis: Any = None,
+    def amax(self, dim: Any = (), keepdim: _bool = False, axis: Any = None,
              keepdims: _bool | None = None) -> Any:
         """Max over ``dim`` (all dims if empty); tied maxima share the gradient evenly."""
         if axis is not None:
@@ -98,7 +100,7 @@ class ReduceMixin(TensorBase):
             keepdim = keepdims
         return Amax.apply(self, reduce_dims(dim, self._data.ndim), keepdim)
 
-    def amin(self, dim: Any = (), keepdim: _bool = False, *, axis: Any = None,
+    def amin(self, dim: Any = (), keepdim: _bool = False, axis: Any = None,
              keepdims: _bool | None = None) -> Any:
         if axis is not None:
             dim = axis
@@ -142,7 +144,7 @@ class ReduceMixin(TensorBase):
             values, idx = values.squeeze(d), idx.squeeze(d)
         return values_indices(values, idx)
 
-    def max(self, dim: Any = None, keepdim: _bool = False, *, axis: Any = None,
+    def max(self, dim: Any = None, keepdim: _bool = False, axis: Any = None,
             keepdims: _bool | None = None) -> Any:
         """Full max (ties share the gradient), ``max(dim)`` -> (values, indices), or maximum."""
         if axis is not None:
@@ -151,7 +153,7 @@ class ReduceMixin(TensorBase):
             keepdim = keepdims
         return self._max_min("max", dim, keepdim)
 
-    def min(self, dim: Any = None, keepdim: _bool = False, *, axis: Any = None,
+    def min(self, dim: Any = None, keepdim: _bool = False, axis: Any = None,
             keepdims: _bool | None = None) -> Any:
         if axis is not None:
             dim = axis
@@ -159,7 +161,7 @@ class ReduceMixin(TensorBase):
             keepdim = keepdims
         return self._max_min("min", dim, keepdim)
 
-    def argmax(self, dim: _int | None = None, keepdim: _bool = False, *, axis: _int | None = None,
+    def argmax(self, dim: _int | None = None, keepdim: _bool = False, axis: _int | None = None,
                keepdims: _bool | None = None) -> Any:
         if axis is not None:
             dim = axis
@@ -167,7 +169,7 @@ class ReduceMixin(TensorBase):
             keepdim = keepdims
         return self._arg(np.argmax, dim, keepdim)
 
-    def argmin(self, dim: _int | None = None, keepdim: _bool = False, *, axis: _int | None = None,
+    def argmin(self, dim: _int | None = None, keepdim: _bool = False, axis: _int | None = None,
                keepdims: _bool | None = None) -> Any:
         if axis is not None:
             dim = axis
@@ -223,7 +225,7 @@ class ReduceMixin(TensorBase):
         centered = self - self.mean(dims, keepdim=True)
         return (centered * centered).sum(dims, keepdim) / builtins.max(n - correction, 0)
 
-    def logsumexp(self, dim: Any = None, keepdim: _bool = False, *, axis: Any = None,
+    def logsumexp(self, dim: Any = None, keepdim: _bool = False, axis: Any = None,
                   keepdims: _bool | None = None) -> Any:
         """log(sum(exp(x))) computed as m + log(sum(exp(x - m))) so exp never overflows."""
         if axis is not None:
@@ -239,7 +241,7 @@ class ReduceMixin(TensorBase):
         out = (x - m).exp().sum(dims, keepdim=True).log() + m
         return out if keepdim else out.squeeze(dims)
 
-    def cumsum(self, dim: _int | None = None, dtype: Any = None, *, axis: _int | None = None
+    def cumsum(self, dim: _int | None = None, dtype: Any = None, axis: _int | None = None
                ) -> Any:
         """Running sum along ``dim``; integers and bools accumulate in int64."""
         dim = _required_dim("cumsum", dim, axis)
@@ -248,7 +250,7 @@ class ReduceMixin(TensorBase):
             x = x.to(_dtype.int64)
         return Cumsum.apply(x, wrap_dim(dim, x._data.ndim))
 
-    def cumprod(self, dim: _int | None = None, dtype: Any = None, *, axis: _int | None = None
+    def cumprod(self, dim: _int | None = None, dtype: Any = None, axis: _int | None = None
                 ) -> Any:
         """Running product along ``dim``; its gradient is exact where the input has zeros."""
         dim = _required_dim("cumprod", dim, axis)
@@ -263,12 +265,12 @@ class ReduceMixin(TensorBase):
     def cumprod_(self, dim: _int, dtype: Any = None) -> Any:
         return self._inplace(lambda: self.cumprod(dim, dtype))
 
-    def cummax(self, dim: _int | None = None, *, axis: _int | None = None) -> Any:
+    def cummax(self, dim: _int | None = None, axis: _int | None = None) -> Any:
         """(values, indices): the running maximum along ``dim`` and where it was last reached.
         A NaN, once met, is the maximum from there on (at the index of the latest NaN)."""
         return self._cum_extreme(np.maximum, _required_dim("cummax", dim, axis))
 
-    def cummin(self, dim: _int | None = None, *, axis: _int | None = None) -> Any:
+    def cummin(self, dim: _int | None = None, axis: _int | None = None) -> Any:
         return self._cum_extreme(np.minimum, _required_dim("cummin", dim, axis))
 
     def _cum_extreme(self, ufunc: Any, dim: _int) -> Any:
@@ -287,7 +289,7 @@ class ReduceMixin(TensorBase):
         idx = self._make(np.maximum.accumulate(np.where(hit, pos, 0), axis=d))
         return values_indices(self.gather(d, idx), idx)
 
-    def logcumsumexp(self, dim: _int | None = None, *, axis: _int | None = None) -> Any:
+    def logcumsumexp(self, dim: _int | None = None, axis: _int | None = None) -> Any:
         """log(cumsum(exp(x))) along ``dim``, without overflow."""
         dim = _required_dim("logcumsumexp", dim, axis)
         if self._data.dtype.kind != "f":
@@ -413,7 +415,7 @@ class ReduceMixin(TensorBase):
     def renorm_(self, p: Any, dim: _int, maxnorm: Any) -> Any:
         return self._inplace(lambda: self.renorm(p, dim, maxnorm))
 
-    def all(self, dim: Any = None, keepdim: _bool = False, *, axis: Any = None,
+    def all(self, dim: Any = None, keepdim: _bool = False, axis: Any = None,
             keepdims: _bool | None = None) -> Any:
         """True where every element is nonzero (uint8 in, uint8 out, as in torch)."""
         if axis is not None:
@@ -422,7 +424,7 @@ class ReduceMixin(TensorBase):
             keepdim = keepdims
         return self._all_any(np.all, dim, keepdim)
 
-    def any(self, dim: Any = None, keepdim: _bool = False, *, axis: Any = None,
+    def any(self, dim: Any = None, keepdim: _bool = False, axis: Any = None,
             keepdims: _bool | None = None) -> Any:
         if axis is not None:
             dim = axis
@@ -434,13 +436,13 @@ class ReduceMixin(TensorBase):
         out = np.asarray(fn(self._data, axis=wrap_dims(dim, self._data.ndim), keepdims=keepdim))
         return self._make(out.astype(np.uint8) if self._data.dtype == np.uint8 else out)
 
-    def count_nonzero(self, dim: Any = None, *, axis: Any = None) -> Any:
+    def count_nonzero(self, dim: Any = None, axis: Any = None) -> Any:
         """How many elements are nonzero, over ``dim`` (an int, a tuple or None: all)."""
         if axis is not None:
             dim = axis
         return (self != 0).sum(dim)
 
-    def nansum(self, dim: Any = None, keepdim: _bool = False, dtype: Any = None, *,
+    def nansum(self, dim: Any = None, keepdim: _bool = False, dtype: Any = None,
                axis: Any = None, keepdims: _bool | None = None) -> Any:
         """sum with NaNs counted as zero (and given no gradient)."""
         if axis is not None:
@@ -452,7 +454,7 @@ class ReduceMixin(TensorBase):
         x = self if dtype is None else self.to(dtype)
         return NanSum.apply(x, reduce_dims(dim, x._data.ndim), keepdim)
 
-    def nanmean(self, dim: Any = None, keepdim: _bool = False, dtype: Any = None, *,
+    def nanmean(self, dim: Any = None, keepdim: _bool = False, dtype: Any = None,
                 axis: Any = None, keepdims: _bool | None = None) -> Any:
         """mean of the non-NaN elements (NaN where there are none)."""
         if axis is not None:
@@ -465,20 +467,24 @@ class ReduceMixin(TensorBase):
         count = (~self.isnan()).sum(dim, keepdim)
         return self.nansum(dim, keepdim, dtype) / count
 
-    def softmax(self, dim: _int | None = None, dtype: Any = None, *, axis: _int | None = None
+    def softmax(self, dim: _int | None = None, dtype: Any = None, axis: _int | None = None
                 ) -> Any:
         """exp(x) / sum(exp(x)) along dim, computed from x - max (a primitive)."""
-        dim = _required_dim("softmax", dim, axis)
+        if axis is not None:
+            dim = axis
         return self._softmax_like(Softmax, "softmax", dim, dtype)
 
-    def log_softmax(self, dim: _int | None = None, dtype: Any = None, *,
+    def log_softmax(self, dim: _int | None = None, dtype: Any = None,
                     axis: _int | None = None) -> Any:
         """x - logsumexp(x) along dim (a primitive: stable where log(softmax(x)) gives -inf)."""
-        dim = _required_dim("log_softmax", dim, axis)
+        if axis is not None:
+            dim = axis
         return self._softmax_like(LogSoftmax, "log_softmax", dim, dtype)
 
     def _softmax_like(self, op: Any, name: str, dim: _int, dtype: Any) -> Any:
         """Cast to dtype; a 0-d input is treated as 1-d."""
+        if dim is None:
+            _required_dim(name, dim, None)  # raises
         x = self if dtype is None else self.to(dtype)
         if x._data.dtype.kind != "f":
             raise RuntimeError(f"\"{name}\" not implemented for '{x.dtype}'")

@@ -71,13 +71,13 @@ class SortMixin(TensorBase):
         v = self.gather(d, i)
         return values_indices(v, i) if keepdim else values_indices(v.squeeze(d), i.squeeze(d))
 
-    def median(self, dim: _int | None = None, keepdim: _bool = False, *,
+    def median(self, dim: _int | None = None, keepdim: _bool = False,
                axis: _int | None = None, keepdims: _bool | None = None) -> Any:
         """The lower median: of all elements (NaN if there is one), or (values, indices) along
         ``dim``. The median of all elements shares its gradient among the tied elements."""
         return self._median("median", dim, keepdim, axis, keepdims, False)
 
-    def nanmedian(self, dim: _int | None = None, keepdim: _bool = False, *,
+    def nanmedian(self, dim: _int | None = None, keepdim: _bool = False,
                   axis: _int | None = None, keepdims: _bool | None = None) -> Any:
         """The median of the non-NaN elements (NaN if there are none)."""
         return self._median("nanmedian", dim, keepdim, axis, keepdims, True)
@@ -96,7 +96,7 @@ class SortMixin(TensorBase):
         _check_reduction_dim(self, d, "median")
         return self._pick(median_index(self._data, d, ignore_nan), d, keepdim)
 
-    def mode(self, dim: _int = -1, keepdim: _bool = False, *, axis: _int | None = None,
+    def mode(self, dim: _int = -1, keepdim: _bool = False, axis: _int | None = None,
              keepdims: _bool | None = None) -> Any:
         """The most frequent value along dim (the smallest, if several are), with the index of
         its last occurrence."""
