@@ -67,6 +67,13 @@ from ndgrad.tensor import (
     tensor,
     where,
 )
+from ndgrad.tensor.conversion import (
+    channels_last,
+    channels_last_3d,
+    contiguous_format,
+    memory_format,
+    preserve_format,
+)
 from ndgrad.tensor.creation import (
     arange,
     as_tensor,
@@ -89,6 +96,48 @@ from ndgrad.tensor.creation import (
     randperm,
     zeros,
     zeros_like,
+)
+from ndgrad.tensor.functions import (
+    alias_copy,
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    block_diag,
+    bucketize,
+    cartesian_prod,
+    cdist,
+    column_stack,
+    combinations,
+    cumulative_trapezoid,
+    diagonal_copy,
+    dstack,
+    expand_copy,
+    gradient,
+    histogramdd,
+    hstack,
+    isin,
+    meshgrid,
+    permute_copy,
+    row_stack,
+    searchsorted,
+    split_copy,
+    split_with_sizes_copy,
+    squeeze_copy,
+    std_mean,
+    t_copy,
+    tensordot,
+    transpose_copy,
+    trapezoid,
+    trapz,
+    tril_indices,
+    triu_indices,
+    unbind_copy,
+    unfold_copy,
+    unravel_index,
+    unsqueeze_copy,
+    var_mean,
+    view_copy,
+    vstack,
 )
 
 # NumPy warns about floating-point events (log(0), 0/0, overflow, float -> int overflow) that
@@ -116,6 +165,12 @@ permute transpose swapaxes swapdims t movedim moveaxis broadcast_to tile flip fl
 split chunk tensor_split unbind narrow tril triu diagonal gather scatter scatter_add index_select
 index_add index_fill masked_select sort argsort topk kthvalue nonzero unique matmul mm bmm dot outer
 mv numel clone detach
+msort median nanmedian mode quantile nanquantile unique_consecutive histc bincount
+nansum nanmean aminmax cummax cummin logcumsumexp diff
+rot90 ravel repeat_interleave narrow_copy diag diag_embed diagflat trace diagonal_scatter hsplit
+vsplit dsplit split_with_sizes unsafe_split unsafe_chunk adjoint kron cross take take_along_dim put
+index_put index_put_ index_copy index_reduce scatter_reduce select select_scatter slice_scatter
+masked_scatter argwhere nonzero_static zero_ cov corrcoef dist renorm histogram
 """.split()
 for _name in _METHODS:
     globals()[_name] = getattr(Tensor, _name)

@@ -76,3 +76,15 @@ def as_ndarray(out: Any) -> np.ndarray:
     """NumPy returns scalars for 0-d results; ndgrad keeps every value an ndarray (a tensor's
     data, a gradient, a saved output must be the very array the engine wraps)."""
     return out if type(out) is np.ndarray else np.asarray(out)
+
+
+_C_TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
+                 "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte",
+                 "bool": "Bool"}
+
+
+def not_implemented_for(kernel: str, dtype: np.dtype) -> NotImplementedError:
+    """torch's error for an op that has no kernel for a dtype (``"kernel" not implemented for
+    'Long'``), naming the dtype as torch's C++ does."""
+    return NotImplementedError(f"\"{kernel}\" not implemented for "
+                               f"'{_C_TYPE_NAMES.get(dtype.name, dtype.name)}'")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from helpers import assert_close, check_op
+from helpers import assert_close, check_op, check_values, run_both
 
 import ndgrad
 
@@ -497,3 +497,201 @@ def test_setitem_plain_tensors_and_views():
     np.testing.assert_array_equal(x.numpy(), expect_x)
     np.testing.assert_array_equal(y.numpy(), expect_y)
     assert x._version > 0
+
+
+# -- 0-d inputs, empty and smaller indices -----------------------------------------------------
+ZERO_D_CASES = [
+    lambda lib, x: x.gather(0, lib.tensor(0)),
+    lambda lib, x: x.gather(0, lib.tensor([0, 0])),
+    lambda lib, x: x.scatter(0, lib.tensor(0), x * 3),
+    lambda lib, x: x.scatter(0, lib.tensor([0]), 2.5),
+    lambda lib, x: x.scatter_add(0, lib.tensor([0, 0]), x.expand(2) * lib.tensor([1.0, 2.0],
+                                                                                   dtype=x.dtype)),
+    lambda lib, x: x.index_add(0, lib.tensor([0]), x * 2),
+    lambda lib, x: x.index_add(0, lib.tensor(0), x.exp(), alpha=3),
+    lambda lib, x: x.index_fill(0, lib.tensor([0]), -1.5),
+    lambda lib, x: x.index_fill(0, lib.tensor(0), x * 4),
+    lambda lib, x: x.index_copy(0, lib.tensor([0]), x.sin()),
+    lambda lib, x: x.index_select(0, lib.tensor([0])),
+    lambda lib, x: x.take(lib.tensor([0, 0, -1])),
+    lambda lib, x: x.put(lib.tensor([0]), x * 5),
+    lambda lib, x: x.scatter_reduce(0, lib.tensor([0, 0]), x.expand(2) * 2, "prod"),
+    lambda lib, x: x.index_reduce(0, lib.tensor([0]), x.cos(), "amax", include_self=False),
+]
+
+
+@pytest.mark.parametrize("fn", ZERO_D_CASES, ids=range(len(ZERO_D_CASES)))
+def test_index_ops_on_0d(fn):
+    check_op([()], fn)
+
+
+def test_nonzero_and_argwhere_of_0d():
+    for v in (2.0, 0.0):
+        t, n = run_both(lambda lib, x: x.nonzero(), np.array(v))
+        assert_close(n, t)
+        t, n = run_both(lambda lib, x: lib.argwhere(x), np.array(v))
+        assert_close(n, t)
+        t, n = run_both(lambda lib, x: x.nonzero(as_tuple=True), np.array(v))
+        assert len(n) == len(t) == 1
+        assert_close(n[0], t[0])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib, x: x.gather(0, lib.zeros(2, 0, dtype=lib.int64)),  # empty: no checks
+    lambda lib, x: x.scatter(1, lib.zeros(3, 0, dtype=lib.int64), 1.0),
+    lambda lib, x: x.scatter(0, lib.tensor([[1], [0]]), x[:2, :1] * 2),  # smaller than self
+    lambda lib, x: x.scatter_add(1, lib.tensor([[2, 2], [0, 1]]), x[1:3, 2:4] * 3),
+    lambda lib, x: x.gather(1, lib.tensor([[4, 0, 4]])),
+], ids=range(5))
+def test_gather_scatter_index_smaller_or_empty(fn):
+    check_op([(4, 5)], fn)
+
+
+# -- scatter_reduce and index_reduce -------------------------------------------------------------
+REDUCES = ["sum", "prod", "mean", "amax", "amin"]
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("reduce", REDUCES)
+def test_scatter_reduce(reduce, include_self):
+    index = np.array([[0, 1, 1], [3, 1, 1], [0, 0, 2]])  # repeated targets, and untouched ones
+    for dim in (0, 1, -1):
+        check_op([(4, 4), (3, 3)], lambda lib, x, s, dim=dim: x.scatter_reduce(
+            dim, lib.tensor(index), s, reduce, include_self=include_self))
+    # a src larger than the index: only its first part is read (forward only: torch's
+    # backward rejects that shape)
+    check_op([(4, 4), (3, 4)], lambda lib, x, s: x.scatter_reduce(
+        1, lib.tensor(index), s, reduce, include_self=include_self), grad=False)
+    t, n = run_both(lambda lib, x, s: lib.scatter_reduce(x, 0, lib.tensor(index), s, reduce,
+                                                         include_self=include_self),
+                    np.arange(16).reshape(4, 4), np.arange(9).reshape(3, 3) - 4)
+    assert_close(n, t)  # integers: mean rounds down as torch's does
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("reduce", ["prod", "amax", "amin"])
+def test_scatter_reduce_zeros_and_ties(reduce, include_self):
+    # prod: a single zero in a group and two zeros in a group; amax/amin: tied values
+    x = np.array([[1.0, 0.0, 2.0], [3.0, 3.0, -1.0]])
+    src = np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 3.0], [2.0, 3.0, 2.0]])
+    index = np.array([[0, 1, 0], [1, 1, 0], [0, 0, 1]])
+    fn = lambda lib, a, s: a.scatter_reduce(0, lib.tensor(index), s, reduce,  # noqa: E731
+                                            include_self=include_self)
+    check_values([x, src], fn, gradgrad=reduce != "prod")
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+def test_index_reduce(reduce, include_self):
+    idx = np.array([2, 0, 2, 1])
+    check_op([(3, 4), (4, 4)], lambda lib, x, s: x.index_reduce(
+        0, lib.tensor(idx), s, reduce, include_self=include_self))
+    check_op([(3, 4), (3, 4)], lambda lib, x, s: lib.index_reduce(
+        x, 1, lib.tensor(idx), s, reduce, include_self=include_self))
+    check_op([(3, 4), (3, 4)], lambda lib, x, s: (x * 1).index_reduce_(
+        -1, lib.tensor(idx), s, reduce, include_self=include_self))
+
+
+def test_scatter_reduce_errors():
+    with pytest.raises(RuntimeError, match="reduce argument must be either sum, prod, mean"):
+        ndgrad.zeros(3).scatter_reduce(0, ndgrad.tensor([0]), ndgrad.zeros(1), "max")
+    for lib in (torch, ndgrad):
+        with pytest.raises(RuntimeError, match="Expected reduce to be one of prod, mean"):
+            lib.zeros(3).index_reduce(0, lib.tensor([0]), lib.zeros(1), "sum")
+        with pytest.raises(RuntimeError, match="self.dtype to be equal to src.dtype"):
+            lib.zeros(3).scatter_reduce(0, lib.tensor([0]), lib.zeros(1, dtype=lib.float64),
+                                        "sum")
+
+
+# -- take, put, index_put, index_copy, select/slice scatters, masked_scatter ------------------
+@pytest.mark.parametrize("fn", [
+    lambda lib, x, s: x.take(lib.tensor([[0, 11], [-1, 5]])),
+    lambda lib, x, s: lib.take(x, lib.tensor([3, 3, 3])),
+    lambda lib, x, s: x.take_along_dim(lib.tensor([[0], [2], [1]]), 1),
+    lambda lib, x, s: lib.take_along_dim(x, lib.tensor([[0, -1, 2, 2]]), 0),  # broadcast rows
+    lambda lib, x, s: x.take_along_dim(lib.tensor([5, 0, 11])),  # dim None: flattened
+    lambda lib, x, s: x.put(lib.tensor([0, 5, -1]), s[0, :3]),
+    lambda lib, x, s: x.put(lib.tensor([[1, 1], [4, 1]]), s[:2, :2], accumulate=True),
+    lambda lib, x, s: (x * 1).put_(lib.tensor([2, 2]), s[0, :2] * 3),
+    lambda lib, x, s: x.index_put((lib.tensor([0, 2, 0]), lib.tensor([1, 1, 1])), s[0, :3]),
+    lambda lib, x, s: x.index_put((lib.tensor([0, 2, 0]),), s[:3], accumulate=True),
+    lambda lib, x, s: x.index_put((lib.tensor([2, 2]), lib.tensor([3, 3])), s[0, 0],
+                                  accumulate=True),
+    lambda lib, x, s: lib.index_put(x, (lib.tensor([[True, False, True, False]] * 3),),
+                                    s[0, :2].sum(), accumulate=True),
+    lambda lib, x, s: (x * 1).index_put_((lib.tensor([1]),), s[:1]),
+    lambda lib, x, s: x.index_copy(1, lib.tensor([3, 0]), s[:, :2]),
+    lambda lib, x, s: lib.index_copy(x, 0, lib.tensor([2]), s[1:2]),
+    lambda lib, x, s: (x * 1).index_copy_(0, lib.tensor([0, 1]), s[:2]),
+    lambda lib, x, s: x.select(1, -1),
+    lambda lib, x, s: lib.select(x, 0, 2),
+    lambda lib, x, s: x.select_scatter(s[0], 0, 1),
+    lambda lib, x, s: lib.select_scatter(x, s[:, 0], 1, -2),
+    lambda lib, x, s: x.slice_scatter(s[:, :2], 1, 1, 4, 2),
+    lambda lib, x, s: lib.slice_scatter(x, s[1:], start=1),
+    lambda lib, x, s: x.slice_scatter(s[:, :0], dim=1, start=5),
+    lambda lib, x, s: x.masked_scatter(x > 0, s),
+    lambda lib, x, s: x[0].masked_scatter(x > 0, s * 2),  # self broadcast with the mask
+    lambda lib, x, s: (x * 1).masked_scatter_(lib.tensor([True, False, True, True]), s),
+], ids=range(26))
+def test_take_put_and_scatters(fn):
+    check_op([(3, 4), (3, 4)], fn)
+
+
+def test_index_fill_repeated_index_tensor_value():
+    # the value's gradient sums each filled slice once, however often it is indexed
+    check_op([(3, 4), ()], lambda lib, x, v: x.index_fill(1, lib.tensor([0, 2, 0, 0]), v))
+
+
+def test_take_put_errors():
+    for lib in (torch, ndgrad):
+        with pytest.raises(IndexError, match="out of range: tried to access index 12"):
+            lib.zeros(3, 4).take(lib.tensor([12]))
+        with pytest.raises(IndexError, match="Expected source and index to have the same"):
+            lib.zeros(3, 4).put(lib.tensor([0, 1]), lib.zeros(3))
+        with pytest.raises(IndexError, match=r"select\(\): index 4 out of range"):
+            lib.zeros(3, 4).select(1, 4)
+        with pytest.raises(RuntimeError, match="expected src to have a size equal to the slice"):
+            lib.zeros(3, 4).select_scatter(lib.zeros(3), 0, 0)
+        with pytest.raises(RuntimeError, match="same number of dimensions"):
+            lib.zeros(3, 4).take_along_dim(lib.tensor([0]), 0)
+
+
+def test_nonzero_static():
+    x = np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 3.0]])
+    for kw in (dict(size=5), dict(size=2), dict(size=0), dict(size=4, fill_value=7)):
+        t, n = run_both(lambda lib, a, kw=kw: a.nonzero_static(**kw), x)
+        assert_close(n, t)
+
+
+# -- ranges and sequences inside indexes -------------------------------------------------------
+@pytest.mark.parametrize("fn", [
+    lambda lib, x: x[range(3), lib.tensor([1, 0, 3])],
+    lambda lib, x: x[[0, 2], ...],
+    lambda lib, x: x[(0, 2), 1:],
+    lambda lib, x: x[range(1, 3)],
+    lambda lib, x: x[:, range(0, 4, 2)],
+    lambda lib, x: x[[]],
+    lambda lib, x: x[[[0, 1], [2, 2]], [3]],
+], ids=range(7))
+def test_getitem_ranges_and_sequences(fn):
+    check_op([(3, 4)], fn)
+
+
+def test_setitem_ranges_and_sequences():
+    for lib in (torch, ndgrad):
+        x = lib.zeros(3, 4)
+        x[range(3), lib.tensor([1, 0, 3])] = 5.0
+        x[[0, 2], ...] += 1
+        x[(1,), 2:] = lib.tensor([7.0, 8.0])
+        if lib is torch:
+            expected = x.numpy().copy()
+    np.testing.assert_array_equal(x.numpy(), expected)
+    # with gradients: the written values' gradient, and the overwritten elements' zeros
+    check_op([(3, 4), (3,)], lambda lib, x, v: _set_range(x, v))
+
+
+def _set_range(x, v):
+    y = x * 1
+    y[range(3), [2, 2, 0]] = v
+    return y

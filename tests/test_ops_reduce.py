@@ -396,3 +396,158 @@ def test_norm_formula_large_values():
     t, n = run_both(lambda lib, x: x.norm(), x)
     assert_close(n, t)
     assert math.isfinite(n.item())
+
+
+# -- NaN-ignoring reductions, var_mean/std_mean, aminmax -------------------------------------
+NAN = float("nan")
+WITH_NAN = np.array([[1.0, NAN, 3.0, -2.0], [NAN, NAN, NAN, NAN], [0.5, 2.0, NAN, 4.0]])
+
+
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (0, False), (1, True), ((0, 1), False),
+                                         (-1, False)])
+def test_nansum_nanmean(dim, keepdim):
+    check_values([WITH_NAN], lambda x: x.nansum(dim, keepdim))
+    check_values([WITH_NAN], lambda lib, x: lib.nanmean(x, dim, keepdim))
+    check_op([(3, 4)], lambda x: x.nansum(dim, keepdim=keepdim))  # no NaN: sum, mean
+    check_op([(3, 4)], lambda x: x.nanmean(dim, keepdim=keepdim))
+
+
+def test_nansum_integers_and_errors():
+    t, n = run_both(lambda lib, x: x.nansum(0), np.array([[1, 2], [3, 4]], np.int32))
+    assert_same_exactly(n, t)
+    for lib in (torch, ndgrad):
+        with pytest.raises(RuntimeError, match="nanmean"):
+            lib.tensor([1, 2]).nanmean()
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib, x: lib.var_mean(x), lambda lib, x: lib.std_mean(x, 1),
+    lambda lib, x: lib.var_mean(x, 0, keepdim=True), lambda lib, x: lib.std_mean(x, False),
+    lambda lib, x: lib.var_mean(x, (0, 1), correction=0),
+    lambda lib, x: lib.std_mean(x, dim=1, unbiased=False, keepdim=True),
+    lambda lib, x: lib.var_mean(x, axis=0, keepdims=True),
+], ids=range(7))
+def test_var_mean_std_mean(fn):
+    check_op([(4, 5)], fn)
+    check_op([()], lambda lib, x: lib.std_mean(x, correction=0))
+
+
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (None, True), (0, False), (-1, True)])
+def test_aminmax(dim, keepdim):
+    check_op([(3, 4)], lambda lib, x: lib.aminmax(x, dim=dim, keepdim=keepdim))
+    ties = np.array([[1.0, 3.0, 3.0, 1.0], [2.0, 2.0, 2.0, 2.0]])  # the gradient is shared
+    check_values([ties], lambda x: x.aminmax(dim=dim, keepdim=keepdim))
+    out = ndgrad.tensor([3, 1, 2]).aminmax()
+    assert out.min.item() == 1 and out.max.item() == 3 and out._fields == ("min", "max")
+    for lib in (torch, ndgrad):
+        with pytest.raises(RuntimeError, match="cannot compute aminmax over an empty dimension"):
+            lib.zeros(2, 0).aminmax()
+        with pytest.raises(IndexError, match="Expected reduction dim 1 to have non-zero size"):
+            lib.zeros(2, 0).aminmax(dim=1)
+    check_op([(2, 0)], lambda x: x.aminmax(dim=0))
+    check_op([()], lambda x: x.aminmax(dim=0, keepdim=True))
+
+
+# -- cummax/cummin, logcumsumexp, diff -----------------------------------------------------------
+@pytest.mark.parametrize("name", ["cummax", "cummin"])
+def test_cummax_cummin(name):
+    check_op([(6,)], lambda x: getattr(x, name)(0))
+    check_op([(3, 4, 5)], lambda lib, x: getattr(lib, name)(x, dim=-2))
+    check_op([()], lambda x: getattr(x, name)(0))
+    check_op([(2, 0)], lambda x: getattr(x, name)(1))
+    # ties: torch's index is the last position that reached the running extreme, and the
+    # gradient goes there; a NaN wins from its first occurrence on
+    ties = np.array([[3.0, 1.0, 3.0, 2.0, 3.0, 0.0], [1.0, NAN, 5.0, NAN, -1.0, 1.0]])
+    check_values([ties], lambda x: getattr(x, name)(1))
+    t, n = run_both(lambda lib, x: getattr(x, name)(0), np.array([3, 1, 2, 1, 3, 2, 1]))
+    assert_same_exactly(n.indices, t.indices)
+    assert_same_exactly(n.values, t.values)
+    t, n = run_both(lambda lib, x: getattr(x, name)(0), np.array([True, False, True]))
+    assert_same_exactly(n.indices, t.indices)
+
+
+@pytest.mark.parametrize("shape,dim", [((5,), 0), ((3, 4), 1), ((3, 4), 0), ((2, 3, 4), -2),
+                                       ((), 0), ((0, 3), 1)])
+def test_logcumsumexp(shape, dim):
+    check_op([shape], lambda x: x.logcumsumexp(dim))
+
+
+def test_logcumsumexp_extremes():
+    big = np.array([[1000.0, -1000.0, 1000.0, 0.0], [-INF, -INF, 2.0, -INF]])
+    check_values([big], lambda lib, x: lib.logcumsumexp(x, 1), gradgrad=False)
+    for lib in (torch, ndgrad):
+        with pytest.raises(NotImplementedError, match="logcumsumexp_out_cpu.*'Long'"):
+            lib.arange(4).logcumsumexp(0)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib, x: x.diff(), lambda lib, x: lib.diff(x, 2, 0), lambda lib, x: x.diff(n=5),
+    lambda lib, x: x.diff(0, dim=1), lambda lib, x: x.diff(dim=0, prepend=x[:1] * 2),
+    lambda lib, x: x.diff(1, 1, append=x[:, :2], prepend=x[:, 3:]),
+    lambda lib, x: x.diff(3, 0, append=x),
+], ids=range(7))
+def test_diff(fn):
+    check_op([(4, 5)], fn)
+
+
+def test_diff_bool_int_and_errors():
+    for x, kw in [(np.array([True, False, False, True]), {}), (np.array([1, 4, 9, 16]), {}),
+                  (np.array([[True, False], [True, True]]), dict(dim=0))]:
+        t, n = run_both(lambda lib, a, kw=kw: a.diff(**kw), x)
+        assert_same_exactly(n, t)
+    t = torch.tensor([True, False]).diff(prepend=torch.tensor([1]))
+    n = ndgrad.tensor([True, False]).diff(prepend=ndgrad.tensor([1]))
+    assert_same_exactly(n, t)
+    for lib in (torch, ndgrad):
+        with pytest.raises(RuntimeError, match="at least one-dimensional"):
+            lib.tensor(1.0).diff()
+        with pytest.raises(RuntimeError, match="order must be non-negative"):
+            lib.zeros(3).diff(-1)
+        with pytest.raises(RuntimeError, match="same dimension as input"):
+            lib.zeros(3).diff(prepend=lib.zeros(1, 1))
+        with pytest.raises(RuntimeError, match="match that of input except along"):
+            lib.zeros(3, 2).diff(dim=0, prepend=lib.zeros(1, 3))
+
+
+# -- cov, corrcoef, renorm, dist, in-place cumulative ops ---------------------------------------
+@pytest.mark.filterwarnings("ignore:cov.*degrees of freedom")
+@pytest.mark.parametrize("shape", [(3, 5), (5,), (1, 4), (2, 2)])
+def test_cov_corrcoef(shape):
+    check_op([shape], lambda lib, x: lib.cov(x))
+    check_op([shape], lambda lib, x: x.cov(correction=0))
+    check_op([shape], lambda lib, x: lib.corrcoef(x))
+    fw = np.arange(1, shape[-1] + 1)
+    aw = np.linspace(0.5, 2.0, shape[-1])
+    check_op([shape, fw, aw], lambda lib, x, f, a: x.cov(fweights=f, aweights=a),
+             requires_grad=[True, False, False])
+    check_op([shape, aw], lambda lib, x, a: lib.cov(x, correction=2, aweights=a),
+             requires_grad=[True, False])
+
+
+def test_cov_errors_and_degenerate():
+    t, n = run_both(lambda lib, x: lib.cov(x), np.arange(6).reshape(2, 3))  # integers: float
+    assert_close(n, t, F32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t, n = run_both(lambda lib, x: lib.cov(x), np.ones((2, 1)))  # one observation: nan
+    assert_close(n, t)
+    for lib in (torch, ndgrad):
+        with pytest.raises(RuntimeError, match="two or fewer dimensions"):
+            lib.cov(lib.zeros(2, 2, 2))
+        with pytest.raises(RuntimeError, match="fweights to have integral dtype"):
+            lib.cov(lib.zeros(2, 3), fweights=lib.ones(3))
+
+
+@pytest.mark.parametrize("p,dim,maxnorm", [(2, 0, 1.0), (1, 1, 2.5), (3.0, -1, 0.5),
+                                           (float("inf"), 0, 1.5), (2, 1, 100.0)])
+def test_renorm_and_dist(p, dim, maxnorm):
+    check_op([(3, 4)], lambda x: x.renorm(p, dim, maxnorm))
+    check_op([(2, 3, 4)], lambda lib, x: lib.renorm(x, p, dim, maxnorm))
+    check_op([(3, 4)], lambda x: (x * 1).renorm_(p, dim, maxnorm))
+    check_op([(3, 4), (4,)], lambda lib, x, y: lib.dist(x, y, p))
+    check_op([(3, 4), (3, 4)], lambda x, y: x.dist(y))
+
+
+def test_inplace_cumulative():
+    check_op([(3, 4)], lambda x: (x * 1).cumsum_(1))
+    check_op([(3, 4)], lambda x: (x * 1).cumprod_(0))

@@ -417,3 +417,195 @@ def test_ops_with_a_thousand_inputs(grad):
         for x in xs:
             if x.requires_grad:
                 assert x.grad.tolist() == [3.0, 3.0]
+
+
+# -- rearranging: flip(dims=), rot90, roll, unfold, repeat_interleave, diagonals ----------------
+MORE_CASES = [
+    ((2, 3, 4), lambda x: x.flip(dims=(0, 2))),
+    ((2, 3, 4), lambda x: x.flip(dims=[-1])),
+    ((2, 3), lambda x: x.flip(1)),
+    ((3, 4), lambda x: x.rot90()),
+    ((3, 4), lambda x: x.rot90(2)),
+    ((3, 4), lambda x: x.rot90(-1)),
+    ((2, 3, 4), lambda x: x.rot90(3, (2, 0))),
+    ((2, 3, 4), lambda x: x.rot90(4, [1, 2])),
+    ((5,), lambda x: x.roll(7)),
+    ((5,), lambda x: x.roll(-12, 0)),
+    ((2, 3), lambda x: x.roll((1, -4), (0, 1))),
+    ((2, 3), lambda x: x.roll((1, 1), (1, 1))),  # the same dim twice: shifts add
+    ((0, 3), lambda x: x.roll(2, 0)),
+    ((), lambda x: x.roll(3)),
+    ((7,), lambda x: x.unfold(0, 3, 1)),  # overlapping windows: gradients add up
+    ((7,), lambda x: x.unfold(0, 2, 3)),  # gaps between windows: zero gradient there
+    ((3, 6, 2), lambda x: x.unfold(1, 4, 2)),
+    ((3, 6, 2), lambda x: x.unfold(-1, 2, 1)),
+    ((4, 5), lambda x: x.unfold(0, 4, 4)),
+    ((4, 5), lambda x: x.unfold(1, 0, 1)),
+    ((), lambda x: x.unfold(0, 1, 1)),
+    ((2, 3), lambda x: x.repeat_interleave(2)),
+    ((2, 3), lambda x: x.repeat_interleave(3, dim=1)),
+    ((2, 3), lambda x: x.repeat_interleave(0, 0)),
+    ((), lambda x: x.repeat_interleave(2)),
+    ((4,), lambda x: x.diag()),
+    ((4,), lambda x: x.diag(2)),
+    ((3, 5), lambda x: x.diag(-1)),
+    ((3, 5), lambda x: x.diag(3)),
+    ((2, 3), lambda x: x.diag_embed()),
+    ((2, 3), lambda x: x.diag_embed(1, 0, 2)),
+    ((2, 3), lambda x: x.diag_embed(-2, dim1=-1, dim2=0)),
+    ((3,), lambda x: x.diag_embed()),
+    ((2, 3), lambda x: x.diagflat()),
+    ((2, 3), lambda x: x.diagflat(-2)),
+    ((4, 4), lambda x: x.trace()),
+    ((3, 5), lambda x: x.trace()),
+    ((3, 4), lambda x: x.H),
+    ((2, 3, 4), lambda x: x.mH),
+    ((2, 3, 4), lambda x: x.adjoint()),
+    ((2, 3, 4), lambda x: x.ravel()),
+    ((2, 3, 4), lambda x: x.transpose(0, 2).ravel()),
+    ((5, 4), lambda x: x.narrow_copy(0, 1, 3)),
+    ((2, 3), lambda x: x.kron(x)),
+    ((2, 3), lambda x: x.kron(x[0])),
+    ((3,), lambda x: x.cross(x.roll(1), dim=0)),
+    ((4, 3), lambda x: x.cross(x.flip(0) * 2, dim=-1)),
+    ((3, 4), lambda x: x.cross(x[:, :1].expand(3, 4) + 1, dim=0)),
+]
+
+
+@pytest.mark.parametrize("case", MORE_CASES, ids=range(len(MORE_CASES)))
+def test_more_shape_ops(case):
+    shape, fn = case
+    check_op([shape], fn)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib, x, y: lib.kron(x, y), lambda lib, x, y: lib.cross(x, y, dim=1),
+    lambda lib, x, y: lib.diagonal_scatter(x, y[0, :2, :3], 1, 1, 2),
+    lambda lib, x, y: lib.diagonal_scatter(x, y[0, :, :2], dim1=0, dim2=2),
+    lambda lib, x, y: x.diagonal_scatter(y[0, :, 1:3] * 2, -1, 2, 0),
+], ids=range(5))
+def test_two_tensor_shape_ops(fn):
+    check_op([(2, 3, 4), (1, 3, 4)], fn)
+
+
+def test_repeat_interleave_tensor_repeats():
+    reps = np.array([2, 0, 3])
+    check_op([(3, 2), reps], lambda lib, x, r: x.repeat_interleave(r, dim=0))
+    check_op([(2, 3), reps], lambda lib, x, r: lib.repeat_interleave(x, r, 1, output_size=5))
+    check_op([(3,), np.array(2)], lambda lib, x, r: x.repeat_interleave(r))
+    check_op([(3,), np.array([2])], lambda lib, x, r: x.repeat_interleave(r))  # one for all
+    t, n = (lib.repeat_interleave(lib.tensor(reps)) for lib in (torch, ndgrad))
+    np.testing.assert_array_equal(n.numpy(), t.numpy())
+    for lib in (torch, ndgrad):
+        with pytest.raises(RuntimeError, match="repeats must have the same size as input"):
+            lib.zeros(2, 4).repeat_interleave(lib.tensor([1, 2, 3]), dim=1)
+        with pytest.raises(RuntimeError, match="Repeats must be non-negative"):
+            lib.zeros(2).repeat_interleave(-1)
+        with pytest.raises(RuntimeError, match="repeats can not be negative"):
+            lib.zeros(2).repeat_interleave(lib.tensor([1, -1]))
+
+
+def test_unfold_is_a_view_and_errors():
+    x = ndgrad.arange(6.0)
+    w = x.unfold(0, 2, 2)
+    assert w._base is not None and np.shares_memory(w.numpy(), x.numpy())
+    for lib in (torch, ndgrad):
+        with pytest.raises(RuntimeError, match="maximum size for tensor at dimension 0 is 6"):
+            lib.arange(6.0).unfold(0, 7, 1)
+        with pytest.raises(RuntimeError, match="step is 0 but must be > 0"):
+            lib.arange(6.0).unfold(0, 2, 0)
+
+
+@pytest.mark.filterwarnings("ignore:Using torch.cross without specifying the dim")
+def test_diagonal_scatter_and_diag_errors():
+    for lib in (torch, ndgrad):
+        with pytest.raises(RuntimeError, match="expected src to have a size equal to the slice"):
+            lib.diagonal_scatter(lib.zeros(3, 3), lib.zeros(2))
+        with pytest.raises(RuntimeError, match=r"diag\(\): Supports 1D or 2D tensors. Got 3D"):
+            lib.zeros(2, 2, 2).diag()
+        with pytest.raises(RuntimeError, match="trace: expected a matrix"):
+            lib.zeros(3).trace()
+        with pytest.raises(RuntimeError, match="tensor.H is only supported on matrices"):
+            _ = lib.zeros(3).H
+        with pytest.raises(RuntimeError, match="expected rotation dims to be different"):
+            lib.zeros(2, 2).rot90(1, (1, 1))
+        with pytest.raises(RuntimeError, match="shifts and dimensions must align"):
+            lib.zeros(2, 2).roll((1, 2))
+        with pytest.raises(RuntimeError, match="dimension of size 3|must have length 3"):
+            lib.zeros(2, 2).cross(lib.zeros(2, 2))
+        with pytest.raises(RuntimeError, match="must have length 3"):
+            lib.zeros(3, 2).cross(lib.zeros(3, 2), dim=1)
+    t, n = (lib.tensor(2.0).roll(1) for lib in (torch, ndgrad))
+    assert n.item() == t.item()
+    with pytest.warns(UserWarning, match="without specifying the dim arg is deprecated"):
+        ndgrad.zeros(2, 3).cross(ndgrad.zeros(2, 3))
+
+
+# -- splitting --------------------------------------------------------------------------------
+SPLIT_CASES = [
+    ((5,), lambda lib, x: x.tensor_split(3)),
+    ((5, 2), lambda lib, x: x.tensor_split([1, 3])),
+    ((5, 2), lambda lib, x: x.tensor_split((-2,))),
+    ((5, 2), lambda lib, x: x.tensor_split([3, 1])),  # decreasing: an empty piece
+    ((5, 2), lambda lib, x: x.tensor_split([7, 9])),  # past the end: clamped
+    ((5, 2), lambda lib, x: x.tensor_split([-7])),
+    ((2, 5), lambda lib, x: x.tensor_split(lib.tensor([1, 4]), dim=1)),
+    ((2, 5), lambda lib, x: lib.tensor_split(x, lib.tensor(2), 1)),  # 0-d: sections
+    ((2, 6), lambda lib, x: lib.hsplit(x, 3)),
+    ((6,), lambda lib, x: x.hsplit([2, 3])),
+    ((4, 2), lambda lib, x: lib.vsplit(x, [1, 3])),
+    ((2, 2, 4), lambda lib, x: x.dsplit(2)),
+    ((5, 2), lambda lib, x: x.split_with_sizes([2, 3])),
+    ((5, 2), lambda lib, x: lib.unsafe_split(x, 2)),
+    ((5, 2), lambda lib, x: x.unsafe_chunk(2, 1)),
+    ((6,), lambda lib, x: x.chunk(4)),
+    ((0,), lambda lib, x: x.chunk(3)),
+]
+
+
+@pytest.mark.parametrize("case", SPLIT_CASES, ids=range(len(SPLIT_CASES)))
+def test_splits(case):
+    shape, fn = case
+    check_op([shape], fn)
+
+
+@pytest.mark.parametrize("fn,match", [
+    (lambda lib: lib.tensor(1.0).tensor_split(1), "at least a 1-dimensional tensor"),
+    (lambda lib: lib.zeros(5).tensor_split(0), "number of sections must be larger than 0"),
+    (lambda lib: lib.zeros(5).tensor_split(lib.tensor([1.0])), "to have dtype of long"),
+    (lambda lib: lib.zeros(5).tensor_split(lib.tensor([[1]])), "zero-dimensional or one-dim"),
+    (lambda lib: lib.hsplit(lib.zeros(5), 3), "not divisible by the split_size 3"),
+    (lambda lib: lib.vsplit(lib.zeros(5), 1), "requires a tensor with at least 2 dimension"),
+    (lambda lib: lib.dsplit(lib.zeros(2, 2), 2), "requires a tensor with at least 3 dimension"),
+    (lambda lib: lib.tensor(1.0).split(1), "split expects at least a 1-dimensional tensor"),
+    (lambda lib: lib.tensor(1.0).chunk(1), "chunk expects at least a 1-dimensional tensor"),
+    (lambda lib: lib.zeros(3).chunk(0), "greater than 0, got: 0"),
+    (lambda lib: lib.zeros(5).split_with_sizes([2, 2]), "to sum exactly to 5"),
+])
+def test_split_errors(fn, match):
+    for lib in (torch, ndgrad):
+        with pytest.raises(RuntimeError, match=match):
+            fn(lib)
+    with pytest.raises(IndexError, match="Dimension specified as 0 but tensor has no dim"):
+        ndgrad.tensor(1.0).unbind(0)
+
+
+# -- in-place view ops and triangles ------------------------------------------------------------
+@pytest.mark.parametrize("fn", [
+    lambda x: (x * 1).squeeze_(), lambda x: (x * 1).squeeze_(1),
+    lambda x: (x * 1).squeeze_((1, 3)), lambda x: (x * 1).unsqueeze_(0),
+    lambda x: (x[0, :, :, 0] * 1).t_(), lambda x: (x * 1).transpose_(0, 2),
+    lambda x: (x * 1).swapdims_(-1, 0), lambda x: (x[:, 0] * 1).tril_(),
+    lambda x: (x[:, 0] * 1).triu_(-1),
+], ids=range(9))
+def test_inplace_view_ops(fn):
+    check_op([(3, 1, 4, 1)], fn)
+
+
+def test_inplace_view_ops_on_leaves():
+    x = ndgrad.zeros(3, 1)
+    assert x.squeeze_() is x and x.shape == (3,)
+    assert x.unsqueeze_(0).shape == (1, 3) and x.t_().shape == (3, 1)
+    for lib in (torch, ndgrad):
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            lib.zeros(3, 1, requires_grad=True).squeeze_()

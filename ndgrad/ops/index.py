@@ -1,4 +1,4 @@
-"""Indexing primitives: ``x[index]`` and ``x[index] = v``, gather and scatter.
+"""Indexing primitives: ``x[index]`` and ``x[index] = v``, gather and scatter, unfold's windows.
 
 ``plan_index`` turns a PyTorch index into steps NumPy can take (basic indexing gives views, as
 PyTorch's does; advanced indexing copies). Each primitive's backward is its adjoint: the
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad.ops.base import Primitive
-from ndgrad.ops.shape import Pad
+from ndgrad.ops.shape import Pad, Permute
 
 
 def has_advanced(index: tuple) -> bool:
@@ -245,6 +245,86 @@ class Scatter(Primitive):
         return gx, None, None, gsrc
 
 
+_REDUCE_UFUNCS = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum,
+                  "amin": np.minimum}
+
+
+def _identity(reduce: str, dtype: np.dtype) -> Any:
+    """The value that leaves a reduction unchanged: where include_self=False starts."""
+    if reduce in ("sum", "mean"):
+        return 0
+    if reduce == "prod":
+        return 1
+    if dtype.kind == "f":
+        return -np.inf if reduce == "amax" else np.inf
+    if dtype == np.bool_:
+        return reduce == "amin"
+    info = np.iinfo(dtype)
+    return info.min if reduce == "amax" else info.max
+
+
+class ScatterReduce(Primitive):
+    """A copy of x with each src[i][j] reduced (sum, prod, mean, amax, amin) into
+    x[index[i][j]][j] for dim 0 (and so on), x's own value included unless ``include_self`` is
+    False. Gradients are torch's scatter_reduce_backward: for prod, the product of the others
+    (exact with zeros); for mean, divided by the count; for amax/amin, shared by the ties."""
+
+    array_backward = False  # written in Tensor ops (gather, scatter_add, masked_fill)
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, dim: Any, index: Any, src: Any, reduce: Any,
+                include_self: Any) -> Any:
+        where, part = _along(index, dim), _src_part(src, index)
+        out = x.copy()
+        if not include_self:
+            out[where] = _identity(reduce, x.dtype)
+        _REDUCE_UFUNCS[reduce].at(out, where, part)
+        if reduce == "mean":
+            count = np.zeros(x.shape, np.int64)
+            np.add.at(count, where, 1)
+            count += include_self
+            count[count == 0] = 1
+            out = out / count if x.dtype.kind == "f" else out // count
+            out = out.astype(x.dtype, copy=False)
+        ctx.args = (dim, index, reduce, include_self, np.shape(src))
+        ctx.save_for_backward(x, src, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        x, src, out = ctx.saved_tensors
+        d, index, reduce, include_self, src_shape = ctx.args
+        src = src[tuple(slice(0, k) for k in index.shape)]  # the part that was read
+        idx = grad._make(index)
+        if reduce == "sum":
+            g_self, g_src = grad, grad.gather(d, idx)
+        elif reduce == "prod":  # products of the others, computed without dividing by a zero
+            masked_self = x.masked_fill(x == 0, 1)
+            g_self = grad * ScatterReduce.apply(masked_self, d, index, src, "prod",
+                                                include_self) / masked_self
+            src_zero = src == 0
+            zeros_at = grad.new_zeros(x.shape).scatter_add(d, idx, src_zero.to(x.dtype))
+            single_zero = src_zero & (zeros_at.gather(d, idx) == 1)
+            without = ScatterReduce.apply(x, d, index, src.masked_fill(single_zero, 1), "prod",
+                                          include_self)
+            g_src = (grad * without).gather(d, idx).where(
+                single_zero, (grad * out).gather(d, idx) / src.masked_fill(src_zero, 1))
+        elif reduce == "mean":
+            count = (grad.new_ones if include_self else grad.new_zeros)(x.shape).scatter_add(
+                d, idx, src.new_ones(src.shape))
+            count = count.masked_fill(count == 0, 1)
+            g_self, g_src = grad / count, grad.gather(d, idx) / count.gather(d, idx)
+        else:  # amax, amin: the gradient is shared by every element equal to the result
+            value = out.gather(d, idx)
+            self_hit, src_hit = x == out, src == value
+            ties = self_hit.to(x.dtype).scatter_add(d, idx, src_hit.to(x.dtype))
+            share = grad / ties
+            g_self, g_src = self_hit * share, src_hit * share.gather(d, idx)
+        if not include_self:
+            g_self = g_self.scatter(d, idx, 0.0)
+        return g_self, None, None, _pad_to(g_src, src_shape), None, None
+
+
 def _src_part(src, index):
     # torch only reads src[:index.shape[0], :index.shape[1], ...]
     if np.ndim(src) == 0:
@@ -256,3 +336,31 @@ def _pad_to(g, shape):
     if tuple(g.shape) == tuple(shape):
         return g
     return Pad.apply(g, tuple((0, t - s) for s, t in zip(g.shape, shape, strict=True)), 0.0)
+
+
+class Unfold(Primitive):
+    """Every window of ``size`` elements, ``step`` apart, along ``dim``, as a new last dim: a
+    (read-only) view, as torch's, by NumPy's sliding_window_view. Windows overlap when step <
+    size: the gradient adds each window's gradient back where the window came from."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, dim: Any, size: Any, step: Any) -> Any:
+        ctx.shape, ctx.dim, ctx.step = x.shape, dim, step
+        if x.ndim == 0:  # torch: a 0-d tensor has one window of size 1
+            return x.reshape(1)
+        windows = np.lib.stride_tricks.sliding_window_view(x, size, axis=dim)
+        return windows[(slice(None),) * dim + (slice(None, None, step),)]
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        if not ctx.shape:
+            return grad.reshape(()), None, None, None
+        d, nd = ctx.dim, len(ctx.shape)
+        n, size = grad.shape[d], grad.shape[-1]
+        # (..., n, rest..., size) -> (..., n, size, rest...), then add at x[..., start + k, ...]
+        order = tuple(range(d + 1)) + (nd,) + tuple(range(d + 1, nd))
+        where = np.arange(n).reshape(n, 1) * ctx.step + np.arange(size)
+        g = Permute.apply(grad, order)
+        return IndexAddZeros.apply(g, ctx.shape, (slice(None),) * d + (where,)), None, None, None

@@ -9,7 +9,7 @@ import numpy as np
 
 from ndgrad._helpers import as_ndarray, wrap_dims
 from ndgrad.ops.base import Primitive
-from ndgrad.ops.elementwise import Where
+from ndgrad.ops.elementwise import Abs, Exp, Log, Where
 from ndgrad.ops.shape import ExpandCopy, Flip, Pad
 
 
@@ -38,6 +38,38 @@ class Sum(Primitive):
         if not keepdim and len(dims) < len(shape):  # put the summed dims back, as size 1
             grad = grad.reshape(_keepdim_shape(shape, dims))
         return ExpandCopy.apply(grad, shape), None, None
+
+
+class NanSum(Primitive):
+    """sum with NaNs counted as zeros. The gradient is grad * (x is not NaN), a product as in
+    torch: a NaN or infinite upstream gradient stays NaN on the NaNs too."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, dims: Any, keepdim: Any) -> Any:
+        ctx.args = (x.shape, dims, keepdim)
+        ctx.save_for_backward(x)
+        return as_ndarray(np.nansum(x, axis=dims, dtype=x.dtype, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (x,) = ctx.saved_like(grad)
+        return Sum.backward(ctx, grad)[0] * (x == x), None, None
+
+
+class StdFromVar(Primitive):
+    """std = sqrt(var), with torch's std_backward: where std is 0 (all elements equal) the
+    gradient is 0, not grad / 0."""
+
+    @staticmethod
+    def forward(ctx: Any, var: Any) -> Any:
+        out = as_ndarray(np.sqrt(var))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (out,) = ctx.saved_like(grad)
+        return Where.apply(out == 0, 0.0, grad / (out * 2))
 
 
 class Amax(Primitive):
@@ -95,6 +127,40 @@ class Cumsum(Primitive):
         if grad.ndim == 0:
             return grad, None
         return _rev_cumsum(grad, ctx.dim), None
+
+
+class Logcumsumexp(Primitive):
+    """out_j = log(exp(x_0) + ... + exp(x_j)) along dim, accumulated by NumPy's logaddexp (no
+    overflow). d out_j / d x_k = exp(x_k - out_j) for k <= j, so the gradient is
+    grad_k = sum over j >= k of grad_j exp(x_k - out_j): torch's logcumsumexp_backward sums it
+    in log space, the positive and the negative parts of grad apart, so nothing overflows."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, dim: Any) -> Any:
+        out = np.logaddexp.accumulate(x.reshape(-1) if x.ndim == 0 else x, axis=dim)
+        out = out.reshape(x.shape)
+        ctx.dim = dim
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        x, out = ctx.saved_like(grad)
+        if x.ndim == 0:
+            return grad, None
+        d = ctx.dim
+        # log(0) as a finite number (float32's lowest: finite in float64 too), so that
+        # log(0) - out is never inf - inf
+        lowest = float(np.finfo(np.float32).min)
+        log_abs = Log.apply(Abs.apply(grad))
+        pos = Where.apply(grad > 0, log_abs, lowest)
+        neg = Where.apply(grad < 0, log_abs, lowest)
+
+        def reversed_lcse(t: Any) -> Any:  # log(sum over j >= k of exp(t_j))
+            return Flip.apply(Logcumsumexp.apply(Flip.apply(t, (d,)), d), (d,))
+
+        gx = Exp.apply(reversed_lcse(pos - out) + x) - Exp.apply(reversed_lcse(neg - out) + x)
+        return gx, None
 
 
 class Prod(Primitive):
@@ -237,3 +303,62 @@ class Norm(Primitive):
         else:
             gx = x * x.abs().pow(p - 2) * (g / norm.pow(p - 1)).masked_fill(norm == 0, 0.0)
         return gx, None, None, None
+
+
+class Cdist(Primitive):
+    """dist[..., i, j] = ||x1[..., i, :] - x2[..., j, :]||_p for x1 (..., P, M), x2 (..., R, M).
+
+    p = 2 with ``use_mm`` is torch's matrix form (|a|^2 - 2 a.b + |b|^2, no (P, R, M) array).
+    Gradients are torch's _cdist_backward: each pair contributes d||d||_p / d d to x1's row and
+    its negative to x2's, 0 where the distance is 0; for p = inf, every coordinate reaching the
+    max gets the whole gradient (no sharing)."""
+
+    array_backward = False  # written in Tensor ops (sign, abs, pow, masked_fill)
+
+    @staticmethod
+    def forward(ctx: Any, x1: Any, x2: Any, p: Any, use_mm: Any) -> Any:
+        if use_mm:
+            sq1 = np.sum(x1 * x1, axis=-1, keepdims=True)  # (..., P, 1)
+            sq2 = np.sum(x2 * x2, axis=-1, keepdims=True)  # (..., R, 1)
+            d2 = sq1 - 2 * (x1 @ np.swapaxes(x2, -1, -2)) + np.swapaxes(sq2, -1, -2)
+            out = np.sqrt(np.maximum(d2, 0))
+        else:
+            diff = np.abs(x1[..., :, None, :] - x2[..., None, :, :])  # (..., P, R, M)
+            if p == 0:
+                out = np.sum(diff != 0, axis=-1).astype(x1.dtype)
+            elif p == 1:
+                out = np.sum(diff, axis=-1)
+            elif p == 2:
+                out = np.sqrt(np.sum(diff * diff, axis=-1))
+            elif math.isinf(p):
+                out = np.amax(diff, axis=-1, initial=0)
+            else:
+                out = np.sum(diff ** p, axis=-1) ** (1 / p)
+        out = as_ndarray(out).astype(x1.dtype, copy=False)
+        ctx.p = p
+        ctx.save_for_backward(x1, x2, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        x1, x2, dist = ctx.saved_tensors
+        p = ctx.p
+        if p == 2:  # torch's _euclidean_dist_backward: no (P, R, M) array
+            ratio = (grad / dist).masked_fill(dist == 0, 0.0)  # (..., P, R)
+            g1 = x1 * ratio.sum(-1, keepdim=True) - ratio @ x2
+            g2 = x2 * ratio.sum(-2).unsqueeze(-1) - ratio.mT @ x1
+            return g1, g2, None, None
+        diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)  # (..., P, R, M)
+        g, d = grad.unsqueeze(-1), dist.unsqueeze(-1)
+        if p == 0:
+            w = diff * 0
+        elif p == 1:
+            w = diff.sign() * g
+        elif math.isinf(p):
+            w = diff.sign() * g * (diff.abs() == d)
+        elif p < 2:
+            w = diff.sign() * diff.abs().pow(p - 1) * g / d.pow(p - 1)
+            w = w.masked_fill((d == 0) | ((diff == 0) & (p < 1)), 0.0)
+        else:
+            w = (diff * diff.abs().pow(p - 2) * g / d.pow(p - 1)).masked_fill(d == 0, 0.0)
+        return w.sum(-2), -w.sum(-3), None, None

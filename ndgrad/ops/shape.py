@@ -141,6 +141,26 @@ class DiagonalEmbed(Primitive):
         return grad.diagonal(*ctx.args), None, None, None, None
 
 
+class DiagonalScatter(Primitive):
+    """x with its diagonal (offset, dim1, dim2) replaced by ``src``: the gradient of x is grad
+    with that diagonal zeroed, the gradient of src is grad's diagonal."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, src: Any, offset: Any, dim1: Any, dim2: Any) -> Any:
+        ctx.args = (offset, dim1, dim2)
+        out = x.copy()
+        view = np.diagonal(out, offset, dim1, dim2)
+        view.flags.writeable = True
+        view[...] = src
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        gx = DiagonalScatter.apply(grad, 0.0, *ctx.args) if ctx.needs_input_grad[0] else None
+        gsrc = Diagonal.apply(grad, *ctx.args) if ctx.needs_input_grad[1] else None
+        return gx, gsrc, None, None, None
+
+
 class Flip(Primitive):
     @staticmethod
     def forward(ctx: Any, x: Any, dims: Any) -> Any:

@@ -1,5 +1,6 @@
 """Conversions: a tensor's attributes (shape, dtype, strides), its values as Python or NumPy
-objects, and dtype/device changes (``to``, ``float()``, ``type()``). ``as_array`` is PyTorch's
+objects, dtype/device/memory-layout changes (``to``, ``float()``, ``type()``, ``contiguous``),
+and new tensors like this one (``new_zeros``, ``new_tensor``, ...). ``as_array`` is PyTorch's
 dtype inference for data given to ``tensor()``: Python floats become the default float dtype,
 Python ints int64.
 """
@@ -12,9 +13,50 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
-from ndgrad._helpers import wrap_dim
+from ndgrad._helpers import shape_arg, wrap_dim
 from ndgrad.ops.elementwise import Cast, Clone
 from ndgrad.tensor.base import _CPU, Size, TensorBase, _bool, _int, device
+
+
+class memory_format:  # noqa: N801 - PyTorch's name
+    """How a tensor's elements are laid out in memory: ``contiguous_format`` (row-major),
+    ``channels_last`` (NHWC strides for an NCHW tensor), ``channels_last_3d`` (NDHWC), or
+    ``preserve_format`` (keep the input's layout). A tensor's shape never changes with it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"ndgrad.{self.name}"
+
+
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+preserve_format = memory_format("preserve_format")
+# the dims in memory order (outermost first): NCHW tensors stored as NHWC, NCDHW as NDHWC
+_CHANNELS_LAST = {channels_last: (0, 2, 3, 1), channels_last_3d: (0, 2, 3, 4, 1)}
+
+
+def _memory_order(fmt: Any, ndim: int) -> tuple[int, ...] | None:
+    """The dims in memory order for a memory format, None for ``preserve_format``."""
+    if not isinstance(fmt, memory_format):
+        raise TypeError(f"memory_format must be an ndgrad.memory_format, not "
+                        f"{type(fmt).__name__}")
+    if fmt is preserve_format:
+        return None
+    if fmt is contiguous_format:
+        return tuple(range(ndim))
+    order = _CHANNELS_LAST[fmt]
+    if ndim != len(order):
+        raise RuntimeError(f"required rank {len(order)} tensor to use {fmt.name} format")
+    return order
+
+
+def _check_device(where: Any) -> None:
+    """Raise for any device but the CPU: ndgrad runs on the CPU only."""
+    if where is not None:
+        device(str(where))
 
 
 def as_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -127,8 +169,15 @@ class ConversionMixin(TensorBase):
     def is_floating_point(self) -> _bool:
         return self._data.dtype.kind == "f"
 
-    def is_contiguous(self) -> _bool:
-        return bool(self._data.flags.c_contiguous)
+    def is_contiguous(self, memory_format: Any = contiguous_format) -> _bool:
+        """Whether the elements are stored densely in the order of ``memory_format``."""
+        if memory_format is contiguous_format:
+            return bool(self._data.flags.c_contiguous)
+        if memory_format in _CHANNELS_LAST and self._data.ndim != len(_CHANNELS_LAST[
+                memory_format]):
+            return False
+        order = _memory_order(memory_format, self._data.ndim)
+        return bool(self._data.transpose(order).flags.c_contiguous)
 
     def stride(self, dim: _int | None = None) -> Any:
         st = tuple(s // self._data.itemsize for s in self._data.strides)
@@ -157,7 +206,11 @@ class ConversionMixin(TensorBase):
         return self._data if dtype is None else self._data.astype(dtype)
 
     def to(self, *args: Any, **kwargs: Any) -> Any:
-        """``to(dtype)``, ``to('cpu')``, ``to(other)``: returns self when nothing changes."""
+        """``to(dtype)``, ``to('cpu')``, ``to(other)``, ``to(memory_format=...)``: returns self
+        when nothing changes."""
+        fmt = kwargs.pop("memory_format", preserve_format)
+        if fmt is not preserve_format:
+            return self.to(*args, **kwargs)._laid_out(fmt)
         target = to_args_dtype(args, kwargs)
         if target is None:
             return self
@@ -191,35 +244,101 @@ class ConversionMixin(TensorBase):
             dtype = getattr(_dtype, found[0] if found[0] != "bool" else "bool_")
         return self.to(dtype)
 
-    def float(self) -> Any:
-        return self.to(_dtype.float32)
+    def float(self, memory_format: Any = preserve_format) -> Any:
+        return self.to(_dtype.float32, memory_format=memory_format)
 
-    def double(self) -> Any:
-        return self.to(_dtype.float64)
+    def double(self, memory_format: Any = preserve_format) -> Any:
+        return self.to(_dtype.float64, memory_format=memory_format)
 
-    def half(self) -> Any:
-        return self.to(_dtype.float16)
+    def half(self, memory_format: Any = preserve_format) -> Any:
+        return self.to(_dtype.float16, memory_format=memory_format)
 
-    def long(self) -> Any:
-        return self.to(_dtype.int64)
+    def long(self, memory_format: Any = preserve_format) -> Any:
+        return self.to(_dtype.int64, memory_format=memory_format)
 
-    def int(self) -> Any:
-        return self.to(_dtype.int32)
+    def int(self, memory_format: Any = preserve_format) -> Any:
+        return self.to(_dtype.int32, memory_format=memory_format)
 
-    def bool(self) -> Any:
-        return self.to(_dtype.bool_)
+    def short(self, memory_format: Any = preserve_format) -> Any:
+        return self.to(_dtype.int16, memory_format=memory_format)
 
-    def byte(self) -> Any:
-        return self.to(_dtype.uint8)
+    def char(self, memory_format: Any = preserve_format) -> Any:
+        return self.to(_dtype.int8, memory_format=memory_format)
+
+    def bool(self, memory_format: Any = preserve_format) -> Any:
+        return self.to(_dtype.bool_, memory_format=memory_format)
+
+    def byte(self, memory_format: Any = preserve_format) -> Any:
+        return self.to(_dtype.uint8, memory_format=memory_format)
 
     def type_as(self, other: Any) -> Any:
         return self.to(other.dtype)
 
-    def clone(self) -> Any:
-        return Clone.apply(self)
+    def clone(self, memory_format: Any = preserve_format) -> Any:
+        """A copy (differentiable); ``memory_format`` picks its layout in memory."""
+        if memory_format is preserve_format:
+            return Clone.apply(self)
+        return self._laid_out(memory_format, copy=True)
 
-    def contiguous(self) -> Any:
-        return self if self._data.flags.c_contiguous else self.clone()
+    def contiguous(self, memory_format: Any = contiguous_format) -> Any:
+        """self if already laid out as ``memory_format`` (row-major by default), else a copy
+        that is."""
+        if memory_format in (contiguous_format, preserve_format) and (
+                self._data.flags.c_contiguous):
+            return self
+        if memory_format is preserve_format:
+            raise RuntimeError("preserve memory format is unsupported by the contiguous "
+                               "operator")
+        return self._laid_out(memory_format)
+
+    def _laid_out(self, fmt: Any, copy: _bool = False) -> Any:
+        """self (or a copy, if ``copy`` or needed) stored in the order of memory format ``fmt``:
+        permuted into memory order, copied row-major there, and permuted back (a view)."""
+        order = _memory_order(fmt, self._data.ndim)
+        if order is None:  # preserve_format
+            return Clone.apply(self) if copy else self
+        if not copy and self.is_contiguous(fmt):
+            return self
+        if order == tuple(range(self._data.ndim)):
+            return Clone.apply(self)  # a row-major copy
+        stored = Clone.apply(self.permute(order))  # row-major in memory order
+        return stored.permute(tuple(np.argsort(order).tolist()))
+
+    # -- new tensors like this one (its dtype unless given) -----------------------------------
+    def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None,
+                   requires_grad: _bool = False) -> Any:
+        """A new tensor holding a copy of ``data``, in this tensor's dtype unless given."""
+        _check_device(device)
+        out = self._make(np.array(as_array(data, dtype if dtype is not None else self.dtype)))
+        return out.requires_grad_() if requires_grad else out
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: _bool = False, **kwargs: Any) -> Any:
+        return self._new_filled(size, 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: _bool = False, **kwargs: Any) -> Any:
+        return self._new_filled(size, 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: _bool = False, **kwargs: Any) -> Any:
+        """A new tensor of ``size`` (its values unset in torch; zeros here)."""
+        return self._new_filled(size, 0, dtype, device, requires_grad)
+
+    def new_empty_strided(self, size: Any, stride: Any, *, dtype: Any = None, device: Any = None,
+                          requires_grad: _bool = False, **kwargs: Any) -> Any:
+        return self._new_filled((size,), 0, dtype, device, requires_grad)
+
+    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
+                 requires_grad: _bool = False, **kwargs: Any) -> Any:
+        return self._new_filled((size,), fill_value, dtype, device, requires_grad)
+
+    def _new_filled(self, size: Any, value: Any, dtype: Any, device: Any,
+                    requires_grad: _bool) -> Any:
+        _check_device(device)
+        nd = self._data.dtype if dtype is None else _dtype.to_np(dtype)
+        out = self._make(np.full(shape_arg(size) if size else (), value, nd))
+        return out.requires_grad_() if requires_grad else out
 
     def _operand(self, v: Any, dtype: Any = None) -> Any:
         """An operand for an op with self: Tensors and Python numbers pass through, NumPy

@@ -2,10 +2,10 @@
 
 The class is assembled from parts that mirror ``ndgrad/ops``: ``conversion.py`` (attributes,
 dtype and device changes), ``elementwise.py`` (operators with type promotion, math, in-place
-forms), ``reduce.py``, ``shape.py``, ``index.py``, ``linalg.py`` and ``random.py``. This file is
-the core: the constructor, the autograd attributes (requires_grad, grad, grad_fn, hooks,
-backward, detach), Python's protocols (len, iter, bool, int, format) and repr. Methods are one
-line when they call a primitive (``ndgrad/ops``) and a few lines when they are composites built
+forms), ``reduce.py``, ``shape.py``, ``index.py``, ``sort.py``, ``linalg.py`` and ``random.py``.
+This file is the core: the constructor, the autograd attributes (requires_grad, grad, grad_fn,
+hooks, backward, detach), Python's protocols (len, iter, bool, int, format) and repr. Methods are
+one line when they call a primitive (``ndgrad/ops``) and a few lines when they are composites built
 from other methods: a composite needs no backward code, autograd derives it.
 """
 
@@ -32,13 +32,14 @@ from ndgrad.tensor.linalg import LinalgMixin
 from ndgrad.tensor.random import RandomMixin
 from ndgrad.tensor.reduce import ReduceMixin
 from ndgrad.tensor.shape import ShapeMixin
+from ndgrad.tensor.sort import SortMixin
 from ndgrad.utils.hooks import RemovableHandle
 
 _new = object.__new__
 
 
-class Tensor(ConversionMixin, ElementwiseMixin, ReduceMixin, ShapeMixin, IndexMixin, LinalgMixin,
-             RandomMixin):
+class Tensor(ConversionMixin, ElementwiseMixin, ReduceMixin, ShapeMixin, IndexMixin, SortMixin,
+             LinalgMixin, RandomMixin):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autograd."""
 
     def __init__(self, *args: Any, dtype: Any = None, device: Any = None,

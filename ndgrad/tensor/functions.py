@@ -1,21 +1,30 @@
-"""Functions of several tensors, as torch has them at the top level: where, cat, stack, einsum,
-broadcast_tensors; and the functional forms of a few methods (softmax, log_softmax)."""
+"""Functions of several tensors, as torch has them at the top level: where, cat, stack and
+their variants (hstack, vstack, dstack, column_stack, block_diag), meshgrid, cartesian_prod,
+combinations, tensordot, cdist, einsum, broadcast_tensors, var_mean/std_mean, trapezoid,
+searchsorted/bucketize, isin, tril/triu_indices; the ``*_copy`` forms of the view ops; and the
+functional forms of a few methods (softmax, log_softmax)."""
 
 from __future__ import annotations
 
+import itertools
+import warnings
+from collections import namedtuple
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ndgrad import _dtype
-from ndgrad._helpers import broadcast_error, wrap_dim
+from ndgrad._helpers import broadcast_error, not_implemented_for, wrap_dim
 from ndgrad.ops.linalg import Einsum, _explicit
-from ndgrad.ops.shape import Cat
+from ndgrad.ops.reduce import Cdist
+from ndgrad.ops.shape import Cat, Pad
+from ndgrad.ops.sort import searchsorted_rows
 from ndgrad.tensor.base import Size
 from ndgrad.tensor.conversion import cast
 from ndgrad.tensor.core import Tensor
 from ndgrad.tensor.creation import tensor
+from ndgrad.tensor.sort import _histogram
 
 
 def _as_tensor(v: Any) -> Tensor:
@@ -92,6 +101,34 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     return Einsum.apply(equation, *(cast(t, nd) for t in ts))
 
 
+def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
+             keepdim: bool = False, *, correction: Any = None, axis: Any = None,
+             keepdims: bool | None = None) -> tuple[Tensor, Tensor]:
+    """(var, mean) over ``dim``, with var's arguments (``var_mean(x, unbiased)`` too)."""
+    if axis is not None:
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return (input.var(dim, unbiased, keepdim, correction=correction),
+            input.mean(dim, keepdim))
+
+
+def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
+             keepdim: bool = False, *, correction: Any = None, axis: Any = None,
+             keepdims: bool | None = None) -> tuple[Tensor, Tensor]:
+    """(std, mean) over ``dim``, with std's arguments."""
+    if axis is not None:
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return (input.std(dim, unbiased, keepdim, correction=correction),
+            input.mean(dim, keepdim))
+
+
 def is_tensor(obj: Any) -> bool:
     return isinstance(obj, Tensor)
 
@@ -128,3 +165,437 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
         raise TypeError(f"multinomial(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
     return input.multinomial(num_samples, replacement, generator=generator)
+
+
+# -- joining tensors ---------------------------------------------------------------------------
+def _tensors(tensors: Any, name: str) -> list[Tensor]:
+    """The tensors of ``f(a, b)`` or ``f([a, b])``."""
+    if len(tensors) == 1 and isinstance(tensors[0], list | tuple):
+        tensors = tensors[0]
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}(): expected Tensor as element in argument, but got "
+                            f"{type(t).__name__}")
+    return list(tensors)
+
+
+def _atleast(ndim: int, shape_of: Any, tensors: tuple[Any, ...], name: str) -> Any:
+    ts = _tensors(tensors, name)
+    out = tuple(t if t.ndim >= ndim else t.reshape(shape_of(t)) for t in ts)
+    return out[0] if len(tensors) == 1 and isinstance(tensors[0], Tensor) else out
+
+
+def atleast_1d(*tensors: Any) -> Any:
+    """Each tensor with at least one dim (a 0-d one becomes shape (1,))."""
+    return _atleast(1, lambda t: (1,), tensors, "atleast_1d")
+
+
+def atleast_2d(*tensors: Any) -> Any:
+    """Each tensor with at least two dims: () -> (1, 1), (n,) -> (1, n)."""
+    return _atleast(2, lambda t: (1,) * (2 - t.ndim) + tuple(t.shape), tensors, "atleast_2d")
+
+
+def atleast_3d(*tensors: Any) -> Any:
+    """Each tensor with at least three dims: () -> (1, 1, 1), (n,) -> (1, n, 1),
+    (m, n) -> (m, n, 1)."""
+    def shape(t: Tensor) -> tuple[int, ...]:
+        return {0: (1, 1, 1), 1: (1, t.numel(), 1)}.get(t.ndim, tuple(t.shape) + (1,))
+    return _atleast(3, shape, tensors, "atleast_3d")
+
+
+def hstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Join along dim 1 (dim 0 for 1-D tensors)."""
+    ts = atleast_1d(*_tensors((tensors,), "hstack"))
+    return cat(ts, 0 if ts[0].ndim == 1 else 1)
+
+
+def vstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Join as rows: 1-D tensors become rows of a matrix."""
+    return cat(atleast_2d(*_tensors((tensors,), "vstack")), 0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Join along the third dim (depth)."""
+    return cat(atleast_3d(*_tensors((tensors,), "dstack")), 2)
+
+
+def column_stack(tensors: Sequence[Tensor]) -> Tensor:
+    """Join as columns: 0-d and 1-D tensors become columns of a matrix."""
+    ts = _tensors((tensors,), "column_stack")
+    return cat([t.reshape(t.numel(), 1) if t.ndim <= 1 else t for t in ts], 1)
+
+
+def block_diag(*tensors: Tensor) -> Tensor:
+    """The tensors (0-d, 1-D as a row, or 2-D) as blocks on the diagonal of a zero matrix."""
+    mats = []
+    for i, t in enumerate(_tensors(tensors, "block_diag")):
+        if t.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer "
+                               f"dimensions. Input {i} has {t.ndim} dimensions")
+        mats.append(t.reshape((1,) * (2 - t.ndim) + tuple(t.shape)))
+    if not mats:
+        return Tensor._make(np.zeros((0, 0), _dtype.default_float()))
+    nd = _dtype.result_type(*mats)
+    width = sum(m.shape[1] for m in mats)
+    rows, left = [], 0
+    for m in mats:  # each block padded with zeros to the full width, then the rows joined
+        w = m.shape[1]
+        rows.append(Pad.apply(cast(m, nd), ((0, 0), (left, width - left - w)), 0))
+        left += w
+    return Cat.apply(*rows, dim=0)
+
+
+def meshgrid(*tensors: Any, indexing: str | None = None) -> tuple[Tensor, ...]:
+    """Coordinate grids: output i varies along dim i ('ij'), or the first two swapped ('xy',
+    as NumPy's default); 0-d and 1-D inputs. The grids are expanded views of the inputs."""
+    ts = _tensors(tensors, "meshgrid")
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the "
+                      "indexing argument.", UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
+                           f"received: {indexing}")
+    for t in ts:
+        if t.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but "
+                               f"got: {t.ndim}D")
+    if len({t.dtype for t in ts}) > 1:
+        raise RuntimeError("torch.meshgrid: Expected all tensors in the tensor list to have the "
+                           "same dtype")
+    swap = indexing == "xy" and len(ts) >= 2
+    order = [1, 0] + list(range(2, len(ts))) if swap else list(range(len(ts)))
+    shape = tuple(ts[i].numel() for i in order)
+    out = []
+    for i, t in enumerate(ts):
+        where = order.index(i)  # the output dim that t runs along
+        view = [1] * len(ts)
+        view[where] = t.numel()
+        out.append(t.reshape(view).expand(shape))
+    return tuple(out)
+
+
+def cartesian_prod(*tensors: Tensor) -> Tensor:
+    """Every combination of one element from each 1-D tensor, as rows (itertools.product)."""
+    ts = _tensors(tensors, "cartesian_prod")
+    for t in ts:
+        if t.ndim != 1:
+            raise RuntimeError(f"Expect a 1D vector, but got shape {list(t.shape)}")
+    if len(ts) == 1:
+        return ts[0]
+    grids = meshgrid(*ts, indexing="ij")
+    return stack([g.reshape(-1) for g in grids], 1)
+
+
+def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """The length-r combinations of a 1-D tensor's elements, as rows (itertools.combinations,
+    or combinations_with_replacement), in lexicographic order of positions."""
+    if input.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(input.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    if r == 0:
+        return input.new_empty(0)
+    n = input.shape[0]
+    # positions (i1, ..., ir) over the whole grid, kept where increasing (or non-decreasing)
+    grid = np.indices((n,) * r).reshape(r, -1)
+    keep = np.ones(grid.shape[1], bool)
+    for a, b in itertools.pairwise(grid):
+        keep &= a <= b if with_replacement else a < b
+    index = Tensor._make(grid[:, keep].T.copy())
+    return input[index]
+
+
+# -- products and distances ------------------------------------------------------------------
+def tensordot(a: Tensor, b: Tensor, dims: Any = 2, out: Any = None) -> Tensor:
+    """Sum the products over the last ``dims`` dims of a and the first of b, or over the
+    given pairs of dims (``dims=([1, 0], [0, 1])``): a matrix product after a permute."""
+    if isinstance(dims, Tensor):
+        dims = dims.tolist()
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > a.ndim or dims > b.ndim:
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got "
+                               f"dims={dims}")
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        da, db = ([d] if isinstance(d, int) else list(d) for d in dims)
+    if len(da) != len(db):
+        raise RuntimeError(f"both dimension lists should have same length, but got "
+                           f"{len(da)} and {len(db)}")
+    da = [wrap_dim(d, a.ndim) for d in da]
+    db = [wrap_dim(d, b.ndim) for d in db]
+    for i, j in zip(da, db):  # a size-1 dim broadcasts: sum the other side's dim right away
+        if b.shape[j] == 1:
+            a = a.sum(i, keepdim=True)
+        elif a.shape[i] == 1:
+            b = b.sum(j, keepdim=True)
+        elif a.shape[i] != b.shape[j]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size "
+                               f"{a.shape[i]} in dim {i} and second has size {b.shape[j]} in "
+                               f"dim {j}")
+    free_a = [d for d in range(a.ndim) if d not in da]
+    free_b = [d for d in range(b.ndim) if d not in db]
+    k = int(np.prod([a.shape[d] for d in da]))
+    nd = _dtype.result_type(a, b)
+    x = cast(a, nd).permute(free_a + da).reshape(-1, k)  # (free_a..., k)
+    y = cast(b, nd).permute(db + free_b).reshape(k, -1)  # (k, free_b...)
+    shape = [a.shape[d] for d in free_a] + [b.shape[d] for d in free_b]
+    return (x @ y).reshape(shape)
+
+
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
+          compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
+    """The p-norm distance between each row of x1 (..., P, M) and each row of x2 (..., R, M):
+    (..., P, R); batch dims broadcast. Gradients as torch's (0 where a distance is 0)."""
+    if x1.ndim < 2 or x2.ndim < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.ndim}D")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
+                           f"{x1.shape[-1]} X2: {x2.shape[-1]}")
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values, got {p}")
+    modes = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
+             "donot_use_mm_for_euclid_dist")
+    if compute_mode not in modes:
+        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
+    for t in (x1, x2):
+        if not t.is_floating_point():
+            raise RuntimeError(f"cdist only supports floating-point dtypes, X{1 if t is x1 else 2}"
+                               f" got: {t.dtype}")
+    batch = broadcast_shapes(x1.shape[:-2], x2.shape[:-2])
+    a = x1.expand(tuple(batch) + tuple(x1.shape[-2:]))
+    b = x2.expand(tuple(batch) + tuple(x2.shape[-2:]))
+    use_mm = p == 2 and (compute_mode == "use_mm_for_euclid_dist" or (
+        compute_mode == "use_mm_for_euclid_dist_if_necessary" and (a.shape[-2] > 25 or
+                                                                   b.shape[-2] > 25)))
+    return Cdist.apply(a, b, float(p), use_mm)
+
+
+def trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Tensor:
+    """The integral of y along dim by the trapezoidal rule, at points x (a tensor) or with
+    spacing dx (1 if neither is given)."""
+    return _trapezoid(y, x, dx, dim, cumulative=False)
+
+
+def trapz(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Tensor:
+    """Alias of trapezoid."""
+    return _trapezoid(y, x, dx, dim, cumulative=False)
+
+
+def cumulative_trapezoid(y: Tensor, x: Any = None, *, dx: Any = None, dim: int = -1) -> Tensor:
+    """The running trapezoidal integral of y along dim (one element fewer than y)."""
+    return _trapezoid(y, x, dx, dim, cumulative=True)
+
+
+def _trapezoid(y: Tensor, x: Any, dx: Any, dim: int, cumulative: bool) -> Tensor:
+    name = "cumulative_trapezoid" if cumulative else "trapezoid"
+    if not isinstance(x, Tensor) and x is not None:  # trapz(y, dx) positionally
+        dx, x = x, None
+    if y.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    d = wrap_dim(dim, y.ndim)
+    n = y.shape[d]
+    if n == 0:  # no intervals: an empty integral is 0 (torch's zeros: no gradient)
+        if cumulative:
+            return y.narrow(d, 0, 0) * 1
+        return y.new_zeros(tuple(s for i, s in enumerate(y.shape) if i != d))
+    mid = (y.narrow(d, 1, n - 1) + y.narrow(d, 0, n - 1)) / 2  # (y_i + y_i+1) / 2
+    if x is not None:
+        if x.ndim == 1:
+            if x.shape[0] != n:
+                raise RuntimeError(f"{name}: There must be one `x` value for each sample point")
+            spacing = x.diff().reshape((-1,) + (1,) * (y.ndim - d - 1))
+        else:
+            spacing = x.diff(dim=dim)
+        areas = mid * spacing
+    else:
+        areas = mid * (1 if dx is None else dx)
+    return areas.cumsum(d) if cumulative else areas.sum(d)
+
+
+# -- searching ---------------------------------------------------------------------------------
+def searchsorted(sorted_sequence: Tensor, input: Any, *, out_int32: bool = False,
+                 right: bool = False, side: str | None = None, sorter: Any = None) -> Tensor:
+    """Where each value of ``input`` would be inserted into the sorted last dim of
+    ``sorted_sequence`` to keep it sorted (before equal values, or after if ``right``)."""
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but "
+                               f"got {side}")
+        if right and side == "left":
+            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, "
+                               "got side of left while right was True")
+        right = side == "right"
+    seq = sorted_sequence._data
+    scalar = not isinstance(input, Tensor)
+    values = np.asarray(input, dtype=seq.dtype) if scalar else input._data
+    if sorter is not None:
+        order = sorter._data
+        if order.shape != seq.shape:
+            raise RuntimeError("torch.searchsorted(): boundary and sorter must have the same "
+                               "size, but got boundary tensor " + str(list(seq.shape)) +
+                               " and got sorter tensor " + str(list(order.shape)))
+        seq = np.take_along_axis(seq, order, axis=-1)
+    if seq.ndim > 1 and (values.ndim != seq.ndim or values.shape[:-1] != seq.shape[:-1]):
+        raise RuntimeError(f"torch.searchsorted(): boundaries tensor should be 1 dimension or the "
+                           f"first N-1 dimensions of boundaries tensor and input value tensor "
+                           f"must match, but we got boundaries tensor {list(seq.shape)} and "
+                           f"input value tensor {list(values.shape)}")
+    out = searchsorted_rows(seq, values, right)
+    return Tensor._make(out.astype(np.int32 if out_int32 else np.int64))
+
+
+def bucketize(input: Any, boundaries: Tensor, *, out_int32: bool = False,
+              right: bool = False) -> Tensor:
+    """The bucket of each value between the 1-D sorted ``boundaries``: i such that
+    boundaries[i-1] < x <= boundaries[i] (or <= x < with ``right``)."""
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim("
+                           f"{boundaries.ndim})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+histogramdd_result = namedtuple("histogramdd_result", ["hist", "bin_edges"])
+
+
+def histogramdd(input: Tensor, bins: Any = 10, *, range: Any = None, weight: Any = None,
+                density: bool = False) -> Any:
+    """(hist, bin_edges): the histogram of the points in the last dim of ``input`` (..., D),
+    ``bins`` equal bins per dim (an int, or one per dim) or edges (a tensor per dim)."""
+    x = input._data
+    if x.dtype.kind != "f":
+        raise not_implemented_for("histogramdd", x.dtype)
+    points = x.reshape(-1, x.shape[-1])
+    per_dim = list(bins) if isinstance(bins, list | tuple) else [bins] * points.shape[1]
+    hist, edges = _histogram(points, per_dim, range, weight, density)
+    return histogramdd_result(Tensor._make(hist), tuple(Tensor._make(e) for e in edges))
+
+
+def gradient(input: Tensor, *, spacing: Any = 1, dim: Any = None,
+             edge_order: int = 1) -> tuple[Tensor, ...]:
+    """The derivative along each of ``dim`` (all dims by default) by central differences
+    inside and one-sided ones (of order ``edge_order``, 1 or 2) at the ends, as NumPy's
+    gradient: ``spacing`` is one step for all dims, one per dim, or coordinates (1-D tensors)."""
+    if edge_order not in (1, 2):
+        raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
+    dims = list(range(input.ndim)) if dim is None else (
+        [dim] if isinstance(dim, int) else list(dim))
+    dims = [wrap_dim(d, input.ndim) for d in dims]
+    spacing = 1 if spacing is None else spacing
+    steps = list(spacing) if isinstance(spacing, list | tuple) else [spacing] * len(dims)
+    if len(steps) != len(dims):
+        raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar or a "
+                           f"list of length {len(dims)} but got a list of length {len(steps)}")
+    x = input if input.is_floating_point() else cast(input, _dtype.default_float())
+    return tuple(_gradient_along(x, d, h, edge_order) for d, h in zip(dims, steps))
+
+
+def _gradient_along(f: Tensor, d: int, h: Any, order: int) -> Tensor:
+    """One dim of gradient: each output a weighted sum of 2 or 3 neighbours, the weights
+    from the steps dx (NumPy's formulas for uneven steps; even steps are a special case)."""
+    n = f.shape[d]
+    if n < order + 1:
+        raise RuntimeError("torch.gradient expected each dimension size to be at least "
+                           "edge_order+1")
+    if isinstance(h, Tensor):  # coordinates: steps dx, possibly uneven; float ones promote f
+        dx = np.diff(h._data.astype(np.float64))
+        dtype = h._data.dtype if h.is_floating_point() else f._data.dtype
+    else:
+        dx, dtype = np.full(n - 1, float(h)), f._data.dtype
+
+    def term(weight: Any, start: int, length: int) -> Tensor:
+        """weight * f[start:start + length] along d, weight broadcast along d."""
+        w = np.asarray(weight, dtype).reshape((-1,) + (1,) * (f.ndim - d - 1))
+        return Tensor._make(w) * f.narrow(d, start, length)
+
+    dx1, dx2 = dx[:-1], dx[1:]  # the steps left and right of each interior point
+    inner = (term(-dx2 / (dx1 * (dx1 + dx2)), 0, n - 2) + term((dx2 - dx1) / (dx1 * dx2), 1, n - 2)
+             + term(dx1 / (dx2 * (dx1 + dx2)), 2, n - 2))
+    if order == 1:
+        first = term([-1 / dx[0]], 0, 1) + term([1 / dx[0]], 1, 1)
+        last = term([-1 / dx[-1]], n - 2, 1) + term([1 / dx[-1]], n - 1, 1)
+    else:
+        a, b = dx[0], dx[1]
+        first = (term([-(2 * a + b) / (a * (a + b))], 0, 1) + term([(a + b) / (a * b)], 1, 1)
+                 + term([-a / (b * (a + b))], 2, 1))
+        a, b = dx[-2], dx[-1]
+        last = (term([b / (a * (a + b))], n - 3, 1) + term([-(a + b) / (a * b)], n - 2, 1)
+                + term([(2 * b + a) / (b * (a + b))], n - 1, 1))
+    return cat([first, inner, last], d)
+
+
+def isin(elements: Any, test_elements: Any, *, assume_unique: bool = False,
+         invert: bool = False) -> Tensor:
+    """Whether each element of ``elements`` is in ``test_elements`` (either may be a number)."""
+    a = elements._data if isinstance(elements, Tensor) else np.asarray(elements)
+    b = test_elements._data if isinstance(test_elements, Tensor) else np.asarray(test_elements)
+    return Tensor._make(np.isin(a, b, assume_unique=assume_unique, invert=invert))
+
+
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device: Any = None,
+                 layout: Any = None) -> Tensor:
+    """The (2, N) coordinates of the lower triangle of a row x col matrix, row by row."""
+    return _tri_indices(np.tril_indices(row, offset, col), dtype)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype: Any = None, device: Any = None,
+                 layout: Any = None) -> Tensor:
+    """The (2, N) coordinates of the upper triangle of a row x col matrix, row by row."""
+    return _tri_indices(np.triu_indices(row, offset, col), dtype)
+
+
+def _tri_indices(rows_cols: Any, dtype: Any) -> Tensor:
+    nd = np.dtype(np.int64) if dtype is None else _dtype.to_np(dtype)
+    if nd.kind not in "iu":
+        raise RuntimeError(f"\"tril_indices\" not implemented for '{dtype}'")
+    return Tensor._make(np.stack(rows_cols).astype(nd).reshape(2, -1))
+
+
+def unravel_index(indices: Any, shape: Any) -> tuple[Tensor, ...]:
+    """The coordinates in a tensor of ``shape`` of each flat index (negative ones count from
+    the end), one tensor per dim, as torch computes them (by division and remainder)."""
+    idx = indices._data if isinstance(indices, Tensor) else np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {idx.dtype}")
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if any(s < 0 for s in shape):
+        raise ValueError("'shape' cannot have negative values, but got " + str(shape))
+    coords = []
+    for size in reversed(shape):  # torch's arithmetic: out-of-range indices wrap around
+        coords.append(np.mod(idx, size) if size else np.zeros_like(idx))
+        idx = np.floor_divide(idx, size) if size else idx
+    return tuple(Tensor._make(np.asarray(c, np.int64)) for c in reversed(coords))
+
+
+# -- the *_copy forms of view ops: the same values in new memory -------------------------------
+def _copying(method: str) -> Any:
+    def fn(input: Tensor, *args: Any, **kwargs: Any) -> Any:
+        out = getattr(input, method)(*args, **kwargs)
+        return tuple(o.clone() for o in out) if isinstance(out, tuple) else out.clone()
+    fn.__name__ = fn.__qualname__ = f"{method}_copy"
+    fn.__doc__ = f"``input.{method}(...)``, copied into new memory (not a view)."
+    return fn
+
+
+expand_copy = _copying("expand")
+permute_copy = _copying("permute")
+view_copy = _copying("view")
+t_copy = _copying("t")
+transpose_copy = _copying("transpose")
+unsqueeze_copy = _copying("unsqueeze")
+squeeze_copy = _copying("squeeze")
+diagonal_copy = _copying("diagonal")
+unbind_copy = _copying("unbind")
+split_copy = _copying("split")
+split_with_sizes_copy = _copying("split_with_sizes")
+unfold_copy = _copying("unfold")
+
+
+def alias_copy(input: Tensor) -> Tensor:
+    """A copy of the input (what an alias of it holds)."""
+    return input.clone()

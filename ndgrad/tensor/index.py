@@ -1,6 +1,6 @@
 """Indexing methods: ``x[index]`` and ``x[index] = v`` with PyTorch's index rules, gather,
-scatter, index_select/add/fill, masked_select/scatter, and the selections built on sorting
-(sort, topk, kthvalue) and on positions (nonzero, unique).
+scatter, index_select/add/fill, masked_select/scatter, and positions (nonzero). Selections by
+value (sort, topk, unique) are in ``sort.py``.
 """
 
 from __future__ import annotations
@@ -19,16 +19,18 @@ from ndgrad.ops.index import (
     IndexPut,
     Scatter,
     ScatterAdd,
+    ScatterReduce,
     check_bounds,
     has_advanced,
     plan_index,
     put,
 )
-from ndgrad.tensor.base import TensorBase, _bool, _int, raw, values_indices
+from ndgrad.tensor.base import TensorBase, _bool, _int, raw
 
 
 def _np_index(index: Any) -> tuple:
-    """Turn an index (ints, slices, None, Ellipsis, lists, int/bool tensors) into NumPy's."""
+    """Turn an index (ints, slices, None, Ellipsis, lists, ranges, int/bool tensors) into
+    NumPy's."""
     if not isinstance(index, tuple):
         index = (index,)
     out = []
@@ -39,12 +41,16 @@ def _np_index(index: Any) -> tuple:
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             if i.dtype == np.uint8:  # torch reads a byte tensor as a mask
                 i = i.astype(np.bool_)
-        elif isinstance(i, list):
-            i = np.asarray(i)
-            if i.dtype.kind == "f":
+        elif isinstance(i, _SEQUENCES):  # a sequence inside the index: advanced
+            i = np.asarray(i) if len(i) else np.zeros(0, np.int64)
+            if i.dtype.kind not in "biu":
                 raise IndexError("lists used as indices must contain only integers or booleans")
         out.append(i)
     return tuple(out)
+
+
+_SCATTER_REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
+_SEQUENCES = (list, tuple, range)  # a tuple, not list | tuple: that union is built per call
 
 
 def _index_error(e: IndexError) -> IndexError:
@@ -86,6 +92,13 @@ def _check_scatter(idx: np.ndarray, x: Any, d: int, src: Any) -> None:
         _check_index(idx, shp, d, "self")
 
 
+def _unviewed(view: Any) -> Any:
+    """A copy of a view, for ScatterReduce, which saves its input and output: were they views
+    of the tensor an in-place form (scatter_reduce_) overwrites, backward would find them
+    changed."""
+    return view.clone()
+
+
 class IndexMixin(TensorBase):
     """Indexing, gathering, scattering and selecting."""
 
@@ -100,27 +113,131 @@ class IndexMixin(TensorBase):
         return out
 
     def gather(self, dim: _int, index: Any) -> Any:
-        """out[i][j] = self[index[i][j]][j] for dim 0 (and so on for other dims)."""
-        d = wrap_dim(dim, self._data.ndim)
+        """out[i][j] = self[index[i][j]][j] for dim 0 (and so on for other dims); index may be
+        smaller than self. A 0-d self is a 1-element vector here."""
         idx = _index_array(index, "gather")
+        if idx.size == 0 and idx.ndim != self._data.ndim:  # torch skips the checks then
+            return self.reshape(-1).narrow(0, 0, 0).reshape(idx.shape)
+        if self._data.ndim == 0:
+            wrap_dim(dim, 0)
+            if idx.ndim > 1:
+                raise RuntimeError("Index tensor must have the same number of dimensions as "
+                                   "input tensor")
+            return self.reshape(1).gather(0, self._make(idx.reshape(-1))).reshape(idx.shape)
+        d = wrap_dim(dim, self._data.ndim)
         if idx.ndim != self._data.ndim:
             raise RuntimeError("Index tensor must have the same number of dimensions as input "
                                "tensor")
-        if self._data.ndim == 0:
-            return self.reshape(1).gather(0, self._make(idx.reshape(1))).reshape(())
         _check_index(idx, self._data.shape, d, "self")
         return Gather.apply(self, d, idx)
 
+    def take_along_dim(self, indices: Any, dim: _int | None = None) -> Any:
+        """gather along ``dim`` after broadcasting self and indices on the other dims (or, for
+        dim None, on the flattened tensors)."""
+        idx = _index_array(indices, "take_along_dim")
+        if dim is None:
+            return self.reshape(-1).gather(0, self._make(idx.reshape(-1)))
+        if idx.ndim != self._data.ndim:
+            raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same "
+                               f"number of dimensions, but got {self._data.ndim} dimensions for "
+                               f"input, and {idx.ndim} dimensions for indices")
+        if self._data.ndim == 0:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        d = wrap_dim(dim, self._data.ndim)
+        n = self._data.shape[d]
+        if idx.size and (idx.min() < -n or idx.max() >= n):  # torch reads out of bounds
+            bad = idx.max() if idx.max() >= n else idx.min()
+            raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {n}")
+        idx = np.where(idx < 0, idx + n, idx)  # negative indices count from the end
+        want = list(self._data.shape)
+        want[d] = idx.shape[d]
+        shape = np.broadcast_shapes(tuple(want), idx.shape)
+        mine = shape[:d] + (self._data.shape[d],) + shape[d + 1:]
+        return self.expand(mine).gather(d, self._make(np.broadcast_to(idx, shape)))
+
+    def take(self, index: Any) -> Any:
+        """The elements at ``index`` of the flattened tensor (negative ones count from the end),
+        in index's shape."""
+        idx = _index_array(index, "take")
+        n = self._data.size
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            bad = idx.max() if idx.max() >= n else idx.min()
+            raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} "
+                             f"elements.")
+        return self.reshape(-1)[self._make(idx)]
+
+    def put(self, index: Any, source: Any, accumulate: _bool = False) -> Any:
+        """A copy of self with the flattened elements at ``index`` set to (or, if
+        ``accumulate``, increased by) the elements of source, in order."""
+        idx = _index_array(index, "put").reshape(-1)
+        src = self._operand(source, self.dtype)
+        if idx.size != src.numel():
+            raise IndexError(f"put_(): Expected source and index to have the same number of "
+                               f"elements, but got source.numel() = {src.numel()}, "
+                               f"index.numel() = {idx.size}")
+        n = self._data.size
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            bad = idx.max() if idx.max() >= n else idx.min()
+            raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} "
+                             f"elements.")
+        flat, where, values = self.reshape(-1), (idx,), src.reshape(-1).to(self.dtype)
+        if accumulate:
+            out = flat + IndexAddZeros.apply(values, (n,), where)
+        else:
+            out = IndexPut.apply(flat, where, values)
+        return out.reshape(self.shape)
+
+    def put_(self, index: Any, source: Any, accumulate: _bool = False) -> Any:
+        return self._inplace(lambda: self.put(index, source, accumulate), arg=source)
+
+    def index_put(self, indices: Any, values: Any, accumulate: _bool = False) -> Any:
+        """A copy of self with ``self[indices] = values`` (or ``+=``, with repeated indices
+        adding up, if ``accumulate``); indices is a tuple of index tensors."""
+        if not isinstance(indices, tuple | list):
+            raise TypeError(f"index_put(): argument 'indices' must be tuple of Tensors, not "
+                            f"{type(indices).__name__}")
+        index = _np_index(tuple(slice(None) if i is None else i for i in indices))
+        steps = plan_index(index, self._data.shape)
+        v = self._operand(values, self.dtype)
+        if not accumulate:
+            return IndexPut.apply(self, steps, v)
+        if len(steps) > 1:  # integers before advanced indices: make them advanced too
+            index = tuple(np.asarray(i) if isinstance(i, int | np.integer) else i for i in index)
+        target = np.broadcast_to(np.empty((), self._data.dtype), self._data.shape)[index].shape
+        v = v.to(self.dtype) if isinstance(v, TensorBase) else self._make(
+            np.asarray(v, self._data.dtype))
+        try:
+            v = v.expand(target)
+        except RuntimeError:
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(v.shape)} cannot "
+                               f"be broadcast to indexing result of shape "
+                               f"{list(target)}") from None
+        return self + IndexAddZeros.apply(v, self._data.shape, index)
+
+    def index_put_(self, indices: Any, values: Any, accumulate: _bool = False) -> Any:
+        return self._inplace(lambda: self.index_put(indices, values, accumulate), arg=values)
+
     def scatter(self, dim: _int, index: Any, src: Any = None, value: Any = None,
                 reduce: str | None = None) -> Any:
-        """A copy of self with self[index[i][j]][j] = src[i][j] for dim 0 (and so on)."""
-        if reduce is not None:
-            if reduce != "add":
-                raise NotImplementedError(f"scatter reduce='{reduce}' is not supported")
-            return self.scatter_add(dim, index, src if src is not None else value)
+        """A copy of self with self[index[i][j]][j] = src[i][j] for dim 0 (and so on); index
+        may be smaller than self and src. ``reduce='add'`` or ``'multiply'`` combines instead."""
         src = src if src is not None else value
-        d = wrap_dim(dim, self._data.ndim)
+        if reduce is not None:
+            if reduce not in ("add", "multiply"):
+                raise RuntimeError(f"reduce argument must be either add or multiply. Got "
+                                   f"{reduce}")
+            if not isinstance(src, TensorBase):
+                idx = _index_array(index, "scatter")
+                src = self._make(np.full(idx.shape, src, self._data.dtype))
+            return self.scatter_reduce(dim, index, src, "sum" if reduce == "add" else "prod")
         idx = _index_array(index, "scatter")
+        if idx.size == 0 and idx.ndim != self._data.ndim:  # torch skips the checks then
+            return self.clone()
+        if self._data.ndim == 0:
+            wrap_dim(dim, 0)
+            s = src.reshape(-1) if isinstance(src, TensorBase) else src
+            return self.reshape(1).scatter(0, self._make(idx.reshape(-1)), s).reshape(())
+        d = wrap_dim(dim, self._data.ndim)
         if isinstance(src, TensorBase):
             _check_scatter(idx, self, d, src)
             return Scatter.apply(self, d, idx, src.to(self.dtype))
@@ -129,10 +246,38 @@ class IndexMixin(TensorBase):
 
     def scatter_add(self, dim: _int, index: Any, src: Any) -> Any:
         """A copy of self with src[i][j] added at self[index[i][j]][j] (repeats accumulate)."""
-        d = wrap_dim(dim, self._data.ndim)
         idx = _index_array(index, "scatter_add")
+        if idx.size == 0 and idx.ndim != self._data.ndim:
+            return self.clone()
+        if self._data.ndim == 0:
+            wrap_dim(dim, 0)
+            return self.reshape(1).scatter_add(0, self._make(idx.reshape(-1)),
+                                               src.reshape(-1)).reshape(())
+        d = wrap_dim(dim, self._data.ndim)
         _check_scatter(idx, self, d, src)
         return ScatterAdd.apply(self, d, idx, src.to(self.dtype))
+
+    def scatter_reduce(self, dim: _int, index: Any, src: Any, reduce: str, *,
+                       include_self: _bool = True) -> Any:
+        """A copy of self with each src[i][j] reduced into self[index[i][j]][j] (dim 0; and so
+        on) by sum, prod, mean, amax or amin, with self's own value unless ``include_self`` is
+        False."""
+        if reduce not in _SCATTER_REDUCTIONS:
+            raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, "
+                               f"got {reduce}")
+        idx = _index_array(index, "scatter_reduce")
+        if not isinstance(src, TensorBase) or src._data.dtype != self._data.dtype:
+            raise RuntimeError("scatter_reduce(): Expected self.dtype to be equal to src.dtype")
+        if idx.size == 0 and idx.ndim != self._data.ndim:
+            return self.clone()
+        if self._data.ndim == 0:
+            wrap_dim(dim, 0)
+            return _unviewed(_unviewed(self.reshape(1)).scatter_reduce(
+                0, self._make(idx.reshape(-1)), src.reshape(-1), reduce,
+                include_self=include_self).reshape(()))
+        d = wrap_dim(dim, self._data.ndim)
+        _check_scatter(idx, self, d, src)
+        return ScatterReduce.apply(self, d, idx, src, reduce, include_self)
 
     def scatter_(self, dim: _int, index: Any, src: Any = None, value: Any = None,
                  reduce: str | None = None) -> Any:
@@ -140,6 +285,11 @@ class IndexMixin(TensorBase):
 
     def scatter_add_(self, dim: _int, index: Any, src: Any) -> Any:
         return self._inplace(lambda: self.scatter_add(dim, index, src), arg=src)
+
+    def scatter_reduce_(self, dim: _int, index: Any, src: Any, reduce: str, *,
+                        include_self: _bool = True) -> Any:
+        return self._inplace(lambda: self.scatter_reduce(dim, index, src, reduce,
+                                                         include_self=include_self), arg=src)
 
     def index_select(self, dim: _int, index: Any) -> Any:
         d = wrap_dim(dim, self._data.ndim)
@@ -150,34 +300,111 @@ class IndexMixin(TensorBase):
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise IndexError("index out of range in self")
         if self._data.ndim == 0:
+            if idx.size != 1:
+                raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got "
+                                   f"{idx.size} value(s)")
             return self.clone()
         return self[(slice(None),) * d + (idx.reshape(-1),)]
 
-    def index_add(self, dim: _int, index: Any, source: Any, alpha: Any = 1) -> Any:
-        """A copy of self with source's slices along dim added at ``index`` (repeats add up)."""
+    def _index_args(self, name: str, dim: _int, index: Any, source: Any) -> tuple[Any, ...]:
+        """The checked arguments of index_add/copy/reduce: (dim, flat index, source), for a
+        0-d self those of its 1-element vector."""
         d = wrap_dim(dim, self._data.ndim)
-        idx = _index_array(index, "index_add").reshape(-1)
+        idx = _index_array(index, name).reshape(-1)
         shp, sshp = self._data.shape, tuple(source.shape)
+        if not shp and not sshp:
+            shp, sshp, source = (1,), (1,), source.reshape(1)
         if len(sshp) != len(shp) or any(a != b for k, (a, b) in enumerate(zip(shp, sshp))
                                         if k != d):
             raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the "
-                               f"specified dimension. Got self.shape = {list(shp)} source.shape "
-                               f"= {list(sshp)}")
+                               f"specified dimension. Got self.shape = {list(self.shape)} "
+                               f"source.shape = {list(source.shape)}")
         if idx.size != sshp[d]:
-            raise RuntimeError(f"index_add_(): Number of indices ({idx.size}) should be equal to "
+            raise RuntimeError(f"{name}_(): Number of indices ({idx.size}) should be equal to "
                                f"source.size(dim): ({sshp[d]}), for dim: {d}")
         check_bounds(idx, shp[d], d)
+        return d, idx, source
+
+    def index_add(self, dim: _int, index: Any, source: Any, alpha: Any = 1) -> Any:
+        """A copy of self with source's slices along dim added at ``index`` (repeats add up)."""
+        d, idx, source = self._index_args("index_add", dim, index, source)
         src = source * alpha if alpha != 1 else source
         steps = (slice(None),) * d + (idx,)
-        return self + IndexAddZeros.apply(src.to(self.dtype), shp, steps)
+        x = self if self._data.ndim else self.reshape(1)
+        return (x + IndexAddZeros.apply(src.to(self.dtype), x.shape, steps)).reshape(self.shape)
 
     def index_add_(self, dim: _int, index: Any, source: Any, alpha: Any = 1) -> Any:
         return self._inplace(lambda: self.index_add(dim, index, source, alpha), arg=source)
 
+    def index_copy(self, dim: _int, index: Any, source: Any) -> Any:
+        """A copy of self with its slices along dim at ``index`` replaced by source's."""
+        d, idx, source = self._index_args("index_copy", dim, index, source)
+        x = self if self._data.ndim else self.reshape(1)
+        steps = (slice(None),) * d + (idx,)
+        return IndexPut.apply(x, steps, source.to(self.dtype)).reshape(self.shape)
+
+    def index_copy_(self, dim: _int, index: Any, source: Any) -> Any:
+        return self._inplace(lambda: self.index_copy(dim, index, source), arg=source)
+
+    def index_reduce(self, dim: _int, index: Any, source: Any, reduce: str, *,
+                     include_self: _bool = True) -> Any:
+        """A copy of self with source's slices along dim reduced (prod, mean, amax, amin) into
+        the slices at ``index``: scatter_reduce with the index spread over source's shape."""
+        if reduce not in ("prod", "mean", "amax", "amin"):
+            raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or "
+                               f"amin but got {reduce}.")
+        d, idx, source = self._index_args("index_reduce", dim, index, source)
+        x = self if self._data.ndim else _unviewed(self.reshape(1))
+        spread = np.broadcast_to(idx.reshape((-1,) + (1,) * (x.ndim - d - 1)), source.shape)
+        out = x.scatter_reduce(d, self._make(spread), source, reduce, include_self=include_self)
+        return out if self._data.ndim else _unviewed(out.reshape(()))
+
+    def index_reduce_(self, dim: _int, index: Any, source: Any, reduce: str, *,
+                      include_self: _bool = True) -> Any:
+        return self._inplace(lambda: self.index_reduce(dim, index, source, reduce,
+                                                       include_self=include_self), arg=source)
+
     def index_fill(self, dim: _int, index: Any, value: Any) -> Any:
+        """A copy of self with its slices along dim at ``index`` set to ``value``."""
         d = wrap_dim(dim, self._data.ndim)
-        idx = (slice(None),) * d + (_index_array(index, "index_fill").reshape(-1),)
-        return IndexPut.apply(self, idx, self._operand(value, self.dtype))
+        # each slice once: a tensor value's gradient sums the filled slices, not the indices
+        idx = np.unique(_index_array(index, "index_fill").reshape(-1))
+        x = self if self._data.ndim else self.reshape(1)
+        check_bounds(idx, x._data.shape[d], d)
+        steps = (slice(None),) * d + (idx,)
+        return IndexPut.apply(x, steps, self._operand(value, self.dtype)).reshape(self.shape)
+
+    def index_fill_(self, dim: _int, index: Any, value: Any) -> Any:
+        return self._inplace(lambda: self.index_fill(dim, index, value), arg=value)
+
+    def select(self, dim: _int, index: _int) -> Any:
+        """The slice at ``index`` along dim, without that dim (a view): x[:, index] for dim 1."""
+        if self._data.ndim == 0:
+            raise IndexError("select() cannot be applied to a 0-dim tensor.")
+        d = wrap_dim(dim, self._data.ndim)
+        n = self._data.shape[d]
+        if not -n <= index < n:
+            raise IndexError(f"select(): index {index} out of range for tensor of size "
+                             f"{list(self.shape)} at dimension {d}")
+        return self[(slice(None),) * d + (index,)]
+
+    def select_scatter(self, src: Any, dim: _int, index: _int) -> Any:
+        """A copy of self with the slice ``select(dim, index)`` replaced by src."""
+        return self._slice_put(src, dim, self.select(dim, index), index)
+
+    def slice_scatter(self, src: Any, dim: _int = 0, start: _int | None = None,
+                      end: _int | None = None, step: _int = 1) -> Any:
+        """A copy of self with the slice start:end:step along dim replaced by src."""
+        d = wrap_dim(dim, self._data.ndim)
+        part = slice(start, end, step)
+        return self._slice_put(src, d, self[(slice(None),) * d + (part,)], part)
+
+    def _slice_put(self, src: Any, dim: _int, view: Any, part: Any) -> Any:
+        if tuple(src.shape) != tuple(view.shape):
+            raise RuntimeError(f"expected src to have a size equal to the slice of self. src "
+                               f"size = {list(src.shape)}, slice size = {list(view.shape)}")
+        d = wrap_dim(dim, self._data.ndim)
+        return IndexPut.apply(self, (slice(None),) * d + (part,), src.to(self.dtype))
 
     def masked_select(self, mask: Any) -> Any:
         """The elements where ``mask`` (broadcast with self) is True, as a 1-D tensor."""
@@ -190,69 +417,50 @@ class IndexMixin(TensorBase):
         return self.expand(shape)[mask.expand(shape)]
 
     def masked_scatter(self, mask: Any, source: Any) -> Any:
-        m = mask.expand(self.shape)._data
+        """A copy of self (broadcast with mask) with the elements where mask is True taken, in
+        order, from the start of the flattened source."""
+        if mask._data.dtype != np.bool_:
+            raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with "
+                               f"dtype {mask.dtype}")
+        try:
+            shape = np.broadcast_shapes(self._data.shape, mask._data.shape)
+        except ValueError:
+            raise broadcast_error(self._data.shape, mask._data.shape) from None
+        m = np.broadcast_to(mask._data, shape)
         n = int(m.sum())
-        return IndexPut.apply(self, (m,), source.reshape(-1)[:n])
+        if n > source.numel():
+            raise RuntimeError("masked_scatter: expected source to have at least as many "
+                               "elements as the ones in mask")
+        x = self.expand(shape) if shape != self._data.shape else self
+        return IndexPut.apply(x, (m,), source.reshape(-1)[:n].to(self.dtype))
 
-    def sort(self, dim: _int = -1, descending: _bool = False, stable: _bool = False) -> Any:
-        """(values, indices) sorted along dim; always stable; NaN sorts as the largest value."""
-        d = wrap_dim(dim, self._data.ndim)
-        if self._data.ndim == 0:
-            return values_indices(self.clone(), self._make(np.zeros((), np.int64)))
-        key = self._data
-        if descending:
-            # stable descending: sort the reversed array ascending, reverse back, map indices
-            n = key.shape[d]
-            rev = np.flip(np.argsort(np.flip(key, d), axis=d, kind="stable"), d)
-            order = (n - 1) - rev
-        else:
-            order = np.argsort(key, axis=d, kind="stable")
-        idx = self._make(order.astype(np.int64))
-        return values_indices(self.gather(d, idx), idx)
-
-    def argsort(self, dim: _int = -1, descending: _bool = False, stable: _bool = False) -> Any:
-        return self.sort(dim, descending, stable).indices
-
-    def topk(self, k: _int, dim: _int = -1, largest: _bool = True, sorted: _bool = True) -> Any:
-        d = wrap_dim(dim, self._data.ndim)
-        n = self._data.shape[d] if self._data.ndim else 1
-        if not 0 <= k <= n:
-            raise RuntimeError(f"selected index k out of range (k={k}, size along dim {d} is {n})")
-        if self._data.ndim == 0:
-            return values_indices(self.clone(), self._make(np.zeros((), np.int64)))
-        idx = self.sort(d, descending=largest).indices.narrow(d, 0, k)
-        return values_indices(self.gather(d, idx), idx)
-
-    def kthvalue(self, k: _int, dim: _int = -1, keepdim: _bool = False) -> Any:
-        """The k-th smallest element along dim (1-based), with its index."""
-        d = wrap_dim(dim, self._data.ndim)
-        n = self._data.shape[d] if self._data.ndim else 1
-        if not 1 <= k <= n:
-            raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
-        if self._data.ndim == 0:
-            return values_indices(self.clone(), self._make(np.zeros((), np.int64)))
-        idx = self.sort(d).indices.narrow(d, k - 1, 1)
-        v = self.gather(d, idx)
-        return values_indices(v, idx) if keepdim else values_indices(v.squeeze(d), idx.squeeze(d))
+    def masked_scatter_(self, mask: Any, source: Any) -> Any:
+        return self._inplace(lambda: self.masked_scatter(mask, source), arg=source)
 
     def nonzero(self, as_tuple: _bool = False) -> Any:
-        nz = np.nonzero(self._data)
+        """The indices of the nonzero elements: one row per element (N, ndim), or one tensor
+        per dim if ``as_tuple`` (a 0-d tensor counts as 1-element vector there)."""
+        x = self._data
+        nz = np.nonzero(x.reshape(1) if x.ndim == 0 else x)
         if as_tuple:
             return tuple(self._make(i.astype(np.int64)) for i in nz)
+        if x.ndim == 0:
+            return self._make(np.zeros((nz[0].size, 0), np.int64))
         return self._make(np.stack(nz, axis=1).astype(np.int64))
 
-    def unique(self, sorted: _bool = True, return_inverse: _bool = False,
-               return_counts: _bool = False, dim: _int | None = None) -> Any:
-        res: Any = np.unique(self._data, return_inverse=return_inverse,  # type: ignore[call-overload]
-                             return_counts=return_counts)
-        if not isinstance(res, tuple):
-            return self._make(res)
-        out = [self._make(res[0])]
-        if return_inverse:
-            out.append(self._make(res[1].reshape(self._data.shape).astype(np.int64)))
-        if return_counts:
-            out.append(self._make(res[-1].astype(np.int64)))
-        return tuple(out)
+    def argwhere(self) -> Any:
+        """The indices of the nonzero elements, one row each: nonzero()."""
+        return self.nonzero()
+
+    def nonzero_static(self, *, size: _int, fill_value: _int = -1) -> Any:
+        """nonzero() cut or padded (with ``fill_value``) to exactly ``size`` rows."""
+        if size < 0:
+            raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer, but got "
+                               f"size: {size}")
+        found = self.nonzero()._data[:size]
+        out = np.full((size, found.shape[1]), fill_value, np.int64)
+        out[:found.shape[0]] = found
+        return self._make(out)
 
     def __setitem__(self, index: Any, value: Any) -> None:
         steps = plan_index(_np_index(index), self._data.shape)

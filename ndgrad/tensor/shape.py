@@ -1,6 +1,8 @@
-"""Shape methods: views and reshapes (view, reshape, permute, transpose, expand, squeeze, ...),
-and methods that rearrange or cut along dims (repeat, flip, roll, split, narrow, tril, diagonal).
-Indexing (``x[i]``, gather, scatter) is in ``index.py``.
+"""Shape methods: views and reshapes (view, reshape, permute, transpose, expand, squeeze, ...,
+and their in-place forms), methods that rearrange or cut along dims (repeat, repeat_interleave,
+flip, rot90, roll, unfold, split, tensor_split, narrow, tril, diagonal, diag_embed), and
+products that lay tensors out in blocks (kron, cross). Indexing (``x[i]``, gather, scatter) is
+in ``index.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,19 @@ import numpy as np
 
 from ndgrad import _dtype
 from ndgrad._helpers import shape_arg, wrap_dim, wrap_dims
-from ndgrad.ops.shape import Diagonal, Expand, ExpandCopy, Flip, Permute, Reshape, Roll
+from ndgrad.autograd.grad_mode import state as grad_state
+from ndgrad.ops.index import Unfold
+from ndgrad.ops.shape import (
+    Diagonal,
+    DiagonalEmbed,
+    DiagonalScatter,
+    Expand,
+    ExpandCopy,
+    Flip,
+    Permute,
+    Reshape,
+    Roll,
+)
 from ndgrad.tensor.base import TensorBase, _int
 
 
@@ -56,6 +70,10 @@ class ShapeMixin(TensorBase):
 
     def reshape_as(self, other: Any) -> Any:
         return self.reshape(other.shape)
+
+    def ravel(self) -> Any:
+        """The elements as a 1-D tensor (a view when the layout allows, as reshape)."""
+        return self.reshape(-1)
 
     def flatten(self, start_dim: _int = 0, end_dim: _int = -1) -> Any:
         if self._data.ndim == 0:
@@ -144,6 +162,34 @@ class ShapeMixin(TensorBase):
                                f"Got {self._data.ndim}-D tensor.")
         return self.transpose(-2, -1)
 
+    @property
+    def H(self) -> Any:  # noqa: N802
+        """The conjugate transpose of a matrix: its transpose, as ndgrad has no complex dtypes."""
+        n = self._data.ndim
+        if n == 0:
+            warnings.warn("Tensor.H is deprecated on 0-D tensors. Consider using x.conj().",
+                          UserWarning, stacklevel=2)
+            return self
+        if n != 2:
+            raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {n}-D "
+                               f"tensor." + (" For batches of matrices, consider using tensor.mH"
+                                             if n > 2 else ""))
+        return self.transpose(0, 1)
+
+    @property
+    def mH(self) -> Any:  # noqa: N802
+        if self._data.ndim < 2:
+            raise RuntimeError(f"tensor.mH is only supported on matrices or batches of matrices. "
+                               f"Got {self._data.ndim}-D tensor.")
+        return self.transpose(-2, -1)
+
+    def adjoint(self) -> Any:
+        """The conjugate transpose of the last two dims (the transpose: no complex dtypes)."""
+        if self._data.ndim < 2:
+            raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of "
+                               f"matrices. Got {self._data.ndim}-D tensor.")
+        return self.transpose(-2, -1)
+
     def movedim(self, source: Any, destination: Any) -> Any:
         n = self._data.ndim
         src, dst = (tuple(wrap_dim(d, n) for d in ((v,) if isinstance(v, int) else v))
@@ -210,8 +256,35 @@ class ShapeMixin(TensorBase):
         reps = (1,) * (self._data.ndim - len(reps)) + reps
         return self.repeat(reps)
 
-    def flip(self, *dims: Any) -> Any:
+    def flip(self, *dims: Any, **kwargs: Any) -> Any:
+        """Reverse the order along ``dims`` (``flip(0, 1)``, ``flip((0, 1))`` or ``dims=``)."""
+        if "dims" in kwargs:
+            dims = (kwargs.pop("dims"),)
+        if kwargs:
+            raise TypeError(f"flip() got an unexpected keyword argument '{next(iter(kwargs))}'")
+        if isinstance(dims[0] if len(dims) == 1 else None, int):
+            dims = ((dims[0],),)
         return Flip.apply(self, wrap_dims(shape_arg(dims), self._data.ndim))
+
+    def rot90(self, k: _int = 1, dims: Sequence[_int] = (0, 1)) -> Any:
+        """Rotate by 90 degrees k times, from the first of ``dims`` towards the second."""
+        if len(dims) != 2:
+            raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+        if self._data.ndim < 2:
+            raise RuntimeError(f"expected total dims >= 2, but got total dims = "
+                               f"{self._data.ndim}")
+        d0, d1 = (wrap_dim(d, self._data.ndim) for d in dims)
+        if d0 == d1:
+            raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} "
+                               f"and dim1 = {d1}")
+        k %= 4
+        if k == 1:
+            return self.flip(d1).transpose(d0, d1)
+        if k == 2:
+            return self.flip(d0, d1)
+        if k == 3:
+            return self.flip(d0).transpose(d0, d1)
+        return self.clone()
 
     def fliplr(self) -> Any:
         return self.flip(1)
@@ -220,17 +293,24 @@ class ShapeMixin(TensorBase):
         return self.flip(0)
 
     def roll(self, shifts: Any, dims: Any = None) -> Any:
-        if dims is None:
-            return Roll.apply(self.flatten(), shifts, 0).reshape(self.shape)
-        dims_t = tuple(wrap_dim(d, self._data.ndim) for d in
-                       ((dims,) if isinstance(dims, int) else dims))
+        """Shift elements along ``dims`` (of the flattened tensor if None), wrapping around."""
         shifts_t = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+        dims_t = () if dims is None else (dims,) if isinstance(dims, int) else tuple(dims)
+        if dims is None and len(shifts_t) == 1:
+            if self._data.ndim == 0:
+                return self.clone()
+            return Roll.apply(self.flatten(), shifts_t[0], 0).reshape(self.shape)
         if len(shifts_t) != len(dims_t):
             raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts_t)}, "
                                f"dims:{len(dims_t)}")
-        return Roll.apply(self, shifts_t, dims_t)
+        if self._data.ndim == 0:
+            raise IndexError(f"Dimension specified as {dims_t[0]} but tensor has no dimensions")
+        return Roll.apply(self, shifts_t, tuple(wrap_dim(d, self._data.ndim) for d in dims_t))
 
     def split(self, split_size_or_sections: Any, dim: _int = 0) -> tuple[Any, ...]:
+        """Pieces of ``split_size`` along dim (the last may be smaller), or of the given sizes."""
+        if self._data.ndim == 0:
+            raise RuntimeError("split expects at least a 1-dimensional tensor")
         d = wrap_dim(dim, self._data.ndim)
         n = self._data.shape[d]
         if isinstance(split_size_or_sections, int):
@@ -254,20 +334,77 @@ class ShapeMixin(TensorBase):
             start += s
         return tuple(out)
 
+    def split_with_sizes(self, split_sizes: Sequence[_int], dim: _int = 0) -> tuple[Any, ...]:
+        return self.split(list(split_sizes), dim)
+
+    unsafe_split = split
+
     def chunk(self, chunks: _int, dim: _int = 0) -> tuple[Any, ...]:
+        """At most ``chunks`` pieces of equal size (ceil(n / chunks)) along dim."""
+        if self._data.ndim == 0:
+            raise RuntimeError("chunk expects at least a 1-dimensional tensor")
         if chunks <= 0:
-            raise RuntimeError("chunk expects `chunks` to be greater than 0")
+            raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
         n = self._data.shape[wrap_dim(dim, self._data.ndim)]
         if n == 0:
             return self.split([0] * chunks, dim)
         return self.split(-(-n // chunks), dim)
 
-    def tensor_split(self, sections: _int, dim: _int = 0) -> tuple[Any, ...]:
-        n = self._data.shape[wrap_dim(dim, self._data.ndim)]
-        q, r = divmod(n, sections)
-        return self.split([q + 1] * r + [q] * (sections - r), dim)
+    unsafe_chunk = chunk
+
+    def tensor_split(self, indices_or_sections: Any, dim: _int = 0) -> tuple[Any, ...]:
+        """``sections`` pieces as equal as can be (the first n % sections one longer), or the
+        pieces between ``indices`` (a list or a 1-D tensor; out-of-range indices clamp)."""
+        if self._data.ndim == 0:
+            raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a "
+                               "tensor with 0 dims")
+        d = wrap_dim(dim, self._data.ndim)
+        n = self._data.shape[d]
+        split = indices_or_sections
+        if isinstance(split, TensorBase):
+            if split._data.dtype != np.int64:
+                raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have "
+                                   f"dtype of long, but got {split.dtype}")
+            if split._data.ndim > 1:
+                raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to be a "
+                                   f"zero-dimensional or one-dimensional tensor, but got a "
+                                   f"tensor with {split._data.ndim} dims")
+            split = split._data.tolist()
+        if isinstance(split, int):
+            if split <= 0:
+                raise RuntimeError(f"number of sections must be larger than 0, got {split}")
+            q, r = divmod(n, split)
+            return self.split([q + 1] * r + [q] * (split - r), d)
+        # slice semantics: negative indices count from the end, and all clamp to [0, n]
+        bounds = [0] + [builtins.min(builtins.max(i + n if i < 0 else i, 0), n)
+                        for i in split] + [n]
+        return tuple(self.narrow(d, a, builtins.max(b - a, 0))
+                     for a, b in zip(bounds[:-1], bounds[1:]))
+
+    def hsplit(self, sections: Any) -> tuple[Any, ...]:
+        """tensor_split along dim 1 (dim 0 of a 1-D tensor); sections must divide evenly."""
+        return self._dim_split("hsplit", 1, 1 if self._data.ndim > 1 else 0, sections)
+
+    def vsplit(self, sections: Any) -> tuple[Any, ...]:
+        return self._dim_split("vsplit", 2, 0, sections)
+
+    def dsplit(self, sections: Any) -> tuple[Any, ...]:
+        return self._dim_split("dsplit", 3, 2, sections)
+
+    def _dim_split(self, name: str, min_ndim: _int, d: _int, sections: Any) -> tuple[Any, ...]:
+        if self._data.ndim < min_ndim:
+            raise RuntimeError(f"torch.{name} requires a tensor with at least {min_ndim} "
+                               f"dimension, but got a tensor with {self._data.ndim} dimensions!")
+        n = self._data.shape[d]
+        if isinstance(sections, int) and (sections == 0 or n % sections):
+            raise RuntimeError(f"torch.{name} attempted to split along dimension {d}, but the "
+                               f"size of the dimension {n} is not divisible by the split_size "
+                               f"{sections}!")
+        return self.tensor_split(sections, d)
 
     def unbind(self, dim: _int = 0) -> tuple[Any, ...]:
+        if self._data.ndim == 0:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
         d = wrap_dim(dim, self._data.ndim)
         return tuple(self[(slice(None),) * d + (i,)] for i in range(self._data.shape[d]))
 
@@ -285,11 +422,132 @@ class ShapeMixin(TensorBase):
                                f"({n}).")
         return self[(slice(None),) * d + (slice(start, start + length),)]
 
+    def narrow_copy(self, dim: _int, start: _int, length: _int) -> Any:
+        return self.narrow(dim, start, length).clone()
+
+    def unfold(self, dimension: _int, size: _int, step: _int) -> Any:
+        """Every window of ``size`` elements, ``step`` apart, along ``dimension``, in a new last
+        dim: (..., n, ...) -> (..., (n - size) // step + 1, ..., size). A view."""
+        d = wrap_dim(dimension, self._data.ndim)
+        n = self._data.shape[d] if self._data.ndim else 1
+        if size > n:
+            raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is "
+                               f"{size}")
+        if step <= 0:
+            raise RuntimeError(f"step is {step} but must be > 0")
+        if size < 0:
+            raise RuntimeError(f"size is {size} but must be >= 0")
+        return Unfold.apply(self, d, size, step)
+
+    def repeat_interleave(self, repeats: Any = None, dim: _int | None = None, *,
+                          output_size: _int | None = None) -> Any:
+        """Each element (or slice along ``dim``) repeated ``repeats`` times in place, an int or
+        one count per element; the input is flattened if dim is None. ``x.repeat_interleave()``
+        of a 1-D count tensor x gives the indices 0, 1, ... each repeated x[i] times."""
+        if repeats is None:  # torch.repeat_interleave(repeats)
+            counts = self._data
+            if counts.ndim != 1 or counts.dtype.kind not in "iu":
+                raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+            if counts.size and counts.min() < 0:
+                raise RuntimeError("repeats can not be negative")
+            return self._make(np.repeat(np.arange(counts.size), counts))
+        x = self.reshape(-1) if dim is None else self
+        d = 0 if dim is None else wrap_dim(dim, x._data.ndim)
+        n = x._data.shape[d] if x._data.ndim else 1
+        reps = repeats._data if isinstance(repeats, TensorBase) else np.asarray(repeats)
+        if reps.ndim > 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        if reps.ndim == 1 and reps.size != n and reps.size != 1:
+            raise RuntimeError(f"repeats must have the same size as input along dim, but got "
+                               f"repeats.size(0) = {reps.size} and input.size({d}) = {n}")
+        if reps.size and reps.min() < 0:
+            raise RuntimeError("repeats can not be negative" if isinstance(repeats, TensorBase)
+                               else "Repeats must be non-negative")
+        counts = reps.reshape(-1)
+        index = np.repeat(np.arange(n), counts if counts.size != 1 else int(counts[0]))
+        if output_size is not None and output_size != index.size:
+            raise RuntimeError(f"allocated size does not match required size ({output_size} "
+                               f"vs {index.size})")
+        if x._data.ndim == 0:
+            return x.reshape(1).index_select(0, self._make(index))
+        return x.index_select(d, self._make(index))
+
+    def kron(self, other: Any) -> Any:
+        """The Kronecker product: every element of self times the whole of other, laid out in
+        blocks. Shapes (a0, a1, ...) and (b0, b1, ...) give (a0 b0, a1 b1, ...)."""
+        other = self._operand(other)
+        n = builtins.max(self._data.ndim, other._data.ndim)
+        a = self.reshape((1,) * (n - self._data.ndim) + tuple(self.shape))
+        b = other.reshape((1,) * (n - other._data.ndim) + tuple(other.shape))
+        # (a0, 1, a1, 1, ...) * (1, b0, 1, b1, ...) -> (a0, b0, a1, b1, ...) -> (a0 b0, ...)
+        pairs = a.reshape(tuple(v for s in a.shape for v in (s, 1))) * b.reshape(
+            tuple(v for s in b.shape for v in (1, s)))
+        return pairs.reshape(tuple(i * j for i, j in zip(a.shape, b.shape)))
+
+    def cross(self, other: Any, dim: _int | None = None) -> Any:
+        """The cross product of 3-vectors along ``dim`` (the first dim of size 3 if None, as
+        torch's deprecated default), after broadcasting the two."""
+        other = self._operand(other)
+        if self._data.ndim != other._data.ndim:
+            raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+        shape = np.broadcast_shapes(self._data.shape, other._data.shape)
+        if dim is None:
+            warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\n"
+                          "Please either pass the dim explicitly or simply use "
+                          "torch.linalg.cross.\nThe default value of dim will change to agree "
+                          "with that of linalg.cross in a future release.", UserWarning,
+                          stacklevel=2)
+            sizes3 = [i for i, s in enumerate(shape) if s == 3]
+            if not sizes3:
+                raise RuntimeError("no dimension of size 3 in input")
+            d = sizes3[0]
+        else:
+            d = wrap_dim(dim, len(shape))
+        if shape[d] != 3:
+            raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
+                               f"{self.shape[d]} and {other.shape[d]}")
+        a, b = self.expand(shape), other.expand(shape)
+        # (a1 b2 - a2 b1, a2 b0 - a0 b2, a0 b1 - a1 b0): rolled copies of a and b
+        return a.roll(-1, d) * b.roll(-2, d) - a.roll(-2, d) * b.roll(-1, d)
+
     def tril(self, diagonal: _int = 0) -> Any:
         return self._tri(np.tril, diagonal)
 
     def triu(self, diagonal: _int = 0) -> Any:
         return self._tri(np.triu, diagonal)
+
+    def tril_(self, diagonal: _int = 0) -> Any:
+        return self._inplace(lambda: self.tril(diagonal))
+
+    def triu_(self, diagonal: _int = 0) -> Any:
+        return self._inplace(lambda: self.triu(diagonal))
+
+    # -- in-place view ops: self takes the view's shape (and history) over --------------------
+    def squeeze_(self, dim: Any = None) -> Any:
+        return self._view_inplace(self.squeeze(dim))
+
+    def unsqueeze_(self, dim: _int) -> Any:
+        return self._view_inplace(self.unsqueeze(dim))
+
+    def t_(self) -> Any:
+        return self._view_inplace(self.t())
+
+    def transpose_(self, dim0: _int, dim1: _int) -> Any:
+        return self._view_inplace(self.transpose(dim0, dim1))
+
+    swapaxes_ = transpose_
+    swapdims_ = transpose_
+
+    def _view_inplace(self, view: Any) -> Any:
+        """self becomes ``view``, a view of its own memory with another shape: its array and,
+        if recorded, its grad_fn (as torch's in-place view ops change only the metadata)."""
+        if grad_state.enabled and self._requires_grad and self.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
+        self._data = view._data
+        if view.grad_fn is not None:
+            self.grad_fn, self._output_nr = view.grad_fn, view._output_nr
+        return self
 
     def _tri(self, fn: Any, k: _int) -> Any:
         if self._data.ndim < 2:
@@ -303,3 +561,49 @@ class ShapeMixin(TensorBase):
         if d1 == d2:
             raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
         return Diagonal.apply(self, offset, d1, d2)
+
+    def diagonal_scatter(self, src: Any, offset: _int = 0, dim1: _int = 0, dim2: _int = 1) -> Any:
+        """A copy of self with its diagonal (as ``diagonal`` takes it) replaced by ``src``."""
+        d1, d2 = wrap_dim(dim1, self._data.ndim), wrap_dim(dim2, self._data.ndim)
+        if d1 == d2:
+            raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+        want = np.diagonal(self._data, offset, d1, d2).shape
+        if tuple(src.shape) != want:
+            raise RuntimeError(f"expected src to have a size equal to the slice of self. src "
+                               f"size = {list(src.shape)}, slice size = {list(want)}")
+        return DiagonalScatter.apply(self, src.to(self.dtype), offset, d1, d2)
+
+    def diag(self, diagonal: _int = 0) -> Any:
+        """A 1-D tensor as the ``diagonal``-th diagonal of a square matrix, or that diagonal
+        of a matrix, copied."""
+        n = self._data.ndim
+        if n == 1:
+            size = self._data.shape[0] + builtins.abs(diagonal)
+            return DiagonalEmbed.apply(self, (size, size), diagonal, 0, 1)
+        if n == 2:
+            return self.diagonal(diagonal).clone()
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {n}D")
+
+    def diag_embed(self, offset: _int = 0, dim1: _int = -2, dim2: _int = -1) -> Any:
+        """Tensors whose diagonals (offset, dim1, dim2) hold the last dim of self, zeros
+        elsewhere: the adjoint of diagonal()."""
+        nd = self._data.ndim + 1
+        d1, d2 = wrap_dim(dim1, nd), wrap_dim(dim2, nd)
+        if d1 == d2:
+            raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+        x = self if self._data.ndim else self.reshape(1)
+        size = x._data.shape[-1] + builtins.abs(offset)
+        rest = iter(x._data.shape[:-1])
+        shape = tuple(size if i in (d1, d2) else next(rest) for i in range(nd))
+        return DiagonalEmbed.apply(x, shape, offset, d1, d2)
+
+    def diagflat(self, offset: _int = 0) -> Any:
+        """The flattened input on the ``offset``-th diagonal of a square matrix."""
+        return self.reshape(-1).diag(offset)
+
+    def trace(self) -> Any:
+        """The sum of a matrix's main diagonal."""
+        if self._data.ndim != 2:
+            raise RuntimeError(f"trace: expected a matrix, but got tensor with dim "
+                               f"{self._data.ndim}")
+        return self.diagonal().sum()
