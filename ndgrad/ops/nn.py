@@ -12,19 +12,28 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad.ops._erf import erf
+from ndgrad.ops._numba import kernels_for
 from ndgrad.ops.base import Primitive
-from ndgrad.ops.elementwise import Clamp, Exp, Log, Log1p, Sigmoid, Where
+from ndgrad.ops.elementwise import Clamp, Erf, Exp, Log, Log1p, Sigmoid, Tanh, Where
 from ndgrad.ops.reduce import _keepdim_shape
 
 
 class Linear(Primitive):
-    """y = x @ w^T + b, with one BLAS call; x (..., in), w (out, in), b (out,) or None."""
+    """y = x @ w^T + b, with one BLAS call each way; x (..., in) with at least 2 dims (F.linear
+    gives 1-D inputs a leading dim), w (out, in), b (out,) or None.
+
+    Leading dims are flattened first: (..., in) -> (M, in). NumPy's matmul of a 3-D array by a
+    matrix runs one small product per leading index, a 2-D one a single large product."""
 
     @staticmethod
     def forward(ctx: Any, x: Any, w: Any, b: Any) -> Any:
         ctx.save_for_backward(w if ctx.needs_input_grad[0] else None,
                               x if ctx.needs_input_grad[1] else None)
-        out = np.matmul(x, w.T)
+        if x.ndim > 2:
+            out = np.matmul(x.reshape(-1, x.shape[-1]), w.T).reshape(x.shape[:-1] + (-1,))
+        else:
+            out = np.matmul(x, w.T)
         if b is not None:
             out += b
         return out
@@ -33,13 +42,74 @@ class Linear(Primitive):
     def backward(ctx: Any, grad: Any) -> Any:
         w, x = ctx.saved_like(grad)
         need_x, need_w, need_b = ctx.needs_input_grad
-        g2, x2 = grad, x
-        if grad.ndim != 2:  # (..., out) -> (M, out): leading dims are summed by one matmul
+        g2 = grad
+        if grad.ndim > 2:  # (..., out) -> (M, out): leading dims are summed by one matmul
             g2 = grad.reshape(-1, grad.shape[-1])
-            x2 = x.reshape(-1, x.shape[-1]) if need_w else None
-        return (grad @ w if need_x else None,
-                g2.mT @ x2 if need_w else None,
-                g2.sum(0) if need_b else None)
+        gx = gw = None
+        if need_x:
+            gx = g2 @ w
+            if grad.ndim > 2:
+                gx = gx.reshape(tuple(grad.shape[:-1]) + (w.shape[-1],))
+        if need_w:
+            gw = g2.mT @ (x.reshape(-1, x.shape[-1]) if x.ndim > 2 else x)
+        return gx, gw, g2.sum(0) if need_b else None
+
+
+_SQRT1_2 = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327
+_K_BETA = 0.7978845608028654  # sqrt(2 / pi), of the tanh form
+_K_KAPPA = 0.044715
+
+
+class Gelu(Primitive):
+    """GELU(x) = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2 the normal CDF; d = Phi + x phi,
+    phi(x) = exp(-x^2 / 2) / sqrt(2 pi). The tanh form (approximate="tanh") is
+    x (1 + t) / 2 with t = tanh(sqrt(2 / pi) (x + 0.044715 x^3)), as in PyTorch.
+
+    One primitive instead of a composite: only x is kept for backward (as torch does), not the
+    four intermediates a composite keeps; with numba, forward and backward are one loop each.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, approximate: Any) -> Any:
+        ctx.save_for_backward(x)
+        ctx.tanh = tanh = approximate == "tanh"
+        k = kernels_for(x)
+        if k is not None:
+            out = np.empty_like(x)
+            (k.gelu32 if x.dtype == np.float32 else k.gelu64)(x.reshape(-1), out.reshape(-1),
+                                                              tanh)
+            return out
+        if tanh:
+            inner = x * x
+            inner *= x
+            inner *= _K_KAPPA
+            inner += x
+            inner *= _K_BETA
+            t = np.tanh(inner, out=inner)
+        else:
+            t = erf(x * _SQRT1_2)
+        t += 1
+        t *= x
+        t *= 0.5
+        return t
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (x,) = ctx.saved_like(grad)
+        k = kernels_for(x, grad) if isinstance(grad, np.ndarray) else None
+        if k is not None:
+            out = np.empty_like(x)
+            fn = k.gelu_backward32 if x.dtype == np.float32 else k.gelu_backward64
+            fn(x.reshape(-1), grad.reshape(-1), out.reshape(-1), ctx.tanh)
+            return out, None
+        if ctx.tanh:  # on arrays or, under create_graph, Tensors
+            t = Tanh.apply((x + x * x * x * _K_KAPPA) * _K_BETA)
+            right = x * 0.5 * (1 - t * t) * _K_BETA * (x * x * (3 * _K_KAPPA) + 1)
+            return grad * ((t + 1) * 0.5 + right), None
+        cdf = (Erf.apply(x * _SQRT1_2) + 1) * 0.5
+        pdf = Exp.apply(x * x * -0.5) * _INV_SQRT_2PI
+        return grad * (cdf + x * pdf), None
 
 
 class Hardswish(Primitive):
