@@ -242,3 +242,51 @@ def rms_norm_backward(g: Any, x: Any, rstd: Any, w: Any, gx: Any, gw: Any) -> No
                 xh = x[i, j] * r
                 gh = g[i, j] * w[j] if w is not None else g[i, j]
                 gx[i, j] = r * (gh - xh * c)
+
+
+# -- softmax for attention ----------------------------------------------------------------------
+@njit(**_RFLAGS)
+def _softmax_lse32(s: Any, lse: Any) -> None:
+    for i in range(s.shape[0]):
+        m = f32(-np.inf)
+        for j in range(s.shape[1]):
+            m = max(m, s[i, j])
+        if m == f32(-np.inf):  # every key masked out: zeros (torch's _safe_softmax)
+            s[i, :] = 0
+            lse[i] = np.inf
+            continue
+        t = f32(0)
+        for j in range(s.shape[1]):
+            e = exp_neg32(s[i, j] - m)
+            s[i, j] = e
+            t += e
+        r = f32(1) / t
+        for j in range(s.shape[1]):
+            s[i, j] *= r
+        lse[i] = m + math.log(t)
+
+
+@njit(**_RFLAGS)
+def _softmax_lse64(s: Any, lse: Any) -> None:
+    for i in range(s.shape[0]):
+        m = -np.inf
+        for j in range(s.shape[1]):
+            m = max(m, s[i, j])
+        if m == -np.inf:
+            s[i, :] = 0
+            lse[i] = np.inf
+            continue
+        t = 0.0
+        for j in range(s.shape[1]):
+            e = math.exp(s[i, j] - m)
+            s[i, j] = e
+            t += e
+        for j in range(s.shape[1]):
+            s[i, j] /= t
+        lse[i] = m + math.log(t)
+
+
+def softmax_lse(s: np.ndarray, lse: np.ndarray) -> None:
+    """softmax of each row of s (R, S) in place, and each row's log-sum-exp into lse (R,);
+    a row of -inf becomes zeros with lse = +inf."""
+    (_softmax_lse32 if s.dtype == np.float32 else _softmax_lse64)(s, lse)
