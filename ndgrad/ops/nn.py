@@ -16,6 +16,7 @@ from ndgrad.ops._erf import erf
 from ndgrad.ops._numba import kernels_for
 from ndgrad.ops.base import Primitive
 from ndgrad.ops.elementwise import Clamp, Erf, Exp, Log, Log1p, Sigmoid, Tanh, Where
+from ndgrad.ops.index import IndexAddZeros
 from ndgrad.ops.reduce import _keepdim_shape
 
 
@@ -110,6 +111,65 @@ class Gelu(Primitive):
         cdf = (Erf.apply(x * _SQRT1_2) + 1) * 0.5
         pdf = Exp.apply(x * x * -0.5) * _INV_SQRT_2PI
         return grad * (cdf + x * pdf), None
+
+
+class Embedding(Primitive):
+    """weight[idx]: rows of a (V, C) table picked by integer indices (any shape).
+
+    The gradient of row r is the sum of the gradient rows of every position that picked r
+    (scaled by 1 / count with scale_grad_by_freq; zero for padding_idx). On arrays the sum is
+    taken by sorting the indices and adding each run of equal ones with np.add.reduceat, a few
+    passes instead of np.add.at's per-element loop."""
+
+    @staticmethod
+    def forward(ctx: Any, w: Any, *, idx: Any, padding_idx: Any = None,
+                scale_grad_by_freq: bool = False) -> Any:
+        ctx.idx, ctx.num, ctx.padding_idx, ctx.by_freq = idx, w.shape[0], padding_idx, \
+            scale_grad_by_freq
+        return np.take(w, idx, axis=0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        idx, num = ctx.idx, ctx.num
+        width = grad.shape[-1]
+        flat = idx.reshape(-1)
+        g2 = grad.reshape(-1, width)
+        if not isinstance(grad, np.ndarray) or not flat.size:  # create_graph: a scatter-add
+            dtype = grad.dtype if isinstance(grad, np.ndarray) else grad._data.dtype
+            scale = _embedding_scale(flat, ctx.padding_idx, ctx.by_freq, dtype)
+            if scale is not None:
+                g2 = g2 * scale
+            return IndexAddZeros.apply(g2, (num, width), (flat,))
+        order = np.argsort(flat, kind="stable")
+        rows = flat[order]
+        starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
+        picked = g2[order]
+        out = np.zeros((num, width), grad.dtype)
+        if starts.size == rows.size:  # every index once (positions, say): nothing to add up
+            out[rows] = picked
+        else:
+            sums = np.add.reduceat(picked, starts, axis=0)
+            if ctx.by_freq:
+                sums /= np.diff(np.append(starts, rows.size)).astype(grad.dtype)[:, None]
+            out[rows[starts]] = sums
+        if ctx.padding_idx is not None:
+            out[ctx.padding_idx] = 0
+        return out
+
+
+def _embedding_scale(flat: np.ndarray, padding_idx: int | None, by_freq: bool,
+                     dtype: Any) -> np.ndarray | None:
+    """Per-position factors of the gradient (M, 1): 1 / count of the index with
+    scale_grad_by_freq, 0 at padding_idx; None when all are 1."""
+    if padding_idx is None and not by_freq:
+        return None
+    s = np.ones(flat.shape, dtype)
+    if by_freq:
+        _, inv, counts = np.unique(flat, return_inverse=True, return_counts=True)
+        s = (1.0 / counts[inv.reshape(-1)]).astype(dtype)
+    if padding_idx is not None:
+        s[flat == padding_idx] = 0
+    return s[:, None]
 
 
 class Hardswish(Primitive):
