@@ -290,3 +290,35 @@ def softmax_lse(s: np.ndarray, lse: np.ndarray) -> None:
     """softmax of each row of s (R, S) in place, and each row's log-sum-exp into lse (R,);
     a row of -inf becomes zeros with lse = +inf."""
     (_softmax_lse32 if s.dtype == np.float32 else _softmax_lse64)(s, lse)
+
+
+# -- Adam ---------------------------------------------------------------------------------------
+@njit(**_FLAGS)
+def adam_update(p: Any, g: Any, m: Any, v: Any, vmax: Any, h: Any, coupled: bool,
+                maximize: bool, lerp_small: bool) -> None:
+    """One Adam step of one parameter, in place, in one pass over its flat arrays: what
+    ndgrad.optim.Adam.step does in about a dozen NumPy calls, in the same order of operations.
+    h holds the hyperparameters in the parameter's dtype: (decay = 1 - lr wd, weight_decay,
+    w = 1 - beta1, 1 - w, beta2, 1 - beta2, eps, lr / (1 - beta1^t), sqrt(1 - beta2^t)); vmax
+    is the amsgrad state or None."""
+    decay, wd, w1, w1c, b2, c2 = h[0], h[1], h[2], h[3], h[4], h[5]
+    eps, step_size, bc2 = h[6], h[7], h[8]
+    for i in range(p.size):
+        gi = -g[i] if maximize else g[i]
+        pi = p[i]
+        if coupled:
+            gi = pi * wd + gi
+        else:
+            pi = pi * decay
+        mi = m[i]
+        if lerp_small:  # torch's lerp: x + w (end - x) for w < 0.5, else end - (end - x)(1 - w)
+            mi = mi + (gi - mi) * w1
+        else:
+            mi = gi - (gi - mi) * w1c
+        vi = v[i] * b2 + (gi * c2) * gi
+        m[i] = mi
+        v[i] = vi
+        if vmax is not None:
+            vi = max(vmax[i], vi)
+            vmax[i] = vi
+        p[i] = pi - (mi * step_size) / (np.sqrt(vi) / bc2 + eps)
