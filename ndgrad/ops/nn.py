@@ -87,7 +87,7 @@ class Gelu(Primitive):
             inner *= _K_KAPPA
             inner += x
             inner *= _K_BETA
-            t = np.tanh(inner, out=inner)
+            t = np.tanh(inner)
         else:
             t = erf(x * _SQRT1_2)
         t += 1
