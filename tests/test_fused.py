@@ -163,7 +163,7 @@ def test_embedding_backward_sums_repeated_rows():
     ids = np.array([[1, 3, 3, 0], [2, 3, 1, 1]])
     for kw in ({}, {"padding_idx": 3}, {"scale_grad_by_freq": True}):
         # torch's double backward ignores scale_grad_by_freq; ndgrad's keeps the factor
-        check_op([(5, 3)], lambda lib, w: F(lib).embedding(lib.tensor(ids), w, **kw),
+        check_op([(5, 3)], lambda lib, w, kw=kw: F(lib).embedding(lib.tensor(ids), w, **kw),
                  gradgrad=not kw.get("scale_grad_by_freq"))
     check_op([(6, 3)], lambda lib, w: F(lib).embedding(lib.tensor(np.arange(6)[::-1].copy()), w))
     check_op([(5, 3)], lambda lib, w: F(lib).embedding(lib.tensor(2), w))

@@ -21,7 +21,7 @@ import numpy as np
 try:
     from numba import njit
 except ImportError:  # never loaded so by ndgrad (see _numba.kernels); plain Python then
-    def njit(*args: Any, **kwargs: Any) -> Any:
+    def njit(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]
         return args[0] if args and callable(args[0]) else (lambda f: f)
 
 from ndgrad.ops._erf import _A32, _B32
@@ -29,7 +29,7 @@ from ndgrad.ops._erf import _A32, _B32
 f32 = np.float32
 # the loops may contract a * b + c into one fused multiply-add (more accurate, not less); no
 # other fast-math liberty, so nan and inf behave as in the NumPy reference
-_FLAGS = {"cache": True, "fastmath": {"contract"}, "error_model": "numpy"}
+_FLAGS: dict[str, Any] = {"cache": True, "fastmath": {"contract"}, "error_model": "numpy"}
 
 # -- exp and erf in float32 -----------------------------------------------------------------
 _LOG2E = f32(1.4426950408889634)
@@ -149,7 +149,7 @@ def gelu_backward64(x: Any, grad: Any, out: Any, tanh: bool) -> None:
 # -- layer_norm and rms_norm over rows of a 2-d array -------------------------------------------
 # sums may be reassociated, which lets LLVM vectorize them (partial sums per SIMD lane); the
 # statistics accumulate in float64
-_RFLAGS = {"cache": True, "fastmath": {"contract", "reassoc"}, "error_model": "numpy"}
+_RFLAGS: dict[str, Any] = {"cache": True, "fastmath": {"contract", "reassoc"}, "error_model": "numpy"}
 
 
 @njit(**_RFLAGS)
