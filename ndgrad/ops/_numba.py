@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -41,7 +42,13 @@ def kernels() -> Any:
         return None
     k = _state["kernels"]
     if k is None:
-        k = importlib.import_module("ndgrad.ops._kernels") if available() else False
+        k = False
+        if available():
+            try:
+                k = importlib.import_module("ndgrad.ops._kernels")
+            except ImportError as e:  # e.g. a numba too old for the installed NumPy
+                warnings.warn(f"numba is installed but could not be imported ({e}); ndgrad's "
+                              f"fused ops run in NumPy", RuntimeWarning, stacklevel=2)
         _state["kernels"] = k
     return k or None
 
