@@ -1,6 +1,6 @@
 """GPT training-step speed and memory: ndgrad vs PyTorch in one process, nanoGPT's CPU baby run.
 
-Run: python bench/gpt.py [--rounds 5] [--parts speed,memory,profile]
+Run: python bench/gpt.py [--rounds 5] [--parts speed,memory,ops,profile]
 (OMP_NUM_THREADS=1 python bench/gpt.py: one thread for both, torch and OpenBLAS; on a machine
 that other work keeps busy, two spinning threads per library measure the contention)
 
@@ -9,7 +9,9 @@ that other work keeps busy, two spinning threads per library measure the content
 * One step: forward, cross-entropy, backward, clip_grad_norm_(1.0), AdamW (weight decay 0.1 on
   matrices, betas (0.9, 0.99)) with the lr set by hand, as the job does.
 
-Both libraries run the same code (examples/gpt_shakespeare.py, its ``import ndgrad as torch``
+ndgrad runs twice: with its compiled kernels (numba, the ``ndgrad[fast]`` extra; "ndgrad") and
+with them off ("ndgrad-numpy", the NumPy reference path), so both ratios are printed. Both
+libraries run the same code (examples/gpt_shakespeare.py, its ``import ndgrad as torch``
 swapped for ``import torch`` on the torch side) from the same initial weights on the same
 batches of Tiny Shakespeare. As in bench/mnist.py, they alternate in one process, several
 rounds: within a round they take turns of CHUNK steps, each followed by an untimed PAUSE (the
@@ -25,7 +27,8 @@ OS, so the resident set follows what the library holds; the comparison the targe
 and once with glibc's default. For ndgrad, tracemalloc's peak during the steps is printed too.
 
 The profile part prints cProfile's top entries of PROFILE_STEPS ndgrad steps, by own time and
-by cumulative time.
+by cumulative time. The ops part times each fused op of the step alone (forward and backward on
+the step's shapes), the three contenders taking turns of OP_CALLS calls, best of OP_ROUNDS.
 """
 
 from __future__ import annotations
@@ -51,6 +54,21 @@ CHUNK = 3  # steps per turn (100-300 ms of work)
 PAUSE = 0.15  # untimed idle after each turn
 MEMORY_STEPS = 20
 PROFILE_STEPS = 30
+OP_CALLS, OP_ROUNDS = 20, 7
+CONTENDERS = ["ndgrad", "ndgrad-numpy", "torch"]
+
+
+def numpy_path(run: Any) -> Any:
+    """A training generator run with ndgrad's compiled kernels off during its turns."""
+    from ndgrad.ops import _numba
+
+    while True:
+        with _numba.enabled(False):
+            try:
+                next(run)
+            except StopIteration as done:
+                return done.value
+        yield
 
 
 def load_model_code(lib_name: str) -> types.ModuleType:
@@ -86,7 +104,7 @@ def initial_weights() -> dict[str, np.ndarray]:
 
 def build(lib_name: str, weights: dict[str, np.ndarray]) -> tuple[Any, Any, Any]:
     """(library, model, optimizer) with the given weights."""
-    code = load_model_code(lib_name)
+    code = load_model_code("torch" if lib_name == "torch" else "ndgrad")
     lib = code.torch
     model = code.GPT(code.GPTConfig())
     model.load_state_dict({k: lib.from_numpy(v.copy()) for k, v in weights.items()})
@@ -139,18 +157,22 @@ def speed(rounds: int) -> None:
           f"{os.getloadavg()[0]:.2f} at the start (timings are only meaningful on an otherwise "
           f"idle machine)")
     weights = initial_weights()
-    names = ["ndgrad", "torch"]
+    names = CONTENDERS
     built = {k: build(k, weights) for k in names}
-    for k in names:  # warm up: imports, BLAS, the optimizer's state
-        lib, model, opt = built[k]
-        for _ in train(lib, model, opt, batches(3, 99), 3):
+
+    def run(k: str, data: list, chunk: int) -> Any:
+        steps = train(*built[k], data, chunk)
+        return numpy_path(steps) if k == "ndgrad-numpy" else steps
+
+    for k in names:  # warm up: imports, BLAS, the optimizer's state, numba's kernels
+        for _ in run(k, batches(3, 99), 3):
             pass
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
     losses: dict[str, float] = {}
     for r in range(rounds):
         order = names if r % 2 == 0 else names[::-1]
         data = batches(STEPS, r)
-        t, losses = race({k: train(*built[k], data, CHUNK) for k in order}, order, PAUSE)
+        t, losses = race({k: run(k, data, CHUNK) for k in order}, order, PAUSE)
         for k in order:
             times[k].append(t[k])
     print(f"\nGPT 4x128, context 64, batch 12, AdamW: {STEPS} steps per round, {rounds} rounds")
@@ -158,12 +180,16 @@ def speed(rounds: int) -> None:
     for k in names:
         spread = ", ".join(f"{ms:.1f}" for ms in per_step[k])
         cpu = statistics.median(c for _, c in times[k]) / STEPS * 1000
-        print(f"  {k:7s} {statistics.median(per_step[k]):6.1f} ms/step median, min "
+        print(f"  {k:12s} {statistics.median(per_step[k]):6.1f} ms/step median, min "
               f"{min(per_step[k]):6.1f} (rounds: {spread}); CPU {cpu:6.1f} ms/step; last loss "
               f"{losses[k]:.4f}")
-    paired = statistics.median(a[0] / b[0] for a, b in zip(times["ndgrad"], times["torch"]))
-    print(f"  ndgrad/torch: median of per-round ratios {paired:.2f} (target <= 1.0, at worst "
-          f"1.5); ratio of minima {min(per_step['ndgrad']) / min(per_step['torch']):.2f}")
+    for k in names[:-1]:
+        ratios = [a[0] / b[0] for a, b in zip(times[k], times["torch"])]
+        cpu_ratios = [a[1] / b[1] for a, b in zip(times[k], times["torch"])]
+        print(f"  {k}/torch: median of per-round ratios {statistics.median(ratios):.2f} (rounds: "
+              f"{', '.join(f'{x:.2f}' for x in ratios)}; target <= 1.0, at worst 1.5); ratio "
+              f"of minima {min(per_step[k]) / min(per_step['torch']):.2f}; of CPU times "
+              f"{statistics.median(cpu_ratios):.2f}")
 
 
 # -- memory ------------------------------------------------------------------------------------
@@ -193,7 +219,7 @@ def memory_child(lib_name: str) -> None:
         pass
     rss = _status_kb("VmHWM") - before
     peak = -1
-    if lib_name == "ndgrad":  # again, traced: tracemalloc's own tables must not count above
+    if lib_name != "torch":  # again, traced: tracemalloc's own tables must not count above
         tracemalloc.start()
         for _ in train(lib, model, opt, data, MEMORY_STEPS):
             pass
@@ -206,21 +232,92 @@ def memory(repeats: int = 3) -> None:
           f"the resident set before them (fresh process each, median of {repeats})")
     rise: dict[tuple[str, str], float] = {}
     for mode, env in (("live", {"MALLOC_MMAP_THRESHOLD_": "65536"}), ("glibc default", {})):
-        for name in ("ndgrad", "torch"):
+        for name in CONTENDERS:
             runs = []
+            lib_env = {"NDGRAD_NUMBA": "0"} if name == "ndgrad-numpy" else {}
             for _ in range(repeats):
                 out = subprocess.run([sys.executable, __file__, "--memory-child", name],
                                      capture_output=True, text=True, check=True,
-                                     env={**os.environ, **env}).stdout.split()
+                                     env={**os.environ, **env, **lib_env}).stdout.split()
                 runs.append((int(out[-2]), int(out[-1])))
             rss = statistics.median(r[0] for r in runs) / 1024
             rise[(mode, name)] = rss
             traced = statistics.median(r[1] for r in runs)
             extra = f", tracemalloc peak {traced / 1024:5.1f} MiB" if traced >= 0 else ""
             spread = ", ".join(f"{r[0] / 1024:.2f}" for r in runs)
-            print(f"  {mode:13s} {name:7s} peak RSS rise {rss:6.2f} MiB ({spread}){extra}")
-    print(f"  ndgrad/torch, live: {rise[('live', 'ndgrad')] / rise[('live', 'torch')]:.2f} "
-          f"(target <= 1)")
+            print(f"  {mode:13s} {name:12s} peak RSS rise {rss:6.2f} MiB ({spread}){extra}")
+    for name in CONTENDERS[:-1]:
+        print(f"  {name}/torch, live: {rise[('live', name)] / rise[('live', 'torch')]:.2f} "
+              f"(target <= 1)")
+
+
+def op_cases(lib: Any) -> dict[str, Any]:
+    """Each fused op of the GPT's step, forward and backward on the step's shapes, as a
+    function of nothing (the inputs are made once)."""
+    F = lib.nn.functional
+    rng = np.random.default_rng(0)
+
+    def arr(*shape: int) -> np.ndarray:
+        return rng.standard_normal(shape).astype(np.float32)
+
+    def leaf(a: np.ndarray) -> Any:
+        return lib.tensor(a, requires_grad=True)
+
+    x128, x512, w512, w128 = arr(12, 64, 128), arr(12, 64, 512), arr(512, 128), arr(128)
+    q, k, v, g32 = arr(12, 4, 64, 32), arr(12, 4, 64, 32), arr(12, 4, 64, 32), arr(12, 4, 64, 32)
+    logits, targets = arr(768, 65), rng.integers(0, 65, 768)
+    table, ids = arr(65, 128), rng.integers(0, 65, (12, 64))
+    shapes = [(65, 128), (64, 128)] + [(128,), (384, 128), (128, 128), (128,), (512, 128),
+                                       (128, 512)] * 4 + [(128,)]
+    params = [leaf(arr(*s)) for s in shapes]
+    for p in params:
+        p.grad = lib.tensor(arr(*p.shape))
+    opt = lib.optim.AdamW(params, lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+    return {
+        "linear (768x128 -> 512)": lambda: F.linear(leaf(x128), leaf(w512)).backward(
+            lib.tensor(x512)),
+        "gelu (768x512)": lambda: F.gelu(leaf(x512)).backward(lib.tensor(x512)),
+        "layer_norm (768x128)": lambda: F.layer_norm(leaf(x128), (128,), leaf(w128)).backward(
+            lib.tensor(x128)),
+        "sdpa causal (48x64x32)": lambda: F.scaled_dot_product_attention(
+            leaf(q), leaf(k), leaf(v), is_causal=True).backward(lib.tensor(g32)),
+        "cross_entropy (768x65)": lambda: F.cross_entropy(
+            leaf(logits), lib.tensor(targets)).backward(),
+        "embedding (65x128, 768 ids)": lambda: F.embedding(lib.tensor(ids), leaf(table)).backward(
+            lib.tensor(x128)),
+        "AdamW step (27 params, 0.8M)": opt.step,
+    }
+
+
+def ops() -> None:
+    import torch
+
+    from ndgrad.ops import _numba
+
+    torch.set_num_threads(THREADS)
+    import ndgrad
+
+    cases = {"ndgrad": op_cases(ndgrad), "ndgrad-numpy": op_cases(ndgrad),
+             "torch": op_cases(torch)}
+    print(f"\nFused ops alone, forward + backward: ms per call, best of {OP_ROUNDS} turns of "
+          f"{OP_CALLS} calls each (contenders alternate)")
+    print(f"  {'op':30s} {'ndgrad':>8s} {'numpy':>8s} {'torch':>8s}  ndgrad/torch  numpy/torch")
+    for name in cases["torch"]:
+        best = {k: float("inf") for k in CONTENDERS}
+        for r in range(OP_ROUNDS + 1):  # round 0 warms up (and compiles numba's kernels)
+            for k in CONTENDERS if r % 2 else CONTENDERS[::-1]:
+                fn = cases[k][name]
+                with _numba.enabled(k != "ndgrad-numpy"):
+                    t0 = time.perf_counter()
+                    for _ in range(OP_CALLS):
+                        fn()
+                    elapsed = (time.perf_counter() - t0) / OP_CALLS * 1000
+                if r:
+                    best[k] = min(best[k], elapsed)
+                time.sleep(PAUSE / 5)
+        b = best
+        print(f"  {name:30s} {b['ndgrad']:8.3f} {b['ndgrad-numpy']:8.3f} {b['torch']:8.3f}  "
+              f"{b['ndgrad'] / b['torch']:12.2f}  {b['ndgrad-numpy'] / b['torch']:11.2f}")
 
 
 def profile(top: int = 30) -> None:
@@ -247,20 +344,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--parts", default="speed,memory",
-                        help="comma-separated: speed, memory, profile")
+                        help="comma-separated: speed, memory, ops, profile")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child)
         return
     parts = set(args.parts.split(","))
-    unknown = parts - {"speed", "memory", "profile"}
+    unknown = parts - {"speed", "memory", "ops", "profile"}
     if unknown:
-        parser.error(f"unknown --parts {sorted(unknown)}; choose from speed, memory, profile")
+        parser.error(f"unknown --parts {sorted(unknown)}; choose from speed, memory, ops, "
+                     f"profile")
     if "speed" in parts:
         speed(args.rounds)
     if "memory" in parts:
         memory()
+    if "ops" in parts:
+        ops()
     if "profile" in parts:
         profile()
 

@@ -338,6 +338,9 @@ def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Any, ...]) -> N
         for s in ctx._to_save:
             saved.append(pack(s, args, results, Tensor))
         ctx._saved = saved
+        # the records hold what backward needs; the raw tuple would keep it after backward
+        # frees the records (the graph of a step's loss, alive until the next loss replaces it)
+        ctx._to_save = ()
     if anomaly.state.enabled:
         ctx._trace = traceback.format_stack()[:-2]
 

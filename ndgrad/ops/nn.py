@@ -12,19 +12,29 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad.ops._erf import erf
+from ndgrad.ops._numba import kernels_for
 from ndgrad.ops.base import Primitive
-from ndgrad.ops.elementwise import Clamp, Exp, Log, Log1p, Sigmoid, Where
+from ndgrad.ops.elementwise import Clamp, Erf, Exp, Log, Log1p, Sigmoid, Tanh, Where
+from ndgrad.ops.index import IndexAddZeros
 from ndgrad.ops.reduce import _keepdim_shape
 
 
 class Linear(Primitive):
-    """y = x @ w^T + b, with one BLAS call; x (..., in), w (out, in), b (out,) or None."""
+    """y = x @ w^T + b, with one BLAS call each way; x (..., in) with at least 2 dims (F.linear
+    gives 1-D inputs a leading dim), w (out, in), b (out,) or None.
+
+    Leading dims are flattened first: (..., in) -> (M, in). NumPy's matmul of a 3-D array by a
+    matrix runs one small product per leading index, a 2-D one a single large product."""
 
     @staticmethod
     def forward(ctx: Any, x: Any, w: Any, b: Any) -> Any:
         ctx.save_for_backward(w if ctx.needs_input_grad[0] else None,
                               x if ctx.needs_input_grad[1] else None)
-        out = np.matmul(x, w.T)
+        if x.ndim > 2:
+            out = np.matmul(x.reshape(-1, x.shape[-1]), w.T).reshape(x.shape[:-1] + (-1,))
+        else:
+            out = np.matmul(x, w.T)
         if b is not None:
             out += b
         return out
@@ -33,13 +43,133 @@ class Linear(Primitive):
     def backward(ctx: Any, grad: Any) -> Any:
         w, x = ctx.saved_like(grad)
         need_x, need_w, need_b = ctx.needs_input_grad
-        g2, x2 = grad, x
-        if grad.ndim != 2:  # (..., out) -> (M, out): leading dims are summed by one matmul
+        g2 = grad
+        if grad.ndim > 2:  # (..., out) -> (M, out): leading dims are summed by one matmul
             g2 = grad.reshape(-1, grad.shape[-1])
-            x2 = x.reshape(-1, x.shape[-1]) if need_w else None
-        return (grad @ w if need_x else None,
-                g2.mT @ x2 if need_w else None,
-                g2.sum(0) if need_b else None)
+        gx = gw = None
+        if need_x:
+            gx = g2 @ w
+            if grad.ndim > 2:
+                gx = gx.reshape(tuple(grad.shape[:-1]) + (w.shape[-1],))
+        if need_w:
+            gw = g2.mT @ (x.reshape(-1, x.shape[-1]) if x.ndim > 2 else x)
+        return gx, gw, g2.sum(0) if need_b else None
+
+
+_SQRT1_2 = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327
+_K_BETA = 0.7978845608028654  # sqrt(2 / pi), of the tanh form
+_K_KAPPA = 0.044715
+
+
+class Gelu(Primitive):
+    """GELU(x) = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2 the normal CDF; d = Phi + x phi,
+    phi(x) = exp(-x^2 / 2) / sqrt(2 pi). The tanh form (approximate="tanh") is
+    x (1 + t) / 2 with t = tanh(sqrt(2 / pi) (x + 0.044715 x^3)), as in PyTorch.
+
+    One primitive instead of a composite: only x is kept for backward (as torch does), not the
+    four intermediates a composite keeps; with numba, forward and backward are one loop each.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, approximate: Any) -> Any:
+        ctx.save_for_backward(x)
+        ctx.tanh = tanh = approximate == "tanh"
+        k = kernels_for(x)
+        if k is not None:
+            out = np.empty_like(x)
+            (k.gelu32 if x.dtype == np.float32 else k.gelu64)(x.reshape(-1), out.reshape(-1),
+                                                              tanh)
+            return out
+        if tanh:
+            inner = x * x
+            inner *= x
+            inner *= _K_KAPPA
+            inner += x
+            inner *= _K_BETA
+            t = np.tanh(inner)
+        else:
+            t = erf(x * _SQRT1_2)
+        t += 1
+        t *= x
+        t *= 0.5
+        return t
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (x,) = ctx.saved_like(grad)
+        k = kernels_for(x, grad) if isinstance(grad, np.ndarray) else None
+        if k is not None:
+            out = np.empty_like(x)
+            fn = k.gelu_backward32 if x.dtype == np.float32 else k.gelu_backward64
+            fn(x.reshape(-1), grad.reshape(-1), out.reshape(-1), ctx.tanh)
+            return out, None
+        if ctx.tanh:  # on arrays or, under create_graph, Tensors
+            t = Tanh.apply((x + x * x * x * _K_KAPPA) * _K_BETA)
+            right = x * 0.5 * (1 - t * t) * _K_BETA * (x * x * (3 * _K_KAPPA) + 1)
+            return grad * ((t + 1) * 0.5 + right), None
+        cdf = (Erf.apply(x * _SQRT1_2) + 1) * 0.5
+        pdf = Exp.apply(x * x * -0.5) * _INV_SQRT_2PI
+        return grad * (cdf + x * pdf), None
+
+
+class Embedding(Primitive):
+    """weight[idx]: rows of a (V, C) table picked by integer indices (any shape).
+
+    The gradient of row r is the sum of the gradient rows of every position that picked r
+    (scaled by 1 / count with scale_grad_by_freq; zero for padding_idx). On arrays the sum is
+    taken by sorting the indices and adding each run of equal ones with np.add.reduceat, a few
+    passes instead of np.add.at's per-element loop."""
+
+    @staticmethod
+    def forward(ctx: Any, w: Any, *, idx: Any, padding_idx: Any = None,
+                scale_grad_by_freq: bool = False) -> Any:
+        ctx.idx, ctx.num, ctx.padding_idx, ctx.by_freq = idx, w.shape[0], padding_idx, \
+            scale_grad_by_freq
+        return np.take(w, idx, axis=0)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        idx, num = ctx.idx, ctx.num
+        width = grad.shape[-1]
+        flat = idx.reshape(-1)
+        g2 = grad.reshape(-1, width)
+        if not isinstance(grad, np.ndarray) or not flat.size:  # create_graph: a scatter-add
+            dtype = grad.dtype if isinstance(grad, np.ndarray) else grad._data.dtype
+            scale = _embedding_scale(flat, ctx.padding_idx, ctx.by_freq, dtype)
+            if scale is not None:
+                g2 = g2 * scale
+            return IndexAddZeros.apply(g2, (num, width), (flat,))
+        order = np.argsort(flat, kind="stable")
+        rows = flat[order]
+        starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
+        picked = g2[order]
+        out = np.zeros((num, width), grad.dtype)
+        if starts.size == rows.size:  # every index once (positions, say): nothing to add up
+            out[rows] = picked
+        else:
+            sums = np.add.reduceat(picked, starts, axis=0)
+            if ctx.by_freq:
+                sums /= np.diff(np.append(starts, rows.size)).astype(grad.dtype)[:, None]
+            out[rows[starts]] = sums
+        if ctx.padding_idx is not None:
+            out[ctx.padding_idx] = 0
+        return out
+
+
+def _embedding_scale(flat: np.ndarray, padding_idx: int | None, by_freq: bool,
+                     dtype: Any) -> np.ndarray | None:
+    """Per-position factors of the gradient (M, 1): 1 / count of the index with
+    scale_grad_by_freq, 0 at padding_idx; None when all are 1."""
+    if padding_idx is None and not by_freq:
+        return None
+    s = np.ones(flat.shape, dtype)
+    if by_freq:
+        _, inv, counts = np.unique(flat, return_inverse=True, return_counts=True)
+        s = (1.0 / counts[inv.reshape(-1)]).astype(dtype)
+    if padding_idx is not None:
+        s[flat == padding_idx] = 0
+    return s[:, None]
 
 
 class Hardswish(Primitive):

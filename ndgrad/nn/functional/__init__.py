@@ -81,6 +81,7 @@ from ndgrad.nn.functional.normalization import (
     layer_norm,
     normalize,
     pairwise_distance,
+    rms_norm,
 )
 from ndgrad.nn.functional.sparse import (
     embedding,

@@ -5,12 +5,11 @@ primitives for numerical stability or torch's exact gradient at kinks.
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any
 
 from ndgrad.nn.functional._helpers import _float_input
-from ndgrad.ops.nn import Hardswish, LogSigmoid
+from ndgrad.ops.nn import Gelu, Hardswish, LogSigmoid
 from ndgrad.tensor import Tensor, where
 
 
@@ -51,13 +50,13 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
-    """x * Phi(x) with the exact normal CDF (erf), or PyTorch's tanh approximation."""
-    if approximate == "none":
-        return input * ((input * (1 / math.sqrt(2))).erf() + 1) * 0.5
-    if approximate == "tanh":
-        inner = (input + input * input * input * 0.044715) * math.sqrt(2 / math.pi)
-        return input * (inner.tanh() + 1) * 0.5
-    raise RuntimeError(f"approximate argument must be either none or tanh, got '{approximate}'")
+    """x * Phi(x) with the exact normal CDF (erf), or PyTorch's tanh approximation (a fused
+    primitive, ndgrad.ops.nn.Gelu)."""
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"approximate argument must be either none or tanh, got "
+                           f"'{approximate}'")
+    _float_input(input, "gelu")
+    return Gelu.apply(input, approximate)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:

@@ -13,56 +13,84 @@ import numpy as np
 from ndgrad import _dtype
 from ndgrad.nn.functional.activation import softmax
 from ndgrad.nn.functional.conv import linear
-from ndgrad.nn.functional.dropout import dropout
+from ndgrad.nn.functional.dropout import _dropout_mask, dropout
 from ndgrad.nn.functional.vision import pad
+from ndgrad.ops.attention import ScaledDotProductAttention
 from ndgrad.tensor import Tensor, cat
+
+_CAUSAL: dict[tuple[int, int, Any], np.ndarray] = {}
+
+
+def _causal_bias(lq: int, lk: int, dtype: Any) -> np.ndarray:
+    """(L, S) additive mask, 0 on and below the diagonal (top-left aligned, as torch's
+    is_causal), -inf above; cached read-only, since every layer of every step asks for it."""
+    key = (lq, lk, np.dtype(dtype))
+    bias = _CAUSAL.get(key)
+    if bias is None:
+        bias = np.where(np.tril(np.ones((lq, lk), dtype=bool)), 0.0, -np.inf).astype(dtype)
+        bias.flags.writeable = False
+        _CAUSAL[key] = bias
+    return bias
 
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                                  attn_mask: Tensor | None = None, dropout_p: float = 0.0,
                                  is_causal: bool = False, scale: float | None = None,
                                  enable_gqa: bool = False) -> Tensor:
-    """softmax(q k^T * scale + mask) v. A bool mask marks the positions that take part;
-    a float mask is added to the scores; is_causal masks the upper triangle. A query whose
-    every key is masked out gets zeros, as in torch."""
+    """softmax(q k^T * scale + mask) v, one fused primitive (ndgrad.ops.attention). A bool mask
+    marks the positions that take part; a float mask is added to the scores; is_causal masks
+    the upper triangle. A query whose every key is masked out gets zeros, as in torch.
+    enable_gqa lets q have more heads than k and v (a multiple): each group of q heads shares
+    one k/v head, without copying k and v."""
+    dtypes = {query.dtype, key.dtype, value.dtype}
+    if len(dtypes) > 1:
+        raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got "
+                           f"query.dtype: {query.dtype} key.dtype: {key.dtype} and value.dtype: "
+                           f"{value.dtype} instead.")
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+        raise RuntimeError("scaled_dot_product_attention: query, key and value must have at "
+                           "least 2 dimensions")
+    if query.shape[-1] != key.shape[-1] or key.shape[-2] != value.shape[-2]:
+        raise RuntimeError(f"scaled_dot_product_attention: query {list(query.shape)}, key "
+                           f"{list(key.shape)} and value {list(value.shape)} do not fit: query "
+                           f"and key need the same last dim, key and value the same length")
     lq, lk = query.shape[-2], key.shape[-2]
+    dtype = query._data.dtype
     scale_factor = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
-    if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
-        rep = query.shape[-3] // key.shape[-3]
-        key = _repeat_heads(key, rep)
-        value = _repeat_heads(value, rep)
-    scores = query.matmul(key.transpose(-2, -1)) * scale_factor
+    bias: Any = None
     if is_causal:
         if attn_mask is not None:
             raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be "
                                "set when is_causal=True")
-        keep = np.tril(np.ones((lq, lk), dtype=bool))
-        scores = scores.masked_fill(Tensor._make(~keep), float("-inf"))
-    blocked = None
-    if attn_mask is not None:
+        bias = _causal_bias(lq, lk, dtype)
+    elif attn_mask is not None:
         if attn_mask.dtype == _dtype.bool_:
-            scores = scores.masked_fill(attn_mask.logical_not(), float("-inf"))
+            bias = np.where(attn_mask._data, 0.0, -np.inf).astype(dtype)
         else:
-            scores = scores + attn_mask
-        # a query that may see no key at all gets zeros (and zero gradients), not softmax's
-        # nan, as torch's _safe_softmax gives
-        rows = np.all(scores._data == -np.inf, axis=-1, keepdims=True)
-        if rows.any():
-            blocked = Tensor._make(rows)
-            scores = scores.masked_fill(blocked, 0.0)
-    attn = softmax(scores, -1)
-    if blocked is not None:
-        attn = attn.masked_fill(blocked, 0.0)
+            bias = attn_mask if attn_mask._data.dtype == dtype else attn_mask.to(query.dtype)
+    hq = query.shape[-3] if query.ndim >= 3 else 1
+    hk = key.shape[-3] if key.ndim >= 3 else 1
+    groups = enable_gqa and query.ndim >= 3 and key.ndim >= 3 and hq != hk
+    if groups:
+        if hq % hk or value.shape[-3] != hk:
+            raise RuntimeError(f"scaled_dot_product_attention: with enable_gqa, the number of "
+                               f"query heads ({hq}) must be a multiple of the key and value "
+                               f"heads ({hk}, {value.shape[-3] if value.ndim >= 3 else 1})")
+        # q (..., Hq, L, E) as (..., Hk, Hq/Hk, L, E): q head h uses k/v head h // (Hq/Hk)
+        out_shape = tuple(query.shape[:-1]) + (value.shape[-1],)
+        query = query.reshape(tuple(query.shape[:-3]) + (hk, hq // hk, lq, query.shape[-1]))
+        key, value = key.unsqueeze(-3), value.unsqueeze(-3)
+        if bias is not None and bias.ndim >= 3:
+            heads = (hk, hq // hk) if bias.shape[-3] == hq else (bias.shape[-3], 1)
+            bias = bias.reshape(tuple(bias.shape[:-3]) + heads + (lq, lk))
+    drop = None
     if dropout_p > 0.0:
-        attn = dropout(attn, dropout_p, training=True)
-    return attn.matmul(value)
-
-
-def _repeat_heads(t: Tensor, rep: int) -> Tensor:
-    """(..., H, L, E) -> (..., H*rep, L, E), each head repeated rep times in a row."""
-    shape = tuple(t.shape)
-    t = t.unsqueeze(-3).expand(*shape[:-2], rep, *shape[-2:])
-    return t.reshape(*shape[:-3], shape[-3] * rep, *shape[-2:])
+        lead = np.broadcast_shapes(tuple(query.shape[:-2]), tuple(key.shape[:-2]),
+                                   tuple(bias.shape[:-2]) if bias is not None else ())
+        drop = (np.zeros(lead + (lq, lk), dtype) if dropout_p >= 1 else
+                _dropout_mask(lead + (lq, lk), dropout_p, dtype)._data)
+    out = ScaledDotProductAttention.apply(query, key, value, bias, scale=scale_factor, drop=drop)
+    return out.reshape(out_shape) if groups else out
 
 
 # -- multi-head attention ----------------------------------------------------------------------

@@ -1,15 +1,17 @@
-"""Normalization layers as functions (batch, layer, group, instance norm, normalize) and the
+"""Normalization layers as functions (batch, layer, rms, group, instance norm, normalize) and the
 distances built on norms (cosine_similarity, pairwise_distance).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from ndgrad._helpers import wrap_dim
 from ndgrad.autograd.grad_mode import no_grad
+from ndgrad.ops.normalization import LayerNorm, RMSNorm
 from ndgrad.tensor import Tensor
 
 
@@ -55,22 +57,34 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     return out if bias is None else out + bias.reshape(shape)
 
 
-def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None,
-               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
-    """Normalize over the last len(normalized_shape) dims, then scale and shift."""
+def _normalized_dims(input: Tensor, normalized_shape: Sequence[int] | int) -> int:
+    """The number of elements normalized together (the trailing normalized_shape dims),
+    after torch's check that they are the input's last dims."""
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
-    if k == 0 or tuple(input.shape[input.ndim - k:]) != shape or input.ndim < k:
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
         raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, shape))}], but got input of size"
                            f"{list(input.shape)}")
-    dims = tuple(range(input.ndim - k, input.ndim))
-    centered = input - input.mean(dims, keepdim=True)
-    var = (centered * centered).mean(dims, keepdim=True)
-    out = centered * (var + eps).rsqrt()
-    if weight is not None:
-        out = out * weight
-    return out if bias is None else out + bias
+    return math.prod(shape)
+
+
+def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize over the last len(normalized_shape) dims, then scale and shift (a fused
+    primitive, ndgrad.ops.normalization.LayerNorm)."""
+    n = _normalized_dims(input, normalized_shape)
+    return LayerNorm.apply(input, weight, bias, n=n, eps=float(eps))
+
+
+def rms_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """x / sqrt(mean(x^2) + eps) * weight over the last len(normalized_shape) dims; eps
+    defaults to the machine epsilon of the input's dtype, as in torch."""
+    n = _normalized_dims(input, normalized_shape)
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps)
+    return RMSNorm.apply(input, weight, n=n, eps=float(eps))
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,

@@ -6,13 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 from ndgrad import _dtype
+from ndgrad.ops.nn import Embedding
 from ndgrad.tensor import Tensor, tensor
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
               max_norm: float | None = None, norm_type: float = 2.0,
               scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
-    """Rows of weight picked by integer indices; the padding_idx row gets no gradient."""
+    """Rows of weight picked by integer indices (a primitive whose backward adds the gradient
+    rows of equal indices); the padding_idx row gets no gradient."""
     idx = input if isinstance(input, Tensor) else tensor(input)
     if idx.dtype not in (_dtype.int64, _dtype.int32):
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
@@ -28,18 +30,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
         raise IndexError("index out of range in self")
     if max_norm is not None:
         _embedding_renorm_(weight, arr, max_norm, norm_type)
-    out = weight[idx]
-    if padding_idx is None and not scale_grad_by_freq:
-        return out
-    # scale the gradient, not the value: out * s + (out * (1 - s)).detach()
-    s = np.ones(arr.shape, dtype=weight._data.dtype)
-    if scale_grad_by_freq:
-        uniq, inv, counts = np.unique(arr, return_inverse=True, return_counts=True)
-        s = (1.0 / counts[inv.reshape(arr.shape)]).astype(s.dtype)
-    if padding_idx is not None:
-        s[arr == padding_idx] = 0.0
-    st = Tensor._make(s[..., None])
-    return out * st + (out * (1 - st)).detach()
+    return Embedding.apply(weight, idx=arr, padding_idx=padding_idx,
+                           scale_grad_by_freq=scale_grad_by_freq)
 
 
 def _embedding_renorm_(weight: Tensor, idx: np.ndarray, max_norm: float,

@@ -40,7 +40,7 @@ from ndgrad.nn.modules.loss import (
     NLLLoss,
     SmoothL1Loss,
 )
-from ndgrad.nn.modules.normalization import GroupNorm, LayerNorm
+from ndgrad.nn.modules.normalization import GroupNorm, LayerNorm, RMSNorm
 from ndgrad.nn.modules.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -77,7 +77,7 @@ __all__ = [
     "ConvTranspose1d", "ConvTranspose2d", "Dropout", "Dropout1d", "Dropout2d", "Flatten",
     "Unflatten", "Identity", "Linear", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
     "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "NLLLoss", "SmoothL1Loss", "GroupNorm",
-    "LayerNorm", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d",
+    "LayerNorm", "RMSNorm", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d",
     "AvgPool2d", "MaxPool1d", "MaxPool2d", "Embedding",
     "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
     "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder",

@@ -1,4 +1,5 @@
-"""LayerNorm and GroupNorm: statistics from each sample, the same in training and evaluation."""
+"""LayerNorm, RMSNorm and GroupNorm: statistics from each sample, the same in training and
+evaluation."""
 
 from __future__ import annotations
 
@@ -34,6 +35,33 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return ("{normalized_shape}, eps={eps}, elementwise_affine={elementwise_affine}, "
                 "bias={use_bias}".format(**self.__dict__, use_bias=self.bias is not None))
+
+
+class RMSNorm(Module):
+    """Scale by 1 / sqrt(mean(x^2) + eps) over the trailing ``normalized_shape`` dims, then by
+    a learned weight (eps=None: the machine epsilon of the input's dtype, as torch)."""
+
+    def __init__(self, normalized_shape: Any, eps: float | None = None,
+                 elementwise_affine: bool = True, device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        affine_parameters(self, elementwise_affine, False, self.normalized_shape, device, dtype)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        reset_affine(self, self.elementwise_affine)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return ("{normalized_shape}, eps={eps}, elementwise_affine={elementwise_affine}"
+                .format(**self.__dict__))
 
 
 class GroupNorm(Module):

@@ -1,0 +1,324 @@
+"""Compiled loops for the fused primitives (numba, the optional extra ``ndgrad[fast]``).
+
+Each kernel does in one pass over memory what the primitive's NumPy code (the reference, in
+``ndgrad/ops/nn.py``, ``normalization.py``, ``attention.py``) does in several. They are called
+through ``ndgrad.ops._numba.kernels()``, which imports this module only when numba is installed
+and the compiled path is on; the kernels take C-contiguous arrays and write into ``out``
+arrays the caller made.
+
+float32 loops use float32 formulas that LLVM turns into SIMD code: an exp and an erf made of
+polynomials (libm's expf and erff are scalar calls, several times slower). float64 loops call
+libm (``math.exp``, ``math.erf``): float64 is for checking, not speed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+try:
+    from numba import njit
+except ImportError:  # never loaded so by ndgrad (see _numba.kernels); plain Python then
+    def njit(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]
+        return args[0] if args and callable(args[0]) else (lambda f: f)
+
+from ndgrad.ops._erf import _A32, _B32
+
+f32 = np.float32
+# the loops may contract a * b + c into one fused multiply-add (more accurate, not less); no
+# other fast-math liberty, so nan and inf behave as in the NumPy reference
+_FLAGS: dict[str, Any] = {"cache": True, "fastmath": {"contract"}, "error_model": "numpy"}
+
+# -- exp and erf in float32 -----------------------------------------------------------------
+_LOG2E = f32(1.4426950408889634)
+_LN2_HI, _LN2_LO = f32(0.693359375), f32(-2.12194440e-4)  # ln 2 = hi + lo, hi exact in 9 bits
+# Cephes' expf polynomial: e^r ~ 1 + r + r^2 (P5 + P4 r + ...) for |r| <= ln(2) / 2
+_P0, _P1, _P2 = f32(1.9875691500e-4), f32(1.3981999507e-3), f32(8.3334519073e-3)
+_P3, _P4, _P5 = f32(4.1665795894e-2), f32(1.6666665459e-1), f32(5.0000001201e-1)
+_EXP_LOW = f32(-87.33654)  # e^y is below float32's smallest normal number from here on
+_ONE64 = np.uint64(1)
+_A0, _A1, _A2, _A3, _A4, _A5 = _A32
+_B0, _B1, _B2, _B3, _B4, _B5, _B6 = _B32
+
+
+@njit(inline="always", **_FLAGS)
+def exp_neg32(y: Any) -> Any:
+    """e^y for float32 y <= 0, within 1 ulp; 0 below _EXP_LOW (and at -inf), nan at nan.
+
+    y = n ln 2 + r with |r| <= ln(2) / 2; e^y = e^r / 2^-n, 2^-n built from integer shifts."""
+    yc = max(y, _EXP_LOW)
+    n = np.floor(yc * _LOG2E + f32(0.5))
+    r = yc - n * _LN2_HI - n * _LN2_LO
+    p = (((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5) * (r * r) + r + f32(1)
+    k = np.uint64(-n)  # 0..126, split in two shifts of at most 63
+    k1 = k >> _ONE64
+    p = p / (f32(_ONE64 << k1) * f32(_ONE64 << (k - k1)))
+    if y >= _EXP_LOW:
+        return p
+    return f32(0) if y < _EXP_LOW else y  # underflow, or nan
+
+
+@njit(inline="always", **_FLAGS)
+def erf32(x: Any) -> Any:
+    """erf in float32: the polynomials of ndgrad.ops._erf, within about 1 ulp."""
+    a = min(abs(x), f32(4))
+    z = x * x
+    small = x + x * (((((_A5 * z + _A4) * z + _A3) * z + _A2) * z + _A1) * z + _A0)
+    q = ((((((_B6 * a + _B5) * a + _B4) * a + _B3) * a + _B2) * a + _B1) * a + _B0)
+    big = f32(1) - exp_neg32(-(a + a * q))
+    big = big if x >= f32(0) else -big
+    return small if a < f32(0.875) else big
+
+
+@njit(inline="always", **_FLAGS)
+def tanh32(u: Any) -> Any:
+    """tanh in float32 as sign(u) (1 - e) / (1 + e), e = exp(-2|u|): accurate to ~1e-7
+    absolutely (GELU adds it to 1), not relatively near 0."""
+    e = exp_neg32(f32(-2) * abs(u))
+    t = (f32(1) - e) / (f32(1) + e)
+    return t if u >= f32(0) else -t
+
+
+# -- GELU ---------------------------------------------------------------------------------------
+_SQRT1_2 = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327
+_K_BETA = 0.7978845608028654  # sqrt(2 / pi)
+_K_KAPPA = 0.044715
+
+
+@njit(**_FLAGS)
+def gelu32(x: Any, out: Any, tanh: bool) -> None:
+    """out = x Phi(x) (erf form) or PyTorch's tanh form, float32, 1-d arrays."""
+    if tanh:
+        for i in range(x.size):
+            v = x[i]
+            inner = f32(_K_BETA) * (v + f32(_K_KAPPA) * v * v * v)
+            out[i] = f32(0.5) * v * (f32(1) + tanh32(inner))
+    else:
+        for i in range(x.size):
+            v = x[i]
+            out[i] = f32(0.5) * v * (f32(1) + erf32(v * f32(_SQRT1_2)))
+
+
+@njit(**_FLAGS)
+def gelu_backward32(x: Any, grad: Any, out: Any, tanh: bool) -> None:
+    """out = grad * GELU'(x), float32, 1-d arrays."""
+    if tanh:
+        for i in range(x.size):
+            v = x[i]
+            v2 = v * v
+            t = tanh32(f32(_K_BETA) * (v + f32(_K_KAPPA) * v2 * v))
+            right = (f32(0.5) * v * (f32(1) - t * t) * f32(_K_BETA)
+                     * (f32(1) + f32(3 * _K_KAPPA) * v2))
+            out[i] = grad[i] * (f32(0.5) * (f32(1) + t) + right)
+    else:
+        for i in range(x.size):
+            v = x[i]
+            cdf = f32(0.5) * (f32(1) + erf32(v * f32(_SQRT1_2)))
+            pdf = exp_neg32(f32(-0.5) * v * v) * f32(_INV_SQRT_2PI)
+            out[i] = grad[i] * (cdf + v * pdf)
+
+
+@njit(**_FLAGS)
+def gelu64(x: Any, out: Any, tanh: bool) -> None:
+    """gelu32 in float64, with libm's erf and tanh."""
+    for i in range(x.size):
+        v = x[i]
+        if tanh:
+            out[i] = 0.5 * v * (1.0 + math.tanh(_K_BETA * (v + _K_KAPPA * v * v * v)))
+        else:
+            out[i] = 0.5 * v * (1.0 + math.erf(v * _SQRT1_2))
+
+
+@njit(**_FLAGS)
+def gelu_backward64(x: Any, grad: Any, out: Any, tanh: bool) -> None:
+    """gelu_backward32 in float64, with libm's erf, exp and tanh."""
+    for i in range(x.size):
+        v = x[i]
+        if tanh:
+            t = math.tanh(_K_BETA * (v + _K_KAPPA * v * v * v))
+            right = 0.5 * v * (1.0 - t * t) * _K_BETA * (1.0 + 3 * _K_KAPPA * v * v)
+            out[i] = grad[i] * (0.5 * (1.0 + t) + right)
+        else:
+            cdf = 0.5 * (1.0 + math.erf(v * _SQRT1_2))
+            out[i] = grad[i] * (cdf + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI)
+
+
+# -- layer_norm and rms_norm over rows of a 2-d array -------------------------------------------
+# sums may be reassociated, which lets LLVM vectorize them (partial sums per SIMD lane); the
+# statistics accumulate in float64
+_RFLAGS: dict[str, Any] = {"cache": True, "fastmath": {"contract", "reassoc"}, "error_model": "numpy"}
+
+
+@njit(**_RFLAGS)
+def layer_norm(x: Any, w: Any, b: Any, eps: float, out: Any, mean: Any, rstd: Any) -> None:
+    """out = (x - mean) * rstd * w + b for each row of x (M, N); w and b may be None."""
+    m, n = x.shape
+    for i in range(m):
+        s = 0.0
+        for j in range(n):
+            s += x[i, j]
+        mu = s / n
+        v = 0.0
+        for j in range(n):
+            d = x[i, j] - mu
+            v += d * d
+        r = 1.0 / math.sqrt(v / n + eps)
+        mean[i] = mu
+        rstd[i] = r
+        for j in range(n):
+            y = (x[i, j] - mu) * r
+            if w is not None:
+                y = y * w[j]
+            if b is not None:
+                y = y + b[j]
+            out[i, j] = y
+
+
+@njit(**_RFLAGS)
+def layer_norm_backward(g: Any, x: Any, mean: Any, rstd: Any, w: Any, gx: Any, gw: Any,
+                        gb: Any) -> None:
+    """gx = rstd (gh - mean(gh) - xhat mean(gh xhat)) per row, gh = g w; gw += g xhat and
+    gb += g over rows (float64 accumulators). Any of w, gx, gw, gb may be None."""
+    m, n = x.shape
+    for i in range(m):
+        mu = mean[i]
+        r = rstd[i]
+        a = 0.0
+        c = 0.0
+        for j in range(n):
+            xh = (x[i, j] - mu) * r
+            gh = g[i, j] * w[j] if w is not None else g[i, j]
+            a += gh
+            c += gh * xh
+            if gw is not None:
+                gw[j] += g[i, j] * xh
+            if gb is not None:
+                gb[j] += g[i, j]
+        if gx is not None:
+            a /= n
+            c /= n
+            for j in range(n):
+                xh = (x[i, j] - mu) * r
+                gh = g[i, j] * w[j] if w is not None else g[i, j]
+                gx[i, j] = r * (gh - a - xh * c)
+
+
+@njit(**_RFLAGS)
+def rms_norm(x: Any, w: Any, eps: float, out: Any, rstd: Any) -> None:
+    """out = x * rstd * w for each row of x (M, N), rstd = 1 / sqrt(mean(x^2) + eps)."""
+    m, n = x.shape
+    for i in range(m):
+        s = 0.0
+        for j in range(n):
+            s += x[i, j] * x[i, j]
+        r = 1.0 / math.sqrt(s / n + eps)
+        rstd[i] = r
+        for j in range(n):
+            y = x[i, j] * r
+            if w is not None:
+                y = y * w[j]
+            out[i, j] = y
+
+
+@njit(**_RFLAGS)
+def rms_norm_backward(g: Any, x: Any, rstd: Any, w: Any, gx: Any, gw: Any) -> None:
+    """gx = rstd (gh - xhat mean(gh xhat)) per row, gh = g w; gw += g xhat over rows."""
+    m, n = x.shape
+    for i in range(m):
+        r = rstd[i]
+        c = 0.0
+        for j in range(n):
+            xh = x[i, j] * r
+            gh = g[i, j] * w[j] if w is not None else g[i, j]
+            c += gh * xh
+            if gw is not None:
+                gw[j] += g[i, j] * xh
+        if gx is not None:
+            c /= n
+            for j in range(n):
+                xh = x[i, j] * r
+                gh = g[i, j] * w[j] if w is not None else g[i, j]
+                gx[i, j] = r * (gh - xh * c)
+
+
+# -- softmax for attention ----------------------------------------------------------------------
+@njit(**_RFLAGS)
+def _softmax_lse32(s: Any, lse: Any) -> None:
+    for i in range(s.shape[0]):
+        m = f32(-np.inf)
+        for j in range(s.shape[1]):
+            m = max(m, s[i, j])
+        if m == f32(-np.inf):  # every key masked out: zeros (torch's _safe_softmax)
+            s[i, :] = 0
+            lse[i] = np.inf
+            continue
+        t = f32(0)
+        for j in range(s.shape[1]):
+            e = exp_neg32(s[i, j] - m)
+            s[i, j] = e
+            t += e
+        r = f32(1) / t
+        for j in range(s.shape[1]):
+            s[i, j] *= r
+        lse[i] = m + math.log(t)
+
+
+@njit(**_RFLAGS)
+def _softmax_lse64(s: Any, lse: Any) -> None:
+    for i in range(s.shape[0]):
+        m = -np.inf
+        for j in range(s.shape[1]):
+            m = max(m, s[i, j])
+        if m == -np.inf:
+            s[i, :] = 0
+            lse[i] = np.inf
+            continue
+        t = 0.0
+        for j in range(s.shape[1]):
+            e = math.exp(s[i, j] - m)
+            s[i, j] = e
+            t += e
+        for j in range(s.shape[1]):
+            s[i, j] /= t
+        lse[i] = m + math.log(t)
+
+
+def softmax_lse(s: np.ndarray, lse: np.ndarray) -> None:
+    """softmax of each row of s (R, S) in place, and each row's log-sum-exp into lse (R,);
+    a row of -inf becomes zeros with lse = +inf."""
+    (_softmax_lse32 if s.dtype == np.float32 else _softmax_lse64)(s, lse)
+
+
+# -- Adam ---------------------------------------------------------------------------------------
+@njit(**_FLAGS)
+def adam_update(p: Any, g: Any, m: Any, v: Any, vmax: Any, h: Any, coupled: bool,
+                maximize: bool, lerp_small: bool) -> None:
+    """One Adam step of one parameter, in place, in one pass over its flat arrays: what
+    ndgrad.optim.Adam.step does in about a dozen NumPy calls, in the same order of operations.
+    h holds the hyperparameters in the parameter's dtype: (decay = 1 - lr wd, weight_decay,
+    w = 1 - beta1, 1 - w, beta2, 1 - beta2, eps, lr / (1 - beta1^t), sqrt(1 - beta2^t)); vmax
+    is the amsgrad state or None."""
+    decay, wd, w1, w1c, b2, c2 = h[0], h[1], h[2], h[3], h[4], h[5]
+    eps, step_size, bc2 = h[6], h[7], h[8]
+    for i in range(p.size):
+        gi = -g[i] if maximize else g[i]
+        pi = p[i]
+        if coupled:
+            gi = pi * wd + gi
+        else:
+            pi = pi * decay
+        mi = m[i]
+        if lerp_small:  # torch's lerp: x + w (end - x) for w < 0.5, else end - (end - x)(1 - w)
+            mi = mi + (gi - mi) * w1
+        else:
+            mi = gi - (gi - mi) * w1c
+        vi = v[i] * b2 + (gi * c2) * gi
+        m[i] = mi
+        v[i] = vi
+        if vmax is not None:
+            vi = max(vmax[i], vi)
+            vmax[i] = vi
+        p[i] = pi - (mi * step_size) / (np.sqrt(vi) / bc2 + eps)

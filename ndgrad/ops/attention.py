@@ -1,0 +1,113 @@
+"""Scaled dot-product attention as one primitive: softmax(q k^T * scale + bias) v.
+
+Shapes: q (..., L, E), k (..., S, E), v (..., S, Ev), bias broadcastable to (..., L, S)
+(additive: 0 where a query may look, -inf where it may not, or a user's float mask); the
+leading dims broadcast as in matmul. Masks and the grouped-query head layout are turned into
+this form by ``F.scaled_dot_product_attention``.
+
+What backward keeps is what PyTorch's flash attention keeps: q, k, v, the output and the
+log-sum-exp of each row of scores (lse, (..., L)), not the (..., L, S) attention matrix. Backward
+recomputes the matrix from q, k and lse (one batched matmul) and uses
+rowsum(dP * P) = rowsum(grad * out) (``delta``), so it never forms P * dP:
+
+    P = exp(q k^T s + bias - lse),  Pd = P * drop (dropout's kept-and-scaled mask)
+    dv = Pd^T grad,   dP = (grad v^T) * drop,   dS = P * (dP - delta)
+    dq = dS k s,   dk = dS^T q s,   dbias = dS
+
+A query whose every key is masked out gets zeros and zero gradients (torch's _safe_softmax).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ndgrad.ops._numba import kernels_for
+from ndgrad.ops.base import Primitive
+from ndgrad.ops.elementwise import Where
+from ndgrad.ops.nn import Softmax
+
+
+def _scores(q: Any, k: Any, bias: Any, scale: float) -> Any:
+    """q k^T * scale + bias, (..., L, S); the scale goes on q, the smaller operand when E < S."""
+    s = (q * scale) @ k.mT
+    if bias is None:
+        return s
+    if isinstance(s, np.ndarray) and s.shape == np.broadcast_shapes(s.shape, bias.shape):
+        s += bias
+        return s
+    return s + bias  # a Tensor (create_graph), or a mask with more leading dims than q and k
+
+
+def _softmax_lse(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """softmax of s along its last axis, in place, and each row's log-sum-exp (..., L, 1).
+
+    A row that is -inf throughout (fully masked) becomes zeros, with lse = +inf, so that the
+    recomputation exp(s - lse) in backward gives zeros there too."""
+    m = s.max(-1, keepdims=True) if s.shape[-1] else np.zeros(s.shape[:-1] + (1,), s.dtype)
+    blocked = m == -np.inf
+    if blocked.any():
+        m[blocked] = 0
+    s -= m
+    np.exp(s, out=s)
+    total = s.sum(-1, keepdims=True)
+    if blocked.any():
+        total[blocked] = np.inf  # exp(-inf) / inf = 0, and lse = +inf
+    s /= total
+    with np.errstate(divide="ignore"):
+        lse = np.log(total)
+    lse += m
+    return s, lse
+
+
+class ScaledDotProductAttention(Primitive):
+    """softmax(q k^T * scale + bias) v, with optional dropout on the attention weights."""
+
+    @staticmethod
+    def forward(ctx: Any, q: Any, k: Any, v: Any, bias: Any, *, scale: Any,
+                drop: Any = None) -> Any:
+        s = _scores(q, k, bias, scale)
+        kern = kernels_for(s) if s.size else None
+        if kern is not None:
+            lse = np.empty(s.shape[:-1] + (1,), s.dtype)
+            kern.softmax_lse(s.reshape(-1, s.shape[-1]), lse.reshape(-1))
+            p = s
+        else:
+            p, lse = _softmax_lse(s)
+        if drop is not None:
+            p *= drop
+        out = p @ v
+        ctx.save_for_backward(q, k, v, out, bias)
+        ctx.lse, ctx.scale, ctx.drop = lse, scale, drop
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        q, k, v, out, bias = ctx.saved_like(grad)
+        scale, drop = ctx.scale, ctx.drop
+        s = _scores(q, k, bias, scale)
+        if isinstance(grad, np.ndarray):
+            s -= ctx.lse
+            p = np.exp(s, out=s)  # the attention weights again, in s's memory
+            delta = (grad * out).sum(-1, keepdims=True)
+        else:  # create_graph: P as a differentiable function of q, k and the mask
+            blocked = ctx.lse == np.inf
+            if blocked.any():  # rows of -inf: zeros, and no nan in softmax's gradient
+                s = Where.apply(blocked, 0.0, s)
+                p = Where.apply(blocked, 0.0, Softmax.apply(s, s.ndim - 1))
+            else:
+                p = Softmax.apply(s, s.ndim - 1)
+            delta = None
+        pd = p if drop is None else p * drop
+        need_q, need_k, need_v, need_bias = ctx.needs_input_grad
+        dv = pd.mT @ grad if need_v else None
+        dp = grad @ v.mT
+        if drop is not None:
+            dp = dp * drop
+        if delta is None:
+            delta = (dp * p).sum(-1).reshape(p.shape[:-1] + (1,))
+        ds = p * (dp - delta)
+        dq = (ds @ k) * scale if need_q else None
+        dk = (ds.mT @ q) * scale if need_k else None
+        return dq, dk, dv, ds if need_bias else None

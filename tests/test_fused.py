@@ -1,0 +1,219 @@
+"""The fused primitives (GELU, layer_norm, rms_norm, scaled_dot_product_attention, embedding,
+Linear, Adam's update) against torch, on both paths: NumPy (the reference) and the numba
+kernels (the ``ndgrad[fast]`` extra; skipped when numba is not installed)."""
+
+from __future__ import annotations
+
+import gc
+import math
+import weakref
+
+import numpy as np
+import pytest
+import torch
+from helpers import assert_close, check_op
+
+import ndgrad
+from ndgrad.ops import _numba
+from ndgrad.ops._erf import erf
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def path(request):
+    if request.param == "numba" and not _numba.available():
+        pytest.skip("numba is not installed (pip install ndgrad[fast])")
+    with _numba.enabled(request.param == "numba"):
+        yield request.param
+
+
+def F(lib):
+    return lib.nn.functional
+
+
+# -- erf and GELU -------------------------------------------------------------------------------
+def test_erf_float32_within_1_5_ulp():
+    x = np.concatenate([np.linspace(-5, 5, 20001), [0.874999, 0.875, 0.875001, 3.99, 4.0, 4.01],
+                        np.logspace(-30, 0.7, 2000), -np.logspace(-30, 0.7, 2000)])
+    x = x.astype(np.float32)
+    ref = np.array([math.erf(float(v)) for v in x])
+    got = erf(x)
+    assert got.dtype == np.float32
+    ulp = np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)
+    assert (np.abs(got - ref) / ulp).max() <= 1.5
+    special = erf(np.array([np.inf, -np.inf, np.nan, 0.0, -0.0] * 60, np.float32))[:5]
+    np.testing.assert_array_equal(special[:2], [1, -1])
+    assert np.isnan(special[2]) and special[3] == 0 and np.signbit(special[4])
+    assert erf(np.ones(300, np.float16)).dtype == np.float16
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu(path, approximate):
+    check_op([(4, 6)], lambda lib, x: F(lib).gelu(x, approximate=approximate), low=-6, high=6)
+    check_op([()], lambda lib, x: F(lib).gelu(x, approximate=approximate))
+    check_op([(0, 3)], lambda lib, x: F(lib).gelu(x, approximate=approximate))
+    # a transposed (non-contiguous) input takes the NumPy path even with numba
+    check_op([(5, 3)], lambda lib, x: F(lib).gelu(x.t(), approximate=approximate))
+
+
+def test_gelu_large_float32_batch_and_extremes(path):
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.standard_normal(20000) * 4, [0, -0.0, 1e-30, -40, 40, np.nan]])
+    for dt in (np.float32, np.float64):
+        xt = torch.tensor(x.astype(dt), requires_grad=True)
+        xn = ndgrad.tensor(x.astype(dt), requires_grad=True)
+        for approximate in ("none", "tanh"):
+            tout = torch.nn.functional.gelu(xt, approximate=approximate)
+            nout = F(ndgrad).gelu(xn, approximate=approximate)
+            tol = dict(rtol=1e-6, atol=2e-6) if dt == np.float32 else {}
+            assert_close(nout, tout, dt, "gelu", **tol)
+            tg, = torch.autograd.grad(tout.sum(), xt)
+            ng, = ndgrad.autograd.grad(nout.sum(), xn)
+            assert_close(ng, tg, dt, "gelu grad", **tol)
+
+
+# -- layer_norm and rms_norm --------------------------------------------------------------------
+@pytest.mark.parametrize("xs, shape", [((2, 3, 8), (8,)), ((4, 6), (6,)), ((2, 3, 4), (3, 4)),
+                                       ((5, 3), (3,)), ((0, 4), (4,))])
+def test_layer_norm(path, xs, shape):
+    check_op([xs, shape, shape], lambda lib, x, w, b: F(lib).layer_norm(x, shape, w, b))
+    check_op([xs, shape], lambda lib, x, w: F(lib).layer_norm(x, shape, w, eps=1e-3))
+    check_op([xs], lambda lib, x: F(lib).layer_norm(x, shape))
+
+
+@pytest.mark.parametrize("xs, shape", [((2, 3, 8), (8,)), ((2, 3, 4), (3, 4)), ((0, 4), (4,))])
+def test_rms_norm(path, xs, shape):
+    check_op([xs, shape], lambda lib, x, w: F(lib).rms_norm(x, shape, w))
+    check_op([xs], lambda lib, x: F(lib).rms_norm(x, shape, eps=1e-3))
+
+
+def test_rms_norm_module_and_errors():
+    torch.manual_seed(0)
+    tm = torch.nn.RMSNorm((3, 4))
+    nm = ndgrad.nn.RMSNorm((3, 4))
+    assert repr(nm) == repr(tm)
+    x = np.random.default_rng(1).standard_normal((2, 3, 4)).astype(np.float32)
+    assert_close(nm(ndgrad.tensor(x)), tm(torch.tensor(x)), np.float32)
+    assert ndgrad.nn.RMSNorm(4, elementwise_affine=False).weight is None
+    with pytest.raises(RuntimeError, match="normalized_shape"):
+        F(ndgrad).rms_norm(ndgrad.randn(2, 3), (4,))
+
+
+# -- attention ----------------------------------------------------------------------------------
+def _sdpa(**kw):
+    return lambda lib, q, k, v: F(lib).scaled_dot_product_attention(q, k, v, **kw)
+
+
+@pytest.mark.parametrize("lq, lk", [(5, 6), (6, 5), (1, 4)])
+def test_sdpa_causal_and_scale(path, lq, lk):
+    qkv = [(2, 3, lq, 4), (2, 3, lk, 4), (2, 3, lk, 7)]
+    check_op(qkv, _sdpa(is_causal=True))
+    check_op(qkv, _sdpa(scale=0.3))
+
+
+def test_sdpa_masks(path):
+    qkv = [(2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 7)]
+    keep = np.random.default_rng(0).random((2, 1, 5, 6)) > 0.4
+    keep[0, 0, 1] = False  # a query that may see no key: zeros and zero gradients
+    check_op(qkv, lambda lib, q, k, v: F(lib).scaled_dot_product_attention(
+        q, k, v, attn_mask=lib.tensor(keep)))
+    # a float mask is added to the scores and gets a gradient, as in torch
+    check_op(qkv + [(5, 6)], lambda lib, q, k, v, m: F(lib).scaled_dot_product_attention(
+        q, k, v, attn_mask=m))
+    check_op(qkv + [(2, 1, 1, 6)], lambda lib, q, k, v, m: F(lib).scaled_dot_product_attention(
+        q, k, v, attn_mask=m))
+
+
+def test_sdpa_shapes_and_gqa(path):
+    check_op([(5, 4), (6, 4), (6, 7)], _sdpa(is_causal=True))
+    check_op([(3, 1, 5, 4), (1, 2, 6, 4), (1, 2, 6, 7)], _sdpa())
+    check_op([(2, 4, 5, 4), (2, 2, 6, 4), (2, 2, 6, 7)], _sdpa(enable_gqa=True))
+    check_op([(2, 4, 5, 4), (2, 2, 6, 4), (2, 2, 6, 7), (4, 5, 6)],
+             lambda lib, q, k, v, m: F(lib).scaled_dot_product_attention(q, k, v, attn_mask=m,
+                                                                         enable_gqa=True))
+    with pytest.raises(RuntimeError, match="multiple"):
+        F(ndgrad).scaled_dot_product_attention(ndgrad.randn(1, 3, 2, 4), ndgrad.randn(1, 2, 2, 4),
+                                               ndgrad.randn(1, 2, 2, 4), enable_gqa=True)
+    with pytest.raises(RuntimeError, match="same dtype"):
+        F(ndgrad).scaled_dot_product_attention(ndgrad.randn(2, 4), ndgrad.randn(2, 4).double(),
+                                               ndgrad.randn(2, 4))
+
+
+def test_sdpa_dropout_is_softmax_times_dropout_mask(path):
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((2, 3, 5, 4)).astype(np.float64) for _ in range(3))
+    g = rng.standard_normal((2, 3, 5, 4))
+    ndgrad.manual_seed(7)
+    nq, nk, nv = (ndgrad.tensor(a, requires_grad=True) for a in (q, k, v))
+    out = F(ndgrad).scaled_dot_product_attention(nq, nk, nv, dropout_p=0.3, is_causal=True)
+    out.backward(ndgrad.tensor(g))
+    ndgrad.manual_seed(7)  # the same draws: dropout's mask of the (2, 3, 5, 5) weights
+    keep = F(ndgrad).dropout(ndgrad.ones(2, 3, 5, 5, dtype=ndgrad.float64), 0.3).numpy()
+    tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+    mask = torch.ones(5, 5, dtype=torch.bool).tril()
+    scores = (tq @ tk.mT / 2).masked_fill(~mask, float("-inf"))
+    ref = (scores.softmax(-1) * torch.tensor(keep)) @ tv
+    ref.backward(torch.tensor(g))
+    assert_close(out, ref)
+    for n, t in ((nq, tq), (nk, tk), (nv, tv)):
+        assert_close(n.grad, t.grad)
+
+
+# -- embedding and linear -----------------------------------------------------------------------
+def test_embedding_backward_sums_repeated_rows():
+    ids = np.array([[1, 3, 3, 0], [2, 3, 1, 1]])
+    for kw in ({}, {"padding_idx": 3}, {"scale_grad_by_freq": True}):
+        # torch's double backward ignores scale_grad_by_freq; ndgrad's keeps the factor
+        check_op([(5, 3)], lambda lib, w, kw=kw: F(lib).embedding(lib.tensor(ids), w, **kw),
+                 gradgrad=not kw.get("scale_grad_by_freq"))
+    check_op([(6, 3)], lambda lib, w: F(lib).embedding(lib.tensor(np.arange(6)[::-1].copy()), w))
+    check_op([(5, 3)], lambda lib, w: F(lib).embedding(lib.tensor(2), w))
+    check_op([(5, 3)], lambda lib, w: F(lib).embedding(lib.tensor(np.zeros((0, 2), np.int64)), w),
+             gradgrad=False)
+
+
+def test_linear_on_3d_and_strided_inputs():
+    check_op([(2, 3, 4), (5, 4), (5,)], lambda lib, x, w, b: F(lib).linear(x, w, b))
+    check_op([(4, 3, 2), (5, 4)], lambda lib, x, w: F(lib).linear(x.permute(2, 1, 0), w))
+    check_op([(4,), (5, 4)], lambda lib, x, w: F(lib).linear(x, w))
+
+
+# -- Adam ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cls, kw", [
+    ("AdamW", {"weight_decay": 0.1, "betas": (0.9, 0.99)}),
+    ("Adam", {"weight_decay": 0.05, "amsgrad": True}),
+    ("Adam", {"maximize": True, "betas": (0.3, 0.9)}),
+])
+def test_adam_update_matches_torch(path, dtype, cls, kw):
+    rng = np.random.default_rng(0)
+    init = [rng.standard_normal(s).astype(dtype) for s in ((4, 3), (3,))]
+    np_params = [ndgrad.tensor(a.copy(), requires_grad=True) for a in init]
+    t_params = [torch.tensor(a.copy(), requires_grad=True) for a in init]
+    nopt = getattr(ndgrad.optim, cls)(np_params, lr=0.01, **kw)
+    topt = getattr(torch.optim, cls)(t_params, lr=0.01, **kw)
+    for _ in range(20):
+        grads = [rng.standard_normal(a.shape).astype(dtype) for a in init]
+        for p, q, g in zip(np_params, t_params, grads):
+            p.grad, q.grad = ndgrad.tensor(g), torch.tensor(g)
+        nopt.step()
+        topt.step()
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    for p, q in zip(np_params, t_params):
+        assert_close(p, q, dtype, "parameter", **tol)
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert_close(nopt.state[p][key], topt.state[q][key], dtype, key, **tol)
+
+
+# -- memory -------------------------------------------------------------------------------------
+def test_backward_frees_activations_while_the_loss_lives():
+    """A node must not keep what forward saved once backward has run: the loss of a training
+    step usually stays alive until the next step's replaces it."""
+    x = ndgrad.randn(50, 50, requires_grad=True)
+    hidden = F(ndgrad).gelu(x * 2)
+    ref = weakref.ref(hidden._data)
+    loss = F(ndgrad).layer_norm(hidden, (50,)).exp().sum()
+    del hidden
+    loss.backward()
+    gc.collect()
+    assert ref() is None
+    assert loss.item()
