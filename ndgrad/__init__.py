@@ -9,7 +9,7 @@ import warnings
 from typing import Any
 
 import ndgrad.utils.data
-from ndgrad import autograd, datasets, distributed, nn, optim, utils
+from ndgrad import autograd, datasets, distributed, nn, optim, special, utils
 from ndgrad._dtype import (
     bool_,
     double,
@@ -115,8 +115,10 @@ logsumexp cumsum cumprod norm all any count_nonzero reshape flatten unflatten sq
 permute transpose swapaxes swapdims t movedim moveaxis broadcast_to tile flip fliplr flipud roll
 split chunk tensor_split unbind narrow tril triu diagonal gather scatter scatter_add index_select
 index_add index_fill masked_select sort argsort topk kthvalue nonzero unique matmul mm bmm dot outer
-mv numel clone detach
+mv numel clone detach lgamma digamma mvlgamma erfc erfinv i0 sinc logit igamma igammac
 """.split()
 for _name in _METHODS:
     globals()[_name] = getattr(Tensor, _name)
 del _name
+# torch.polygamma(n, input) (the method is input.polygamma(n)); xlogy takes a number first too
+polygamma, xlogy = special.polygamma, special.xlogy
