@@ -117,6 +117,9 @@ class SpecialMixin(TensorBase):
     def mvlgamma_(self, p: _int) -> Any:
         return self._inplace(lambda: self.mvlgamma(p))
 
+    def erf_(self) -> Any:
+        return self._inplace(self.erf)
+
     def erfc_(self) -> Any:
         return self._inplace(self.erfc)
 
