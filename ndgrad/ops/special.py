@@ -83,7 +83,7 @@ class Zeta(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         if ctx.needs_input_grad[0]:
-            raise RuntimeError("the derivative for 'zeta' is not implemented.")
+            raise NotImplementedError("the derivative for 'zeta' is not implemented.")
         x, q = ctx.saved_like(grad)
         return None, grad * -x * Zeta.apply(x + 1.0, q)
 
@@ -104,7 +104,8 @@ class _IncompleteGamma(Primitive):
     @classmethod
     def backward(cls: Any, ctx: Any, grad: Any) -> Any:
         if ctx.needs_input_grad[0]:
-            raise RuntimeError(f"the derivative for '{cls.name_}: input' is not implemented.")
+            raise NotImplementedError(
+                f"the derivative for '{cls.name_}: input' is not implemented.")
         a, x = ctx.saved_like(grad)
         density = Exp.apply((a - 1.0) * Log.apply(x) - x - Lgamma.apply(a))
         return None, grad * density if cls.lower else -grad * density
