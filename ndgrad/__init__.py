@@ -9,7 +9,18 @@ import warnings
 from typing import Any
 
 import ndgrad.utils.data
-from ndgrad import autograd, datasets, distributed, distributions, nn, optim, special, utils
+from ndgrad import (
+    autograd,
+    datasets,
+    distributed,
+    distributions,
+    func,
+    nn,
+    optim,
+    special,
+    testing,
+    utils,
+)
 from ndgrad._dtype import (
     bool_,
     double,
