@@ -69,6 +69,22 @@ CASES = {
 INTEGER_PARAMS = {"total_count"}
 
 
+def _spd(shape=(2, 3, 3)):
+    m = RNG.normal(size=shape)
+    return m @ np.swapaxes(m, -1, -2) + 3 * np.eye(shape[-1])
+
+
+MVN_CASES = {
+    "MVN-covariance": ("MultivariateNormal", dict(loc=_real((2, 3)), covariance_matrix=_spd())),
+    "MVN-precision": ("MultivariateNormal", dict(loc=_real((4, 2, 3)), precision_matrix=_spd())),
+    "MVN-scale_tril": ("MultivariateNormal", dict(loc=_real((3,)),
+                                                  scale_tril=np.linalg.cholesky(_spd()))),
+}
+# MultivariateNormal needs ndgrad.linalg (cholesky, solve_triangular)
+if hasattr(ndgrad, "linalg"):
+    CASES.update(MVN_CASES)
+
+
 def _make(lib, case, requires_grad=True):
     """The same distribution in torch (lib = torch) or ndgrad, with parameter leaves."""
     name, params = CASES[case]
@@ -166,7 +182,8 @@ def test_against_torch(case):
             if b is None:
                 assert a is None or not np.any(a.numpy()), f"{case}: grad of {k}"
             else:
-                _cmp(a, b, f"{case}: gradient of {k}", rtol=1e-8, atol=1e-10)
+                # (torch's trigamma, behind digamma's gradient, is good to ~1e-9)
+                _cmp(a, b, f"{case}: gradient of {k}", rtol=1e-8, atol=1e-9)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -186,7 +203,8 @@ def test_sample_shapes_and_expand(case):
 
 
 # -- sampling: moments at a fixed seed -----------------------------------------------------------
-MOMENT_CASES = ["Normal", "Uniform", "Bernoulli-probs", "Categorical-probs", "Beta", "Gamma",
+MOMENT_CASES = [*(["MVN-covariance"] if "MVN-covariance" in CASES else []),
+                "Normal", "Uniform", "Bernoulli-probs", "Categorical-probs", "Beta", "Gamma",
                 "Chi2", "Dirichlet", "Exponential", "Laplace", "LogNormal", "Poisson",
                 "Binomial", "Geometric", "Gumbel", "StudentT", "OneHotCategorical"]
 
@@ -323,7 +341,9 @@ KL_PAIRS = [("Normal", "Normal"), ("Normal", "Laplace"), ("Normal", "Gumbel"),
             ("Uniform", "Gumbel"), ("Geometric", "Geometric"), ("Binomial", "Binomial"),
             ("Cauchy", "Cauchy"), ("Gumbel", "Gumbel"), ("LogNormal", "LogNormal"),
             ("Normal", "Uniform"), ("Gamma", "Uniform"), ("Poisson", "Binomial"),
-            ("Chi2", "Chi2"), ("Chi2", "Exponential")]
+            ("Chi2", "Chi2"), ("Chi2", "Exponential"),
+            *([("MVN-covariance", "MVN-scale_tril"), ("MVN-precision", "MVN-covariance")]
+              if "MVN-covariance" in CASES else [])]
 
 
 def _other(case):
@@ -333,9 +353,11 @@ def _other(case):
     for k, v in params.items():
         if k in INTEGER_PARAMS:
             out[k] = v
-        elif isinstance(v, np.ndarray) and k in ("probs",) and name in (
-                "Categorical", "OneHotCategorical"):
-            out[k] = _simplex(v.shape)
+        elif k in ("covariance_matrix", "precision_matrix"):
+            out[k] = v * 1.7  # (still symmetric positive definite)
+        elif isinstance(v, np.ndarray) and k == "probs":
+            out[k] = _simplex(v.shape) if name in ("Categorical", "OneHotCategorical") else (
+                _prob(v.shape))
         elif isinstance(v, np.ndarray):
             out[k] = v * RNG.uniform(0.7, 1.3, v.shape)
         else:
@@ -567,3 +589,20 @@ def test_perplexity_and_repr():
     _cmp(n.perplexity(), t.perplexity(), "perplexity")
     assert repr(nd.Normal(0.0, 1.0)) == repr(td.Normal(0.0, 1.0))
     assert repr(nd.Categorical(probs=ndgrad.ones(3))) == "Categorical(probs: ndgrad.Size([3]))"
+
+
+def test_biject_to_and_transform_to():
+    x = _real((4, 3))
+    for c_name, args in [("real", ()), ("positive", ()), ("nonnegative", ()),
+                         ("greater_than", (1.5,)), ("less_than", (-2.0,)),
+                         ("interval", (-1.0, 3.0)), ("unit_interval", ()), ("simplex", ()),
+                         ("real_vector", ())]:
+        nc, tc = getattr(constraints, c_name), getattr(td.constraints, c_name)
+        if args:
+            nc, tc = nc(*args), tc(*args)
+        for n_reg, t_reg in [(nd.biject_to, td.biject_to), (nd.transform_to, td.transform_to)]:
+            ny, ty = n_reg(nc)(ndgrad.tensor(x)), t_reg(tc)(torch.tensor(x))
+            _cmp(ny, ty, f"{c_name}")
+            assert bool(nc.check(ny).all())
+    with pytest.raises(NotImplementedError, match="Cannot transform _Boolean constraints"):
+        nd.biject_to(constraints.boolean)

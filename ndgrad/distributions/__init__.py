@@ -17,6 +17,7 @@ from ndgrad.distributions.bernoulli import Bernoulli
 from ndgrad.distributions.binomial import Binomial
 from ndgrad.distributions.categorical import Categorical
 from ndgrad.distributions.cauchy import Cauchy
+from ndgrad.distributions.constraint_registry import biject_to, transform_to
 from ndgrad.distributions.dirichlet import Beta, Dirichlet
 from ndgrad.distributions.distribution import Distribution
 from ndgrad.distributions.exp_family import ExponentialFamily
@@ -28,6 +29,7 @@ from ndgrad.distributions.independent import Independent
 from ndgrad.distributions.kl import kl_divergence, register_kl
 from ndgrad.distributions.laplace import Laplace
 from ndgrad.distributions.log_normal import LogNormal
+from ndgrad.distributions.multivariate_normal import MultivariateNormal
 from ndgrad.distributions.normal import Normal
 from ndgrad.distributions.one_hot_categorical import (
     OneHotCategorical,
@@ -66,10 +68,10 @@ __all__ = [
     "Chi2", "ComposeTransform", "CumulativeDistributionTransform", "Dirichlet", "Distribution",
     "ExpRelaxedCategorical", "ExpTransform", "Exponential", "ExponentialFamily", "Gamma",
     "Geometric", "Gumbel", "Independent", "IndependentTransform", "Laplace", "LogNormal",
-    "LogitRelaxedBernoulli", "LowerCholeskyTransform", "Normal", "OneHotCategorical",
-    "OneHotCategoricalStraightThrough", "Poisson", "PowerTransform", "RelaxedBernoulli",
-    "RelaxedOneHotCategorical", "ReshapeTransform", "SigmoidTransform", "SoftmaxTransform",
-    "SoftplusTransform", "StickBreakingTransform", "StudentT", "TanhTransform", "Transform",
-    "TransformedDistribution", "Uniform", "constraints", "identity_transform", "kl_divergence",
-    "register_kl", "transforms",
+    "LogitRelaxedBernoulli", "LowerCholeskyTransform", "MultivariateNormal", "Normal",
+    "OneHotCategorical", "OneHotCategoricalStraightThrough", "Poisson", "PowerTransform",
+    "RelaxedBernoulli", "RelaxedOneHotCategorical", "ReshapeTransform", "SigmoidTransform",
+    "SoftmaxTransform", "SoftplusTransform", "StickBreakingTransform", "StudentT", "TanhTransform",
+    "Transform", "TransformedDistribution", "Uniform", "constraints", "identity_transform",
+    "kl_divergence", "register_kl", "transforms", "biject_to", "transform_to",
 ]

@@ -23,6 +23,7 @@ from ndgrad.distributions.geometric import Geometric
 from ndgrad.distributions.gumbel import Gumbel
 from ndgrad.distributions.independent import Independent
 from ndgrad.distributions.laplace import Laplace
+from ndgrad.distributions.multivariate_normal import MultivariateNormal, _batch_mahalanobis
 from ndgrad.distributions.normal import Normal
 from ndgrad.distributions.one_hot_categorical import OneHotCategorical
 from ndgrad.distributions.poisson import Poisson
@@ -229,6 +230,24 @@ def _kl_laplace_laplace(p: Laplace, q: Laplace) -> Tensor:
     t2 = loc_abs_diff / q.scale
     t3 = scale_ratio * (-loc_abs_diff / p.scale).exp()
     return t1 + t2 + t3 - 1
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_multivariatenormal_multivariatenormal(p: MultivariateNormal,
+                                              q: MultivariateNormal) -> Tensor:
+    """log(det L_q / det L_p) + (tr(S_q^-1 S_p) + |L_q^-1 (m_q - m_p)|^2 - n) / 2."""
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two Multivariate Normals with different event "
+                         "shapes cannot be computed")
+    lp, lq = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    half_term1 = lq.diagonal(0, -2, -1).log().sum(-1) - lp.diagonal(0, -2, -1).log().sum(-1)
+    batch = tuple(ndgrad.broadcast_shapes(lq.shape[:-2], lp.shape[:-2]))
+    n = p.event_shape[0]
+    ratio = ndgrad.linalg.solve_triangular(lq.expand(*batch, n, n), lp.expand(*batch, n, n),
+                                           upper=False)
+    term2 = ratio.reshape(*ratio.shape[:-2], -1).pow(2).sum(-1)  # tr(X X^T)
+    term3 = _batch_mahalanobis(lq, q.loc - p.loc)
+    return half_term1 + 0.5 * (term2 + term3 - n)
 
 
 @register_kl(Normal, Normal)
