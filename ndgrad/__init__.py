@@ -9,7 +9,18 @@ import warnings
 from typing import Any
 
 import ndgrad.utils.data
-from ndgrad import autograd, datasets, distributed, nn, optim, utils
+from ndgrad import (
+    autograd,
+    datasets,
+    distributed,
+    distributions,
+    func,
+    nn,
+    optim,
+    special,
+    testing,
+    utils,
+)
 from ndgrad._dtype import (
     bool_,
     double,
@@ -171,7 +182,10 @@ rot90 ravel repeat_interleave narrow_copy diag diag_embed diagflat trace diagona
 vsplit dsplit split_with_sizes unsafe_split unsafe_chunk adjoint kron cross take take_along_dim put
 index_put index_put_ index_copy index_reduce scatter_reduce select select_scatter slice_scatter
 masked_scatter argwhere nonzero_static zero_ cov corrcoef dist renorm histogram
+lgamma digamma mvlgamma erfc erfinv i0 sinc logit igamma igammac
 """.split()
 for _name in _METHODS:
     globals()[_name] = getattr(Tensor, _name)
 del _name
+# torch.polygamma(n, input) (the method is input.polygamma(n)); xlogy takes a number first too
+polygamma, xlogy = special.polygamma, special.xlogy

@@ -159,9 +159,10 @@ def to_nd(obj: Any, memo: dict[int, tuple[Any, Any]]) -> Any:
 
 # -- torch -> ndgrad: callables ------------------------------------------------------------------
 def attr(path: str) -> Any:
-    """``ndgrad.<path>`` (dotted), or MissingError."""
+    """``ndgrad.<path>`` (dotted; a leading ``torch.``, as some aliases have, dropped), or
+    MissingError."""
     obj: Any = ndgrad
-    for part in path.split("."):
+    for part in path.removeprefix("torch.").split("."):
         if not hasattr(obj, part):
             raise MissingError(f"ndgrad has no {path}")
         obj = getattr(obj, part)

@@ -149,7 +149,8 @@ def gelu_backward64(x: Any, grad: Any, out: Any, tanh: bool) -> None:
 # -- layer_norm and rms_norm over rows of a 2-d array -------------------------------------------
 # sums may be reassociated, which lets LLVM vectorize them (partial sums per SIMD lane); the
 # statistics accumulate in float64
-_RFLAGS: dict[str, Any] = {"cache": True, "fastmath": {"contract", "reassoc"}, "error_model": "numpy"}
+_RFLAGS: dict[str, Any] = {"cache": True, "fastmath": {"contract", "reassoc"},
+                           "error_model": "numpy"}
 
 
 @njit(**_RFLAGS)

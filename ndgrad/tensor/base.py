@@ -66,6 +66,16 @@ class Size(tuple):
     def numel(self) -> int:
         return math.prod(self)
 
+    def __add__(self, other: tuple) -> Size:  # type: ignore[override]
+        return Size(tuple(self) + tuple(other))  # a Size, as torch.Size + tuple is
+
+    def __radd__(self, other: tuple) -> Size:
+        return Size(tuple(other) + tuple(self))
+
+    def __getitem__(self, index: Any) -> Any:  # type: ignore[override]
+        out = tuple.__getitem__(self, index)
+        return Size(out) if isinstance(index, slice) else out
+
     def __repr__(self) -> str:
         return f"ndgrad.Size({list(self)})"
 

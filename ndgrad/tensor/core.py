@@ -2,7 +2,8 @@
 
 The class is assembled from parts that mirror ``ndgrad/ops``: ``conversion.py`` (attributes,
 dtype and device changes), ``elementwise.py`` (operators with type promotion, math, in-place
-forms), ``reduce.py``, ``shape.py``, ``index.py``, ``sort.py``, ``linalg.py`` and ``random.py``.
+forms), ``reduce.py``, ``shape.py``, ``index.py``, ``sort.py``, ``linalg.py``, ``random.py`` and
+``special.py``.
 This file is the core: the constructor, the autograd attributes (requires_grad, grad, grad_fn,
 hooks, backward, detach), Python's protocols (len, iter, bool, int, format) and repr. Methods are
 one line when they call a primitive (``ndgrad/ops``) and a few lines when they are composites built
@@ -33,13 +34,14 @@ from ndgrad.tensor.random import RandomMixin
 from ndgrad.tensor.reduce import ReduceMixin
 from ndgrad.tensor.shape import ShapeMixin
 from ndgrad.tensor.sort import SortMixin
+from ndgrad.tensor.special import SpecialMixin
 from ndgrad.utils.hooks import RemovableHandle
 
 _new = object.__new__
 
 
 class Tensor(ConversionMixin, ElementwiseMixin, ReduceMixin, ShapeMixin, IndexMixin, SortMixin,
-             LinalgMixin, RandomMixin):
+             LinalgMixin, RandomMixin, SpecialMixin):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autograd."""
 
     def __init__(self, *args: Any, dtype: Any = None, device: Any = None,

@@ -1,0 +1,77 @@
+"""ndgrad.distributions: probability distributions with torch.distributions' API.
+
+    from ndgrad.distributions import Normal, kl_divergence
+    d = Normal(loc, scale)
+    x = d.rsample((100,))          # reparameterized: gradients flow to loc and scale
+    loss = -d.log_prob(x).mean() + kl_divergence(d, Normal(0.0, 1.0)).sum()
+
+Sampling draws from ndgrad's default generator (``ndgrad.manual_seed``): the streams differ
+from torch's, the distributions do not. log_prob, entropy, cdf/icdf and kl_divergence follow
+torch's formulas. Reparameterized sampling (rsample): Normal, Uniform, Laplace, Cauchy,
+Exponential, LogNormal, Gumbel, StudentT, the relaxed categoricals, MultivariateNormal, and
+Gamma, Chi2, Beta and Dirichlet by implicit reparameterization (ndgrad/ops/reparam.py).
+"""
+
+from ndgrad.distributions import constraints, transforms
+from ndgrad.distributions.bernoulli import Bernoulli
+from ndgrad.distributions.binomial import Binomial
+from ndgrad.distributions.categorical import Categorical
+from ndgrad.distributions.cauchy import Cauchy
+from ndgrad.distributions.constraint_registry import biject_to, transform_to
+from ndgrad.distributions.dirichlet import Beta, Dirichlet
+from ndgrad.distributions.distribution import Distribution
+from ndgrad.distributions.exp_family import ExponentialFamily
+from ndgrad.distributions.exponential import Exponential
+from ndgrad.distributions.gamma import Chi2, Gamma
+from ndgrad.distributions.geometric import Geometric
+from ndgrad.distributions.gumbel import Gumbel
+from ndgrad.distributions.independent import Independent
+from ndgrad.distributions.kl import kl_divergence, register_kl
+from ndgrad.distributions.laplace import Laplace
+from ndgrad.distributions.log_normal import LogNormal
+from ndgrad.distributions.multivariate_normal import MultivariateNormal
+from ndgrad.distributions.normal import Normal
+from ndgrad.distributions.one_hot_categorical import (
+    OneHotCategorical,
+    OneHotCategoricalStraightThrough,
+)
+from ndgrad.distributions.poisson import Poisson
+from ndgrad.distributions.relaxed_bernoulli import LogitRelaxedBernoulli, RelaxedBernoulli
+from ndgrad.distributions.relaxed_categorical import (
+    ExpRelaxedCategorical,
+    RelaxedOneHotCategorical,
+)
+from ndgrad.distributions.studentT import StudentT
+from ndgrad.distributions.transformed_distribution import TransformedDistribution
+from ndgrad.distributions.transforms import (
+    AbsTransform,
+    AffineTransform,
+    ComposeTransform,
+    CumulativeDistributionTransform,
+    ExpTransform,
+    IndependentTransform,
+    LowerCholeskyTransform,
+    PowerTransform,
+    ReshapeTransform,
+    SigmoidTransform,
+    SoftmaxTransform,
+    SoftplusTransform,
+    StickBreakingTransform,
+    TanhTransform,
+    Transform,
+    identity_transform,
+)
+from ndgrad.distributions.uniform import Uniform
+
+__all__ = [
+    "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy",
+    "Chi2", "ComposeTransform", "CumulativeDistributionTransform", "Dirichlet", "Distribution",
+    "ExpRelaxedCategorical", "ExpTransform", "Exponential", "ExponentialFamily", "Gamma",
+    "Geometric", "Gumbel", "Independent", "IndependentTransform", "Laplace", "LogNormal",
+    "LogitRelaxedBernoulli", "LowerCholeskyTransform", "MultivariateNormal", "Normal",
+    "OneHotCategorical", "OneHotCategoricalStraightThrough", "Poisson", "PowerTransform",
+    "RelaxedBernoulli", "RelaxedOneHotCategorical", "ReshapeTransform", "SigmoidTransform",
+    "SoftmaxTransform", "SoftplusTransform", "StickBreakingTransform", "StudentT", "TanhTransform",
+    "Transform", "TransformedDistribution", "Uniform", "constraints", "identity_transform",
+    "kl_divergence", "register_kl", "transforms", "biject_to", "transform_to",
+]
