@@ -5,12 +5,30 @@
 
 from __future__ import annotations
 
+import importlib
+import math as _math
 import warnings
+from types import ModuleType
 from typing import Any
 
 import ndgrad.utils.data
-from ndgrad import autograd, datasets, distributed, nn, optim, utils
+from ndgrad import (
+    accelerator,
+    amp,
+    autograd,
+    backends,
+    cuda,
+    datasets,
+    distributed,
+    jit,
+    mps,
+    nn,
+    optim,
+    utils,
+    xpu,
+)
 from ndgrad._dtype import (
+    bfloat16,
     bool_,
     double,
     dtype,
@@ -23,14 +41,32 @@ from ndgrad._dtype import (
     int16,
     int32,
     int64,
+    layout,
     long,
     set_default_dtype,
     short,
+    strided,
     uint8,
 )
 from ndgrad._dtype import public_promote_types as promote_types
 from ndgrad._dtype import public_result_type as result_type
+from ndgrad._runtime import (
+    are_deterministic_algorithms_enabled,
+    compile,
+    get_default_device,
+    get_float32_matmul_precision,
+    get_num_interop_threads,
+    get_num_threads,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_default_device,
+    set_default_tensor_type,
+    set_float32_matmul_precision,
+    set_num_interop_threads,
+    set_num_threads,
+    use_deterministic_algorithms,
+)
 from ndgrad._tensor_str import set_printoptions
+from ndgrad.amp import autocast, is_autocast_enabled
 from ndgrad.autograd.anomaly import is_anomaly_check_nan_enabled, is_anomaly_enabled
 from ndgrad.autograd.grad_mode import (
     enable_grad,
@@ -67,6 +103,7 @@ from ndgrad.tensor import (
     tensor,
     where,
 )
+from ndgrad.tensor.base import DeviceUnavailableError
 from ndgrad.tensor.creation import (
     arange,
     as_tensor,
@@ -90,6 +127,37 @@ from ndgrad.tensor.creation import (
     zeros,
     zeros_like,
 )
+from ndgrad.tensor.legacy import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
+
+# torch's constants: masks use -ndgrad.inf; x[:, ndgrad.newaxis] adds a dim
+inf, nan, pi, e = _math.inf, _math.nan, _math.pi, _math.e
+newaxis = None
+
+
+# Subpackages that load when first used, as ``ndgrad.viz`` after a bare ``import ndgrad``
+# (viz imports graphviz only when it draws)
+_LAZY_SUBMODULES = ("fft", "linalg", "special", "viz")
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _LAZY_SUBMODULES:
+        try:
+            return importlib.import_module(f"ndgrad.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"ndgrad.{name}":
+                raise
+    raise AttributeError(f"module 'ndgrad' has no attribute '{name}'")
+
 
 # NumPy warns about floating-point events (log(0), 0/0, overflow, float -> int overflow) that
 # PyTorch reports only through the values it returns (inf, nan), silently. Raised inside

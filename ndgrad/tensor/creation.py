@@ -10,7 +10,7 @@ import numpy as np
 from ndgrad import _dtype
 from ndgrad import random as _random
 from ndgrad._helpers import shape_arg
-from ndgrad.tensor.base import device
+from ndgrad.tensor.base import check_device
 from ndgrad.tensor.conversion import as_array
 from ndgrad.tensor.core import Tensor
 
@@ -18,6 +18,7 @@ from ndgrad.tensor.core import Tensor
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor from data (a copy). ``tensor([1, 2])`` is int64, ``tensor([1.])`` float32,
     and an ndarray keeps its dtype."""
+    check_device(device)
     if isinstance(data, Tensor):
         data = data._data
     arr = as_array(data, dtype)
@@ -30,8 +31,7 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
 
 
 def _finish(arr: np.ndarray, requires_grad: bool, dev: Any) -> Tensor:
-    if dev is not None:
-        device(dev)  # only the CPU exists
+    check_device(dev)  # only the CPU exists
     t = Tensor._make(arr)
     if requires_grad:
         t.requires_grad = True
@@ -196,6 +196,7 @@ def from_numpy(arr: np.ndarray) -> Tensor:
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Like ``tensor`` but shares memory with an ndarray or Tensor when the dtype allows."""
+    check_device(device)
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == _dtype.to_np(dtype)):
