@@ -27,6 +27,8 @@ from ndgrad import (
     utils,
     xpu,
 )
+from ndgrad import random as _random
+from ndgrad._device import DeviceUnavailableError
 from ndgrad._dtype import (
     bfloat16,
     bool_,
@@ -77,7 +79,9 @@ from ndgrad.autograd.grad_mode import (
 )
 from ndgrad.random import (
     Generator,
+    fork_rng,
     get_rng_state,
+    initial_seed,
     manual_seed,
     seed,
     set_rng_state,
@@ -103,10 +107,10 @@ from ndgrad.tensor import (
     tensor,
     where,
 )
-from ndgrad.tensor.base import DeviceUnavailableError
 from ndgrad.tensor.creation import (
     arange,
     as_tensor,
+    bernoulli,
     empty,
     empty_like,
     eye,
@@ -115,8 +119,10 @@ from ndgrad.tensor.creation import (
     full_like,
     linspace,
     logspace,
+    normal,
     ones,
     ones_like,
+    poisson,
     rand,
     rand_like,
     randint,
@@ -138,6 +144,9 @@ from ndgrad.tensor.legacy import (
     LongTensor,
     ShortTensor,
 )
+from ndgrad.tensor.out import with_out
+
+default_generator = _random.default_generator()  # torch.default_generator: the global one
 
 # torch's constants: masks use -ndgrad.inf; x[:, ndgrad.newaxis] adds a dim
 inf, nan, pi, e = _math.inf, _math.nan, _math.pi, _math.e
@@ -185,6 +194,18 @@ split chunk tensor_split unbind narrow tril triu diagonal gather scatter scatter
 index_add index_fill masked_select sort argsort topk kthvalue nonzero unique matmul mm bmm dot outer
 mv numel clone detach
 """.split()
+# Those of them (and of the functions above) that torch gives an ``out=`` argument
+_OUT = set("""
+add sub subtract mul multiply div divide true_divide floor_divide remainder fmod pow neg negative
+abs absolute exp exp2 expm1 log log2 log10 log1p sqrt rsqrt square sin cos tan tanh sigmoid erf
+sign sgn reciprocal floor ceil trunc fix round frac clamp clip clamp_min clamp_max maximum minimum
+lerp eq ne lt le gt ge logical_and logical_or logical_xor logical_not sum mean prod amax amin
+argmax argmin var std logsumexp cumsum cumprod norm tril triu gather scatter scatter_add
+index_select index_add masked_select nonzero matmul mm bmm dot outer mv cat concat concatenate
+stack where
+""".split())
 for _name in _METHODS:
     globals()[_name] = getattr(Tensor, _name)
+for _name in _OUT:
+    globals()[_name] = with_out(globals()[_name], _name)
 del _name

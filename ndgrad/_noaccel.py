@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ndgrad.tensor.base import DeviceUnavailableError
+from ndgrad._device import DeviceUnavailableError
 
 
 def is_available() -> bool:

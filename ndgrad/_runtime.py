@@ -12,8 +12,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from ndgrad._device import _CPU, check_device, device
 from ndgrad._dtype import LEGACY_NAMES, set_default_dtype
-from ndgrad.tensor.base import _CPU, check_device, device
 
 _NO_THREADPOOLCTL = ("ndgrad sets NumPy's BLAS threads through threadpoolctl, which is not "
                      "installed: `pip install ndgrad[threads]` (or threadpoolctl), or set "

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ndgrad._device import DeviceUnavailableError, device
 from ndgrad._noaccel import device_count, is_available
-from ndgrad.tensor.base import DeviceUnavailableError, device
 
 __all__ = ["current_accelerator", "current_device_index", "device_count", "is_available",
            "set_device_index", "synchronize"]

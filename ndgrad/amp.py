@@ -13,7 +13,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from ndgrad.tensor.base import _DEVICE_TYPES, TensorBase
+from ndgrad._device import _DEVICE_TYPES
+from ndgrad.tensor.base import TensorBase
 
 __all__ = ["GradScaler", "autocast", "custom_bwd", "custom_fwd", "is_autocast_available",
            "is_autocast_enabled"]

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
+from ndgrad._device import check_device
 from ndgrad.nn.parameter import Buffer, Parameter
 from ndgrad.tensor import Tensor
-from ndgrad.tensor.base import check_device
 from ndgrad.utils.hooks import RemovableHandle
 
 

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
-from ndgrad._helpers import wrap_dim
+from ndgrad._device import _CPU, check_device, device
+from ndgrad._helpers import shape_arg, wrap_dim
 from ndgrad.ops.elementwise import Cast, Clone
-from ndgrad.tensor.base import _CPU, Size, TensorBase, _bool, _int, check_device, device
+from ndgrad.tensor.base import Size, TensorBase, _bool, _int
 
 
 def as_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -262,6 +263,47 @@ class ConversionMixin(TensorBase):
 
     def type_as(self, other: Any) -> Any:
         return self.to(other.dtype)
+
+    # -- new_*: tensors with self's dtype (and device) unless told otherwise ------------------
+    def _new(self, arr_fn: Any, size: tuple[Any, ...], dtype: Any, device: Any,
+             requires_grad: _bool, *fill: Any) -> Any:
+        check_device(device)
+        nd = _dtype.to_np(dtype) if dtype is not None else self._data.dtype
+        t = self._make(arr_fn(shape_arg(size), *fill, dtype=nd))
+        if requires_grad:
+            t.requires_grad = True
+        return t
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: _bool = False, layout: Any = None,
+                  pin_memory: _bool = False) -> Any:
+        return self._new(np.zeros, size, dtype, device, requires_grad)
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None,
+                 requires_grad: _bool = False, layout: Any = None,
+                 pin_memory: _bool = False) -> Any:
+        return self._new(np.ones, size, dtype, device, requires_grad)
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None,
+                  requires_grad: _bool = False, layout: Any = None,
+                  pin_memory: _bool = False) -> Any:
+        return self._new(np.empty, size, dtype, device, requires_grad)
+
+    def new_full(self, size: Any, fill_value: Any, *, dtype: Any = None, device: Any = None,
+                 requires_grad: _bool = False, layout: Any = None,
+                 pin_memory: _bool = False) -> Any:
+        return self._new(np.full, (size,), dtype, device, requires_grad, fill_value)
+
+    def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None,
+                   requires_grad: _bool = False, layout: Any = None,
+                   pin_memory: _bool = False) -> Any:
+        """A copy of ``data`` as a new leaf tensor, in self's dtype unless ``dtype`` is given."""
+        check_device(device)
+        arr = np.array(as_array(data, dtype if dtype is not None else self._data.dtype))
+        t = self._make(arr)
+        if requires_grad:
+            t.requires_grad = True
+        return t
 
     def clone(self) -> Any:
         return Clone.apply(self)

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
+from ndgrad._device import check_device
 from ndgrad._tensor_str import tensor_repr
 from ndgrad.autograd.engine import backward, run_backward
 from ndgrad.autograd.function import set_tensor_class
 from ndgrad.autograd.inplace import inplace
-from ndgrad.tensor.base import Size, _bool, _float, _int, check_device
+from ndgrad.tensor.base import Size, _bool, _float, _int
 from ndgrad.tensor.conversion import ConversionMixin, as_array
 from ndgrad.tensor.elementwise import ElementwiseMixin
 from ndgrad.tensor.index import IndexMixin

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ndgrad import _dtype
-from ndgrad.tensor.base import check_device
+from ndgrad._device import check_device
 from ndgrad.tensor.core import Tensor
 
 

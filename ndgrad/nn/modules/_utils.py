@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
+from ndgrad._device import check_device
 from ndgrad.nn import init
 from ndgrad.nn.parameter import Parameter
 from ndgrad.tensor import Tensor
-from ndgrad.tensor.base import check_device
 
 
 def _ntuple(n: int, name: str = "parse") -> Any:
