@@ -402,3 +402,27 @@ def test_out_refuses_what_torch_refuses():
         assert o.tolist() == [45, 45]
         with lib.no_grad():
             lib.mul(lib.ones(2, requires_grad=True), 2, out=lib.zeros(2))
+
+
+# -- layer outputs are contiguous where torch's are --------------------------------------------
+
+
+@pytest.mark.parametrize("layer", [
+    "nn.Conv2d(3, 4, 3, padding=1)", "nn.Conv2d(4, 4, 3, groups=2)", "nn.Conv1d(3, 4, 3)",
+    "nn.MaxPool2d(2)", "nn.MaxPool2d(3, 1, 1)", "nn.AvgPool2d(2)", "nn.BatchNorm2d(4)",
+    "nn.AdaptiveAvgPool2d(1)", "nn.ConvTranspose2d(4, 2, 3, padding=1)",
+    "nn.ConvTranspose2d(4, 2, 3, stride=2)",
+    "nn.Sequential(nn.Conv2d(4, 8, 3), nn.ReLU(), nn.MaxPool2d(2))",
+])
+def test_layer_outputs_are_contiguous_as_torch(layer):
+    x = np.random.default_rng(0).standard_normal((2, 4, 8, 8)).astype(np.float32)
+    if "Conv1d" in layer:
+        x = x[:, :3, 0]
+    elif "(3," in layer:
+        x = x[:, :3]
+    ours = eval(layer, {"nn": nn})(ndgrad.tensor(x))
+    theirs = eval(layer, {"nn": torch.nn})(torch.tensor(x))
+    assert ours.is_contiguous() == theirs.is_contiguous() is True
+    assert ours.stride() == theirs.stride()
+    flat = ours.view(ours.size(0), -1)  # the classic CNN idiom
+    assert flat.shape == theirs.view(theirs.size(0), -1).shape
