@@ -426,3 +426,24 @@ def test_layer_outputs_are_contiguous_as_torch(layer):
     assert ours.stride() == theirs.stride()
     flat = ours.view(ours.size(0), -1)  # the classic CNN idiom
     assert flat.shape == theirs.view(theirs.size(0), -1).shape
+
+
+def test_subpackages_are_attributes_after_a_bare_import():
+    code = ("import sys, ndgrad\n"
+            "assert 'graphviz' not in sys.modules and 'ndgrad.viz' not in sys.modules\n"
+            "assert callable(ndgrad.viz.draw_graph) and 'graphviz' not in sys.modules\n"
+            "for name in ('cuda', 'backends', 'accelerator', 'mps', 'xpu', 'jit', 'amp',\n"
+            "             'random'):\n"
+            "    assert getattr(ndgrad, name).__name__ == 'ndgrad.' + name\n"
+            "for name in ('linalg', 'fft', 'special'):\n"
+            "    try:\n"
+            "        assert getattr(ndgrad, name).__name__ == 'ndgrad.' + name\n"
+            "    except AttributeError as e:\n"
+            "        assert str(e) == f\"module 'ndgrad' has no attribute '{name}'\"\n"
+            "try:\n"
+            "    ndgrad.onnx\n"
+            "except AttributeError:\n"
+            "    print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
