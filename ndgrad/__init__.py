@@ -5,23 +5,36 @@
 
 from __future__ import annotations
 
+import importlib
+import math as _math
 import warnings
+from types import ModuleType
 from typing import Any
 
 import ndgrad.utils.data
 from ndgrad import (
+    accelerator,
+    amp,
     autograd,
+    backends,
+    cuda,
     datasets,
     distributed,
     distributions,
     func,
+    jit,
+    mps,
     nn,
     optim,
     special,
     testing,
     utils,
+    xpu,
 )
+from ndgrad import random as _random
+from ndgrad._device import DeviceUnavailableError
 from ndgrad._dtype import (
+    bfloat16,
     bool_,
     double,
     dtype,
@@ -34,14 +47,32 @@ from ndgrad._dtype import (
     int16,
     int32,
     int64,
+    layout,
     long,
     set_default_dtype,
     short,
+    strided,
     uint8,
 )
 from ndgrad._dtype import public_promote_types as promote_types
 from ndgrad._dtype import public_result_type as result_type
+from ndgrad._runtime import (
+    are_deterministic_algorithms_enabled,
+    compile,
+    get_default_device,
+    get_float32_matmul_precision,
+    get_num_interop_threads,
+    get_num_threads,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_default_device,
+    set_default_tensor_type,
+    set_float32_matmul_precision,
+    set_num_interop_threads,
+    set_num_threads,
+    use_deterministic_algorithms,
+)
 from ndgrad._tensor_str import set_printoptions
+from ndgrad.amp import autocast, is_autocast_enabled
 from ndgrad.autograd.anomaly import is_anomaly_check_nan_enabled, is_anomaly_enabled
 from ndgrad.autograd.grad_mode import (
     enable_grad,
@@ -52,7 +83,9 @@ from ndgrad.autograd.grad_mode import (
 )
 from ndgrad.random import (
     Generator,
+    fork_rng,
     get_rng_state,
+    initial_seed,
     manual_seed,
     seed,
     set_rng_state,
@@ -88,6 +121,7 @@ from ndgrad.tensor.conversion import (
 from ndgrad.tensor.creation import (
     arange,
     as_tensor,
+    bernoulli,
     empty,
     empty_like,
     eye,
@@ -96,8 +130,10 @@ from ndgrad.tensor.creation import (
     full_like,
     linspace,
     logspace,
+    normal,
     ones,
     ones_like,
+    poisson,
     rand,
     rand_like,
     randint,
@@ -150,6 +186,40 @@ from ndgrad.tensor.functions import (
     view_copy,
     vstack,
 )
+from ndgrad.tensor.legacy import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
+from ndgrad.tensor.out import with_out
+
+default_generator = _random.default_generator()  # torch.default_generator: the global one
+
+# torch's constants: masks use -ndgrad.inf; x[:, ndgrad.newaxis] adds a dim
+inf, nan, pi, e = _math.inf, _math.nan, _math.pi, _math.e
+newaxis = None
+
+
+# Subpackages that load when first used, as ``ndgrad.viz`` after a bare ``import ndgrad``
+# (viz imports graphviz only when it draws)
+_LAZY_SUBMODULES = ("fft", "linalg", "special", "viz")
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _LAZY_SUBMODULES:
+        try:
+            return importlib.import_module(f"ndgrad.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"ndgrad.{name}":
+                raise
+    raise AttributeError(f"module 'ndgrad' has no attribute '{name}'")
+
 
 # NumPy warns about floating-point events (log(0), 0/0, overflow, float -> int overflow) that
 # PyTorch reports only through the values it returns (inf, nan), silently. Raised inside
@@ -184,8 +254,20 @@ index_put index_put_ index_copy index_reduce scatter_reduce select select_scatte
 masked_scatter argwhere nonzero_static zero_ cov corrcoef dist renorm histogram
 lgamma digamma mvlgamma erfc erfinv i0 sinc logit igamma igammac
 """.split()
+# Those of them (and of the functions above) that torch gives an ``out=`` argument
+_OUT = set("""
+add sub subtract mul multiply div divide true_divide floor_divide remainder fmod pow neg negative
+abs absolute exp exp2 expm1 log log2 log10 log1p sqrt rsqrt square sin cos tan tanh sigmoid erf
+sign sgn reciprocal floor ceil trunc fix round frac clamp clip clamp_min clamp_max maximum minimum
+lerp eq ne lt le gt ge logical_and logical_or logical_xor logical_not sum mean prod amax amin
+argmax argmin var std logsumexp cumsum cumprod norm tril triu gather scatter scatter_add
+index_select index_add masked_select nonzero matmul mm bmm dot outer mv cat concat concatenate
+stack where
+""".split())
 for _name in _METHODS:
     globals()[_name] = getattr(Tensor, _name)
+for _name in _OUT:
+    globals()[_name] = with_out(globals()[_name], _name)
 del _name
 # torch.polygamma(n, input) (the method is input.polygamma(n)); xlogy takes a number first too
 polygamma, xlogy = special.polygamma, special.xlogy

@@ -17,17 +17,17 @@ class dtype:  # noqa: N801 - named like torch.dtype
 
     __slots__ = ("name", "np")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, np_dtype: Any = "same") -> None:
         self.name = name
-        self.np = np.dtype(name)
+        self.np = np.dtype(name) if np_dtype == "same" else np_dtype
 
     @property
     def is_floating_point(self) -> bool:
-        return self.np.kind == "f"
+        return self.np is None or self.np.kind == "f"  # (bfloat16 has no NumPy dtype)
 
     @property
     def is_signed(self) -> bool:
-        return self.np.kind in "fi"
+        return self.np is None or self.np.kind in "fi"
 
     @property
     def is_complex(self) -> bool:
@@ -35,20 +35,41 @@ class dtype:  # noqa: N801 - named like torch.dtype
 
     @property
     def itemsize(self) -> builtins.int:  # (int is ndgrad.int32 further down this module)
-        return self.np.itemsize
+        return 2 if self.np is None else self.np.itemsize
+
+    def to_real(self) -> dtype:
+        return self
 
     def __repr__(self) -> str:
         return f"ndgrad.{self.name}"
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, dtype):
-            return self.np == other.np
+            return self.name == other.name
         if isinstance(other, np.dtype):
             return self.np == other
         return NotImplemented
 
     def __hash__(self) -> builtins.int:
-        return hash(self.np)
+        return hash(self.np) if self.np is not None else hash(self.name)
+
+    def __reduce__(self) -> Any:
+        return (_by_name, (self.name,))
+
+
+class layout:  # noqa: N801 - named like torch.layout
+    """How a tensor's elements are stored: ndgrad tensors are dense and strided (``strided``)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"ndgrad.{self.name}"
+
+
+strided = layout("strided")
 
 
 float16 = dtype("float16")
@@ -63,10 +84,27 @@ bool_ = dtype("bool")
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
 
+# bfloat16 exists so that model configs and dtype tables naming it load, and comparisons with it
+# work; a tensor of it cannot be made. NumPy has no bfloat16: ml_dtypes (JAX's NumPy extension)
+# adds the type but no BLAS for it, so matmuls would run in a slow generic loop and every op
+# would need checking in it; torch's own CPU bfloat16 saves memory and speed, which a NumPy
+# emulation would not. float32 (or float16 for memory) is the honest alternative.
+bfloat16 = dtype("bfloat16", None)
+
 _ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)
 _FROM_NP = {d.np: d for d in _ALL}
 _NAMES = {d.name: d for d in _ALL}
 _NAMES.update(half=float16, float=float32, double=float64, long=int64, int=int32, short=int16)
+
+# torch's legacy tensor type names (FloatTensor, ...) for each dtype
+LEGACY_NAMES = {float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor",
+                int64: "LongTensor", int32: "IntTensor", int16: "ShortTensor",
+                int8: "CharTensor", uint8: "ByteTensor", bool_: "BoolTensor"}
+
+
+def _by_name(name: str) -> dtype:
+    """The dtype named ``name`` (for pickling: dtypes are singletons)."""
+    return bfloat16 if name == "bfloat16" else _NAMES[name]
 
 _default_float = np.dtype(np.float32)
 
@@ -102,6 +140,9 @@ def from_np(nd: np.dtype) -> dtype:
 def to_np(d: Any) -> np.dtype:
     """Accept ``ndgrad.float32``, ``np.float32``, ``'float32'``, or Python ``float/int/bool``."""
     if isinstance(d, dtype):
+        if d.np is None:
+            raise TypeError(f"ndgrad has no {d.name} tensors (NumPy has no {d.name} type); use "
+                            f"float32, or float16 to save memory")
         return d.np
     if d is builtins.float:
         return np.dtype(np.float64)  # torch: tensor.to(float) is float64
@@ -111,6 +152,11 @@ def to_np(d: Any) -> np.dtype:
         return np.dtype(np.bool_)
     if isinstance(d, str) and d in _NAMES:
         return _NAMES[d].np
+    if isinstance(d, str) and d.removeprefix("torch.") == "bfloat16":
+        return to_np(bfloat16)
+    legacy = getattr(d, "dtype", None) if isinstance(d, type) else None
+    if isinstance(legacy, dtype):
+        return to_np(legacy)  # a legacy tensor type: ndgrad.FloatTensor
     nd = np.dtype(d)
     from_np(nd)  # raises for unsupported types
     return nd

@@ -15,7 +15,8 @@ from ndgrad.autograd.grad_mode import (
     set_grad_enabled,
 )
 from ndgrad.autograd.gradcheck import gradcheck, gradgradcheck
+from ndgrad.autograd.variable import Variable
 
 __all__ = ["Function", "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled",
            "inference_mode", "is_grad_enabled", "detect_anomaly", "set_detect_anomaly",
-           "gradcheck", "gradgradcheck", "functional"]
+           "gradcheck", "gradgradcheck", "functional", "Variable"]

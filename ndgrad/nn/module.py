@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
+from ndgrad._device import check_device
 from ndgrad.nn.parameter import Buffer, Parameter
 from ndgrad.tensor import Tensor
 from ndgrad.utils.hooks import RemovableHandle
@@ -412,9 +413,8 @@ class Module:
         return self
 
     def cuda(self, device: Any = None) -> Module:
-        from ndgrad.tensor import device as _device
-
-        _device("cuda")
+        """Raises: there is no CUDA device (ndgrad runs on the CPU only)."""
+        check_device("cuda" if device is None or isinstance(device, int) else device)
         return self
 
     def float(self) -> Module:

@@ -1,10 +1,9 @@
 """Convolution and pooling primitives, built for speed on NumPy.
 
-Convolution is im2col + one matmul (BLAS). Memory is laid out channels first, then batch:
-the input (N, C, H, W) is read as (C, N, H, W), a strided view picks every kernel offset, and one
-copy makes the column matrix (C*KH*KW, N*OH*OW); ``weight (O, C*KH*KW) @ cols`` gives the output
-as (O, N, OH, OW) in memory, returned as an (N, O, OH, OW) view. The next layer reads that view
-as (C, N, H, W) without a copy, and elementwise ops in between keep the layout (NumPy's order 'K').
+Convolution is im2col + matmul (BLAS): the input (N, C, H, W) is read as (C, N, H, W), a strided
+view picks every kernel offset, and one copy makes the column matrix (C*KH*KW, N*OH*OW);
+``weight (O, C*KH*KW) @ cols``, one product per sample, writes the output contiguous (N, O, OH,
+OW), the layout torch's conv and pooling outputs have (users ``.view()`` them).
 
 The three conv primitives are one bilinear map seen from its three sides, so each one's backward
 is made of the others and gradients of any order exist (``create_graph=True``):
@@ -188,15 +187,18 @@ class Conv2d(Primitive):
         o, _, kh, kw = w.shape
         oh = out_size(h, kh, p.stride[0], p.pads[0], p.dilation[0])
         ow = out_size(wd, kw, p.stride[1], p.pads[1], p.dilation[1])
-        cols = _im2col(x, kh, kw, p, oh, ow)  # (G, CgKK, L)
-        out = _matmul(w.reshape(p.groups, o // p.groups, -1), cols)  # (G, O/G, L)
-        out = out.reshape(o, n * oh * ow)
+        cols = _im2col(x, kh, kw, p, oh, ow)  # (G, CgKK, N*OH*OW)
+        wg = w.reshape(p.groups, o // p.groups, -1)  # (G, O/G, CgKK)
+        if p.groups == 1:  # per sample: (O, CKK) @ (CKK, OH*OW) -> (N, O, OH*OW), contiguous
+            out = np.matmul(wg[0], cols[0].reshape(-1, n, oh * ow).transpose(1, 0, 2))
+        else:
+            out = np.ascontiguousarray(_matmul(wg, cols).reshape(o, n, -1).transpose(1, 0, 2))
         if b is not None:
             out += b[:, None]
         # keep the columns for the weight gradient: recomputing them costs a copy of this size
         ctx.save_for_backward(x, w, cols if ctx.needs_input_grad[1] else None)
         ctx.p = p
-        return out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+        return out.reshape(n, o, oh, ow)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
@@ -221,12 +223,13 @@ class Conv2dGradInput(Primitive):
         ctx.save_for_backward(gy if ctx.needs_input_grad[1] else None, w)
         ctx.p, ctx.gy_shape = p, gy.shape
         wg = w.reshape(p.groups, o // p.groups, -1)  # (G, O/G, CgKK)
+        # contiguous (N, C, H, W), as torch's conv_transpose2d output (one copy of it)
         if p.stride == (1, 1):
-            return _grad_input_wide(wg, gy, x_shape, kh, kw, p)
+            return np.ascontiguousarray(_grad_input_wide(wg, gy, x_shape, kh, kw, p))
         gym = _gy_matrix(gy, p.groups)
         dcols = _work(("dcols",), (p.groups, wg.shape[2], gym.shape[2]), gy.dtype)
         _matmul(wg.transpose(0, 2, 1), gym, out=dcols)  # (G, CgKK, L)
-        return _col2im(dcols, x_shape, kh, kw, p, oh, ow)
+        return np.ascontiguousarray(_col2im(dcols, x_shape, kh, kw, p, oh, ow))
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
@@ -251,9 +254,14 @@ class Conv2dGradWeight(Primitive):
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
                               gy if ctx.needs_input_grad[0] else None)
         ctx.p, ctx.x_shape, ctx.gy_shape = p, x.shape, gy.shape
-        # as cols @ gy^T (G, CgKK, O/G), transposed after: BLAS runs this long, thin product
-        # faster than gy @ cols^T (measurements in the commit that made it so)
-        gwt = _matmul(cols, _gy_matrix(gy, p.groups).transpose(0, 2, 1))
+        if p.groups == 1:  # per sample, summed: reads gy (N, O, OH*OW) as it is, no copy
+            n = gy.shape[0]
+            gwt = np.matmul(cols[0].reshape(-1, n, oh * ow).transpose(1, 0, 2),
+                            gy.reshape(n, o, oh * ow).transpose(0, 2, 1)).sum(0)[None]
+        else:
+            # as cols @ gy^T (G, CgKK, O/G), transposed after: BLAS runs this long, thin
+            # product faster than gy @ cols^T (measurements in the commit that made it so)
+            gwt = _matmul(cols, _gy_matrix(gy, p.groups).transpose(0, 2, 1))
         return gwt.transpose(0, 2, 1).reshape(w_shape)
 
     @staticmethod
@@ -480,6 +488,7 @@ class MaxPool2d(Primitive):
         am = _Argmax(p, x.shape)
         tiles = p.kernel == p.stride and p.padding == (0, 0) and p.dilation == (1, 1)
         out = am.max_tiles(x) if tiles else am.max_windows(x)
+        out = np.ascontiguousarray(out)  # the tournament leaves it in a strided view
         ctx.am = am
         if return_indices:
             ctx.mark_non_differentiable(idx := _flat_indices(am.positions(), x.shape, p))
@@ -535,7 +544,7 @@ class AvgPool2d(Primitive):
         xp = _padded_nchw(x, p, 0.0)
         out = None
         for _, v in _windows(xp, p):
-            out = np.copy(v, order="K") if out is None else np.add(out, v, out=out)
+            out = np.copy(v, order="C") if out is None else np.add(out, v, out=out)
         out *= scale
         return out
 

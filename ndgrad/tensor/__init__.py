@@ -1,7 +1,8 @@
 """ndgrad.tensor: the Tensor class (``core.py``, assembled from the parts beside it), tensor
 creation (``creation.py``) and the functions of several tensors (``functions.py``)."""
 
-from ndgrad.tensor.base import Size, device, values_indices
+from ndgrad._device import device
+from ndgrad.tensor.base import Size, values_indices
 from ndgrad.tensor.conversion import as_array, to_args_dtype
 from ndgrad.tensor.core import Tensor
 from ndgrad.tensor.creation import tensor

@@ -80,29 +80,6 @@ class Size(tuple):
         return f"ndgrad.Size({list(self)})"
 
 
-class device:  # noqa: N801 - PyTorch's name
-    """Where a tensor lives: always the CPU (``'cpu'``), so device-agnostic code runs."""
-
-    def __init__(self, type: str = "cpu", index: int | None = None) -> None:
-        type = str(type)
-        if type.split(":")[0] != "cpu":
-            raise RuntimeError(f"ndgrad runs on the CPU only; device '{type}' is not available")
-        self.type, self.index = "cpu", index
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, device | str) and str(other).split(":")[0] == "cpu"
-
-    def __hash__(self) -> int:
-        return hash("cpu")
-
-    def __str__(self) -> str:
-        return "cpu"
-
-    def __repr__(self) -> str:
-        return "device(type='cpu')"
-
-
-_CPU = device("cpu")
 
 
 def raw(v: Any) -> Any:

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
+from ndgrad._device import _CPU, check_device, device
 from ndgrad._helpers import shape_arg, wrap_dim
 from ndgrad.ops.elementwise import Cast, Clone
-from ndgrad.tensor.base import _CPU, Size, TensorBase, _bool, _int, device
+from ndgrad.tensor.base import Size, TensorBase, _bool, _int
 
 
 class memory_format:  # noqa: N801 - PyTorch's name
@@ -52,11 +53,6 @@ def _memory_order(fmt: Any, ndim: int) -> tuple[int, ...] | None:
         raise RuntimeError(f"required rank {len(order)} tensor to use {fmt.name} format")
     return order
 
-
-def _check_device(where: Any) -> None:
-    """Raise for any device but the CPU: ndgrad runs on the CPU only."""
-    if where is not None:
-        device(str(where))
 
 
 def as_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -119,8 +115,8 @@ def to_args_dtype(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     for a in (*args, kwargs.get("device")):
         if isinstance(a, TensorBase):
             target = a.dtype
-        elif isinstance(a, str | device):
-            device(str(a))
+        elif isinstance(a, str | device | int) and not isinstance(a, bool):
+            check_device(a)
         elif a is not None and not isinstance(a, bool):
             target = a
     return target
@@ -147,7 +143,43 @@ class ConversionMixin(TensorBase):
 
     @property
     def is_cuda(self) -> _bool:
+        """False: ndgrad tensors live on the CPU (see ``ndgrad.cuda.is_available``)."""
         return False
+
+    is_xpu = is_mps = is_meta = is_ipu = is_xla = is_mtia = is_vulkan = is_mkldnn = is_cuda
+
+    @property
+    def is_cpu(self) -> _bool:
+        return True
+
+    @property
+    def is_sparse(self) -> _bool:
+        """False: ndgrad tensors are dense (torch.strided layout)."""
+        return False
+
+    is_sparse_csr = is_quantized = is_nested = is_sparse
+
+    @property
+    def layout(self) -> Any:
+        return _dtype.strided
+
+    def is_complex(self) -> _bool:
+        return False  # ndgrad has no complex dtypes
+
+    def is_signed(self) -> _bool:
+        return self._data.dtype.kind in "if"
+
+    def get_device(self) -> _int:
+        """-1, torch's answer for a CPU tensor (a CUDA tensor gives its GPU's index)."""
+        return -1
+
+    def is_pinned(self, device: Any = None) -> _bool:
+        return False
+
+    def pin_memory(self, device: Any = None) -> Any:
+        """Pinned memory is for copies to a GPU; there is none, so this raises as torch does
+        without an accelerator (DataLoader's ``pin_memory=True`` is accepted and ignored)."""
+        check_device("cuda")
 
     def size(self, dim: _int | None = None) -> Any:
         if dim is None:
@@ -225,23 +257,35 @@ class ConversionMixin(TensorBase):
     def cpu(self) -> Any:
         return self
 
-    def cuda(self, *args: Any, **kwargs: Any) -> Any:
-        device("cuda")
-        return self
+    def cuda(self, device: Any = None, non_blocking: _bool = False, **kwargs: Any) -> Any:
+        """Raises: there is no CUDA device (ndgrad runs on the CPU only)."""
+        check_device("cuda" if device is None or isinstance(device, int) else device)
 
-    def type(self, dtype: Any = None) -> Any:
+    def xpu(self, device: Any = None, non_blocking: _bool = False, **kwargs: Any) -> Any:
+        check_device("xpu")
+
+    def mps(self, device: Any = None, non_blocking: _bool = False, **kwargs: Any) -> Any:
+        check_device("mps")
+
+    def type(self, dtype: Any = None, non_blocking: _bool = False, **kwargs: Any) -> Any:
         """``x.type()`` names the type as torch does (``'ndgrad.FloatTensor'``); ``x.type(d)``
-        converts to a dtype or a type name such as ``'torch.DoubleTensor'``."""
-        names = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+        converts to a dtype, a legacy type (``ndgrad.DoubleTensor``) or a type name such as
+        ``'torch.DoubleTensor'``."""
         if dtype is None:
-            return f"ndgrad.{names[self._data.dtype.name]}Tensor"
-        if isinstance(dtype, str):
-            short = dtype.rsplit(".", 1)[-1].removesuffix("Tensor")
-            found = [k for k, v in names.items() if v == short]
-            if not found:
+            return f"ndgrad.{_dtype.LEGACY_NAMES[self.dtype]}"
+        legacy = getattr(dtype, "dtype", None) if isinstance(dtype, type) else None
+        if isinstance(legacy, _dtype.dtype):  # a legacy type: ndgrad.FloatTensor
+            if getattr(dtype, "is_cuda", False):
+                check_device("cuda")
+            dtype = legacy
+        elif isinstance(dtype, str):
+            prefix, _, name = dtype.rpartition(".")
+            if prefix.endswith("cuda"):
+                check_device("cuda")
+            found = [d for d, n in _dtype.LEGACY_NAMES.items() if n == name]
+            if prefix not in ("torch", "ndgrad") or not found:
                 raise ValueError(f"invalid type: '{dtype}'")
-            dtype = getattr(_dtype, found[0] if found[0] != "bool" else "bool_")
+            dtype = found[0]
         return self.to(dtype)
 
     def float(self, memory_format: Any = preserve_format) -> Any:
@@ -308,7 +352,7 @@ class ConversionMixin(TensorBase):
     def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None,
                    requires_grad: _bool = False) -> Any:
         """A new tensor holding a copy of ``data``, in this tensor's dtype unless given."""
-        _check_device(device)
+        check_device(device)
         out = self._make(np.array(as_array(data, dtype if dtype is not None else self.dtype)))
         return out.requires_grad_() if requires_grad else out
 
@@ -335,7 +379,7 @@ class ConversionMixin(TensorBase):
 
     def _new_filled(self, size: Any, value: Any, dtype: Any, device: Any,
                     requires_grad: _bool) -> Any:
-        _check_device(device)
+        check_device(device)
         nd = self._data.dtype if dtype is None else _dtype.to_np(dtype)
         out = self._make(np.full(shape_arg(size) if size else (), value, nd))
         return out.requires_grad_() if requires_grad else out

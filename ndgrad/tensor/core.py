@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
+from ndgrad._device import check_device
 from ndgrad._tensor_str import tensor_repr
 from ndgrad.autograd.engine import backward, run_backward
 from ndgrad.autograd.function import set_tensor_class
 from ndgrad.autograd.inplace import inplace, refresh_view
 from ndgrad.tensor.base import Size, _bool, _float, _int
-from ndgrad.tensor.base import device as device_cls
 from ndgrad.tensor.conversion import ConversionMixin, as_array
 from ndgrad.tensor.elementwise import ElementwiseMixin
 from ndgrad.tensor.index import IndexMixin
@@ -51,8 +51,7 @@ class Tensor(ConversionMixin, ElementwiseMixin, ReduceMixin, ShapeMixin, IndexMi
         ``t``'s data, ``Tensor(2, 3)`` and ``Tensor(Size)`` make a (zero-filled) tensor of that
         size, ``Tensor()`` an empty one. ``dtype``/``requires_grad`` are ndgrad extensions."""
         nd = _dtype.to_np(dtype) if dtype is not None else _dtype.default_float()
-        if device is not None:
-            device_cls(device)  # raises for anything but the CPU
+        check_device(device)  # raises for anything but the CPU
         if len(args) == 1 and isinstance(args[0], Tensor):
             src = args[0]
             self._data = src._data if dtype is None else src._data.astype(nd)

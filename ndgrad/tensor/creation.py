@@ -9,15 +9,18 @@ import numpy as np
 
 from ndgrad import _dtype
 from ndgrad import random as _random
-from ndgrad._helpers import shape_arg
-from ndgrad.tensor.base import device
+from ndgrad._device import check_device
+from ndgrad._helpers import broadcast_error, shape_arg
+from ndgrad.ops.random import Sample
 from ndgrad.tensor.conversion import as_array
 from ndgrad.tensor.core import Tensor
+from ndgrad.tensor.out import factory_out, write_out
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor from data (a copy). ``tensor([1, 2])`` is int64, ``tensor([1.])`` float32,
     and an ndarray keeps its dtype."""
+    check_device(device)
     if isinstance(data, Tensor):
         data = data._data
     arr = as_array(data, dtype)
@@ -30,8 +33,7 @@ def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool
 
 
 def _finish(arr: np.ndarray, requires_grad: bool, dev: Any) -> Tensor:
-    if dev is not None:
-        device(dev)  # only the CPU exists
+    check_device(dev)  # only the CPU exists
     t = Tensor._make(arr)
     if requires_grad:
         t.requires_grad = True
@@ -42,18 +44,22 @@ def _float_dtype(dtype: Any) -> np.dtype:
     return _dtype.to_np(dtype) if dtype is not None else _dtype.default_float()
 
 
+@factory_out
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _finish(np.zeros(shape_arg(size), _float_dtype(dtype)), requires_grad, device)
 
 
+@factory_out
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _finish(np.ones(shape_arg(size), _float_dtype(dtype)), requires_grad, device)
 
 
+@factory_out
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     return _finish(np.empty(shape_arg(size), _float_dtype(dtype)), requires_grad, device)
 
 
+@factory_out
 def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
     nd = _dtype.to_np(dtype) if dtype is not None else _dtype.scalar_dtype(fill_value)
@@ -65,26 +71,31 @@ def _like(t: Tensor, dtype: Any) -> np.dtype:
 
 
 def zeros_like(input: Tensor, dtype: Any = None, device: Any = None,
-               requires_grad: bool = False) -> Tensor:
+               requires_grad: bool = False, layout: Any = None, memory_format: Any = None
+               ) -> Tensor:
     return _finish(np.zeros(input._data.shape, _like(input, dtype)), requires_grad, device)
 
 
 def ones_like(input: Tensor, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
+              requires_grad: bool = False, layout: Any = None, memory_format: Any = None
+              ) -> Tensor:
     return _finish(np.ones(input._data.shape, _like(input, dtype)), requires_grad, device)
 
 
 def empty_like(input: Tensor, dtype: Any = None, device: Any = None,
-               requires_grad: bool = False) -> Tensor:
+               requires_grad: bool = False, layout: Any = None, memory_format: Any = None
+               ) -> Tensor:
     return _finish(np.empty(input._data.shape, _like(input, dtype)), requires_grad, device)
 
 
 def full_like(input: Tensor, fill_value: Any, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
+              requires_grad: bool = False, layout: Any = None, memory_format: Any = None
+              ) -> Tensor:
     return _finish(np.full(input._data.shape, fill_value, _like(input, dtype)), requires_grad,
                    device)
 
 
+@factory_out
 def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device: Any = None,
            requires_grad: bool = False) -> Tensor:
     """Values from start (default 0) up to end, exclusive; int64 unless a bound is a float."""
@@ -106,21 +117,34 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device
     return _finish(arr, requires_grad, device)
 
 
+@factory_out
 def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
     return _finish(np.linspace(start, end, steps).astype(_float_dtype(dtype)), requires_grad,
                    device)
 
 
+@factory_out
 def logspace(start: float, end: float, steps: int, base: float = 10.0, dtype: Any = None,
              device: Any = None, requires_grad: bool = False) -> Tensor:
     return _finish(np.logspace(start, end, steps, base=base).astype(_float_dtype(dtype)),
                    requires_grad, device)
 
 
+@factory_out
 def eye(n: int, m: int | None = None, dtype: Any = None, device: Any = None,
         requires_grad: bool = False) -> Tensor:
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad, device)
+
+
+# -- random sampling (see ndgrad/random.py for the generators) --------------------------------
+def rng_of(generator: Any) -> np.random.Generator:
+    """``generator`` (an ndgrad.Generator or any NumPy Generator), or the global one."""
+    if generator is None:
+        return _random.default_generator()
+    if not isinstance(generator, np.random.Generator):
+        raise TypeError(f"generator must be an ndgrad.Generator, got {type(generator).__name__}")
+    return generator
 
 
 def _random_float_dtype(fn: str, dtype: Any) -> np.dtype:
@@ -131,29 +155,52 @@ def _random_float_dtype(fn: str, dtype: Any) -> np.dtype:
     return nd
 
 
-def rand(*size: Any, generator: Any = None, dtype: Any = None, device: Any = None,
-         requires_grad: bool = False) -> Tensor:
-    """Uniform on [0, 1), from the global generator (see manual_seed)."""
-    rng = generator or _random.default_generator()
-    nd = _random_float_dtype("rand", dtype)
-    arr = rng.random(shape_arg(size), dtype=nd if nd.itemsize >= 4 else np.float32).astype(nd)
-    return _finish(arr, requires_grad, device)
+def _sampled(arr: np.ndarray, out: Tensor | None, requires_grad: bool, dev: Any,
+             fn: str) -> Tensor:
+    """A factory's result: a new tensor, or written into ``out``."""
+    if out is not None:
+        check_device(dev)
+        return write_out(out, Tensor._make(arr), fn, warn=False)
+    return _finish(arr, requires_grad, dev)
 
 
-def randn(*size: Any, generator: Any = None, dtype: Any = None, device: Any = None,
-          requires_grad: bool = False) -> Tensor:
-    """Standard normal samples, from the global generator (see manual_seed)."""
-    rng = generator or _random.default_generator()
-    nd = _random_float_dtype("randn", dtype)
-    arr = rng.standard_normal(shape_arg(size), dtype=nd if nd.itemsize >= 4 else np.float32)
-    return _finish(arr.astype(nd, copy=False), requires_grad, device)
+def _uniform(rng: np.random.Generator, shape: tuple[int, ...], nd: np.dtype) -> np.ndarray:
+    """Uniform [0, 1) in nd. NumPy has no float16 sampler, and a float32 draw rounded to
+    float16 could give 1.0: float16 takes one of its 2**11 evenly spaced values, as torch's."""
+    if nd.itemsize < 4:
+        return (rng.integers(0, 2**11, shape) * 2.0**-11).astype(nd)
+    return rng.random(shape, dtype=nd)
 
 
-def randint(low: int, high: int | None = None, size: Any = None, generator: Any = None,
-            dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Integers in [low, high); ``randint(high, size)`` starts at 0, as in torch."""
+def _normal(rng: np.random.Generator, shape: tuple[int, ...], nd: np.dtype) -> np.ndarray:
+    wide = nd if nd.itemsize >= 4 else np.dtype(np.float32)
+    return rng.standard_normal(shape, dtype=wide).astype(nd, copy=False)
+
+
+def rand(*size: Any, generator: Any = None, out: Tensor | None = None, dtype: Any = None,
+         layout: Any = None, device: Any = None, requires_grad: bool = False,
+         pin_memory: bool = False) -> Tensor:
+    """Uniform on [0, 1), from ``generator`` or the global generator (see manual_seed)."""
+    nd = out._data.dtype if out is not None and dtype is None else dtype
+    nd = _random_float_dtype("rand", nd)
+    return _sampled(_uniform(rng_of(generator), shape_arg(size), nd), out, requires_grad, device,
+                    "rand")
+
+
+def randn(*size: Any, generator: Any = None, out: Tensor | None = None, dtype: Any = None,
+          layout: Any = None, device: Any = None, requires_grad: bool = False,
+          pin_memory: bool = False) -> Tensor:
+    """Standard normal samples, from ``generator`` or the global generator."""
+    nd = out._data.dtype if out is not None and dtype is None else dtype
+    nd = _random_float_dtype("randn", nd)
+    return _sampled(_normal(rng_of(generator), shape_arg(size), nd), out, requires_grad, device,
+                    "randn")
+
+
+def _randint_args(low: Any, high: Any, size: Any) -> tuple[int, int, Any]:
+    """torch's two forms: randint(high, size) and randint(low, high, size)."""
     if size is None:
-        if high is None or isinstance(high, int):
+        if high is None or isinstance(high, int | np.integer):
             raise TypeError("randint() missing required argument 'size'")
         low, high, size = 0, low, high
     if high is None:
@@ -161,29 +208,144 @@ def randint(low: int, high: int | None = None, size: Any = None, generator: Any 
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
                            f"to={high}")
-    rng = generator or _random.default_generator()
-    nd = _dtype.to_np(dtype) if dtype is not None else np.dtype(np.int64)
-    return _finish(rng.integers(low, high, shape_arg((size,))).astype(nd), requires_grad, device)
+    return int(low), int(high), size
 
 
-def randperm(n: int, generator: Any = None, dtype: Any = None, device: Any = None) -> Tensor:
-    rng = generator or _random.default_generator()
-    nd = _dtype.to_np(dtype) if dtype is not None else np.dtype(np.int64)
-    return _finish(rng.permutation(n).astype(nd), False, device)
+def randint(low: int = 0, high: Any = None, size: Any = None, *, generator: Any = None,
+            out: Tensor | None = None, dtype: Any = None, layout: Any = None, device: Any = None,
+            requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """Integers in [low, high); ``randint(high, size)`` starts at 0, as in torch. int64 unless
+    ``dtype`` says otherwise (a float dtype holds the integers as floats)."""
+    low, high, size = _randint_args(low, high, size)
+    default = out._data.dtype if out is not None else np.dtype(np.int64)
+    nd = _dtype.to_np(dtype) if dtype is not None else default
+    arr = rng_of(generator).integers(low, high, shape_arg((size,))).astype(nd)
+    return _sampled(arr, out, requires_grad, device, "randint")
 
 
-def rand_like(input: Tensor, dtype: Any = None, device: Any = None,
-              requires_grad: bool = False) -> Tensor:
-    return rand(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def randperm(n: int, *, generator: Any = None, out: Tensor | None = None, dtype: Any = None,
+             layout: Any = None, device: Any = None, requires_grad: bool = False,
+             pin_memory: bool = False) -> Tensor:
+    """A random permutation of 0 .. n-1 (int64 unless ``dtype`` says otherwise)."""
+    if n < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
+    default = out._data.dtype if out is not None else np.dtype(np.int64)
+    nd = _dtype.to_np(dtype) if dtype is not None else default
+    return _sampled(rng_of(generator).permutation(int(n)).astype(nd), out, requires_grad,
+                    device, "randperm")
 
 
-def randn_like(input: Tensor, dtype: Any = None, device: Any = None,
-               requires_grad: bool = False) -> Tensor:
-    return randn(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def rand_like(input: Tensor, *, generator: Any = None, dtype: Any = None, layout: Any = None,
+              device: Any = None, requires_grad: bool = False, memory_format: Any = None
+              ) -> Tensor:
+    return rand(input.shape, generator=generator, dtype=dtype or input.dtype, device=device,
+                requires_grad=requires_grad)
 
 
-def randint_like(input: Tensor, low: int, high: int | None = None, dtype: Any = None) -> Tensor:
-    return randint(low, high, input.shape, dtype=dtype or input.dtype)
+def randn_like(input: Tensor, *, generator: Any = None, dtype: Any = None, layout: Any = None,
+               device: Any = None, requires_grad: bool = False, memory_format: Any = None
+               ) -> Tensor:
+    return randn(input.shape, generator=generator, dtype=dtype or input.dtype, device=device,
+                 requires_grad=requires_grad)
+
+
+def randint_like(input: Tensor, low: int = 0, high: int | None = None, *, generator: Any = None,
+                 dtype: Any = None, layout: Any = None, device: Any = None,
+                 requires_grad: bool = False, memory_format: Any = None) -> Tensor:
+    """Integers in [low, high) of ``input``'s shape and dtype; ``randint_like(x, high)``."""
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, input.shape, generator=generator, dtype=dtype or input.dtype,
+                   device=device, requires_grad=requires_grad)
+
+
+def _param(v: Any, name: str) -> Tensor | float:
+    """A distribution parameter: a float tensor, or a Python number."""
+    if isinstance(v, Tensor):
+        if v._data.dtype.kind != "f":
+            raise RuntimeError(f"normal expects floating-point {name}, got {v.dtype}")
+        return v
+    return float(v)
+
+
+def _check_std(std: Tensor | float) -> None:
+    bad = (std._data < 0).any() if isinstance(std, Tensor) else std < 0
+    if bad:
+        raise RuntimeError("normal expects all elements of std >= 0.0"
+                           + ("" if isinstance(std, Tensor) else f", but found std {std}"))
+
+
+def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any = None,
+           out: Tensor | None = None, dtype: Any = None, layout: Any = None, device: Any = None,
+           requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """Normal samples, in torch's four forms: tensor ``mean`` and/or tensor ``std`` (broadcast
+    together; the result has the tensor's dtype), or float ``mean`` and ``std`` with ``size``.
+    The gradient with respect to a tensor mean or std is zero, as in torch."""
+    m, sd = _param(mean, "mean"), _param(std, "std")
+    _check_std(sd)
+    rng = rng_of(generator)
+    tensors = [v for v in (m, sd) if isinstance(v, Tensor)]
+    if not tensors:
+        if size is None:
+            raise TypeError("normal() with a float mean and std needs a size: normal(mean, std, "
+                            "size), or pass mean or std as a tensor")
+        nd = out._data.dtype if out is not None and dtype is None else dtype
+        nd = _random_float_dtype("normal", nd)
+        arr = _normal(rng, shape_arg((size,)), nd) * nd.type(sd) + nd.type(m)
+        return _sampled(arr, out, requires_grad, device, "normal")
+    if size is not None:
+        raise TypeError("normal() takes a size only with a float mean and std")
+    try:
+        shape = np.broadcast_shapes(*(t._data.shape for t in tensors))
+    except ValueError:
+        raise broadcast_error(*(t._data.shape for t in tensors)) from None
+    nd = tensors[0]._data.dtype
+    arr = (_normal(rng, shape, nd) * _raw(sd) + _raw(m)).astype(nd, copy=False)
+    result = _from_params(arr, tensors)
+    return result if out is None else write_out(out, result, "normal")
+
+
+def _raw(v: Tensor | float) -> Any:
+    return v._data if isinstance(v, Tensor) else v
+
+
+def _from_params(sample: np.ndarray, params: list[Tensor]) -> Tensor:
+    """The sample as a tensor in the graph of ``params`` (zero gradient; ops/random.py)."""
+    if any(p._requires_grad for p in params):
+        return Sample.apply(sample, *params)
+    return Tensor._make(sample)
+
+
+def bernoulli(input: Tensor, p: float | None = None, *, generator: Any = None,
+              out: Tensor | None = None) -> Tensor:
+    """1 with probability ``input`` (or the float ``p``) at each position, else 0, in
+    ``input``'s dtype."""
+    x = input._data
+    if p is None:
+        if x.dtype.kind != "f":
+            raise NotImplementedError(f"bernoulli draws with floating-point probabilities, got "
+                                      f"{input.dtype}")
+        if not ((x >= 0) & (x <= 1)).all():
+            raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
+        probs: Any = x
+    else:
+        if not 0 <= p <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+        probs = p
+    arr = (rng_of(generator).random(x.shape) < probs).astype(x.dtype)
+    result = _from_params(arr, [input] if p is None else [])
+    return result if out is None else write_out(out, result, "bernoulli")
+
+
+def poisson(input: Tensor, generator: Any = None) -> Tensor:
+    """Poisson counts with rates ``input`` (float), in ``input``'s dtype."""
+    x = input._data
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"poisson draws with floating-point rates, got {input.dtype}")
+    if not (x >= 0).all():
+        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+    arr = rng_of(generator).poisson(x).astype(x.dtype)
+    return _from_params(arr, [input])
 
 
 def from_numpy(arr: np.ndarray) -> Tensor:
@@ -196,6 +358,7 @@ def from_numpy(arr: np.ndarray) -> Tensor:
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Like ``tensor`` but shares memory with an ndarray or Tensor when the dtype allows."""
+    check_device(device)
     if isinstance(data, Tensor):
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray) and (dtype is None or data.dtype == _dtype.to_np(dtype)):

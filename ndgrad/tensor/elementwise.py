@@ -208,9 +208,13 @@ class ElementwiseMixin(TensorBase):
             raise broadcast_error(x.shape, y.shape) from None
 
     def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        if other is None:  # torch: `t == None` is False, not an error
+            return False
         return self._compare(np.equal, other)
 
     def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        if other is None:
+            return True
         return self._compare(np.not_equal, other)
 
     __hash__ = object.__hash__  # == is elementwise, so hash by identity as torch does

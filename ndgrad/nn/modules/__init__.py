@@ -28,6 +28,18 @@ from ndgrad.nn.modules.container import (
 from ndgrad.nn.modules.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from ndgrad.nn.modules.dropout import Dropout, Dropout1d, Dropout2d
 from ndgrad.nn.modules.flatten import Flatten, Unflatten
+from ndgrad.nn.modules.lazy import (
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyBatchNorm3d,
+    LazyConv1d,
+    LazyConv2d,
+    LazyConvTranspose1d,
+    LazyConvTranspose2d,
+    LazyLinear,
+    UninitializedBuffer,
+    UninitializedParameter,
+)
 from ndgrad.nn.modules.linear import Identity, Linear
 from ndgrad.nn.modules.loss import (
     BCELoss,
@@ -70,6 +82,9 @@ from ndgrad.nn.modules.transformer import (
 )
 
 __all__ = [
+    "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d",
+    "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyLinear", "UninitializedBuffer",
+    "UninitializedParameter",
     "ELU", "GELU", "Hardtanh", "LeakyReLU", "LogSoftmax", "Mish", "PReLU", "ReLU", "ReLU6",
     "Sigmoid", "SiLU", "Softmax", "Softmin", "Softplus", "Tanh", "BatchNorm1d", "BatchNorm2d",
     "BatchNorm3d", "ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential",

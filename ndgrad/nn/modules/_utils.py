@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
+from ndgrad._device import check_device
 from ndgrad.nn import init
 from ndgrad.nn.parameter import Parameter
-from ndgrad.tensor import Tensor, device
+from ndgrad.tensor import Tensor
 
 
 def _ntuple(n: int, name: str = "parse") -> Any:
@@ -35,8 +36,7 @@ def _reverse_repeat_tuple(t: tuple[int, ...], n: int) -> tuple[int, ...]:
 
 def empty(shape: Any, device_: Any = None, dtype: Any = None) -> Tensor:
     """An uninitialised float tensor for a new parameter (``device``/``dtype`` factory kwargs)."""
-    if device_ is not None:
-        device(device_)  # only the CPU exists; raises otherwise
+    check_device(device_)  # only the CPU exists; raises otherwise
     nd = _dtype.to_np(dtype) if dtype is not None else _dtype.default_float()
     if nd.kind != "f":
         raise TypeError(f"parameters must have a floating point dtype, got {dtype}")
