@@ -9,7 +9,7 @@ import warnings
 from typing import Any
 
 import ndgrad.utils.data
-from ndgrad import autograd, datasets, distributed, nn, optim, utils
+from ndgrad import autograd, datasets, distributed, linalg, nn, optim, utils
 from ndgrad._dtype import (
     bool_,
     double,
@@ -39,6 +39,8 @@ from ndgrad.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from ndgrad.linalg._products import chain_matmul
+from ndgrad.linalg._solve import lu_unpack
 from ndgrad.random import (
     Generator,
     get_rng_state,
@@ -116,6 +118,9 @@ permute transpose swapaxes swapdims t movedim moveaxis broadcast_to tile flip fl
 split chunk tensor_split unbind narrow tril triu diagonal gather scatter scatter_add index_select
 index_add index_fill masked_select sort argsort topk kthvalue nonzero unique matmul mm bmm dot outer
 mv numel clone detach
+ger inner vdot trace addmm addmv addr baddbmm addbmm cross det logdet slogdet inverse pinverse
+matrix_power matrix_exp cholesky cholesky_inverse cholesky_solve lu lu_solve triangular_solve qr svd
+geqrf orgqr ormqr adjoint is_complex
 """.split()
 for _name in _METHODS:
     globals()[_name] = getattr(Tensor, _name)

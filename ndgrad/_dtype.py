@@ -117,6 +117,16 @@ def to_np(d: Any) -> np.dtype:
 
 
 
+_SCALAR_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
+                 "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte",
+                 "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
+def scalar_name(nd: np.dtype) -> str:
+    """torch's name for a dtype in error messages (``Float``, ``Long``, ...)."""
+    return _SCALAR_NAMES.get(np.dtype(nd).name, str(nd))
+
+
 def _category(nd: np.dtype) -> builtins.int:
     # bool < integer < floating
     return 0 if nd.kind == "b" else (1 if nd.kind in "iu" else 2)
