@@ -60,6 +60,16 @@ def batch_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
         raise broadcast_error(*shapes) from None
 
 
+def in_graph(out: Any, *inputs: Any) -> Any:
+    """``out`` (computed without ``inputs``) made to depend on them with a zero gradient, as a
+    torch op's output does even when its value ignores its inputs (A^0, an empty product)."""
+    for x in inputs:
+        if x.requires_grad:
+            zero = x.where(x._make(np.zeros((), bool)), 0).sum()
+            out = out + zero.to(out.dtype)
+    return out
+
+
 def const(like: Any, array: Any) -> Any:
     """A constant tensor (no grad) holding ``array`` in ``like``'s dtype."""
     return like._make(np.asarray(array, dtype=like._data.dtype))

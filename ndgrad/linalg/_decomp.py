@@ -123,7 +123,7 @@ def householder_product(A: Any, tau: Any) -> Any:
     for i in range(tau.shape[-1] - 1, -1, -1):
         vi = v[..., i:i + 1]  # (..., m, 1)
         q = q - tau[..., i, None, None] * (vi @ (vi.mT @ q))
-    return q
+    return q if tau.shape[-1] else c.in_graph(q, A, tau)
 
 
 def ormqr(A: Any, tau: Any, other: Any, left: bool = True, transpose: bool = False) -> Any:

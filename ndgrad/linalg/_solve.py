@@ -265,7 +265,7 @@ def lstsq(A: Any, B: Any, rcond: float | None = None, *, driver: str | None = No
     cut = np.finfo(A._data.dtype).eps * max(m, n) if rt is None else rt
     rank = (s > cut * s[..., :1]).sum(-1) if s.shape[-1] else np.zeros(s.shape[:-1], np.int64)
     empty = c.const(A, np.zeros(0))
-    residuals = empty
+    residuals = c.in_graph(empty, A, B)
     if m > n and driver != "gelsy" and (driver == "gels" or bool((rank == n).all())):
         r = (A @ x - b).square().sum(-2)
         residuals = r.squeeze(-1) if vector else r
@@ -288,7 +288,7 @@ def matrix_power(A: Any, n: int) -> Any:
         raise TypeError(f"linalg_matrix_power(): argument 'n' must be int, not "
                         f"{type(n).__name__}")
     if n == 0:
-        return c.const(A, np.broadcast_to(np.eye(A.shape[-1]), tuple(A.shape)).copy())
+        return c.in_graph(c.const(A, np.broadcast_to(np.eye(A.shape[-1]), tuple(A.shape))), A)
     if n < 0:
         A, n = inv(A), -n
     if n == 1:

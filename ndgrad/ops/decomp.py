@@ -301,8 +301,6 @@ class Slogdet(Primitive):
     @staticmethod
     def backward(ctx: Any, _gsign: Any, glogabs: Any) -> Any:
         (a,) = ctx.saved_like(glogabs)
-        if undefined(glogabs):
-            return None
         n = a.shape[-1]
         d = glogabs.unsqueeze(-1).unsqueeze(-1) * a._make(np.eye(n, dtype=a._data.dtype))
         return Solve.apply(mH(a), d, False)[0]
