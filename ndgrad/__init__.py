@@ -9,9 +9,13 @@ import warnings
 from typing import Any
 
 import ndgrad.utils.data
-from ndgrad import autograd, datasets, distributed, linalg, nn, optim, utils
+from ndgrad import autograd, datasets, distributed, fft, linalg, nn, optim, utils
 from ndgrad._dtype import (
     bool_,
+    cdouble,
+    cfloat,
+    complex64,
+    complex128,
     double,
     dtype,
     float16,
@@ -56,6 +60,7 @@ from ndgrad.tensor import (
     broadcast_shapes,
     broadcast_tensors,
     cat,
+    complex,
     concat,
     concatenate,
     device,
@@ -64,9 +69,12 @@ from ndgrad.tensor import (
     is_tensor,
     log_softmax,
     multinomial,
+    polar,
     softmax,
     stack,
     tensor,
+    view_as_complex,
+    view_as_real,
     where,
 )
 from ndgrad.tensor.creation import (
@@ -120,7 +128,8 @@ index_add index_fill masked_select sort argsort topk kthvalue nonzero unique mat
 mv numel clone detach
 ger inner vdot trace addmm addmv addr baddbmm addbmm cross det logdet slogdet inverse pinverse
 matrix_power matrix_exp cholesky cholesky_inverse cholesky_solve lu lu_solve triangular_solve qr svd
-geqrf orgqr ormqr adjoint is_complex
+geqrf orgqr ormqr adjoint is_complex real imag conj conj_physical resolve_conj resolve_neg is_conj
+is_neg angle
 """.split()
 for _name in _METHODS:
     globals()[_name] = getattr(Tensor, _name)

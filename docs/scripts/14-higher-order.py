@@ -62,7 +62,11 @@ def subclasses(cls):
         yield from subclasses(sub)
 
 
-tensor_only = sorted({op.__name__ for op in subclasses(Primitive) if not op.array_backward})
+# linear algebra (ndgrad/ops/solve.py, decomp.py) and z / |z|, arg z (complex.py) are written
+# in Tensor ops throughout: their formulas need tril, diagonal, masked_fill, ...
+elsewhere = ("ndgrad.ops.solve", "ndgrad.ops.decomp", "ndgrad.ops.complex")
+tensor_only = sorted({op.__name__ for op in subclasses(Primitive)
+                      if not op.array_backward and op.__module__ not in elsewhere})
 assert tensor_only == ["Cumprod", "Einsum", "Norm", "Prod"]  # every other op runs on arrays
 
 # %% [markdown]

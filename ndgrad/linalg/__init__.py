@@ -9,14 +9,16 @@ arguments as torch does and compose the rest (norms, cond, lstsq, lu_solve, hous
 needs nothing from ``ndgrad.tensor`` (it works on the tensors it is given), so the Tensor class
 can use it.
 
-Real inputs only: complex matrices raise (``eig``/``eigvals`` of real matrices return complex
-results, see ``_eig.py``).
+Real inputs only: complex matrices raise. ``eig`` and ``eigvals`` return complex tensors (see
+``ndgrad/ops/complex.py`` for how their gradients are carried).
 """
 
 from ndgrad.linalg._decomp import (
     cholesky,
     cholesky_ex,
+    eig,
     eigh,
+    eigvals,
     eigvalsh,
     householder_product,
     qr,
@@ -53,8 +55,9 @@ from ndgrad.linalg._solve import (
 )
 from ndgrad.ops._lapack import LinAlgError
 
-__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh",
-           "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu", "lu_factor",
+__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig",
+           "eigh", "eigvals", "eigvalsh", "householder_product", "inv", "inv_ex", "lstsq", "lu",
+           "lu_factor",
            "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
            "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_ex",
            "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot",

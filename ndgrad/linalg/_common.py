@@ -49,7 +49,7 @@ def same_dtype(fn: str, a: Any, b: Any, an: str = "A", bn: str = "B") -> None:
     if a._data.dtype != b._data.dtype:
         raise RuntimeError(f"{fn}: Expected {an} and {bn} to have the same dtype, but found {an} "
                            f"of type {_dtype.scalar_name(a._data.dtype)} and {bn} of type "
-                           f"{_dtype.scalar_name(b._data.dtype)} instead.")
+                           f"{_dtype.scalar_name(b._data.dtype)} instead")
 
 
 def batch_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.linalg import _common as c
-from ndgrad.ops.decomp import QR, SVD, Cholesky, Eigh
+from ndgrad.ops.decomp import QR, SVD, Cholesky, Eig, Eigh
 from ndgrad.ops.solve import check_input
 
 
@@ -93,6 +93,25 @@ def eigvalsh(A: Any, UPLO: str = "L") -> Any:
     return A._make(np.linalg.eigvalsh(A._data, UPLO=_uplo(UPLO)))
 
 
+def eig(A: Any) -> Any:
+    """(eigenvalues, eigenvectors) of each square matrix, complex (columns of norm 1). Each
+    eigenvector is defined up to a complex phase: differentiate only losses that do not depend
+    on it (torch raises otherwise, and so does ndgrad)."""
+    c.tensor_arg("linalg_eig", "A", 1, A)
+    check_input("linalg.eig", A._data, complex_ok=True)
+    return c.linalg_eig(*Eig.apply(A))
+
+
+def eigvals(A: Any) -> Any:
+    """The (complex) eigenvalues of each square matrix."""
+    c.tensor_arg("linalg_eigvals", "A", 1, A)
+    check_input("linalg.eigvals", A._data, complex_ok=True)
+    if _needs_grad(A):
+        return Eig.apply(A)[0]
+    return A._make(np.linalg.eigvals(A._data).astype(np.result_type(A._data.dtype,
+                                                                    np.complex64)))
+
+
 def _reflectors(A: Any, tau: Any, fn: str) -> Any:
     """The Householder vectors v_i (unit first entry) as columns: A's strict lower triangle
     plus ones on the diagonal, checked against tau."""
@@ -154,5 +173,5 @@ def geqrf(A: Any) -> Any:
     return c.geqrf(A._make(np.ascontiguousarray(h.swapaxes(-1, -2))), A._make(tau))
 
 
-__all__ = ["cholesky", "cholesky_ex", "qr", "svd", "svdvals", "eigh", "eigvalsh",
+__all__ = ["cholesky", "cholesky_ex", "qr", "svd", "svdvals", "eig", "eigvals", "eigh", "eigvalsh",
            "householder_product", "ormqr", "geqrf"]

@@ -10,15 +10,15 @@ import numpy as np
 
 from ndgrad import _dtype
 from ndgrad.linalg import _common as c
-from ndgrad.ops.decomp import Det, LUFactor, Pinv, Slogdet
+from ndgrad.ops.decomp import Det, LUFactor, MatrixExp, Pinv, Slogdet
 from ndgrad.ops.decomp import lu_unpack as unpack_factors
-from ndgrad.ops.linalg import MatrixExp
 from ndgrad.ops.solve import CholeskySolve, Inv, Solve, SolveTriangular, check_input, mH
 
 
-def _square(fn: str, A: Any, pos_name: str = "A") -> None:
-    c.tensor_arg(fn.replace(".", "_").removeprefix("torch_"), pos_name, 1, A)
-    check_input(fn, A._data)
+def _square(fn: str, A: Any) -> None:
+    """A is a tensor of square matrices (complex allowed: the callers are holomorphic)."""
+    c.tensor_arg(fn.replace(".", "_"), "A", 1, A)
+    check_input(fn, A._data, complex_ok=True)
 
 
 def inv(A: Any) -> Any:
@@ -304,8 +304,7 @@ def matrix_power(A: Any, n: int) -> Any:
 
 def matrix_exp(A: Any) -> Any:
     """exp(A) = sum A^k / k! of each square matrix."""
-    c.tensor_arg("linalg_matrix_exp", "A", 1, A)
-    check_input("linalg.matrix_exp", A._data)
+    _square("linalg.matrix_exp", A)
     return MatrixExp.apply(A)
 
 

@@ -1,5 +1,5 @@
-"""Matrix decompositions and what is computed from them: Cholesky, QR, SVD, eigh, LU,
-determinants, the pseudo-inverse.
+"""Matrix decompositions and what is computed from them: Cholesky, QR, SVD, eigh, eig, LU,
+determinants, the pseudo-inverse; and the matrix exponential.
 
 As in ``solve.py``: forward on NumPy's LAPACK (batched), backward is PyTorch's formula in
 Tensor ops, differentiable again. The formulas for SVD and eigh divide by differences of
@@ -18,6 +18,7 @@ from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.ops import _lapack
 from ndgrad.ops._lapack import LinAlgError
 from ndgrad.ops.base import Primitive
+from ndgrad.ops.shape import Cat
 from ndgrad.ops.solve import Solve, SolveTriangular, cat, diag_embed, mH, undefined, zeros
 
 
@@ -180,6 +181,69 @@ class Eigh(Primitive):
         return v @ (ga @ mH(v)), None
 
 
+class MatrixExp(Primitive):
+    """exp(A) by scaling and squaring (``_lapack.expm``). Its adjoint is the top-right block of
+    exp([[A^H, G], [0, A^H]]) (Mathias 1996; torch's linalg_matrix_exp_differential), itself a
+    matrix exponential, so double backward comes for free."""
+
+    array_backward = False  # builds the block matrix with Cat
+
+    @staticmethod
+    def forward(ctx: Any, a: Any) -> Any:
+        ctx.save_for_backward(a)
+        return _lapack.expm(a)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (a,) = ctx.saved_like(grad)
+        n, d = a.shape[-1], a.ndim
+        ah = a.mT  # exp is holomorphic: the plain transpose (see ops/complex.py)
+        zero = a._make(np.zeros(tuple(a.shape), a._data.dtype))
+        top = Cat.apply(ah, grad, dim=d - 1)
+        bottom = Cat.apply(zero, ah, dim=d - 1)
+        return MatrixExp.apply(Cat.apply(top, bottom, dim=d - 2))[..., :n, n:]
+
+
+class Eig(Primitive):
+    """A V = V diag(L) for a general real matrix: complex eigenvalues and eigenvectors (columns
+    of norm 1, LAPACK's geev). torch's linalg_eig_backward, in torch's convention for complex
+    gradients (the cotangents arrive conjugated, see ops/complex.py):
+    gA = V^-H (diag(gL) + (V^H gV - V^H V Re(diag(V^H gV))) / conj(E)) V^H, real part taken.
+    Each eigenvector is defined up to a phase e^{i phi}: a loss that depends on it raises."""
+
+    array_backward = False
+
+    @staticmethod
+    def forward(ctx: Any, a: Any) -> Any:
+        cdt = np.result_type(a.dtype, np.complex64)
+        w, v = np.linalg.eig(a)
+        w, v = w.astype(cdt), v.astype(cdt)
+        ctx.real = a.dtype.kind != "c"
+        ctx.save_for_backward(w, v)
+        return w, v
+
+    @staticmethod
+    def backward(ctx: Any, hl: Any, hv: Any) -> Any:
+        w, v = ctx.saved_like(hl)
+        gl, vh = hl.conj(), v.conj().mT
+        if undefined(hv):
+            ga = Solve.apply(vh, gl.unsqueeze(-1) * vh, False)[0]
+            return ga.real if ctx.real else ga.conj()
+        vhgv = vh @ hv.conj()
+        d = vhgv.diagonal(0, -2, -1)
+        if not np.allclose(d._data.imag, 0, rtol=1e-2, atol=1e-2):
+            raise RuntimeError("linalg_eig_backward: The eigenvectors in the complex case are "
+                               "specified up to multiplication by e^{i phi}. The specified loss "
+                               "function depends on this quantity, so it is ill-defined.")
+        vhgv = vhgv - vh @ (v * d.real.unsqueeze(-2))
+        wc = w.conj()
+        eye = _eye_like(w.real)
+        ga = vhgv / (wc.unsqueeze(-2) - wc.unsqueeze(-1) + eye)
+        ga = ga * (1 - eye) + diag_embed(gl)
+        ga = Solve.apply(vh, ga @ vh, False)[0]
+        return ga.real if ctx.real else ga.conj()  # back to the engine's convention
+
+
 def lu_unpack(lu: Any, pivots: Any) -> tuple[Any, Any, Any]:
     """(P, L, U) from the packed factors: P a permutation matrix (from the pivots, constant),
     L unit lower (m, k), U upper (k, n). Differentiable in ``lu`` through tril/triu."""
@@ -225,7 +289,7 @@ class LUFactor(Primitive):
         lu, piv, info = _lapack.lu_factor(a)
         if check and info.any():
             where, i = _lapack.batch_prefix(info, a.ndim)
-            raise LinAlgError(f"torch.linalg.lu_factor: {where}U[{i},{i}] is zero and using it "
+            raise RuntimeError(f"torch.linalg.lu_factor: {where}U[{i},{i}] is zero and using it "
                               f"on lu_solve would result in a division by zero. If you still "
                               f"want to perform the factorization, consider calling "
                               f"linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)")
@@ -241,7 +305,8 @@ class LUFactor(Primitive):
 
 
 class Det(Primitive):
-    """det(A); gA = g det(A) A^-H. Without create_graph torch solves with A's LU, so an
+    """det(A); gA = g det(A) A^-H (A^-T in the engine's convention, see ops/complex.py; det is
+    holomorphic). Without create_graph torch solves with A's LU, so an
     exactly singular A gets a zero gradient; with create_graph it uses the adjugate (from the
     SVD) where |det| < 100 eps, which stays differentiable."""
 
@@ -271,7 +336,9 @@ class Det(Primitive):
         ramp = a._make(np.diag(np.arange(1, n + 1, dtype=a._data.dtype)))
         # each branch sees only matrices it is defined on (the rest replaced by harmless ones),
         # so that neither sends inf/nan into the other's gradient
-        nonsingular = Solve.apply(mH(eye.where(singular, a)), d * eye, False)[0]
+        nonsingular = Solve.apply(eye.where(singular, a).mT, d * eye, False)[0]
+        if a.is_complex():
+            return nonsingular
         return _adjugate_h(ramp.where(~singular, a), grad).where(singular, nonsingular)
 
 

@@ -1,5 +1,4 @@
-"""Matrix products and the matrix exponential. MatMul is a primitive for speed: one BLAS call
-forward, two backward."""
+"""Matrix products. MatMul is a primitive for speed: one BLAS call forward, two backward."""
 
 from __future__ import annotations
 
@@ -10,9 +9,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad._helpers import broadcast_error
-from ndgrad.ops import _lapack
 from ndgrad.ops.base import Primitive
-from ndgrad.ops.shape import Cat
 
 
 def check_matmul(xs: tuple[int, ...], ys: tuple[int, ...]) -> None:
@@ -65,29 +62,6 @@ class MatMul(Primitive):
         gx = grad @ y.mT if ctx.needs_input_grad[0] else None
         gy = x.mT @ grad if ctx.needs_input_grad[1] else None
         return gx, gy
-
-
-class MatrixExp(Primitive):
-    """exp(A) by scaling and squaring (``_lapack.expm``). Its adjoint is the top-right block of
-    exp([[A^H, G], [0, A^H]]) (Mathias 1996; torch's linalg_matrix_exp_differential), itself a
-    matrix exponential, so double backward comes for free."""
-
-    array_backward = False  # builds the block matrix with Cat
-
-    @staticmethod
-    def forward(ctx: Any, a: Any) -> Any:
-        ctx.save_for_backward(a)
-        return _lapack.expm(a)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
-        (a,) = ctx.saved_like(grad)
-        n, d = a.shape[-1], a.ndim
-        ah = a.conj().mT if a.is_complex() else a.mT
-        zero = a._make(np.zeros(tuple(a.shape), a._data.dtype))
-        top = Cat.apply(ah, grad, dim=d - 1)
-        bottom = Cat.apply(zero, ah, dim=d - 1)
-        return MatrixExp.apply(Cat.apply(top, bottom, dim=d - 2))[..., :n, n:]
 
 
 class Einsum(Primitive):

@@ -5,6 +5,11 @@ the gaps). Backward is PyTorch's formula (``torch/csrc/autograd/FunctionsManual.
 in Tensor ops and in these same primitives, so that it can itself be differentiated: every
 primitive here sets ``array_backward = False``. ``mH`` is the conjugate transpose (the plain
 transpose for real matrices); ``diag_embed`` puts a vector on a matrix's diagonal.
+
+Inverse, solve and triangular solve are holomorphic, so in the engine's conjugated convention
+for complex gradients (``ops/complex.py``) their formulas take the plain transpose where torch's
+take the conjugate one: written with ``.mT`` they hold for complex matrices too (linalg.eig's
+backward solves with complex eigenvectors). Cholesky solves are for real matrices.
 """
 
 from __future__ import annotations
@@ -20,11 +25,17 @@ from ndgrad.ops.base import Primitive
 from ndgrad.ops.shape import Cat, DiagonalEmbed
 
 
-def check_input(name: str, x: np.ndarray, square: bool = True, what: str = "A") -> None:
-    """torch's checks for a linear-algebra input: floating point, at least 2-D, square."""
+def check_input(name: str, x: np.ndarray, square: bool = True, what: str = "A",
+                complex_ok: bool = False) -> None:
+    """torch's checks for a linear-algebra input: floating point, at least 2-D, square. Complex
+    matrices only where ``complex_ok`` (the holomorphic functions: inv, solve, det, matrix_exp,
+    eig; the other formulas are written for real matrices)."""
     if x.dtype.kind not in "fc":
         raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. Got "
                            f"{_dtype.scalar_name(x.dtype)}")
+    if x.dtype.kind == "c" and not complex_ok:
+        raise NotImplementedError(f"{name}: complex matrices are not supported by ndgrad "
+                                  f"(real inputs only)")
     if x.ndim < 2:
         raise RuntimeError(f"{name}: The input tensor {what} must have at least 2 dimensions.")
     if square and x.shape[-1] != x.shape[-2]:
@@ -78,8 +89,8 @@ class Inv(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any, _info: Any) -> Any:
         (inv,) = ctx.saved_like(grad)
-        inv_h = mH(inv)
-        return -(inv_h @ (grad @ inv_h)), None
+        inv_t = inv.mT
+        return -(inv_t @ (grad @ inv_t)), None
 
 
 class Solve(Primitive):
@@ -100,8 +111,8 @@ class Solve(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any, _info: Any) -> Any:
         a, x = ctx.saved_like(grad)
-        gb = Solve.apply(mH(a), grad, False)[0]
-        ga = -(gb @ mH(x)) if ctx.needs_input_grad[0] else None
+        gb = Solve.apply(a.mT, grad, False)[0]
+        ga = -(gb @ x.mT) if ctx.needs_input_grad[0] else None
         return ga, gb, None
 
 
@@ -126,10 +137,10 @@ class SolveTriangular(Primitive):
     def backward(ctx: Any, grad: Any) -> Any:
         a, x = ctx.saved_like(grad)
         upper, left, unit = ctx.args
-        gb = SolveTriangular.apply(mH(a), grad, not upper, left, unit)
+        gb = SolveTriangular.apply(a.mT, grad, not upper, left, unit)
         ga = None
         if ctx.needs_input_grad[0]:
-            ga = -(gb @ mH(x)) if left else -(mH(x) @ gb)
+            ga = -(gb @ x.mT) if left else -(x.mT @ gb)
             ga = ga.triu(int(unit)) if upper else ga.tril(-int(unit))
         return ga, gb, None, None, None
 

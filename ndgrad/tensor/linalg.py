@@ -172,9 +172,6 @@ class LinalgMixin(TensorBase):
         return linalg.cross(self, other, dim=dim)
 
     # -- decompositions and solvers (ndgrad.linalg does the work) ------------------------------
-    def is_complex(self) -> _bool:
-        return self._data.dtype.kind == "c"
-
     @property
     def mH(self) -> Any:  # noqa: N802 - torch's name
         """The conjugate transpose of a batch of matrices (the transpose, for real ones)."""
