@@ -21,8 +21,10 @@ from ndgrad import (
     datasets,
     distributed,
     distributions,
+    fft,
     func,
     jit,
+    linalg,
     mps,
     nn,
     optim,
@@ -36,6 +38,10 @@ from ndgrad._device import DeviceUnavailableError
 from ndgrad._dtype import (
     bfloat16,
     bool_,
+    cdouble,
+    cfloat,
+    complex64,
+    complex128,
     double,
     dtype,
     float16,
@@ -81,6 +87,8 @@ from ndgrad.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from ndgrad.linalg._products import chain_matmul
+from ndgrad.linalg._solve import lu_unpack
 from ndgrad.random import (
     Generator,
     fork_rng,
@@ -98,6 +106,7 @@ from ndgrad.tensor import (
     broadcast_shapes,
     broadcast_tensors,
     cat,
+    complex,
     concat,
     concatenate,
     device,
@@ -106,9 +115,12 @@ from ndgrad.tensor import (
     is_tensor,
     log_softmax,
     multinomial,
+    polar,
     softmax,
     stack,
     tensor,
+    view_as_complex,
+    view_as_real,
     where,
 )
 from ndgrad.tensor.conversion import (
@@ -253,6 +265,10 @@ vsplit dsplit split_with_sizes unsafe_split unsafe_chunk adjoint kron cross take
 index_put index_put_ index_copy index_reduce scatter_reduce select select_scatter slice_scatter
 masked_scatter argwhere nonzero_static zero_ cov corrcoef dist renorm histogram
 lgamma digamma mvlgamma erfc erfinv i0 sinc logit igamma igammac
+ger inner vdot addmm addmv addr baddbmm addbmm det logdet slogdet inverse pinverse
+matrix_power matrix_exp cholesky cholesky_inverse cholesky_solve lu lu_solve triangular_solve qr svd
+geqrf orgqr ormqr is_complex real imag conj conj_physical resolve_conj resolve_neg is_conj
+is_neg angle
 """.split()
 # Those of them (and of the functions above) that torch gives an ``out=`` argument
 _OUT = set("""

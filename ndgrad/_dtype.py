@@ -27,18 +27,23 @@ class dtype:  # noqa: N801 - named like torch.dtype
 
     @property
     def is_signed(self) -> bool:
-        return self.np is None or self.np.kind in "fi"
+        return self.np is None or self.np.kind in "fic"
 
     @property
     def is_complex(self) -> bool:
-        return False  # ndgrad has no complex dtypes
+        return self.np is not None and self.np.kind == "c"
+
+    def to_real(self) -> dtype:
+        """The real dtype of a complex one (complex64 -> float32); real dtypes as they are."""
+        return self if self.np is None else from_np(to_real(self.np))
+
+    def to_complex(self) -> dtype:
+        """The complex dtype of a floating one (float32 -> complex64)."""
+        return from_np(to_complex(self.np))
 
     @property
     def itemsize(self) -> builtins.int:  # (int is ndgrad.int32 further down this module)
         return 2 if self.np is None else self.np.itemsize
-
-    def to_real(self) -> dtype:
-        return self
 
     def __repr__(self) -> str:
         return f"ndgrad.{self.name}"
@@ -81,8 +86,11 @@ int32 = dtype("int32")
 int64 = dtype("int64")
 uint8 = dtype("uint8")
 bool_ = dtype("bool")
+complex64 = dtype("complex64")
+complex128 = dtype("complex128")
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
+cfloat, cdouble = complex64, complex128
 
 # bfloat16 exists so that model configs and dtype tables naming it load, and comparisons with it
 # work; a tensor of it cannot be made. NumPy has no bfloat16: ml_dtypes (JAX's NumPy extension)
@@ -91,10 +99,12 @@ short, int, long = int16, int32, int64
 # emulation would not. float32 (or float16 for memory) is the honest alternative.
 bfloat16 = dtype("bfloat16", None)
 
-_ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_)
+_ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_, complex64,
+        complex128)
 _FROM_NP = {d.np: d for d in _ALL}
 _NAMES = {d.name: d for d in _ALL}
-_NAMES.update(half=float16, float=float32, double=float64, long=int64, int=int32, short=int16)
+_NAMES.update(half=float16, float=float32, double=float64, long=int64, int=int32, short=int16,
+              cfloat=complex64, cdouble=complex128)
 
 # torch's legacy tensor type names (FloatTensor, ...) for each dtype
 LEGACY_NAMES = {float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor",
@@ -128,6 +138,12 @@ def default_float() -> np.dtype:
     return _default_float
 
 
+def default_complex() -> np.dtype:
+    """The dtype of Python complex numbers: complex64, or complex128 if the default float is
+    float64 (torch's default complex type follows the default float)."""
+    return to_complex(_default_float)
+
+
 def from_np(nd: np.dtype) -> dtype:
     """The public dtype for a NumPy dtype."""
     try:
@@ -150,6 +166,8 @@ def to_np(d: Any) -> np.dtype:
         return np.dtype(np.int64)
     if d is builtins.bool:
         return np.dtype(np.bool_)
+    if d is builtins.complex:
+        return np.dtype(np.complex128)
     if isinstance(d, str) and d in _NAMES:
         return _NAMES[d].np
     if isinstance(d, str) and d.removeprefix("torch.") == "bfloat16":
@@ -163,27 +181,53 @@ def to_np(d: Any) -> np.dtype:
 
 
 
+_SCALAR_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
+                 "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte",
+                 "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
+def scalar_name(nd: np.dtype) -> str:
+    """torch's name for a dtype in error messages (``Float``, ``Long``, ...)."""
+    return _SCALAR_NAMES.get(np.dtype(nd).name, str(nd))
+
+
+def to_complex(nd: np.dtype) -> np.dtype:
+    """float32 (and float16) -> complex64, float64 -> complex128; complex as it is."""
+    if nd.kind == "c":
+        return nd
+    return np.dtype(np.complex128 if nd == np.float64 else np.complex64)
+
+
+def to_real(nd: np.dtype) -> np.dtype:
+    """complex64 -> float32, complex128 -> float64; real dtypes as they are."""
+    return np.empty(0, nd).real.dtype
+
+
 def _category(nd: np.dtype) -> builtins.int:
-    # bool < integer < floating
-    return 0 if nd.kind == "b" else (1 if nd.kind in "iu" else 2)
+    # bool < integer < floating < complex
+    return {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}[nd.kind]
 
 
 def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
-    """PyTorch's promotion of two tensor dtypes (int64 + float16 is float16, unlike NumPy)."""
+    """PyTorch's promotion of two tensor dtypes (int64 + float16 is float16, unlike NumPy;
+    complex64 + float64 is complex128, as NumPy)."""
     if a == b:
         return a
     ca, cb = _category(a), _category(b)
-    if ca != cb:
+    if ca != cb and min(ca, cb) < 2:
         return a if ca > cb else b
     return np.promote_types(a, b)
 
 
 def _combine(higher: np.dtype | None, lower: np.dtype | None) -> np.dtype | None:
-    # torch's combine_categories: a lower-priority operand only matters if its category is higher
+    # torch's combine_categories: a lower-priority operand only matters if its category is
+    # higher; a complex one keeps a floating higher's precision (float32 * 1j is complex64)
     if higher is None:
         return lower
-    if lower is None or _category(higher) == 2:
+    if lower is None or _category(higher) >= 2 and _category(lower) <= 2:
         return higher
+    if lower.kind == "c":
+        return to_complex(higher) if higher.kind in "fc" else lower
     if higher.kind == "b" or _category(lower) > _category(higher):
         return promote_types(higher, lower)
     return higher
@@ -197,6 +241,8 @@ def scalar_dtype(value: Any) -> np.dtype:
         return np.dtype(np.int64)
     if isinstance(value, builtins.float | np.floating):
         return _default_float
+    if isinstance(value, builtins.complex | np.complexfloating):
+        return default_complex()
     raise TypeError(f"expected a Tensor or a Python number, got {type(value).__name__}")
 
 

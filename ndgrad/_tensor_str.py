@@ -95,6 +95,19 @@ class _Formatter:
         return (self.max_width - len(ret)) * " " + ret
 
 
+class _ComplexFormatter:
+    """Real and imaginary parts formatted each with its own style, as torch prints
+    ``1.0000+2.j``."""
+
+    def __init__(self, arr: np.ndarray) -> None:
+        self.re, self.im = _Formatter(arr.real), _Formatter(arr.imag)
+        self.max_width = self.re.max_width + self.im.max_width + 2
+
+    def format(self, value: Any) -> str:
+        im = (self.im.format(value.imag) + "j").lstrip()
+        return self.re.format(value.real) + (im if im[0] in "+-" else "+" + im)
+
+
 def _summarized(arr: np.ndarray) -> np.ndarray:
     """Only the edge items of each dim: the values a summarized print shows."""
     e = PRINT_OPTS.edgeitems
@@ -161,9 +174,11 @@ def tensor_repr(arr: np.ndarray, dtype_name: str, default_float: np.dtype, grad_
         show_dtype = arr.dtype != default_float  # no values to tell an int64 tensor by
     else:
         summarize = arr.size > PRINT_OPTS.threshold
-        fmt = _Formatter(_summarized(arr) if summarize else arr)
+        shown = _summarized(arr) if summarize else arr
+        fmt: Any = _ComplexFormatter(shown) if arr.dtype.kind == "c" else _Formatter(shown)
         body = _body(arr, indent, summarize, fmt)
-        show_dtype = arr.dtype not in (default_float, np.dtype(np.int64), np.dtype(np.bool_))
+        show_dtype = arr.dtype not in (default_float, np.dtype(np.int64), np.dtype(np.bool_),
+                                       np.result_type(default_float, np.complex64))
     if show_dtype:
         suffixes.append(f"dtype={dtype_name}")
     if grad_fn is not None:

@@ -170,3 +170,56 @@ BROADCAST_PAIRS = [
     ((2, 0, 3), (3,)),
     ((4, 0), (1, 0)),
 ]
+
+
+def check_complex_op(arrays: Sequence[np.ndarray], fn: Callable[..., Any], gradgrad: bool = True,
+                     seed: int = 0, rtol: float = 1e-9, atol: float = 1e-11) -> None:
+    """check_op for ops with complex inputs or outputs: ``fn(lib, *tensors)`` on torch and
+    ndgrad tensors made from ``arrays`` (real or complex, all requiring grad); compares the
+    outputs, one vector-Jacobian product with a random (complex where the output is) cotangent
+    for each output, and, with gradgrad, the gradient of |weighted first gradients|."""
+    rng = np.random.default_rng(seed)
+    tin = [torch.tensor(a, requires_grad=True) for a in arrays]
+    nin = [ndgrad.tensor(a, requires_grad=True) for a in arrays]
+    touts, nouts = _flat(fn(torch, *tin)), _flat(fn(ndgrad, *nin))
+    assert len(touts) == len(nouts), "different number of outputs"
+
+    def arr(t: Any) -> np.ndarray:
+        if isinstance(t, torch.Tensor):
+            return t.detach().resolve_conj().resolve_neg().numpy()
+        return t.detach().numpy()
+
+    for i, (n, t) in enumerate(zip(nouts, touts)):
+        a, b = arr(n), arr(t)
+        assert a.dtype == b.dtype and a.shape == b.shape, f"output {i}: {a.dtype}{a.shape} vs " \
+                                                          f"torch's {b.dtype}{b.shape}"
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=f"output {i}")
+    pick = [i for i, t in enumerate(touts) if t.requires_grad]
+    cots = []
+    for i in pick:
+        shape = tuple(touts[i].shape)
+        c = rng.standard_normal(shape)
+        if touts[i].is_complex():
+            c = c + 1j * rng.standard_normal(shape)
+        cots.append(c.astype(arr(touts[i]).dtype))
+    tg = torch.autograd.grad([touts[i] for i in pick], tin, [torch.tensor(c) for c in cots],
+                             create_graph=gradgrad, allow_unused=True)
+    ng = ndgrad.autograd.grad([nouts[i] for i in pick], nin, [ndgrad.tensor(c) for c in cots],
+                              create_graph=gradgrad, allow_unused=True)
+    for i, (n, t) in enumerate(zip(ng, tg)):
+        if t is None:
+            assert n is None or not np.any(arr(n)), f"grad {i}: torch has none"
+            continue
+        np.testing.assert_allclose(arr(n), arr(t), rtol=rtol, atol=atol, err_msg=f"grad {i}")
+    sel = [i for i, t in enumerate(tg) if t is not None and t.requires_grad]
+    if not gradgrad or not sel:
+        return
+    ws = [rng.standard_normal(tuple(tg[i].shape)) for i in sel]
+    t2 = sum((tg[i] * torch.tensor(w)).abs().sum() for i, w in zip(sel, ws))
+    n2 = sum((ng[i] * ndgrad.tensor(w)).abs().sum() for i, w in zip(sel, ws))
+    tgg = torch.autograd.grad(t2, tin, allow_unused=True)
+    ngg = ndgrad.autograd.grad(n2, nin, allow_unused=True)
+    for i, (n, t) in enumerate(zip(ngg, tgg)):
+        if t is not None:
+            np.testing.assert_allclose(arr(n), arr(t), rtol=rtol * 100, atol=atol * 100,
+                                       err_msg=f"double grad {i}")

@@ -40,8 +40,27 @@ def _root(t: Tensor, i: int) -> tuple[Node, int]:
     raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
 
 
+def conj_complex(g: Any) -> Any:
+    """Gradients of complex tensors are carried conjugated inside the engine (see
+    ndgrad/ops/complex.py): this converts between that and torch's convention, at the edges."""
+    if g is None:
+        return g
+    if isinstance(g, np.ndarray):
+        return np.conj(g) if g.dtype.kind == "c" else g
+    return g.conj() if g._data.dtype.kind == "c" else g
+
+
 def _initial_grad(t: Tensor, g: Any, create_graph: bool) -> Any:
-    """The gradient backward starts from: ones for a scalar, else the one the caller gave."""
+    """The gradient backward starts from: ones for a scalar, else the one the caller gave
+    (conjugated for a complex output, see conj_complex)."""
+    if t._data.dtype.kind == "c":
+        if g is None:
+            raise RuntimeError("grad can be implicitly created only for real scalar outputs")
+        return conj_complex(_initial_grad_real(t, g, create_graph))
+    return _initial_grad_real(t, g, create_graph)
+
+
+def _initial_grad_real(t: Tensor, g: Any, create_graph: bool) -> Any:
     if g is None:
         if t._data.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs (the "
@@ -98,7 +117,11 @@ def _to_input(g: Any, shape: tuple[int, ...], dtype: Any, node: Node, i: int) ->
                                f"{i} - got {list(g.shape)} but expected shape compatible with "
                                f"{list(shape)}") from None
     if isinstance(g, function.Tensor):
+        if g._data.dtype.kind == "c" and dtype.kind != "c":  # a real input: the real part
+            g = g.real
         return g if g._data.dtype == dtype else g.to(dtype)
+    if g.dtype.kind == "c" and dtype.kind != "c":
+        g = g.real
     return g if g.dtype == dtype else g.astype(dtype)
 
 
@@ -122,10 +145,12 @@ def _call_hook(hook: Any, g: Any) -> Any:
 
     Under create_graph the result is a fresh wrapper unless it is in the graph: if the hook kept
     the tensor it saw, AccumulateGrad must not adopt (and later add into) that same tensor."""
+    g = conj_complex(g)
     t = g if isinstance(g, function.Tensor) else function.Tensor._make(g)
     new = hook(t)
     if new is None:
         new = t
+    new = conj_complex(new)
     if not isinstance(g, function.Tensor):
         return new._data  # a kept wrapper still refers to the array: steal_or_copy will copy
     return new if new._requires_grad else function.Tensor._make(new._data)
@@ -139,7 +164,7 @@ def _run_hooks(node: Node, grads: list[Any]) -> None:
                     grads[nr] = _call_hook(hook, grads[nr])
     if node._retained:
         for nr, ref in node._retained.items():
-            t, g = ref(), grads[nr]
+            t, g = ref(), conj_complex(grads[nr])
             if t is None or g is None:
                 continue
             if isinstance(g, function.Tensor) and g._requires_grad:  # create_graph: in the graph
@@ -229,7 +254,7 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
         if captured is not None:
             for nr, g in enumerate(grads):
                 if (node, nr) in captured:
-                    captured[(node, nr)] = g
+                    captured[(node, nr)] = conj_complex(g)
             if node not in needed:  # type: ignore[operator]
                 continue
         if node._n_outputs == 1 and node.array_backward and not create_graph:  # the usual case
@@ -277,6 +302,8 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
         t = node.variable  # type: ignore[attr-defined]
         if t._hooks:
             g = _leaf_hooks(t, g)
+        if t._data.dtype.kind == "c":
+            g = conj_complex(g)
         if captured is not None:
             if (node, 0) in captured:
                 captured[(node, 0)] = g
@@ -306,10 +333,14 @@ def _call_backward(node: Function, grads: list[Any], create_graph: bool) -> tupl
     if node._n_outputs > 1:  # outputs that got no gradient count as zeros, as in PyTorch
         grads = [g if g is not None else _zeros(node._output_meta[i], create_graph)
                  for i, g in enumerate(grads)]
+    if not node.array_io:  # users' Functions: torch's convention for complex gradients
+        grads = [conj_complex(g) for g in grads]
     if create_graph or node.array_backward:
         out = type(node).backward(node, *grads)
     else:  # a backward written in Tensor ops: wrap the arrays, unwrap what it returns
         out = type(node).backward(node, *[function.Tensor._make(g) for g in grads])
+    if not node.array_io:
+        out = tuple(conj_complex(g) for g in out) if type(out) is tuple else conj_complex(out)
     return _check_count(node, out)
 
 

@@ -326,7 +326,7 @@ def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Any, ...]) -> N
     non_diff = ctx._non_diff
     i = 0
     for t in results:
-        if t._data.dtype.kind == "f" and not (non_diff and any(
+        if t._data.dtype.kind in "fc" and not (non_diff and any(
                 t._data is (n._data if isinstance(n, Tensor) else n) for n in non_diff)):
             t._requires_grad = True
             t._grad_fn = ctx

@@ -16,6 +16,7 @@ import numpy as np
 from ndgrad._helpers import as_ndarray, broadcast_error
 from ndgrad.ops._erf import erf as _erf
 from ndgrad.ops.base import Primitive
+from ndgrad.ops.complex import Conj, Sgn
 
 
 # -- arithmetic ------------------------------------------------------------------------------
@@ -355,14 +356,19 @@ class Relu(Primitive):
 
 
 class Abs(Primitive):
+    """|x|; for complex z the cotangent is h * conj(z / |z|) (see ndgrad/ops/complex.py)."""
+
     @staticmethod
     def forward(ctx: Any, x: Any) -> Any:
         ctx.save_for_backward(x)
+        ctx.complex = x.dtype.kind == "c"
         return np.abs(x)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
+        if ctx.complex:
+            return grad * Conj.apply(Sgn.apply(x))
         return grad * Sign.apply(x)
 
 

@@ -68,9 +68,11 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
         arr = np.asarray(data)
         if nd is None and arr.dtype.kind == "f":
             arr = arr.astype(_dtype.default_float())  # Python floats become float32
+        if nd is None and arr.dtype.kind == "c":
+            arr = arr.astype(_dtype.default_complex())  # Python complex: complex64
         if nd is None and arr.dtype.kind in "iu":
             arr = arr.astype(np.int64)
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind not in "biufc":
         raise TypeError(f"can't convert data of type {arr.dtype} to a tensor; only numbers, "
                         f"booleans, lists of them and numeric arrays are supported")
     if nd is not None and arr.dtype != nd:
@@ -162,9 +164,6 @@ class ConversionMixin(TensorBase):
     @property
     def layout(self) -> Any:
         return _dtype.strided
-
-    def is_complex(self) -> _bool:
-        return False  # ndgrad has no complex dtypes
 
     def is_signed(self) -> _bool:
         return self._data.dtype.kind in "if"

@@ -26,6 +26,7 @@ from ndgrad.autograd.engine import backward, run_backward
 from ndgrad.autograd.function import set_tensor_class
 from ndgrad.autograd.inplace import inplace, refresh_view
 from ndgrad.tensor.base import Size, _bool, _float, _int
+from ndgrad.tensor.complex import ComplexMixin
 from ndgrad.tensor.conversion import ConversionMixin, as_array
 from ndgrad.tensor.elementwise import ElementwiseMixin
 from ndgrad.tensor.index import IndexMixin
@@ -41,7 +42,7 @@ _new = object.__new__
 
 
 class Tensor(ConversionMixin, ElementwiseMixin, ReduceMixin, ShapeMixin, IndexMixin, SortMixin,
-             LinalgMixin, RandomMixin, SpecialMixin):
+             LinalgMixin, RandomMixin, SpecialMixin, ComplexMixin):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autograd."""
 
     def __init__(self, *args: Any, dtype: Any = None, device: Any = None,
@@ -112,9 +113,9 @@ class Tensor(ConversionMixin, ElementwiseMixin, ReduceMixin, ShapeMixin, IndexMi
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If "
                                "you want to use a computed variable in a subgraph that doesn't "
                                "require differentiation use var_no_grad = var.detach().")
-        if value and self._data.dtype.kind != "f":
-            raise RuntimeError(f"only Tensors of floating point dtype can require gradients "
-                               f"(got {self.dtype})")
+        if value and self._data.dtype.kind not in "fc":
+            raise RuntimeError(f"only Tensors of floating point and complex dtype can require "
+                               f"gradients (got {self.dtype})")
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: _bool = True) -> Tensor:

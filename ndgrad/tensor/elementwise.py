@@ -17,6 +17,7 @@ from ndgrad import _dtype
 from ndgrad._helpers import as_ndarray, broadcast_error
 from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.ops.base import Primitive
+from ndgrad.ops.complex import Sgn
 from ndgrad.ops.elementwise import (
     Abs,
     Add,
@@ -69,7 +70,7 @@ def _binary(fn: type[Primitive], x: Any, y: Any, reverse: bool = False) -> Any:
                 x = cast(x, nd)
             if yd != nd and not (yd.kind == "b" and xd == nd):
                 y = cast(y, nd)
-        elif fn is Div and xd.kind != "f":
+        elif fn is Div and xd.kind not in "fc":
             nd = _dtype.default_float()
             x, y = cast(x, nd), cast(y, nd)
     elif type(y) is float or type(y) is int:
@@ -91,7 +92,7 @@ def _binary(fn: type[Primitive], x: Any, y: Any, reverse: bool = False) -> Any:
 
 def _result_dtype(fn: type[Primitive], x: Any, y: Any) -> np.dtype:
     nd = _dtype.result_type(x, y)
-    if fn is Div and nd.kind != "f":  # int / int is a float division
+    if fn is Div and nd.kind not in "fc":  # int / int is a float division
         return _dtype.default_float()
     return nd
 
@@ -427,7 +428,9 @@ class ElementwiseMixin(TensorBase):
     def sign(self) -> Any:
         return Sign.apply(self) if self._data.dtype.kind != "b" else self.clone()
 
-    sgn = sign
+    def sgn(self) -> Any:
+        """sign for real tensors; z / |z| (0 at 0) for complex ones."""
+        return Sgn.apply(self) if self._data.dtype.kind == "c" else self.sign()
 
     def reciprocal(self) -> Any:
         return 1 / self._floating()
@@ -508,7 +511,7 @@ class ElementwiseMixin(TensorBase):
 
     def _floating(self) -> Any:
         """Integer inputs of float functions (exp, log, ...) become the default float."""
-        return self if self._data.dtype.kind == "f" else cast(self, _dtype.default_float())
+        return self if self._data.dtype.kind in "fc" else cast(self, _dtype.default_float())
 
     # -- in-place forms ----------------------------------------------------------------------
     def add_(self, other: Any, alpha: Any = 1) -> Any:

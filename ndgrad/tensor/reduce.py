@@ -70,7 +70,7 @@ class ReduceMixin(TensorBase):
         if keepdims is not None:
             keepdim = keepdims
         x = self if dtype is None else self.to(dtype)
-        if x._data.dtype.kind != "f":
+        if x._data.dtype.kind not in "fc":
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either "
                                f"a floating point or complex dtype. Got: {x.dtype}")
         dims = reduce_dims(dim, x._data.ndim)
@@ -223,6 +223,8 @@ class ReduceMixin(TensorBase):
                           f"less than the reduction factor (input numel divided by output "
                           f"numel).", UserWarning, stacklevel=3)
         centered = self - self.mean(dims, keepdim=True)
+        if centered._data.dtype.kind == "c":  # |z - mean|^2, real
+            centered = centered.abs()
         return (centered * centered).sum(dims, keepdim) / builtins.max(n - correction, 0)
 
     def logsumexp(self, dim: Any = None, keepdim: _bool = False, axis: Any = None,
@@ -342,6 +344,8 @@ class ReduceMixin(TensorBase):
         elif not isinstance(p, int | float):
             raise TypeError(f"norm(): p must be a number or 'fro', got {type(p).__name__}")
         x = self._floating() if dtype is None else self.to(dtype)
+        if x._data.dtype.kind == "c":  # the norm of |z|, real
+            x = x.abs()
         return Norm.apply(x, builtins.float(p), reduce_dims(dim, x._data.ndim), keepdim)
 
     def cov(self, *, correction: _int = 1, fweights: Any = None, aweights: Any = None) -> Any:

@@ -176,20 +176,6 @@ class ShapeMixin(TensorBase):
                                              if n > 2 else ""))
         return self.transpose(0, 1)
 
-    @property
-    def mH(self) -> Any:  # noqa: N802
-        if self._data.ndim < 2:
-            raise RuntimeError(f"tensor.mH is only supported on matrices or batches of matrices. "
-                               f"Got {self._data.ndim}-D tensor.")
-        return self.transpose(-2, -1)
-
-    def adjoint(self) -> Any:
-        """The conjugate transpose of the last two dims (the transpose: no complex dtypes)."""
-        if self._data.ndim < 2:
-            raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of "
-                               f"matrices. Got {self._data.ndim}-D tensor.")
-        return self.transpose(-2, -1)
-
     def movedim(self, source: Any, destination: Any) -> Any:
         n = self._data.ndim
         src, dst = (tuple(wrap_dim(d, n) for d in ((v,) if isinstance(v, int) else v))

@@ -1,0 +1,204 @@
+"""What NumPy's LAPACK does not expose, written in NumPy on arrays (no autograd here).
+
+``np.linalg`` gives batched inv, solve, det, cholesky, qr, svd, eig and eigh, but not LU with
+partial pivoting (LAPACK's getrf), triangular solves (trtrs), the failing minor of a Cholesky
+factorization (potrf's ``info``), the matrix exponential or LDL^T. The factorizations below
+loop over the columns of the matrix (as the textbook algorithms do), never over the matrices of
+a batch: each step is one NumPy operation on the whole batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class LinAlgError(RuntimeError):
+    """A matrix a linear-algebra function cannot handle: singular, not positive-definite
+    (torch.linalg.LinAlgError)."""
+
+
+def _batched(a: np.ndarray) -> np.ndarray:
+    """(..., m, n) -> (B, m, n), one copy that the algorithms below may overwrite."""
+    return np.array(a.reshape((-1,) + a.shape[-2:]), copy=True)
+
+
+def lu_factor(a: np.ndarray, pivot: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """LU with partial pivoting, as LAPACK's getrf: A = P L U packed into one (..., m, n)
+    array (L below the diagonal, its unit diagonal implied), 1-based int32 pivots (row j was
+    swapped with row pivots[j] - 1) and int32 info (the first zero pivot, 1-based; 0 if none).
+
+    Column j: pick the largest |entry| on or below the diagonal (the first one on ties, as
+    idamax), swap it up, divide the column below by it, update the trailing block."""
+    lu = _batched(a)
+    nb, m, n = lu.shape
+    k = min(m, n)
+    piv = np.tile(np.arange(1, k + 1, dtype=np.int32), (nb, 1))
+    info = np.zeros(nb, np.int32)
+    rows = np.arange(nb)
+    for j in range(k):
+        if pivot and m > 1:
+            p = j + np.argmax(np.abs(lu[:, j:, j]), axis=1)
+            piv[:, j] = p + 1
+            top = lu[rows, j].copy()
+            lu[rows, j] = lu[rows, p]
+            lu[rows, p] = top
+        d = lu[:, j, j]
+        zero = d == 0
+        info[(info == 0) & zero] = j + 1
+        # getf2 leaves the column unscaled under a zero pivot; the update then still runs
+        scale = np.where(zero, 1, d)
+        lu[:, j + 1:, j] /= scale[:, None]
+        lu[:, j + 1:, j + 1:] -= lu[:, j + 1:, j, None] * lu[:, j, None, j + 1:]
+    shape = a.shape[:-2]
+    return lu.reshape(a.shape), piv.reshape(shape + (k,)), info.reshape(shape)
+
+
+def permutation(piv: np.ndarray, m: int) -> np.ndarray:
+    """The row order (..., m) that LAPACK's sequential swaps produce: A[perm] = L U."""
+    shape = piv.shape[:-1]
+    p = piv.reshape(-1, piv.shape[-1]).astype(np.int64) - 1
+    perm = np.tile(np.arange(m), (p.shape[0], 1))
+    rows = np.arange(p.shape[0])
+    for j in range(p.shape[1]):
+        top = perm[:, j].copy()
+        perm[:, j] = perm[rows, p[:, j]]
+        perm[rows, p[:, j]] = top
+    return perm.reshape(shape + (m,))
+
+
+def triangle(a: np.ndarray, upper: bool, unit: bool = False) -> np.ndarray:
+    """The triangle of ``a`` that a triangular solver reads (with ones on the diagonal if
+    ``unit``)."""
+    t = np.triu(a) if upper else np.tril(a)
+    if unit:
+        t = np.array(t, copy=True)
+        np.einsum("...ii->...i", t)[...] = 1
+    return t
+
+
+def solve_triangular(a: np.ndarray, b: np.ndarray, upper: bool, unit: bool = False) -> np.ndarray:
+    """X with T X = B for the triangle T of ``a`` (batch dims broadcast). LAPACK's trsm does not
+    check for singularity: a zero on the diagonal gives inf/nan, not an error."""
+    t = triangle(a, upper, unit)
+    try:
+        return np.linalg.solve(t, b)
+    except np.linalg.LinAlgError:
+        return _substitute(t, b, upper)
+
+
+def _substitute(t: np.ndarray, b: np.ndarray, upper: bool) -> np.ndarray:
+    """Back/forward substitution, one row at a time over the whole batch; used only when a
+    triangle is singular, to give trsm's inf/nan."""
+    shape = np.broadcast_shapes(t.shape[:-2], b.shape[:-2])
+    t = np.broadcast_to(t, shape + t.shape[-2:])
+    x = np.array(np.broadcast_to(b, shape + b.shape[-2:]), dtype=np.result_type(t, b))
+    n = t.shape[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in (range(n - 1, -1, -1) if upper else range(n)):
+            rest = slice(i + 1, n) if upper else slice(0, i)
+            x[..., i, :] -= np.einsum("...j,...jk->...k", t[..., i, rest], x[..., rest, :])
+            x[..., i, :] /= t[..., i, i, None]
+    return x
+
+
+def lu_solve(lu: np.ndarray, piv: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """X with A X = B from A's packed LU factors (getrs)."""
+    perm = permutation(piv, lu.shape[-1])
+    shape = np.broadcast_shapes(perm.shape[:-1], b.shape[:-2])
+    pb = np.take_along_axis(np.broadcast_to(b, shape + b.shape[-2:]),
+                            np.broadcast_to(perm, shape + perm.shape[-1:])[..., None], axis=-2)
+    y = solve_triangular(lu, pb, upper=False, unit=True)
+    return solve_triangular(lu, y, upper=True)
+
+
+def batch_prefix(info: np.ndarray, ndim: int) -> tuple[str, int]:
+    """For the first failed matrix: torch's "(Batch element i): " when A is batched, and its
+    info."""
+    flat = info.reshape(-1)
+    i = int(np.flatnonzero(flat)[0])
+    return (f"(Batch element {i}): " if ndim > 2 else ""), int(flat[i])
+
+
+def inv(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inverse and getrf's info (0 where invertible). A singular matrix gives inf/nan."""
+    try:
+        return np.linalg.inv(a), np.zeros(a.shape[:-2], np.int32)
+    except np.linalg.LinAlgError:
+        lu, piv, info = lu_factor(a)
+        eye = np.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape)
+        return lu_solve(lu, piv, eye), info
+
+
+def solve(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """X with A X = B (batch dims broadcast) and getrf's info per matrix of A's batch."""
+    try:
+        return np.linalg.solve(a, b), np.zeros(a.shape[:-2], np.int32)
+    except np.linalg.LinAlgError:
+        lu, piv, info = lu_factor(a)
+        return lu_solve(lu, piv, b), info
+
+
+def cholesky(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower Cholesky factor of the lower triangle of ``a`` and potrf's info: 0, or the order
+    of the first leading minor that is not positive-definite (the factor is then partial, as
+    potf2 leaves it: that minor's pivot unrooted, the columns after it untouched)."""
+    try:
+        return np.linalg.cholesky(a), np.zeros(a.shape[:-2], np.int32)
+    except np.linalg.LinAlgError:
+        pass
+    l = np.tril(_batched(a))
+    nb, n, _ = l.shape
+    info = np.zeros(nb, np.int32)
+    for j in range(n):
+        live = info == 0  # matrices that have not failed yet
+        d = l[:, j, j] - np.einsum("bk,bk->b", l[:, j, :j], l[:, j, :j])
+        bad = live & ~(d > 0)
+        info[bad] = j + 1
+        l[bad, j, j] = d[bad]
+        ok = live & ~bad
+        if not ok.any():
+            continue
+        root = np.sqrt(d[ok])
+        l[ok, j, j] = root
+        below = l[ok, j + 1:, j] - np.einsum("bik,bk->bi", l[ok, j + 1:, :j], l[ok, j, :j])
+        l[ok, j + 1:, j] = below / root[:, None]
+    return l.reshape(a.shape), info.reshape(a.shape[:-2])
+
+
+# -- the matrix exponential --------------------------------------------------------------------
+# Scaling and squaring with the [13/13] Pade approximant (Higham, SIAM J. Matrix Anal. Appl. 26,
+# 2005; also SciPy's expm): exp(A) = exp(A / 2^s)^(2^s), with s chosen per matrix from its
+# 1-norm so that the approximant is accurate to the unit roundoff of float64.
+_PADE13 = (64764752532480000., 32382376266240000., 7771770303897600., 1187353796428800.,
+           129060195264000., 10559470521600., 670442572800., 33522128640., 1323241920.,
+           40840800., 960960., 16380., 182., 1.)
+_THETA13 = 5.371920351148152
+
+
+def expm(a: np.ndarray) -> np.ndarray:
+    """exp(A) for a batch of square matrices. float32 input is computed in float64: the
+    squarings amplify rounding errors (torch's own float32 result can be off by 1e-3)."""
+    if a.dtype.kind == "f" and a.dtype.itemsize < 8:
+        return expm(a.astype(np.float64)).astype(a.dtype)
+    n = a.shape[-1]
+    if a.size == 0:
+        return np.array(a, copy=True)
+    b = _PADE13
+    norm = np.abs(a).sum(-2).max(-1)  # the 1-norm of each matrix
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(np.isfinite(norm), np.maximum(0, np.ceil(np.log2(norm / _THETA13))), 0)
+    s = s.astype(np.int64)
+    x = a / np.ldexp(1.0, s)[..., None, None].astype(a.dtype)
+    eye = np.eye(n, dtype=a.dtype)
+    x2 = x @ x
+    x4 = x2 @ x2
+    x6 = x4 @ x2
+    u = x @ (x6 @ (b[13] * x6 + b[11] * x4 + b[9] * x2)
+             + b[7] * x6 + b[5] * x4 + b[3] * x2 + b[1] * eye)
+    v = x6 @ (b[12] * x6 + b[10] * x4 + b[8] * x2) + b[6] * x6 + b[4] * x4 + b[2] * x2 \
+        + b[0] * eye
+    r = np.linalg.solve(v - u, v + u)
+    for step in range(int(s.max(initial=0))):  # square each matrix its own number of times
+        r = np.where((s > step)[..., None, None], r @ r, r)
+    return r
+
