@@ -485,10 +485,9 @@ class ReduceMixin(TensorBase):
             dim = axis
         return self._softmax_like(LogSoftmax, "log_softmax", dim, dtype)
 
-    def _softmax_like(self, op: Any, name: str, dim: _int, dtype: Any) -> Any:
+    def _softmax_like(self, op: Any, name: str, dim: _int | None, dtype: Any) -> Any:
         """Cast to dtype; a 0-d input is treated as 1-d."""
-        if dim is None:
-            _required_dim(name, dim, None)  # raises
+        dim = _required_dim(name, dim, None)  # raises for None
         x = self if dtype is None else self.to(dtype)
         if x._data.dtype.kind != "f":
             raise RuntimeError(f"\"{name}\" not implemented for '{x.dtype}'")

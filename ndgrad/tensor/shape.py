@@ -526,13 +526,17 @@ class ShapeMixin(TensorBase):
 
     def _view_inplace(self, view: Any) -> Any:
         """self becomes ``view``, a view of its own memory with another shape: its array and,
-        if recorded, its grad_fn (as torch's in-place view ops change only the metadata)."""
-        if grad_state.enabled and self._requires_grad and self.grad_fn is None:
+        if recorded, its grad_fn (as torch's in-place view ops change only the metadata). A
+        view stays a view of the same base, with ``view``'s chain of view ops from it."""
+        if grad_state.enabled and self._requires_grad and self._grad_fn is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                                "operation.")
         self._data = view._data
-        if view.grad_fn is not None:
-            self.grad_fn, self._output_nr = view.grad_fn, view._output_nr
+        if view._grad_fn is not None:
+            self._grad_fn, self._output_nr = view._grad_fn, view._output_nr
+        if view._base is not None and view._base is not self:
+            self._base, self._view_fn = view._base, view._view_fn
+            self._view_version, self._view_meta = view._view_version, view._view_meta
         return self
 
     def _tri(self, fn: Any, k: _int) -> Any:
