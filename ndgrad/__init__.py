@@ -20,16 +20,13 @@ from ndgrad import (
     cuda,
     datasets,
     distributed,
-    distributions,
     fft,
-    func,
     jit,
     linalg,
     mps,
     nn,
     optim,
     special,
-    testing,
     utils,
     xpu,
 )
@@ -220,7 +217,7 @@ newaxis = None
 
 # Subpackages that load when first used, as ``ndgrad.viz`` after a bare ``import ndgrad``
 # (viz imports graphviz only when it draws)
-_LAZY_SUBMODULES = ("fft", "linalg", "special", "viz")
+_LAZY_SUBMODULES = ("distributions", "fft", "func", "linalg", "special", "testing", "viz")
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -146,8 +146,10 @@ def broadcast_shapes(*shapes: Any) -> Size:
 
 
 def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """The tensors expanded to their broadcast shape; one already of that shape is returned
+    as it is, as torch does."""
     shape = broadcast_shapes(*(t.shape for t in tensors))
-    return tuple(t.expand(shape) for t in tensors)
+    return tuple(t if t.shape == shape else t.expand(shape) for t in tensors)
 
 
 def softmax(input: Tensor, dim: int, dtype: Any = None) -> Tensor:
