@@ -83,7 +83,8 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
 
     def fn(x: Tensor) -> Tensor:
         inside = (x > min_val) & (x < max_val)
-        return where(inside, x, x.detach().clamp(min_val, max_val))
+        # keeps x's dtype (an int64 x stays int64, as in torch) and nan (inside is False)
+        return where(inside, x, x.detach().clamp(min_val, max_val).to(x.dtype))
 
     return _maybe_inplace(input, fn, inplace)
 
@@ -161,4 +162,5 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
-    return _maybe_inplace(input, lambda x: where(x > threshold, x, value), inplace)
+    # torch's test is x <= threshold, so nan (never <= anything) stays nan
+    return _maybe_inplace(input, lambda x: where(x <= threshold, value, x), inplace)
