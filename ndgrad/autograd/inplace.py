@@ -100,8 +100,10 @@ def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = No
 
 
 def overlaps(a: np.ndarray) -> bool:
-    """True if two elements of ``a`` are one memory location (a dim of stride 0: expand)."""
-    return 0 in a.strides and any(s == 0 and n > 1 for s, n in zip(a.strides, a.shape))
+    """True if two elements of ``a`` are one memory location (a dim of stride 0: expand).
+    An empty array has no elements to share (NumPy gives its dims stride 0)."""
+    return 0 in a.strides and a.size > 0 and \
+        any(s == 0 and n > 1 for s, n in zip(a.strides, a.shape))
 
 
 def check_inplace(t: Any) -> None:

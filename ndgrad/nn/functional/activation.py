@@ -35,9 +35,10 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """x if x > 0 else alpha * (exp(x) - 1); exp sees min(x, 0), so it never overflows."""
+    """x if x > 0 else alpha * (exp(x) - 1); exp sees min(x, 0), so it never overflows (a
+    where, not clamp: nan keeps its nan gradient, as in torch)."""
     return _maybe_inplace(
-        input, lambda x: where(x > 0, x, x.clamp(max=0.0).expm1() * alpha), inplace)
+        input, lambda x: where(x > 0, x, where(x > 0, 0.0, x).expm1() * alpha), inplace)
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -47,7 +48,7 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return _maybe_inplace(
-        input, lambda x: where(x > 0, x, (x.clamp(max=0.0) / alpha).expm1() * alpha), inplace)
+        input, lambda x: where(x > 0, x, (where(x > 0, 0.0, x) / alpha).expm1() * alpha), inplace)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
