@@ -226,9 +226,9 @@ def test_einsum_saves_only_what_backward_needs():
 
 
 def test_mT_of_a_zero_d_tensor_warns():
-    for lib in (torch, ndgrad):
-        with pytest.warns(UserWarning):
-            assert lib.tensor(2.).mT.item() == 2.0
+    assert torch.tensor(2.).mT.item() == 2.0  # torch warns once per process: not checked
+    with pytest.warns(UserWarning):
+        assert ndgrad.tensor(2.).mT.item() == 2.0
 
 
 def test_integer_to_negative_integer_tensor_power():
