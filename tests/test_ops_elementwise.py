@@ -173,11 +173,11 @@ def test_integer_division_by_zero_raises():
         ndgrad.tensor([1, 2]) % 0
 
 
-def test_integer_negative_power_raises():
+def test_integer_negative_power_raises_for_a_python_exponent_only():
     with pytest.raises(RuntimeError, match="negative integer powers"):
         ndgrad.tensor([1, 2]) ** -1
-    with pytest.raises(RuntimeError, match="negative integer powers"):
-        ndgrad.tensor([1, 2]) ** ndgrad.tensor([1, -1])
+    # a tensor exponent is computed, as torch does (issue 16.9)
+    assert (ndgrad.tensor([1, 2, -1]) ** ndgrad.tensor([-1, -1, -3])).tolist() == [1, 0, -1]
 
 
 def test_float_division_by_zero_gives_inf_nan():

@@ -81,6 +81,35 @@ except RuntimeError as error:
 # Ops that save only their output (`exp` saves `exp(x)`) do not mind if their *input* changes
 # later, and ndgrad, like PyTorch, allows that; the check is exactly on what was saved.
 #
+# ## Views and in-place ops
+#
+# A *view* (`y[0]`, `y.T`, `y.view(4)`, `y.expand(...)`) shares its base's memory, so an in-place
+# op through either one changes both, and both share one version counter. The gradient must follow
+# too. PyTorch's rules, which ndgrad keeps (`ndgrad/autograd/inplace.py` writes them out in
+# full):
+#
+# 1. An in-place op on a view rewrites its base's history: the base gets a new node
+#    (`CopySlices`) that sends the gradient of the view's new value to the view's positions and
+#    the base's old gradient everywhere else.
+# 2. Every other view of that base rebuilds its own history from the base's new one the next
+#    time it is used, by replaying the chain of view ops that made it.
+# 3. Where a history cannot be rebuilt (a view of a leaf that requires grad, a view made under
+#    `no_grad`, one of the outputs of `split`), the in-place op is refused with PyTorch's error
+#    instead of returning a wrong gradient.
+
+# %%
+x = ndgrad.tensor([1.0, 2.0], requires_grad=True)
+y = x * 1
+v = y[0]      # a view of y
+y.mul_(3)     # changes v's values, and so v's history
+v.backward()  # v = 3 * x[0]
+assert x.grad.tolist() == [3.0, 0.0]
+
+# %% [markdown]
+# Ops that PyTorch documents as returning a new tensor return one even when they change nothing
+# (`F.pad(x, (0, 0))` copies, `x.expand(x.shape)` is a view), so an in-place op on the result
+# never changes `x` by surprise.
+#
 # ## Hooks: look at (or change) a gradient in flight
 #
 # `tensor.register_hook(fn)` calls `fn(grad)` when that tensor's gradient has been computed, and

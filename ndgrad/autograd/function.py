@@ -355,7 +355,9 @@ def _share_version(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str,
     shares the base's version counter and records how to make itself again from the base (the
     chain of view ops, ``_view_fn``). See ``ndgrad/autograd/inplace.py`` for the rules."""
     src = args[0]
-    if out._data.base is None or not np.may_share_memory(src._data, out._data):
+    # (empty arrays share no memory with anything: an is_view op's empty result is a view)
+    if out._data.base is None or out._data.size and not np.may_share_memory(src._data,
+                                                                            out._data):
         return
     if src._vc is None:
         src._vc = [0]

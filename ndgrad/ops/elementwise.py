@@ -71,6 +71,16 @@ class Div(Primitive):
         return gx, gy
 
 
+def _int_power(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Integers to an integer tensor power, negative ones included, as torch computes them:
+    1 ** -n = 1, (-1) ** -n = +-1 by parity, any other base to a negative power truncates
+    to 0."""
+    neg = y < 0
+    out = np.power(x, np.where(neg, 0, y))
+    at_neg = np.where(x == 1, 1, np.where(x == -1, np.where(y % 2 == 0, 1, -1), 0))
+    return as_ndarray(np.where(neg, at_neg, out).astype(out.dtype, copy=False))
+
+
 class Pow(Primitive):
     """d(x^y) = y x^(y-1) dx + x^y log(x) dy, with torch's conventions where that is 0 * inf:
     the x-gradient is 0 where y == 0, the y-gradient is 0 where x == 0 and y >= 0."""
@@ -82,7 +92,9 @@ class Pow(Primitive):
         except ValueError as e:  # NumPy: "Integers to negative integer powers are not allowed."
             if "broadcast" in str(e):
                 raise  # _binary turns it into torch's message naming both sizes
-            raise RuntimeError(str(e)) from None
+            if not isinstance(y, np.ndarray):  # a Python exponent: torch refuses it too
+                raise RuntimeError(str(e)) from None
+            out = _int_power(x, y)
         if out.dtype == np.int8 and np.result_type(x, y) == np.bool_:
             out = out.astype(np.bool_)  # NumPy's bool ** bool is int8, torch's is bool
         ctx.save_for_backward(x, y, out if ctx.needs_input_grad[1] else None)
@@ -352,7 +364,9 @@ class Relu(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         (out,) = ctx.saved_like(grad)
-        return grad * (out != ctx.zero)  # passes at nan, as torch's threshold_backward does
+        # passes at nan, as torch's threshold_backward does; selected, not multiplied by the
+        # mask, so an infinite gradient where out is 0 gives 0, not inf * 0 = nan
+        return Where.apply(out != ctx.zero, grad, 0.0)
 
 
 class Abs(Primitive):
@@ -373,7 +387,8 @@ class Abs(Primitive):
 
 
 class _ZeroGrad(Primitive):
-    """Piecewise-constant ops (floor, sign, ...): differentiable, with gradient zero."""
+    """Piecewise-constant ops (floor, sign, ...): differentiable, with gradient zero (zeros, not
+    grad * 0, which is nan where the incoming gradient is infinite)."""
 
     fn: Any = None
 
@@ -383,7 +398,7 @@ class _ZeroGrad(Primitive):
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
-        return grad * 0
+        return Where.apply(False, grad, 0.0)
 
 
 class Floor(_ZeroGrad):
@@ -429,6 +444,14 @@ class Fmod(_Modulo):
 
 
 # -- selection -------------------------------------------------------------------------------
+def _select_grads(grad: Any, x_loses: Any, y_loses: Any, tie: Any) -> tuple[Any, Any]:
+    """maximum/minimum's gradients, selected (not multiplied by masks, which turns an infinite
+    gradient into nan): nothing to the input that lost, half each on a tie, all of it to both
+    where a nan makes neither win (torch's rule)."""
+    share = Where.apply(tie, grad * 0.5, grad)
+    return Where.apply(x_loses, 0.0, share), Where.apply(y_loses, 0.0, share)
+
+
 class Maximum(Primitive):
     """Gradient goes to the larger input; ties split it half and half (as torch does)."""
 
@@ -440,8 +463,7 @@ class Maximum(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         x, y = ctx.saved_like(grad)
-        w = (x > y) + (x == y) * 0.5
-        return grad * w, grad * (1 - w)
+        return _select_grads(grad, x < y, x > y, x == y)
 
 
 class Minimum(Primitive):
@@ -453,8 +475,7 @@ class Minimum(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         x, y = ctx.saved_like(grad)
-        w = (x < y) + (x == y) * 0.5
-        return grad * w, grad * (1 - w)
+        return _select_grads(grad, x > y, x < y, x == y)
 
 
 class Where(Primitive):
@@ -500,9 +521,11 @@ class Clamp(Primitive):
             keep = (x >= lo) & (x <= hi)
             to_lo = (x < lo) & (lo < hi) if need[1] else None
             to_hi = (x > hi) | (hi < lo) if need[2] else None
-        return (grad * keep if need[0] else None,
-                grad * to_lo if to_lo is not None else None,
-                grad * to_hi if to_hi is not None else None)
+        # selected, not multiplied by the masks: an infinite gradient where x was clamped
+        # (sqrt(clamp(d, 0)) at d <= 0) gives 0, not inf * 0 = nan
+        return (Where.apply(keep, grad, 0.0) if need[0] else None,
+                Where.apply(to_lo, grad, 0.0) if to_lo is not None else None,
+                Where.apply(to_hi, grad, 0.0) if to_hi is not None else None)
 
 
 class Cast(Primitive):

@@ -84,14 +84,18 @@ class Amax(Primitive):
             raise IndexError(f"{cls.__name__.lower()}(): Expected reduction dim {dims} to have "
                              f"non-zero size.")
         out = as_ndarray(cls.np_fn(x, axis=dims, keepdims=True))
-        ctx.save_for_backward(x, out)
         ctx.kshape, ctx.dims, ctx.nan_wins = out.shape, dims, nan_wins
-        return out if keepdim else out.reshape([s for i, s in enumerate(x.shape) if i not in dims])
+        if not keepdim:
+            out = out.reshape([s for i, s in enumerate(x.shape) if i not in dims])
+        # saved as the very array returned, so an in-place op on the output is caught by its
+        # version counter (a reshaped copy of it would change silently under the node)
+        ctx.save_for_backward(x, out)
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         x, out = ctx.saved_like(grad)
-        mask = x == out
+        mask = x == out.reshape(ctx.kshape)
         grad = grad.reshape(ctx.kshape)
         if ctx.nan_wins:  # torch's evenly_distribute_backward: zeros off the mask, even for nan
             mask = mask | ((x != x) & (out != out))  # both nan

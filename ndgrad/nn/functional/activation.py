@@ -34,9 +34,10 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """x if x > 0 else alpha * (exp(x) - 1); exp sees min(x, 0), so it never overflows."""
+    """x if x > 0 else alpha * (exp(x) - 1); exp sees min(x, 0), so it never overflows (a
+    where, not clamp: nan keeps its nan gradient, as in torch)."""
     return _maybe_inplace(
-        input, lambda x: where(x > 0, x, x.clamp(max=0.0).expm1() * alpha), inplace)
+        input, lambda x: where(x > 0, x, where(x > 0, 0.0, x).expm1() * alpha), inplace)
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -46,7 +47,7 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return _maybe_inplace(
-        input, lambda x: where(x > 0, x, (x.clamp(max=0.0) / alpha).expm1() * alpha), inplace)
+        input, lambda x: where(x > 0, x, (where(x > 0, 0.0, x) / alpha).expm1() * alpha), inplace)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -82,7 +83,8 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
 
     def fn(x: Tensor) -> Tensor:
         inside = (x > min_val) & (x < max_val)
-        return where(inside, x, x.detach().clamp(min_val, max_val))
+        # keeps x's dtype (an int64 x stays int64, as in torch) and nan (inside is False)
+        return where(inside, x, x.detach().clamp(min_val, max_val).to(x.dtype))
 
     return _maybe_inplace(input, fn, inplace)
 
@@ -160,4 +162,5 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
-    return _maybe_inplace(input, lambda x: where(x > threshold, x, value), inplace)
+    # torch's test is x <= threshold, so nan (never <= anything) stays nan
+    return _maybe_inplace(input, lambda x: where(x <= threshold, value, x), inplace)
