@@ -90,6 +90,30 @@ from ndgrad.tensor.creation import (
     zeros,
     zeros_like,
 )
+from ndgrad.tensor.pointwise import (
+    add,
+    bitwise_and,
+    bitwise_left_shift,
+    bitwise_or,
+    bitwise_right_shift,
+    bitwise_xor,
+    div,
+    divide,
+    fill,
+    float_power,
+    floor_divide,
+    imag,
+    mul,
+    multiply,
+    pow,
+    real,
+    remainder,
+    rsub,
+    sub,
+    subtract,
+    true_divide,
+    xlogy,
+)
 
 # NumPy warns about floating-point events (log(0), 0/0, overflow, float -> int overflow) that
 # PyTorch reports only through the values it returns (inf, nan), silently. Raised inside
@@ -117,6 +141,14 @@ split chunk tensor_split unbind narrow tril triu diagonal gather scatter scatter
 index_add index_fill masked_select sort argsort topk kthvalue nonzero unique matmul mm bmm dot outer
 mv numel clone detach
 """.split()
-for _name in _METHODS:
-    globals()[_name] = getattr(Tensor, _name)
+_POINTWISE = """
+asin acos atan atan2 arcsin arccos arctan arctan2 sinh cosh asinh acosh atanh arcsinh arccosh
+arctanh hypot sinc deg2rad rad2deg logaddexp logaddexp2 copysign fmax fmin ldexp frexp nan_to_num
+nextafter heaviside addcmul addcdiv positive angle conj conj_physical resolve_conj resolve_neg
+is_conj is_neg greater greater_equal less less_equal not_equal bitwise_not gcd lcm signbit
+isposinf isneginf isreal
+""".split()
+for _name in _METHODS + _POINTWISE:
+    # a function of its own (pow(2, x) takes a number first: tensor/pointwise.py) comes first
+    globals().setdefault(_name, getattr(Tensor, _name))
 del _name
