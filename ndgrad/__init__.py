@@ -146,7 +146,7 @@ asin acos atan atan2 arcsin arccos arctan arctan2 sinh cosh asinh acosh atanh ar
 arctanh hypot sinc deg2rad rad2deg logaddexp logaddexp2 copysign fmax fmin ldexp frexp nan_to_num
 nextafter heaviside addcmul addcdiv positive angle conj conj_physical resolve_conj resolve_neg
 is_conj is_neg greater greater_equal less less_equal not_equal bitwise_not gcd lcm signbit
-isposinf isneginf isreal
+isposinf isneginf isreal zero_
 """.split()
 for _name in _METHODS + _POINTWISE:
     # a function of its own (pow(2, x) takes a number first: tensor/pointwise.py) comes first

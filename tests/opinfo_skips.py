@@ -550,5 +550,4 @@ SKIPS: dict[str, str] = {
     "vsplit": TODO_SHAPES,
     "vstack": TODO_SHAPES,
     "xlogy": SPECIAL_ALIAS,
-    "zero_": TODO_SHAPES,
 }
