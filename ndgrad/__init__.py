@@ -195,6 +195,30 @@ from ndgrad.tensor.functions import (
     view_copy,
     vstack,
 )
+from ndgrad.tensor.pointwise import (
+    add,
+    bitwise_and,
+    bitwise_left_shift,
+    bitwise_or,
+    bitwise_right_shift,
+    bitwise_xor,
+    div,
+    divide,
+    fill,
+    float_power,
+    floor_divide,
+    imag,
+    mul,
+    multiply,
+    pow,
+    real,
+    remainder,
+    rsub,
+    sub,
+    subtract,
+    true_divide,
+    xlogy,
+)
 from ndgrad.tensor.legacy import (
     BoolTensor,
     ByteTensor,
@@ -267,6 +291,16 @@ matrix_power matrix_exp cholesky cholesky_inverse cholesky_solve lu lu_solve tri
 geqrf orgqr ormqr is_complex real imag conj conj_physical resolve_conj resolve_neg is_conj
 is_neg angle
 """.split()
+_POINTWISE = """
+asin acos atan atan2 arcsin arccos arctan arctan2 sinh cosh asinh acosh atanh arcsinh arccosh
+arctanh hypot sinc deg2rad rad2deg logaddexp logaddexp2 copysign fmax fmin ldexp frexp nan_to_num
+nextafter heaviside addcmul addcdiv positive angle conj conj_physical resolve_conj resolve_neg
+is_conj is_neg greater greater_equal less less_equal not_equal bitwise_not gcd lcm signbit
+isposinf isneginf isreal zero_
+""".split()
+for _name in _METHODS + _POINTWISE:
+    # a function of its own (pow(2, x) takes a number first: tensor/pointwise.py) comes first
+    globals().setdefault(_name, getattr(Tensor, _name))
 # Those of them (and of the functions above) that torch gives an ``out=`` argument
 _OUT = set("""
 add sub subtract mul multiply div divide true_divide floor_divide remainder fmod pow neg negative
@@ -277,8 +311,6 @@ argmax argmin var std logsumexp cumsum cumprod norm tril triu gather scatter sca
 index_select index_add masked_select nonzero matmul mm bmm dot outer mv cat concat concatenate
 stack where
 """.split())
-for _name in _METHODS:
-    globals()[_name] = getattr(Tensor, _name)
 for _name in _OUT:
     globals()[_name] = with_out(globals()[_name], _name)
 del _name

@@ -359,10 +359,37 @@ def _diff(a: np.ndarray, b: np.ndarray) -> str:
 
 
 # -- running one op ------------------------------------------------------------------------------
-def samples(op: Any, dtype: torch.dtype, requires_grad: bool, limit: int | None) -> Iterator[Any]:
+def samples(op: Any, dtype: torch.dtype, requires_grad: bool, limit: int | None,
+            reference: bool = False, max_numel: int | None = None) -> Iterator[Any]:
+    """The op's first ``limit`` sample inputs, or with ``reference`` its reference inputs (more
+    of them, with extremal values: 0, -0.0, inf, nan), without those over ``max_numel``
+    elements."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        yield from islice(op.sample_inputs("cpu", dtype, requires_grad=requires_grad), limit)
+        make = op.reference_inputs if reference else op.sample_inputs
+        chosen = (s for s in make("cpu", dtype, requires_grad=requires_grad)
+                  if max_numel is None or _numel(s) <= max_numel)
+        yield from islice(chosen, limit)
+
+
+def _numel(s: Any) -> int:
+    return sum(t.numel() for t in _flat([s.input, list(s.args), list(s.kwargs.values())])
+               if isinstance(t, torch.Tensor))
+
+
+def _fresh(obj: Any, memo: dict[int, Any]) -> Any:
+    """The sample with each leaf that requires grad replaced by a fresh copy: a few of the
+    database's samples hold leaves that torch's autograd does not connect to (a + 0 has no
+    edge to them), which would make torch's gradient None."""
+    if isinstance(obj, torch.Tensor) and obj.is_leaf and obj.requires_grad:
+        if id(obj) not in memo:
+            memo[id(obj)] = obj.detach().clone().requires_grad_(True)
+        return memo[id(obj)]
+    if type(obj) in (list, tuple):
+        return type(obj)(_fresh(v, memo) for v in obj)
+    if isinstance(obj, dict):
+        return {k: _fresh(v, memo) for k, v in obj.items()}
+    return obj
 
 
 class _Sample:
@@ -370,13 +397,17 @@ class _Sample:
 
     def __init__(self, s: Any) -> None:
         self.s = s
+        fresh: dict[int, Any] = {}
+        self.t_input = _fresh(s.input, fresh)
+        self.t_args = _fresh(s.args, fresh)
+        self.t_kwargs = _fresh(s.kwargs, fresh)
         self.memo: dict[int, tuple[Any, Any]] = {}
-        self.input = to_nd(s.input, self.memo)
-        self.args = to_nd(s.args, self.memo)
-        self.kwargs = to_nd(s.kwargs, self.memo)
+        self.input = to_nd(self.t_input, self.memo)
+        self.args = to_nd(self.t_args, self.memo)
+        self.kwargs = to_nd(self.t_kwargs, self.memo)
 
     def torch(self, fn: Callable[..., Any]) -> Any:
-        return fn(self.s.input, *self.s.args, **self.s.kwargs)
+        return fn(self.t_input, *self.t_args, **self.t_kwargs)
 
     def nd(self, fn: Callable[..., Any], what: str) -> Any:
         try:
@@ -403,13 +434,17 @@ def _torch_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
 
 
-def check_op(op: Any, dtype: torch.dtype, limit: int | None = LIMIT) -> int:
-    """Check one OpInfo in one dtype on its first ``limit`` samples; the number checked."""
-    requires_grad = op.supports_autograd and dtype in op.supported_backward_dtypes("cpu")
+def check_op(op: Any, dtype: torch.dtype, limit: int | None = LIMIT, reference: bool = False,
+             max_numel: int | None = None, variants: bool = True,
+             requires_grad: bool = True) -> int:
+    """Check one OpInfo in one dtype on its first ``limit`` samples (see ``samples``) and,
+    with ``variants``, its method and aliases, and unless told not to, the gradients; the
+    number of samples checked."""
+    requires_grad &= op.supports_autograd and dtype in op.supported_backward_dtypes("cpu")
     fn = main_callable(op)
-    extra = _variants(op)
+    extra = _variants(op) if variants else []
     checked = 0
-    for i, s in enumerate(samples(op, dtype, requires_grad, limit)):
+    for i, s in enumerate(samples(op, dtype, requires_grad, limit, reference, max_numel)):
         try:
             sample = _Sample(s)
         except UnsupportedSampleError:
@@ -423,6 +458,8 @@ def check_op(op: Any, dtype: torch.dtype, limit: int | None = LIMIT) -> int:
                     t_out = _torch_call(sample.torch, op.op)
                 except Exception:
                     continue  # a sample torch itself refuses
+                if t_out is NotImplemented:  # x.__rsub__(y) for a y it does not take
+                    continue
                 n_out = sample.nd(fn, what)
                 compare(n_out, t_out, f"{what} output", values=key(op) not in UNINITIALIZED)
                 if checked == 0:  # the method variant and the aliases, on the first sample
@@ -472,9 +509,6 @@ def _check_grad(op: Any, sample: _Sample, t_out: Any, n_out: Any, what: str,
     if len(t_outs) != len(n_outs):
         raise OpError(f"{what}: {len(n_outs)} outputs to differentiate, torch's {len(t_outs)}")
     pick = [j for j, t in enumerate(t_outs) if _differentiable(t)]
-    for j in pick:
-        if not isinstance(n_outs[j], ndgrad.Tensor) or not n_outs[j].requires_grad:
-            raise OpError(f"{what}: output {j} does not require grad; torch's does")
     if not pick:
         return
     rng = np.random.default_rng(0)
@@ -484,8 +518,11 @@ def _check_grad(op: Any, sample: _Sample, t_out: Any, n_out: Any, what: str,
         tg = torch.autograd.grad([t_outs[j] for j in pick], t_ins,
                                  [torch.from_numpy(c) for c in cots], allow_unused=True,
                                  create_graph=gradgrad)
-    except RuntimeError:
-        return  # torch cannot differentiate this sample
+    except (RuntimeError, NotImplementedError):
+        return  # torch cannot differentiate this sample (nextafter: "not implemented")
+    for j in pick:
+        if not isinstance(n_outs[j], ndgrad.Tensor) or not n_outs[j].requires_grad:
+            raise OpError(f"{what}: output {j} does not require grad; torch's does")
     try:
         ng = ndgrad.autograd.grad([n_outs[j] for j in pick], n_ins,
                                   [ndgrad.tensor(c) for c in cots], allow_unused=True,
@@ -618,15 +655,17 @@ def _ks(a: np.ndarray, b: np.ndarray, what: str) -> None:
 
 
 # -- in-place variants ---------------------------------------------------------------------------
-def check_inplace(op: Any, dtype: torch.dtype, limit: int | None = LIMIT) -> int:
+def check_inplace(op: Any, dtype: torch.dtype, limit: int | None = LIMIT,
+                  reference: bool = False, max_numel: int | None = None,
+                  requires_grad: bool = True) -> int:
     """The in-place variant (``x.abs_()``) on the samples torch accepts in place: the input
     itself is returned with torch's values, and the gradient flows through it to the leaves."""
-    requires_grad = op.supports_autograd and dtype in op.supported_backward_dtypes("cpu")
+    requires_grad &= op.supports_autograd and dtype in op.supported_backward_dtypes("cpu")
     fns = [(inplace_key(op), op.inplace_variant, nd_callable(op.inplace_variant))]
     fns += [(a.name + "_", a.inplace_variant, nd_callable(a.inplace_variant))
             for a in op.aliases if a.inplace_variant is not None]
     checked = 0
-    for i, s in enumerate(samples(op, dtype, requires_grad, limit)):
+    for i, s in enumerate(samples(op, dtype, requires_grad, limit, reference, max_numel)):
         if s.broadcasts_input or not isinstance(s.input, torch.Tensor):
             continue
         for name, t_fn, n_fn in fns[:1] if checked else fns:
@@ -635,9 +674,10 @@ def check_inplace(op: Any, dtype: torch.dtype, limit: int | None = LIMIT) -> int
             except UnsupportedSampleError:
                 continue
             what = f"{name} {str(dtype).removeprefix('torch.')} sample {i}"
-            t_x, n_x = s.input.clone(), sample.input.clone()  # not leaves: in place is allowed
+            # clones are not leaves: in place is allowed
+            t_x, n_x = sample.t_input.clone(), sample.input.clone()
             try:
-                t_out = _torch_call(t_fn, t_x, *s.args, **s.kwargs)
+                t_out = _torch_call(t_fn, t_x, *sample.t_args, **sample.t_kwargs)
             except Exception:
                 continue
             n_out = sample.nd(lambda x, *a, **k: n_fn(n_x, *a, **k), what)  # noqa: B023
@@ -647,22 +687,30 @@ def check_inplace(op: Any, dtype: torch.dtype, limit: int | None = LIMIT) -> int
                 compare(n_out, t_out, f"{what} output", values=not seeded(op))
             except UnsupportedSampleError:
                 continue
-            t_ins, n_ins = sample.grad_inputs()
-            if t_ins and _differentiable(t_out) and not seeded(op):
-                cot = np.random.default_rng(0).standard_normal(t_out.shape)
-                cot = cot.astype(NP_DTYPES[t_out.dtype])
-                tg = torch.autograd.grad(t_out, t_ins, torch.from_numpy(cot), allow_unused=True)
-                try:
-                    ng = ndgrad.autograd.grad(n_out, n_ins, ndgrad.tensor(cot),
-                                              allow_unused=True)
-                except Exception as e:
-                    raise OpError(f"{what} gradient: ndgrad raised {type(e).__name__}: {e}"
-                                    ) from e
-                tol = TOL.get(NP_DTYPES[dtype], TOL[np.dtype(np.float32)])[1]
-                for j, (n, t) in enumerate(zip(ng, tg)):
-                    _compare_grad(n, t, t_ins[j], f"{what} gradient of input {j}", tol)
+            if not seeded(op):
+                _check_grad_once(sample, t_out, n_out, what, dtype)
             checked += 1
     return checked
+
+
+def _check_grad_once(sample: _Sample, t_out: Any, n_out: Any, what: str,
+                     dtype: torch.dtype) -> None:
+    """One vector-Jacobian product of a single output, against torch's."""
+    t_ins, n_ins = sample.grad_inputs()
+    if not t_ins or not _differentiable(t_out):
+        return
+    cot = np.random.default_rng(0).standard_normal(t_out.shape).astype(NP_DTYPES[t_out.dtype])
+    try:
+        tg = torch.autograd.grad(t_out, t_ins, torch.from_numpy(cot), allow_unused=True)
+    except (RuntimeError, NotImplementedError):
+        return  # torch has no derivative for it (acosh_)
+    try:
+        ng = ndgrad.autograd.grad(n_out, n_ins, ndgrad.tensor(cot), allow_unused=True)
+    except Exception as e:
+        raise OpError(f"{what} gradient: ndgrad raised {type(e).__name__}: {e}") from e
+    tol = TOL.get(NP_DTYPES[dtype], TOL[np.dtype(np.float32)])[1]
+    for j, (n, t) in enumerate(zip(ng, tg)):
+        _compare_grad(n, t, t_ins[j], f"{what} gradient of input {j}", tol)
 
 
 # -- the whole sweep -----------------------------------------------------------------------------

@@ -67,7 +67,8 @@ class Div(Primitive):
     def backward(ctx: Any, grad: Any) -> Any:
         x, y = ctx.saved_like(grad)
         gx = grad / y if ctx.needs_input_grad[0] else None
-        gy = -grad * x / (y * y) if ctx.needs_input_grad[1] else None
+        # torch's grouping, x / y / y: y * y would underflow to 0 before x / y does
+        gy = -grad * (x / y / y) if ctx.needs_input_grad[1] else None
         return gx, gy
 
 
@@ -105,19 +106,18 @@ class Pow(Primitive):
         x, y, out = ctx.saved_like(grad)
         gx = gy = None
         if ctx.needs_input_grad[0]:
+            # torch's grouping, grad * (...), so that second derivatives agree at inf and nan
             if isinstance(y, int | float):
-                gx = grad * 0 if y == 0 else grad * y * x ** (y - 1)
+                gx = ZerosLike.apply(grad) if y == 0 else grad * (y * x ** (y - 1))
             else:
-                gx = Where.apply(y == 0, 0.0, grad * y * x ** (y - 1))
+                gx = Where.apply(y == 0, 0.0, grad * (y * x ** (y - 1)))
         if ctx.needs_input_grad[1]:
             if isinstance(x, int | float):
                 # a Python base: log(0) = -inf and log(negative) = nan, as torch computes them
                 logx = math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
-                gy = grad * out * logx
-                if x == 0:
-                    gy = Where.apply(y >= 0, 0.0, gy)
+                gy = grad * (out * logx) if x != 0 else grad * Where.apply(y >= 0, 0.0, out * logx)
             else:
-                gy = Where.apply((x == 0) & (y >= 0), 0.0, grad * out * Log.apply(x))
+                gy = grad * Where.apply((x == 0) & (y >= 0), 0.0, out * Log.apply(x))
         return gx, gy
 
 
@@ -131,6 +131,19 @@ class Neg(Primitive):
         return -grad
 
 
+class ZerosLike(Primitive):
+    """Zeros in grad's shape: the gradient of a piecewise-constant op (torch's zeros_like;
+    ``grad * 0`` would be nan where grad is inf or nan)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        return np.zeros_like(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        return None
+
+
 def _check_int_divisor(x: np.ndarray, y: Any) -> None:
     if np.asarray(x).dtype.kind in "biu" and np.asarray(y).dtype.kind in "biu" and np.any(
             np.equal(y, 0)):
@@ -139,10 +152,10 @@ def _check_int_divisor(x: np.ndarray, y: Any) -> None:
 
 class _Modulo(Primitive):
     """Remainder and Fmod differ only in how the quotient is rounded: fn(x, y) = x - y * q
-    with q = rounding(x / y); so d/dx = 1, d/dy = -q."""
+    with q = quotient(x, y), x / y rounded as ``fn`` rounds it; so d/dx = 1, d/dy = -q."""
 
     fn: Any = None
-    rounding: Any = None  # the primitive that rounds x / y as ``fn`` does
+    quotient: Any = None  # (x, y) -> x / y rounded, with a zero gradient
 
     @classmethod
     def forward(cls: Any, ctx: Any, x: Any, y: Any) -> Any:
@@ -155,8 +168,45 @@ class _Modulo(Primitive):
     @classmethod
     def backward(cls: Any, ctx: Any, grad: Any) -> Any:
         x, y = ctx.saved_like(grad)
-        gy = -grad * cls.rounding.apply(x / y) if ctx.needs_input_grad[1] else None
+        gy = -grad * cls.quotient(x, y) if ctx.needs_input_grad[1] else None
         return grad, gy
+
+
+class FloorDivide(Primitive):
+    """Division rounded down (as Python's //); piecewise constant, so both gradients are zero
+    (torch's div(rounding_mode='floor') too)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
+        if type(x) is not np.ndarray or x.dtype.kind != "f":
+            _check_int_divisor(x, y)
+        return np.floor_divide(x, y)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        return ZerosLike.apply(grad), ZerosLike.apply(grad)
+
+
+def _trunc_divide(x: Any, y: Any) -> Any:
+    if np.result_type(x, y).kind == "f":
+        return np.trunc(np.true_divide(x, y))
+    q = np.floor_divide(x, y)  # integers: round toward zero, as C's division
+    return q + ((np.remainder(x, y) != 0) & ((np.less(x, 0)) != (np.less(y, 0))))
+
+
+class TruncDivide(Primitive):
+    """Division rounded toward zero; both gradients are zero (torch's
+    div(rounding_mode='trunc'))."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
+        if type(x) is not np.ndarray or x.dtype.kind != "f":
+            _check_int_divisor(x, y)
+        return as_ndarray(_trunc_divide(x, y))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        return ZerosLike.apply(grad), ZerosLike.apply(grad)
 
 
 # -- unary math ------------------------------------------------------------------------------
@@ -249,6 +299,36 @@ class Sqrt(Primitive):
         return grad / (out * 2)
 
 
+class Rsqrt(Primitive):
+    """1 / sqrt(x); d = -out^3 / 2 dx (torch's formula, in terms of the output)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        out = as_ndarray(1 / np.sqrt(x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (out,) = ctx.saved_like(grad)
+        return grad * (out * out * out) * -0.5
+
+
+class Reciprocal(Primitive):
+    """1 / x; d = -out^2 dx."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        out = as_ndarray(1 / x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (out,) = ctx.saved_like(grad)
+        return -grad * (out * out)
+
+
 class Sin(Primitive):
     @staticmethod
     def forward(ctx: Any, x: Any) -> Any:
@@ -329,6 +409,102 @@ class Erf(Primitive):
         return grad * (2 / math.sqrt(math.pi)) * Exp.apply(-(x * x))
 
 
+class LogAddExp(Primitive):
+    """log(e^x + e^y) without overflow; d/dx = 1 / (1 + e^(y - x)) (torch's formula: nan
+    where both are the same infinity)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
+        ctx.save_for_backward(x, y)
+        return np.logaddexp(x, y)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        x, y = ctx.saved_like(grad)
+        return (grad / (Exp.apply(y - x) + 1) if ctx.needs_input_grad[0] else None,
+                grad / (Exp.apply(x - y) + 1) if ctx.needs_input_grad[1] else None)
+
+
+class LogAddExp2(Primitive):
+    """log2(2^x + 2^y); d/dx = 1 / (1 + 2^(y - x))."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
+        ctx.save_for_backward(x, y)
+        return np.logaddexp2(x, y)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        x, y = ctx.saved_like(grad)
+        return (grad / (2.0 ** (y - x) + 1) if ctx.needs_input_grad[0] else None,
+                grad / (2.0 ** (x - y) + 1) if ctx.needs_input_grad[1] else None)
+
+
+class Xlogy(Primitive):
+    """x * log(y), and 0 where x == 0 (unless y is nan): the x log x of entropies, finite at 0.
+    d/dx = log(y) (torch's: 0 where x == 0 and y <= 0), d/dy = x / y."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
+        ctx.save_for_backward(x, y)
+        # the dtype of x and y (np.log of a Python number is a float64 NumPy scalar)
+        out = as_ndarray(np.multiply(x, np.log(y), dtype=np.result_type(x, y)))
+        return np.where(np.equal(x, 0) & ~np.isnan(y), out.dtype.type(0), out)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        x, y = ctx.saved_like(grad)
+        gx = Where.apply((x == 0) & (y <= 0), 0.0, Xlogy.apply(grad, y)) \
+            if ctx.needs_input_grad[0] else None
+        return gx, grad * x / y if ctx.needs_input_grad[1] else None
+
+
+class Copysign(Primitive):
+    """|x| with the sign of y (of -0.0 too); d/dx = copysign(1, x) * copysign(1, y), 0 at
+    x == 0; y gets a zero gradient."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
+        out = as_ndarray(np.copysign(x, y))
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        x, out = ctx.saved_like(grad)
+        gx = grad * Where.apply(x == 0, 0.0, out / x) if ctx.needs_input_grad[0] else None
+        return gx, ZerosLike.apply(grad) if ctx.needs_input_grad[1] else None
+
+
+class NanToNum(Primitive):
+    """nan, inf and -inf replaced by numbers; the gradient passes where x is finite."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, nan: Any, posinf: Any, neginf: Any) -> Any:
+        ctx.save_for_backward(x)
+        return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (x,) = ctx.saved_like(grad)
+        return grad * (abs(x) < math.inf), None, None, None  # finite: not nan, not +-inf
+
+
+class Frexp(Primitive):
+    """The mantissa m of x = m * 2^e (0.5 <= |m| < 1); dm = dx / 2^e."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any) -> Any:
+        mantissa, exponent = np.frexp(x)
+        ctx.save_for_backward(np.exp2(exponent).astype(x.dtype))
+        return mantissa
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (scale,) = ctx.saved_like(grad)
+        return grad / scale
+
+
 _SCALARS: dict[tuple[float, np.dtype], np.ndarray] = {}
 
 
@@ -398,7 +574,7 @@ class _ZeroGrad(Primitive):
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
-        return Where.apply(False, grad, 0.0)
+        return ZerosLike.apply(grad)
 
 
 class Floor(_ZeroGrad):
@@ -417,6 +593,20 @@ class Round(_ZeroGrad):
     fn = np.round  # half to even, as torch.round
 
 
+class RoundDecimals(Primitive):
+    """Round to ``decimals`` places as torch does: nearbyint(x * 10^d) / 10^d, or for
+    d < 0, nearbyint(x / 10^-d) * 10^-d (half to even); gradient zero."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, decimals: Any) -> Any:
+        ten = x.dtype.type(10.0 ** abs(decimals))
+        return np.round(x * ten) / ten if decimals > 0 else np.round(x / ten) * ten
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        return ZerosLike.apply(grad), None
+
+
 def _sign(x: np.ndarray) -> np.ndarray:
     out = np.sign(x)
     if x.dtype.kind == "f":
@@ -428,19 +618,29 @@ class Sign(_ZeroGrad):
     fn = staticmethod(_sign)
 
 
+def _angle(x: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(x), x, np.where(x < 0, x.dtype.type(math.pi), x.dtype.type(0)))
+
+
+class Angle(_ZeroGrad):
+    """The argument of a real number: pi for negatives, 0 otherwise (nan stays nan)."""
+
+    fn = staticmethod(_angle)
+
+
 # the two modulo ops (see _Modulo above), defined once the rounding ops exist
 class Remainder(_Modulo):
     """x mod y (sign of y, like Python and torch); d/dy = -floor(x/y)."""
 
     fn = np.mod
-    rounding = Floor
+    quotient = staticmethod(lambda x, y: FloorDivide.apply(x, y))  # as torch: not floor(x / y)
 
 
 class Fmod(_Modulo):
     """C's fmod: the remainder has the sign of x; d/dy = -trunc(x/y)."""
 
     fn = np.fmod
-    rounding = Trunc
+    quotient = staticmethod(lambda x, y: TruncDivide.apply(x, y))
 
 
 # -- selection -------------------------------------------------------------------------------
@@ -453,7 +653,8 @@ def _select_grads(grad: Any, x_loses: Any, y_loses: Any, tie: Any) -> tuple[Any,
 
 
 class Maximum(Primitive):
-    """Gradient goes to the larger input; ties split it half and half (as torch does)."""
+    """The gradient goes to the larger input; ties split it half and half, and a nan (which
+    wins) passes it to both inputs (torch's formula)."""
 
     @staticmethod
     def forward(ctx: Any, x: Any, y: Any) -> Any:
@@ -526,6 +727,72 @@ class Clamp(Primitive):
         return (Where.apply(keep, grad, 0.0) if need[0] else None,
                 Where.apply(to_lo, grad, 0.0) if to_lo is not None else None,
                 Where.apply(to_hi, grad, 0.0) if to_hi is not None else None)
+
+
+class FMax(Primitive):
+    """maximum that ignores nan (a nan loses to a number). The gradient goes to x where
+    x >= y or y is nan (ties to x, as torch's fmax), else to y."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
+        ctx.save_for_backward(x, y)
+        return np.fmax(x, y)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        x, y = ctx.saved_like(grad)
+        to_x = (x >= y) | (y != y)  # y != y: y is nan
+        return Where.apply(to_x, grad, 0.0), Where.apply(to_x, 0.0, grad)
+
+
+class FMin(Primitive):
+    """minimum that ignores nan; the gradient goes to x where x <= y or y is nan."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
+        ctx.save_for_backward(x, y)
+        return np.fmin(x, y)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        x, y = ctx.saved_like(grad)
+        to_x = (x <= y) | (y != y)
+        return Where.apply(to_x, grad, 0.0), Where.apply(to_x, 0.0, grad)
+
+
+class NextAfter(Primitive):
+    """The next floating-point number after x toward y: a step too small to see, so torch
+    passes the gradient to x as it is (0 where x == y, where the result is y), and gives y
+    zero."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
+        ctx.save_for_backward(x, y)
+        return np.nextafter(x, y)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        x, y = ctx.saved_like(grad)
+        return Where.apply(x != y, grad, 0.0), ZerosLike.apply(grad)
+
+
+class Ldexp(Primitive):
+    """x * 2^y; d/dx = 2^y, d/dy = out * log(2)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, y: Any) -> Any:
+        # 2^y in two halves: x * 2^y may be a number where 2^y is not (a mantissa of frexp
+        # times 2^1024); exact for an integer y, as each factor is a power of two
+        half = np.where(np.isfinite(y), np.floor(y / 2), 0)
+        out = as_ndarray(x * np.exp2(half) * np.exp2(y - half))
+        ctx.save_for_backward(y, out if ctx.needs_input_grad[1] else None)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        y, out = ctx.saved_like(grad)
+        return (grad * 2.0 ** y if ctx.needs_input_grad[0] else None,
+                grad * out * math.log(2.0) if ctx.needs_input_grad[1] else None)
 
 
 class Cast(Primitive):

@@ -30,7 +30,9 @@ from ndgrad.tensor.complex import ComplexMixin
 from ndgrad.tensor.conversion import ConversionMixin, as_array
 from ndgrad.tensor.elementwise import ElementwiseMixin
 from ndgrad.tensor.index import IndexMixin
+from ndgrad.tensor.inplace import InplaceMixin
 from ndgrad.tensor.linalg import LinalgMixin
+from ndgrad.tensor.logic import LogicMixin
 from ndgrad.tensor.random import RandomMixin
 from ndgrad.tensor.reduce import ReduceMixin
 from ndgrad.tensor.shape import ShapeMixin
@@ -41,8 +43,8 @@ from ndgrad.utils.hooks import RemovableHandle
 _new = object.__new__
 
 
-class Tensor(ConversionMixin, ElementwiseMixin, ReduceMixin, ShapeMixin, IndexMixin, SortMixin,
-             LinalgMixin, RandomMixin, SpecialMixin, ComplexMixin):
+class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, ReduceMixin, ShapeMixin,
+             IndexMixin, SortMixin, LinalgMixin, RandomMixin, SpecialMixin, ComplexMixin):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autograd."""
 
     def __init__(self, *args: Any, dtype: Any = None, device: Any = None,

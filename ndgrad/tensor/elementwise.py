@@ -9,39 +9,54 @@ method is one line over a primitive of ``ndgrad/ops/elementwise.py`` or a compos
 from __future__ import annotations
 
 import builtins
+import math
+from collections import namedtuple
 from typing import Any
 
 import numpy as np
 
 from ndgrad import _dtype
 from ndgrad._helpers import as_ndarray, broadcast_error
-from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.ops.base import Primitive
 from ndgrad.ops.complex import Sgn
 from ndgrad.ops.elementwise import (
     Abs,
     Add,
+    Angle,
     Ceil,
     Clamp,
+    Copysign,
     Cos,
     Div,
     Erf,
     Exp,
     Expm1,
     Floor,
+    FloorDivide,
+    FMax,
+    FMin,
     Fmod,
+    Frexp,
+    Ldexp,
     Log,
     Log1p,
     Log2,
     Log10,
+    LogAddExp,
+    LogAddExp2,
     Maximum,
     Minimum,
     Mul,
+    NanToNum,
     Neg,
+    NextAfter,
     Pow,
+    Reciprocal,
     Relu,
     Remainder,
     Round,
+    RoundDecimals,
+    Rsqrt,
     Sigmoid,
     Sign,
     Sin,
@@ -50,8 +65,11 @@ from ndgrad.ops.elementwise import (
     Tan,
     Tanh,
     Trunc,
+    TruncDivide,
     Where,
+    Xlogy,
 )
+from ndgrad.ops.trig import Acos, Acosh, Asin, Asinh, Atan, Atan2, Atanh, Cosh, Hypot, Sinc, Sinh
 from ndgrad.tensor.base import TensorBase, _bool, _float, _int, raw
 from ndgrad.tensor.conversion import cast
 
@@ -97,17 +115,12 @@ def _result_dtype(fn: type[Primitive], x: Any, y: Any) -> np.dtype:
     return nd
 
 
-def _full_like(t: Any, value: Any) -> Any:
-    """``value`` (a number or a broadcastable Tensor) in t's shape and dtype, for fill_/copy_.
+# torch's names of dtypes, in its error messages
+_TORCH_NAMES = {np.dtype(k): v for k, v in (
+    ("bool", "Bool"), ("uint8", "Byte"), ("int8", "Char"), ("int16", "Short"), ("int32", "Int"),
+    ("int64", "Long"), ("float16", "Half"), ("float32", "Float"), ("float64", "Double"))}
 
-    While recording, a Where node gives t's history a zero gradient (its values are all
-    overwritten) and value its gradient; ``t * 0`` would turn inf or nan in t into nan."""
-    v = value.to(t.dtype) if isinstance(value, TensorBase) else t._make(
-        np.asarray(value, dtype=t._data.dtype))
-    v = v.expand(t.shape)
-    if grad_state.enabled and (t._requires_grad or v._requires_grad):
-        return t.where(t._make(np.zeros(t._data.shape, np.bool_)), v)
-    return v
+frexp_result = namedtuple("frexp_result", ["mantissa", "exponent"])  # torch.return_types.frexp
 
 
 class ElementwiseMixin(TensorBase):
@@ -139,6 +152,8 @@ class ElementwiseMixin(TensorBase):
         if not isinstance(other, TensorBase) and self._data.dtype.kind in "biu":
             return _binary(Div, self.to(_dtype.default_float()), other, reverse=True)
         return _binary(Div, self, other, reverse=True)
+
+    __rdiv__ = __rtruediv__
 
     def __floordiv__(self, other: Any) -> Any:
         return self.floor_divide(other)
@@ -232,32 +247,6 @@ class ElementwiseMixin(TensorBase):
     def __ge__(self, other: Any) -> Any:
         return self._compare(np.greater_equal, other)
 
-    def _bitwise(self, ufunc: Any, other: Any) -> Any:
-        if self._data.dtype.kind == "f" or getattr(raw(other), "dtype", np.dtype("b")).kind == "f":
-            raise RuntimeError(f"{ufunc.__name__} is only supported for integer and bool "
-                               f"tensors, got {self.dtype}")
-        return self._make(np.asarray(ufunc(self._data, raw(self._operand(other)))))
-
-    def __and__(self, other: Any) -> Any:
-        return self._bitwise(np.bitwise_and, other)
-
-    __rand__ = __and__
-
-    def __or__(self, other: Any) -> Any:
-        return self._bitwise(np.bitwise_or, other)
-
-    __ror__ = __or__
-
-    def __xor__(self, other: Any) -> Any:
-        return self._bitwise(np.bitwise_xor, other)
-
-    __rxor__ = __xor__
-
-    def __invert__(self) -> Any:
-        if self._data.dtype.kind == "f":
-            raise RuntimeError("~ (bitwise_not) is only supported for integer and bool tensors")
-        return self._make(np.invert(self._data))
-
     def eq(self, other: Any) -> Any:
         return self == other
 
@@ -275,6 +264,8 @@ class ElementwiseMixin(TensorBase):
 
     def ge(self, other: Any) -> Any:
         return self >= other
+
+    greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
     def equal(self, other: Any) -> _bool:
         return self.shape == other.shape and builtins.bool(np.array_equal(self._data, other._data))
@@ -338,7 +329,7 @@ class ElementwiseMixin(TensorBase):
         if rounding_mode == "floor":
             return self.floor_divide(other)
         if rounding_mode == "trunc":
-            return (self / other).trunc().to(_dtype.result_type(self, self._operand(other)))
+            return self._divide_rounded(TruncDivide, other)
         raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                          f"but found '{rounding_mode}'")
 
@@ -346,13 +337,17 @@ class ElementwiseMixin(TensorBase):
     true_divide = div
 
     def floor_divide(self, other: Any) -> Any:
-        """Division rounded down; not differentiable (as in PyTorch)."""
+        """Division rounded down; its gradient is zero (as in PyTorch)."""
+        return self._divide_rounded(FloorDivide, other)
+
+    def _divide_rounded(self, fn: type[Primitive], other: Any) -> Any:
+        """self / other rounded by ``fn`` (FloorDivide, TruncDivide) in the promoted dtype:
+        integers stay integers."""
         other = self._operand(other)
         nd = _dtype.result_type(self, other)
-        a, b = self._data.astype(nd, copy=False), np.asarray(raw(other)).astype(nd, copy=False)
-        if nd.kind in "iu" and np.any(b == 0):
-            raise RuntimeError("ZeroDivisionError: integer division by zero")
-        return self._make(np.asarray(np.floor_divide(a, b)))
+        y = cast(other, nd) if isinstance(other, TensorBase) else self._make(
+            np.asarray(other).astype(nd))  # a Python int wraps around as torch's cast does
+        return _binary(fn, cast(self, nd), y)
 
     def remainder(self, other: Any) -> Any:
         return self % other
@@ -398,7 +393,7 @@ class ElementwiseMixin(TensorBase):
         return Sqrt.apply(self._floating())
 
     def rsqrt(self) -> Any:
-        return 1 / self.sqrt()
+        return Rsqrt.apply(self._floating())
 
     def square(self) -> Any:
         x = self if self._data.dtype.kind != "b" else self.long()  # torch: bool ** 2 is int64
@@ -433,7 +428,7 @@ class ElementwiseMixin(TensorBase):
         return Sgn.apply(self) if self._data.dtype.kind == "c" else self.sign()
 
     def reciprocal(self) -> Any:
-        return 1 / self._floating()
+        return Reciprocal.apply(self._floating())
 
     def floor(self) -> Any:
         return Floor.apply(self) if self._data.dtype.kind == "f" else self.clone()
@@ -447,9 +442,13 @@ class ElementwiseMixin(TensorBase):
     fix = trunc
 
     def round(self, decimals: _int = 0) -> Any:
-        if decimals:
-            return (self * 10.0**decimals).round() / 10.0**decimals
-        return Round.apply(self) if self._data.dtype.kind == "f" else self.clone()
+        """Round half to even, to ``decimals`` decimal places (negative: tens, hundreds...)."""
+        if self._data.dtype.kind != "f":
+            if decimals:
+                raise RuntimeError(f'"round_cpu" not implemented for '
+                                   f"'{_TORCH_NAMES[self._data.dtype]}'")
+            return self.clone()
+        return RoundDecimals.apply(self, decimals) if decimals else Round.apply(self)
 
     def frac(self) -> Any:
         return self - self.trunc()
@@ -495,6 +494,7 @@ class ElementwiseMixin(TensorBase):
         return Where.apply(cond, cast(self, nd), cast(other, nd))
 
     def lerp(self, end: Any, weight: Any) -> Any:
+        """self + weight * (end - self); weight a number or a tensor (broadcast)."""
         return self + weight * (end - self)
 
     def masked_fill(self, mask: Any, value: Any) -> Any:
@@ -509,74 +509,189 @@ class ElementwiseMixin(TensorBase):
             np.asarray(value, dtype=self._data.dtype))
         return v.to(self.dtype).where(mask, self)
 
+    # -- more pointwise math ----------------------------------------------------------------
+    def _float_binary(self, fn: type[Primitive], other: Any, name: str, ints: _bool = True,
+                      reverse: _bool = False) -> Any:
+        """A binary op that computes in floating point: integer operands become the default
+        float (atan2, xlogy, copysign) or, with ``ints=False``, are refused as torch refuses
+        them (hypot, logaddexp)."""
+        other = self._operand(other)
+        nd = _dtype.result_type(self, other)
+        x = self
+        if nd.kind != "f":
+            if not ints:
+                raise RuntimeError(f'"{name}_cpu" not implemented for \'{_TORCH_NAMES[nd]}\'')
+            x = cast(self, _dtype.default_float())
+            other = cast(other, x._data.dtype) if isinstance(other, TensorBase) else other
+        return _binary(fn, x, other, reverse)
+
+    def asin(self) -> Any:
+        return Asin.apply(self._floating())
+
+    def acos(self) -> Any:
+        return Acos.apply(self._floating())
+
+    def atan(self) -> Any:
+        return Atan.apply(self._floating())
+
+    def atan2(self, other: Any) -> Any:
+        """The angle of the point (other, self), in [-pi, pi]."""
+        return self._float_binary(Atan2, other, "atan2")
+
+    def sinh(self) -> Any:
+        return Sinh.apply(self._floating())
+
+    def cosh(self) -> Any:
+        return Cosh.apply(self._floating())
+
+    def asinh(self) -> Any:
+        return Asinh.apply(self._floating())
+
+    def acosh(self) -> Any:
+        return Acosh.apply(self._floating())
+
+    def atanh(self) -> Any:
+        return Atanh.apply(self._floating())
+
+    arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
+    arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
+    def hypot(self, other: Any) -> Any:
+        """sqrt(self^2 + other^2), without overflow."""
+        return self._float_binary(Hypot, other, "hypot", ints=False)
+
+    def sinc(self) -> Any:
+        """The normalized sinc, sin(pi x) / (pi x), and 1 at 0."""
+        return Sinc.apply(self._floating())
+
+    def deg2rad(self) -> Any:
+        return self._floating() * (math.pi / 180)
+
+    def rad2deg(self) -> Any:
+        return self._floating() * (180 / math.pi)
+
+    def logaddexp(self, other: Any) -> Any:
+        """log(exp(self) + exp(other)), without overflow."""
+        return self._float_binary(LogAddExp, other, "logaddexp", ints=False)
+
+    def logaddexp2(self, other: Any) -> Any:
+        return self._float_binary(LogAddExp2, other, "logaddexp2", ints=False)
+
+    def xlogy(self, other: Any) -> Any:
+        """self * log(other), and 0 where self is 0 (unless other is nan)."""
+        return self._float_binary(Xlogy, other, "xlogy")
+
+    def copysign(self, other: Any) -> Any:
+        """|self| with the sign of other (of -0.0 too)."""
+        return self._float_binary(Copysign, other, "copysign")
+
+    def fmax(self, other: Any) -> Any:
+        """maximum, where a nan loses to a number."""
+        return _binary(FMax, self, other)
+
+    def fmin(self, other: Any) -> Any:
+        return _binary(FMin, self, other)
+
+    def float_power(self, exponent: Any) -> Any:
+        """pow in float64, whatever the operands' dtypes."""
+        exponent = self._operand(exponent)
+        if isinstance(exponent, TensorBase):
+            exponent = cast(exponent, np.dtype(np.float64))
+        return cast(self, np.dtype(np.float64)) ** exponent
+
+    def ldexp(self, other: Any) -> Any:
+        """self * 2**other, in floating point."""
+        other = self._operand(other)
+        if not isinstance(other, TensorBase):
+            other = self._make(np.asarray(other, _dtype.default_float()))
+        other = other._floating()
+        nd = _dtype.result_type(self, other)
+        nd = nd if nd.kind == "f" else _dtype.default_float()
+        return _binary(Ldexp, cast(self, nd), cast(other, nd))
+
+    def frexp(self) -> Any:
+        """(mantissa, exponent) with self = mantissa * 2**exponent, 0.5 <= |mantissa| < 1."""
+        if self._data.dtype.kind != "f":
+            raise RuntimeError("torch.frexp() only supports floating-point dtypes")
+        exponent = self._make(np.frexp(self._data)[1].astype(np.int32))
+        return frexp_result(Frexp.apply(self), exponent)
+
+    def nan_to_num(self, nan: _float = 0.0, posinf: _float | None = None,
+                   neginf: _float | None = None) -> Any:
+        """nan, inf and -inf replaced: by ``nan``, and by ``posinf`` and ``neginf`` or else
+        the dtype's largest and lowest numbers."""
+        if self._data.dtype.kind != "f":
+            return self.clone()
+        info = np.finfo(self._data.dtype)
+        return NanToNum.apply(self, nan, info.max if posinf is None else posinf,
+                              info.min if neginf is None else neginf)
+
+    def nextafter(self, other: Any) -> Any:
+        """The next floating-point number after self in the direction of other."""
+        return self._float_binary(NextAfter, other, "nextafter", ints=False)
+
+    def heaviside(self, values: Any) -> Any:
+        """0 where self < 0, ``values`` where self == 0, 1 where self > 0 (nan gives 0)."""
+        values = self._operand(values)
+        if not isinstance(values, TensorBase) or values._data.dtype != self._data.dtype:
+            raise RuntimeError("heaviside is not yet implemented for tensors with different "
+                               "dtypes.")
+        x = self._data
+        return self._make(np.asarray(np.where(x == 0, values._data, x > 0), x.dtype))
+
+    def addcmul(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any:
+        """self + value * tensor1 * tensor2."""
+        self._check_value(value, tensor1, tensor2)
+        return self + value * tensor1 * tensor2
+
+    def addcdiv(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any:
+        """self + value * tensor1 / tensor2."""
+        if all(raw(t).dtype.kind in "biu" for t in (tensor1, tensor2)):
+            raise RuntimeError("Integer division with addcdiv is no longer supported, and in a "
+                               "future release addcdiv will perform a true division of tensor1 "
+                               "and tensor2. The historic addcdiv behavior can be implemented "
+                               "as (input + value * torch.trunc(tensor1 / tensor2)).to("
+                               "input.dtype) for integer inputs and as (input + value * tensor1 "
+                               "/ tensor2) for float inputs. The future addcdiv behavior is "
+                               "just the latter implementation: (input + value * tensor1 / "
+                               "tensor2), for all dtypes.")
+        self._check_value(value, tensor1, tensor2)
+        return self + value * tensor1 / tensor2
+
+    def _check_value(self, value: Any, *tensors: Any) -> None:
+        if isinstance(value, float) and _dtype.result_type(self, *tensors).kind in "biu":
+            raise RuntimeError("For integral input tensors, argument value must not be a "
+                               "floating point number.")
+
+    def positive(self) -> Any:
+        if self._data.dtype.kind == "b":
+            raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+        return self
+
+    def angle(self) -> Any:
+        """The argument of each element as a complex number: pi for negatives, else 0."""
+        return Angle.apply(self._floating())
+
+    # a real tensor is its own conjugate and real part, as in torch
+    def conj(self) -> Any:
+        return self
+
+    conj_physical = resolve_conj = resolve_neg = conj
+
+    @property
+    def real(self) -> Any:
+        return self
+
+    @property
+    def imag(self) -> Any:
+        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+
+    def is_conj(self) -> _bool:
+        return False
+
+    def is_neg(self) -> _bool:
+        return False
+
     def _floating(self) -> Any:
         """Integer inputs of float functions (exp, log, ...) become the default float."""
         return self if self._data.dtype.kind in "fc" else cast(self, _dtype.default_float())
-
-    # -- in-place forms ----------------------------------------------------------------------
-    def add_(self, other: Any, alpha: Any = 1) -> Any:
-        if alpha != 1:
-            return self._inplace(lambda: self.add(other, alpha=alpha))
-        return self._inplace(lambda: self + other, np.add, other)
-
-    def sub_(self, other: Any, alpha: Any = 1) -> Any:
-        if alpha != 1:
-            return self._inplace(lambda: self.sub(other, alpha=alpha))
-        return self._inplace(lambda: self - other, np.subtract, other)
-
-    def mul_(self, other: Any) -> Any:
-        return self._inplace(lambda: self * other, np.multiply, other)
-
-    def div_(self, other: Any) -> Any:
-        return self._inplace(lambda: self / other, np.true_divide, other)
-
-    def pow_(self, exponent: Any) -> Any:
-        return self._inplace(lambda: self ** exponent, np.power, exponent)
-
-    def neg_(self) -> Any:
-        return self._inplace(lambda: -self)
-
-    def exp_(self) -> Any:
-        return self._inplace(self.exp)
-
-    def sqrt_(self) -> Any:
-        return self._inplace(self.sqrt)
-
-    def abs_(self) -> Any:
-        return self._inplace(self.abs)
-
-    def relu_(self) -> Any:
-        return self._inplace(self.relu)
-
-    def sigmoid_(self) -> Any:
-        return self._inplace(self.sigmoid)
-
-    def tanh_(self) -> Any:
-        return self._inplace(self.tanh)
-
-    def clamp_(self, min: Any = None, max: Any = None) -> Any:
-        return self._inplace(lambda: self.clamp(min, max))
-
-    clip_ = clamp_
-
-    def masked_fill_(self, mask: Any, value: Any) -> Any:
-        return self._inplace(lambda: self.masked_fill(mask, value), arg=value)
-
-    def zero_(self) -> Any:
-        return self.fill_(0)
-
-    def fill_(self, value: Any) -> Any:
-        return self._inplace(lambda: _full_like(self, value), arg=value)
-
-    def copy_(self, src: Any) -> Any:
-        src = self._operand(src)
-        return self._inplace(lambda: _full_like(self, src), arg=src)
-
-    def addcmul_(self, t1: Any, t2: Any, value: Any = 1) -> Any:
-        return self._inplace(lambda: self + value * t1 * t2)
-
-    def addcdiv_(self, t1: Any, t2: Any, value: Any = 1) -> Any:
-        return self._inplace(lambda: self + value * t1 / t2)
-
-    def lerp_(self, end: Any, weight: Any) -> Any:
-        return self._inplace(lambda: self.lerp(end, weight))

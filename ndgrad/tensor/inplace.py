@@ -1,0 +1,343 @@
+"""The in-place forms of elementwise ops: ``x.op_(...)`` overwrites x with ``x.op(...)`` and
+returns x, as torch's do (see ndgrad/autograd/inplace.py for how the graph is rebased and how
+version counters catch a saved tensor that changed). The result must fit x's dtype: an integer
+tensor cannot take sqrt_, as in torch.
+
+Ops without a gradient (comparisons, logical and bit ops, floor division) overwrite x through
+``_filled``, which keeps x in the graph with a zero gradient, as torch's ``x.eq_(y)`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ndgrad.autograd.grad_mode import state as grad_state
+from ndgrad.tensor.base import TensorBase, _int
+
+
+def _filled(t: Any, value: Any) -> Any:
+    """``value`` (a number or a broadcastable Tensor) in t's shape and dtype, for fill_, copy_
+    and the in-place forms of ops without a gradient.
+
+    While recording, a Where node gives t's history a zero gradient (its values are all
+    overwritten) and value its gradient; ``t * 0`` would turn inf or nan in t into nan."""
+    v = value.to(t.dtype) if isinstance(value, TensorBase) else t._make(
+        np.asarray(value, dtype=t._data.dtype))
+    v = v.expand(t.shape)
+    if grad_state.enabled and (t._requires_grad or v._requires_grad):
+        return t.where(t._make(np.zeros(t._data.shape, np.bool_)), v)
+    return v
+
+
+def _grad_arg(*args: Any) -> Any:
+    """The first argument that requires grad (it makes an in-place op record the graph)."""
+    return next((a for a in args if getattr(a, "_requires_grad", False)), None)
+
+
+class InplaceMixin(TensorBase):
+    """``add_``, ``sin_``, ``eq_``, ``clamp_``, ``fill_``, ... and the ``+=`` family."""
+
+    def _overwrite(self, compute: Callable[[], Any], *args: Any) -> Any:
+        """self becomes ``compute()``, a result without a gradient (see ``_filled``)."""
+        return self._inplace(lambda: _filled(self, compute()), arg=_grad_arg(*args))
+
+    # -- arithmetic ------------------------------------------------------------------------
+    def add_(self, other: Any, alpha: Any = 1) -> Any:
+        if alpha != 1:
+            return self._inplace(lambda: self.add(other, alpha=alpha), arg=other)
+        return self._inplace(lambda: self + other, np.add, other)
+
+    def sub_(self, other: Any, alpha: Any = 1) -> Any:
+        if alpha != 1:
+            return self._inplace(lambda: self.sub(other, alpha=alpha), arg=other)
+        return self._inplace(lambda: self - other, np.subtract, other)
+
+    def mul_(self, other: Any) -> Any:
+        return self._inplace(lambda: self * other, np.multiply, other)
+
+    def div_(self, other: Any, rounding_mode: str | None = None) -> Any:
+        if rounding_mode is not None:
+            return self._inplace(lambda: self.div(other, rounding_mode=rounding_mode),
+                                 arg=other)
+        return self._inplace(lambda: self / other, np.true_divide, other)
+
+    subtract_, multiply_, divide_, true_divide_ = sub_, mul_, div_, div_
+
+    def __idiv__(self, other: Any) -> Any:
+        return self.div_(other)
+
+    def floor_divide_(self, other: Any) -> Any:
+        return self._inplace(lambda: self.floor_divide(other), arg=other)
+
+    def __ifloordiv__(self, other: Any) -> Any:
+        return self.floor_divide_(other)
+
+    def remainder_(self, other: Any) -> Any:
+        return self._inplace(lambda: self.remainder(other), arg=other)
+
+    def __imod__(self, other: Any) -> Any:
+        return self.remainder_(other)
+
+    def fmod_(self, other: Any) -> Any:
+        return self._inplace(lambda: self.fmod(other), arg=other)
+
+    def pow_(self, exponent: Any) -> Any:
+        return self._inplace(lambda: self ** exponent, np.power, exponent)
+
+    def __ipow__(self, exponent: Any) -> Any:
+        return self.pow_(exponent)
+
+    def float_power_(self, exponent: Any) -> Any:
+        if self._data.dtype != np.float64:
+            raise RuntimeError(f"the base given to float_power_ has dtype {self.dtype} but the "
+                               f"operation's result requires dtype ndgrad.float64")
+        return self._inplace(lambda: self.float_power(exponent), arg=exponent)
+
+    def neg_(self) -> Any:
+        return self._inplace(self.neg)
+
+    negative_ = neg_
+
+    def addcmul_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any:
+        return self._inplace(lambda: self.addcmul(tensor1, tensor2, value),
+                             arg=_grad_arg(tensor1, tensor2))
+
+    def addcdiv_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any:
+        return self._inplace(lambda: self.addcdiv(tensor1, tensor2, value),
+                             arg=_grad_arg(tensor1, tensor2))
+
+    def lerp_(self, end: Any, weight: Any) -> Any:
+        return self._inplace(lambda: self.lerp(end, weight), arg=_grad_arg(end, weight))
+
+    def ldexp_(self, other: Any) -> Any:
+        return self._inplace(lambda: self.ldexp(other), arg=other)
+
+    def xlogy_(self, other: Any) -> Any:
+        return self._inplace(lambda: self.xlogy(other), arg=other)
+
+    def copysign_(self, other: Any) -> Any:
+        return self._inplace(lambda: self.copysign(other), arg=other)
+
+    def atan2_(self, other: Any) -> Any:
+        return self._inplace(lambda: self.atan2(other), arg=other)
+
+    arctan2_ = atan2_
+
+    def hypot_(self, other: Any) -> Any:
+        return self._inplace(lambda: self.hypot(other), arg=other)
+
+    def nextafter_(self, other: Any) -> Any:
+        return self._inplace(lambda: self.nextafter(other), arg=other)
+
+    def heaviside_(self, values: Any) -> Any:
+        return self._overwrite(lambda: self.heaviside(values), values)
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Any:
+        return self._inplace(lambda: self.clamp(min, max), arg=_grad_arg(min, max))
+
+    clip_ = clamp_
+
+    def clamp_min_(self, min: Any) -> Any:
+        return self.clamp_(min=min)
+
+    def clamp_max_(self, max: Any) -> Any:
+        return self.clamp_(max=max)
+
+    def conj_physical_(self) -> Any:
+        return self  # a real tensor is its own conjugate
+
+    def nan_to_num_(self, nan: float = 0.0, posinf: float | None = None,
+                    neginf: float | None = None) -> Any:
+        return self._inplace(lambda: self.nan_to_num(nan, posinf, neginf))
+
+    # -- unary math --------------------------------------------------------------------------
+    def abs_(self) -> Any:
+        return self._inplace(self.abs)
+
+    absolute_ = abs_
+
+    def sign_(self) -> Any:
+        return self._inplace(self.sign)
+
+    sgn_ = sign_
+
+    def square_(self) -> Any:
+        return self._inplace(self.square)
+
+    def sqrt_(self) -> Any:
+        return self._inplace(self.sqrt)
+
+    def rsqrt_(self) -> Any:
+        return self._inplace(self.rsqrt)
+
+    def reciprocal_(self) -> Any:
+        return self._inplace(self.reciprocal)
+
+    def exp_(self) -> Any:
+        return self._inplace(self.exp)
+
+    def exp2_(self) -> Any:
+        return self._inplace(self.exp2)
+
+    def expm1_(self) -> Any:
+        return self._inplace(self.expm1)
+
+    def log_(self) -> Any:
+        return self._inplace(self.log)
+
+    def log2_(self) -> Any:
+        return self._inplace(self.log2)
+
+    def log10_(self) -> Any:
+        return self._inplace(self.log10)
+
+    def log1p_(self) -> Any:
+        return self._inplace(self.log1p)
+
+    def sin_(self) -> Any:
+        return self._inplace(self.sin)
+
+    def cos_(self) -> Any:
+        return self._inplace(self.cos)
+
+    def tan_(self) -> Any:
+        return self._inplace(self.tan)
+
+    def asin_(self) -> Any:
+        return self._inplace(self.asin)
+
+    def acos_(self) -> Any:
+        return self._inplace(self.acos)
+
+    def atan_(self) -> Any:
+        return self._inplace(self.atan)
+
+    def sinh_(self) -> Any:
+        return self._inplace(self.sinh)
+
+    def cosh_(self) -> Any:
+        return self._inplace(self.cosh)
+
+    def tanh_(self) -> Any:
+        return self._inplace(self.tanh)
+
+    def asinh_(self) -> Any:
+        return self._inplace(self.asinh)
+
+    def acosh_(self) -> Any:
+        return self._inplace(self.acosh)
+
+    def atanh_(self) -> Any:
+        return self._inplace(self.atanh)
+
+    arcsin_, arccos_, arctan_ = asin_, acos_, atan_
+    arcsinh_, arccosh_, arctanh_ = asinh_, acosh_, atanh_
+
+    def sinc_(self) -> Any:
+        return self._inplace(self.sinc)
+
+    def deg2rad_(self) -> Any:
+        return self._inplace(self.deg2rad)
+
+    def rad2deg_(self) -> Any:
+        return self._inplace(self.rad2deg)
+
+    def sigmoid_(self) -> Any:
+        return self._inplace(self.sigmoid)
+
+    def relu_(self) -> Any:
+        return self._inplace(self.relu)
+
+    def floor_(self) -> Any:
+        return self._inplace(self.floor)
+
+    def ceil_(self) -> Any:
+        return self._inplace(self.ceil)
+
+    def trunc_(self) -> Any:
+        return self._inplace(self.trunc)
+
+    fix_ = trunc_
+
+    def frac_(self) -> Any:
+        return self._inplace(self.frac)
+
+    def round_(self, decimals: _int = 0) -> Any:
+        return self._inplace(lambda: self.round(decimals))
+
+    # -- comparisons, logic and bits: no gradient ------------------------------------------
+    def eq_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.eq(other), other)
+
+    def ne_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.ne(other), other)
+
+    def lt_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.lt(other), other)
+
+    def le_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.le(other), other)
+
+    def gt_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.gt(other), other)
+
+    def ge_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.ge(other), other)
+
+    greater_, greater_equal_, less_, less_equal_, not_equal_ = gt_, ge_, lt_, le_, ne_
+
+    def logical_and_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.logical_and(other), other)
+
+    def logical_or_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.logical_or(other), other)
+
+    def logical_xor_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.logical_xor(other), other)
+
+    def logical_not_(self) -> Any:
+        return self._overwrite(self.logical_not)
+
+    def bitwise_and_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.bitwise_and(other), other)
+
+    def bitwise_or_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.bitwise_or(other), other)
+
+    def bitwise_xor_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.bitwise_xor(other), other)
+
+    def bitwise_not_(self) -> Any:
+        return self._overwrite(self.bitwise_not)
+
+    def bitwise_left_shift_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.bitwise_left_shift(other), other)
+
+    def bitwise_right_shift_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.bitwise_right_shift(other), other)
+
+    __iand__, __ior__, __ixor__ = bitwise_and_, bitwise_or_, bitwise_xor_
+    __ilshift__, __irshift__ = bitwise_left_shift_, bitwise_right_shift_
+
+    def gcd_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.gcd(other), other)
+
+    def lcm_(self, other: Any) -> Any:
+        return self._overwrite(lambda: self.lcm(other), other)
+
+    # -- filling -----------------------------------------------------------------------------
+    def masked_fill_(self, mask: Any, value: Any) -> Any:
+        return self._inplace(lambda: self.masked_fill(mask, value), arg=value)
+
+    def zero_(self) -> Any:
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> Any:
+        return self._inplace(lambda: _filled(self, value), arg=value)
+
+    def copy_(self, src: Any) -> Any:
+        src = self._operand(src)
+        return self._inplace(lambda: _filled(self, src), arg=src)
