@@ -195,6 +195,18 @@ from ndgrad.tensor.functions import (
     view_copy,
     vstack,
 )
+from ndgrad.tensor.legacy import (
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
+from ndgrad.tensor.out import with_out
 from ndgrad.tensor.pointwise import (
     add,
     bitwise_and,
@@ -219,18 +231,6 @@ from ndgrad.tensor.pointwise import (
     true_divide,
     xlogy,
 )
-from ndgrad.tensor.legacy import (
-    BoolTensor,
-    ByteTensor,
-    CharTensor,
-    DoubleTensor,
-    FloatTensor,
-    HalfTensor,
-    IntTensor,
-    LongTensor,
-    ShortTensor,
-)
-from ndgrad.tensor.out import with_out
 
 default_generator = _random.default_generator()  # torch.default_generator: the global one
 
@@ -314,5 +314,5 @@ stack where
 for _name in _OUT:
     globals()[_name] = with_out(globals()[_name], _name)
 del _name
-# torch.polygamma(n, input) (the method is input.polygamma(n)); xlogy takes a number first too
-polygamma, xlogy = special.polygamma, special.xlogy
+# torch.polygamma(n, input) (the method is input.polygamma(n))
+polygamma = special.polygamma
