@@ -44,17 +44,13 @@ from ndgrad.nn.functional.attention import (  # the private three: torch code ca
     scaled_dot_product_attention,
 )
 from ndgrad.nn.functional.conv import (
-    adaptive_avg_pool1d,
-    adaptive_avg_pool2d,
-    avg_pool1d,
-    avg_pool2d,
     conv1d,
     conv2d,
+    conv3d,
     conv_transpose1d,
     conv_transpose2d,
+    conv_transpose3d,
     linear,
-    max_pool1d,
-    max_pool2d,
 )
 from ndgrad.nn.functional.dropout import (
     dropout,
@@ -82,9 +78,45 @@ from ndgrad.nn.functional.normalization import (
     normalize,
     pairwise_distance,
 )
+from ndgrad.nn.functional.pooling import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool1d_with_indices,
+    adaptive_max_pool2d,
+    adaptive_max_pool2d_with_indices,
+    adaptive_max_pool3d,
+    adaptive_max_pool3d_with_indices,
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    fractional_max_pool2d,
+    fractional_max_pool2d_with_indices,
+    fractional_max_pool3d,
+    fractional_max_pool3d_with_indices,
+    lp_pool1d,
+    lp_pool2d,
+    lp_pool3d,
+    max_pool1d,
+    max_pool1d_with_indices,
+    max_pool2d,
+    max_pool2d_with_indices,
+    max_pool3d,
+    max_pool3d_with_indices,
+    max_unpool1d,
+    max_unpool2d,
+    max_unpool3d,
+)
 from ndgrad.nn.functional.sparse import (
     embedding,
     one_hot,
+)
+from ndgrad.nn.functional.upsampling import (
+    interpolate,
+    upsample,
+    upsample_bilinear,
+    upsample_nearest,
 )
 from ndgrad.nn.functional.vision import (
     pad,
