@@ -24,17 +24,17 @@ from ndgrad.ops.base import Primitive
 
 
 class AxisMap(NamedTuple):
-    """A linear map along one dim: out[j] = sum_t weight[t, j] * x[index[t, j]]."""
+    """A linear map along one dim: out[j] = sum_t weight[t, j] * x[taps[t, j]]."""
 
-    index: np.ndarray  # (T, out) int64
+    taps: np.ndarray  # (T, out) int64: the input index of each tap
     weight: np.ndarray | None  # (T, out) float64; None: every weight is 1
     size: int  # the input's length
 
     @property
     def T(self) -> AxisMap:  # noqa: N802 (the transpose, as for matrices)
         """The adjoint: for each input element, the outputs that read it and their weights."""
-        taps, n_out = self.index.shape
-        rows = self.index.reshape(-1)
+        taps, n_out = self.taps.shape
+        rows = self.taps.reshape(-1)
         cols = np.broadcast_to(np.arange(n_out), (taps, n_out)).reshape(-1)
         w = np.ones(rows.size) if self.weight is None else self.weight.reshape(-1)
         order = np.argsort(rows, kind="stable")
@@ -53,13 +53,13 @@ class AxisMap(NamedTuple):
         """The map along ``axis`` of x."""
         shape = (-1,) + (1,) * (x.ndim - 1 - axis)
         out = None
-        for t in range(self.index.shape[0]):
-            v = np.take(x, self.index[t], axis=axis)
+        for t in range(self.taps.shape[0]):
+            v = np.take(x, self.taps[t], axis=axis)
             if self.weight is not None:
                 v *= self.weight[t].astype(x.dtype).reshape(shape)
             out = v if out is None else np.add(out, v, out=out)
         if out is None:  # an empty output
-            out = np.zeros(x.shape[:axis] + (self.index.shape[1],) + x.shape[axis + 1:], x.dtype)
+            out = np.zeros(x.shape[:axis] + (self.taps.shape[1],) + x.shape[axis + 1:], x.dtype)
         return out
 
 
