@@ -101,7 +101,8 @@ def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = No
 
 def overlaps(a: np.ndarray) -> bool:
     """True if two elements of ``a`` are one memory location (a dim of stride 0: expand)."""
-    return 0 in a.strides and any(s == 0 and n > 1 for s, n in zip(a.strides, a.shape))
+    return (0 in a.strides and a.size > 1  # NumPy gives an empty array zero strides
+            and any(s == 0 and n > 1 for s, n in zip(a.strides, a.shape)))
 
 
 def check_inplace(t: Any) -> None:
