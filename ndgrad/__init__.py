@@ -39,6 +39,21 @@ from ndgrad.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+# torch's top-level aliases of nn.functional ops (torch.conv2d is F.conv2d)
+from ndgrad.nn.functional import (
+    channel_shuffle,
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+    group_norm,
+    layer_norm,
+    pdist,
+    pixel_shuffle,
+    pixel_unshuffle,
+)
 from ndgrad.random import (
     Generator,
     get_rng_state,

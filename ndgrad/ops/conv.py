@@ -296,5 +296,54 @@ def conv_transpose_shape(x_shape, w_shape, p: ConvParams, output_padding) -> tup
     return (x_shape[0], w_shape[1] * p.groups, *sizes)
 
 
-__all__ = ["ConvParams", "Conv", "ConvGradInput", "ConvGradWeight", "conv_transpose_shape",
-           "out_size", "offsets", "window_slices", "work", "channels_first"]
+# -- unfold and fold: im2col and col2im in PyTorch's layout ----------------------------------
+class Unfold(Primitive):
+    """Every sliding window as a column: x (N, C, *S) -> (N, C*K, L), PyTorch's F.unfold
+    (channel-major rows, kernel offsets row-major within a channel)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, ksize: Any, p: Any) -> Any:
+        n, c, *size = x.shape
+        osize = tuple(out_size(s, k, st, pad, d) for s, k, st, pad, d
+                      in zip(size, ksize, p.stride, p.pads, p.dilation))
+        ctx.ksize, ctx.p, ctx.shape = ksize, p, x.shape
+        xp = np.pad(x, ((0, 0), (0, 0)) + tuple(p.pads))
+        s0, s1, *ss = xp.strides
+        shape = (n, c, *ksize, *osize)
+        strides = (s0, s1, *(d * s for d, s in zip(p.dilation, ss)),
+                   *(st * s for st, s in zip(p.stride, ss)))
+        win = as_strided(xp, shape, strides, writeable=False)
+        return win.reshape(n, c * math.prod(ksize), math.prod(osize))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        return Fold.apply(grad, ctx.shape, ctx.ksize, ctx.p), None, None
+
+
+class Fold(Primitive):
+    """The adjoint of Unfold: columns (N, C*K, L) summed back into (N, C, *S) (F.fold)."""
+
+    @staticmethod
+    def forward(ctx: Any, cols: Any, shape: Any, ksize: Any, p: Any) -> Any:
+        n, c, *size = shape
+        ctx.ksize, ctx.p = ksize, p
+        osize = tuple(out_size(s, k, st, pad, d) for s, k, st, pad, d
+                      in zip(size, ksize, p.stride, p.pads, p.dilation))
+        cols = cols.reshape(n, c, *ksize, *osize)
+        padded = [s + lo + hi for s, (lo, hi) in zip(size, p.pads)]
+        padded = [max(q, d * (k - 1) + st * (o - 1) + 1) for q, d, k, st, o
+                  in zip(padded, p.dilation, ksize, p.stride, osize)]
+        out = np.zeros((n, c, *padded), dtype=cols.dtype)
+        for offset, where in zip(itertools.product(*map(range, ksize)),
+                                 window_slices(ksize, p.stride, p.dilation, osize)):
+            out[(slice(None), slice(None)) + where] += cols[(slice(None), slice(None)) + offset]
+        inner = tuple(slice(lo, lo + s) for (lo, _), s in zip(p.pads, size))
+        return out[(slice(None), slice(None)) + inner]
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        return Unfold.apply(grad, ctx.ksize, ctx.p), None, None, None
+
+
+__all__ = ["Unfold", "Fold", "ConvParams", "Conv", "ConvGradInput", "ConvGradWeight",
+           "conv_transpose_shape", "out_size", "offsets", "window_slices", "work", "channels_first"]

@@ -15,6 +15,8 @@ from ndgrad.nn.functional.activation import (
     elu,
     gelu,
     glu,
+    gumbel_softmax,
+    hardshrink,
     hardsigmoid,
     hardswish,
     hardtanh,
@@ -25,12 +27,14 @@ from ndgrad.nn.functional.activation import (
     prelu,
     relu,
     relu6,
+    rrelu,
     selu,
     sigmoid,
     silu,
     softmax,
     softmin,
     softplus,
+    softshrink,
     softsign,
     tanh,
     tanhshrink,
@@ -44,6 +48,7 @@ from ndgrad.nn.functional.attention import (  # the private three: torch code ca
     scaled_dot_product_attention,
 )
 from ndgrad.nn.functional.conv import (
+    bilinear,
     conv1d,
     conv2d,
     conv3d,
@@ -52,31 +57,51 @@ from ndgrad.nn.functional.conv import (
     conv_transpose3d,
     linear,
 )
+from ndgrad.nn.functional.distance import (
+    cosine_similarity,
+    pairwise_distance,
+    pdist,
+)
 from ndgrad.nn.functional.dropout import (
+    alpha_dropout,
     dropout,
     dropout1d,
     dropout2d,
+    dropout3d,
+    feature_alpha_dropout,
 )
 from ndgrad.nn.functional.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cosine_embedding_loss,
     cross_entropy,
+    gaussian_nll_loss,
     huber_loss,
     kl_div,
     l1_loss,
+    linear_cross_entropy,
     mse_loss,
     nll_loss,
+    poisson_nll_loss,
     smooth_l1_loss,
+)
+from ndgrad.nn.functional.margin import (
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_margin_loss,
+    multilabel_soft_margin_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+    triplet_margin_with_distance_loss,
 )
 from ndgrad.nn.functional.normalization import (
     batch_norm,
-    cosine_similarity,
     group_norm,
     instance_norm,
     layer_norm,
+    local_response_norm,
     normalize,
-    pairwise_distance,
 )
 from ndgrad.nn.functional.pooling import (
     adaptive_avg_pool1d,
@@ -110,6 +135,7 @@ from ndgrad.nn.functional.pooling import (
 )
 from ndgrad.nn.functional.sparse import (
     embedding,
+    embedding_bag,
     one_hot,
 )
 from ndgrad.nn.functional.upsampling import (
@@ -119,5 +145,12 @@ from ndgrad.nn.functional.upsampling import (
     upsample_nearest,
 )
 from ndgrad.nn.functional.vision import (
+    affine_grid,
+    channel_shuffle,
+    fold,
+    grid_sample,
     pad,
+    pixel_shuffle,
+    pixel_unshuffle,
+    unfold,
 )

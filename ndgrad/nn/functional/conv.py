@@ -34,6 +34,31 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return Linear.apply(input, weight, bias)
 
 
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
+             bias: Tensor | None = None) -> Tensor:
+    """y[..., o] = x1 @ weight[o] @ x2 + bias[o]: x1 (*, I), x2 (*, J), weight (O, I, J)."""
+    if input1.ndim != input2.ndim:
+        raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.ndim} and "
+                           f"{input2.ndim}")
+    if tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]):
+        raise RuntimeError(f"bilinear(): input batch dimensions do not match: got "
+                           f"{list(input1.shape)} and {list(input2.shape)}")
+    if weight.ndim != 3 or input1.shape[-1] != weight.shape[1] \
+            or input2.shape[-1] != weight.shape[2]:
+        raise RuntimeError(f"bilinear(): input sizes {input1.shape[-1]} and {input2.shape[-1]} "
+                           f"do not match weight of size {list(weight.shape)}")
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != weight.shape[0]):
+        raise RuntimeError(f"bilinear(): bias size does not match weight size: got "
+                           f"{list(bias.shape)} but output size is {weight.shape[0]}")
+    o, i, j = weight.shape
+    lead = tuple(input1.shape[:-1])
+    x1, x2 = input1.reshape(-1, i), input2.reshape(-1, j)
+    # (M, I) @ (I, O*J) -> (M, O, J), then the dot product with x2 over J
+    mixed = x1.matmul(weight.permute(1, 0, 2).reshape(i, o * j)).reshape(-1, o, j)
+    out = (mixed * x2.unsqueeze(1)).sum(-1).reshape(*lead, o)
+    return out if bias is None else out + bias
+
+
 def _conv_padding(padding: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
                   dilation: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
     """Per-dim (before, after) padding; 'same' puts the odd pixel after, as PyTorch."""
