@@ -39,6 +39,7 @@ from ndgrad.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+
 # torch's top-level aliases of nn.functional ops (torch.conv2d is F.conv2d)
 from ndgrad.nn.functional import (
     channel_shuffle,

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from ndgrad.nn.functional.activation import (
     celu,
+    celu_,
     elu,
+    elu_,
     gelu,
     glu,
     gumbel_softmax,
@@ -20,15 +22,20 @@ from ndgrad.nn.functional.activation import (
     hardsigmoid,
     hardswish,
     hardtanh,
+    hardtanh_,
     leaky_relu,
+    leaky_relu_,
     log_softmax,
     logsigmoid,
     mish,
     prelu,
     relu,
     relu6,
+    relu_,
     rrelu,
+    rrelu_,
     selu,
+    selu_,
     sigmoid,
     silu,
     softmax,
@@ -39,6 +46,7 @@ from ndgrad.nn.functional.activation import (
     tanh,
     tanhshrink,
     threshold,
+    threshold_,
 )
 from ndgrad.nn.functional.attention import (  # the private three: torch code calls them too
     _canonical_mask,
@@ -102,6 +110,7 @@ from ndgrad.nn.functional.normalization import (
     layer_norm,
     local_response_norm,
     normalize,
+    rms_norm,
 )
 from ndgrad.nn.functional.pooling import (
     adaptive_avg_pool1d,

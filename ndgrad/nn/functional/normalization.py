@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from ndgrad.autograd.grad_mode import no_grad
 from ndgrad.nn.functional.pooling import avg_pool2d, avg_pool3d
 from ndgrad.nn.functional.vision import pad
@@ -72,6 +74,23 @@ def layer_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | 
     if weight is not None:
         out = out * weight
     return out if bias is None else out + bias
+
+
+def rms_norm(input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """x / sqrt(mean(x^2) + eps) over the last len(normalized_shape) dims, times weight; eps
+    defaults to the machine epsilon of x's dtype, as PyTorch's."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size"
+                           f"{list(input.shape)}")
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps)
+    dims = tuple(range(input.ndim - k, input.ndim))
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
