@@ -189,3 +189,17 @@ def test_module_matches_torch(name: str, args: tuple, kwargs: dict, inputs: list
     for key, buf in t_mod.state_dict().items():
         np.testing.assert_allclose(n_mod.state_dict()[key].numpy(), buf.numpy(), rtol=1e-12,
                                    err_msg=key)
+
+
+@pytest.mark.parametrize("name", ["hardshrink", "softshrink", "threshold", "leaky_relu"])
+def test_piecewise_gradient_at_nan(name: str) -> None:
+    """The slope torch's vectorized kernels give at nan (0 for the shrinks, 1 for threshold,
+    the negative slope for leaky_relu)."""
+    fn = {"threshold": lambda lib, x: lib.nn.functional.threshold(x, 0.1, 2.0)}.get(
+        name, lambda lib, x: getattr(lib.nn.functional, name)(x))
+    grads = []
+    for lib in (torch, ndgrad):
+        x = lib.tensor(np.full(64, np.nan), requires_grad=True)
+        fn(lib, x).sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-7)

@@ -34,8 +34,8 @@ class LeakyRelu(Primitive):
 
 
 class Hardtanh(Primitive):
-    """clamp(x, lo, hi); slope 1 strictly inside, 0 at the bounds and outside (and 1 at nan,
-    as PyTorch's hardtanh_backward)."""
+    """clamp(x, lo, hi); slope 1 strictly inside, 0 at the bounds, outside and at nan (as
+    PyTorch's vectorized hardtanh_backward)."""
 
     @staticmethod
     def forward(ctx: Any, x: Any, lo: Any, hi: Any) -> Any:
@@ -46,7 +46,7 @@ class Hardtanh(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
-        return PiecewiseGrad.apply(grad, x, ~((x <= ctx.lo) | (x >= ctx.hi))), None, None
+        return PiecewiseGrad.apply(grad, x, (x > ctx.lo) & (x < ctx.hi)), None, None
 
 
 class Threshold(Primitive):
@@ -66,7 +66,7 @@ class Threshold(Primitive):
 
 class Shrink(Primitive):
     """hardshrink (x outside [-lambd, lambd], else 0) or softshrink (the same, moved lambd
-    toward 0); slope 0 inside the band, bounds included."""
+    toward 0); slope 0 inside the band, bounds included, and at nan (as PyTorch's)."""
 
     @staticmethod
     def forward(ctx: Any, x: Any, lambd: Any, soft: Any) -> Any:
@@ -81,8 +81,8 @@ class Shrink(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
-        inside = (x >= -ctx.lambd) & (x <= ctx.lambd)
-        return PiecewiseGrad.apply(grad, x, ~inside), None, None
+        outside = (x < -ctx.lambd) | (x > ctx.lambd)
+        return PiecewiseGrad.apply(grad, x, outside), None, None
 
 
 __all__ = ["LeakyRelu", "Hardtanh", "Threshold", "Shrink"]
