@@ -54,6 +54,7 @@ from ndgrad.nn.functional import (
     pdist,
     pixel_shuffle,
     pixel_unshuffle,
+    rms_norm,
 )
 from ndgrad.random import (
     Generator,

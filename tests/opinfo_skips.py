@@ -415,7 +415,6 @@ SKIPS: dict[str, str] = {
     "nn.functional.nll_loss": SECOND_ORDER,
     "nn.functional.pad.replicate_negative": SECOND_ORDER,
     "nn.functional.prelu": SECOND_ORDER,
-    "nn.functional.rms_norm": TODO_NNF,
     "nn.functional.silu.complex": COMPLEX,
     "nn.functional.silu_.complex": COMPLEX,
     "nn.functional.triplet_margin_with_distance_loss": TODO_NNF,
