@@ -86,6 +86,23 @@ from ndgrad.autograd.grad_mode import (
 )
 from ndgrad.linalg._products import chain_matmul
 from ndgrad.linalg._solve import lu_unpack
+
+# torch's top-level aliases of nn.functional ops (torch.conv2d is F.conv2d)
+from ndgrad.nn.functional import (
+    channel_shuffle,
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+    group_norm,
+    layer_norm,
+    pdist,
+    pixel_shuffle,
+    pixel_unshuffle,
+    rms_norm,
+)
 from ndgrad.random import (
     Generator,
     fork_rng,

@@ -118,8 +118,8 @@ assert np.array_equal(xpr.grad.numpy(), xp.grad)
 #   read as `(C, N, H, W)` through a strided view (`as_strided`), in one copy instead of nine;
 #   `weight (O, C*KH*KW) @ cols` then gives the output as `(O, N, OH, OW)` in memory, returned as
 #   an `(N, O, OH, OW)` view that the next layer reads without a copy.
-# - The backward is two more primitives, `Conv2dGradInput` (the adjoint in `x`, which is
-#   `conv_transpose2d`, with col2im inside) and `Conv2dGradWeight` (the adjoint in `w`, a matmul
+# - The backward is two more primitives, `ConvGradInput` (the adjoint in `x`, which is
+#   `conv_transpose2d`, with col2im inside) and `ConvGradWeight` (the adjoint in `w`, a matmul
 #   with the saved columns). Each one's backward is made of the other two, so a convolution can
 #   be differentiated twice (chapter 14).
 # - Max pooling never builds the window copy: it takes the max of the `KH*KW` strided views, one
@@ -130,8 +130,8 @@ assert np.array_equal(xpr.grad.numpy(), xp.grad)
 # - `ndgrad/mini/functional.py::im2col`, `ndgrad/mini/functional.py::_col2im`: the copy and its
 #   adjoint.
 # - `ndgrad/mini/functional.py::conv2d`, `ndgrad/mini/functional.py::max_pool2d`: composites.
-# - `ndgrad/ops/conv.py::Conv2d`, `ndgrad/ops/conv.py::Conv2dGradInput`,
-#   `ndgrad/ops/conv.py::Conv2dGradWeight`: one bilinear map seen from its three sides.
+# - `ndgrad/ops/conv.py::Conv`, `ndgrad/ops/conv.py::ConvGradInput`,
+#   `ndgrad/ops/conv.py::ConvGradWeight`: one bilinear map seen from its three sides.
 # - `ndgrad/ops/conv.py::_im2col`, `ndgrad/ops/conv.py::_col2im`: the fast layout.
 #
 # ## Exercises

@@ -529,10 +529,36 @@ def _relu(x: np.ndarray) -> np.ndarray:
     return x.clip(_scalar(0.0, x.dtype), _scalar(np.inf, x.dtype))
 
 
+class PiecewiseGrad(Primitive):
+    """grad * slope: the gradient of an op that is linear between kinks (relu, leaky_relu,
+    hardtanh, threshold, ...), given its slope at x (a mask, an array or a number).
+
+    x is an input only so that under create_graph the gradient stays in the graph with x, as
+    PyTorch's threshold_backward and friends do: its derivative in x is zero (the slope is
+    constant between the kinks), so gradient-penalty and Hessian code gets zeros, not "does
+    not require grad"."""
+
+    @staticmethod
+    def forward(ctx: Any, grad: Any, x: Any, slope: Any) -> Any:
+        ctx.save_for_backward(x)
+        ctx.slope, ctx.x_meta = slope, (np.shape(x), np.result_type(x))
+        if np.result_type(slope) == np.bool_:  # a mask selects: an infinite grad * 0 is nan
+            out = np.where(slope, grad, _scalar(0.0, grad.dtype))
+        else:
+            out = grad * slope
+        return out if out.dtype == grad.dtype else out.astype(grad.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (x,) = ctx.saved_like(grad)
+        zeros = np.zeros(*ctx.x_meta) if ctx.needs_input_grad[1] else None
+        return PiecewiseGrad.apply(grad, x, ctx.slope), zeros, None
+
+
 class Relu(Primitive):
     @staticmethod
     def forward(ctx: Any, x: Any) -> Any:
-        out = _relu(x)
+        out = as_ndarray(_relu(x))  # clip of a 0-d array is a scalar: saved as the output
         ctx.save_for_backward(out)
         ctx.zero = _scalar(0.0, out.dtype) if out.dtype.kind == "f" else 0
         return out
@@ -540,9 +566,8 @@ class Relu(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         (out,) = ctx.saved_like(grad)
-        # passes at nan, as torch's threshold_backward does; selected, not multiplied by the
-        # mask, so an infinite gradient where out is 0 gives 0, not inf * 0 = nan
-        return Where.apply(out != ctx.zero, grad, 0.0)
+        # passes at nan, as torch's threshold_backward does
+        return PiecewiseGrad.apply(grad, out, out != ctx.zero)
 
 
 class Abs(Primitive):

@@ -9,8 +9,10 @@ import warnings
 from typing import Any
 
 from ndgrad.nn.functional._helpers import _float_input
+from ndgrad.ops.activation import Hardtanh, LeakyRelu, Shrink, Threshold
 from ndgrad.ops.nn import Gelu, Hardswish, LogSigmoid
 from ndgrad.tensor import Tensor, where
+from ndgrad.tensor.creation import rand_like, zeros_like
 
 
 def _maybe_inplace(input: Tensor, fn: Any, inplace: bool) -> Tensor:
@@ -30,7 +32,18 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """x if x > 0 else slope * x (slope is the gradient at 0, as PyTorch)."""
-    return _maybe_inplace(input, lambda x: where(x > 0, x, x * negative_slope), inplace)
+    return _maybe_inplace(input, lambda x: LeakyRelu.apply(x, negative_slope), inplace)
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False,
+          inplace: bool = False) -> Tensor:
+    """Randomized leaky ReLU: in training each x <= 0 is scaled by its own slope drawn from
+    U(lower, upper); in evaluation by their mean."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    _float_input(input, "rrelu")
+    noise = rand_like(input.detach())._data * (upper - lower) + lower
+    return _maybe_inplace(input, lambda x: LeakyRelu.apply(x, noise), inplace)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -80,13 +93,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     """clamp(x, min_val, max_val); gradient 0 at the bounds themselves, as PyTorch."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-
-    def fn(x: Tensor) -> Tensor:
-        inside = (x > min_val) & (x < max_val)
-        # keeps x's dtype (an int64 x stays int64, as in torch) and nan (inside is False)
-        return where(inside, x, x.detach().clamp(min_val, max_val).to(x.dtype))
-
-    return _maybe_inplace(input, fn, inplace)
+    return _maybe_inplace(input, lambda x: Hardtanh.apply(x, min_val, max_val), inplace)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
@@ -155,12 +162,85 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x where x > 0, else weight * x, with one weight or one per channel (dim 1)."""
+    if weight.ndim > 1:
+        raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: "
+                           f"ndim = {weight.ndim}")
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    if weight.numel() != 1 and weight.numel() != channels:
+        raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
+                           f"parameter numbers = {weight.numel()} and channel size = "
+                           f"{channels}.")
     w = weight
     if input.ndim >= 2 and weight.numel() > 1:
         w = weight.reshape([1, -1] + [1] * (input.ndim - 2))
+    elif weight.ndim == 1 and input.ndim < 1:
+        w = weight.reshape(())
     return where(input > 0, input, input * w)
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
-    # torch's test is x <= threshold, so nan (never <= anything) stays nan
-    return _maybe_inplace(input, lambda x: where(x <= threshold, value, x), inplace)
+    """x where x > threshold, else value."""
+    return _maybe_inplace(input, lambda x: Threshold.apply(x, threshold, value), inplace)
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x where |x| > lambd, else 0."""
+    return Shrink.apply(input, lambd, False)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x - lambd above lambd, x + lambd below -lambd, 0 between."""
+    if lambd < 0:
+        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+    return Shrink.apply(input, lambd, True)
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1) -> Tensor:
+    """softmax((logits + g) / tau) with Gumbel(0, 1) noise g; ``hard``: the one-hot of its
+    argmax in value, the soft sample's gradient (straight-through)."""
+    gumbels = -(-rand_like(logits.detach()).log()).log()  # -log(Exp(1)) = -log(-log(U))
+    y_soft = ((logits + gumbels) / tau).softmax(dim)
+    if not hard:
+        return y_soft
+    index = y_soft.max(dim, keepdim=True)[1]
+    y_hard = zeros_like(logits).scatter_(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
+
+
+_threshold = threshold  # threshold_'s argument of the same name hides the function
+
+
+# torch's in-place spellings: F.relu_(x) is F.relu(x, inplace=True)
+def relu_(input: Tensor) -> Tensor:
+    return relu(input, inplace=True)
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return elu(input, alpha, inplace=True)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return celu(input, alpha, inplace=True)
+
+
+def selu_(input: Tensor) -> Tensor:
+    return selu(input, inplace=True)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+           training: bool = False) -> Tensor:
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    return _threshold(input, threshold, value, inplace=True)

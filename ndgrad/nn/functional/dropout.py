@@ -61,3 +61,49 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
               inplace: bool = False) -> Tensor:
     """Zero whole channels (N, C, H, W) with probability p."""
     return _feature_dropout(input, p, training, inplace, 2)
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels (N, C, D, H, W) with probability p."""
+    return _feature_dropout(input, p, training, inplace, 3)
+
+
+def _alpha(input: Tensor, p: float, training: bool, inplace: bool,
+           feature: bool) -> Tensor:
+    """Dropout that keeps SELU's self-normalisation: dropped values become SELU's negative
+    saturation -alpha', then an affine map a * x + b restores mean 0 and variance 1
+    (PyTorch's constants)."""
+    _check_p(p)
+    if not training or p == 0 or input.numel() == 0:
+        return input
+    if p == 1:
+        return input.mul_(0.0) if inplace else input * 0.0
+    shape = tuple(input.shape)
+    if feature:
+        if input.ndim < 2:
+            raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+        shape = shape[:2] + (1,) * (input.ndim - 2)
+    from ndgrad import random
+
+    dtype = input._data.dtype
+    keep = random.default_generator().random(shape) < 1 - p
+    alpha = 1.7580993408473766
+    a = 1.0 / np.sqrt((alpha * alpha * p + 1) * (1 - p))
+    b = Tensor._make(((keep - 1.0) * alpha * a + alpha * a * p).astype(dtype))
+    scale = Tensor._make((keep * a).astype(dtype))
+    if inplace:
+        return input.mul_(scale).add_(b)
+    return input * scale + b
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
+                  inplace: bool = False) -> Tensor:
+    """Alpha dropout for SELU networks (each element)."""
+    return _alpha(input, p, training, inplace, False)
+
+
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
+                          inplace: bool = False) -> Tensor:
+    """Alpha dropout of whole channels (dim 1)."""
+    return _alpha(input, p, training, inplace, True)

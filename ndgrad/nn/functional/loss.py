@@ -4,13 +4,16 @@ for numerical stability; the rest are composites with the reduction handled in o
 
 from __future__ import annotations
 
+import math
 import warnings
+from typing import Any
 
 import numpy as np
 
 from ndgrad.nn.functional._helpers import _float_input, _reduce, _reduction, _size_warning
 from ndgrad.nn.functional.activation import log_softmax
-from ndgrad.nn.functional.normalization import cosine_similarity
+from ndgrad.nn.functional.conv import linear
+from ndgrad.nn.functional.distance import cosine_similarity
 from ndgrad.ops.nn import BinaryCrossEntropy, CrossEntropy, LogSigmoid
 from ndgrad.tensor import Tensor, where
 
@@ -233,3 +236,87 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     cos = cosine_similarity(input1, input2, -1, 1e-12)
     loss = where(target == 1, 1 - cos, (cos - margin).clamp(min=0.0))
     return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,
+                     size_average: bool | None = None, eps: float = 1e-8,
+                     reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of a Poisson target: exp(input) - target * input for log-rate
+    inputs, else input - target * log(input + eps); ``full`` adds Stirling's approximation of
+    log(target!) where target > 1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        stirling = target * target.log() - target + 0.5 * (2 * math.pi * target).log()
+        loss = loss + stirling.masked_fill(target <= 1, 0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: bool = False,
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of target under N(input, var): 0.5 (log var + (input -
+    target)^2 / var), var clamped at eps (the clamp is invisible to the gradient, as in
+    PyTorch); var may have one dim fewer, or size 1 in one dim (shared variances)."""
+    if isinstance(var, int | float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+    v = var if isinstance(var, Tensor) else input.detach() * 0 + float(var)
+    if bool((v < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    if v.shape != input.shape:
+        if tuple(input.shape[:-1]) == tuple(v.shape):
+            v = v.unsqueeze(-1)
+        elif input.ndim == v.ndim and sum(
+                b for a, b in zip(input.shape, v.shape) if a != b) == 1:
+            pass  # heteroscedastic: one dim of size 1, broadcast
+        else:
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    v = v + (v.detach().clamp(min=eps) - v.detach())  # the clamp, value only
+    loss = 0.5 * (v.log() + (input - target) ** 2 / v)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def linear_cross_entropy(input: Tensor, linear_weight: Tensor, target: Tensor, *,
+                         linear_bias: Tensor | None = None, weight: Tensor | None = None,
+                         reduction: str = "mean", ignore_index: int | None = None,
+                         label_smoothing: float = 0.0, options: Any = None) -> Tensor:
+    """cross_entropy(linear(input, linear_weight, linear_bias), target). PyTorch's
+    ``options`` choose a chunked computation that saves memory and gives the same result;
+    ndgrad accepts them and computes the logits whole."""
+    if input.ndim < 1 or input.ndim > 2:
+        raise RuntimeError(f"expected input with dimensionality 1 or 2, got {input.ndim}")
+    if linear_weight.ndim < 2:
+        raise RuntimeError(f"expected linear_weight with dimensionality at least 2, got "
+                           f"{linear_weight.ndim}")
+    batches, in_features = tuple(input.shape[:-1]), input.shape[-1]
+    if in_features != linear_weight.shape[-1]:
+        raise RuntimeError(f"expected equal input and linear_weight last dimensions "
+                           f"(in_features), got {input.shape[-1]} and "
+                           f"{linear_weight.shape[-1]}, respectively")
+    classes, extra = linear_weight.shape[0], tuple(linear_weight.shape[1:-1])
+    if linear_bias is not None and tuple(linear_bias.shape) != (classes, *extra):
+        raise RuntimeError(f"expected linear_bias shape {(classes, *extra)}, got "
+                           f"{tuple(linear_bias.shape)}")
+    if extra and not batches:
+        raise RuntimeError(f"K-dimensional loss defined by linear_weight shape "
+                           f"{tuple(linear_weight.shape)} requires batched input, (N, "
+                           f"{in_features}), got unbatched input with shape "
+                           f"{tuple(input.shape)}")
+    logits_shape = (*batches, classes, *extra)
+    if tuple(target.shape) == logits_shape and ignore_index is not None:
+        raise RuntimeError("ignore_index cannot be specified when target contains probabilities")
+    if extra:
+        linear_weight = linear_weight.reshape(math.prod(extra) * classes, in_features)
+        if linear_bias is not None:
+            linear_bias = linear_bias.reshape(-1)
+    logits = linear(input, linear_weight, linear_bias).reshape(logits_shape)
+    return cross_entropy(logits, target, weight=weight, reduction=reduction,
+                         ignore_index=-100 if ignore_index is None else ignore_index,
+                         label_smoothing=label_smoothing)

@@ -1,5 +1,5 @@
-"""Normalization layers as functions (batch, layer, rms, group, instance norm, normalize) and the
-distances built on norms (cosine_similarity, pairwise_distance).
+"""Normalization layers as functions: batch, layer, group, instance and local response norm,
+and normalize.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ndgrad._helpers import wrap_dim
 from ndgrad.autograd.grad_mode import no_grad
+from ndgrad.nn.functional.pooling import avg_pool2d, avg_pool3d
+from ndgrad.nn.functional.vision import pad
 from ndgrad.ops.normalization import LayerNorm, RMSNorm
 from ndgrad.tensor import Tensor
 
@@ -27,6 +28,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     In training, running_mean/running_var are updated in place:
     running = (1 - momentum) * running + momentum * batch stat (the variance unbiased)."""
     if input.ndim < 2:
+        if input.numel() == 0:  # PyTorch returns an empty input as it is
+            return input.clone()
         raise ValueError(f"expected 2D or more input (got {input.ndim}D input)")
     dims = (0,) + tuple(range(2, input.ndim))
     shape = _channel_shape(input)
@@ -98,7 +101,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, "
                            f"but got input of shape {list(input.shape)} and "
                            f"num_groups={num_groups}")
-    x = input.reshape(n, num_groups, -1)
+    x = input.reshape(n, num_groups, input.numel() // (n * num_groups) if n else c // num_groups)
     centered = x - x.mean(2, keepdim=True)
     var = (centered * centered).mean(2, keepdim=True)
     out = (centered * (var + eps).rsqrt()).reshape(input.shape)
@@ -145,21 +148,22 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
     return res
 
 
-def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
-    """sum(x1/|x1| * x2/|x2|) along dim; each norm is clamped at eps (value only, as in
-    PyTorch, whose clamp runs without grad)."""
-    shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
-    a, b = x1.expand(shape), x2.expand(shape)
-    d = wrap_dim(dim, len(shape))
-
-    def norm(v: Tensor) -> Tensor:
-        sq = (v * v).sum(d, keepdim=True)
-        n = sq.clamp(min=np.finfo(v._data.dtype).tiny).sqrt()
-        return n + (n.detach().clamp(min=eps) - n.detach())
-
-    return ((a / norm(a)) * (b / norm(b))).sum(d)
-
-
-def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
-                      keepdim: bool = False) -> Tensor:
-    return (x1 - x2 + eps).norm(p, -1, keepdim)
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0) -> Tensor:
+    """x / (k + alpha * mean of x^2 over ``size`` neighbouring channels)^beta (AlexNet's
+    LRN), computed as PyTorch does: an average pool of x^2 along the channel dim."""
+    dim = input.ndim
+    if dim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {dim} dimensions)")
+    if input.numel() == 0:
+        return input
+    div = input * input
+    if dim == 3:
+        div = pad(div.unsqueeze(1), (0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool2d(div, (size, 1), stride=1).squeeze(1)
+    else:
+        sizes = input.shape
+        div = div.reshape(sizes[0], 1, sizes[1], sizes[2], -1)
+        div = pad(div, (0, 0, 0, 0, size // 2, (size - 1) // 2))
+        div = avg_pool3d(div, (size, 1, 1), stride=1).squeeze(1).reshape(sizes)
+    return input / (div * alpha + k).pow(beta)
