@@ -14,6 +14,7 @@ h * df/dz + conj(h) * conj(df/dz*).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -108,8 +109,10 @@ class Angle(Primitive):
     def forward(ctx: Any, z: Any) -> Any:
         ctx.save_for_backward(z)
         ctx.complex = z.dtype.kind == "c"
-        out = np.angle(z)
-        return out.astype(z.real.dtype if ctx.complex else z.dtype)
+        if not ctx.complex:  # pi for negatives, else 0 (-0.0 too, as torch); nan stays nan
+            return np.where(np.isnan(z), z, np.where(z < 0, z.dtype.type(math.pi), 0)
+                            ).astype(z.dtype)
+        return np.angle(z).astype(z.real.dtype)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:

@@ -272,9 +272,11 @@ class _XLog(Primitive):
     @classmethod
     def forward(cls: Any, ctx: Any, x: Any, y: Any) -> Any:
         ctx.save_for_backward(x, y)
+        # in the dtype of x and y (np.log of a Python number is a float64 NumPy scalar)
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = x * (np.log1p(y) if cls.plus_one else np.log(y))
-        return np.where((x == 0) & ~np.isnan(y), 0.0, out).astype(out.dtype, copy=False)
+            out = np.multiply(x, np.log1p(y) if cls.plus_one else np.log(y),
+                              dtype=np.result_type(x, y))
+        return np.where((x == 0) & ~np.isnan(y), out.dtype.type(0), out)
 
     @classmethod
     def backward(cls: Any, ctx: Any, grad: Any) -> Any:

@@ -22,10 +22,8 @@ from ndgrad.ops.complex import Sgn
 from ndgrad.ops.elementwise import (
     Abs,
     Add,
-    Angle,
     Ceil,
     Clamp,
-    Copysign,
     Cos,
     Div,
     Erf,
@@ -33,23 +31,15 @@ from ndgrad.ops.elementwise import (
     Expm1,
     Floor,
     FloorDivide,
-    FMax,
-    FMin,
     Fmod,
-    Frexp,
-    Ldexp,
     Log,
     Log1p,
     Log2,
     Log10,
-    LogAddExp,
-    LogAddExp2,
     Maximum,
     Minimum,
     Mul,
-    NanToNum,
     Neg,
-    NextAfter,
     Pow,
     Reciprocal,
     Relu,
@@ -67,8 +57,19 @@ from ndgrad.ops.elementwise import (
     Trunc,
     TruncDivide,
     Where,
-    Xlogy,
 )
+from ndgrad.ops.floating import (
+    Copysign,
+    FMax,
+    FMin,
+    Frexp,
+    Ldexp,
+    LogAddExp,
+    LogAddExp2,
+    NanToNum,
+    NextAfter,
+)
+from ndgrad.ops.special import Xlogy
 from ndgrad.ops.trig import Acos, Acosh, Asin, Asinh, Atan, Atan2, Atanh, Cosh, Hypot, Sinc, Sinh
 from ndgrad.tensor.base import TensorBase, _bool, _float, _int, raw
 from ndgrad.tensor.conversion import cast
@@ -667,30 +668,6 @@ class ElementwiseMixin(TensorBase):
         if self._data.dtype.kind == "b":
             raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
         return self
-
-    def angle(self) -> Any:
-        """The argument of each element as a complex number: pi for negatives, else 0."""
-        return Angle.apply(self._floating())
-
-    # a real tensor is its own conjugate and real part, as in torch
-    def conj(self) -> Any:
-        return self
-
-    conj_physical = resolve_conj = resolve_neg = conj
-
-    @property
-    def real(self) -> Any:
-        return self
-
-    @property
-    def imag(self) -> Any:
-        raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
-
-    def is_conj(self) -> _bool:
-        return False
-
-    def is_neg(self) -> _bool:
-        return False
 
     def _floating(self) -> Any:
         """Integer inputs of float functions (exp, log, ...) become the default float."""

@@ -24,7 +24,6 @@ from ndgrad.ops.special import (
     Lgamma,
     Logit,
     Polygamma,
-    Xlogy,
 )
 from ndgrad.tensor.base import TensorBase, _float, _int
 
@@ -70,13 +69,6 @@ class SpecialMixin(TensorBase):
         """I0, the modified Bessel function of the first kind of order 0."""
         return I0.apply(self._floating())
 
-    def sinc(self) -> Any:
-        """sin(pi x) / (pi x), 1 at 0 (gradient 0 there, as torch's)."""
-        x = self._floating()
-        nonzero = x != 0
-        px = x.where(nonzero, 1.0) * math.pi  # no 0/0 at 0: its nan would reach the gradient
-        return (px.sin() / px).where(nonzero, 1.0)
-
     def logit(self, eps: _float | None = None) -> Any:
         """log(x / (1 - x)), with x clamped to [eps, 1 - eps] if eps is given."""
         return Logit.apply(self._floating(), eps)
@@ -91,10 +83,6 @@ class SpecialMixin(TensorBase):
             other = self._make(np.asarray(other, dtype=nd))
         dt = _dtype.from_np(nd)
         return self.to(dt), other.to(dt)
-
-    def xlogy(self, other: Any) -> Any:
-        """x log(y), 0 where x == 0 (unless y is nan)."""
-        return Xlogy.apply(*self._float_pair(other))
 
     def igamma(self, other: Any) -> Any:
         """The regularized lower incomplete gamma P(self, other)."""
@@ -129,14 +117,8 @@ class SpecialMixin(TensorBase):
     def i0_(self) -> Any:
         return self._inplace(self.i0)
 
-    def sinc_(self) -> Any:
-        return self._inplace(self.sinc)
-
     def logit_(self, eps: _float | None = None) -> Any:
         return self._inplace(lambda: self.logit(eps))
-
-    def xlogy_(self, other: Any) -> Any:
-        return self._inplace(lambda: self.xlogy(other), arg=other)
 
     def igamma_(self, other: Any) -> Any:
         return self._inplace(lambda: self.igamma(other), arg=other)
