@@ -131,3 +131,19 @@ def test_no_file_holds_two_ideas():
     long = {str(p.relative_to(ROOT)): n for p in PKG.rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 800}
     assert not long, f"files over 800 lines: {long}"
+
+
+def test_no_method_defined_in_two_tensor_parts() -> None:
+    """Each Tensor method lives in one part: with two, the earlier part in the class's bases
+    silently wins (a real-only ``conj`` once shadowed the complex one)."""
+    from ndgrad.tensor.core import Tensor
+
+    owners: dict[str, list[str]] = {}
+    for part in Tensor.__mro__[1:]:
+        if part.__module__.startswith("ndgrad.tensor.") and part.__name__.endswith("Mixin"):
+            for name in vars(part):
+                if not (name.startswith("__") and name.endswith("__")) or callable(
+                        vars(part)[name]):
+                    owners.setdefault(name, []).append(part.__name__)
+    twice = {name: parts for name, parts in owners.items() if len(parts) > 1}
+    assert not twice, f"defined in more than one part of Tensor: {twice}"
