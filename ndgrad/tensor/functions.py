@@ -105,27 +105,27 @@ def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
              keepdim: bool = False, *, correction: Any = None, axis: Any = None,
              keepdims: bool | None = None) -> tuple[Tensor, Tensor]:
     """(var, mean) over ``dim``, with var's arguments (``var_mean(x, unbiased)`` too)."""
-    if axis is not None:
-        dim = axis
-    if keepdims is not None:
-        keepdim = keepdims
-    if isinstance(dim, bool):
-        dim, unbiased = None, dim
-    return (input.var(dim, unbiased, keepdim, correction=correction),
-            input.mean(dim, keepdim))
+    return _spread_mean(Tensor.var, input, dim, unbiased, keepdim, correction, axis, keepdims)
 
 
 def std_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,
              keepdim: bool = False, *, correction: Any = None, axis: Any = None,
              keepdims: bool | None = None) -> tuple[Tensor, Tensor]:
     """(std, mean) over ``dim``, with std's arguments."""
+    return _spread_mean(Tensor.std, input, dim, unbiased, keepdim, correction, axis, keepdims)
+
+
+def _spread_mean(spread: Any, input: Tensor, dim: Any, unbiased: bool | None, keepdim: bool,
+                 correction: Any, axis: Any, keepdims: bool | None) -> tuple[Tensor, Tensor]:
+    """(spread, mean) for var_mean and std_mean: NumPy's axis/keepdims names accepted, and a
+    bool in dim's place read as ``unbiased``, as torch's overloads do."""
     if axis is not None:
         dim = axis
     if keepdims is not None:
         keepdim = keepdims
     if isinstance(dim, bool):
         dim, unbiased = None, dim
-    return (input.std(dim, unbiased, keepdim, correction=correction),
+    return (spread(input, dim, unbiased, keepdim, correction=correction),
             input.mean(dim, keepdim))
 
 
