@@ -103,6 +103,15 @@ from ndgrad.nn.functional import (
     pixel_unshuffle,
     rms_norm,
 )
+from ndgrad.nn.functional.native import (
+    constant_pad_nd,
+    grid_sampler,
+    grid_sampler_2d,
+    grid_sampler_3d,
+    native_batch_norm,
+    native_group_norm,
+    native_layer_norm,
+)
 from ndgrad.random import (
     Generator,
     fork_rng,
@@ -150,6 +159,8 @@ from ndgrad.tensor.creation import (
     bernoulli,
     empty,
     empty_like,
+    empty_permuted,
+    empty_strided,
     eye,
     from_numpy,
     full,
@@ -167,6 +178,7 @@ from ndgrad.tensor.creation import (
     randn,
     randn_like,
     randperm,
+    scalar_tensor,
     zeros,
     zeros_like,
 )

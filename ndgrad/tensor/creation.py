@@ -59,6 +59,42 @@ def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool
     return _finish(np.empty(shape_arg(size), _float_dtype(dtype)), requires_grad, device)
 
 
+def empty_strided(size: Any, stride: Any, *, dtype: Any = None, layout: Any = None,
+                  device: Any = None, requires_grad: bool = False,
+                  pin_memory: bool = False) -> Tensor:
+    """An uninitialized tensor with the given element strides (a NumPy array can have them)."""
+    shape, strides = shape_arg(size), shape_arg(stride)
+    if len(shape) != len(strides):
+        raise RuntimeError(f"mismatch in length of strides and shape: size has {len(shape)} "
+                           f"dims, stride {len(strides)}")
+    if any(st < 0 for st in strides):
+        raise RuntimeError(f"empty_strided: negative strides are not supported, got {strides}")
+    nd = _float_dtype(dtype)
+    extent = 0 if 0 in shape else 1 + sum((n - 1) * st for n, st in zip(shape, strides))
+    buffer = np.empty(extent, nd)
+    arr = np.lib.stride_tricks.as_strided(buffer, shape, [st * nd.itemsize for st in strides])
+    return _finish(arr, requires_grad, device)
+
+
+def empty_permuted(size: Any, physical_layout: Any, *, dtype: Any = None, layout: Any = None,
+                   device: Any = None, requires_grad: bool = False,
+                   pin_memory: bool = False) -> Tensor:
+    """An uninitialized dense tensor of ``size`` whose dims lie in memory in the order
+    ``physical_layout`` (outermost first): ``(0, 2, 3, 1)`` is channels-last."""
+    shape, order = shape_arg(size), shape_arg(physical_layout)
+    if sorted(order) != list(range(len(shape))):
+        raise RuntimeError(f"empty_permuted: physical_layout must be a permutation of the "
+                           f"dims 0..{len(shape) - 1}, got {list(order)}")
+    physical = np.empty([shape[d] for d in order], _float_dtype(dtype))
+    return _finish(physical.transpose(np.argsort(order)), requires_grad, device)
+
+
+def scalar_tensor(s: Any, *, dtype: Any = None, layout: Any = None, device: Any = None,
+                  requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """A 0-d tensor holding the number ``s``, of the default float dtype unless ``dtype``."""
+    return _finish(np.array(s, _float_dtype(dtype)), requires_grad, device)
+
+
 @factory_out
 def full(size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
