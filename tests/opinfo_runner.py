@@ -63,6 +63,9 @@ TOL = {  # (forward, gradients) tolerances, as rtol and atol
 DTYPES = {getattr(torch, n): getattr(ndgrad, n) for n in (
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")}
 NP_DTYPES = {t: d.np for t, d in DTYPES.items()}
+# Outputs may also be complex (fft of a real input); inputs stay real (complex is out of scope)
+OUT_DTYPES = {**NP_DTYPES, torch.complex64: np.dtype(np.complex64),
+              torch.complex128: np.dtype(np.complex128)}
 
 
 class OpError(AssertionError):
@@ -309,12 +312,12 @@ def compare(n: Any, t: Any, what: str, values: bool = True, tol: dict[str, float
     if isinstance(t, torch.Tensor):
         if not isinstance(n, ndgrad.Tensor):
             raise OpError(f"{what}: {type(n).__name__}, torch gives a Tensor")
-        if t.dtype not in NP_DTYPES:
+        if t.dtype not in OUT_DTYPES:
             raise UnsupportedSampleError(f"torch's output is {t.dtype}")
         a = n._data
         if tuple(a.shape) != tuple(t.shape):
             raise OpError(f"{what}: shape {tuple(a.shape)}, torch's {tuple(t.shape)}")
-        if a.dtype != NP_DTYPES[t.dtype]:
+        if a.dtype != OUT_DTYPES[t.dtype]:
             raise OpError(f"{what}: dtype {n.dtype}, torch's {t.dtype}")
         if values:
             _close(a, t.detach().resolve_conj().resolve_neg().numpy(force=True), what, tol)
@@ -346,13 +349,14 @@ def _close(a: np.ndarray, b: np.ndarray, what: str, tol: dict[str, float] | None
         if not np.array_equal(a, b):
             raise OpError(f"{what}: values differ from torch's\n{_diff(a, b)}")
         return
-    tol = tol or TOL.get(b.dtype, TOL[np.dtype(np.float32)])[0]
+    real = np.dtype(b.dtype.char.lower()) if b.dtype.kind == "c" else b.dtype
+    tol = tol or TOL.get(real, TOL[np.dtype(np.float32)])[0]
     if not np.allclose(a, b, equal_nan=True, **tol):
         raise OpError(f"{what}: values differ from torch's ({tol})\n{_diff(a, b)}")
 
 
 def _diff(a: np.ndarray, b: np.ndarray) -> str:
-    bad = ~np.isclose(a, b, equal_nan=True) if b.dtype.kind == "f" else a != b
+    bad = ~np.isclose(a, b, equal_nan=True) if b.dtype.kind in "fc" else a != b
     where = np.argwhere(np.atleast_1d(bad))[:3]
     a1, b1 = np.atleast_1d(a), np.atleast_1d(b)
     return "; ".join(f"at {tuple(w)}: {a1[tuple(w)]!r} vs {b1[tuple(w)]!r}" for w in where)
@@ -496,7 +500,17 @@ def _process(sample: _Sample, out: Any, lib: Any) -> list[Any]:
 
 
 def _differentiable(t: Any) -> bool:
-    return isinstance(t, torch.Tensor) and t.requires_grad and t.dtype.is_floating_point
+    return isinstance(t, torch.Tensor) and t.requires_grad and (
+        t.dtype.is_floating_point or t.dtype.is_complex)
+
+
+def _cotangent(rng: np.random.Generator, t: Any) -> np.ndarray:
+    """A random vector for the vector-Jacobian product, complex for a complex output."""
+    nd = OUT_DTYPES[t.dtype]
+    c = rng.standard_normal(t.shape)
+    if nd.kind == "c":
+        c = c + 1j * rng.standard_normal(t.shape)
+    return c.astype(nd)
 
 
 def _check_grad(op: Any, sample: _Sample, t_out: Any, n_out: Any, what: str,
@@ -512,7 +526,7 @@ def _check_grad(op: Any, sample: _Sample, t_out: Any, n_out: Any, what: str,
     if not pick:
         return
     rng = np.random.default_rng(0)
-    cots = [rng.standard_normal(t_outs[j].shape).astype(NP_DTYPES[t_outs[j].dtype]) for j in pick]
+    cots = [_cotangent(rng, t_outs[j]) for j in pick]
     gradgrad = dtype == torch.float64 and op.supports_gradgrad
     try:
         tg = torch.autograd.grad([t_outs[j] for j in pick], t_ins,
