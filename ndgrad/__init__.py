@@ -318,7 +318,7 @@ lgamma digamma mvlgamma erfc erfinv i0 sinc logit igamma igammac
 ger inner vdot addmm addmv addr baddbmm addbmm det logdet slogdet inverse pinverse
 matrix_power matrix_exp cholesky cholesky_inverse cholesky_solve lu lu_solve triangular_solve qr svd
 geqrf orgqr ormqr is_complex real imag conj conj_physical resolve_conj resolve_neg is_conj
-is_neg angle
+is_neg angle stft istft
 """.split()
 _POINTWISE = """
 asin acos atan atan2 arcsin arccos arctan arctan2 sinh cosh asinh acosh atanh arcsinh arccosh

@@ -140,7 +140,6 @@ SKIPS: dict[str, str] = {
     "sparse.sampled_addmm": SPARSE,
     "special.bessel_j0": TORCH_OFF,
     "special.bessel_y1": TORCH_OFF,
-    "stft": TODO_LINALG,
     "svd_lowrank": TODO_LINALG,
     "to_sparse": SPARSE,
     "torch._scaled_mm": CUDA,

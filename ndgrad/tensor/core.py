@@ -38,13 +38,15 @@ from ndgrad.tensor.reduce import ReduceMixin
 from ndgrad.tensor.shape import ShapeMixin
 from ndgrad.tensor.sort import SortMixin
 from ndgrad.tensor.special import SpecialMixin
+from ndgrad.tensor.spectral import SpectralMixin
 from ndgrad.utils.hooks import RemovableHandle
 
 _new = object.__new__
 
 
 class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, ReduceMixin, ShapeMixin,
-             IndexMixin, SortMixin, LinalgMixin, RandomMixin, SpecialMixin, ComplexMixin):
+             IndexMixin, SortMixin, LinalgMixin, RandomMixin, SpecialMixin, ComplexMixin,
+             SpectralMixin):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autograd."""
 
     def __init__(self, *args: Any, dtype: Any = None, device: Any = None,
