@@ -40,6 +40,20 @@ def _scores(q: Any, k: Any, bias: Any, scale: float) -> Any:
     return s + bias  # a Tensor (create_graph), or a mask with more leading dims than q and k
 
 
+def _empty_like_query(q: np.ndarray, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """An empty output of ``shape`` whose leading dims are laid out in memory as q's are.
+
+    Heads split off as ``x.view(B, T, h, d).transpose(1, 2)`` keep (B, T, h, d) order in
+    memory; an output in that order makes the usual ``y.transpose(1, 2).contiguous()`` free,
+    as torch's attention kernels do."""
+    lead = len(shape) - 2
+    if q.ndim != len(shape) or lead < 1 or q.shape[:-1] != shape[:-1]:
+        return np.empty(shape, dtype)
+    strides = q.strides[:-1]
+    order = sorted(range(q.ndim - 1), key=lambda i: -strides[i]) + [q.ndim - 1]
+    return np.empty([shape[i] for i in order], dtype).transpose(np.argsort(order))
+
+
 def _softmax_lse(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """softmax of s along its last axis, in place, and each row's log-sum-exp (..., L, 1).
 
@@ -77,7 +91,8 @@ class ScaledDotProductAttention(Primitive):
             p, lse = _softmax_lse(s)
         if drop is not None:
             p *= drop
-        out = p @ v
+        out = np.matmul(p, v, out=_empty_like_query(q, p.shape[:-1] + v.shape[-1:],
+                                                     np.result_type(p, v)))
         ctx.save_for_backward(q, k, v, out, bias)
         ctx.lse, ctx.scale, ctx.drop = lse, scale, drop
         return out

@@ -250,6 +250,14 @@ class LogSigmoid(Primitive):
         return grad * Sigmoid.apply(-x)
 
 
+def _softmax_from_lse(x: np.ndarray, xmax: np.ndarray, log_s: np.ndarray) -> np.ndarray:
+    """softmax of each row of x from its max and log-sum-exp(x - max) (M, 1): one new (M, C)
+    array. (x - max) - log_s, in this order, keeps float32 exact for huge logits, as torch."""
+    p = np.subtract(x, xmax)
+    p -= log_s
+    return np.exp(p, out=p)
+
+
 class CrossEntropy(Primitive):
     """Fused log_softmax + nll (+ label smoothing) for class-index targets.
 
@@ -267,9 +275,10 @@ class CrossEntropy(Primitive):
         m, c = x.shape
         # the max of each row, for a stable exp (reduced along the long, contiguous axis)
         xmax = np.ascontiguousarray(x.T).max(0)[:, None] if c else np.zeros((m, 1), x.dtype)
-        e = np.exp(x - xmax)
-        s = e.sum(1)
-        lse = np.log(s) + xmax[:, 0]  # logsumexp of each row, without overflow
+        e = np.subtract(x, xmax)
+        s = np.exp(e, out=e).sum(1)
+        log_s = np.log(s)
+        lse = log_s + xmax[:, 0]  # logsumexp of each row, without overflow
         # the usual case, every target a class and none ignored, takes one check
         lo, hi = (int(np.minimum.reduce(target)), int(np.maximum.reduce(target))) if m else (0, 0)
         if 0 <= lo and hi < c and not lo <= ignore_index <= hi:
@@ -292,7 +301,10 @@ class CrossEntropy(Primitive):
             dot = x.sum(1) if weight is None else x @ weight  # sum_c w_c x_ic
             loss = (1 - eps) * loss + (eps / c) * (lse * wsum - dot) * valid
         denom = (m if wy is None else wy.sum()) if reduction == "mean" else None
-        ctx.save_for_backward(x, e, s)  # softmax = e / s, formed in backward
+        # softmax = exp(x - lse), formed again in backward: x and each row's lse (as max and
+        # log_s) are kept, not the exponentials (M, C): torch keeps as little (peak memory)
+        ctx.save_for_backward(x)
+        ctx.shift = xmax, log_s[:, None]
         ctx.t, ctx.valid, ctx.wy, ctx.weight, ctx.wsum = t, valid, wy, weight, wsum
         ctx.denom, ctx.reduction, ctx.eps = denom, reduction, eps
         if reduction == "none":
@@ -307,7 +319,7 @@ class CrossEntropy(Primitive):
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
-        x, e, s = ctx.saved_like(grad)
+        (x,) = ctx.saved_like(grad)
         m, c = x.shape
         eps, weight, valid, t = ctx.eps, ctx.weight, ctx.valid, ctx.t
         on_arrays = isinstance(grad, np.ndarray)
@@ -315,7 +327,8 @@ class CrossEntropy(Primitive):
         if on_arrays and ctx.wy is None and not eps and m:  # usual: (softmax - onehot) * r
             # denom = m > 0, as a 0-d array: NumPy divides by a Python int more slowly
             rv = grad / np.array(ctx.denom, grad.dtype) if ctx.reduction == "mean" else grad
-            gx = e * (rv / s).astype(dt)[:, None]
+            gx = _softmax_from_lse(x, *ctx.shift)
+            gx *= np.reshape(rv, (-1, 1)).astype(dt, copy=False)
             gx[np.arange(m), t] -= rv
             return gx
         wy = _ones(m, dt) if ctx.wy is None else ctx.wy
@@ -337,7 +350,8 @@ class CrossEntropy(Primitive):
         with np.errstate(divide="ignore", invalid="ignore"):
             rv = grad / ctx.denom if ctx.reduction == "mean" else grad
         rv = np.where(valid, rv, 0).astype(dt, copy=False)  # (M,)
-        gx = e * (a * rv / s).astype(dt)[:, None]
+        gx = _softmax_from_lse(x, *ctx.shift)
+        gx *= (a * rv).astype(dt)[:, None]
         gx[np.arange(m), t] -= (1 - eps) * wy * rv
         if eps > 0:
             gx -= ((eps / c) * valid * rv)[:, None] * (1 if weight is None else weight)
