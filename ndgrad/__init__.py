@@ -123,6 +123,13 @@ from ndgrad.random import (
 )
 from ndgrad.scalar import Value
 from ndgrad.serialization import load, save
+from ndgrad.signal.windows import (
+    bartlett_window,
+    blackman_window,
+    hamming_window,
+    hann_window,
+    kaiser_window,
+)
 from ndgrad.tensor import (
     Size,
     Tensor,
