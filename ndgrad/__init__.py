@@ -123,6 +123,13 @@ from ndgrad.random import (
 )
 from ndgrad.scalar import Value
 from ndgrad.serialization import load, save
+from ndgrad.signal.windows import (
+    bartlett_window,
+    blackman_window,
+    hamming_window,
+    hann_window,
+    kaiser_window,
+)
 from ndgrad.tensor import (
     Size,
     Tensor,
@@ -270,7 +277,8 @@ newaxis = None
 
 # Subpackages that load when first used, as ``ndgrad.viz`` after a bare ``import ndgrad``
 # (viz imports graphviz only when it draws)
-_LAZY_SUBMODULES = ("distributions", "fft", "func", "linalg", "special", "testing", "viz")
+_LAZY_SUBMODULES = (
+    "distributions", "fft", "func", "linalg", "masked", "special", "testing", "viz")
 
 
 def __getattr__(name: str) -> ModuleType:

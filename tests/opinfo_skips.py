@@ -22,7 +22,6 @@ TODO_NNF = f"{TODO} (nnf)"  # nn.functional
 TODO_OPINFO = f"{TODO} (opinfo)"  # pointwise ops
 TODO_SHAPES = f"{TODO} (shapes)"  # reductions, shape and index ops
 TODO_SURFACE = f"{TODO} (surface)"  # random sampling, creation, conversions
-UNASSIGNED = f"{TODO} (torch.masked, torch.signal: outside issue 11's namespaces)"
 # torch's bessel_j0/j1/y0/y1 and airy_ai drop the implicit leading 1 of Cephes' p1evl
 # denominators: up to 2e-5 off near x = 5; ndgrad's match mpmath (tests/test_special.py)
 TORCH_OFF = "torch's values are wrong here (ndgrad's are checked against mpmath)"
@@ -73,25 +72,6 @@ SKIPS: dict[str, str] = {
     "linalg.lu_factor": TODO_LINALG,
     "linalg.lu_factor_ex": TODO_LINALG,
     "logcumsumexp": TODO_SHAPES,
-    "masked.amax": UNASSIGNED,
-    "masked.amin": UNASSIGNED,
-    "masked.argmax": UNASSIGNED,
-    "masked.argmin": UNASSIGNED,
-    "masked.cumprod": UNASSIGNED,
-    "masked.cumsum": UNASSIGNED,
-    "masked.log_softmax": UNASSIGNED,
-    "masked.logaddexp": UNASSIGNED,
-    "masked.logsumexp": UNASSIGNED,
-    "masked.mean": UNASSIGNED,
-    "masked.median": UNASSIGNED,
-    "masked.norm": UNASSIGNED,
-    "masked.normalize": UNASSIGNED,
-    "masked.prod": UNASSIGNED,
-    "masked.softmax": UNASSIGNED,
-    "masked.softmin": UNASSIGNED,
-    "masked.std": UNASSIGNED,
-    "masked.sum": UNASSIGNED,
-    "masked.var": UNASSIGNED,
     "matrix_exp": TODO_LINALG,
     "max_pool2d_with_indices_backward": PRIVATE,
     "native_batch_norm": SECOND_ORDER,
@@ -124,17 +104,6 @@ SKIPS: dict[str, str] = {
     "resize__": LAYOUT,
     "resize_as_": LAYOUT,
     "resize_as__": LAYOUT,
-    "signal.windows.bartlett": UNASSIGNED,
-    "signal.windows.blackman": UNASSIGNED,
-    "signal.windows.cosine": UNASSIGNED,
-    "signal.windows.exponential": UNASSIGNED,
-    "signal.windows.gaussian": UNASSIGNED,
-    "signal.windows.general_cosine": UNASSIGNED,
-    "signal.windows.general_hamming": UNASSIGNED,
-    "signal.windows.hamming": UNASSIGNED,
-    "signal.windows.hann": UNASSIGNED,
-    "signal.windows.kaiser": UNASSIGNED,
-    "signal.windows.nuttall": UNASSIGNED,
     "slice": PRIVATE,
     "sparse.mm.reduce": SPARSE,
     "sparse.sampled_addmm": SPARSE,

@@ -188,8 +188,8 @@ class Prod(Primitive):
         x, out = ctx.saved_like(grad)
         d, n = ctx.dim, x.shape[ctx.dim]
         grad = grad.reshape(ctx.kshape)
-        if n <= 1:  # the product of no other elements is 1 (and the gradient of nothing is empty)
-            return grad.expand(x.shape), None, None
+        # n <= 1 takes the same formulas (the product of no other elements is 1), so that the
+        # gradient is a function of x under create_graph, with torch's zero second derivative
         if not ctx.has_zero:
             return grad * (out.reshape(ctx.kshape) / x), None, None  # torch's formula
         # with zeros: the products of the elements before and after each one, no division

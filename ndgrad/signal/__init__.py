@@ -1,0 +1,5 @@
+"""ndgrad.signal: torch.signal's window functions (``ndgrad.signal.windows``)."""
+
+from ndgrad.signal import windows
+
+__all__ = ["windows"]
