@@ -141,8 +141,10 @@ class Logcumsumexp(Primitive):
 
     @staticmethod
     def forward(ctx: Any, x: Any, dim: Any) -> Any:
-        out = np.logaddexp.accumulate(x.reshape(-1) if x.ndim == 0 else x, axis=dim)
-        out = out.reshape(x.shape)
+        # float32/16 accumulate in float64 and round once, as torch's CPU kernel does
+        acc = np.promote_types(x.dtype, np.float64) if x.dtype.kind == "f" else x.dtype
+        out = np.logaddexp.accumulate(x.reshape(-1) if x.ndim == 0 else x, axis=dim, dtype=acc)
+        out = out.reshape(x.shape).astype(x.dtype, copy=False)
         ctx.dim = dim
         ctx.save_for_backward(x, out)
         return out
