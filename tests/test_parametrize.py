@@ -158,6 +158,7 @@ def test_custom_parametrization_trains_as_torch():
     assert nd_p.type_before_parametrizations(n_mod) is nn.Linear
     assert nd_p.type_before_parametrizations(nn.Linear(2, 2)) is nn.Linear
     assert list(n_mod.state_dict()) == ["bias", "parametrizations.weight.original"]
+    assert repr(n_mod) == repr(t_mod)
     w = to_np(n_mod.weight)
     np.testing.assert_array_equal(w, w.T)
     check_training(t_mod, n_mod, (3, 4))
@@ -552,3 +553,52 @@ def test_exports_as_torch():
         assert callable(getattr(nn.utils, name))
     for name in t_p.__all__ if hasattr(t_p, "__all__") else ():
         assert hasattr(nd_p, name), name
+
+
+class Batched:
+    """A module holding a batch of matrices, to parametrize (forward: x @ each matrix)."""
+
+    def __new__(cls, lib, shape=(2, 5, 3)):
+        class BatchedMatrices(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                lib.manual_seed(0)
+                self.weight = lib.nn.Parameter(lib.randn(*shape))
+
+            def forward(self, x):
+                return x @ self.weight
+
+        return BatchedMatrices()
+
+
+@pytest.mark.parametrize("omap", ["matrix_exp", "cayley", "householder"])
+def test_orthogonal_batch_of_matrices(omap):
+    t_mod, n_mod = parametrized_pair(
+        Batched, lambda lib, m: lib.nn.utils.parametrizations.orthogonal(m, orthogonal_map=omap))
+    w = to_np(n_mod.weight)
+    np.testing.assert_allclose(w.transpose(0, 2, 1) @ w, np.broadcast_to(np.eye(3), (2, 3, 3)),
+                               atol=1e-10)
+    check_training(t_mod, n_mod, (2, 4, 5))
+
+
+@pytest.mark.parametrize("parametrize", [
+    lambda lib, m: lib.nn.utils.parametrizations.weight_norm(m),
+    lambda lib, m: lib.nn.utils.parametrizations.spectral_norm(m),
+    lambda lib, m: lib.nn.utils.parametrizations.orthogonal(m, orthogonal_map="householder"),
+])
+def test_float32_keeps_dtype_and_matches(parametrize):
+    t_mod, n_mod = make_pair(linear_tall)
+    t_mod, n_mod = t_mod.float(), n_mod.float()
+    parametrize(torch, t_mod)
+    parametrize(ndgrad, n_mod)
+    n_mod.load_state_dict(sd_to_nd(t_mod.state_dict()))
+    assert n_mod.weight.dtype == ndgrad.float32
+    assert all(v.dtype == ndgrad.float32 for v in n_mod.state_dict().values())
+    x = rand(4, 3).astype(np.float32)
+    t_out, n_out = t_mod(torch.from_numpy(x)), n_mod(ndgrad.tensor(x))
+    np.testing.assert_allclose(to_np(n_out), to_np(t_out), rtol=1e-5, atol=1e-5)
+    t_out.square().sum().backward()
+    n_out.square().sum().backward()
+    t_params = dict(t_mod.named_parameters())
+    for k, p in n_mod.named_parameters():
+        np.testing.assert_allclose(to_np(p.grad), to_np(t_params[k].grad), rtol=1e-4, atol=1e-5)
