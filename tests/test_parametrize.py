@@ -202,6 +202,11 @@ def test_buffer_parametrization_and_cached():
         assert n_mod.running_var is a
     assert n_mod.running_var is not a
     assert nd_p._cache == {}
+    t_p.remove_parametrizations(t_mod, "running_var")
+    nd_p.remove_parametrizations(n_mod, "running_var")
+    assert "running_var" in n_mod._buffers and type(n_mod) is nn.BatchNorm1d
+    assert list(n_mod.state_dict()) == list(t_mod.state_dict())
+    close(n_mod.running_var, t_mod.running_var)
 
 
 def test_remove_parametrizations_as_torch():

@@ -81,9 +81,9 @@ class _SpectralNorm(Module):
         self.eps = eps
         if ndim > 1:
             self.n_power_iterations = n_power_iterations
-            weight_mat = _reshape_weight_to_matrix(weight, self.dim)
-            h, w = weight_mat.shape
-            with no_grad():
+            with no_grad():  # the initial vectors are not part of any graph
+                weight_mat = _reshape_weight_to_matrix(weight, self.dim)
+                h, w = weight_mat.shape
                 u = normalize(weight_mat.new_empty(h).normal_(0, 1), dim=0, eps=eps)
                 v = normalize(weight_mat.new_empty(w).normal_(0, 1), dim=0, eps=eps)
             self.register_buffer("_u", u)
