@@ -8,6 +8,7 @@ these registries in definition order, so names and order match PyTorch's.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -112,6 +113,21 @@ class Module:
         handle = RemovableHandle(self._forward_pre_hooks)
         self._forward_pre_hooks[handle.id] = hook
         return handle
+
+    def _register_load_state_dict_pre_hook(self, hook: Callable[..., Any],
+                                           with_module: bool = False) -> RemovableHandle:
+        """Call ``hook(state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` (``module`` first ``with_module``) before this module
+        loads its entries, e.g. to rename old checkpoint keys in ``state_dict``."""
+        hooks = self.__dict__.setdefault("_load_state_dict_pre_hooks", {})
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = functools.partial(hook, self) if with_module else hook
+        return handle
+
+    def register_load_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` before this module loads its entries."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
 
     # -- registration ------------------------------------------------------------------------
     def register_parameter(self, name: str, param: Parameter | None) -> None:
@@ -535,6 +551,9 @@ class Module:
         stack: list[tuple[str, Module]] = [("", self)]
         while stack:
             pre, module = stack.pop()
+            # pre-hooks edit the shared dict before it is split, so renamed keys reach children
+            for hook in list(module.__dict__.get("_load_state_dict_pre_hooks", {}).values()):
+                hook(state_dict, pre, {}, strict, missing_keys, unexpected_keys, error_msgs)
             child_sd = {k: v for k, v in state_dict.items() if k.startswith(pre)} if pre \
                 else state_dict
             module._load_from_state_dict(child_sd, pre, True, missing_keys, unexpected_keys,
