@@ -6,7 +6,8 @@ kwargs, lists of tensors, dtypes, torch.Size, devices), calls ndgrad's op of the
 (top-level function, Tensor method or property, ``nn.functional.X``, ``linalg.X``, ``fft.X``,
 ``special.X``) and torch's, and compares:
 
-- the outputs: structure, shape, dtype and values;
+- the outputs: structure, shape, dtype and values (for ops in ``GAUGE``, whose singular vectors
+  are defined up to sign, the values of the sample's gauge-invariant ``output_process_fn_grad``);
 - the method variant and every alias (``absolute`` for ``abs``) on the first sample;
 - the gradient: one vector-Jacobian product with a fixed random cotangent for every output,
   against every input that requires grad;
@@ -53,6 +54,10 @@ NAMESPACES = ("nn.functional", "linalg", "fft", "special", "masked", "signal.win
 UNINITIALIZED = frozenset("""
 empty empty_like empty_permuted empty_strided new_empty new_empty_strided
 """.split())
+
+# Ops whose outputs are defined up to a gauge (the sign of each singular vector): their values are
+# compared through the sample's output_process_fn_grad (U V^H and S), as torch's own tests do.
+GAUGE = frozenset("svd_lowrank pca_lowrank".split())
 
 TOL = {  # (forward, gradients) tolerances, as rtol and atol
     np.dtype(np.float64): (dict(rtol=1e-7, atol=1e-7), dict(rtol=1e-6, atol=1e-6)),
@@ -467,7 +472,11 @@ def check_op(op: Any, dtype: torch.dtype, limit: int | None = LIMIT, reference: 
                 if t_out is NotImplemented:  # x.__rsub__(y) for a y it does not take
                     continue
                 n_out = sample.nd(fn, what)
-                compare(n_out, t_out, f"{what} output", values=key(op) not in UNINITIALIZED)
+                compare(n_out, t_out, f"{what} output",
+                        values=key(op) not in UNINITIALIZED | GAUGE)
+                if key(op) in GAUGE:
+                    compare(_process(sample, n_out, ndgrad), _process(sample, t_out, torch),
+                            f"{what} output (gauge-invariant)")
                 if checked == 0:  # the method variant and the aliases, on the first sample
                     for name, variant in extra:
                         compare(sample.nd(variant, f"{what} {name}"), t_out, f"{what} {name}",
@@ -596,10 +605,15 @@ def _is_random(op: Any, sample: _Sample) -> bool:
         return fn(*args, **kwargs)
 
     try:
-        a = [_values(x) for x in _flat(_torch_call(sample.torch, op.op))]  # x.uniform_() returns x
+        first = _flat(_torch_call(sample.torch, op.op))
+        a = [_values(x) for x in first]  # x.uniform_() returns x
         b = _flat(_torch_call(sample.torch, rebind(op.op, torch, other_seed)))
     except Exception:
         raise UnsupportedSampleError("torch refuses this sample") from None
+    if key(op) in GAUGE:  # the gauge-invariant values, equal up to rounding
+        a, b = _process(sample, first, torch), _process(sample, b, torch)
+        return not all(np.allclose(_values(x), _values(y), rtol=1e-5, atol=1e-5)
+                       for x, y in zip(a, b))
     return not all(_equal(x, y) for x, y in zip(a, b))
 
 
@@ -626,17 +640,21 @@ def _check_random(op: Any, sample: _Sample, fn: Callable[..., Any], what: str) -
         raise UnsupportedSampleError("torch refuses this sample") from None
     size = max(1, sum(t.numel() for t in _flat(first) if isinstance(t, torch.Tensor)))
     draws = max(2, min(500, math.ceil(10000 / size)))
-    outs = _flat(first)
+
+    def flat(out: Any, lib: Any) -> list[Any]:  # for gauge ops: their gauge-invariant values
+        return _process(sample, out, lib) if key(op) in GAUGE else _flat(out)
+
+    outs = flat(first, torch)
     # values copied at each draw: an in-place op (x.uniform_()) returns the same tensor each time
     t_vals = [[_values(t) for t in outs]]
-    t_vals += [[_values(t) for t in _flat(_torch_call(sample.torch, t_fn))]
+    t_vals += [[_values(t) for t in flat(_torch_call(sample.torch, t_fn), torch)]
                for _ in range(draws - 1)]
     n_vals = []
     for d in range(draws):
         n = sample.nd(n_fn, what)
         if d < 3:
             compare(n, first, f"{what} output", values=False)
-        n_vals.append([_values(v) for v in _flat(n)])
+        n_vals.append([_values(v) for v in flat(n, ndgrad)])
     for j, t in enumerate(outs):
         if isinstance(t, torch.Tensor) and t.numel():
             a = np.concatenate([v[j].ravel() for v in n_vals]).astype(np.float64)
