@@ -86,7 +86,6 @@ SKIPS: dict[str, str] = {
     "masked.std": UNASSIGNED,
     "masked.sum": UNASSIGNED,
     "masked.var": UNASSIGNED,
-    "matrix_exp": TODO_LINALG,
     "max_pool2d_with_indices_backward": PRIVATE,
     "native_batch_norm": SECOND_ORDER,
     "native_dropout_backward": PRIVATE,

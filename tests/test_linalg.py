@@ -174,6 +174,16 @@ def test_norm_matrix_orders_refused_as_torch():
             lib.norm(x[0], "bad")
 
 
+def test_matrix_exp_float32_is_accurate_normwise():
+    # the OpInfo sweep compares float32 normwise: torch's own float32 result is off by 5e-2
+    # here (at entries of 0.1); ndgrad's computes in float64 and rounds once
+    x = np.random.default_rng(0).uniform(-9, 9, (2, 5, 5)).astype(np.float32)
+    exact = torch.matrix_exp(torch.tensor(x, dtype=torch.float64)).numpy()
+    got = ndgrad.matrix_exp(ndgrad.tensor(x))
+    assert got.dtype == ndgrad.float32
+    assert np.abs(got.numpy() - exact).max() <= 2e-7 * np.abs(exact).max()
+
+
 def test_in_place_products():
     check_op([(2, 3), (2, 4), (4, 3)], lambda i, a, b: i.clone().addmm_(a, b, beta=0.5))
     check_op([(2, 3), (2,), (3,)], lambda i, a, b: i.clone().addr_(a, b, alpha=2))
