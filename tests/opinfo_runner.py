@@ -55,9 +55,10 @@ UNINITIALIZED = frozenset("""
 empty empty_like empty_permuted empty_strided new_empty new_empty_strided
 """.split())
 
-# Ops whose outputs are defined up to a gauge (the sign of each singular vector): their values are
-# compared through the sample's output_process_fn_grad (U V^H and S), as torch's own tests do.
-GAUGE = frozenset("svd_lowrank pca_lowrank".split())
+# Ops whose outputs are defined up to a gauge (the sign or phase of each singular vector or
+# eigenvector): their values are compared through the sample's output_process_fn_grad (U V^H
+# and S; eigenvalues and |V|), as torch's own tests do.
+GAUGE = frozenset("svd_lowrank pca_lowrank linalg.eigh linalg.eig".split())
 
 # Ops whose float32 error is bounded normwise, not entry by entry: a small entry of a large
 # exp(A) carries the rounding of the large ones (torch's float32 result is off by 5e-2 at

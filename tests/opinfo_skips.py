@@ -17,7 +17,6 @@ PRIVATE = "private ATen op, not public torch API"
 NOT_RUN = frozenset({COMPLEX, BFLOAT16, SPARSE, LAYOUT, CUDA, PRIVATE})
 
 TODO = "not implemented yet"
-TODO_LINALG = f"{TODO} (linalg)"  # ndgrad.linalg, ndgrad.fft, matrix products
 TODO_NNF = f"{TODO} (nnf)"  # nn.functional
 TODO_OPINFO = f"{TODO} (opinfo)"  # pointwise ops
 TODO_SHAPES = f"{TODO} (shapes)"  # reductions, shape and index ops
@@ -64,8 +63,6 @@ SKIPS: dict[str, str] = {
     "jiterator_binary": CUDA,
     "jiterator_binary_return_by_ref": CUDA,
     "jiterator_unary": CUDA,
-    "linalg.eig": TODO_LINALG,
-    "linalg.eigh": TODO_LINALG,
     "logcumsumexp": TODO_SHAPES,
     "masked.amax": UNASSIGNED,
     "masked.amin": UNASSIGNED,
