@@ -59,6 +59,7 @@ from ndgrad._dtype import (
 )
 from ndgrad._dtype import public_promote_types as promote_types
 from ndgrad._dtype import public_result_type as result_type
+from ndgrad._lowrank import pca_lowrank, svd_lowrank
 from ndgrad._runtime import (
     are_deterministic_algorithms_enabled,
     compile,

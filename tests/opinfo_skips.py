@@ -17,7 +17,6 @@ PRIVATE = "private ATen op, not public torch API"
 NOT_RUN = frozenset({COMPLEX, BFLOAT16, SPARSE, LAYOUT, CUDA, PRIVATE})
 
 TODO = "not implemented yet"
-TODO_LINALG = f"{TODO} (linalg)"  # ndgrad.linalg, ndgrad.fft, matrix products
 TODO_NNF = f"{TODO} (nnf)"  # nn.functional
 TODO_OPINFO = f"{TODO} (opinfo)"  # pointwise ops
 TODO_SURFACE = f"{TODO} (surface)"  # random sampling, creation, conversions
@@ -62,15 +61,6 @@ SKIPS: dict[str, str] = {
     "jiterator_binary": CUDA,
     "jiterator_binary_return_by_ref": CUDA,
     "jiterator_unary": CUDA,
-    "linalg.eig": TODO_LINALG,
-    "linalg.eigh": TODO_LINALG,
-    "linalg.ldl_factor": TODO_LINALG,
-    "linalg.ldl_factor_ex": TODO_LINALG,
-    "linalg.ldl_solve": TODO_LINALG,
-    "linalg.lu": TODO_LINALG,
-    "linalg.lu_factor": TODO_LINALG,
-    "linalg.lu_factor_ex": TODO_LINALG,
-    "matrix_exp": TODO_LINALG,
     "max_pool2d_with_indices_backward": PRIVATE,
     "native_batch_norm": SECOND_ORDER,
     "native_dropout_backward": PRIVATE,
@@ -95,8 +85,6 @@ SKIPS: dict[str, str] = {
     "nn.functional.silu.complex": COMPLEX,
     "nn.functional.silu_.complex": COMPLEX,
     "nn.functional.triplet_margin_with_distance_loss": TODO_NNF,
-    "norm.nuc": "fails: norm(p='nuc') not supported (linalg)",
-    "pca_lowrank": TODO_LINALG,
     "polar": COMPLEX,
     "resize_": LAYOUT,
     "resize__": LAYOUT,
@@ -107,7 +95,6 @@ SKIPS: dict[str, str] = {
     "sparse.sampled_addmm": SPARSE,
     "special.bessel_j0": TORCH_OFF,
     "special.bessel_y1": TORCH_OFF,
-    "svd_lowrank": TODO_LINALG,
     "to_sparse": SPARSE,
     "torch._scaled_mm": CUDA,
     "torch._scaled_mm_v2": CUDA,

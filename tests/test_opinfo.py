@@ -108,6 +108,22 @@ def test_sweep_catches_a_wrong_distribution(monkeypatch: pytest.MonkeyPatch) -> 
         runner.check_op(DB["randn"], torch.float64)
 
 
+def test_sweep_catches_a_wrong_gauge_invariant_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    # eigenvectors are compared through |V| (their sign is free), which still sees a wrong one
+    eigh = ndgrad.linalg.eigh
+
+    def rolled(A, UPLO="L"):  # type: ignore[no-untyped-def]
+        w, v = eigh(A, UPLO)
+        return w, v.roll(1, -1)
+
+    monkeypatch.setattr(ndgrad.linalg, "eigh", rolled)
+    with pytest.raises(runner.OpError, match="gauge-invariant"):
+        runner.check_op(DB["linalg.eigh"], torch.float64)
+    monkeypatch.setattr(ndgrad.linalg, "eigh", lambda A, UPLO="L": (eigh(A, UPLO)[0],
+                                                                     -eigh(A, UPLO)[1]))
+    assert runner.check_op(DB["linalg.eigh"], torch.float64) > 0  # a flipped sign is fine
+
+
 def test_sweep_reports_a_missing_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(ndgrad, "sin")
     assert runner.run(DB["sin"])[0] == "missing"

@@ -9,10 +9,19 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
+from ndgrad._helpers import not_implemented_for
 from ndgrad.linalg import _common as c
-from ndgrad.ops.decomp import Det, LUFactor, MatrixExp, Pinv, Slogdet
+from ndgrad.ops.decomp import Det, LDLFactor, LUFactor, MatrixExp, Pinv, Slogdet
 from ndgrad.ops.decomp import lu_unpack as unpack_factors
-from ndgrad.ops.solve import CholeskySolve, Inv, Solve, SolveTriangular, check_input, mH
+from ndgrad.ops.solve import (
+    CholeskySolve,
+    Inv,
+    LDLSolve,
+    Solve,
+    SolveTriangular,
+    check_input,
+    mH,
+)
 
 
 def _square(fn: str, A: Any) -> None:
@@ -167,6 +176,53 @@ def lu_solve(LU: Any, pivots: Any, B: Any, *, left: bool = True, adjoint: bool =
         return SolveTriangular.apply(LU, y, False, False, True) @ p.mT
     y = SolveTriangular.apply(mH(LU), B @ p, True, False, True)  # X = B P L^-H U^-H
     return SolveTriangular.apply(mH(LU), y, False, False, False)
+
+
+def ldl_factor_ex(A: Any, *, hermitian: bool = False, check_errors: bool = False) -> Any:
+    """(LD, pivots, info): A = L D L^T of the symmetric A (its lower triangle read) with
+    Bunch-Kaufman pivoting, packed as LAPACK's sytrf. ``hermitian`` is the same factorization
+    for real matrices. Not differentiable, as torch's."""
+    c.tensor_arg("linalg_ldl_factor_ex", "A", 1, A)
+    check_input("torch.linalg.ldl_factor_ex", A._data)
+    if A._data.dtype == np.float16:
+        raise not_implemented_for("ldl_factor_kernel_cpu", A._data.dtype)
+    fn = "torch.linalg.ldl_factor" + ("_ex" if check_errors else "")
+    return c.linalg_ldl_factor_ex(*LDLFactor.apply(A, fn, check_errors))
+
+
+def ldl_factor(A: Any, *, hermitian: bool = False) -> Any:
+    """(LD, pivots) of A (see ldl_factor_ex); an exactly singular D raises."""
+    c.tensor_arg("linalg_ldl_factor", "A", 1, A)
+    check_input("torch.linalg.ldl_factor", A._data)
+    if A._data.dtype == np.float16:
+        raise not_implemented_for("ldl_factor_kernel_cpu", A._data.dtype)
+    ld, piv, _ = LDLFactor.apply(A, "torch.linalg.ldl_factor", True)
+    return c.linalg_ldl_factor(ld, piv)
+
+
+def ldl_solve(LD: Any, pivots: Any, B: Any, *, hermitian: bool = False) -> Any:
+    """X with A X = B from A's factors as ldl_factor returns them; batch dims broadcast. Not
+    differentiable, as torch's."""
+    fn = "torch.linalg.ldl_solve"
+    c.tensor_arg("linalg_ldl_solve", "LD", 1, LD)
+    c.tensor_arg("linalg_ldl_solve", "pivots", 2, pivots)
+    c.tensor_arg("linalg_ldl_solve", "B", 3, B)
+    check_input(fn, LD._data)
+    if pivots._data.dtype.kind not in "iu":
+        raise RuntimeError(f"{fn}: Expected pivots to be integers. Got "
+                           f"{_dtype.scalar_name(pivots._data.dtype)}")
+    if tuple(pivots.shape) != tuple(LD.shape[:-1]):
+        raise RuntimeError(f"{fn}: Expected LD.shape[:-1] and pivots.shape to be the same, but "
+                           f"got pivots with shape {list(pivots.shape)} instead")
+    if B.ndim < 2:
+        raise RuntimeError(f"{fn}: The input tensor B must have at least 2 dimensions.")
+    c.same_dtype(fn, LD, B, "LD", "B")
+    n = LD.shape[-1]
+    if B.shape[-2] != n:
+        raise RuntimeError(f"Incompatible matrix sizes for {fn}: each A matrix is {n} by {n} but "
+                           f"each b matrix is {B.shape[-2]} by {B.shape[-1]}")
+    c.batch_shape(tuple(LD.shape[:-2]), tuple(B.shape[:-2]))
+    return LDLSolve.apply(LD, pivots.detach(), B)
 
 
 def cholesky_solve(B: Any, L: Any, upper: bool = False) -> Any:
@@ -338,6 +394,7 @@ def tensorsolve(A: Any, B: Any, dims: Any = None) -> Any:
 
 
 __all__ = ["inv", "inv_ex", "det", "slogdet", "logdet", "solve", "solve_ex", "solve_triangular",
-           "lu_factor", "lu_factor_ex", "lu", "lu_solve", "lu_unpack", "cholesky_solve",
+           "lu_factor", "lu_factor_ex", "lu", "lu_solve", "lu_unpack", "ldl_factor",
+           "ldl_factor_ex", "ldl_solve", "cholesky_solve",
            "cholesky_inverse", "pinv", "pinverse", "lstsq", "matrix_power", "matrix_exp",
            "tensorinv", "tensorsolve"]

@@ -19,7 +19,8 @@ class LinAlgError(RuntimeError):
 
 def _batched(a: np.ndarray) -> np.ndarray:
     """(..., m, n) -> (B, m, n), one copy that the algorithms below may overwrite."""
-    return np.array(a.reshape((-1,) + a.shape[-2:]), copy=True)
+    nb = int(np.prod(a.shape[:-2]))  # not -1: that is ambiguous for 0x0 matrices
+    return np.array(a.reshape((nb,) + a.shape[-2:]), copy=True)
 
 
 def lu_factor(a: np.ndarray, pivot: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -56,7 +57,7 @@ def lu_factor(a: np.ndarray, pivot: bool = True) -> tuple[np.ndarray, np.ndarray
 def permutation(piv: np.ndarray, m: int) -> np.ndarray:
     """The row order (..., m) that LAPACK's sequential swaps produce: A[perm] = L U."""
     shape = piv.shape[:-1]
-    p = piv.reshape(-1, piv.shape[-1]).astype(np.int64) - 1
+    p = piv.reshape(int(np.prod(shape)), piv.shape[-1]).astype(np.int64) - 1
     perm = np.tile(np.arange(m), (p.shape[0], 1))
     rows = np.arange(p.shape[0])
     for j in range(p.shape[1]):
@@ -163,6 +164,140 @@ def cholesky(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         below = l[ok, j + 1:, j] - np.einsum("bik,bk->bi", l[ok, j + 1:, :j], l[ok, j, :j])
         l[ok, j + 1:, j] = below / root[:, None]
     return l.reshape(a.shape), info.reshape(a.shape[:-2])
+
+
+
+# -- LDL^T with Bunch-Kaufman pivoting (LAPACK's sytrf, lower) ------------------------------------
+_BUNCH_KAUFMAN = (1 + np.sqrt(17)) / 8  # the pivot threshold that bounds element growth
+
+
+def ldl_factor(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A = L D L^T of the symmetric matrices whose lower triangles are ``a``, as LAPACK's
+    unblocked sytf2 (uplo='L'): packed LD (D's 1x1 and 2x2 blocks on the diagonal and first
+    subdiagonal, L's multipliers below them), int32 pivots (kp+1 for a 1x1 block whose
+    rows/columns k and kp were swapped, -(kp+1) twice for a 2x2 block) and info (the first
+    zero column, 1-based; 0 if none).
+
+    Each matrix is at its own column k (a 2x2 block moves it by two), so one step works on the
+    whole batch with masks. The trailing block is kept symmetric (both triangles, mirrored from
+    the lower one LAPACK computes) so that a row and column interchange is one gather; the
+    columns before k are not swapped: L is LAPACK's product form P1 L1 P2 L2 ..."""
+    s = _batched(a)
+    nb, n, _ = s.shape
+    s = np.tril(s) + np.swapaxes(np.tril(s, -1), -1, -2)
+    piv = np.zeros((nb, n), np.int32)
+    info = np.zeros(nb, np.int32)
+    k = np.zeros(nb, np.int64)
+    rows, r = np.arange(nb), np.arange(n)
+    lower = r[:, None] >= r[None, :]
+    alpha = s.dtype.type(_BUNCH_KAUFMAN)
+    while (k < n).any():
+        live = k < n
+        kc = np.minimum(k, n - 1)
+        k1 = np.minimum(kc + 1, n - 1)
+        col = s[rows, :, kc]  # (B, n): column k of each matrix
+        akk = np.abs(col[rows, kc])
+        below = np.abs(np.where(r > kc[:, None], col, 0))
+        imax = np.argmax(below, axis=1)  # the first largest, as idamax
+        colmax = below[rows, imax]
+        others = (r >= kc[:, None]) & (r != imax[:, None])  # row imax of the trailing block
+        rowmax = np.abs(np.where(others, s[rows, :, imax], 0)).max(axis=1, initial=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            singular = live & ((np.maximum(akk, colmax) == 0) | np.isnan(akk))
+            zero = ~live | singular  # no pivoting and no update
+            keep = zero | (akk >= alpha * colmax) | (akk >= alpha * colmax * (colmax / rowmax))
+            two = ~keep & ~(np.abs(s[rows, imax, imax]) >= alpha * rowmax)
+        kp = np.where(keep, kc, imax)
+        kk = kc + two
+        # interchange rows and columns kk and kp of the trailing block (rows, cols >= k)
+        idx = np.tile(r, (nb, 1))
+        idx[rows, kk], idx[rows, kp] = kp, kk
+        trail = r >= kc[:, None]
+        block = trail[:, :, None] & trail[:, None, :]
+        s = np.where(block, s[rows[:, None, None], idx[:, :, None], idx[:, None, :]], s)
+        # the update A -= W D^-1 W^T of the rows and columns after the block, written as
+        # A + c0 q^T + u v^T with LAPACK's operations (dsyr for 1x1; sytf2's loop for 2x2)
+        c0, c1 = s[rows, :, kc], s[rows, :, k1]
+        one = ~two[:, None]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            d11 = 1 / c0[rows, kc]
+            e = c0[rows, k1]  # the 2x2 block's off-diagonal
+            b11, b22 = c1[rows, k1] / e, c0[rows, kc] / e
+            e2 = 1 / (b11 * b22 - 1) / e
+            wk = e2[:, None] * (b11[:, None] * c0 - c1)
+            wkp1 = e2[:, None] * (b22[:, None] * c1 - c0)
+            q = np.where(one, -d11[:, None] * c0, -wk)
+            u = np.where(one, 0, c1)
+            v = np.where(one, 0, -wkp1)
+            new = s + c0[:, :, None] * q[:, None, :] + u[:, :, None] * v[:, None, :]
+            mult = np.where(one, c0 * d11[:, None], wk)
+        after = (r >= (kc + 1 + two)[:, None]) & ~zero[:, None]  # (B, n): rows past the block
+        region = after[:, :, None] & after[:, None, :]
+        s = np.where(region & lower, new, s)
+        s = np.where(region & ~lower, np.swapaxes(s, -1, -2), s)
+        # the multipliers: L's column k (and k+1)
+        s[rows, :, kc] = np.where(after, mult, c0)
+        s[rows, :, k1] = np.where(after & two[:, None], wkp1, s[rows, :, k1])
+        first = singular & (info == 0)
+        info[first] = kc[first] + 1
+        piv[rows[live], kc[live]] = np.where(two, -(kp + 1), kp + 1)[live]
+        piv[rows[two], k1[two]] = -(kp[two] + 1)
+        k = np.where(live, k + 1 + two, k)
+    shape = a.shape[:-2]
+    return np.tril(s).reshape(a.shape), piv.reshape(shape + (n,)), info.reshape(shape)
+
+
+def ldl_unpack(ld: np.ndarray, piv: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(perm, L, D), flattened to one batch dim, with A[perm][:, perm] = L D L^T from sytrf's
+    packed factors: L unit lower (the product form's later interchanges applied to the earlier
+    columns, as LAPACK's syconv does), D block diagonal with 1x1 and 2x2 blocks."""
+    n = ld.shape[-1]
+    ld = _batched(ld)
+    nb = ld.shape[0]
+    p = piv.reshape(nb, n).astype(np.int64)
+    rows, r = np.arange(nb), np.arange(n)
+    # the 2x2 blocks: a negative pivot opens one, unless it closes the one before
+    second = np.zeros((nb, n), bool)
+    for j in range(1, n):
+        second[:, j] = (p[:, j - 1] < 0) & ~second[:, j - 1]
+    first = (p < 0) & ~second
+    # the row swapped with row j: kp for a 1x1 block at j, kp for the second row of a 2x2
+    target = np.where(first, r, np.abs(p) - 1)
+    sub = np.zeros((nb, n), ld.dtype)  # D's subdiagonal
+    sub[:, 1:] = np.where(second[:, 1:], ld[:, r[1:], r[1:] - 1], 0)
+    low = np.tril(ld, -1)
+    low[:, r[1:], r[1:] - 1] -= sub[:, 1:]
+    for j in range(n):  # swap rows j and target in the columns before j's block
+        t = target[:, j]
+        before = r < (j - second[:, j])[:, None]
+        rj, rt = low[rows, j].copy(), low[rows, t].copy()
+        low[rows, j] = np.where(before, rt, rj)
+        low[rows, t] = np.where(before, rj, rt)
+    low[:, r, r] = 1
+    d = np.zeros_like(ld)
+    d[:, r, r] = ld[:, r, r]
+    d[:, r[1:], r[1:] - 1] = d[:, r[1:] - 1, r[1:]] = sub[:, 1:]
+    return permutation(target + 1, n), low, d
+
+
+def ldl_solve(ld: np.ndarray, piv: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """X with A X = B from A's packed LDL^T factors (sytrs); batch dims broadcast. A singular D
+    gives inf/nan, as LAPACK's (which does not check)."""
+    n = ld.shape[-1]
+    perm, low, d = ldl_unpack(ld, piv)
+    shape = np.broadcast_shapes(ld.shape[:-2], b.shape[:-2])
+    batch = ld.shape[:-2]
+    perm = np.broadcast_to(perm.reshape(batch + (n,)), shape + (n,))
+    low = low.reshape(batch + (n, n))
+    d = np.broadcast_to(d.reshape(batch + (n, n)), shape + (n, n))
+    b = np.broadcast_to(b, shape + b.shape[-2:])
+    y = np.take_along_axis(b, perm[..., None], axis=-2)  # P^T B
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = solve(d, solve_triangular(low, y, upper=False, unit=True))[0]
+        x = solve_triangular(np.swapaxes(low, -1, -2), z, upper=True, unit=True)
+    out = np.empty_like(x)
+    np.put_along_axis(out, perm[..., None], x, axis=-2)  # P X
+    return out
 
 
 # -- the matrix exponential --------------------------------------------------------------------

@@ -304,6 +304,24 @@ class LUFactor(Primitive):
         return lu_backward(grad[..., :k], grad[..., :k, :], p, l, u), None
 
 
+class LDLFactor(Primitive):
+    """A = L D L^T with Bunch-Kaufman pivoting, packed as LAPACK's sytrf (see _lapack). Not
+    differentiable: torch has no derivative for it, and asking for one raises as torch's."""
+
+    @staticmethod
+    def forward(ctx: Any, a: Any, fn: Any, check: Any) -> Any:
+        ld, piv, info = _lapack.ldl_factor(a)
+        if check and info.any():
+            where, i = _lapack.batch_prefix(info, a.ndim)
+            raise LinAlgError(f"{fn}: {where}D[{i},{i}] is 0: the block diagonal matrix D is "
+                              f"exactly singular, and solving with it would divide by zero.")
+        return ld, piv, info
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any, _piv: Any, _info: Any) -> Any:
+        raise RuntimeError("derivative for aten::linalg_ldl_factor_ex is not implemented")
+
+
 class Det(Primitive):
     """det(A); gA = g det(A) A^-H (A^-T in the engine's convention, see ops/complex.py; det is
     holomorphic). Without create_graph torch solves with A's LU, so an

@@ -145,6 +145,19 @@ class SolveTriangular(Primitive):
         return ga, gb, None, None, None
 
 
+class LDLSolve(Primitive):
+    """X with A X = B from A's packed LDL^T factors (sytrs), batch dims broadcast. Not
+    differentiable, as torch's."""
+
+    @staticmethod
+    def forward(ctx: Any, ld: Any, piv: Any, b: Any) -> Any:
+        return _lapack.ldl_solve(ld, piv, b)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        raise RuntimeError("derivative for aten::linalg_ldl_solve is not implemented")
+
+
 def cholesky_solve_array(b: np.ndarray, c: np.ndarray, upper: bool) -> np.ndarray:
     """X with (C C^H) X = B for lower C, or (C^H C) X = B for upper C."""
     ch = c.swapaxes(-1, -2).conj()

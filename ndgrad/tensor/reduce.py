@@ -19,6 +19,7 @@ import numpy as np
 
 from ndgrad import _dtype
 from ndgrad._helpers import not_implemented_for, shape_arg, sum_to, wrap_dim, wrap_dims
+from ndgrad.linalg._norms import matrix_norm
 from ndgrad.ops.nn import LogSoftmax, Softmax
 from ndgrad.ops.reduce import (
     Amax,
@@ -335,11 +336,12 @@ class ReduceMixin(TensorBase):
 
     def norm(self, p: Any = "fro", dim: Any = None, keepdim: _bool = False,
              dtype: Any = None) -> Any:
-        """Vector p-norm over ``dim`` (all dims if None): p = 2 ('fro'), 1, inf, -inf, 0, any."""
+        """Vector p-norm over ``dim`` (all dims if None): p = 2 ('fro'), 1, inf, -inf, 0, any;
+        p = 'nuc' (or 'fro' over more than two dims) is linalg.matrix_norm, as torch's."""
         if isinstance(p, str):
-            if p != "fro":
-                raise NotImplementedError(f"norm(p='{p}') is not supported by ndgrad; only "
-                                          f"vector norms (p a number, or 'fro') are")
+            if p != "fro" or not (dim is None or isinstance(dim, int) or len(dim) <= 2):
+                dims = list(range(self._data.ndim)) if dim is None else dim
+                return matrix_norm(self, p, dims, keepdim, dtype=dtype)
             p = 2
         elif not isinstance(p, int | float):
             raise TypeError(f"norm(): p must be a number or 'fro', got {type(p).__name__}")
