@@ -105,7 +105,6 @@ SKIPS: dict[str, str] = {
     "nn.functional.conv_transpose1d": CONST_BIAS_GRAD,
     "nn.functional.conv_transpose2d": CONST_BIAS_GRAD,
     "nn.functional.conv_transpose3d": CONST_BIAS_GRAD,
-    "nn.functional.ctc_loss": TODO_NNF,
     "nn.functional.dropout3d": PER_CHANNEL_DRAW,
     "nn.functional.feature_alpha_dropout.with_train": PER_CHANNEL_DRAW,
     "nn.functional.grid_sample": TODO_NNF,

@@ -76,6 +76,7 @@ from ndgrad.nn.modules.loss import (
     BCEWithLogitsLoss,
     CosineEmbeddingLoss,
     CrossEntropyLoss,
+    CTCLoss,
     GaussianNLLLoss,
     HingeEmbeddingLoss,
     HuberLoss,
@@ -182,5 +183,5 @@ __all__ = [
     "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d",
     "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ZeroPad1d",
     "ZeroPad2d", "ZeroPad3d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample",
-    "UpsamplingBilinear2d", "UpsamplingNearest2d",
+    "UpsamplingBilinear2d", "UpsamplingNearest2d", "CTCLoss",
 ]
