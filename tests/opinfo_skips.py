@@ -115,7 +115,6 @@ SKIPS: dict[str, str] = {
     "nn.functional.prelu": SECOND_ORDER,
     "nn.functional.silu.complex": COMPLEX,
     "nn.functional.silu_.complex": COMPLEX,
-    "nn.functional.triplet_margin_with_distance_loss": TODO_NNF,
     "norm.nuc": "fails: norm(p='nuc') not supported (linalg)",
     "pca_lowrank": TODO_LINALG,
     "polar": COMPLEX,
