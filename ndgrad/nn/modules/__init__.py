@@ -143,7 +143,7 @@ from ndgrad.nn.modules.rnn import (
     RNNCell,
     RNNCellBase,
 )
-from ndgrad.nn.modules.sparse import Embedding
+from ndgrad.nn.modules.sparse import Embedding, EmbeddingBag
 from ndgrad.nn.modules.transformer import (
     MultiheadAttention,
     Transformer,
@@ -183,5 +183,5 @@ __all__ = [
     "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d",
     "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ZeroPad1d",
     "ZeroPad2d", "ZeroPad3d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample",
-    "UpsamplingBilinear2d", "UpsamplingNearest2d", "CTCLoss",
+    "UpsamplingBilinear2d", "UpsamplingNearest2d", "CTCLoss", "EmbeddingBag",
 ]
