@@ -30,6 +30,7 @@ from ndgrad.nn.modules.activation import (
     Tanhshrink,
     Threshold,
 )
+from ndgrad.nn.modules.adaptive import AdaptiveLogSoftmaxWithLoss
 from ndgrad.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from ndgrad.nn.modules.container import (
     ModuleDict,
@@ -186,5 +187,5 @@ __all__ = [
     "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ZeroPad1d",
     "ZeroPad2d", "ZeroPad3d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample",
     "UpsamplingBilinear2d", "UpsamplingNearest2d", "CTCLoss", "EmbeddingBag",
-    "FractionalMaxPool2d", "FractionalMaxPool3d",
+    "FractionalMaxPool2d", "FractionalMaxPool3d", "AdaptiveLogSoftmaxWithLoss",
 ]
