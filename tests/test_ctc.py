@@ -110,6 +110,7 @@ def test_ctc_no_double_backward():
     (dict(blank=C), "blank must be in label range"),
 ])
 def test_ctc_errors(args, msg):
+    """torch's messages for lengths out of range, a short target tensor, a bad blank."""
     lp, pad, il, tl = _case()
     blank = args.get("blank", 0)
     for lib in (torch, ndgrad):
@@ -117,3 +118,10 @@ def test_ctc_errors(args, msg):
             lib.nn.functional.ctc_loss(lib.tensor(lp), lib.tensor(pad),
                                        tuple(args.get("il", il)), tuple(args.get("tl", tl)),
                                        blank=blank)
+
+
+def test_ctc_empty_log_probs():
+    for lib in (torch, ndgrad):
+        with pytest.raises(RuntimeError, match="log_probs tensor must not be empty"):
+            lib.nn.functional.ctc_loss(lib.zeros(0, 2, 4), lib.zeros(2, 2, dtype=lib.int64),
+                                       (0, 0), (0, 0))

@@ -349,6 +349,8 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Any, target_leng
         raise RuntimeError(f"ctc_loss: expected log_probs of 2 or 3 dimensions, got "
                            f"{log_probs.ndim}")
     t_max, n, c = lp.shape
+    if not lp.numel():
+        raise RuntimeError("log_probs tensor must not be empty")
     in_len, tgt_len = _lengths(input_lengths, "input_lengths"), _lengths(target_lengths,
                                                                          "target_lengths")
     where_ = "(while checking arguments for ctc_loss_allocate_outputs)"
