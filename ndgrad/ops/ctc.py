@@ -15,21 +15,11 @@ from ndgrad.ops.base import Primitive
 
 
 def _lse3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """log(exp(a) + exp(b) + exp(c)), elementwise, -inf where all three are -inf."""
+    """log(exp(a) + exp(b) + exp(c)), elementwise, -inf where all three are -inf (log(0):
+    callers silence NumPy's divide warning once around their loop, not per call)."""
     m = np.maximum(np.maximum(a, b), c)
-    safe = np.where(np.isneginf(m), 0, m)
-    with np.errstate(divide="ignore"):
-        return np.log(np.exp(a - safe) + np.exp(b - safe) + np.exp(c - safe)) + safe
-
-
-def _shift(x: np.ndarray, k: int) -> np.ndarray:
-    """x moved k places along the last axis (k > 0: to the right), -inf filling the gap."""
-    out = np.full_like(x, -np.inf)
-    if k > 0:
-        out[..., k:] = x[..., :-k]
-    else:
-        out[..., :k] = x[..., -k:]
-    return out
+    safe = np.where(m == -np.inf, 0, m)
+    return np.log(np.exp(a - safe) + np.exp(b - safe) + np.exp(c - safe)) + safe
 
 
 class CTCLoss(Primitive):
@@ -56,12 +46,16 @@ class CTCLoss(Primitive):
         # a label may skip the blank before it unless it repeats the label two places back
         skip = np.zeros((n, width), dtype=bool)
         skip[:, 2:] = (pos[2:] % 2 == 1) & (labels[:, 2:] != labels[:, :-2])
-        alpha = np.full((max(t_max, 1), n, width), -np.inf, dtype=lp.dtype)
+        # two -inf places before s = 0 make s - 1 and s - 2 plain slices (no copies a step)
+        padded = np.full((max(t_max, 1), n, width + 2), -np.inf, dtype=lp.dtype)
+        alpha = padded[:, :, 2:]
         if t_max:
             alpha[0, :, :2] = lpe[0, :, :2]
-        for t in range(1, t_max):
-            a = alpha[t - 1]
-            alpha[t] = lpe[t] + _lse3(a, _shift(a, 1), np.where(skip, _shift(a, 2), -np.inf))
+        no_skip = np.where(skip, 0, -np.inf).astype(lp.dtype)  # added to the s - 2 term
+        with np.errstate(divide="ignore"):
+            for t in range(1, t_max):
+                a = padded[t - 1]
+                alpha[t] = lpe[t] + _lse3(a[:, 2:], a[:, 1:-1], a[:, :-2] + no_skip)
         rows = np.arange(n)
         last = np.maximum(in_len - 1, 0)
         end = 2 * tgt_len
@@ -110,16 +104,19 @@ def _ctc_grad(ctx: Any, grad: np.ndarray) -> np.ndarray:
     end = (2 * tgt_len)[:, None]
     pos = np.arange(width)[None, :]
     start = (pos == end) | ((pos == end - 1) & (tgt_len[:, None] > 0))  # (N, S') final places
-    skip_next = np.zeros_like(skip)
-    skip_next[:, :-2] = skip[:, 2:]  # from s, may the path jump to s + 2?
+    no_skip_next = np.full((n, width), -np.inf, dtype=lp.dtype)  # from s, may a path
+    no_skip_next[:, :-2] = np.where(skip[:, 2:], 0, -np.inf)  # jump to s + 2?
+    frame = np.arange(t_max)[:, None, None]
+    here, later = frame == (in_len - 1)[None, :, None], frame > (in_len - 1)[None, :, None]
     beta = np.full_like(alpha, -np.inf)
-    b = np.full((n, width), -np.inf, dtype=lp.dtype)
-    for t in range(t_max - 1, -1, -1):
-        here = (in_len - 1 == t)[:, None]  # each sequence's last frame starts its recursion
-        step = lpe[t] + _lse3(b, _shift(b, -1), np.where(skip_next, _shift(b, -2), -np.inf))
-        b = np.where(here, np.where(start, lpe[t], -np.inf),
-                     np.where((in_len - 1 > t)[:, None], step, -np.inf))
-        beta[t] = b
+    b = np.full((n, width + 2), -np.inf, dtype=lp.dtype)  # two -inf places after the end
+    first = np.where(start, lpe, -np.inf)  # (T, N, S') beta at each sequence's last frame
+    with np.errstate(divide="ignore"):
+        for t in range(t_max - 1, -1, -1):
+            step = lpe[t] + _lse3(b[:, :-2], b[:, 1:-1], b[:, 2:] + no_skip_next)
+            # each sequence's last frame starts its recursion; frames after it have no paths
+            b[:, :-2] = np.where(here[t], first[t], np.where(later[t], -np.inf, step))
+            beta[t] = b[:, :-2]
     impossible = np.isinf(nll)  # no alignment: torch's formula gives nan (-inf + inf)
     with np.errstate(invalid="ignore", over="ignore"):
         paths = np.exp(alpha[:t_max] + beta + np.where(impossible, 0, nll)[None, :, None]
