@@ -229,7 +229,22 @@ def nd_callable(f: Any) -> Callable[..., Any]:
         if f.__module__ == "_operator":
             return f
         return attr(f.__name__)
+    if isinstance(f, torch.nn.Module):
+        return _nd_module(f)
     raise MissingError(f"no ndgrad counterpart for {f!r} (private ATen op)")
+
+
+def _nd_module(m: torch.nn.Module) -> Any:
+    """ndgrad's module of the same name and settings, for a parameterless torch module passed
+    as a function (triplet_margin_with_distance_loss's PairwiseDistance)."""
+    if any(True for _ in m.parameters()) or any(True for _ in m.buffers()):
+        raise MissingError(f"no ndgrad counterpart for {m!r} (a module with state)")
+    cls = attr("nn." + type(m).__name__)
+    settings = {k: v for k, v in vars(m).items() if not k.startswith("_") and k != "training"}
+    nd = cls.__new__(cls)
+    ndgrad.nn.Module.__init__(nd)
+    vars(nd).update(settings)
+    return nd
 
 
 def _seeded(op: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -83,6 +83,7 @@ from ndgrad.nn.functional.loss import (
     binary_cross_entropy_with_logits,
     cosine_embedding_loss,
     cross_entropy,
+    ctc_loss,
     gaussian_nll_loss,
     huber_loss,
     kl_div,

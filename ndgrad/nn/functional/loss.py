@@ -14,6 +14,7 @@ from ndgrad.nn.functional._helpers import _float_input, _reduce, _reduction, _si
 from ndgrad.nn.functional.activation import log_softmax
 from ndgrad.nn.functional.conv import linear
 from ndgrad.nn.functional.distance import cosine_similarity
+from ndgrad.ops.ctc import CTCLoss
 from ndgrad.ops.nn import BinaryCrossEntropy, CrossEntropy, LogSigmoid
 from ndgrad.tensor import Tensor, where
 
@@ -320,3 +321,81 @@ def linear_cross_entropy(input: Tensor, linear_weight: Tensor, target: Tensor, *
     return cross_entropy(logits, target, weight=weight, reduction=reduction,
                          ignore_index=-100 if ignore_index is None else ignore_index,
                          label_smoothing=label_smoothing)
+
+
+def _lengths(v: Any, name: str) -> np.ndarray:
+    """input_lengths/target_lengths given as a Tensor, a tuple of ints or an int: (N,) int64."""
+    if isinstance(v, Tensor):
+        return v._data.astype(np.int64).reshape(-1)
+    if isinstance(v, int | np.integer):
+        return np.array([v], dtype=np.int64)
+    try:
+        return np.array([int(i) for i in v], dtype=np.int64).reshape(-1)
+    except TypeError:
+        raise TypeError(f"ctc_loss(): {name} must be a Tensor or a tuple of ints, got "
+                        f"{type(v).__name__}") from None
+
+
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Any, target_lengths: Any,
+             blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """Connectionist temporal classification loss of (T, N, C) log-probabilities (or (T, C))
+    against targets padded (N, S) or concatenated (sum(target_lengths),). 'mean' divides each
+    sample's loss by its target length (at least 1), then averages over the batch."""
+    reduction = _reduction(None, None, reduction)
+    _float_input(log_probs, "ctc_loss")
+    unbatched = log_probs.ndim == 2
+    lp = log_probs.unsqueeze(1) if unbatched else log_probs
+    if lp.ndim != 3:
+        raise RuntimeError(f"ctc_loss: expected log_probs of 2 or 3 dimensions, got "
+                           f"{log_probs.ndim}")
+    t_max, n, c = lp.shape
+    if not lp.numel():
+        raise RuntimeError("log_probs tensor must not be empty")
+    in_len, tgt_len = _lengths(input_lengths, "input_lengths"), _lengths(target_lengths,
+                                                                         "target_lengths")
+    where_ = "(while checking arguments for ctc_loss_allocate_outputs)"
+    if not 0 <= blank < c:
+        raise RuntimeError("blank must be in label range")
+    if in_len.size != n:
+        raise RuntimeError("input_lengths must be of size batch_size")
+    if tgt_len.size != n:
+        raise RuntimeError("target_lengths must be of size batch_size")
+    for name, lens, top in (("input_lengths", in_len, t_max), ("target_lengths", tgt_len, None)):
+        if lens.size and lens.min() < 0:
+            raise RuntimeError(f"Expected {name} to have value at least 0, but got value "
+                               f"{int(lens.min())} {where_}")
+        if top is not None and lens.size and lens.max() > top:
+            raise RuntimeError(f"Expected {name} to have value at most {top}, but got value "
+                               f"{int(lens.max())} {where_}")
+    tg = targets._data.astype(np.int64)
+    s_max = int(tgt_len.max()) if n else 0
+    if tg.ndim == 1 and not unbatched:  # concatenated: sample i's labels follow sample i-1's
+        if tg.shape[0] != tgt_len.sum():
+            raise RuntimeError(f"Expected tensor to have size {int(tgt_len.sum())} at "
+                               f"dimension 0, but got size {tg.shape[0]} for argument #2 "
+                               f"'targets' {where_}")
+        starts = np.cumsum(tgt_len) - tgt_len
+        at = starts[:, None] + np.arange(s_max)[None, :]
+        padded = tg[np.minimum(at, max(tg.shape[0] - 1, 0))] if tg.size else \
+            np.zeros((n, s_max), np.int64)
+    else:
+        padded = tg.reshape(1, -1) if unbatched else tg
+        if padded.shape[1] < s_max:
+            raise RuntimeError(f"Expected tensor to have size at least {s_max} at dimension 1, "
+                               f"but got size {padded.shape[1]} for argument #2 'targets' "
+                               f"{where_}")
+        padded = padded[:, :s_max]
+    used = np.arange(s_max)[None, :] < tgt_len[:, None]
+    padded = np.where(used, padded, blank)  # padding past each target is never read
+    if padded.size and (padded.min() < 0 or padded.max() >= c):
+        raise IndexError(f"ctc_loss: target label out of range [0, {c})")
+    labels = np.full((n, 2 * s_max + 1), blank, dtype=np.int64)  # l': blanks around labels
+    labels[:, 1::2] = padded
+    loss = CTCLoss.apply(lp, labels=labels, in_len=in_len, tgt_len=tgt_len,
+                         zero_infinity=zero_infinity)  # (N,)
+    if reduction == "mean":
+        per = Tensor._make(np.maximum(tgt_len, 1).astype(lp._data.dtype))
+        return (loss / per).mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss.squeeze(0) if unbatched else loss

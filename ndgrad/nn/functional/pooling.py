@@ -291,10 +291,11 @@ def _fractional_max_pool(name: str, input: Tensor, kernel_size: Any, output_size
     else:
         size = _int_tuple(output_size, dims, "output_size")
     n, c = x.shape[:2]
-    for s, o, kk in zip(x.shape[2:], size, k):
-        if o + kk - 1 > s:
-            raise RuntimeError(f"{name}(): pool size {kk} too large relative to input size {s} "
-                               f"for output size {o}")
+    axes = ("height", "width") if dims == 2 else ("time", "height", "width")
+    for s, o, kk, axis in zip(x.shape[2:], size, k, axes):
+        if o + kk - 1 > s:  # torch's messages: name the axis
+            raise RuntimeError(f"{name}{'' if dims == 2 else '_out'}(): pool {axis} {kk} too "
+                               f"large relative to input {axis} {s}")
     if samples is None:
         samples = rand(n, c, dims, dtype=x.dtype)
     u = samples._data.reshape(n, c, dims)

@@ -122,7 +122,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,
     w = Tensor._make(valid.astype(weight._data.dtype))
     terms = rows * (w if psw is None else psw.to(weight.dtype) * w).unsqueeze(1)
     out = Tensor._make(np.zeros((n_bags, dim), weight._data.dtype))
-    out = out.index_add(0, Tensor._make(bag), terms) if length else out
+    out = out.index_add(0, Tensor._make(bag), terms)  # (also when empty: out stays in the graph)
     if mode == "mean":
         counts = np.bincount(bag[valid], minlength=n_bags).astype(weight._data.dtype)
         out = out / Tensor._make(np.maximum(counts, 1)[:, None])

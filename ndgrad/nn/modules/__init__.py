@@ -30,6 +30,7 @@ from ndgrad.nn.modules.activation import (
     Tanhshrink,
     Threshold,
 )
+from ndgrad.nn.modules.adaptive import AdaptiveLogSoftmaxWithLoss
 from ndgrad.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from ndgrad.nn.modules.container import (
     ModuleDict,
@@ -76,6 +77,7 @@ from ndgrad.nn.modules.loss import (
     BCEWithLogitsLoss,
     CosineEmbeddingLoss,
     CrossEntropyLoss,
+    CTCLoss,
     GaussianNLLLoss,
     HingeEmbeddingLoss,
     HuberLoss,
@@ -122,6 +124,8 @@ from ndgrad.nn.modules.pooling import (
     AvgPool1d,
     AvgPool2d,
     AvgPool3d,
+    FractionalMaxPool2d,
+    FractionalMaxPool3d,
     LPPool1d,
     LPPool2d,
     LPPool3d,
@@ -142,7 +146,7 @@ from ndgrad.nn.modules.rnn import (
     RNNCell,
     RNNCellBase,
 )
-from ndgrad.nn.modules.sparse import Embedding
+from ndgrad.nn.modules.sparse import Embedding, EmbeddingBag
 from ndgrad.nn.modules.transformer import (
     MultiheadAttention,
     Transformer,
@@ -182,5 +186,6 @@ __all__ = [
     "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d",
     "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ZeroPad1d",
     "ZeroPad2d", "ZeroPad3d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample",
-    "UpsamplingBilinear2d", "UpsamplingNearest2d",
+    "UpsamplingBilinear2d", "UpsamplingNearest2d", "CTCLoss", "EmbeddingBag",
+    "FractionalMaxPool2d", "FractionalMaxPool3d", "AdaptiveLogSoftmaxWithLoss",
 ]

@@ -210,6 +210,22 @@ class MultiMarginLoss(_WeightedLoss):
                                    reduction=self.reduction)
 
 
+class CTCLoss(_Loss):
+    """Connectionist temporal classification: -log of the probability of the target summed
+    over every alignment of it to the input frames (blanks and repeats between labels)."""
+
+    def __init__(self, blank: int = 0, reduction: str = "mean",
+                 zero_infinity: bool = False) -> None:
+        super().__init__(reduction=reduction)
+        self.blank = blank
+        self.zero_infinity = zero_infinity
+
+    def forward(self, log_probs: Tensor, targets: Tensor, input_lengths: Any,
+                target_lengths: Any) -> Tensor:
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
+                          self.reduction, self.zero_infinity)
+
+
 class TripletMarginLoss(_Loss):
     """max(0, d(a, p) - d(a, n) + margin) with d the p-norm distance."""
 

@@ -1,4 +1,5 @@
-"""Pooling layers: max, average, adaptive, Lp pooling over 1-3 spatial dims, and max unpooling."""
+"""Pooling layers: max, average, adaptive, Lp pooling over 1-3 spatial dims, fractional max
+pooling, and max unpooling."""
 
 from __future__ import annotations
 
@@ -239,3 +240,50 @@ class LPPool3d(_LPPoolNd):
 
     def forward(self, input: Tensor) -> Tensor:
         return F.lp_pool3d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class _FractionalMaxPoolNd(Module):
+    """Max over windows of a fixed size whose starts step pseudo-randomly (Graham, 2014), so
+    that the output has output_size or input size * output_ratio. ``_random_samples``
+    (N, C, dims) in [0, 1), a buffer, fixes the steps; without it each call draws new ones."""
+
+    dims = 2
+
+    def __init__(self, kernel_size: Any, output_size: Any = None, output_ratio: Any = None,
+                 return_indices: bool = False, _random_samples: Tensor | None = None) -> None:
+        super().__init__()
+        name, d = type(self).__name__, self.dims
+        ks = (kernel_size,) * d if isinstance(kernel_size, int) else tuple(kernel_size)
+        if d == 3 and not all(k > 0 for k in ks):
+            raise ValueError(f"kernel_size must be greater than 0, but got {kernel_size}")
+        self.kernel_size = ks
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = None if output_size is None else (
+            (output_size,) * d if isinstance(output_size, int) else tuple(output_size))
+        self.output_ratio = None if output_ratio is None else (
+            (output_ratio,) * d if isinstance(output_ratio, int | float) else tuple(output_ratio))
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{name} requires specifying either an output size, or a pooling "
+                             f"ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError("only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and not all(0 < r < 1 for r in self.output_ratio):
+            raise ValueError(f"output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def forward(self, input: Tensor) -> Any:
+        pool = F.fractional_max_pool2d if self.dims == 2 else F.fractional_max_pool3d
+        return pool(input, self.kernel_size, self.output_size, self.output_ratio,
+                    self.return_indices, _random_samples=self._random_samples)
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    """Fractional max pooling of (N, C, H, W) or (C, H, W) inputs."""
+
+    dims = 2
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    """Fractional max pooling of (N, C, T, H, W) or (C, T, H, W) inputs."""
+
+    dims = 3
