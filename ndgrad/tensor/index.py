@@ -99,6 +99,16 @@ def _unviewed(view: Any) -> Any:
     return view.clone()
 
 
+def _drop_leading_ones(v: Any) -> Any:
+    """A setitem value without its leading size-1 dims, as torch drops them before
+    broadcasting: ``x[0, 1] = ones(1)`` and ``x[0] = ones(1, 3)`` both write."""
+    if not isinstance(v, TensorBase) or not v._data.ndim or v._data.shape[0] != 1:
+        return v
+    shape = v._data.shape
+    k = next((i for i, n in enumerate(shape) if n != 1), len(shape))
+    return v.reshape(shape[k:])
+
+
 class IndexMixin(TensorBase):
     """Indexing, gathering, scattering and selecting."""
 
@@ -464,7 +474,7 @@ class IndexMixin(TensorBase):
 
     def __setitem__(self, index: Any, value: Any) -> None:
         steps = plan_index(_np_index(index), self._data.shape)
-        v = self._operand(value, self.dtype)
+        v = _drop_leading_ones(self._operand(value, self.dtype))
         try:
             if grad_state.enabled and (self._requires_grad or isinstance(v, TensorBase)
                                         and v._requires_grad):
