@@ -53,8 +53,6 @@ TORCH_ONLY_ERRORS: dict[str, str] = {
     r"is a view and (its base or another view of its base has been|is being) modified inplace":
         "ndgrad refuses a split/unbind/no_grad view when an op records on it or rebuilds it, "
         "not when its grad_fn or is_leaf is read",
-    r"some elements of the input tensor and the written-to tensor refer to a single memory":
-        "known gap: x[i] = x (a value overlapping the written-to tensor) is not refused",
 }
 # Errors only ndgrad raises, with why (all known bugs to fix).
 NDGRAD_ONLY_ERRORS: dict[str, str] = {}

@@ -80,3 +80,64 @@ def test_setitem_value_with_more_dims_that_are_not_one_is_refused():
         x[0] = T.ones(2, 3)
 
     assert outcome(run, ndgrad)[0] == outcome(run, torch)[0] == "RuntimeError"
+
+
+# -- writes whose input shares the written-to memory --------------------------------------------
+OVERLAPPING_WRITES = {
+    # torch refuses these: the value or other operand shares part of the written memory
+    "setitem shifted": "x = T.arange(3.); x[:2] = x[1:]",
+    "setitem shifted back": "x = T.arange(3.); x[1:] = x[:2]",
+    "setitem transposed": "x = T.arange(4.).reshape(2, 2); x[...] = x.t()",
+    "setitem advanced full": "x = T.arange(2.); x[[0, 1]] = x",
+    "setitem advanced 0-d value": "x = T.arange(3.); x[[0]] = x[1]",
+    "setitem int then advanced": "x = T.arange(6.).reshape(2, 3); x[0, [0, 1]] = x[0, 1:]",
+    "setitem mask, 2 values": "x = T.arange(3.); x[x > 0] = x[:2]",
+    "setitem index is self": "x = T.tensor([0, 1]); x[x] = 5",
+    "copy_ transposed": "x = T.arange(4.).reshape(2, 2); x.copy_(x.t())",
+    "copy_ shifted": "x = T.arange(3.); x[:2].copy_(x[1:])",
+    "add_ its own row": "x = T.arange(6.).reshape(2, 3); x.add_(x[0])",
+    "iadd its own row": "x = T.arange(6.).reshape(2, 3); x += x[1]",
+    "div_ its own element": "x = T.arange(1., 4.); x.div_(x[0])",
+    "int shifted": "x = T.arange(3); x[:2] = x[1:]",
+    "addcmul_": "x = T.arange(3.); x[:2].addcmul_(T.ones(2), x[1:])",
+    "lerp_": "x = T.arange(3.); x[:2].lerp_(x[1:], 0.5)",
+    "clamp_": "x = T.arange(3.); x[:2].clamp_(max=x[1:])",
+    "eq_": "x = T.arange(3.); x[:2].eq_(x[1:])",
+    "index_copy_ itself": "x = T.arange(3.); x.index_copy_(0, T.tensor([0, 1, 2]), x)",
+    "index_add_": "x = T.arange(3.); x.index_add_(0, T.tensor([0, 1]), x[1:])",
+    "scatter_": "x = T.arange(3.); x.scatter_(0, T.tensor([0, 1]), x[1:])",
+    "put_": "x = T.arange(3.); x.put_(T.tensor([0, 1]), x[1:])",
+    "index_put_": "x = T.arange(3.); x.index_put_((T.tensor([0, 1]),), x[1:])",
+    "recorded setitem": "a = T.ones(3, requires_grad=True); x = a * 1; x[:2] = x[1:]",
+    "recorded add_": "a = T.ones(2, 2, requires_grad=True); x = a * 1; x.add_(x.t())",
+    # torch allows these: the same elements, disjoint memory, a layout it does not check, or
+    # an op that reads its operand as one number
+    "setitem same elements": "x = T.arange(6.).reshape(2, 3); x[0] = x[0]",
+    "setitem all of it": "x = T.arange(3.); x[:] = x",
+    "setitem with True": "x = T.arange(3.); x[True] = x",
+    "setitem other row": "x = T.arange(6.).reshape(2, 3); x[1] = x[0]",
+    "setitem broadcast row": "x = T.arange(9.).reshape(3, 3); x[1:] = x[0]",
+    "setitem strided": "x = T.arange(4.); x[::2] = x[1::2]",
+    "setitem column into row": "x = T.arange(4.).reshape(2, 2); x[0] = x[:, 0]",
+    "setitem advanced, other row": "x = T.arange(6.).reshape(2, 3); x[0, [0, 1]] = x[1, 1:]",
+    "setitem mask, 1 value": "x = T.arange(3.); x[x > 0] = x[1:2]",
+    "setitem bool mask itself": "x = T.tensor([True, False]); x[x] = False",
+    "add_ itself": "x = T.arange(3.); x.add_(x)",
+    "sub_ a view of all of it": "x = T.arange(3.); x.sub_(x[:])",
+    "copy_ itself": "x = T.arange(3.); x.copy_(x.view(3))",
+    "fill_ its element": "x = T.arange(3.); x.fill_(x[0])",
+    "masked_fill_ its element": "x = T.arange(3.); x.masked_fill_(x > 0, x[0])",
+    "index_fill_ its element": "x = T.arange(3.); x.index_fill_(0, T.tensor([0]), x[1])",
+    "masked_scatter_": "x = T.arange(3.); x.masked_scatter_(x >= 0, x)",
+    "size 0": "x = T.zeros(0); x[:0] = x[0:]",
+}
+
+
+@pytest.mark.parametrize("code", OVERLAPPING_WRITES.values(), ids=OVERLAPPING_WRITES.keys())
+def test_overlapping_writes_are_refused_as_torch_refuses_them(code):
+    def run(T):
+        ns = {"T": T}
+        exec(code, ns)
+        return ns["x"]
+
+    same(run)

@@ -58,16 +58,24 @@ from ndgrad.autograd.saved import SavedInput
 
 OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a "
            "single memory location. Please clone() the tensor before performing the operation.")
+OVERLAP_INPUT = ("unsupported operation: some elements of the input tensor and the written-to "
+                 "tensor refer to a single memory location. Please clone() the tensor before "
+                 "performing the operation.")
 
 
-def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = None) -> Any:
+def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = None,
+            reads: tuple[Any, ...] | None = None, disjoint: bool = False) -> Any:
     """Overwrite ``t`` with ``compute()``, as PyTorch's in-place ops do, and return ``t``.
 
     ``ufunc`` (with its second operand ``arg``) is the NumPy ufunc that does the same straight
     into the array when nothing is recorded; ``arg`` also tells whether recording is needed
-    (an op without a ufunc finds out from the result of ``compute()``)."""
+    (an op without a ufunc finds out from the result of ``compute()``). ``reads`` are the
+    tensors the op reads elementwise besides t (default: ``arg``), refused if they share part
+    of t's memory, or, with ``disjoint``, any of it (rule 5)."""
     if overlaps(t._data):
         raise RuntimeError(OVERLAP)
+    for r in (arg,) if reads is None else reads:
+        refuse_overlap(t._data, getattr(r, "_data", None), disjoint)
     out = None
     record = grad_state.enabled and (t._requires_grad or getattr(arg, "_requires_grad", False))
     mark = sequence_mark() if grad_state.enabled else 0
@@ -104,6 +112,37 @@ def overlaps(a: np.ndarray) -> bool:
     empty array has no elements to share one (NumPy gives its dims stride 0 freely)."""
     return (0 in a.strides and a.size > 1
             and any(s == 0 and n > 1 for s, n in zip(a.strides, a.shape, strict=True)))
+
+
+def refuse_overlap(dst: np.ndarray, src: np.ndarray | None, disjoint: bool = False) -> None:
+    """torch's check that an op's input array ``src`` does not share part of the memory it
+    writes, ``dst`` (rule 5): the same elements in the same order pass
+    (``x.add_(x.view(x.shape))``), as do arrays whose layout is not dense (strided, expanded),
+    which torch does not try; with ``disjoint`` (index_put_, scatter_, index_add_, ...) any
+    shared memory is refused."""
+    a, b = dst, src
+    if b is None or a.size == 0 or b.size == 0 or not np.may_share_memory(a, b):
+        return
+    if not (_dense(a) and _dense(b)):
+        return  # torch's "too hard" case: it leaves it unchecked
+    same = (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.shape == b.shape and a.itemsize == b.itemsize
+            and all(s == u for s, u, n in zip(a.strides, b.strides, a.shape, strict=True)
+                    if n > 1))
+    if disjoint or not same:
+        raise RuntimeError(OVERLAP_INPUT)
+
+
+def _dense(a: np.ndarray) -> bool:
+    """True if ``a`` covers a block of memory without gaps or repeats in some order of its
+    dims (torch's is_non_overlapping_and_dense): size-1 dims do not count."""
+    dims = sorted((s, n) for s, n in zip(a.strides, a.shape, strict=True) if n > 1)
+    need = a.itemsize
+    for s, n in dims:
+        if s != need:
+            return False
+        need *= n
+    return True
 
 
 def check_inplace(t: Any) -> None:

@@ -262,9 +262,10 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
         return tensor_repr(self._data, str(self.dtype), _dtype.default_float(), self.grad_fn,
                            self._requires_grad)
 
-    def _inplace(self, compute: Callable[[], Tensor], ufunc: Any = None, arg: Any = None) -> Tensor:
+    def _inplace(self, compute: Callable[[], Tensor], ufunc: Any = None, arg: Any = None,
+                 reads: tuple[Any, ...] | None = None, disjoint: bool = False) -> Tensor:
         """Overwrite self with ``compute()`` (see ndgrad/autograd/inplace.py)."""
-        return inplace(self, compute, ufunc, arg)
+        return inplace(self, compute, ufunc, arg, reads, disjoint)
 
 
 set_tensor_class(Tensor)

@@ -42,7 +42,7 @@ class InplaceMixin(TensorBase):
 
     def _overwrite(self, compute: Callable[[], Any], *args: Any) -> Any:
         """self becomes ``compute()``, a result without a gradient (see ``_filled``)."""
-        return self._inplace(lambda: _filled(self, compute()), arg=_grad_arg(*args))
+        return self._inplace(lambda: _filled(self, compute()), arg=_grad_arg(*args), reads=args)
 
     # -- arithmetic ------------------------------------------------------------------------
     def add_(self, other: Any, alpha: Any = 1) -> Any:
@@ -103,14 +103,15 @@ class InplaceMixin(TensorBase):
 
     def addcmul_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any:
         return self._inplace(lambda: self.addcmul(tensor1, tensor2, value),
-                             arg=_grad_arg(tensor1, tensor2))
+                             arg=_grad_arg(tensor1, tensor2), reads=(tensor1, tensor2))
 
     def addcdiv_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any:
         return self._inplace(lambda: self.addcdiv(tensor1, tensor2, value),
-                             arg=_grad_arg(tensor1, tensor2))
+                             arg=_grad_arg(tensor1, tensor2), reads=(tensor1, tensor2))
 
     def lerp_(self, end: Any, weight: Any) -> Any:
-        return self._inplace(lambda: self.lerp(end, weight), arg=_grad_arg(end, weight))
+        return self._inplace(lambda: self.lerp(end, weight), arg=_grad_arg(end, weight),
+                             reads=(end, weight))
 
     def ldexp_(self, other: Any) -> Any:
         return self._inplace(lambda: self.ldexp(other), arg=other)
@@ -136,7 +137,8 @@ class InplaceMixin(TensorBase):
         return self._overwrite(lambda: self.heaviside(values), values)
 
     def clamp_(self, min: Any = None, max: Any = None) -> Any:
-        return self._inplace(lambda: self.clamp(min, max), arg=_grad_arg(min, max))
+        return self._inplace(lambda: self.clamp(min, max), arg=_grad_arg(min, max),
+                             reads=(min, max))
 
     clip_ = clamp_
 
@@ -330,13 +332,14 @@ class InplaceMixin(TensorBase):
 
     # -- filling -----------------------------------------------------------------------------
     def masked_fill_(self, mask: Any, value: Any) -> Any:
-        return self._inplace(lambda: self.masked_fill(mask, value), arg=value)
+        # value is read as one number, as torch's masked_fill_ and fill_ do: no overlap check
+        return self._inplace(lambda: self.masked_fill(mask, value), arg=value, reads=())
 
     def zero_(self) -> Any:
         return self.fill_(0)
 
     def fill_(self, value: Any) -> Any:
-        return self._inplace(lambda: _filled(self, value), arg=value)
+        return self._inplace(lambda: _filled(self, value), arg=value, reads=())
 
     def copy_(self, src: Any) -> Any:
         src = self._operand(src)
