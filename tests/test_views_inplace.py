@@ -108,12 +108,17 @@ OVERLAPPING_WRITES = {
     "scatter_": "x = T.arange(3.); x.scatter_(0, T.tensor([0, 1]), x[1:])",
     "put_": "x = T.arange(3.); x.put_(T.tensor([0, 1]), x[1:])",
     "index_put_": "x = T.arange(3.); x.index_put_((T.tensor([0, 1]),), x[1:])",
+    "setitem all-ones value onto 1 element": "x = T.ones(1, 1); x[0] = x",
+    "setitem broadcast column": "x = T.ones(1, 3); x[:, :1] = x[:, 0]",
     "recorded setitem": "a = T.ones(3, requires_grad=True); x = a * 1; x[:2] = x[1:]",
     "recorded add_": "a = T.ones(2, 2, requires_grad=True); x = a * 1; x.add_(x.t())",
     # torch allows these: the same elements, disjoint memory, a layout it does not check, or
     # an op that reads its operand as one number
     "setitem same elements": "x = T.arange(6.).reshape(2, 3); x[0] = x[0]",
     "setitem all of it": "x = T.arange(3.); x[:] = x",
+    "setitem one element from all-ones": "x = T.ones(1, 1); x[0, 0] = x",
+    "setitem 1-element into 0-d": "x = T.ones(1); x[0] = x",
+    "setitem 0-d value fills": "x = T.ones(1); x[...] = x[0]",
     "setitem with True": "x = T.arange(3.); x[True] = x",
     "setitem other row": "x = T.arange(6.).reshape(2, 3); x[1] = x[0]",
     "setitem broadcast row": "x = T.arange(9.).reshape(3, 3); x[1:] = x[0]",

@@ -104,17 +104,22 @@ def _drop_leading_ones(v: Any) -> Any:
     broadcasting: ``x[0, 1] = ones(1)`` and ``x[0] = ones(1, 3)`` both write."""
     if not isinstance(v, TensorBase) or not v._data.ndim or v._data.shape[0] != 1:
         return v
-    shape = v._data.shape
+    return v.reshape(_without_leading_ones(v._data.shape))
+
+
+def _without_leading_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
     k = next((i for i, n in enumerate(shape) if n != 1), len(shape))
-    return v.reshape(shape[k:])
+    return shape[k:]
 
 
 def _refuse_setitem_overlap(x: np.ndarray, steps: list[tuple], v: Any) -> None:
-    """torch's memory-overlap checks for ``x[index] = v`` (plan_index's steps). A basic index
-    copies v, broadcast, into the view it selects (copy_: partial overlap refused); an
-    advanced one is index_put_ into the view its basic part selects (any overlap of value or
-    index tensors refused), unless it is a single boolean mask with a one-element value,
-    which torch turns into masked_fill_ (no check)."""
+    """torch's memory-overlap checks for ``x[index] = v`` (plan_index's steps; ``v`` before
+    its leading size-1 dims are dropped). A basic index copies v into the view it selects
+    (copy_: partial overlap refused), after dropping v's leading size-1 dims and broadcasting
+    if the shapes differ, or fills the view from a 0-d v (no check); an advanced one is
+    index_put_ into the view its basic part selects (any overlap of value or index tensors
+    refused), unless it is a single boolean mask with a one-element value, which torch turns
+    into masked_fill_ (no check)."""
     *pre, last = steps
     for step in pre:
         x = x[step]
@@ -123,12 +128,18 @@ def _refuse_setitem_overlap(x: np.ndarray, steps: list[tuple], v: Any) -> None:
         dst = x[last]
         if type(dst) is not np.ndarray:  # integers only: NumPy gives a scalar
             dst = x[last + (Ellipsis,)]
-        if src is not None and np.ndim(src) <= dst.ndim:
-            try:
-                src = np.broadcast_to(src, dst.shape)
-            except ValueError:
-                return  # the write raises the shape error
-            refuse_overlap(dst, src)
+        if src is None or src.ndim == 0:
+            return
+        if src.shape != dst.shape:
+            src = src.reshape(_without_leading_ones(src.shape))
+            if src.ndim == 0 and dst.size != 1:
+                return  # broadcast from one element: not dense, torch does not check
+            if src.ndim:  # (a 0-d src keeps its shape: torch's expand of it has strides 0,
+                try:      # never dst's layout, so any shared memory is a partial overlap)
+                    src = np.broadcast_to(src, dst.shape)
+                except ValueError:
+                    return  # the write raises the shape error
+        refuse_overlap(dst, src)
         return
     arrays = [i for i in last if isinstance(i, np.ndarray)]
     if (src is None or src.size == 1) and len(arrays) == 1 and arrays[0].dtype == np.bool_:
@@ -519,9 +530,10 @@ class IndexMixin(TensorBase):
 
     def __setitem__(self, index: Any, value: Any) -> None:
         steps = plan_index(_np_index(index), self._data.shape)
-        v = _drop_leading_ones(self._operand(value, self.dtype))
+        v = self._operand(value, self.dtype)
         try:
             _refuse_setitem_overlap(self._data, steps, v)
+            v = _drop_leading_ones(v)
             if grad_state.enabled and (self._requires_grad or isinstance(v, TensorBase)
                                         and v._requires_grad):
                 self._inplace(lambda: IndexPut.apply(self, steps, v), arg=v, reads=())
