@@ -31,14 +31,7 @@ STATEMENTS = 9
 
 # Statements ndgrad runs differently from torch, with why. A program using one is not
 # generated (the generator skips the statement), so the rest of the pool still runs.
-_VIEW_OPS = ("[", ".t(", ".T\n", ".mT", ".view", ".reshape", ".transpose", ".unsqueeze",
-             ".squeeze", ".expand", ".diagonal", ".narrow", ".flatten", ".permute", ".swapaxes",
-             ".unbind", ".split", ".movedim")
-ALLOWED: dict[str, str] = {
-    r"no_grad\(\):\n    v\d+ = v\d+(" + "|".join(re.escape(o) for o in _VIEW_OPS) + ")":
-        "known bug: a view made under no_grad of a tensor that requires grad says "
-        "requires_grad=True, but ops on it do not record (torch's do)",
-}
+ALLOWED: dict[str, str] = {}
 
 # Errors only torch raises (the program stops being compared at that statement), with why.
 TORCH_ONLY_ERRORS: dict[str, str] = {

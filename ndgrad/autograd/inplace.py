@@ -77,7 +77,7 @@ def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = No
     for r in (arg,) if reads is None else reads:
         refuse_overlap(t._data, getattr(r, "_data", None), disjoint)
     out = None
-    record = grad_state.enabled and (t._requires_grad or getattr(arg, "_requires_grad", False))
+    record = grad_state.enabled and (t.requires_grad or getattr(arg, "_requires_grad", False))
     mark = sequence_mark() if grad_state.enabled else 0
     if grad_state.enabled and not record and ufunc is None:
         out = compute()  # its other operands may require grad
@@ -161,12 +161,10 @@ def check_inplace(t: Any) -> None:
 def view_message(t: Any, what: str) -> str:
     """torch's error for a view whose history cannot be rebuilt (rule 4)."""
     meta = t._view_meta
-    if t._grad_fn is None:
-        head = f"A view was created in no_grad mode and {what} modified inplace with grad mode " \
-               f"enabled."
-    elif meta == NO_GRAD_VIEW:
-        head = f"Output {t._output_nr} of {t._grad_fn.name()} is a view and {what} modified " \
-               f"inplace."
+    if t._grad_fn is None or meta == NO_GRAD_VIEW:
+        made = "A view was created" if t._grad_fn is None else \
+            f"Output {t._output_nr} of {t._grad_fn.name()} is a view of a view which was created"
+        head = f"{made} in no_grad mode and {what} modified inplace with grad mode enabled."
     else:
         head = f"Output {meta[1]} of {meta[0]} is a view and {what} modified inplace."
     if meta == NO_GRAD_VIEW:

@@ -534,7 +534,7 @@ class IndexMixin(TensorBase):
         try:
             _refuse_setitem_overlap(self._data, steps, v)
             v = _drop_leading_ones(v)
-            if grad_state.enabled and (self._requires_grad or isinstance(v, TensorBase)
+            if grad_state.enabled and (self.requires_grad or isinstance(v, TensorBase)
                                         and v._requires_grad):
                 self._inplace(lambda: IndexPut.apply(self, steps, v), arg=v, reads=())
             else:  # nothing to record: write straight into the array

@@ -18,6 +18,7 @@ import numpy as np
 from ndgrad import _dtype
 from ndgrad._helpers import shape_arg, wrap_dim, wrap_dims
 from ndgrad.autograd.grad_mode import state as grad_state
+from ndgrad.autograd.inplace import check_inplace
 from ndgrad.ops.index import Unfold
 from ndgrad.ops.shape import (
     Diagonal,
@@ -528,9 +529,8 @@ class ShapeMixin(TensorBase):
         """self becomes ``view``, a view of its own memory with another shape: its array and,
         if recorded, its grad_fn (as torch's in-place view ops change only the metadata). A
         view stays a view of the same base, with ``view``'s chain of view ops from it."""
-        if grad_state.enabled and self._requires_grad and self._grad_fn is None:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                               "operation.")
+        if grad_state.enabled and self.requires_grad:
+            check_inplace(self)  # torch's checks of in-place ops, views of leaves included
         self._data = view._data
         if view._grad_fn is not None:
             self._grad_fn, self._output_nr = view._grad_fn, view._output_nr
