@@ -43,9 +43,6 @@ TORCH_ONLY_ERRORS: dict[str, str] = {
     r"not implemented for 'Bool'|with a bool tensor is not supported|Boolean inputs not "
     r"supported|Got Bool":
         "known gap: ndgrad computes arithmetic on bool tensors that torch refuses",
-    r"is a view and (its base or another view of its base has been|is being) modified inplace":
-        "ndgrad refuses a split/unbind/no_grad view when an op records on it or rebuilds it, "
-        "not when its grad_fn or is_leaf is read",
 }
 # Errors only ndgrad raises, with why (all known bugs to fix).
 NDGRAD_ONLY_ERRORS: dict[str, str] = {}

@@ -203,3 +203,49 @@ def test_setitem_on_a_view_made_under_no_grad_is_refused():
         kind, message = outcome(run, T)
         assert kind == "RuntimeError"
         assert "created in no_grad mode and is being modified inplace" in message
+
+
+# -- the views split/chunk/unbind return together; unsafe_split/unsafe_chunk --------------------
+MULTI = "x = T.arange(6.).reshape(3, 2).requires_grad_()\ny = x * 1\n"
+MULTI_OUTPUT_CASES = {
+    # refused: an in-place op on one of them while autograd records, or using one after its
+    # base changed in place
+    "split": "a, b = y.split(2); b.mul_(2)",
+    "split with sizes": "a, b = y.split([1, 2]); a.add_(1)",
+    "split_with_sizes": "a, b = y.split_with_sizes([1, 2], 1); a.add_(1)",
+    "chunk": "a, b = y.chunk(2, 1); b.mul_(2)",
+    "unbind": "a, b, c = y.unbind(); c.sub_(1)",
+    "unbind, negative dim": "a, b = y.unbind(-1); a.sub_(1)",
+    "split of a transposed view": "a, b = y.t().split(1); a.mul_(2)",
+    "a view of one": "a, b = y.split(2); a[0].mul_(2)",
+    "of a leaf": "a, b = x.split(2); a.mul_(2)",
+    "the operand requires grad": "w = T.ones((), requires_grad=True)\n"
+                                 "a, b = T.ones(4).split(2); a.mul_(w)",
+    "base changed": "a, b = y.split(2); y.mul_(3); r = a * 1",
+    "under no_grad": "with T.no_grad():\n    a, b = y.split(2)\na.mul_(2)",
+    # allowed: nothing recorded, or torch's single views (tensor_split, hsplit, vsplit)
+    "nothing requires grad": "z = T.ones(4); a, b = z.split(2); a.mul_(2); r = z",
+    "both under no_grad": "with T.no_grad():\n    a, b = y.split(2)\n    a.mul_(2)\nr = y",
+    "tensor_split": "a, b = y.tensor_split(2); b.mul_(2); y.sum().backward(); r = x.grad",
+    "vsplit": "a, b, c = y.vsplit(3); b.mul_(2); y.sum().backward(); r = x.grad",
+    "hsplit": "a, b = y.hsplit(2); b.mul_(2); y.sum().backward(); r = x.grad",
+    "out of place": "a, b = y.split(2); (a * 2).sum().backward(); r = x.grad",
+    # unsafe_split/unsafe_chunk: pieces of their own that share y's memory: an in-place op on
+    # one changes y's values, not y's version or history
+    "unsafe_split": "a, b = y.unsafe_split(2); b.mul_(3)\n"
+                    "(a.sum() + (b * T.tensor([1., 2.])).sum()).backward()\n"
+                    "r = (y, a, b, x.grad, y._version, b._version)",
+    "unsafe_chunk": "a, b = T.unsafe_chunk(y, 2, 1); a.add_(1)\n"
+                    "(y * T.arange(6.).reshape(3, 2)).sum().backward(); r = (y, a, x.grad)",
+    "unsafe_split is not a view": "a, b = y.unsafe_split(1, 1); y.mul_(2); r = (a, a * 1)",
+}
+
+
+@pytest.mark.parametrize("code", MULTI_OUTPUT_CASES.values(), ids=MULTI_OUTPUT_CASES.keys())
+def test_views_returned_together_and_unsafe_split(code):
+    def run(T):
+        ns = {"T": T}
+        exec(MULTI + code, ns)
+        return ns.get("r")
+
+    same(run)

@@ -380,5 +380,5 @@ def _share_version(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str,
 
 # how a view was made, when in-place ops through it cannot be recorded (torch's CreationMeta):
 # made under no_grad, or one of several views a function returned (split, unbind), stored as
-# (function name, output number)
+# (function name, output number, length of its view chain then)
 NO_GRAD_VIEW = "no_grad"

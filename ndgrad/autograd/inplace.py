@@ -160,12 +160,15 @@ def check_inplace(t: Any) -> None:
 
 def view_message(t: Any, what: str) -> str:
     """torch's error for a view whose history cannot be rebuilt (rule 4)."""
-    meta = t._view_meta
-    if t._grad_fn is None or meta == NO_GRAD_VIEW:
-        made = "A view was created" if t._grad_fn is None else \
-            f"Output {t._output_nr} of {t._grad_fn.name()} is a view of a view which was created"
+    meta, fn = t._view_meta, t._grad_fn
+    op, nr = (fn.name().removesuffix("Backward"), t._output_nr) if fn is not None else ("", 0)
+    if fn is None or meta == NO_GRAD_VIEW:
+        made = "A view was created" if fn is None else \
+            f"Output {nr} of {op} is a view of a view which was created"
         head = f"{made} in no_grad mode and {what} modified inplace with grad mode enabled."
     else:
+        if len(t._view_fn) != meta[2]:
+            meta = (op, nr)  # a view of one of the views: torch names the last view op
         head = f"Output {meta[1]} of {meta[0]} is a view and {what} modified inplace."
     if meta == NO_GRAD_VIEW:
         return (f"{head} Given that this use case is ambiguous and error-prone, it is forbidden. "
@@ -192,6 +195,26 @@ def refresh_view(v: Any) -> None:
     v._grad_fn, v._output_nr = fresh._grad_fn, fresh._output_nr
     v._requires_grad = fresh._requires_grad
     v._view_version = v._vc[0]
+
+
+def multi_output_views(views: tuple[Any, ...], name: str) -> tuple[Any, ...]:
+    """Mark the views one call returned together (split, chunk, unbind; ``name`` is torch's
+    op name for the message) as torch's multi-output views, whose in-place change, or rebuild
+    after their base changed, is refused (rule 4). A view already marked (made under no_grad,
+    or of a marked view) keeps its mark, as in torch."""
+    for i, v in enumerate(views):
+        if v._base is not None and v._view_meta is None:
+            v._view_meta = (name, i, len(v._view_fn))
+    return views
+
+
+def unviewed_alias(t: Any) -> Any:
+    """``t``, a view, made a tensor of its own that still shares its base's memory: no base,
+    its own version counter (torch's unsafe_split/unsafe_chunk outputs). An in-place op on it
+    changes the base's values but neither the base's version nor its history: the caller
+    promises not to rely on either."""
+    t._base, t._view_fn, t._view_meta, t._view_version, t._vc = None, (), None, 0, None
+    return t
 
 
 def view_positions(v: Any) -> np.ndarray:
