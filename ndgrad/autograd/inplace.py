@@ -2,15 +2,18 @@
 PyTorch's rules.
 
 Views. An op whose NumPy result shares its input's memory (reshape, view, permute, transpose,
-expand, ``x[i]`` with basic indexing, diagonal, ...: primitives with ``is_view = True``) returns a
-*view*: a tensor that knows its *base* (``_base``: the tensor that owns the memory, never itself
-a view), shares the base's version counter (``_vc``), and keeps the chain of view ops that makes
-it from the base (``_view_fn``: ``(primitive, arguments, keywords)`` steps). Writing into a view
-writes into its base, and the other way round, as in PyTorch.
+expand, ``x[i]`` with basic indexing, diagonal, narrow, split's pieces, ...: primitives with
+``is_view = True``) returns a *view*: a tensor that knows its *base* (``_base``: the tensor that
+owns the memory, never itself a view), shares the base's version counter (``_vc``), and keeps
+the chain of view ops that makes it from the base (``_view_fn``: ``(primitive, arguments,
+keywords)`` steps). Writing into a view writes into its base, and the other way round, as in
+PyTorch.
 
 Version counters. Every in-place op adds one to the tensor's counter, which its base and all
-its views share. A node that saved a tensor for backward records the version it saw; backward
-refuses a tensor that has moved on (``saved.py``).
+its views share: a change through any of them is a change of all. A node that saved a tensor
+for backward records the version it saw; backward refuses a tensor that has moved on
+(``saved.py``). A view also remembers the version its own history was made at
+(``_view_version``): when the counter has moved past it, its history is stale (rule 3).
 
 The rules, each one PyTorch's:
 
@@ -20,20 +23,41 @@ The rules, each one PyTorch's:
    Nodes that saved the tensor itself keep its old value (``keep_old_value``; PyTorch saves
    ``original_self``). With nothing to record, the NumPy ufunc writes straight into the array
    (the optimizer's path).
-2. An in-place op on a *view* rewrites its base's history too: the base's new node
+2. An in-place op on a *view* rebases its base's history too: the base's new node
    (``CopySlices``) takes the gradient of the view's new value at the view's positions and
    the base's old gradient elsewhere. The positions come from replaying the view chain on
-   ``arange(base.numel())``: for each element of the view, its flat position in the base.
-3. Other views of that base (and views of a base changed in place) are rebuilt lazily: a view
-   remembers the version at which its history was made (``_view_version``); when that is stale
-   and the base requires grad, the next read of its ``grad_fn`` (or the next op that uses it)
-   replays the view chain on the base's current history (``refresh_view``).
-4. Refused, with PyTorch's errors: an in-place op on a leaf that requires grad, or on a view of
-   one; on a tensor whose elements share memory (an ``expand``ed one), whatever the grad mode;
-   recording an in-place op on, or rebuilding, a view made under ``no_grad`` or one of the views
-   returned together by ``split``/``chunk``/``unbind`` (their histories cannot be rebuilt from
-   the base alone: ``_view_meta`` says which).
-5. Ops that PyTorch documents as returning a new tensor do so even when they change nothing
+   ``arange(base.numel())``: for each element of the view, its flat position in the base. The
+   view's own history then becomes its view chain replayed on the base's new history.
+3. Every other view of that base (and every view of a base changed in place) is rebuilt
+   lazily: when its ``_view_version`` is stale and the base requires grad, the next read of its
+   ``grad_fn`` (or the next op that takes it) replays its view chain on the base's current
+   history (``refresh_view``). So ``v = y[0]; y.mul_(3); v.backward()`` differentiates through
+   the multiplication, as in torch.
+4. Refused, with PyTorch's errors, because the history cannot be rebased correctly:
+   an in-place op on a leaf that requires grad, or on a view of one (while recording); on a
+   tensor whose elements share memory (an ``expand``ed one), whatever the grad mode; and on,
+   or rebuilding, two kinds of views whose history cannot be rebuilt from the base alone
+   (``_view_meta`` says which, see ``view_message``):
+
+   * views made under ``no_grad`` of a tensor that requires grad. They report
+     ``requires_grad=True`` (through their base) and ops on them are recorded, but no
+     gradient flows back through them; an in-place op on one with grad mode on is ambiguous
+     (should it reach the base's history, made before?), so it is refused, as is any use of
+     one after it or its base changed in place, even under no_grad;
+   * the views that split, chunk and unbind return together (``multi_output_views``): torch
+     makes them with one backward node, which an in-place change of one piece would corrupt.
+     ``unsafe_split``/``unsafe_chunk`` return pieces that share the memory but are not views
+     (``unviewed_alias``: no base, their own version counter), which may be modified in
+     place: the caller promises not to rely on the input's values or history afterwards.
+
+5. Refused too, whatever the grad mode: a write whose input shares part of the memory it
+   writes (``x[:2] = x[1:]``, ``x.add_(x[0])``, ``x.copy_(x.t())``), whose result would
+   depend on the order elements are written in (``refuse_overlap``). As in torch, only inputs
+   read elementwise are checked (not fill_'s or masked_fill_'s single value); the very same
+   elements (``x.add_(x)``) and layouts that are not dense (strided, expanded), which torch
+   does not analyse, pass; index_put_, scatter_, index_add_, index_copy_ and put_ refuse any
+   shared memory, between self and the values or indices.
+6. Ops that PyTorch documents as returning a new tensor do so even when they change nothing
    (``F.pad(x, (0, 0))`` copies, ``expand`` to the same shape is a view): only ops that
    torch documents as possibly returning ``self`` (``contiguous``, ``to`` the same dtype, ...)
    do.
