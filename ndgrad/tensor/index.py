@@ -121,15 +121,16 @@ def _refuse_setitem_overlap(x: np.ndarray, steps: list[tuple], v: Any) -> None:
     refused), unless it is a single boolean mask with a one-element value, which torch turns
     into masked_fill_ (no check)."""
     *pre, last = steps
+    src = v._data if isinstance(v, TensorBase) else None
+    basic = not has_advanced(last)
+    if basic and (src is None or src.ndim == 0):
+        return
     for step in pre:
         x = x[step]
-    src = v._data if isinstance(v, TensorBase) else None
-    if not has_advanced(last):
+    if basic:
         dst = x[last]
         if type(dst) is not np.ndarray:  # integers only: NumPy gives a scalar
             dst = x[last + (Ellipsis,)]
-        if src is None or src.ndim == 0:
-            return
         if src.shape != dst.shape:
             src = src.reshape(_without_leading_ones(src.shape))
             if src.ndim == 0 and dst.size != 1:
@@ -144,15 +145,15 @@ def _refuse_setitem_overlap(x: np.ndarray, steps: list[tuple], v: Any) -> None:
     arrays = [i for i in last if isinstance(i, np.ndarray)]
     if (src is None or src.size == 1) and len(arrays) == 1 and arrays[0].dtype == np.bool_:
         return
-    basic: list[Any] = []
+    part: list[Any] = []
     for i in last:  # an index array's dims become whole slices (a 0-d mask, a new dim)
         if isinstance(i, np.ndarray) and i.dtype == np.bool_:
-            basic.extend([slice(None)] * i.ndim if i.ndim else [None])
+            part.extend([slice(None)] * i.ndim if i.ndim else [None])
         elif isinstance(i, np.ndarray):
-            basic.append(slice(None))
+            part.append(slice(None))
         else:
-            basic.append(None if isinstance(i, np.bool_) else i)
-    dst = x[tuple(basic)]
+            part.append(None if isinstance(i, np.bool_) else i)
+    dst = x[tuple(part)]
     for a in [src, *arrays]:
         refuse_overlap(dst, a, disjoint=True)
 
