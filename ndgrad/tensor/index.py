@@ -121,13 +121,12 @@ def _refuse_setitem_overlap(x: np.ndarray, steps: list[tuple], v: Any) -> None:
     refused), unless it is a single boolean mask with a one-element value, which torch turns
     into masked_fill_ (no check)."""
     *pre, last = steps
-    src = v._data if isinstance(v, TensorBase) else None
-    basic = not has_advanced(last)
-    if basic and (src is None or src.ndim == 0):
-        return
     for step in pre:
         x = x[step]
-    if basic:
+    src = v._data if isinstance(v, TensorBase) else None
+    if not has_advanced(last):
+        if src is None or src.ndim == 0:
+            return
         dst = x[last]
         if type(dst) is not np.ndarray:  # integers only: NumPy gives a scalar
             dst = x[last + (Ellipsis,)]
