@@ -249,3 +249,24 @@ def test_views_returned_together_and_unsafe_split(code):
         return ns.get("r")
 
     same(run)
+
+
+# -- writes into an expand()ed tensor ---------------------------------------------------------
+EXPANDED_CASES = {
+    "zero_": "y = T.zeros(1, 3).expand(2, 3); y.zero_(); r = y",
+    "fill_ with a number": "y = T.zeros(1, 3).expand(2, 3); y.fill_(2); r = y",
+    "fill_ a bool with a number": "y = T.tensor([[False, True]]).expand(2, 1, 2); y.zero_(); r = y",
+    "fill_ with a tensor": "y = T.zeros(1, 3).expand(2, 3); y.fill_(T.tensor(2.))",
+    "add_": "y = T.zeros(1, 3).expand(2, 3); y.add_(1)",
+    "copy_": "y = T.zeros(1, 3).expand(2, 3); y.copy_(T.ones(2, 3))",
+}
+
+
+@pytest.mark.parametrize("code", EXPANDED_CASES.values(), ids=EXPANDED_CASES.keys())
+def test_writes_into_an_expanded_tensor(code):
+    def run(T):
+        ns = {"T": T}
+        exec(code, ns)
+        return ns.get("r")
+
+    same(run)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad.autograd.grad_mode import state as grad_state
+from ndgrad.autograd.inplace import overlaps
 from ndgrad.tensor.base import TensorBase, _int
 
 
@@ -339,6 +340,12 @@ class InplaceMixin(TensorBase):
         return self.fill_(0)
 
     def fill_(self, value: Any) -> Any:
+        if not isinstance(value, TensorBase) and overlaps(self._data) and not (
+                grad_state.enabled and self.requires_grad):
+            # torch fills an expand()ed tensor with a number: its shared elements all get it
+            self._data[...] = value
+            self._bump_version()
+            return self
         return self._inplace(lambda: _filled(self, value), arg=value, reads=())
 
     def copy_(self, src: Any) -> Any:
