@@ -288,7 +288,8 @@ def _connect(ctx: Function, args: tuple[Any, ...]) -> tuple[list[Any] | None, bo
     record = tensors = False
     for a in args:
         if isinstance(a, Tensor):
-            if a._base is not None and a._view_version != a._vc[0]:
+            base = a._base
+            if base is not None and a._view_version != a._vc[0]:
                 a._refresh_view()  # its base changed in place: rebuild its history from it
             d = a._data
             arrays.append(d)
@@ -308,6 +309,10 @@ def _connect(ctx: Function, args: tuple[Any, ...]) -> tuple[list[Any] | None, bo
                 e.dtype = d.dtype
                 edges.append(e)
                 continue
+            if base is not None and base._requires_grad:
+                # a view made under no_grad of a tensor that requires grad: it requires grad,
+                # so the op is recorded, as in torch, but no gradient flows back through it
+                record = True
         else:
             arrays.append(a)
         needs.append(False)
@@ -375,5 +380,5 @@ def _share_version(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str,
 
 # how a view was made, when in-place ops through it cannot be recorded (torch's CreationMeta):
 # made under no_grad, or one of several views a function returned (split, unbind), stored as
-# (function name, output number)
+# (function name, output number, length of its view chain then)
 NO_GRAD_VIEW = "no_grad"

@@ -2,15 +2,18 @@
 PyTorch's rules.
 
 Views. An op whose NumPy result shares its input's memory (reshape, view, permute, transpose,
-expand, ``x[i]`` with basic indexing, diagonal, ...: primitives with ``is_view = True``) returns a
-*view*: a tensor that knows its *base* (``_base``: the tensor that owns the memory, never itself
-a view), shares the base's version counter (``_vc``), and keeps the chain of view ops that makes
-it from the base (``_view_fn``: ``(primitive, arguments, keywords)`` steps). Writing into a view
-writes into its base, and the other way round, as in PyTorch.
+expand, ``x[i]`` with basic indexing, diagonal, narrow, split's pieces, ...: primitives with
+``is_view = True``) returns a *view*: a tensor that knows its *base* (``_base``: the tensor that
+owns the memory, never itself a view), shares the base's version counter (``_vc``), and keeps
+the chain of view ops that makes it from the base (``_view_fn``: ``(primitive, arguments,
+keywords)`` steps). Writing into a view writes into its base, and the other way round, as in
+PyTorch.
 
 Version counters. Every in-place op adds one to the tensor's counter, which its base and all
-its views share. A node that saved a tensor for backward records the version it saw; backward
-refuses a tensor that has moved on (``saved.py``).
+its views share: a change through any of them is a change of all. A node that saved a tensor
+for backward records the version it saw; backward refuses a tensor that has moved on
+(``saved.py``). A view also remembers the version its own history was made at
+(``_view_version``): when the counter has moved past it, its history is stale (rule 3).
 
 The rules, each one PyTorch's:
 
@@ -20,20 +23,41 @@ The rules, each one PyTorch's:
    Nodes that saved the tensor itself keep its old value (``keep_old_value``; PyTorch saves
    ``original_self``). With nothing to record, the NumPy ufunc writes straight into the array
    (the optimizer's path).
-2. An in-place op on a *view* rewrites its base's history too: the base's new node
+2. An in-place op on a *view* rebases its base's history too: the base's new node
    (``CopySlices``) takes the gradient of the view's new value at the view's positions and
    the base's old gradient elsewhere. The positions come from replaying the view chain on
-   ``arange(base.numel())``: for each element of the view, its flat position in the base.
-3. Other views of that base (and views of a base changed in place) are rebuilt lazily: a view
-   remembers the version at which its history was made (``_view_version``); when that is stale
-   and the base requires grad, the next read of its ``grad_fn`` (or the next op that uses it)
-   replays the view chain on the base's current history (``refresh_view``).
-4. Refused, with PyTorch's errors: an in-place op on a leaf that requires grad, or on a view of
-   one; on a tensor whose elements share memory (an ``expand``ed one), whatever the grad mode;
-   recording an in-place op on, or rebuilding, a view made under ``no_grad`` or one of the views
-   returned together by ``split``/``chunk``/``unbind`` (their histories cannot be rebuilt from
-   the base alone: ``_view_meta`` says which).
-5. Ops that PyTorch documents as returning a new tensor do so even when they change nothing
+   ``arange(base.numel())``: for each element of the view, its flat position in the base. The
+   view's own history then becomes its view chain replayed on the base's new history.
+3. Every other view of that base (and every view of a base changed in place) is rebuilt
+   lazily: when its ``_view_version`` is stale and the base requires grad, the next read of its
+   ``grad_fn`` (or the next op that takes it) replays its view chain on the base's current
+   history (``refresh_view``). So ``v = y[0]; y.mul_(3); v.backward()`` differentiates through
+   the multiplication, as in torch.
+4. Refused, with PyTorch's errors, because the history cannot be rebased correctly:
+   an in-place op on a leaf that requires grad, or on a view of one (while recording); on a
+   tensor whose elements share memory (an ``expand``ed one), whatever the grad mode; and on,
+   or rebuilding, two kinds of views whose history cannot be rebuilt from the base alone
+   (``_view_meta`` says which, see ``view_message``):
+
+   * views made under ``no_grad`` of a tensor that requires grad. They report
+     ``requires_grad=True`` (through their base) and ops on them are recorded, but no
+     gradient flows back through them; an in-place op on one with grad mode on is ambiguous
+     (should it reach the base's history, made before?), so it is refused, as is any use of
+     one after it or its base changed in place, even under no_grad;
+   * the views that split, chunk and unbind return together (``multi_output_views``): torch
+     makes them with one backward node, which an in-place change of one piece would corrupt.
+     ``unsafe_split``/``unsafe_chunk`` return pieces that share the memory but are not views
+     (``unviewed_alias``: no base, their own version counter), which may be modified in
+     place: the caller promises not to rely on the input's values or history afterwards.
+
+5. Refused too, whatever the grad mode: a write whose input shares part of the memory it
+   writes (``x[:2] = x[1:]``, ``x.add_(x[0])``, ``x.copy_(x.t())``), whose result would
+   depend on the order elements are written in (``refuse_overlap``). As in torch, only inputs
+   read elementwise are checked (not fill_'s or masked_fill_'s single value); the very same
+   elements (``x.add_(x)``) and layouts that are not dense (strided, expanded), which torch
+   does not analyse, pass; index_put_, scatter_, index_add_, index_copy_ and put_ refuse any
+   shared memory, between self and the values or indices.
+6. Ops that PyTorch documents as returning a new tensor do so even when they change nothing
    (``F.pad(x, (0, 0))`` copies, ``expand`` to the same shape is a view): only ops that
    torch documents as possibly returning ``self`` (``contiguous``, ``to`` the same dtype, ...)
    do.
@@ -58,18 +82,26 @@ from ndgrad.autograd.saved import SavedInput
 
 OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a "
            "single memory location. Please clone() the tensor before performing the operation.")
+OVERLAP_INPUT = ("unsupported operation: some elements of the input tensor and the written-to "
+                 "tensor refer to a single memory location. Please clone() the tensor before "
+                 "performing the operation.")
 
 
-def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = None) -> Any:
+def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = None,
+            reads: tuple[Any, ...] | None = None, disjoint: bool = False) -> Any:
     """Overwrite ``t`` with ``compute()``, as PyTorch's in-place ops do, and return ``t``.
 
     ``ufunc`` (with its second operand ``arg``) is the NumPy ufunc that does the same straight
     into the array when nothing is recorded; ``arg`` also tells whether recording is needed
-    (an op without a ufunc finds out from the result of ``compute()``)."""
+    (an op without a ufunc finds out from the result of ``compute()``). ``reads`` are the
+    tensors the op reads elementwise besides t (default: ``arg``), refused if they share part
+    of t's memory, or, with ``disjoint``, any of it (rule 5)."""
     if overlaps(t._data):
         raise RuntimeError(OVERLAP)
+    for r in (arg,) if reads is None else reads:
+        refuse_overlap(t._data, getattr(r, "_data", None), disjoint)
     out = None
-    record = grad_state.enabled and (t._requires_grad or getattr(arg, "_requires_grad", False))
+    record = grad_state.enabled and (t.requires_grad or getattr(arg, "_requires_grad", False))
     mark = sequence_mark() if grad_state.enabled else 0
     if grad_state.enabled and not record and ufunc is None:
         out = compute()  # its other operands may require grad
@@ -106,6 +138,37 @@ def overlaps(a: np.ndarray) -> bool:
             and any(s == 0 and n > 1 for s, n in zip(a.strides, a.shape, strict=True)))
 
 
+def refuse_overlap(dst: np.ndarray, src: np.ndarray | None, disjoint: bool = False) -> None:
+    """torch's check that an op's input array ``src`` does not share part of the memory it
+    writes, ``dst`` (rule 5): the same elements in the same order pass
+    (``x.add_(x.view(x.shape))``), as do arrays whose layout is not dense (strided, expanded),
+    which torch does not try; with ``disjoint`` (index_put_, scatter_, index_add_, ...) any
+    shared memory is refused."""
+    a, b = dst, src
+    if b is None or a.size == 0 or b.size == 0 or not np.may_share_memory(a, b):
+        return
+    if not (_dense(a) and _dense(b)):
+        return  # torch's "too hard" case: it leaves it unchecked
+    same = (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.shape == b.shape and a.itemsize == b.itemsize
+            and all(s == u for s, u, n in zip(a.strides, b.strides, a.shape, strict=True)
+                    if n > 1))
+    if disjoint or not same:
+        raise RuntimeError(OVERLAP_INPUT)
+
+
+def _dense(a: np.ndarray) -> bool:
+    """True if ``a`` covers a block of memory without gaps or repeats in some order of its
+    dims (torch's is_non_overlapping_and_dense): size-1 dims do not count."""
+    dims = sorted((s, n) for s, n in zip(a.strides, a.shape, strict=True) if n > 1)
+    need = a.itemsize
+    for s, n in dims:
+        if s != need:
+            return False
+        need *= n
+    return True
+
+
 def check_inplace(t: Any) -> None:
     """PyTorch's checks before an in-place op is recorded (rule 4)."""
     if t._base is not None:
@@ -121,14 +184,15 @@ def check_inplace(t: Any) -> None:
 
 def view_message(t: Any, what: str) -> str:
     """torch's error for a view whose history cannot be rebuilt (rule 4)."""
-    meta = t._view_meta
-    if t._grad_fn is None:
-        head = f"A view was created in no_grad mode and {what} modified inplace with grad mode " \
-               f"enabled."
-    elif meta == NO_GRAD_VIEW:
-        head = f"Output {t._output_nr} of {t._grad_fn.name()} is a view and {what} modified " \
-               f"inplace."
+    meta, fn = t._view_meta, t._grad_fn
+    op, nr = (fn.name().removesuffix("Backward"), t._output_nr) if fn is not None else ("", 0)
+    if fn is None or meta == NO_GRAD_VIEW:
+        made = "A view was created" if fn is None else \
+            f"Output {nr} of {op} is a view of a view which was created"
+        head = f"{made} in no_grad mode and {what} modified inplace with grad mode enabled."
     else:
+        if len(t._view_fn) != meta[2]:
+            meta = (op, nr)  # a view of one of the views: torch names the last view op
         head = f"Output {meta[1]} of {meta[0]} is a view and {what} modified inplace."
     if meta == NO_GRAD_VIEW:
         return (f"{head} Given that this use case is ambiguous and error-prone, it is forbidden. "
@@ -155,6 +219,26 @@ def refresh_view(v: Any) -> None:
     v._grad_fn, v._output_nr = fresh._grad_fn, fresh._output_nr
     v._requires_grad = fresh._requires_grad
     v._view_version = v._vc[0]
+
+
+def multi_output_views(views: tuple[Any, ...], name: str) -> tuple[Any, ...]:
+    """Mark the views one call returned together (split, chunk, unbind; ``name`` is torch's
+    op name for the message) as torch's multi-output views, whose in-place change, or rebuild
+    after their base changed, is refused (rule 4). A view already marked (made under no_grad,
+    or of a marked view) keeps its mark, as in torch."""
+    for i, v in enumerate(views):
+        if v._base is not None and v._view_meta is None:
+            v._view_meta = (name, i, len(v._view_fn))
+    return views
+
+
+def unviewed_alias(t: Any) -> Any:
+    """``t``, a view, made a tensor of its own that still shares its base's memory: no base,
+    its own version counter (torch's unsafe_split/unsafe_chunk outputs). An in-place op on it
+    changes the base's values but neither the base's version nor its history: the caller
+    promises not to rely on either."""
+    t._base, t._view_fn, t._view_meta, t._view_version, t._vc = None, (), None, 0, None
+    return t
 
 
 def view_positions(v: Any) -> np.ndarray:

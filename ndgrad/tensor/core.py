@@ -160,7 +160,7 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
         if self.grad_fn is None:
-            if not self._requires_grad:
+            if not self.requires_grad:
                 raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             return
         if self._retains_grad:
@@ -262,9 +262,10 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
         return tensor_repr(self._data, str(self.dtype), _dtype.default_float(), self.grad_fn,
                            self._requires_grad)
 
-    def _inplace(self, compute: Callable[[], Tensor], ufunc: Any = None, arg: Any = None) -> Tensor:
+    def _inplace(self, compute: Callable[[], Tensor], ufunc: Any = None, arg: Any = None,
+                 reads: tuple[Any, ...] | None = None, disjoint: bool = False) -> Tensor:
         """Overwrite self with ``compute()`` (see ndgrad/autograd/inplace.py)."""
-        return inplace(self, compute, ufunc, arg)
+        return inplace(self, compute, ufunc, arg, reads, disjoint)
 
 
 set_tensor_class(Tensor)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ndgrad._helpers import broadcast_error, wrap_dim
 from ndgrad.autograd.grad_mode import state as grad_state
-from ndgrad.autograd.inplace import OVERLAP, overlaps
+from ndgrad.autograd.inplace import OVERLAP, overlaps, refuse_overlap
 from ndgrad.ops.index import (
     Gather,
     GetItem,
@@ -97,6 +97,64 @@ def _unviewed(view: Any) -> Any:
     of the tensor an in-place form (scatter_reduce_) overwrites, backward would find them
     changed."""
     return view.clone()
+
+
+def _drop_leading_ones(v: Any) -> Any:
+    """A setitem value without its leading size-1 dims, as torch drops them before
+    broadcasting: ``x[0, 1] = ones(1)`` and ``x[0] = ones(1, 3)`` both write."""
+    if not isinstance(v, TensorBase) or not v._data.ndim or v._data.shape[0] != 1:
+        return v
+    return v.reshape(_without_leading_ones(v._data.shape))
+
+
+def _without_leading_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
+    k = next((i for i, n in enumerate(shape) if n != 1), len(shape))
+    return shape[k:]
+
+
+def _refuse_setitem_overlap(x: np.ndarray, steps: list[tuple], v: Any) -> None:
+    """torch's memory-overlap checks for ``x[index] = v`` (plan_index's steps; ``v`` before
+    its leading size-1 dims are dropped). A basic index copies v into the view it selects
+    (copy_: partial overlap refused), after dropping v's leading size-1 dims and broadcasting
+    if the shapes differ, or fills the view from a 0-d v (no check); an advanced one is
+    index_put_ into the view its basic part selects (any overlap of value or index tensors
+    refused), unless it is a single boolean mask with a one-element value, which torch turns
+    into masked_fill_ (no check)."""
+    *pre, last = steps
+    for step in pre:
+        x = x[step]
+    src = v._data if isinstance(v, TensorBase) else None
+    if not has_advanced(last):
+        if src is None or src.ndim == 0:
+            return
+        dst = x[last]
+        if type(dst) is not np.ndarray:  # integers only: NumPy gives a scalar
+            dst = x[last + (Ellipsis,)]
+        if src.shape != dst.shape:
+            src = src.reshape(_without_leading_ones(src.shape))
+            if src.ndim == 0 and dst.size != 1:
+                return  # broadcast from one element: not dense, torch does not check
+            if src.ndim:  # (a 0-d src keeps its shape: torch's expand of it has strides 0,
+                try:      # never dst's layout, so any shared memory is a partial overlap)
+                    src = np.broadcast_to(src, dst.shape)
+                except ValueError:
+                    return  # the write raises the shape error
+        refuse_overlap(dst, src)
+        return
+    arrays = [i for i in last if isinstance(i, np.ndarray)]
+    if (src is None or src.size == 1) and len(arrays) == 1 and arrays[0].dtype == np.bool_:
+        return
+    part: list[Any] = []
+    for i in last:  # an index array's dims become whole slices (a 0-d mask, a new dim)
+        if isinstance(i, np.ndarray) and i.dtype == np.bool_:
+            part.extend([slice(None)] * i.ndim if i.ndim else [None])
+        elif isinstance(i, np.ndarray):
+            part.append(slice(None))
+        else:
+            part.append(None if isinstance(i, np.bool_) else i)
+    dst = x[tuple(part)]
+    for a in [src, *arrays]:
+        refuse_overlap(dst, a, disjoint=True)
 
 
 class IndexMixin(TensorBase):
@@ -188,7 +246,8 @@ class IndexMixin(TensorBase):
         return out.reshape(self.shape)
 
     def put_(self, index: Any, source: Any, accumulate: _bool = False) -> Any:
-        return self._inplace(lambda: self.put(index, source, accumulate), arg=source)
+        return self._inplace(lambda: self.put(index, source, accumulate), arg=source,
+                             reads=(source, index), disjoint=True)
 
     def index_put(self, indices: Any, values: Any, accumulate: _bool = False) -> Any:
         """A copy of self with ``self[indices] = values`` (or ``+=``, with repeated indices
@@ -215,7 +274,8 @@ class IndexMixin(TensorBase):
         return self + IndexAddZeros.apply(v, self._data.shape, index)
 
     def index_put_(self, indices: Any, values: Any, accumulate: _bool = False) -> Any:
-        return self._inplace(lambda: self.index_put(indices, values, accumulate), arg=values)
+        return self._inplace(lambda: self.index_put(indices, values, accumulate), arg=values,
+                             reads=(values, *indices), disjoint=True)
 
     def scatter(self, dim: _int, index: Any, src: Any = None, value: Any = None,
                 reduce: str | None = None) -> Any:
@@ -281,15 +341,18 @@ class IndexMixin(TensorBase):
 
     def scatter_(self, dim: _int, index: Any, src: Any = None, value: Any = None,
                  reduce: str | None = None) -> Any:
-        return self._inplace(lambda: self.scatter(dim, index, src, value, reduce), arg=src)
+        return self._inplace(lambda: self.scatter(dim, index, src, value, reduce), arg=src,
+                             reads=(src, index), disjoint=True)
 
     def scatter_add_(self, dim: _int, index: Any, src: Any) -> Any:
-        return self._inplace(lambda: self.scatter_add(dim, index, src), arg=src)
+        return self._inplace(lambda: self.scatter_add(dim, index, src), arg=src,
+                             reads=(src, index), disjoint=True)
 
     def scatter_reduce_(self, dim: _int, index: Any, src: Any, reduce: str, *,
                         include_self: _bool = True) -> Any:
         return self._inplace(lambda: self.scatter_reduce(dim, index, src, reduce,
-                                                         include_self=include_self), arg=src)
+                                                         include_self=include_self), arg=src,
+                             reads=(src, index), disjoint=True)
 
     def index_select(self, dim: _int, index: Any) -> Any:
         d = wrap_dim(dim, self._data.ndim)
@@ -334,7 +397,8 @@ class IndexMixin(TensorBase):
         return (x + IndexAddZeros.apply(src.to(self.dtype), x.shape, steps)).reshape(self.shape)
 
     def index_add_(self, dim: _int, index: Any, source: Any, alpha: Any = 1) -> Any:
-        return self._inplace(lambda: self.index_add(dim, index, source, alpha), arg=source)
+        return self._inplace(lambda: self.index_add(dim, index, source, alpha), arg=source,
+                             reads=(source, index), disjoint=True)
 
     def index_copy(self, dim: _int, index: Any, source: Any) -> Any:
         """A copy of self with its slices along dim at ``index`` replaced by source's."""
@@ -344,7 +408,8 @@ class IndexMixin(TensorBase):
         return IndexPut.apply(x, steps, source.to(self.dtype)).reshape(self.shape)
 
     def index_copy_(self, dim: _int, index: Any, source: Any) -> Any:
-        return self._inplace(lambda: self.index_copy(dim, index, source), arg=source)
+        return self._inplace(lambda: self.index_copy(dim, index, source), arg=source,
+                             reads=(source, index), disjoint=True)
 
     def index_reduce(self, dim: _int, index: Any, source: Any, reduce: str, *,
                      include_self: _bool = True) -> Any:
@@ -362,7 +427,8 @@ class IndexMixin(TensorBase):
     def index_reduce_(self, dim: _int, index: Any, source: Any, reduce: str, *,
                       include_self: _bool = True) -> Any:
         return self._inplace(lambda: self.index_reduce(dim, index, source, reduce,
-                                                       include_self=include_self), arg=source)
+                                                       include_self=include_self), arg=source,
+                             reads=(source, index), disjoint=True)
 
     def index_fill(self, dim: _int, index: Any, value: Any) -> Any:
         """A copy of self with its slices along dim at ``index`` set to ``value``."""
@@ -375,7 +441,7 @@ class IndexMixin(TensorBase):
         return IndexPut.apply(x, steps, self._operand(value, self.dtype)).reshape(self.shape)
 
     def index_fill_(self, dim: _int, index: Any, value: Any) -> Any:
-        return self._inplace(lambda: self.index_fill(dim, index, value), arg=value)
+        return self._inplace(lambda: self.index_fill(dim, index, value), arg=value, reads=())
 
     def select(self, dim: _int, index: _int) -> Any:
         """The slice at ``index`` along dim, without that dim (a view): x[:, index] for dim 1."""
@@ -435,7 +501,7 @@ class IndexMixin(TensorBase):
         return IndexPut.apply(x, (m,), source.reshape(-1)[:n].to(self.dtype))
 
     def masked_scatter_(self, mask: Any, source: Any) -> Any:
-        return self._inplace(lambda: self.masked_scatter(mask, source), arg=source)
+        return self._inplace(lambda: self.masked_scatter(mask, source), arg=source, reads=())
 
     def nonzero(self, as_tuple: _bool = False) -> Any:
         """The indices of the nonzero elements: one row per element (N, ndim), or one tensor
@@ -466,9 +532,11 @@ class IndexMixin(TensorBase):
         steps = plan_index(_np_index(index), self._data.shape)
         v = self._operand(value, self.dtype)
         try:
-            if grad_state.enabled and (self._requires_grad or isinstance(v, TensorBase)
+            _refuse_setitem_overlap(self._data, steps, v)
+            v = _drop_leading_ones(v)
+            if grad_state.enabled and (self.requires_grad or isinstance(v, TensorBase)
                                         and v._requires_grad):
-                self._inplace(lambda: IndexPut.apply(self, steps, v), arg=v)
+                self._inplace(lambda: IndexPut.apply(self, steps, v), arg=v, reads=())
             else:  # nothing to record: write straight into the array
                 if overlaps(self._data) and (len(steps) > 1 or has_advanced(steps[0])
                                              or overlaps(self._data[steps[0]])):

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad.autograd.grad_mode import state as grad_state
+from ndgrad.autograd.inplace import overlaps
 from ndgrad.tensor.base import TensorBase, _int
 
 
@@ -42,7 +43,7 @@ class InplaceMixin(TensorBase):
 
     def _overwrite(self, compute: Callable[[], Any], *args: Any) -> Any:
         """self becomes ``compute()``, a result without a gradient (see ``_filled``)."""
-        return self._inplace(lambda: _filled(self, compute()), arg=_grad_arg(*args))
+        return self._inplace(lambda: _filled(self, compute()), arg=_grad_arg(*args), reads=args)
 
     # -- arithmetic ------------------------------------------------------------------------
     def add_(self, other: Any, alpha: Any = 1) -> Any:
@@ -103,14 +104,15 @@ class InplaceMixin(TensorBase):
 
     def addcmul_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any:
         return self._inplace(lambda: self.addcmul(tensor1, tensor2, value),
-                             arg=_grad_arg(tensor1, tensor2))
+                             arg=_grad_arg(tensor1, tensor2), reads=(tensor1, tensor2))
 
     def addcdiv_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any:
         return self._inplace(lambda: self.addcdiv(tensor1, tensor2, value),
-                             arg=_grad_arg(tensor1, tensor2))
+                             arg=_grad_arg(tensor1, tensor2), reads=(tensor1, tensor2))
 
     def lerp_(self, end: Any, weight: Any) -> Any:
-        return self._inplace(lambda: self.lerp(end, weight), arg=_grad_arg(end, weight))
+        return self._inplace(lambda: self.lerp(end, weight), arg=_grad_arg(end, weight),
+                             reads=(end, weight))
 
     def ldexp_(self, other: Any) -> Any:
         return self._inplace(lambda: self.ldexp(other), arg=other)
@@ -136,7 +138,8 @@ class InplaceMixin(TensorBase):
         return self._overwrite(lambda: self.heaviside(values), values)
 
     def clamp_(self, min: Any = None, max: Any = None) -> Any:
-        return self._inplace(lambda: self.clamp(min, max), arg=_grad_arg(min, max))
+        return self._inplace(lambda: self.clamp(min, max), arg=_grad_arg(min, max),
+                             reads=(min, max))
 
     clip_ = clamp_
 
@@ -330,13 +333,20 @@ class InplaceMixin(TensorBase):
 
     # -- filling -----------------------------------------------------------------------------
     def masked_fill_(self, mask: Any, value: Any) -> Any:
-        return self._inplace(lambda: self.masked_fill(mask, value), arg=value)
+        # value is read as one number, as torch's masked_fill_ and fill_ do: no overlap check
+        return self._inplace(lambda: self.masked_fill(mask, value), arg=value, reads=())
 
     def zero_(self) -> Any:
         return self.fill_(0)
 
     def fill_(self, value: Any) -> Any:
-        return self._inplace(lambda: _filled(self, value), arg=value)
+        if not isinstance(value, TensorBase) and overlaps(self._data) and not (
+                grad_state.enabled and self.requires_grad):
+            # torch fills an expand()ed tensor with a number: its shared elements all get it
+            self._data[...] = value
+            self._bump_version()
+            return self
+        return self._inplace(lambda: _filled(self, value), arg=value, reads=())
 
     def copy_(self, src: Any) -> Any:
         src = self._operand(src)

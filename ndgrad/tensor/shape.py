@@ -18,6 +18,7 @@ import numpy as np
 from ndgrad import _dtype
 from ndgrad._helpers import shape_arg, wrap_dim, wrap_dims
 from ndgrad.autograd.grad_mode import state as grad_state
+from ndgrad.autograd.inplace import check_inplace, multi_output_views, unviewed_alias
 from ndgrad.ops.index import Unfold
 from ndgrad.ops.shape import (
     Diagonal,
@@ -294,7 +295,19 @@ class ShapeMixin(TensorBase):
         return Roll.apply(self, shifts_t, tuple(wrap_dim(d, self._data.ndim) for d in dims_t))
 
     def split(self, split_size_or_sections: Any, dim: _int = 0) -> tuple[Any, ...]:
-        """Pieces of ``split_size`` along dim (the last may be smaller), or of the given sizes."""
+        """Pieces of ``split_size`` along dim (the last may be smaller), or of the given sizes:
+        views that, as torch's, may not be modified in place while autograd records (see
+        unsafe_split)."""
+        name = "Split" if isinstance(split_size_or_sections, int) else "SplitWithSizes"
+        return multi_output_views(self._pieces(split_size_or_sections, dim), name)
+
+    def unsafe_split(self, split_size: _int, dim: _int = 0) -> tuple[Any, ...]:
+        """split's pieces as tensors of their own that share self's memory, so that they may
+        be modified in place (the change shows in self, but not in its version or history)."""
+        return tuple(unviewed_alias(p) for p in self._pieces(split_size, dim))
+
+    def _pieces(self, split_size_or_sections: Any, dim: _int) -> tuple[Any, ...]:
+        """split's pieces: plain views (narrow)."""
         if self._data.ndim == 0:
             raise RuntimeError("split expects at least a 1-dimensional tensor")
         d = wrap_dim(dim, self._data.ndim)
@@ -323,20 +336,22 @@ class ShapeMixin(TensorBase):
     def split_with_sizes(self, split_sizes: Sequence[_int], dim: _int = 0) -> tuple[Any, ...]:
         return self.split(list(split_sizes), dim)
 
-    unsafe_split = split
-
     def chunk(self, chunks: _int, dim: _int = 0) -> tuple[Any, ...]:
-        """At most ``chunks`` pieces of equal size (ceil(n / chunks)) along dim."""
+        """At most ``chunks`` pieces of equal size (ceil(n / chunks)) along dim: split's."""
+        return self.split(self._chunk_size(chunks, dim), dim)
+
+    def unsafe_chunk(self, chunks: _int, dim: _int = 0) -> tuple[Any, ...]:
+        """chunk's pieces as unsafe_split's: they may be modified in place."""
+        return self.unsafe_split(self._chunk_size(chunks, dim), dim)
+
+    def _chunk_size(self, chunks: _int, dim: _int) -> Any:
+        """The split size (or, along an empty dim, the sizes) of ``chunk(chunks, dim)``."""
         if self._data.ndim == 0:
             raise RuntimeError("chunk expects at least a 1-dimensional tensor")
         if chunks <= 0:
             raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
         n = self._data.shape[wrap_dim(dim, self._data.ndim)]
-        if n == 0:
-            return self.split([0] * chunks, dim)
-        return self.split(-(-n // chunks), dim)
-
-    unsafe_chunk = chunk
+        return -(-n // chunks) if n else [0] * chunks
 
     def tensor_split(self, indices_or_sections: Any, dim: _int = 0) -> tuple[Any, ...]:
         """``sections`` pieces as equal as can be (the first n % sections one longer), or the
@@ -360,7 +375,7 @@ class ShapeMixin(TensorBase):
             if split <= 0:
                 raise RuntimeError(f"number of sections must be larger than 0, got {split}")
             q, r = divmod(n, split)
-            return self.split([q + 1] * r + [q] * (split - r), d)
+            return self._pieces([q + 1] * r + [q] * (split - r), d)
         # slice semantics: negative indices count from the end, and all clamp to [0, n]
         bounds = [0] + [builtins.min(builtins.max(i + n if i < 0 else i, 0), n)
                         for i in split] + [n]
@@ -392,7 +407,8 @@ class ShapeMixin(TensorBase):
         if self._data.ndim == 0:
             raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
         d = wrap_dim(dim, self._data.ndim)
-        return tuple(self[(slice(None),) * d + (i,)] for i in range(self._data.shape[d]))
+        return multi_output_views(
+            tuple(self[(slice(None),) * d + (i,)] for i in range(self._data.shape[d])), "Unbind")
 
     def narrow(self, dim: _int, start: _int, length: _int) -> Any:
         d = wrap_dim(dim, self._data.ndim)
@@ -528,9 +544,8 @@ class ShapeMixin(TensorBase):
         """self becomes ``view``, a view of its own memory with another shape: its array and,
         if recorded, its grad_fn (as torch's in-place view ops change only the metadata). A
         view stays a view of the same base, with ``view``'s chain of view ops from it."""
-        if grad_state.enabled and self._requires_grad and self._grad_fn is None:
-            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                               "operation.")
+        if grad_state.enabled and self.requires_grad:
+            check_inplace(self)  # torch's checks of in-place ops, views of leaves included
         self._data = view._data
         if view._grad_fn is not None:
             self._grad_fn, self._output_nr = view._grad_fn, view._output_nr
