@@ -133,11 +133,14 @@ class Neg(Primitive):
 
 class ZerosLike(Primitive):
     """Zeros in grad's shape: the gradient of a piecewise-constant op (torch's zeros_like;
-    ``grad * 0`` would be nan where grad is inf or nan)."""
+    ``grad * 0`` would be nan where grad is inf or nan). Not differentiable, as torch's: under
+    create_graph the gradient of ``floor`` does not require grad."""
 
     @staticmethod
     def forward(ctx: Any, x: Any) -> Any:
-        return np.zeros_like(x)
+        out = np.zeros_like(x)
+        ctx.mark_non_differentiable(out)
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
