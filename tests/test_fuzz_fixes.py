@@ -1,0 +1,111 @@
+"""Disagreements with torch that the differential fuzzer (tests/test_fuzz_torch.py) found, each
+reduced to a few lines run on torch and on ndgrad (``T`` is the library). Each failed before
+its fix: saved inputs confused by array identity, gradients that required grad where torch's
+do not, dtypes of einsum over int/bool operands, arithmetic on bool tensors and softmax on
+integers that torch refuses."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import ndgrad
+
+
+def outcome(fn: Any, lib: Any) -> Any:
+    """``fn(lib)`` as plain values: tensors as (dtype, shape, requires_grad, values), an
+    exception as its type and message (the messages are torch's)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = fn(lib)
+    except Exception as e:  # noqa: BLE001 - which error, and its message, is the outcome
+        return type(e).__name__, str(e).replace("ndgrad.", "torch.")
+    return _plain(out)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, tuple | list):
+        return [_plain(u) for u in v]
+    if isinstance(v, torch.Tensor | ndgrad.Tensor):
+        return (str(v.dtype).split(".")[-1], tuple(v.shape), v.requires_grad,
+                np.round(v.detach().numpy(), 10).tolist())
+    return v
+
+
+def same(fn: Any) -> Any:
+    t, n = outcome(fn, torch), outcome(fn, ndgrad)
+    assert n == t, f"\n  torch  {t}\n  ndgrad {n}"
+    return n
+
+
+# -- memory-sharing constructors give a new array object -----------------------------------------
+@pytest.mark.parametrize("share", [
+    lambda T, x: x.detach().requires_grad_(),
+    lambda T, x: x.data.requires_grad_(),
+    lambda T, x: T.nn.Parameter(x.detach()),
+    lambda T, x: T.Tensor(x.detach()).requires_grad_(),
+])
+def test_a_tensor_sharing_memory_is_a_separate_input_of_backward(share):
+    """``x / x.detach().requires_grad_()``: the two leaves share memory, and backward told saved
+    inputs apart by array identity, so the second-order gradients were zero (fuzz seed 426)."""
+    def fn(T):
+        x = T.tensor([0.5, -1.5, 2.0], dtype=T.float64, requires_grad=True)
+        y = share(T, x)
+        z = x / y
+        gx, gy = T.autograd.grad((z * z).sum(), [x, y], create_graph=True)
+        (gx.sum() + gy.sum()).backward()
+        return x.grad, y.grad
+    same(fn)
+
+
+def test_two_tensors_from_one_ndarray_are_separate_inputs_of_backward():
+    def fn(T):
+        a = np.array([0.5, -1.5, 2.0])
+        x, y = T.from_numpy(a).requires_grad_(), T.from_numpy(a).requires_grad_()
+        z = x / y
+        gx, gy = T.autograd.grad((z * z).sum(), [x, y], create_graph=True)
+        (gx.sum() + gy.sum()).backward()
+        return x.grad, y.grad, np.shares_memory(x.detach().numpy(), y.detach().numpy())
+    same(fn)
+
+
+def test_from_numpy_and_detach_still_share_memory():
+    def fn(T):
+        a = np.zeros(3)
+        x = T.from_numpy(a)
+        d = x.detach()
+        d.add_(1)
+        a[0] = 5
+        return x, d
+    same(fn)
+
+
+# -- gradients that are constants do not require grad ---------------------------------------
+@pytest.mark.parametrize("op", [
+    lambda x: x.floor(), lambda x: x.round(), lambda x: x.sign(), lambda x: x.ceil(),
+])
+def test_gradient_of_a_piecewise_constant_op_does_not_require_grad(op):
+    """torch's gradient of floor is zeros_like(grad), not differentiable: a second backward
+    through it raises (fuzz seed 660); ndgrad's required grad and ran."""
+    def fn(T):
+        x = T.tensor([1.0, -2.0, 1.5], dtype=T.float64, requires_grad=True)
+        y = op(x)
+        (g,) = T.autograd.grad((y * y).sum(), [x], create_graph=True)
+        return g, g.grad_fn is None
+    same(fn)
+
+
+def test_cat_gradient_of_a_skipped_1d_empty_input_is_a_constant():
+    """``cat([zeros(0), x2d])`` skips the 1-D empty input; its gradient is an empty constant
+    that does not require grad under create_graph (fuzz seed 704)."""
+    def fn(T):
+        e = T.zeros(0, dtype=T.float64, requires_grad=True)
+        x = T.tensor([[0.25, 1.0]], dtype=T.float64, requires_grad=True)
+        y = T.cat([e, x * 2, e])
+        return T.autograd.grad((y * y).sum(), [x, e], create_graph=True)
+    same(fn)
