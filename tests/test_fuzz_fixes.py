@@ -32,8 +32,9 @@ def _plain(v: Any) -> Any:
     if isinstance(v, tuple | list):
         return [_plain(u) for u in v]
     if isinstance(v, torch.Tensor | ndgrad.Tensor):
+        a = v.detach().numpy()
         return (str(v.dtype).split(".")[-1], tuple(v.shape), v.requires_grad,
-                np.round(v.detach().numpy(), 10).tolist())
+                (np.round(a, 10) if a.dtype.kind in "fc" else a).tolist())
     return v
 
 
@@ -108,4 +109,39 @@ def test_cat_gradient_of_a_skipped_1d_empty_input_is_a_constant():
         x = T.tensor([[0.25, 1.0]], dtype=T.float64, requires_grad=True)
         y = T.cat([e, x * 2, e])
         return T.autograd.grad((y * y).sum(), [x, e], create_graph=True)
+    same(fn)
+
+
+# -- einsum's result dtype is torch's ------------------------------------------------------------
+@pytest.mark.parametrize("equation,operands", [
+    ("i->", [((3,), "bool")]),  # issue 16.8: a count
+    ("i,i->i", [((3,), "bool"), ((3,), "int64")]),
+    ("ij,j->j", [((2, 3), "bool"), ((3,), "bool")]),  # i summed out of the first: int64
+    ("i,j->i", [((2,), "bool"), ((3,), "bool")]),
+    ("i,i->", [((3,), "bool"), ((3,), "bool")]),  # bmm refuses bool
+    ("i,i->", [((3,), "int64"), ((3,), "bool")]),
+    ("ij,j->i", [((2, 3), "float32"), ((3,), "float64")]),  # bmm needs one dtype
+    ("jk,ij->ik", [((3, 3), "bool"), ((2, 3), "float64")]),  # ... its operands swapped
+    ("...,...->...", [((), "float64"), ((2, 3), "float32")]),  # fuzz seeds 1362, 1500
+    ("i,->i", [((3,), "float32"), ((), "float64")]),
+    ("i,i->", [((3,), "float32"), ((1,), "float64")]),
+    ("i,i->", [((0,), "int64"), ((0,), "bool")]),  # an empty bmm takes the right's dtype
+    ("ijk,ji->jk", [((2, 1, 0), "bool"), ((1, 2), "float32")]),
+    ("ij,jk,k->", [((2, 3), "float32"), ((3, 2), "float32"), ((2,), "float64")]),
+])
+def test_einsum_result_dtype_and_errors_are_torchs(equation, operands):
+    def fn(T):
+        xs = [T.arange(int(np.prod(s))).reshape(s).remainder(3).to(getattr(T, d))
+              for s, d in operands]
+        return T.einsum(equation, *xs)
+    same(fn)
+
+
+def test_einsum_of_mixed_float_dtypes_differentiates_to_each_input_dtype():
+    def fn(T):
+        x = T.tensor(2.0, dtype=T.float64, requires_grad=True)
+        y = T.tensor([[2.0, -1.0]], requires_grad=True)
+        z = T.einsum("...,...->...", x, y)
+        (z * z).sum().backward()
+        return z, x.grad, y.grad
     same(fn)
