@@ -16,6 +16,7 @@ import numpy as np
 
 from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.tensor.base import TensorBase, _int
+from ndgrad.tensor.elementwise import check_bool_sub
 
 
 def _filled(t: Any, value: Any) -> Any:
@@ -51,6 +52,7 @@ class InplaceMixin(TensorBase):
         return self._inplace(lambda: self + other, np.add, other)
 
     def sub_(self, other: Any, alpha: Any = 1) -> Any:
+        check_bool_sub(self, other)  # torch's message, before the in-place dtype check
         if alpha != 1:
             return self._inplace(lambda: self.sub(other, alpha=alpha), arg=other)
         return self._inplace(lambda: self - other, np.subtract, other)
