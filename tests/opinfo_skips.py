@@ -20,7 +20,6 @@ TODO = "not implemented yet"
 TODO_LINALG = f"{TODO} (linalg)"  # ndgrad.linalg, ndgrad.fft, matrix products
 TODO_NNF = f"{TODO} (nnf)"  # nn.functional
 TODO_OPINFO = f"{TODO} (opinfo)"  # pointwise ops
-TODO_SHAPES = f"{TODO} (shapes)"  # reductions, shape and index ops
 TODO_SURFACE = f"{TODO} (surface)"  # random sampling, creation, conversions
 UNASSIGNED = f"{TODO} (torch.masked, torch.signal: outside issue 11's namespaces)"
 # torch's bessel_j0/j1/y0/y1 and airy_ai drop the implicit leading 1 of Cephes' p1evl
@@ -72,7 +71,6 @@ SKIPS: dict[str, str] = {
     "linalg.lu": TODO_LINALG,
     "linalg.lu_factor": TODO_LINALG,
     "linalg.lu_factor_ex": TODO_LINALG,
-    "logcumsumexp": TODO_SHAPES,
     "masked.amax": UNASSIGNED,
     "masked.amin": UNASSIGNED,
     "masked.argmax": UNASSIGNED,

@@ -185,3 +185,19 @@ def test_softmax_of_integers_is_refused_unless_empty(dtype, shape, dim, name):
 
 def test_softmax_of_integers_with_a_float_dtype_computes():
     same(lambda T: T.tensor([1, 2, 3]).softmax(-1, dtype=T.float64))
+
+
+# -- logcumsumexp in float32 -----------------------------------------------------------------
+def test_logcumsumexp_float32_accumulates_as_torch():
+    """torch's CPU kernel accumulates float32 in float64; NumPy's float32 running logaddexp
+    drifted, and backward (a difference of exps of it) was off by 1e-3 at x = 10000 (OpInfo)."""
+    x = np.full((5, 5, 5), 10000.0, np.float32)
+    g = np.random.default_rng(0).standard_normal(x.shape).astype(np.float32)
+    grads = []
+    for T in (torch, ndgrad):
+        t = T.tensor(x, requires_grad=True)
+        y = t.logcumsumexp(0)
+        y.backward(T.tensor(g))
+        grads.append((y.detach().numpy(), t.grad.numpy()))
+    np.testing.assert_allclose(grads[1][0], grads[0][0], rtol=0, atol=0)
+    np.testing.assert_allclose(grads[1][1], grads[0][1], rtol=1e-5, atol=1e-5)

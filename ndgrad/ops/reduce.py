@@ -141,8 +141,11 @@ class Logcumsumexp(Primitive):
 
     @staticmethod
     def forward(ctx: Any, x: Any, dim: Any) -> Any:
-        out = np.logaddexp.accumulate(x.reshape(-1) if x.ndim == 0 else x, axis=dim)
-        out = out.reshape(x.shape)
+        # accumulated in float64 and rounded once, as torch's CPU kernel (its acc_type): a
+        # float32 running sum drifts along dim, and backward differences what it gives
+        acc = np.promote_types(x.dtype, np.float64)
+        out = np.logaddexp.accumulate(x.reshape(-1) if x.ndim == 0 else x, axis=dim, dtype=acc)
+        out = out.reshape(x.shape).astype(x.dtype, copy=False)
         ctx.dim = dim
         ctx.save_for_backward(x, out)
         return out
