@@ -201,3 +201,15 @@ def test_logcumsumexp_float32_accumulates_as_torch():
         grads.append((y.detach().numpy(), t.grad.numpy()))
     np.testing.assert_allclose(grads[1][0], grads[0][0], rtol=0, atol=0)
     np.testing.assert_allclose(grads[1][1], grads[0][1], rtol=1e-5, atol=1e-5)
+
+
+# -- matrix products of bools --------------------------------------------------------------------
+@pytest.mark.parametrize("expr", [
+    "b(2, 2) @ b(2, 2)", "b(2) @ b(2)", "b(0) @ b(0)", "b(2, 2) @ b(2)", "b(2) @ b(2, 2)",
+    "b(3, 2, 2) @ b(2, 2)", "b(3, 2, 2) @ b(3, 2, 2)", "b(2, 2).mv(b(2))", "b(2).dot(b(2))",
+    "b(0, 2) @ b(2, 2)", "b(2, 0) @ b(0, 2)", "b(2, 2).mm(b(2, 0))",
+])
+def test_bool_matrix_products_are_refused_as_torch_does(expr):
+    """``v3 @ v1`` of bool matrices gave a bool result; torch has no bool kernel (fuzz seed
+    432), but an empty product (other than dot) calls none and returns."""
+    same(lambda T: eval(expr, {"b": lambda *s: T.ones(s, dtype=T.bool)}))  # noqa: S307
