@@ -213,3 +213,31 @@ def test_bool_matrix_products_are_refused_as_torch_does(expr):
     """``v3 @ v1`` of bool matrices gave a bool result; torch has no bool kernel (fuzz seed
     432), but an empty product (other than dot) calls none and returns."""
     same(lambda T: eval(expr, {"b": lambda *s: T.ones(s, dtype=T.bool)}))  # noqa: S307
+
+
+# -- fill_/zero_/copy_ leave a constant zero gradient ----------------------------------------
+@pytest.mark.parametrize("overwrite", [
+    lambda T, y: y.zero_(), lambda T, y: y.fill_(3.0), lambda T, y: y.copy_(T.ones(2)),
+    lambda T, y: y.eq_(1.0),
+])
+def test_overwritten_history_gets_a_gradient_that_does_not_require_grad(overwrite):
+    """torch's FillBackward gives the overwritten history zeros that are not differentiable:
+    a second backward through them raises (fuzz seed 1539); ndgrad's where(False, t, v) made
+    them depend on the upstream gradient."""
+    def fn(T):
+        x = T.tensor([1.5, -2.0], dtype=T.float64, requires_grad=True)
+        y = x * 2
+        overwrite(T, y)
+        (g,) = T.autograd.grad((y * y).sum(), [x], create_graph=True)
+        return g, g.grad_fn is None
+    same(fn)
+
+
+def test_copy_from_a_tensor_that_requires_grad_passes_it_the_gradient():
+    def fn(T):
+        x = T.tensor([1.5, -2.0], dtype=T.float64, requires_grad=True)
+        s = T.tensor([0.5], dtype=T.float64, requires_grad=True)
+        y = (x * 2).copy_(s)
+        (y * y).sum().backward()
+        return x.grad, s.grad
+    same(fn)

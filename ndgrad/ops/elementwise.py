@@ -147,6 +147,20 @@ class ZerosLike(Primitive):
         return None
 
 
+class Overwrite(Primitive):
+    """t's values replaced by v's (v in t's shape and dtype): fill_ and copy_. t's history gets a
+    constant zero gradient, as torch's FillBackward (``where(False, t, v)`` made it depend on the
+    upstream gradient under create_graph), and v all of it."""
+
+    @staticmethod
+    def forward(ctx: Any, t: Any, v: Any) -> Any:
+        return np.array(v)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        return ZerosLike.apply(grad) if ctx.needs_input_grad[0] else None, grad
+
+
 def _check_int_divisor(x: np.ndarray, y: Any) -> None:
     if np.asarray(x).dtype.kind in "biu" and np.asarray(y).dtype.kind in "biu" and np.any(
             np.equal(y, 0)):
