@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad import _dtype
 from ndgrad._helpers import wrap_dim
 from ndgrad.linalg import _common as c
 from ndgrad.linalg._decomp import eigvalsh, svdvals
