@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad.ops.base import Primitive
+from ndgrad.ops.elementwise import ZerosLike
 
 
 class Reshape(Primitive):
@@ -98,7 +99,7 @@ class Cat(Primitive):
         sizes = iter(ctx.sizes)
         for s in ctx.skip:
             if s:  # a skipped 1-D empty input: an empty constant, cut off from grad (as torch)
-                out.append(grad._make(np.zeros(0, grad._data.dtype)))
+                out.append(ZerosLike.apply(grad[lead + (slice(0, 0),)].reshape(0)))
             else:
                 n = next(sizes)
                 out.append(grad[lead + (slice(start, start + n),)])
