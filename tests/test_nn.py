@@ -146,7 +146,7 @@ def test_state_dict_values_are_detached_and_shared():
     n = Net.build(ndgrad)
     sd = n.state_dict()
     assert not sd["conv.weight"].requires_grad
-    assert sd["conv.weight"]._data is n.conv.weight._data  # same memory, as PyTorch
+    assert np.shares_memory(sd["conv.weight"]._data, n.conv.weight._data)  # as PyTorch
     assert sd["bn.num_batches_tracked"].dtype == ndgrad.int64
     assert sd["bn.num_batches_tracked"].shape == ()
     assert all(v.requires_grad for v in n.state_dict(keep_vars=True).values()
@@ -419,7 +419,7 @@ def test_load_state_dict_assign():
     n.weight.requires_grad_(False)
     w = ndgrad.ones(2, 3, dtype=ndgrad.float64)
     n.load_state_dict({"weight": w, "bias": ndgrad.zeros(2)}, assign=True)
-    assert isinstance(n.weight, nn.Parameter) and n.weight._data is w._data
+    assert isinstance(n.weight, nn.Parameter) and np.shares_memory(n.weight._data, w._data)
     assert n.weight.dtype == ndgrad.float64 and not n.weight.requires_grad
     bn = nn.BatchNorm1d(2)
     sd = {k: v.clone() for k, v in bn.state_dict().items()}

@@ -10,27 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad import _dtype
 from ndgrad._helpers import wrap_dim
 from ndgrad.linalg import _common as c
 from ndgrad.linalg._decomp import eigvalsh, svdvals
 from ndgrad.linalg._solve import _tolerances, inv_ex
 from ndgrad.ops.reduce import Norm, reduce_dims
 from ndgrad.ops.solve import check_input
-
-
-def _float_input(fn: str, x: Any, dtype: Any) -> Any:
-    """x cast to dtype (if given), which must be floating point, as torch checks it."""
-    if x._data.dtype.kind not in "fc":
-        raise RuntimeError(f"{fn}: Expected a floating point or complex tensor as input. Got "
-                           f"{_dtype.scalar_name(x._data.dtype)}")
-    if dtype is not None:
-        nd = _dtype.to_np(dtype)
-        if nd.kind not in "fc":
-            raise RuntimeError(f"{fn}: dtype should be floating point or complex, but got "
-                               f"{_dtype.from_np(nd)}")
-        x = x.to(dtype)
-    return x
+from ndgrad.tensor.reduce import float_input
 
 
 def vector_norm(x: Any, ord: float = 2, dim: Any = None, keepdim: bool = False, *,
@@ -38,7 +24,7 @@ def vector_norm(x: Any, ord: float = 2, dim: Any = None, keepdim: bool = False, 
     """(sum |x|^ord)^(1/ord) over dim (all dims if None); ord may be inf, -inf, 0 or any
     number. The gradient at a zero vector is 0 (a subgradient), as torch's."""
     c.tensor_arg("linalg_vector_norm", "input", 1, x)
-    x = _float_input("linalg.vector_norm", x, dtype)
+    x = float_input("linalg.vector_norm", x, dtype)
     if isinstance(ord, str) or isinstance(ord, bool):
         raise TypeError(f"linalg_vector_norm(): argument 'ord' must be Number, not "
                         f"{type(ord).__name__}")
@@ -82,7 +68,7 @@ def matrix_norm(A: Any, ord: Any = "fro", dim: Any = (-2, -1), keepdim: bool = F
     elif abs(ord) not in (1, 2, math.inf):
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
     d0, d1 = _matrix_dims("linalg.matrix_norm", A, dim)
-    A = _float_input("linalg.matrix_norm", A, dtype)
+    A = float_input("linalg.matrix_norm", A, dtype)
     if ord == "fro":
         return vector_norm(A, 2, (d0, d1), keepdim)
     if ord == "nuc":
@@ -128,7 +114,7 @@ def cond(A: Any, p: Any = None) -> Any:
     p = 2 if p is None else p
     if p not in (2, -2, 1, -1, math.inf, -math.inf, "fro", "nuc"):
         raise RuntimeError(f"linalg.cond got an invalid norm type: {p}")
-    _float_input("linalg.cond", A, None)
+    float_input("linalg.cond", A, None)
     if A.numel() == 0:
         return c.const(A, np.zeros(tuple(A.shape[:-2])))
     if p in (2, -2):

@@ -161,7 +161,7 @@ class Module:
             raise TypeError(f"cannot assign '{_typename(tensor)}' object to buffer '{name}' "
                             f"(ndgrad Tensor or None required)")
         if isinstance(tensor, Buffer | Parameter):
-            tensor = Tensor._make(tensor._data)
+            tensor = Tensor._make(tensor._data.view())  # its own array object, as detach
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)

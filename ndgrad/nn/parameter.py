@@ -19,7 +19,7 @@ class Parameter(Tensor):
         if data is None:
             arr = np.empty(0, dtype=_dtype.default_float())
         elif isinstance(data, Tensor):
-            arr = data._data
+            arr = data._data.view()  # shared memory, its own array object (as detach)
             if data._vc is None:
                 data._vc = [0]
             self._vc = data._vc  # in-place changes through either name bump one version
@@ -47,5 +47,5 @@ class Buffer(Tensor):
     """Marks a Tensor as a buffer when assigned to a Module (``self.x = nn.Buffer(t)``)."""
 
     def __init__(self, data: Any, *, persistent: bool = True) -> None:
-        self._data = data._data if isinstance(data, Tensor) else as_array(data)
+        self._data = data._data.view() if isinstance(data, Tensor) else as_array(data)
         self.persistent = persistent

@@ -133,15 +133,32 @@ class Neg(Primitive):
 
 class ZerosLike(Primitive):
     """Zeros in grad's shape: the gradient of a piecewise-constant op (torch's zeros_like;
-    ``grad * 0`` would be nan where grad is inf or nan)."""
+    ``grad * 0`` would be nan where grad is inf or nan). Not differentiable, as torch's: under
+    create_graph the gradient of ``floor`` does not require grad."""
 
     @staticmethod
     def forward(ctx: Any, x: Any) -> Any:
-        return np.zeros_like(x)
+        out = np.zeros_like(x)
+        ctx.mark_non_differentiable(out)
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         return None
+
+
+class Overwrite(Primitive):
+    """t's values replaced by v's (v in t's shape and dtype): fill_ and copy_. t's history gets a
+    constant zero gradient, as torch's FillBackward (``where(False, t, v)`` made it depend on the
+    upstream gradient under create_graph), and v all of it."""
+
+    @staticmethod
+    def forward(ctx: Any, t: Any, v: Any) -> Any:
+        return np.array(v)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        return ZerosLike.apply(grad) if ctx.needs_input_grad[0] else None, grad
 
 
 def _check_int_divisor(x: np.ndarray, y: Any) -> None:

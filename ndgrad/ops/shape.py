@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad.ops.base import Primitive
+from ndgrad.ops.elementwise import ZerosLike
 
 
 class Reshape(Primitive):
@@ -97,8 +98,8 @@ class Cat(Primitive):
         lead, out, start = (slice(None),) * ctx.dim, [], 0
         sizes = iter(ctx.sizes)
         for s in ctx.skip:
-            if s:  # a skipped 1-D empty input: its gradient is empty too
-                out.append(grad[lead + (slice(0, 0),)].reshape(0))
+            if s:  # a skipped 1-D empty input: an empty constant, cut off from grad (as torch)
+                out.append(ZerosLike.apply(grad[lead + (slice(0, 0),)].reshape(0)))
             else:
                 n = next(sizes)
                 out.append(grad[lead + (slice(start, start + n),)])

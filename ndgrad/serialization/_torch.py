@@ -428,7 +428,8 @@ class _Writer:
 
     def __init__(self) -> None:
         self.storages: list[bytes] = []
-        self.keys: dict[int, tuple[str, np.ndarray]] = {}  # id(array) -> (key, array)
+        # (address, shape, strides, dtype) -> (key, the array, kept alive so its address stays)
+        self.keys: dict[tuple[Any, ...], tuple[str, np.ndarray]] = {}
 
     def reduce(self, obj: Any) -> Reduce | Global | None:
         if isinstance(obj, Parameter):
@@ -461,11 +462,14 @@ class _Writer:
         arr = t._data
         if _STORAGE_OF.get(arr.dtype.name) is None:
             raise TypeError(f"a tensor of dtype {t.dtype}")
-        if id(arr) not in self.keys:  # tensors sharing one array share one storage
-            self.keys[id(arr)] = (str(len(self.storages)), arr)
+        # tensors viewing the same memory the same way (x and x.detach(): two array objects)
+        # share one storage
+        same = (arr.__array_interface__["data"][0], arr.shape, arr.strides, arr.dtype.str)
+        if same not in self.keys:
+            self.keys[same] = (str(len(self.storages)), arr)
             self.storages.append(arr.astype(arr.dtype.newbyteorder("<"), copy=False)
                                  .tobytes(order="C"))
-        key = self.keys[id(arr)][0]
+        key = self.keys[same][0]
         storage = PersistentId(("storage", Global("torch", _STORAGE_OF[arr.dtype.name]), key,
                                 "cpu", arr.size))
         return Reduce(Global("torch._utils", "_rebuild_tensor_v2"),

@@ -59,8 +59,9 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
         check_device(device)  # raises for anything but the CPU
         if len(args) == 1 and isinstance(args[0], Tensor):
             src = args[0]
-            self._data = src._data if dtype is None else src._data.astype(nd)
-            if self._data is src._data:  # an alias: in-place changes bump one version
+            # a new array object over the same memory: saved inputs are told apart by identity
+            self._data = src._data.view() if dtype is None else src._data.astype(nd)
+            if dtype is None:  # an alias: in-place changes bump one version
                 if src._vc is None:
                     src._vc = [0]
                 self._vc = src._vc
@@ -203,8 +204,9 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
             backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
-        """The same data (shared memory and version), cut off from the graph."""
-        t = Tensor._make(self._data)
+        """The same data (shared memory and version), cut off from the graph. Its array is a
+        new object (``view()``): backward tells saved inputs apart by array identity."""
+        t = Tensor._make(self._data.view())
         if self._vc is None:
             self._vc = [0]
         t._vc = self._vc
@@ -218,12 +220,13 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
 
     @property
     def data(self) -> Tensor:
-        """The same storage as a tensor that does not require grad (PyTorch's ``.data``)."""
-        return Tensor._make(self._data)
+        """The same storage as a tensor that does not require grad (PyTorch's ``.data``), in a
+        new array object, as ``detach``."""
+        return Tensor._make(self._data.view())
 
     @data.setter
     def data(self, value: Tensor) -> None:
-        self._data = value._data if isinstance(value, Tensor) else as_array(value)
+        self._data = value._data.view() if isinstance(value, Tensor) else as_array(value)
 
     def __len__(self) -> _int:
         if self._data.ndim == 0:

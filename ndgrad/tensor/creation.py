@@ -385,11 +385,12 @@ def poisson(input: Tensor, generator: Any = None) -> Tensor:
 
 
 def from_numpy(arr: np.ndarray) -> Tensor:
-    """A tensor sharing memory with ``arr`` (its dtype kept)."""
+    """A tensor sharing memory with ``arr`` (its dtype kept), through a new array object: two
+    tensors made from one array stay apart where backward identifies saved inputs by array."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
     _dtype.from_np(arr.dtype)
-    return Tensor._make(arr)
+    return Tensor._make(arr.view())
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:

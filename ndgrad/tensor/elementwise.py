@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
-from ndgrad._helpers import as_ndarray, broadcast_error
+from ndgrad._helpers import as_ndarray, broadcast_error, not_implemented_for
 from ndgrad.ops.base import Primitive
 from ndgrad.ops.complex import Sgn
 from ndgrad.ops.elementwise import (
@@ -109,6 +109,28 @@ def _binary(fn: type[Primitive], x: Any, y: Any, reverse: bool = False) -> Any:
         return fn.apply(y, x) if reverse else fn.apply(x, y)
 
 
+def _is_bool(v: Any) -> bool:
+    """A bool tensor or a Python/NumPy bool: what torch's bool-only refusals look at."""
+    return isinstance(v, bool | np.bool_) or isinstance(v, TensorBase) and v._data.dtype.kind == "b"
+
+
+def check_bool_sub(x: Any, y: Any) -> None:
+    """torch refuses ``-`` with a bool operand (it is not what a mask means)."""
+    if _is_bool(x) and _is_bool(y):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if _is_bool(x) or _is_bool(y):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+
+
+def _no_bool_kernel(x: Any, kernel: str) -> None:
+    """torch has no ``kernel`` for bool tensors: refuse as it does."""
+    if x._data.dtype.kind == "b":
+        raise not_implemented_for(kernel, x._data.dtype)
+
+
 def _result_dtype(fn: type[Primitive], x: Any, y: Any) -> np.dtype:
     nd = _dtype.result_type(x, y)
     if fn is Div and nd.kind not in "fc":  # int / int is a float division
@@ -135,9 +157,11 @@ class ElementwiseMixin(TensorBase):
         return _binary(Add, self, other, reverse=True)
 
     def __sub__(self, other: Any) -> Any:
+        check_bool_sub(self, other)
         return _binary(Sub, self, other)
 
     def __rsub__(self, other: Any) -> Any:
+        check_bool_sub(other, self)
         return _binary(Sub, self, other, reverse=True)
 
     def __mul__(self, other: Any) -> Any:
@@ -164,15 +188,24 @@ class ElementwiseMixin(TensorBase):
         return self._make(np.asarray(other).astype(nd)).floor_divide(self)
 
     def __mod__(self, other: Any) -> Any:
+        if _is_bool(self) and _is_bool(other):
+            raise not_implemented_for("remainder_cpu", self._data.dtype)
         return _binary(Remainder, self, other)
 
     def __rmod__(self, other: Any) -> Any:
+        if _is_bool(self) and _is_bool(other):
+            raise not_implemented_for("remainder_cpu", self._data.dtype)
         return _binary(Remainder, self, other, reverse=True)
 
     def __pow__(self, other: Any) -> Any:
+        # bool ** bool has no kernel (``b ** True``, a Python exponent, takes another path)
+        if _is_bool(self) and isinstance(other, TensorBase) and _is_bool(other):
+            raise not_implemented_for("pow", self._data.dtype)
         return _binary(Pow, self, other)
 
     def __rpow__(self, other: Any) -> Any:
+        if _is_bool(self) and _is_bool(other):
+            raise not_implemented_for("pow", self._data.dtype)
         return _binary(Pow, self, other, reverse=True)
 
     def __matmul__(self, other: Any) -> Any:
@@ -182,6 +215,10 @@ class ElementwiseMixin(TensorBase):
         return self._operand(other).matmul(self)
 
     def __neg__(self) -> Any:
+        if self._data.dtype.kind == "b":
+            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                               "If you are trying to invert a mask, use the `~` or "
+                               "`logical_not()` operator instead.")
         return Neg.apply(self)
 
     def __pos__(self) -> Any:
@@ -346,6 +383,9 @@ class ElementwiseMixin(TensorBase):
         integers stay integers."""
         other = self._operand(other)
         nd = _dtype.result_type(self, other)
+        if nd.kind == "b":
+            raise not_implemented_for("div_floor_cpu" if fn is FloorDivide else "div_trunc_cpu",
+                                      nd)
         y = cast(other, nd) if isinstance(other, TensorBase) else self._make(
             np.asarray(other).astype(nd))  # a Python int wraps around as torch's cast does
         return _binary(fn, cast(self, nd), y)
@@ -365,6 +405,7 @@ class ElementwiseMixin(TensorBase):
     negative = neg
 
     def abs(self) -> Any:
+        _no_bool_kernel(self, "abs_cpu")
         return Abs.apply(self)
 
     absolute = abs
@@ -416,6 +457,8 @@ class ElementwiseMixin(TensorBase):
         return Sigmoid.apply(self._floating())
 
     def relu(self) -> Any:
+        if self._data.dtype.kind == "b":
+            raise RuntimeError("Boolean inputs not supported for relu")
         return Relu.apply(self)
 
     def erf(self) -> Any:
@@ -432,12 +475,15 @@ class ElementwiseMixin(TensorBase):
         return Reciprocal.apply(self._floating())
 
     def floor(self) -> Any:
+        _no_bool_kernel(self, "floor_vml_cpu")
         return Floor.apply(self) if self._data.dtype.kind == "f" else self.clone()
 
     def ceil(self) -> Any:
+        _no_bool_kernel(self, "ceil_vml_cpu")
         return Ceil.apply(self) if self._data.dtype.kind == "f" else self.clone()
 
     def trunc(self) -> Any:
+        _no_bool_kernel(self, "trunc_vml_cpu")
         return Trunc.apply(self) if self._data.dtype.kind == "f" else self.clone()
 
     fix = trunc
@@ -446,12 +492,14 @@ class ElementwiseMixin(TensorBase):
         """Round half to even, to ``decimals`` decimal places (negative: tens, hundreds...)."""
         if self._data.dtype.kind != "f":
             if decimals:
-                raise RuntimeError(f'"round_cpu" not implemented for '
-                                   f"'{_TORCH_NAMES[self._data.dtype]}'")
+                raise not_implemented_for("round_cpu", self._data.dtype)
+            _no_bool_kernel(self, "round_vml_cpu")
             return self.clone()
         return RoundDecimals.apply(self, decimals) if decimals else Round.apply(self)
 
     def frac(self) -> Any:
+        if self._data.dtype.kind not in "fc":
+            raise not_implemented_for("frac_cpu", self._data.dtype)
         return self - self.trunc()
 
     def clamp(self, min: Any = None, max: Any = None) -> Any:
@@ -496,6 +544,9 @@ class ElementwiseMixin(TensorBase):
 
     def lerp(self, end: Any, weight: Any) -> Any:
         """self + weight * (end - self); weight a number or a tensor (broadcast)."""
+        if self._data.dtype.kind not in "fc":  # torch's lerp kernels are for floats only
+            kind = "tensor" if isinstance(weight, TensorBase) else "scalar"
+            raise not_implemented_for(f"lerp_kernel_{kind}", self._data.dtype)
         return self + weight * (end - self)
 
     def masked_fill(self, mask: Any, value: Any) -> Any:
@@ -643,6 +694,8 @@ class ElementwiseMixin(TensorBase):
     def addcmul(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any:
         """self + value * tensor1 * tensor2."""
         self._check_value(value, tensor1, tensor2)
+        if _is_bool(self) and _is_bool(tensor1) and _is_bool(tensor2):
+            raise not_implemented_for("addcmul_cpu_out", self._data.dtype)
         return self + value * tensor1 * tensor2
 
     def addcdiv(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any:

@@ -7,6 +7,7 @@ functional forms of a few methods (softmax, log_softmax)."""
 from __future__ import annotations
 
 import itertools
+import string
 import warnings
 from collections import namedtuple
 from collections.abc import Sequence
@@ -92,13 +93,79 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     if len(operands) == 1 and isinstance(operands[0], list | tuple):
         operands = tuple(operands[0])
     ts = [_as_tensor(o) for o in operands]
-    nd = _dtype.result_type(*ts)
     equation = equation.replace(" ", "")
-    if len(ts) == 1 and nd.kind in "biu":  # one operand summed over: torch.sum's int64
-        ins, out = _explicit(equation, [tuple(ts[0].shape)])
-        if set(ins[0]) - set(out):
-            nd = np.dtype(np.int64)
+    ins, out = _explicit(equation, [tuple(t.shape) for t in ts])
+    nd = _einsum_dtype(equation, ins, out, [t._data for t in ts])
     return Einsum.apply(equation, *(cast(t, nd) for t in ts))
+
+
+def _summed(nd: np.dtype) -> np.dtype:
+    """The dtype of torch.sum of a ``nd`` tensor: bool and integers sum to int64."""
+    return np.dtype(np.int64) if nd.kind in "biu" else nd
+
+
+def _einsum_dtype(equation: str, ins: list[str], out: str,
+                  xs: list[np.ndarray]) -> np.dtype:
+    """torch's einsum result dtype, raising its errors (at::einsum, operands left to right).
+
+    A label held (with size > 1) by one operand only is summed out of it first (bool and int
+    sums are int64); a pair with no label left to contract is multiplied (type promotion); one
+    with some goes through bmm, which needs one dtype and no bool, and takes the right operand's
+    dtype when one is empty (sumproduct_pair swaps the pair when the right's own output dims all
+    come before the left's). The values are the same computed at the result dtype, so one NumPy
+    einsum does the work."""
+    sizes = [dict(zip(sub, x.shape, strict=True)) for sub, x in zip(ins, xs, strict=True)]
+    dtypes = [x.dtype for x in xs]
+    contracted = set("".join(ins)) - set(out)
+    if len(xs) == 1:
+        return _summed(dtypes[0]) if set(ins[0]) & contracted else dtypes[0]
+    # torch's dim order: the output's, then '...' dims (letters _explicit made up), then
+    # the other contracted labels, upper case first
+    made_up = contracted - set(equation)
+    order = {c: i for i, c in enumerate(out)}
+    order.update((c, len(out) + i) for i, c in enumerate(sorted(
+        contracted, key=lambda c: (c not in made_up, string.ascii_letters.index(c)
+                                   if c in made_up else (c.islower(), c)))))
+    holders = {c: sum(s.get(c, 1) != 1 for s in sizes) for c in contracted}
+    a, a_dt = sizes[0], dtypes[0]
+    for b, b_dt in zip(sizes[1:], dtypes[1:]):
+        pair, gone = set(), set()
+        for c in contracted:
+            in_a, in_b = a.get(c, 1) != 1, b.get(c, 1) != 1
+            if in_a and in_b:
+                holders[c] -= 1
+                if holders[c] == 1:  # a and b, merged, are its last holder: bmm contracts it
+                    pair.add(c)
+                    holders[c] = 0
+            elif holders[c] == 1 and (in_a or in_b):  # only one of them holds it: sum it out
+                if in_a:
+                    a_dt = _summed(a_dt)
+                else:
+                    b_dt = _summed(b_dt)
+                holders[c] = 0
+                gone.add(c)
+        a = {c: n for c, n in a.items() if c not in gone}  # summed (keepdim): size 1
+        b = {c: n for c, n in b.items() if c not in gone}
+        if not pair:
+            a_dt = _dtype.promote_types(a_dt, b_dt)
+        else:
+            lo = [order[c] for c in order
+                  if c not in pair and a.get(c, 1) != 1 and b.get(c, 1) == 1]
+            ro = [order[c] for c in order if c not in pair and a.get(c, 1) == 1]
+            left, right = (b_dt, a_dt) if lo and ro and max(ro) < min(lo) else (a_dt, b_dt)
+            if 0 in a.values() or 0 in b.values():
+                a_dt = right  # an empty bmm checks nothing
+            elif left.kind == "b":
+                raise not_implemented_for("bmm", left)
+            elif left != right:
+                raise RuntimeError(f"expected scalar type {_dtype.scalar_name(left)} but found "
+                                   f"{_dtype.scalar_name(right)}")
+            else:
+                a_dt = left
+        merged = {c: a.get(c, 1) if a.get(c, 1) != 1 else b.get(c, 1)
+                  for c in {*a, *b} - pair}
+        a = merged
+    return a_dt
 
 
 def var_mean(input: Tensor, dim: Any = None, unbiased: bool | None = None,

@@ -16,20 +16,22 @@ import numpy as np
 
 from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.autograd.inplace import overlaps
+from ndgrad.ops.elementwise import Overwrite
 from ndgrad.tensor.base import TensorBase, _int
+from ndgrad.tensor.elementwise import check_bool_sub
 
 
 def _filled(t: Any, value: Any) -> Any:
     """``value`` (a number or a broadcastable Tensor) in t's shape and dtype, for fill_, copy_
     and the in-place forms of ops without a gradient.
 
-    While recording, a Where node gives t's history a zero gradient (its values are all
+    While recording, an Overwrite node gives t's history a zero gradient (its values are all
     overwritten) and value its gradient; ``t * 0`` would turn inf or nan in t into nan."""
     v = value.to(t.dtype) if isinstance(value, TensorBase) else t._make(
         np.asarray(value, dtype=t._data.dtype))
     v = v.expand(t.shape)
     if grad_state.enabled and (t._requires_grad or v._requires_grad):
-        return t.where(t._make(np.zeros(t._data.shape, np.bool_)), v)
+        return Overwrite.apply(t, v)
     return v
 
 
@@ -52,6 +54,7 @@ class InplaceMixin(TensorBase):
         return self._inplace(lambda: self + other, np.add, other)
 
     def sub_(self, other: Any, alpha: Any = 1) -> Any:
+        check_bool_sub(self, other)  # torch's message, before the in-place dtype check
         if alpha != 1:
             return self._inplace(lambda: self.sub(other, alpha=alpha), arg=other)
         return self._inplace(lambda: self - other, np.subtract, other)

@@ -11,9 +11,21 @@ from typing import Any
 import numpy as np
 
 from ndgrad import linalg
+from ndgrad._helpers import not_implemented_for
 from ndgrad.linalg import _common, _decomp, _solve
 from ndgrad.ops.linalg import MatMul, check_matmul
 from ndgrad.tensor.base import TensorBase, _bool, _float, _int
+
+
+def _refuse_bool_product(xs: tuple[int, ...], ys: tuple[int, ...], nonempty: Any) -> None:
+    """torch has no bool matrix product: its message names the kernel matmul dispatches to
+    (dot for vectors, addmv, addmm, bmm); an empty product calls none, except dot."""
+    if len(xs) == 1 and len(ys) == 1:
+        raise not_implemented_for("dot", np.dtype(bool))
+    if nonempty:
+        kernel = "addmv_impl_cpu" if len(ys) == 1 else "addmm_impl_cpu_" if len(ys) == 2 \
+            else "bmm"
+        raise not_implemented_for(kernel, np.dtype(bool))
 
 
 class LinalgMixin(TensorBase):
@@ -31,6 +43,8 @@ class LinalgMixin(TensorBase):
             raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                                f"{x.dtype} != {y.dtype}")
         check_matmul(xs, ys)
+        if x._data.dtype.kind == "b":
+            _refuse_bool_product(xs, ys, x._data.size and y._data.size)
         if len(xs) == 1 and len(ys) == 1:
             return (x * y).sum()
         if len(xs) == 1:

@@ -215,6 +215,8 @@ class ReduceMixin(TensorBase):
         freedom left the result is inf or nan, and torch warns (it does not raise)."""
         if isinstance(dim, bool):  # var(unbiased), torch's other overload
             dim, unbiased = None, dim
+        if self._data.dtype.kind not in "fc":
+            raise RuntimeError("std and var only support floating point and complex dtypes")
         if correction is None:
             correction = 1 if unbiased is None or unbiased else 0
         dims = reduce_dims(dim, self._data.ndim)
@@ -345,7 +347,7 @@ class ReduceMixin(TensorBase):
             p = 2
         elif not isinstance(p, int | float):
             raise TypeError(f"norm(): p must be a number or 'fro', got {type(p).__name__}")
-        x = self._floating() if dtype is None else self.to(dtype)
+        x = float_input("linalg.vector_norm", self, dtype)
         if x._data.dtype.kind == "c":  # the norm of |z|, real
             x = x.abs()
         return Norm.apply(x, builtins.float(p), reduce_dims(dim, x._data.ndim), keepdim)
@@ -488,15 +490,35 @@ class ReduceMixin(TensorBase):
         return self._softmax_like(LogSoftmax, "log_softmax", dim, dtype)
 
     def _softmax_like(self, op: Any, name: str, dim: _int | None, dtype: Any) -> Any:
-        """Cast to dtype; a 0-d input is treated as 1-d."""
+        """Cast to dtype; a 0-d input is treated as 1-d. Integers and bools have no kernel in
+        torch (an empty one is returned as an empty tensor of its dtype)."""
         dim = _required_dim(name, dim, None)  # raises for None
         x = self if dtype is None else self.to(dtype)
+        d = wrap_dim(dim, x._data.ndim)
         if x._data.dtype.kind != "f":
-            raise RuntimeError(f"\"{name}\" not implemented for '{x.dtype}'")
+            if x._data.size == 0:
+                return x._make(np.empty_like(x._data))
+            last = x._data.ndim == 0 or d == x._data.ndim - 1
+            raise not_implemented_for(f"{name}{'_lastdim' if last else ''}_kernel_impl",
+                                      x._data.dtype)
         if x._data.ndim == 0:
-            wrap_dim(dim, 0)
             return op.apply(x.reshape(1), 0).reshape(())
-        return op.apply(x, wrap_dim(dim, x._data.ndim))
+        return op.apply(x, d)
+
+
+def float_input(fn: str, x: Any, dtype: Any) -> Any:
+    """x cast to dtype (if given), which must be floating point, as torch checks it (norms:
+    ``fn`` names the op in the message)."""
+    if x._data.dtype.kind not in "fc":
+        raise RuntimeError(f"{fn}: Expected a floating point or complex tensor as input. Got "
+                           f"{_dtype.scalar_name(x._data.dtype)}")
+    if dtype is not None:
+        nd = _dtype.to_np(dtype)
+        if nd.kind not in "fc":
+            raise RuntimeError(f"{fn}: dtype should be floating point or complex, but got "
+                               f"{_dtype.from_np(nd)}")
+        x = x.to(dtype)
+    return x
 
 
 def _required_dim(name: str, dim: Any, axis: Any) -> Any:

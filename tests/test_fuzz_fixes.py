@@ -1,0 +1,243 @@
+"""Disagreements with torch that the differential fuzzer (tests/test_fuzz_torch.py) found, each
+reduced to a few lines run on torch and on ndgrad (``T`` is the library). Each failed before
+its fix: saved inputs confused by array identity, gradients that required grad where torch's
+do not, dtypes of einsum over int/bool operands, arithmetic on bool tensors and softmax on
+integers that torch refuses."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import ndgrad
+
+
+def outcome(fn: Any, lib: Any) -> Any:
+    """``fn(lib)`` as plain values: tensors as (dtype, shape, requires_grad, values), an
+    exception as its type and message (the messages are torch's)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = fn(lib)
+    except Exception as e:  # noqa: BLE001 - which error, and its message, is the outcome
+        return type(e).__name__, str(e).replace("ndgrad.", "torch.")
+    return _plain(out)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, tuple | list):
+        return [_plain(u) for u in v]
+    if isinstance(v, torch.Tensor | ndgrad.Tensor):
+        a = v.detach().numpy()
+        if a.dtype.kind == "f":  # float32 to 6 places (exp differs in the last bit)
+            a = np.round(a, 6 if a.dtype == np.float32 else 10)
+        values = [x if x == x else "nan" for x in a.ravel().tolist()]  # nan == nan here
+        return str(v.dtype).split(".")[-1], tuple(v.shape), v.requires_grad, values
+    return v
+
+
+def same(fn: Any) -> Any:
+    t, n = outcome(fn, torch), outcome(fn, ndgrad)
+    assert n == t, f"\n  torch  {t}\n  ndgrad {n}"
+    return n
+
+
+# -- memory-sharing constructors give a new array object -----------------------------------------
+@pytest.mark.parametrize("share", [
+    lambda T, x: x.detach().requires_grad_(),
+    lambda T, x: x.data.requires_grad_(),
+    lambda T, x: T.nn.Parameter(x.detach()),
+    lambda T, x: T.Tensor(x.detach()).requires_grad_(),
+])
+def test_a_tensor_sharing_memory_is_a_separate_input_of_backward(share):
+    """``x / x.detach().requires_grad_()``: the two leaves share memory, and backward told saved
+    inputs apart by array identity, so the second-order gradients were zero (fuzz seed 426)."""
+    def fn(T):
+        x = T.tensor([0.5, -1.5, 2.0], dtype=T.float64, requires_grad=True)
+        y = share(T, x)
+        z = x / y
+        gx, gy = T.autograd.grad((z * z).sum(), [x, y], create_graph=True)
+        (gx.sum() + gy.sum()).backward()
+        return x.grad, y.grad
+    same(fn)
+
+
+def test_two_tensors_from_one_ndarray_are_separate_inputs_of_backward():
+    def fn(T):
+        a = np.array([0.5, -1.5, 2.0])
+        x, y = T.from_numpy(a).requires_grad_(), T.from_numpy(a).requires_grad_()
+        z = x / y
+        gx, gy = T.autograd.grad((z * z).sum(), [x, y], create_graph=True)
+        (gx.sum() + gy.sum()).backward()
+        return x.grad, y.grad, np.shares_memory(x.detach().numpy(), y.detach().numpy())
+    same(fn)
+
+
+def test_from_numpy_and_detach_still_share_memory():
+    def fn(T):
+        a = np.zeros(3)
+        x = T.from_numpy(a)
+        d = x.detach()
+        d.add_(1)
+        a[0] = 5
+        return x, d
+    same(fn)
+
+
+# -- gradients that are constants do not require grad ---------------------------------------
+@pytest.mark.parametrize("op", [
+    lambda x: x.floor(), lambda x: x.round(), lambda x: x.sign(), lambda x: x.ceil(),
+])
+def test_gradient_of_a_piecewise_constant_op_does_not_require_grad(op):
+    """torch's gradient of floor is zeros_like(grad), not differentiable: a second backward
+    through it raises (fuzz seed 660); ndgrad's required grad and ran."""
+    def fn(T):
+        x = T.tensor([1.0, -2.0, 1.5], dtype=T.float64, requires_grad=True)
+        y = op(x)
+        (g,) = T.autograd.grad((y * y).sum(), [x], create_graph=True)
+        return g, g.grad_fn is None
+    same(fn)
+
+
+def test_cat_gradient_of_a_skipped_1d_empty_input_is_a_constant():
+    """``cat([zeros(0), x2d])`` skips the 1-D empty input; its gradient is an empty constant
+    that does not require grad under create_graph (fuzz seed 704)."""
+    def fn(T):
+        e = T.zeros(0, dtype=T.float64, requires_grad=True)
+        x = T.tensor([[0.25, 1.0]], dtype=T.float64, requires_grad=True)
+        y = T.cat([e, x * 2, e])
+        return T.autograd.grad((y * y).sum(), [x, e], create_graph=True)
+    same(fn)
+
+
+# -- einsum's result dtype is torch's ------------------------------------------------------------
+@pytest.mark.parametrize("equation,operands", [
+    ("i->", [((3,), "bool")]),  # issue 16.8: a count
+    ("i,i->i", [((3,), "bool"), ((3,), "int64")]),
+    ("ij,j->j", [((2, 3), "bool"), ((3,), "bool")]),  # i summed out of the first: int64
+    ("i,j->i", [((2,), "bool"), ((3,), "bool")]),
+    ("i,i->", [((3,), "bool"), ((3,), "bool")]),  # bmm refuses bool
+    ("i,i->", [((3,), "int64"), ((3,), "bool")]),
+    ("ij,j->i", [((2, 3), "float32"), ((3,), "float64")]),  # bmm needs one dtype
+    ("jk,ij->ik", [((3, 3), "bool"), ((2, 3), "float64")]),  # ... its operands swapped
+    ("...,...->...", [((), "float64"), ((2, 3), "float32")]),  # fuzz seeds 1362, 1500
+    ("i,->i", [((3,), "float32"), ((), "float64")]),
+    ("i,i->", [((3,), "float32"), ((1,), "float64")]),
+    ("i,i->", [((0,), "int64"), ((0,), "bool")]),  # an empty bmm takes the right's dtype
+    ("ijk,ji->jk", [((2, 1, 0), "bool"), ((1, 2), "float32")]),
+    ("ij,jk,k->", [((2, 3), "float32"), ((3, 2), "float32"), ((2,), "float64")]),
+])
+def test_einsum_result_dtype_and_errors_are_torchs(equation, operands):
+    def fn(T):
+        xs = [T.arange(int(np.prod(s))).reshape(s).remainder(3).to(getattr(T, d))
+              for s, d in operands]
+        return T.einsum(equation, *xs)
+    same(fn)
+
+
+def test_einsum_of_mixed_float_dtypes_differentiates_to_each_input_dtype():
+    def fn(T):
+        x = T.tensor(2.0, dtype=T.float64, requires_grad=True)
+        y = T.tensor([[2.0, -1.0]], requires_grad=True)
+        z = T.einsum("...,...->...", x, y)
+        (z * z).sum().backward()
+        return z, x.grad, y.grad
+    same(fn)
+
+
+# -- arithmetic torch refuses on bool tensors ----------------------------------------------------
+@pytest.mark.parametrize("expr", [
+    "b - b", "b - 1", "1 - b", "b - f", "f - b", "b - i", "b - True", "-b", "b.neg()", "-z",
+    "b.sub(b)", "b.sub_(b)", "b.sub_(1)", "b.neg_()", "T.rsub(b, b)", "e - e", "-e",
+    "b ** b", "b ** z", "True ** b", "b % True", "b // True", "b.remainder(b)", "b.abs()",
+    "abs(b)", "b.abs_()", "e.abs()", "b.floor()", "b.ceil()", "b.trunc()", "b.round()",
+    "b.floor_()", "b.frac()", "i.frac()", "b.relu()", "b.relu_()", "e.relu()",
+    "b.lerp(b, 0.5)", "i.lerp(i, 0.5)", "b.addcmul(b, b)", "b.std()", "i.var(0)", "b.norm()",
+    "i.norm(p=1)", "b.norm(dtype=T.float32)",
+    # what torch computes
+    "b + b", "b * b", "b / b", "b ** 2", "b ** True", "b % 2", "b.sign()", "i.relu()",
+    "i.floor()", "b.exp()", "b.sum()", "i.addcmul(i, i)",
+])
+def test_bool_and_int_arithmetic_is_refused_where_torch_refuses(expr):
+    """ndgrad computed ``b - b``, ``-b``, ``b.abs()``, ``b.relu()``... where torch refuses with
+    these messages (fuzz: TORCH_ONLY_ERRORS had a 'known gap' entry for bool)."""
+    def fn(T):
+        ns = {"T": T, "b": T.tensor([True, False]), "z": T.tensor(True), "f": T.tensor([1.5, -2.]),
+              "i": T.tensor([2, -1]), "e": T.zeros(0, dtype=T.bool)}
+        return eval(expr, ns)  # noqa: S307 - the expressions above
+    same(fn)
+
+
+# -- softmax of integers ---------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool"])
+@pytest.mark.parametrize("shape,dim", [((), 0), ((), -1), ((3,), 0), ((2, 3), -1), ((2, 3), 0),
+                                       ((0,), 0), ((2, 0), 0), ((0, 3), -1), ((1,), -1)])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_of_integers_is_refused_unless_empty(dtype, shape, dim, name):
+    """torch has no integer kernel (it names the last-dim one or the general one); an empty
+    input comes back empty in its dtype (fuzz seeds 777, 870, 1171)."""
+    same(lambda T: getattr(T.ones(shape, dtype=getattr(T, dtype)), name)(dim))
+
+
+def test_softmax_of_integers_with_a_float_dtype_computes():
+    same(lambda T: T.tensor([1, 2, 3]).softmax(-1, dtype=T.float64))
+
+
+# -- logcumsumexp in float32 -----------------------------------------------------------------
+def test_logcumsumexp_float32_accumulates_as_torch():
+    """torch's CPU kernel accumulates float32 in float64; NumPy's float32 running logaddexp
+    drifted, and backward (a difference of exps of it) was off by 1e-3 at x = 10000 (OpInfo)."""
+    x = np.full((5, 5, 5), 10000.0, np.float32)
+    g = np.random.default_rng(0).standard_normal(x.shape).astype(np.float32)
+    grads = []
+    for T in (torch, ndgrad):
+        t = T.tensor(x, requires_grad=True)
+        y = t.logcumsumexp(0)
+        y.backward(T.tensor(g))
+        grads.append((y.detach().numpy(), t.grad.numpy()))
+    np.testing.assert_allclose(grads[1][0], grads[0][0], rtol=0, atol=0)
+    np.testing.assert_allclose(grads[1][1], grads[0][1], rtol=1e-5, atol=1e-5)
+
+
+# -- matrix products of bools --------------------------------------------------------------------
+@pytest.mark.parametrize("expr", [
+    "b(2, 2) @ b(2, 2)", "b(2) @ b(2)", "b(0) @ b(0)", "b(2, 2) @ b(2)", "b(2) @ b(2, 2)",
+    "b(3, 2, 2) @ b(2, 2)", "b(3, 2, 2) @ b(3, 2, 2)", "b(2, 2).mv(b(2))", "b(2).dot(b(2))",
+    "b(0, 2) @ b(2, 2)", "b(2, 0) @ b(0, 2)", "b(2, 2).mm(b(2, 0))",
+])
+def test_bool_matrix_products_are_refused_as_torch_does(expr):
+    """``v3 @ v1`` of bool matrices gave a bool result; torch has no bool kernel (fuzz seed
+    432), but an empty product (other than dot) calls none and returns."""
+    same(lambda T: eval(expr, {"b": lambda *s: T.ones(s, dtype=T.bool)}))  # noqa: S307
+
+
+# -- fill_/zero_/copy_ leave a constant zero gradient ----------------------------------------
+@pytest.mark.parametrize("overwrite", [
+    lambda T, y: y.zero_(), lambda T, y: y.fill_(3.0), lambda T, y: y.copy_(T.ones(2)),
+    lambda T, y: y.eq_(1.0),
+])
+def test_overwritten_history_gets_a_gradient_that_does_not_require_grad(overwrite):
+    """torch's FillBackward gives the overwritten history zeros that are not differentiable:
+    a second backward through them raises (fuzz seed 1539); ndgrad's where(False, t, v) made
+    them depend on the upstream gradient."""
+    def fn(T):
+        x = T.tensor([1.5, -2.0], dtype=T.float64, requires_grad=True)
+        y = x * 2
+        overwrite(T, y)
+        (g,) = T.autograd.grad((y * y).sum(), [x], create_graph=True)
+        return g, g.grad_fn is None
+    same(fn)
+
+
+def test_copy_from_a_tensor_that_requires_grad_passes_it_the_gradient():
+    def fn(T):
+        x = T.tensor([1.5, -2.0], dtype=T.float64, requires_grad=True)
+        s = T.tensor([0.5], dtype=T.float64, requires_grad=True)
+        y = (x * 2).copy_(s)
+        (y * y).sum().backward()
+        return x.grad, s.grad
+    same(fn)
