@@ -276,3 +276,18 @@ def public_result_type(tensor1: Any, tensor2: Any) -> dtype:
 def public_promote_types(type1: Any, type2: Any) -> dtype:
     """``ndgrad.promote_types``: the smallest dtype both convert to safely (as torch's)."""
     return from_np(promote_types(to_np(type1), to_np(type2)))
+
+
+def float_input(fn: str, x: Any, dtype: Any) -> Any:
+    """x cast to dtype (if given), which must be floating point, as torch checks it (norms:
+    ``fn`` names the op in the message)."""
+    if x._data.dtype.kind not in "fc":
+        raise RuntimeError(f"{fn}: Expected a floating point or complex tensor as input. Got "
+                           f"{scalar_name(x._data.dtype)}")
+    if dtype is not None:
+        nd = to_np(dtype)
+        if nd.kind not in "fc":
+            raise RuntimeError(f"{fn}: dtype should be floating point or complex, but got "
+                               f"{from_np(nd)}")
+        x = x.to(dtype)
+    return x

@@ -480,7 +480,6 @@ def test_logcumsumexp_extremes():
             lib.arange(4).logcumsumexp(0)
 
 
-
 @pytest.mark.parametrize("fn", [
     lambda lib, x: x.diff(), lambda lib, x: lib.diff(x, 2, 0), lambda lib, x: x.diff(n=5),
     lambda lib, x: x.diff(0, dim=1), lambda lib, x: x.diff(dim=0, prepend=x[:1] * 2),

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad._dtype import float_input
 from ndgrad._helpers import wrap_dim
 from ndgrad.linalg import _common as c
 from ndgrad.linalg._decomp import eigvalsh, svdvals
 from ndgrad.linalg._solve import _tolerances, inv_ex
 from ndgrad.ops.reduce import Norm, reduce_dims
 from ndgrad.ops.solve import check_input
-from ndgrad.tensor.reduce import float_input
 
 
 def vector_norm(x: Any, ord: float = 2, dim: Any = None, keepdim: bool = False, *,

@@ -347,7 +347,7 @@ class ReduceMixin(TensorBase):
             p = 2
         elif not isinstance(p, int | float):
             raise TypeError(f"norm(): p must be a number or 'fro', got {type(p).__name__}")
-        x = float_input("linalg.vector_norm", self, dtype)
+        x = _dtype.float_input("linalg.vector_norm", self, dtype)
         if x._data.dtype.kind == "c":  # the norm of |z|, real
             x = x.abs()
         return Norm.apply(x, builtins.float(p), reduce_dims(dim, x._data.ndim), keepdim)
@@ -504,21 +504,6 @@ class ReduceMixin(TensorBase):
         if x._data.ndim == 0:
             return op.apply(x.reshape(1), 0).reshape(())
         return op.apply(x, d)
-
-
-def float_input(fn: str, x: Any, dtype: Any) -> Any:
-    """x cast to dtype (if given), which must be floating point, as torch checks it (norms:
-    ``fn`` names the op in the message)."""
-    if x._data.dtype.kind not in "fc":
-        raise RuntimeError(f"{fn}: Expected a floating point or complex tensor as input. Got "
-                           f"{_dtype.scalar_name(x._data.dtype)}")
-    if dtype is not None:
-        nd = _dtype.to_np(dtype)
-        if nd.kind not in "fc":
-            raise RuntimeError(f"{fn}: dtype should be floating point or complex, but got "
-                               f"{_dtype.from_np(nd)}")
-        x = x.to(dtype)
-    return x
 
 
 def _required_dim(name: str, dim: Any, axis: Any) -> Any:
