@@ -28,8 +28,6 @@ UNASSIGNED = f"{TODO} (torch.masked, torch.signal: outside issue 11's namespaces
 TORCH_OFF = "torch's values are wrong here (ndgrad's are checked against mpmath)"
 SPECIAL_ALIAS = f"{TODO}: only the ndgrad.special alias is missing (dist)"
 TODO_DIST = f"{TODO} (dist)"  # special functions, ndgrad.special
-CONST_BIAS_GRAD = ("fails the harness: the bias gradient is constant in the inputs, so not in "
-                   "the graph; torch's fused backward keeps it there (second derivative 0) (nnf)")
 PER_CHANNEL_DRAW = "flaky: the per-element KS check sees one draw of a per-channel mask (nnf)"
 NO_UINT64 = "returns torch.uint64: ndgrad has no uint16/32/64 dtypes (torch's 'shell' dtypes)"
 SECOND_ORDER = "the first gradient is not in the graph under create_graph=True (issue 11.4)"
@@ -94,23 +92,12 @@ SKIPS: dict[str, str] = {
     "masked.var": UNASSIGNED,
     "matrix_exp": TODO_LINALG,
     "max_pool2d_with_indices_backward": PRIVATE,
-    "native_batch_norm": SECOND_ORDER,
     "native_dropout_backward": PRIVATE,
-    "native_layer_norm": SECOND_ORDER,
-    "nn.functional.batch_norm": SECOND_ORDER,
     "nn.functional.batch_norm.without_cudnn": CUDA,
-    "nn.functional.conv1d": CONST_BIAS_GRAD,
-    "nn.functional.conv2d": CONST_BIAS_GRAD,
-    "nn.functional.conv3d": CONST_BIAS_GRAD,
-    "nn.functional.conv_transpose1d": CONST_BIAS_GRAD,
-    "nn.functional.conv_transpose2d": CONST_BIAS_GRAD,
-    "nn.functional.conv_transpose3d": CONST_BIAS_GRAD,
     "nn.functional.ctc_loss": TODO_NNF,
     "nn.functional.dropout3d": PER_CHANNEL_DRAW,
     "nn.functional.feature_alpha_dropout.with_train": PER_CHANNEL_DRAW,
     "nn.functional.grid_sample": TODO_NNF,
-    "nn.functional.instance_norm": SECOND_ORDER,
-    "nn.functional.layer_norm": CONST_BIAS_GRAD,
     "nn.functional.nll_loss": SECOND_ORDER,
     "nn.functional.pad.replicate_negative": SECOND_ORDER,
     "nn.functional.prelu": SECOND_ORDER,
