@@ -30,7 +30,6 @@ SPECIAL_ALIAS = f"{TODO}: only the ndgrad.special alias is missing (dist)"
 TODO_DIST = f"{TODO} (dist)"  # special functions, ndgrad.special
 PER_CHANNEL_DRAW = "flaky: the per-element KS check sees one draw of a per-channel mask (nnf)"
 NO_UINT64 = "returns torch.uint64: ndgrad has no uint16/32/64 dtypes (torch's 'shell' dtypes)"
-SECOND_ORDER = "the first gradient is not in the graph under create_graph=True (issue 11.4)"
 
 SKIPS: dict[str, str] = {
     "_batch_norm_with_update": PRIVATE,
@@ -53,7 +52,6 @@ SKIPS: dict[str, str] = {
     "cfloat": COMPLEX,
     "chalf": COMPLEX,
     "complex": COMPLEX,
-    "grid_sampler_2d": SECOND_ORDER,
     "hash_tensor": NO_UINT64,
     "imag": COMPLEX,
     "istft": COMPLEX,
@@ -97,10 +95,6 @@ SKIPS: dict[str, str] = {
     "nn.functional.ctc_loss": TODO_NNF,
     "nn.functional.dropout3d": PER_CHANNEL_DRAW,
     "nn.functional.feature_alpha_dropout.with_train": PER_CHANNEL_DRAW,
-    "nn.functional.grid_sample": TODO_NNF,
-    "nn.functional.nll_loss": SECOND_ORDER,
-    "nn.functional.pad.replicate_negative": SECOND_ORDER,
-    "nn.functional.prelu": SECOND_ORDER,
     "nn.functional.silu.complex": COMPLEX,
     "nn.functional.silu_.complex": COMPLEX,
     "nn.functional.triplet_margin_with_distance_loss": TODO_NNF,

@@ -101,3 +101,47 @@ def test_native_forms() -> None:
     check_second_order(
         lambda lib, x, w, b: lib.native_batch_norm(x, w, b, None, None, True, 0.1, 1e-5)[0],
         [(4, 3), (3,), (3,)])
+
+
+@pytest.mark.parametrize("weight_grad", [True, False])
+def test_prelu(weight_grad: bool) -> None:
+    """With a constant weight, the input's gradient (grad * w where x <= 0) is constant in x."""
+    if weight_grad:
+        check_second_order(lambda lib, x, w: lib.nn.functional.prelu(x, w), [(2, 3, 4), (3,)])
+    else:
+        w = np.array([0.25, -0.5, 2.0])
+        check_second_order(lambda lib, x: lib.nn.functional.prelu(x, lib.tensor(w)), [(2, 3, 4)])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_loss(reduction: str) -> None:
+    target, weight = np.array([0, 2, 1, 2]), np.array([0.5, 1.0, 2.0])
+
+    def fn(lib: Any, x: Any) -> Any:
+        return lib.nn.functional.nll_loss(x, lib.tensor(target), lib.tensor(weight),
+                                          reduction=reduction, ignore_index=1)
+    check_second_order(fn, [(4, 3)])
+
+
+def test_grid_sample_nearest() -> None:
+    """Nearest sampling is piecewise constant in the grid: its gradient there is zeros that
+    stay in the graph."""
+    check_second_order(
+        lambda lib, x, g: lib.nn.functional.grid_sample(x, g, mode="nearest",
+                                                        align_corners=False),
+        [(1, 2, 3, 4), (1, 2, 3, 2)])
+
+
+def test_relu_third_order() -> None:
+    """relu's second derivative (zeros in x) is itself in the graph, as torch's."""
+    def fn(lib: Any, x: Any) -> Any:
+        (g,) = lib.autograd.grad(lib.relu(x).square().sum(), x, create_graph=True)
+        return g
+    check_second_order(fn, [(5,)])
+
+
+@pytest.mark.parametrize("pads", [(-1, -2), (-1, 2), (0, -1, 1, -1)])
+def test_replicate_pad_negative(pads: tuple[int, ...]) -> None:
+    """A crop (all pads <= 0) is a new tensor whose gradient stays in the graph, as torch's."""
+    check_second_order(lambda lib, x: lib.nn.functional.pad(x, pads, mode="replicate"),
+                       [(2, 3, 5)])

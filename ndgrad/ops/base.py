@@ -42,7 +42,9 @@ class Anchor(Primitive):
 
 def anchor(g: Any, *inputs: Any) -> Any:
     """``g`` (a backward's result) tied to ``inputs`` when backward runs on Tensors
-    (create_graph); on the array path, the usual one, ``g`` as it is, at no cost."""
-    if isinstance(g, function.Tensor):
+    (create_graph: ``g`` or an input is a Tensor); on the array path, the usual one, ``g`` as
+    it is, at no cost."""
+    tensor = function.Tensor
+    if isinstance(g, tensor) or any(isinstance(x, tensor) for x in inputs):
         return Anchor.apply(g, *[x for x in inputs if x is not None])
     return g
