@@ -28,7 +28,6 @@ UNASSIGNED = f"{TODO} (torch.masked, torch.signal: outside issue 11's namespaces
 TORCH_OFF = "torch's values are wrong here (ndgrad's are checked against mpmath)"
 SPECIAL_ALIAS = f"{TODO}: only the ndgrad.special alias is missing (dist)"
 TODO_DIST = f"{TODO} (dist)"  # special functions, ndgrad.special
-PER_CHANNEL_DRAW = "flaky: the per-element KS check sees one draw of a per-channel mask (nnf)"
 NO_UINT64 = "returns torch.uint64: ndgrad has no uint16/32/64 dtypes (torch's 'shell' dtypes)"
 
 SKIPS: dict[str, str] = {
@@ -93,8 +92,6 @@ SKIPS: dict[str, str] = {
     "native_dropout_backward": PRIVATE,
     "nn.functional.batch_norm.without_cudnn": CUDA,
     "nn.functional.ctc_loss": TODO_NNF,
-    "nn.functional.dropout3d": PER_CHANNEL_DRAW,
-    "nn.functional.feature_alpha_dropout.with_train": PER_CHANNEL_DRAW,
     "nn.functional.silu.complex": COMPLEX,
     "nn.functional.silu_.complex": COMPLEX,
     "nn.functional.triplet_margin_with_distance_loss": TODO_NNF,
