@@ -656,9 +656,32 @@ def _equal(x: Any, y: Any) -> bool:
     return x.shape == y.shape and bool(((x == y) | (x != x) & (y != y)).all())
 
 
+# random ops that draw once per channel: output ndim -> how many leading dims index the draws
+# (an element's other dims share its channel's draw, so its values are not independent)
+PER_CHANNEL_DRAW: dict[str, Callable[[int], int]] = {
+    "nn.functional.dropout1d": lambda ndim: ndim - 1,  # (N, C, L) or unbatched (C, L)
+    "nn.functional.dropout2d": lambda ndim: 2,  # (N, C, ...) at every rank, as torch
+    "nn.functional.dropout3d": lambda ndim: 2 if ndim == 5 else 1,  # else unbatched
+    "nn.functional.feature_alpha_dropout.with_train": lambda ndim: 2,
+}
+
+
+def _draws_per_call(op: Any, outs: list[Any]) -> tuple[int, float]:
+    """(independent draws in one call, design effect: elements per independent draw)."""
+    size = max(1, sum(t.numel() for t in outs if isinstance(t, torch.Tensor)))
+    lead = PER_CHANNEL_DRAW.get(key(op))
+    if lead is None or not isinstance(outs[0], torch.Tensor) or not outs[0].numel():
+        return size, 1.0
+    t = outs[0]
+    units = math.prod(t.shape[:lead(t.ndim)])
+    return units, t.numel() / units
+
+
 def _check_random(op: Any, sample: _Sample, fn: Callable[..., Any], what: str) -> None:
     """Draws at a fixed seed: each of torch's shape and dtype, and their values' distribution
-    pooled over elements and draws, by a two-sample Kolmogorov-Smirnov test."""
+    pooled over elements and draws, by a two-sample Kolmogorov-Smirnov test. Ops that draw once
+    per channel (PER_CHANNEL_DRAW) are called more often (at least 8 times), and the test counts
+    their independent draws, not their elements (the design effect of the clustering)."""
     f = op.op
     if isinstance(f, types.FunctionType) and (f.__module__ or "").startswith("torch.testing"):
         t_fn, n_fn = rebind(f, torch, _unseeded), rebind(f, ndgrad, _unseeded)
@@ -670,13 +693,13 @@ def _check_random(op: Any, sample: _Sample, fn: Callable[..., Any], what: str) -
         first = _torch_call(sample.torch, t_fn)
     except Exception:
         raise UnsupportedSampleError("torch refuses this sample") from None
-    size = max(1, sum(t.numel() for t in _flat(first) if isinstance(t, torch.Tensor)))
-    draws = max(2, min(500, math.ceil(10000 / size)))
 
     def flat(out: Any, lib: Any) -> list[Any]:  # for gauge ops: their gauge-invariant values
         return _process(sample, out, lib) if key(op) in GAUGE else _flat(out)
 
     outs = flat(first, torch)
+    units, deff = _draws_per_call(op, outs)
+    draws = max(2 if deff == 1 else 8, min(500, math.ceil(10000 / units)))
     # values copied at each draw: an in-place op (x.uniform_()) returns the same tensor each time
     t_vals = [[_values(t) for t in outs]]
     t_vals += [[_values(t) for t in flat(_torch_call(sample.torch, t_fn), torch)]
@@ -691,7 +714,7 @@ def _check_random(op: Any, sample: _Sample, fn: Callable[..., Any], what: str) -
         if isinstance(t, torch.Tensor) and t.numel():
             a = np.concatenate([v[j].ravel() for v in n_vals]).astype(np.float64)
             b = np.concatenate([v[j].ravel() for v in t_vals]).astype(np.float64)
-            _ks(a, b, f"{what} output {j}")
+            _ks(a, b, f"{what} output {j}", deff)
 
 
 def _values(t: Any) -> Any:
@@ -700,10 +723,11 @@ def _values(t: Any) -> Any:
     return t._data.copy() if isinstance(t, ndgrad.Tensor) else t
 
 
-def _ks(a: np.ndarray, b: np.ndarray, what: str) -> None:
+def _ks(a: np.ndarray, b: np.ndarray, what: str, deff: float = 1.0) -> None:
     """Two-sample Kolmogorov-Smirnov test at level 1e-6 (nan values compared by count). The
     level is strict because values of one draw may be correlated (dropout in attention shares
-    a mask across a row), which the test does not assume."""
+    a mask across a row), which the test does not assume; where the clustering is known, each
+    sample counts as its size / ``deff`` independent values."""
     na, nb = np.isnan(a), np.isnan(b)
     if abs(na.mean() - nb.mean()) > 0.05:
         raise OpError(f"{what}: {na.mean():.3f} of the values are nan, torch's {nb.mean():.3f}")
@@ -713,7 +737,8 @@ def _ks(a: np.ndarray, b: np.ndarray, what: str) -> None:
     grid = np.concatenate([a, b])
     d = np.abs(np.searchsorted(a, grid, "right") / a.size
                - np.searchsorted(b, grid, "right") / b.size).max()
-    limit = math.sqrt(-math.log(1e-6 / 2) / 2) * math.sqrt((a.size + b.size) / (a.size * b.size))
+    limit = math.sqrt(-math.log(1e-6 / 2) / 2) * math.sqrt(
+        deff * (a.size + b.size) / (a.size * b.size))
     if d > limit:
         raise OpError(f"{what}: distribution differs from torch's (Kolmogorov-Smirnov "
                       f"D = {d:.3f} > {limit:.3f}; means {a.mean():.4g} vs {b.mean():.4g}, "

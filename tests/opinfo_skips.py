@@ -17,19 +17,11 @@ PRIVATE = "private ATen op, not public torch API"
 NOT_RUN = frozenset({COMPLEX, BFLOAT16, SPARSE, LAYOUT, CUDA, PRIVATE})
 
 TODO = "not implemented yet"
-TODO_NNF = f"{TODO} (nnf)"  # nn.functional
-TODO_OPINFO = f"{TODO} (opinfo)"  # pointwise ops
-TODO_SURFACE = f"{TODO} (surface)"  # random sampling, creation, conversions
 # torch's bessel_j0/j1/y0/y1 and airy_ai drop the implicit leading 1 of Cephes' p1evl
 # denominators: up to 2e-5 off near x = 5; ndgrad's match mpmath (tests/test_special.py)
 TORCH_OFF = "torch's values are wrong here (ndgrad's are checked against mpmath)"
 SPECIAL_ALIAS = f"{TODO}: only the ndgrad.special alias is missing (dist)"
-TODO_DIST = f"{TODO} (dist)"  # special functions, ndgrad.special
-CONST_BIAS_GRAD = ("fails the harness: the bias gradient is constant in the inputs, so not in "
-                   "the graph; torch's fused backward keeps it there (second derivative 0) (nnf)")
-PER_CHANNEL_DRAW = "flaky: the per-element KS check sees one draw of a per-channel mask (nnf)"
 NO_UINT64 = "returns torch.uint64: ndgrad has no uint16/32/64 dtypes (torch's 'shell' dtypes)"
-SECOND_ORDER = "the first gradient is not in the graph under create_graph=True (issue 11.4)"
 
 SKIPS: dict[str, str] = {
     "_batch_norm_with_update": PRIVATE,
@@ -52,7 +44,6 @@ SKIPS: dict[str, str] = {
     "cfloat": COMPLEX,
     "chalf": COMPLEX,
     "complex": COMPLEX,
-    "grid_sampler_2d": SECOND_ORDER,
     "hash_tensor": NO_UINT64,
     "imag": COMPLEX,
     "istft": COMPLEX,
@@ -62,25 +53,8 @@ SKIPS: dict[str, str] = {
     "jiterator_binary_return_by_ref": CUDA,
     "jiterator_unary": CUDA,
     "max_pool2d_with_indices_backward": PRIVATE,
-    "native_batch_norm": SECOND_ORDER,
     "native_dropout_backward": PRIVATE,
-    "native_layer_norm": SECOND_ORDER,
-    "nn.functional.batch_norm": SECOND_ORDER,
     "nn.functional.batch_norm.without_cudnn": CUDA,
-    "nn.functional.conv1d": CONST_BIAS_GRAD,
-    "nn.functional.conv2d": CONST_BIAS_GRAD,
-    "nn.functional.conv3d": CONST_BIAS_GRAD,
-    "nn.functional.conv_transpose1d": CONST_BIAS_GRAD,
-    "nn.functional.conv_transpose2d": CONST_BIAS_GRAD,
-    "nn.functional.conv_transpose3d": CONST_BIAS_GRAD,
-    "nn.functional.dropout3d": PER_CHANNEL_DRAW,
-    "nn.functional.feature_alpha_dropout.with_train": PER_CHANNEL_DRAW,
-    "nn.functional.grid_sample": TODO_NNF,
-    "nn.functional.instance_norm": SECOND_ORDER,
-    "nn.functional.layer_norm": CONST_BIAS_GRAD,
-    "nn.functional.nll_loss": SECOND_ORDER,
-    "nn.functional.pad.replicate_negative": SECOND_ORDER,
-    "nn.functional.prelu": SECOND_ORDER,
     "nn.functional.silu.complex": COMPLEX,
     "nn.functional.silu_.complex": COMPLEX,
     "polar": COMPLEX,

@@ -3,6 +3,8 @@ repeating modes (issue 11.3), and the modules that sit on the functions (issue 1
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -203,3 +205,41 @@ def test_piecewise_gradient_at_nan(name: str) -> None:
         fn(lib, x).sum().backward()
         grads.append(x.grad.numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-7)
+
+
+@pytest.mark.parametrize("name, ndim", [("dropout1d", 2), ("dropout1d", 3), ("dropout2d", 2),
+                                        ("dropout2d", 3), ("dropout2d", 4), ("dropout2d", 5),
+                                        ("dropout3d", 1), ("dropout3d", 3), ("dropout3d", 4),
+                                        ("dropout3d", 5), ("feature_alpha_dropout", 3)])
+def test_channel_dropout_ranks(name: str, ndim: int) -> None:
+    """Which dims share one draw, as torch: the mask's pattern over many elements matches
+    torch's (dropout2d reads 3-D as (N, C, L); dropout3d reads all but 5-D as unbatched)."""
+    shape = (16, 16, 3, 3, 3)[:ndim]  # lead dims large: each varies, all but surely
+    x = np.random.default_rng(0).uniform(1, 2, shape)
+    torch.manual_seed(0)
+    ndgrad.manual_seed(0)
+    kw = dict(p=0.5, training=True)
+    warns = (name, ndim) in {("dropout2d", 2), ("dropout2d", 3), ("dropout2d", 5),
+                             ("dropout3d", 1), ("dropout3d", 3)}
+    with pytest.warns(UserWarning) if warns else warnings.catch_warnings():
+        if not warns:
+            warnings.simplefilter("error")
+        n = getattr(ndgrad.nn.functional, name)(ndgrad.tensor(x), **kw).numpy()
+    t = getattr(torch.nn.functional, name)(torch.tensor(x), **kw).numpy()
+    # elements that share a draw are kept or dropped together: compare which dims vary
+    def varying(out: np.ndarray) -> list[bool]:
+        kept = out != (out.min() if name.startswith("feature") else 0)
+        return [bool((kept != kept.take([0], axis=d)).any()) for d in range(out.ndim)]
+    assert n.shape == t.shape
+    assert varying(n) == varying(t)
+
+
+def test_channel_dropout_rank_errors() -> None:
+    for name, shape in [("dropout1d", (3,)), ("dropout1d", (2, 3, 4, 5)), ("dropout2d", (3,)),
+                        ("dropout3d", ()), ("feature_alpha_dropout", (3,))]:
+        x = np.ones(shape)
+        with pytest.raises(RuntimeError) as t_err:
+            getattr(torch.nn.functional, name)(torch.tensor(x), 0.5, True)
+        with pytest.raises(RuntimeError) as n_err:
+            getattr(ndgrad.nn.functional, name)(ndgrad.tensor(x), 0.5, True)
+        assert str(n_err.value) == str(t_err.value)

@@ -7,6 +7,9 @@ A primitive is a ``Function`` whose ``forward`` takes and returns NumPy arrays a
 
 from __future__ import annotations
 
+from typing import Any
+
+from ndgrad.autograd import function
 from ndgrad.autograd.function import Function
 
 
@@ -17,3 +20,31 @@ class Primitive(Function):
 
     array_io = True
     array_backward = True
+
+
+class Anchor(Primitive):
+    """y = g, whose derivative in ``inputs`` is zero (None, as torch's) but which is tied to
+    them in the graph: a gradient constant in a fused op's inputs (a bias gradient, grad_out
+    summed) stays part of the graph under create_graph, so a second backward gives zeros, as
+    torch's, rather than "does not require grad". Used in forward (a bias tied to the input of
+    a composite), its backward ties the bias's gradient the same way."""
+
+    @staticmethod
+    def forward(ctx: Any, g: Any, *inputs: Any) -> Any:
+        ctx.save_for_backward(*inputs)
+        return g.copy()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        inputs = ctx.saved_like(grad)
+        return (anchor(grad, *inputs), *[None] * len(inputs))
+
+
+def anchor(g: Any, *inputs: Any) -> Any:
+    """``g`` (a backward's result) tied to ``inputs`` when backward runs on Tensors
+    (create_graph: ``g`` or an input is a Tensor); on the array path, the usual one, ``g`` as
+    it is, at no cost."""
+    tensor = function.Tensor
+    if isinstance(g, tensor) or any(isinstance(x, tensor) for x in inputs):
+        return Anchor.apply(g, *[x for x in inputs if x is not None])
+    return g

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ndgrad.ops.base import Primitive
+from ndgrad.ops.base import Primitive, anchor
 
 Pads = tuple[tuple[int, int], ...]  # per spatial dim: (before, after)
 
@@ -229,15 +229,16 @@ class Conv(Primitive):
         if need_w:
             gw = ConvGradWeight.apply(x, grad, tuple(w.shape), ctx.p,
                                       getattr(cols, "_data", cols))  # an array, or None
-        gb = grad.sum((0, *range(2, grad.ndim))) if need_b else None
+        gb = anchor(grad.sum((0, *range(2, grad.ndim))), x, w) if need_b else None
         return gx, gw, gb, None
 
 
 class ConvGradInput(Primitive):
-    """The adjoint of conv in its input (conv_transpose): gy (N, O, *OS), w -> (N, C, *S)."""
+    """The adjoint of conv in its input (conv_transpose): gy (N, O, *OS), w -> (N, C, *S);
+    plus b (C,) when given (conv_transpose's bias, fused as torch's)."""
 
     @staticmethod
-    def forward(ctx: Any, gy: Any, w: Any, x_shape: Any, p: Any) -> Any:
+    def forward(ctx: Any, gy: Any, w: Any, x_shape: Any, p: Any, b: Any = None) -> Any:
         o, _, *ksize = w.shape
         osize = tuple(gy.shape[2:])
         ctx.save_for_backward(gy if ctx.needs_input_grad[1] else None, w)
@@ -245,19 +246,25 @@ class ConvGradInput(Primitive):
         wg = w.reshape(p.groups, o // p.groups, -1)  # (G, O/G, CgK)
         # contiguous (N, C, *S), as torch's conv_transpose output (one copy of it)
         if all(s == 1 for s in p.stride):
-            return np.ascontiguousarray(_grad_input_wide(wg, gy, x_shape, tuple(ksize), p))
-        gym = _gy_matrix(gy, p.groups)
-        dcols = work(("dcols",), (p.groups, wg.shape[2], gym.shape[2]), gy.dtype)
-        _matmul(wg.transpose(0, 2, 1), gym, out=dcols)  # (G, CgK, N*L)
-        return np.ascontiguousarray(_col2im(dcols, x_shape, tuple(ksize), p, osize))
+            out = np.ascontiguousarray(_grad_input_wide(wg, gy, x_shape, tuple(ksize), p))
+        else:
+            gym = _gy_matrix(gy, p.groups)
+            dcols = work(("dcols",), (p.groups, wg.shape[2], gym.shape[2]), gy.dtype)
+            _matmul(wg.transpose(0, 2, 1), gym, out=dcols)  # (G, CgK, N*L)
+            out = np.ascontiguousarray(_col2im(dcols, x_shape, tuple(ksize), p, osize))
+        if b is not None:
+            out += b.reshape(-1, *[1] * (out.ndim - 2))
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         gy, w = ctx.saved_like(grad)
         need_gy, need_w = ctx.needs_input_grad[:2]
+        need_b = len(ctx.needs_input_grad) > 4 and ctx.needs_input_grad[4]
         ggy = _crop(Conv.apply(grad, w, None, ctx.p), ctx.gy_shape) if need_gy else None
         gw = ConvGradWeight.apply(grad, gy, tuple(w.shape), ctx.p, None) if need_w else None
-        return ggy, gw, None, None
+        gb = anchor(grad.sum((0, *range(2, grad.ndim))), gy, w) if need_b else None
+        return ggy, gw, None, None, gb
 
 
 class ConvGradWeight(Primitive):

@@ -15,7 +15,7 @@ import numpy as np
 
 from ndgrad._helpers import as_ndarray, broadcast_error
 from ndgrad.ops._erf import erf as _erf
-from ndgrad.ops.base import Primitive
+from ndgrad.ops.base import Primitive, anchor
 from ndgrad.ops.complex import Conj, Sgn
 
 
@@ -472,7 +472,7 @@ class PiecewiseGrad(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
-        zeros = np.zeros(*ctx.x_meta) if ctx.needs_input_grad[1] else None
+        zeros = anchor(np.zeros(*ctx.x_meta), x) if ctx.needs_input_grad[1] else None
         return PiecewiseGrad.apply(grad, x, ctx.slope), zeros, None
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad.ops._numba import kernels_for
-from ndgrad.ops.base import Primitive
+from ndgrad.ops.base import Primitive, anchor
 
 
 def _rows(x: Any, n: int) -> Any:
@@ -34,8 +34,8 @@ def _row_mean(x2: np.ndarray) -> np.ndarray:
     return x2 @ ones
 
 
-def _unflatten(g: Any, w: Any) -> Any:
-    return None if g is None else g.reshape(w.shape)
+def _unflatten(g: Any, shape: Any) -> Any:
+    return None if g is None else g.reshape(shape)
 
 
 class LayerNorm(Primitive):
@@ -49,6 +49,7 @@ class LayerNorm(Primitive):
     def forward(ctx: Any, x: Any, w: Any, b: Any, *, n: Any, eps: Any) -> Any:
         ctx.save_for_backward(x, w)
         ctx.n, ctx.eps = n, eps
+        ctx.affine_shape = next((a.shape for a in (w, b) if a is not None), None)
         x2 = _rows(x, n)
         wf = None if w is None else w.reshape(-1)
         bf = None if b is None else b.reshape(-1)
@@ -89,8 +90,8 @@ class LayerNorm(Primitive):
             gb = np.zeros(n, np.float64) if need_b else None
             k.layer_norm_backward(g2, x2, ctx.mean[:, 0], ctx.rstd[:, 0], wf, gx, gw, gb)
             return (None if gx is None else gx.reshape(x.shape),
-                    None if gw is None else gw.astype(x.dtype).reshape(w.shape),
-                    None if gb is None else gb.astype(x.dtype).reshape(w.shape))
+                    None if gw is None else gw.astype(x.dtype).reshape(ctx.affine_shape),
+                    None if gb is None else gb.astype(x.dtype).reshape(ctx.affine_shape))
         if on_arrays:
             mean, rstd = ctx.mean, ctx.rstd
         else:  # create_graph: the statistics as differentiable functions of x
@@ -104,8 +105,8 @@ class LayerNorm(Primitive):
             gx = (gh - gh.mean(1).reshape(-1, 1) - xhat * (gh * xhat).mean(1).reshape(-1, 1))
             gx = (gx * rstd).reshape(x.shape)
         gw = (g2 * xhat).sum(0) if need_w else None
-        gb = g2.sum(0) if need_b else None
-        return gx, _unflatten(gw, w), _unflatten(gb, w)
+        gb = anchor(g2.sum(0), x, w) if need_b else None  # constant in x and w
+        return gx, _unflatten(gw, ctx.affine_shape), _unflatten(gb, ctx.affine_shape)
 
 
 class RMSNorm(Primitive):
@@ -162,4 +163,4 @@ class RMSNorm(Primitive):
         if need_x:
             gx = ((gh - xhat * (gh * xhat).mean(1).reshape(-1, 1)) * rstd).reshape(x.shape)
         gw = (g2 * xhat).sum(0) if need_w else None
-        return gx, _unflatten(gw, w)
+        return gx, _unflatten(gw, None if w is None else w.shape)

@@ -188,9 +188,7 @@ def _conv_transpose(name: str, input: Tensor, weight: Tensor, bias: Tensor | Non
                            f"({' x '.join(map(str, x.shape[2:]))}). Calculated output size per "
                            f"channel: ({' x '.join(map(str, shape[2:]))}). Output size is too "
                            f"small")
-    out = ConvGradInput.apply(x, weight, shape, p)
-    if bias is not None:
-        out = out + bias.reshape([1, -1] + [1] * dims)
+    out = ConvGradInput.apply(x, weight, shape, p, bias)
     return out.squeeze(0) if unbatched else out
 
 

@@ -4,6 +4,8 @@ by 1 / (1 - p) so the expected value is unchanged.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ndgrad.tensor import Tensor
@@ -36,37 +38,73 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
     return input.mul_(mask) if inplace else input * mask
 
 
+def _feature_shape(input: Tensor, channel_dim: int) -> tuple[int, ...]:
+    """The shape of a mask drawn once per channel: input's dims up to ``channel_dim``, then
+    ones (torch's feature noise); a channel needs a dim before it, or is the unbatched dim 0."""
+    if input.ndim <= channel_dim:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
+    lead = tuple(input.shape[:channel_dim + 1])
+    return lead + (1,) * (input.ndim - len(lead))
+
+
 def _feature_dropout(input: Tensor, p: float, training: bool, inplace: bool,
-                     dims: int) -> Tensor:
+                     channel_dim: int) -> Tensor:
+    """Zero whole channels (dim ``channel_dim`` and the dims before it index the draws)."""
     _check_p(p)
     if not training or p == 0 or input.numel() == 0:
         return input
-    batched = input.ndim == dims + 2
-    lead = tuple(input.shape[:2]) if batched else tuple(input.shape[:1])
-    shape = lead + (1,) * (input.ndim - len(lead))
     if p == 1:
-        mask = Tensor._make(np.zeros(shape, dtype=input._data.dtype))
-    else:
-        mask = _dropout_mask(shape, p, input._data.dtype)
+        return input.mul_(0.0) if inplace else input * 0.0
+    mask = _dropout_mask(_feature_shape(input, channel_dim), p, input._data.dtype)
     return input.mul_(mask) if inplace else input * mask
+
+
+def _spatial_warning(name: str, ndim: int, ranks: tuple[int, int], spatial: int) -> None:
+    """torch's deprecation warning for dropout2d/3d inputs of other ranks."""
+    if ndim not in ranks:
+        warnings.warn(f"{name}: Received a {ndim}-D input to {name}, which is deprecated and "
+                      f"will result in an error in a future release. To retain the behavior and "
+                      f"silence this warning, please use dropout instead. Note that {name} exists "
+                      f"to provide channel-wise dropout on inputs with {spatial} spatial "
+                      f"dimensions, a channel dimension, and an optional batch dimension (i.e. "
+                      f"{ranks[0]}D or {ranks[1]}D inputs).", stacklevel=3)
 
 
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
               inplace: bool = False) -> Tensor:
-    """Zero whole channels (N, C, L) with probability p."""
-    return _feature_dropout(input, p, training, inplace, 1)
+    """Zero whole channels of (N, C, L) or unbatched (C, L) with probability p."""
+    _check_p(p)
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"dropout1d: Expected 2D or 3D input, but received a {input.ndim}D "
+                           f"input. Note that dropout1d exists to provide channel-wise dropout "
+                           f"on inputs with 1 spatial dimension, a channel dimension, and an "
+                           f"optional batch dimension (i.e. 2D or 3D inputs).")
+    return _feature_dropout(input, p, training, inplace, input.ndim - 2)
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
               inplace: bool = False) -> Tensor:
-    """Zero whole channels (N, C, H, W) with probability p."""
-    return _feature_dropout(input, p, training, inplace, 2)
+    """Zero whole channels (dim 1) of (N, C, H, W) with probability p. As torch, a 3-D input
+    is read as (N, C, L), not as unbatched (C, H, W), with a warning."""
+    _check_p(p)
+    _spatial_warning("dropout2d", input.ndim, (3, 4), 2)
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-"
+                      "wise 1D dropout behavior is desired - input is interpreted as shape (N, "
+                      "C, L), where C is the channel dim. This behavior will change in a future "
+                      "release to interpret the input as one without a batch dimension, i.e. "
+                      "shape (C, H, W). To maintain the 1D channel-wise dropout behavior, please "
+                      "switch to using dropout1d instead.", stacklevel=2)
+    return _feature_dropout(input, p, training, inplace, 1)
 
 
 def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,
               inplace: bool = False) -> Tensor:
-    """Zero whole channels (N, C, D, H, W) with probability p."""
-    return _feature_dropout(input, p, training, inplace, 3)
+    """Zero whole channels of (N, C, D, H, W) with probability p; any other rank is read as
+    unbatched (channels in dim 0), as torch."""
+    _check_p(p)
+    _spatial_warning("dropout3d", input.ndim, (4, 5), 3)
+    return _feature_dropout(input, p, training, inplace, 1 if input.ndim == 5 else 0)
 
 
 def _alpha(input: Tensor, p: float, training: bool, inplace: bool,
@@ -79,11 +117,7 @@ def _alpha(input: Tensor, p: float, training: bool, inplace: bool,
         return input
     if p == 1:
         return input.mul_(0.0) if inplace else input * 0.0
-    shape = tuple(input.shape)
-    if feature:
-        if input.ndim < 2:
-            raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
-        shape = shape[:2] + (1,) * (input.ndim - 2)
+    shape = _feature_shape(input, 1) if feature else tuple(input.shape)
     from ndgrad import random
 
     dtype = input._data.dtype

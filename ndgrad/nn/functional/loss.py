@@ -14,6 +14,7 @@ from ndgrad.nn.functional._helpers import _float_input, _reduce, _reduction, _si
 from ndgrad.nn.functional.activation import log_softmax
 from ndgrad.nn.functional.conv import linear
 from ndgrad.nn.functional.distance import cosine_similarity
+from ndgrad.ops.base import Anchor
 from ndgrad.ops.ctc import CTCLoss
 from ndgrad.ops.nn import BinaryCrossEntropy, CrossEntropy, LogSigmoid
 from ndgrad.tensor import Tensor, where
@@ -105,7 +106,9 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     w = valid.astype(x._data.dtype)
     if weight is not None:
         w = w * weight._data.astype(x._data.dtype)[ti]
-    wt = Tensor._make(w)
+    # tied to the input (Anchor): the input's gradient, -grad * w at the targets, is constant
+    # in the input, but torch's fused backward keeps it in the graph under create_graph
+    wt = Anchor.apply(Tensor._make(w), x)
     picked = x.gather(1, Tensor._make(ti[:, None])).squeeze(1)
     loss = -picked * wt
     if reduction == "none":

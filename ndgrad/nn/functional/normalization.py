@@ -12,12 +12,21 @@ import numpy as np
 from ndgrad.autograd.grad_mode import no_grad
 from ndgrad.nn.functional.pooling import avg_pool2d, avg_pool3d
 from ndgrad.nn.functional.vision import pad
+from ndgrad.ops.base import Anchor
 from ndgrad.ops.normalization import LayerNorm, RMSNorm
 from ndgrad.tensor import Tensor
 
 
 def _channel_shape(x: Tensor) -> list[int]:
     return [1, -1] + [1] * (x.ndim - 2)
+
+
+def _add_bias(out: Tensor, bias: Tensor | None, input: Tensor) -> Tensor:
+    """out + bias per channel, the bias tied to the input (Anchor): torch's fused norms give a
+    bias gradient that is part of the graph under create_graph, with a zero second derivative."""
+    if bias is None:
+        return out
+    return out + Anchor.apply(bias, input).reshape(_channel_shape(input))
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -56,8 +65,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     scale = (var + eps).rsqrt()
     if weight is not None:
         scale = scale * weight.reshape(shape)
-    out = centered * scale
-    return out if bias is None else out + bias.reshape(shape)
+    return _add_bias(centered * scale, bias, input)
 
 
 def _normalized_dims(input: Tensor, normalized_shape: Sequence[int] | int) -> int:
@@ -119,7 +127,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     if not use_input_stats:
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
     n, c = input.shape[:2]
-    out = group_norm(input, c, weight, bias, eps)
+    out = _add_bias(group_norm(input, c, weight, None, eps), bias, input)
     if running_mean is not None or running_var is not None:
         dims = tuple(range(2, input.ndim))
         with no_grad():

@@ -66,10 +66,11 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
         crop.append(slice(max(-lo, 0), n - max(-hi, 0)))
         widths.append((max(lo, 0), max(hi, 0)))
     cropped = any(c != slice(0, n) for c, n in zip(crop, input.shape))
-    out = input[tuple(crop)] if cropped else input
-    if not any(lo or hi for lo, hi in widths):
-        return out
-    return PadRepeat.apply(out, tuple(widths), mode)
+    if not cropped and not any(lo or hi for lo, hi in widths):
+        return input
+    # a crop alone goes through PadRepeat too (zero widths: a copy), as torch's pads: a new
+    # tensor whose gradient stays in the graph under create_graph (PadRepeatGrad ties it)
+    return PadRepeat.apply(input[tuple(crop)] if cropped else input, tuple(widths), mode)
 
 
 def _pad_constant(x: Tensor, pairs: dict[int, tuple[int, int]], value: float) -> Tensor:
