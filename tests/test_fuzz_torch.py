@@ -7,6 +7,8 @@ in-place ops on views and on bases, setitem, ``no_grad``, ``detach`` and second-
 gradients. The finished program then runs from scratch on both libraries (``T`` is the
 library): which statement raises, and every tensor's values, dtype, shape, requires_grad and
 leaf gradient must agree. A failing program is printed as a script that runs as it is.
+Where only torch refuses a derivative (an allow-listed error at a backward), ndgrad's
+gradient is checked against finite differences.
 
 The normal run checks ``FUZZ_PROGRAMS`` programs (200); ``NDGRAD_FUZZ=5000 pytest -m fuzz
 tests/test_fuzz_torch.py`` checks many more, with fresh seeds from ``NDGRAD_FUZZ_SEED``.
@@ -34,6 +36,8 @@ STATEMENTS = 9
 ALLOWED: dict[str, str] = {}
 
 # Errors only torch raises (the program stops being compared at that statement), with why.
+# Where the statement is a backward that ndgrad runs, ndgrad's gradient is checked against
+# finite differences instead (finite_difference_check).
 # A pattern is searched in "<the statement>\n<its error>".
 TORCH_ONLY_ERRORS: dict[str, str] = {
     r"(backward\(|autograd\.grad\().*\n.*Subtraction, the `-` operator, with a bool tensor":
@@ -291,6 +295,9 @@ def compare(lines: list[str]) -> str | None:
             if n_err is None or (t_err is not None and t_err < n_err) \
             else (n_err, n_ns, NDGRAD_ONLY_ERRORS)
         if any(re.search(p, f"{lines[first]}\n{ns['__error__']}") for p in allowed):
+            # a derivative only torch refuses: ndgrad's is checked by finite differences
+            if allowed is TORCH_ONLY_ERRORS and (n_err is None or n_err > first):
+                return finite_difference_check(lines, first)
             return None
         return (f"statement {t_err} raises on torch ({t_ns.get('__error__')}), statement "
                 f"{n_err} on ndgrad ({n_ns.get('__error__')})")
@@ -303,6 +310,85 @@ def compare(lines: list[str]) -> str | None:
         a, b = _describe(tv, grads), _describe(n_ns.get(name), grads)
         if not _close(a, b):
             return f"{name}: torch {a!r}\n   ndgrad {b!r}"
+    return None
+
+
+_LOSS = re.compile(r"^(?P<loss>.*)\.backward\(\)$|= T\.autograd\.grad\((?P<arg>.*?), \[")
+
+
+def _leaves(ns: dict[str, Any], seen: set[Any]) -> list[str]:
+    """The float64 leaves that require grad and first appear in ns now (``seen`` holds the
+    names and ids met so far: ``v4 = v1.double()`` is v1 itself, not a new leaf)."""
+    new = [k for k, v in ns.items() if k not in seen and id(v) not in seen
+           and isinstance(v, ndgrad.Tensor) and v.is_leaf and v.requires_grad
+           and v.dtype == ndgrad.float64]
+    seen.update(k for k in ns if isinstance(ns[k], ndgrad.Tensor))
+    seen.update(id(v) for v in ns.values() if isinstance(v, ndgrad.Tensor))
+    return new
+
+
+def _prefix(lines: list[str], i: int, nudge: tuple[str, int, float] | None = None,
+            ) -> tuple[dict[str, Any], list[str]]:
+    """lines[:i] run on ndgrad, with one element of one leaf moved by ``nudge`` (name, flat
+    index, step) as soon as the leaf exists: the namespace and the leaves in order."""
+    ns: dict[str, Any] = {"T": ndgrad}
+    seen: set[Any] = set()
+    names: list[str] = []
+    for line in lines[:i]:
+        _run_line(line, ns)
+        names += _leaves(ns, seen)
+        if nudge is not None and nudge[0] in names and not ns.get("__nudged__"):
+            with ndgrad.no_grad():
+                ns[nudge[0]].view(-1)[nudge[1]] += nudge[2]
+            ns["__nudged__"] = True
+    return ns, names
+
+
+def _loss(lines: list[str], i: int, nudge: tuple[str, int, float] | None) -> float:
+    """What statement i differentiates, on ndgrad, after lines[:i] ran with ``nudge``."""
+    ns, _ = _prefix(lines, i, nudge)
+    *setup, last = lines[i].split("\n")
+    for line in setup:
+        _run_line(line, ns)
+    m = _LOSS.search(last)
+    assert m is not None, last
+    return float(eval(m.group("loss") or m.group("arg"), ns))  # noqa: S307 - generated code
+
+
+def finite_difference_check(lines: list[str], i: int) -> str | None:
+    """ndgrad's gradient from backward statement i (which only torch refuses) against one-sided
+    finite differences of what it differentiates, per element of every float64 leaf: at a kink
+    (relu, clamp, max) a subgradient lies between the two slopes, so it must (up to rounding)."""
+    ns, names = _prefix(lines, i)
+    before = {n: ns[n].grad.detach().numpy().copy() if ns[n].grad is not None else 0.0
+              for n in names}
+    _run_line(lines[i], ns)
+    m = _LOSS.search(lines[i].split("\n")[-1])
+    new = [k for k in ns if k not in before and isinstance(ns[k], tuple)] \
+        if m is not None and m.group("arg") else []
+    # float32 on the way: a wider step, above its rounding (one-sided slopes still bracket)
+    f32 = any("float32" in line or ".float()" in line for line in lines[:i + 1])
+    h, tol = (1e-2, 1e-3) if f32 else (1e-6, 1e-5)
+    f0 = _loss(lines, i, None)
+    if not np.isfinite(f0):  # nothing to difference (sqrt of a negative, say)
+        return None
+    for n in names:
+        if new:  # autograd.grad: the result tuple, in the order of its list of inputs
+            args = re.search(r"\[(.*?)\]", lines[i])
+            order = args.group(1).split(", ") if args else []
+            g = ns[new[0]][order.index(n)] if n in order else None
+            grad = np.zeros(ns[n].shape) if g is None else g.detach().numpy()
+        else:
+            after = ns[n].grad
+            now = after.detach().numpy() if after is not None else np.zeros(ns[n].shape)
+            grad = now - before[n]
+        for k, gk in enumerate(np.asarray(grad, np.float64).reshape(-1)):
+            up = (_loss(lines, i, (n, k, h)) - f0) / h
+            down = (f0 - _loss(lines, i, (n, k, -h))) / h
+            lo, hi = min(up, down), max(up, down)
+            if not lo - tol * (1 + abs(lo)) <= gk <= hi + tol * (1 + abs(hi)):
+                return (f"statement {i} (only torch refuses it): d/d{n}[{k}] is {gk} on "
+                        f"ndgrad, finite differences give {down} (left) and {up} (right)")
     return None
 
 
@@ -325,3 +411,19 @@ def test_random_programs_agree_with_torch() -> None:
 def test_many_random_programs_agree_with_torch() -> None:
     start = int(os.environ.get("NDGRAD_FUZZ_SEED", "1000000"))
     _check(range(start, start + int(os.environ.get("NDGRAD_FUZZ", "5000"))))
+
+
+def test_finite_differences_check_the_gradients_only_ndgrad_gives(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check the fuzzer runs where only torch refuses a derivative: it passes ndgrad's
+    gradient, a subgradient at a kink, an autograd.grad result, and catches a wrong one."""
+    leaf = "v1 = T.tensor([0.5, 0.0, -1.0], dtype=T.float64, requires_grad=True)"
+    assert finite_difference_check([leaf, "v2 = v1.sin() * v1.relu()", "v2.sum().backward()"],
+                                   2) is None
+    assert finite_difference_check(
+        [leaf, "v2 = v1.sin()", "v3 = T.autograd.grad(v2.sum(), [v1], allow_unused=True)"],
+        2) is None
+    from ndgrad.ops.elementwise import Sin
+    monkeypatch.setattr(Sin, "backward", staticmethod(lambda ctx, grad: grad))
+    why = finite_difference_check([leaf, "v2 = v1.sin()", "v2.sum().backward()"], 2)
+    assert why is not None and "d/dv1[0] is 1.0" in why
