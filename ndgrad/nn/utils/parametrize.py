@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import collections.abc
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -218,6 +218,13 @@ def _inject_property(module: Module, tensor_name: str) -> None:
     setattr(module.__class__, tensor_name, property(get_parametrized, set_original))
 
 
+def _same_dtype_and_shape(x: Any, y: Any, message: Callable[[str], str]) -> None:
+    """Refuse (ValueError, ``message(attr)``) an x whose dtype or shape is not y's."""
+    for attr in ("dtype", "shape"):
+        if getattr(x, attr) != getattr(y, attr):
+            raise ValueError(message(attr))
+
+
 def register_parametrization(module: Module, tensor_name: str, parametrization: Module,
                              *, unsafe: bool = False) -> Module:
     """Make ``module.<tensor_name>`` the output of ``parametrization`` applied to stored originals
@@ -233,13 +240,11 @@ def register_parametrization(module: Module, tensor_name: str, parametrization: 
             if not isinstance(x, Tensor):
                 raise ValueError(f"A parametrization must return a tensor. Got "
                                  f"{type(x).__name__}.")
-            for attr in ("dtype", "shape"):
-                if getattr(x, attr) != getattr(y, attr):
-                    raise ValueError(
-                        f"Registering a parametrization may not change the {attr} of the tensor, "
-                        f"unless the `unsafe` flag is enabled.\nmodule.{tensor_name}.{attr}: "
-                        f"{getattr(y, attr)}\nparametrization(module.{tensor_name}).{attr}: "
-                        f"{getattr(x, attr)}")
+            _same_dtype_and_shape(x, y, lambda attr: (
+                f"Registering a parametrization may not change the {attr} of the tensor, "
+                f"unless the `unsafe` flag is enabled.\nmodule.{tensor_name}.{attr}: "
+                f"{getattr(y, attr)}\nparametrization(module.{tensor_name}).{attr}: "
+                f"{getattr(x, attr)}"))
             if hasattr(parametrization, "right_inverse"):
                 try:
                     z = parametrization.right_inverse(x)
@@ -249,13 +254,11 @@ def register_parametrization(module: Module, tensor_name: str, parametrization: 
                     if not isinstance(z, Tensor):
                         raise ValueError(f"parametrization.right_inverse must return a tensor. "
                                          f"Got: {type(z).__name__}")
-                    for attr in ("dtype", "shape"):
-                        if getattr(z, attr) != getattr(y, attr):
-                            raise ValueError(
-                                f"The tensor returned by parametrization.right_inverse must "
-                                f"have the same {attr} as module.{tensor_name}, unless the "
-                                f"`unsafe` flag is enabled.\nmodule.{tensor_name}.{attr}: "
-                                f"{getattr(y, attr)}\nreturned {attr}: {getattr(z, attr)}")
+                    _same_dtype_and_shape(z, y, lambda attr: (
+                        f"The tensor returned by parametrization.right_inverse must have the "
+                        f"same {attr} as module.{tensor_name}, unless the `unsafe` flag is "
+                        f"enabled.\nmodule.{tensor_name}.{attr}: {getattr(y, attr)}\n"
+                        f"returned {attr}: {getattr(z, attr)}"))
         chain = module.parametrizations[tensor_name]
         chain.append(parametrization)
         chain.unsafe |= unsafe  # an unsafe link makes the whole chain unsafe
