@@ -78,6 +78,12 @@ def as_ndarray(out: Any) -> np.ndarray:
     return out if type(out) is np.ndarray else np.asarray(out)
 
 
+def contiguous(out: np.ndarray) -> np.ndarray:
+    """out in C order: torch allocates the results of reductions, scans and softmax
+    contiguous (``.view`` works on them), where NumPy's follow the input's memory order."""
+    return out if out.flags.c_contiguous else np.ascontiguousarray(out)
+
+
 _C_TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double", "int8": "Char",
                  "int16": "Short", "int32": "Int", "int64": "Long", "uint8": "Byte",
                  "bool": "Bool"}

@@ -239,3 +239,17 @@ def test_integer_to_negative_integer_tensor_power():
 
     same(run)
     assert same(lambda T, F: T.tensor([2]) ** -1) == "RuntimeError"  # a Python exponent
+
+
+@pytest.mark.parametrize("op", [
+    "sum(1)", "sum(0)", "std(1)", "var(0)", "amin(1)", "amax(0)", "softmax(0)",
+    "log_softmax(1)", "cumsum(0)", "cumprod(1)", "cummax(0)[0]", "logcumsumexp(0)",
+    "logsumexp(1)", "mean(2)"])
+def test_reductions_and_scans_of_permuted_inputs_are_contiguous(op):
+    """torch allocates these results contiguous, so ``.view(-1)`` works on them (fuzz seed
+    1727: ``x.mT.var(0).view(-1)`` raised on ndgrad); NumPy's follow the input's layout."""
+    x = np.random.default_rng(0).standard_normal((3, 4, 5))
+    for lib in (torch, ndgrad):
+        y = eval(f"t.{op}", {"t": lib.tensor(x).permute(2, 0, 1)})  # noqa: S307
+        assert y.is_contiguous(), (lib.__name__, op)
+        y.view(-1)

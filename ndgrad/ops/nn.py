@@ -199,7 +199,7 @@ def _shifted(x: np.ndarray, dim: int) -> np.ndarray:
     """x - max(x, dim): exp of it never overflows (rows of -inf stay nan, as in PyTorch)."""
     if x.shape[dim] == 0:
         return x.copy()
-    return x - np.max(x, axis=dim, keepdims=True)
+    return np.subtract(x, np.max(x, axis=dim, keepdims=True), order="C")  # torch's layout
 
 
 class Softmax(Primitive):

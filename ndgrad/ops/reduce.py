@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._helpers import as_ndarray, wrap_dims
+from ndgrad._helpers import as_ndarray, contiguous, wrap_dims
 from ndgrad.ops.base import Primitive
 from ndgrad.ops.elementwise import Abs, Exp, Log, Where
 from ndgrad.ops.shape import ExpandCopy, Flip, Pad
@@ -30,7 +30,7 @@ class Sum(Primitive):
     @staticmethod
     def forward(ctx: Any, x: Any, dims: Any, keepdim: Any) -> Any:
         ctx.args = (x.shape, dims, keepdim)
-        return np.add.reduce(x, dims, x.dtype, None, keepdim)  # type: ignore[call-overload]  # x.sum without its wrapper
+        return contiguous(np.add.reduce(x, dims, x.dtype, None, keepdim))  # type: ignore[call-overload]  # x.sum without its wrapper
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
@@ -83,7 +83,7 @@ class Amax(Primitive):
         if x.size == 0 and any(x.shape[d] == 0 for d in dims):
             raise IndexError(f"{cls.__name__.lower()}(): Expected reduction dim {dims} to have "
                              f"non-zero size.")
-        out = as_ndarray(cls.np_fn(x, axis=dims, keepdims=True))
+        out = contiguous(as_ndarray(cls.np_fn(x, axis=dims, keepdims=True)))
         ctx.kshape, ctx.dims, ctx.nan_wins = out.shape, dims, nan_wins
         if not keepdim:
             out = out.reshape([s for i, s in enumerate(x.shape) if i not in dims])
@@ -123,8 +123,8 @@ class Cumsum(Primitive):
     @staticmethod
     def forward(ctx: Any, x: Any, dim: Any) -> Any:
         ctx.dim = dim
-        return np.cumsum(x.reshape(-1) if x.ndim == 0 else x, axis=dim,
-                         dtype=x.dtype).reshape(x.shape)
+        return contiguous(np.cumsum(x.reshape(-1) if x.ndim == 0 else x, axis=dim,
+                                    dtype=x.dtype)).reshape(x.shape)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
@@ -144,7 +144,7 @@ class Logcumsumexp(Primitive):
         # float32/16 accumulate in float64 and round once, as torch's CPU kernel does
         acc = np.promote_types(x.dtype, np.float64) if x.dtype.kind == "f" else x.dtype
         out = np.logaddexp.accumulate(x.reshape(-1) if x.ndim == 0 else x, axis=dim, dtype=acc)
-        out = out.reshape(x.shape).astype(x.dtype, copy=False)
+        out = contiguous(out.reshape(x.shape).astype(x.dtype, copy=False))
         ctx.dim = dim
         ctx.save_for_backward(x, out)
         return out
@@ -215,8 +215,8 @@ class Cumprod(Primitive):
 
     @staticmethod
     def forward(ctx: Any, x: Any, dim: Any) -> Any:
-        out = np.cumprod(x.reshape(-1) if x.ndim == 0 else x, axis=dim,
-                         dtype=x.dtype).reshape(x.shape)
+        out = contiguous(np.cumprod(x.reshape(-1) if x.ndim == 0 else x, axis=dim,
+                                    dtype=x.dtype)).reshape(x.shape)
         ctx.save_for_backward(x, out)
         ctx.dim = dim
         return out

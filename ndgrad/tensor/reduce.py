@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
-from ndgrad._helpers import not_implemented_for, shape_arg, sum_to, wrap_dim, wrap_dims
+from ndgrad._helpers import (
+    contiguous,
+    not_implemented_for,
+    shape_arg,
+    sum_to,
+    wrap_dim,
+    wrap_dims,
+)
 from ndgrad.linalg._norms import matrix_norm
 from ndgrad.ops.nn import LogSoftmax, Softmax
 from ndgrad.ops.reduce import (
@@ -286,7 +293,7 @@ class ReduceMixin(TensorBase):
         if self._data.ndim == 0:
             return values_indices(self.clone(), self._make(np.zeros((), np.int64)))
         x = self._data
-        run = ufunc.accumulate(x, axis=d)
+        run = contiguous(ufunc.accumulate(x, axis=d))
         pos = np.arange(x.shape[d]).reshape((-1,) + (1,) * (x.ndim - d - 1))
         hit = x == run
         if x.dtype.kind == "f":  # from a NaN on the extreme is NaN, at the latest NaN
