@@ -270,3 +270,16 @@ def test_writes_into_an_expanded_tensor(code):
         return ns.get("r")
 
     same(run)
+
+
+def test_dtype_conversion_of_a_no_grad_view_records_as_torch():
+    """``.float()``/``.to(dtype)`` of a view made under no_grad of a tensor that requires grad
+    requires grad, as any other op on it (fuzz seed 2969); no gradient reaches the base."""
+    for lib in (torch, ndgrad):
+        v1 = lib.ones((2, 1), dtype=lib.float64, requires_grad=True)
+        with lib.no_grad():
+            v4 = v1.unsqueeze(0).movedim(0, -1)
+        y = v4.float()
+        assert y.requires_grad and v4.to(lib.float32).requires_grad, lib.__name__
+        ((v1 * 3).sum() + y.sum() * 2).backward()
+        assert v1.grad.tolist() == [[3.0], [3.0]], lib.__name__

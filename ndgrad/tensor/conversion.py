@@ -104,7 +104,7 @@ def cast(t: Any, nd: np.dtype) -> Any:
     """t in NumPy dtype nd (t itself if it has it): a recorded Cast when t requires grad."""
     if t._data.dtype == nd:
         return t
-    if t._requires_grad:
+    if t.requires_grad:  # (a view made under no_grad of a tensor that requires grad too)
         return Cast.apply(t, nd)
     return t._make(t._data.astype(nd))
 
@@ -245,7 +245,7 @@ class ConversionMixin(TensorBase):
         target = to_args_dtype(args, kwargs)
         if target is None:
             return self
-        out = cast(self, _dtype.to_np(target)) if self._requires_grad else None
+        out = cast(self, _dtype.to_np(target)) if self.requires_grad else None
         if out is None:
             nd = _dtype.to_np(target)
             out = self if self._data.dtype == nd else self._make(self._data.astype(nd))
