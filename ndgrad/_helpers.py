@@ -52,7 +52,8 @@ def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
             dims += (lead + i,)
         elif s != gshape[lead + i]:
             raise ValueError(shape)
-    return g.sum(dims).reshape(shape) if dims else g.reshape(shape)
+    # keepdims: NumPy's sum over every dim gives a NumPy scalar, which has no item assignment
+    return g.sum(dims, keepdims=True).reshape(shape) if dims else g.reshape(shape)
 
 
 def broadcast_error(*shapes: tuple[int, ...]) -> RuntimeError:

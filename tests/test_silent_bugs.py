@@ -253,3 +253,14 @@ def test_reductions_and_scans_of_permuted_inputs_are_contiguous(op):
         y = eval(f"t.{op}", {"t": lib.tensor(x).permute(2, 0, 1)})  # noqa: S307
         assert y.is_contiguous(), (lib.__name__, op)
         y.view(-1)
+
+
+def test_a_gradient_reduced_to_0_d_is_an_array():
+    """The engine's broadcast reduction to a 0-d input gave a NumPy scalar, and the setitem
+    backward behind that input then failed to write into it (fuzz seed 4701)."""
+    for lib in (torch, ndgrad):
+        v1 = lib.tensor([[1.0], [-0.5]], requires_grad=True)
+        v2 = v1.sum()
+        v2[v2 > 0] = 0
+        (g,) = lib.autograd.grad(lib.maximum(v2, v1).sum(), [v1])
+        assert g.tolist() == [[1.0], [0.0]], lib.__name__

@@ -283,3 +283,17 @@ def test_dtype_conversion_of_a_no_grad_view_records_as_torch():
         assert y.requires_grad and v4.to(lib.float32).requires_grad, lib.__name__
         ((v1 * 3).sum() + y.sum() * 2).backward()
         assert v1.grad.tolist() == [[3.0], [3.0]], lib.__name__
+
+
+def test_inplace_into_an_integer_view_of_a_multi_view_op_is_not_recorded():
+    """An int or bool tensor holds no gradient: copying a float that requires grad into one
+    (here an unbind view) records nothing and refuses nothing, as torch (fuzz seed 3875)."""
+    for lib in (torch, ndgrad):
+        v2 = lib.tensor([[0.0, -1.5, 1.5]], requires_grad=True)
+        v3 = lib.tensor([[[1, -2, 2]], [[0, 1, 1]]])
+        v5 = v3.unbind(0)[0]
+        v5.copy_(v2)
+        assert v3.tolist() == [[[0, -1, 1]], [[0, 1, 1]]] and not v5.requires_grad
+        b = lib.zeros(3, dtype=lib.bool)
+        b.copy_(v2[0])
+        assert b.tolist() == [False, True, True] and not b.requires_grad

@@ -101,9 +101,12 @@ def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = No
     for r in (arg,) if reads is None else reads:
         refuse_overlap(t._data, getattr(r, "_data", None), disjoint)
     out = None
-    record = grad_state.enabled and (t.requires_grad or getattr(arg, "_requires_grad", False))
+    # an integer or bool t can hold no gradient: nothing to record, as in torch
+    differentiable = t._data.dtype.kind in "fc"
+    record = grad_state.enabled and differentiable and (
+        t.requires_grad or getattr(arg, "_requires_grad", False))
     mark = sequence_mark() if grad_state.enabled else 0
-    if grad_state.enabled and not record and ufunc is None:
+    if grad_state.enabled and differentiable and not record and ufunc is None:
         out = compute()  # its other operands may require grad
         record = out._requires_grad
     if record:
