@@ -59,10 +59,6 @@ TORCH_ONLY_ERRORS: dict[str, str] = {
 }
 # Errors only ndgrad raises, with why.
 NDGRAD_ONLY_ERRORS: dict[str, str] = {
-    r"(backward\(|autograd\.grad\().*\n.*Trying to backward through the graph a second time":
-        "known gap: backward frees every saved value of a node, constants too (the count a "
-        "mean divides by), where torch keeps Python scalars; a second backward through such a "
-        "node is refused (seed 3896)",
     r"(fill_|zero_)\(.*\n.*more than one element of the written-to tensor refers to a single":
         "known gap: fill_/zero_ on an expanded tensor that records in-place: torch allows it "
         "and refuses only a later backward through it; ndgrad refuses at once (seed 4383)",

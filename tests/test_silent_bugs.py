@@ -264,3 +264,14 @@ def test_a_gradient_reduced_to_0_d_is_an_array():
         v2[v2 > 0] = 0
         (g,) = lib.autograd.grad(lib.maximum(v2, v1).sum(), [v1])
         assert g.tolist() == [[1.0], [0.0]], lib.__name__
+
+
+def test_a_second_backward_through_mean_works_as_torch():
+    """torch's MeanBackward keeps only sizes, so a backward after the graph was freed passes
+    through it; ndgrad's mean divided by a saved constant and refused (fuzz seed 3896)."""
+    for lib in (torch, ndgrad):
+        x = lib.tensor([1.0, 2.0, 4.0], requires_grad=True)
+        m = x.mean()
+        (m * m).backward()
+        m.backward()
+        assert np.allclose(x.grad.numpy(), 2 * 7 / 3 / 3 + 1 / 3), lib.__name__

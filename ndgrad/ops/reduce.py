@@ -40,6 +40,20 @@ class Sum(Primitive):
         return ExpandCopy.apply(grad, shape), None, None
 
 
+class DivCount(Primitive):
+    """x / n for mean: the count n is kept on the node, not saved, so that, as torch's
+    MeanBackward (which keeps only sizes), a second backward through it frees nothing."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, n: Any) -> Any:
+        ctx.n = n
+        return as_ndarray(x / n)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        return grad / ctx.n, None
+
+
 class NanSum(Primitive):
     """sum with NaNs counted as zeros. The gradient is grad * (x is not NaN), a product as in
     torch: a NaN or infinite upstream gradient stays NaN on the NaNs too."""

@@ -33,6 +33,7 @@ from ndgrad.ops.reduce import (
     Amin,
     Cumprod,
     Cumsum,
+    DivCount,
     Logcumsumexp,
     NanSum,
     Norm,
@@ -83,7 +84,8 @@ class ReduceMixin(TensorBase):
                                f"a floating point or complex dtype. Got: {x.dtype}")
         dims = reduce_dims(dim, x._data.ndim)
         n = math.prod(x._data.shape[d] for d in dims)
-        return x.sum(dims, keepdim) / n if n else x.sum(dims, keepdim) * float("nan")
+        total = x.sum(dims, keepdim)
+        return DivCount.apply(total, n) if n else total * float("nan")
 
     def prod(self, dim: _int | None = None, keepdim: _bool = False, dtype: Any = None,
              axis: _int | None = None, keepdims: _bool | None = None) -> Any:
