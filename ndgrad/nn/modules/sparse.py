@@ -35,7 +35,31 @@ def _table(module: Any, num: int, dim: int, weight: Tensor | None, freeze: bool,
     return Parameter(weight, requires_grad=not freeze)
 
 
-class Embedding(Module):
+def _pretrained_size(embeddings: Tensor) -> tuple[int, int]:
+    """(num_embeddings, embedding_dim) of a from_pretrained table, which must be 2-D."""
+    if embeddings.dim() != 2:
+        raise AssertionError("Embeddings parameter is expected to be 2-dimensional")
+    rows, cols = embeddings.shape
+    return rows, cols
+
+
+class _Table(Module):
+    """What Embedding and EmbeddingBag share: a (num, dim) weight initialised N(0, 1) with the
+    ``padding_idx`` row zero."""
+
+    weight: Parameter
+    padding_idx: int | None
+
+    def reset_parameters(self) -> None:
+        init.normal_(self.weight)
+        self._fill_padding_idx_with_zero()
+
+    def _fill_padding_idx_with_zero(self) -> None:
+        if self.padding_idx is not None:
+            self.weight._data[self.padding_idx] = 0
+
+
+class Embedding(_Table):
     """Row ``i`` of ``weight`` (num_embeddings, embedding_dim) for every index ``i`` of the
     input; initialised N(0, 1), with the ``padding_idx`` row zero."""
 
@@ -53,14 +77,6 @@ class Embedding(Module):
         self.scale_grad_by_freq = scale_grad_by_freq
         self.weight = _table(self, num_embeddings, embedding_dim, _weight, _freeze, device, dtype)
         self.sparse = sparse
-
-    def reset_parameters(self) -> None:
-        init.normal_(self.weight)
-        self._fill_padding_idx_with_zero()
-
-    def _fill_padding_idx_with_zero(self) -> None:
-        if self.padding_idx is not None:
-            self.weight._data[self.padding_idx] = 0
 
     def forward(self, input: Tensor) -> Tensor:
         return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
@@ -86,15 +102,13 @@ class Embedding(Module):
                         norm_type: float = 2.0, scale_grad_by_freq: bool = False,
                         sparse: bool = False) -> Embedding:
         """An Embedding whose weight is ``embeddings`` (frozen unless ``freeze=False``)."""
-        if embeddings.dim() != 2:
-            raise AssertionError("Embeddings parameter is expected to be 2-dimensional")
-        rows, cols = embeddings.shape
+        rows, cols = _pretrained_size(embeddings)
         return cls(num_embeddings=rows, embedding_dim=cols, _weight=embeddings, _freeze=freeze,
                    padding_idx=padding_idx, max_norm=max_norm, norm_type=norm_type,
                    scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
 
 
-class EmbeddingBag(Module):
+class EmbeddingBag(_Table):
     """For each bag (a row of a 2-D input, or a run of a 1-D input starting at each offset),
     the sum, mean or max of its rows of ``weight``, without the per-index intermediate."""
 
@@ -114,11 +128,6 @@ class EmbeddingBag(Module):
         self.mode = mode
         self.sparse = sparse
         self.include_last_offset = include_last_offset
-
-    def reset_parameters(self) -> None:
-        init.normal_(self.weight)
-        if self.padding_idx is not None:
-            self.weight._data[self.padding_idx] = 0
 
     def forward(self, input: Tensor, offsets: Tensor | None = None,
                 per_sample_weights: Tensor | None = None) -> Tensor:
@@ -146,9 +155,7 @@ class EmbeddingBag(Module):
                         sparse: bool = False, include_last_offset: bool = False,
                         padding_idx: int | None = None) -> EmbeddingBag:
         """An EmbeddingBag whose weight is ``embeddings`` (frozen unless ``freeze=False``)."""
-        if embeddings.dim() != 2:
-            raise AssertionError("Embeddings parameter is expected to be 2-dimensional")
-        rows, cols = embeddings.shape
+        rows, cols = _pretrained_size(embeddings)
         bag = cls(num_embeddings=rows, embedding_dim=cols, _weight=embeddings, max_norm=max_norm,
                   norm_type=norm_type, scale_grad_by_freq=scale_grad_by_freq, mode=mode,
                   sparse=sparse, include_last_offset=include_last_offset,
