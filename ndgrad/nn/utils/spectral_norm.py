@@ -13,6 +13,7 @@ from ndgrad.autograd import no_grad
 from ndgrad.nn.functional import normalize
 from ndgrad.nn.module import Module
 from ndgrad.nn.parameter import Parameter
+from ndgrad.nn.utils.weight_norm import remove_hook
 from ndgrad.tensor import Tensor
 
 __all__ = ["SpectralNorm", "spectral_norm", "remove_spectral_norm"]
@@ -150,13 +151,7 @@ def spectral_norm(module: T_module, name: str = "weight", n_power_iterations: in
 
 def remove_spectral_norm(module: T_module, name: str = "weight") -> T_module:
     """Fold the normalization into one parameter ``<name>`` and drop the hook and buffers."""
-    for k, hook in module._forward_pre_hooks.items():
-        if isinstance(hook, SpectralNorm) and hook.name == name:
-            hook.remove(module)
-            del module._forward_pre_hooks[k]
-            break
-    else:
-        raise ValueError(f"spectral_norm of '{name}' not found in {module}")
+    remove_hook(module, SpectralNorm, name, "spectral_norm")
     hooks = module.__dict__.get("_load_state_dict_pre_hooks", {})
     for k, hook in list(hooks.items()):
         if isinstance(hook, _SpectralNormLoadStateDictPreHook) and hook.fn.name == name:

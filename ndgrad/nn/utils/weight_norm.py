@@ -86,9 +86,16 @@ def weight_norm(module: T_module, name: str = "weight", dim: int | None = 0) -> 
 
 def remove_weight_norm(module: T_module, name: str = "weight") -> T_module:
     """Fold ``<name>_g`` and ``<name>_v`` back into one parameter ``<name>``."""
+    remove_hook(module, WeightNorm, name, "weight_norm")
+    return module
+
+
+def remove_hook(module: Module, kind: type[Any], name: str, what: str) -> None:
+    """Undo and drop ``module``'s forward pre-hook of type ``kind`` for tensor ``name`` (the
+    hook-based weight_norm and spectral_norm), or raise torch's ValueError."""
     for k, hook in module._forward_pre_hooks.items():
-        if isinstance(hook, WeightNorm) and hook.name == name:
+        if isinstance(hook, kind) and hook.name == name:
             hook.remove(module)
             del module._forward_pre_hooks[k]
-            return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+            return
+    raise ValueError(f"{what} of '{name}' not found in {module}")
