@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
+from ndgrad._helpers import wrap_dim
 from ndgrad.linalg import vector_norm
 from ndgrad.nn import functional as F
 from ndgrad.tensor import Tensor, where
@@ -34,15 +35,11 @@ def _canonical_dim(dim: DimOrDims, ndim: int) -> tuple[int, ...]:
     """The dims to reduce, sorted and non-negative; None and () mean all of them."""
     if dim is None or (not isinstance(dim, int) and len(dim) == 0):
         return tuple(range(ndim))
-    ndim = max(ndim, 1)
     dims: list[int] = []
     for d in (dim,) if isinstance(dim, int) else dim:
-        if d in dims:
+        if d in dims:  # the raw dim against the wrapped ones, as torch.masked checks
             raise RuntimeError(f"dim={d} appears multiple times in the list of dims")
-        if d >= ndim or d < -ndim:
-            raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, "
-                             f"{ndim - 1}], but got {d})")
-        dims.append(d % ndim)
+        dims.append(wrap_dim(d, ndim))
     return tuple(sorted(dims))
 
 
