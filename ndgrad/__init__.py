@@ -11,6 +11,7 @@ import warnings
 from types import ModuleType
 from typing import Any
 
+import ndgrad._malloc  # noqa: F401  (before the first arrays: see its docstring)
 import ndgrad.utils.data
 from ndgrad import (
     accelerator,
