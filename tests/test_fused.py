@@ -204,6 +204,36 @@ def test_adam_update_matches_torch(path, dtype, cls, kw):
             assert_close(nopt.state[p][key], topt.state[q][key], dtype, key, **tol)
 
 
+# -- SGD ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kw", [
+    {},
+    {"momentum": 0.9, "nesterov": True},
+    {"momentum": 0.9, "dampening": 0.3, "weight_decay": 0.05},
+    {"momentum": 0.5, "weight_decay": 0.1, "maximize": True, "nesterov": True},
+    {"weight_decay": 0.1, "maximize": True},
+])
+def test_sgd_update_matches_torch(path, dtype, kw):
+    rng = np.random.default_rng(0)
+    init = [rng.standard_normal(s).astype(dtype) for s in ((4, 3), (3,), ())]
+    np_params = [ndgrad.tensor(a.copy(), requires_grad=True) for a in init]
+    t_params = [torch.tensor(a.copy(), requires_grad=True) for a in init]
+    nopt = ndgrad.optim.SGD(np_params, lr=0.05, **kw)
+    topt = torch.optim.SGD(t_params, lr=0.05, **kw)
+    for _ in range(10):
+        grads = [rng.standard_normal(a.shape).astype(dtype) for a in init]
+        for p, q, g in zip(np_params, t_params, grads):
+            p.grad, q.grad = ndgrad.tensor(g), torch.tensor(g)
+        nopt.step()
+        topt.step()
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    for p, q in zip(np_params, t_params):
+        assert_close(p, q, dtype, "parameter", **tol)
+        if kw.get("momentum"):
+            assert_close(nopt.state[p]["momentum_buffer"], topt.state[q]["momentum_buffer"],
+                         dtype, "momentum_buffer", **tol)
+
+
 # -- memory -------------------------------------------------------------------------------------
 def test_backward_frees_activations_while_the_loss_lives():
     """A node must not keep what forward saved once backward has run: the loss of a training

@@ -323,3 +323,31 @@ def adam_update(p: Any, g: Any, m: Any, v: Any, vmax: Any, h: Any, coupled: bool
             vi = max(vmax[i], vi)
             vmax[i] = vi
         p[i] = pi - (mi * step_size) / (np.sqrt(vi) / bc2 + eps)
+
+
+# -- SGD ----------------------------------------------------------------------------------------
+@njit(**_FLAGS)
+def sgd_update(p: Any, g: Any, buf: Any, h: Any, first: bool, nesterov: bool, maximize: bool,
+               damped: bool) -> None:
+    """One SGD step of one parameter, in place, in one pass over its flat arrays: what
+    ndgrad.optim.SGD.step does in five to eight NumPy calls, in the same order of operations.
+    h holds (lr, momentum, 1 - dampening, weight_decay) in the parameter's dtype; buf is the
+    momentum buffer (written with the gradient on the ``first`` step) or None without
+    momentum."""
+    lr, momentum, undamped, wd = h[0], h[1], h[2], h[3]
+    for i in range(p.size):
+        gi = g[i]
+        if wd != 0:
+            gi = p[i] * wd - gi if maximize else p[i] * wd + gi
+        elif maximize:
+            gi = -gi
+        if buf is not None:
+            if first:
+                bi = gi
+            elif damped:
+                bi = buf[i] * momentum + gi * undamped
+            else:
+                bi = buf[i] * momentum + gi
+            buf[i] = bi
+            gi = gi + bi * momentum if nesterov else bi
+        p[i] = p[i] - gi * lr

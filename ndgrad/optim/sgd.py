@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad.ops._numba import kernels_for
 from ndgrad.optim.optimizer import (
     Optimizer,
     _check_fused,
@@ -71,17 +72,30 @@ class SGD(Optimizer):
                     dtype = arr.dtype
                     lr_, momentum_, undamped, weight_decay_ = _hyper(
                         dtype, float(group["lr"]), momentum, 1 - dampening, weight_decay)
-                g = grad
-                if weight_decay or maximize:
-                    g = self._effective_grad(p, grad, weight_decay_, maximize)
                 if momentum != 0:
                     state = self.state[p]
                     buf_t = state.get("momentum_buffer")
-                    if buf_t is None:
-                        buf = g.copy()
-                        state["momentum_buffer"] = Tensor._make(buf)
+                    first = buf_t is None
+                    if first:
+                        buf_t = state["momentum_buffer"] = Tensor._make(np.empty_like(grad))
+                    k = kernels_for(arr, grad, buf_t._data)
+                else:
+                    buf_t, first, k = None, False, kernels_for(arr, grad)
+                if k is not None:  # numba: the same steps, one pass over memory
+                    hyper = np.array([lr_, momentum_, undamped, weight_decay_], arr.dtype)
+                    k.sgd_update(arr.reshape(-1), grad.reshape(-1),
+                                 None if buf_t is None else buf_t._data.reshape(-1), hyper,
+                                 first, bool(nesterov), bool(maximize), dampening != 0)
+                    p._bump_version()
+                    continue
+                g = grad
+                if weight_decay or maximize:
+                    g = self._effective_grad(p, grad, weight_decay_, maximize)
+                if buf_t is not None:
+                    buf = buf_t._data
+                    if first:
+                        np.copyto(buf, g)
                     else:
-                        buf = buf_t._data
                         buf *= momentum_
                         if dampening == 0:
                             buf += g
