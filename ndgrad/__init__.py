@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import ndgrad._malloc  # noqa: F401  (before the first arrays: see its docstring)
+import ndgrad._openblas  # noqa: F401  (OpenBLAS's threads sleep when done: see its docstring)
 import ndgrad.utils.data
 from ndgrad import (
     accelerator,
