@@ -19,10 +19,22 @@ from typing import Any
 import numpy as np
 
 try:
-    from numba import njit
+    from llvmlite import ir
+    from numba import njit, types
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def _bits_as_float32(typingctx: Any, bits: Any) -> Any:
+        """The float32 whose IEEE bits are the int32 ``bits`` (a bitcast LLVM vectorises)."""
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.bitcast(args[0], ir.FloatType())
+        return types.float32(types.int32), codegen
 except ImportError:  # never loaded so by ndgrad (see _numba.kernels); plain Python then
     def njit(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]
         return args[0] if args and callable(args[0]) else (lambda f: f)
+
+    def _bits_as_float32(bits: Any) -> Any:  # type: ignore[misc]
+        return np.int32(bits).view(np.float32)
 
 from ndgrad.ops._erf import _A32, _B32
 
@@ -38,7 +50,6 @@ _LN2_HI, _LN2_LO = f32(0.693359375), f32(-2.12194440e-4)  # ln 2 = hi + lo, hi e
 _P0, _P1, _P2 = f32(1.9875691500e-4), f32(1.3981999507e-3), f32(8.3334519073e-3)
 _P3, _P4, _P5 = f32(4.1665795894e-2), f32(1.6666665459e-1), f32(5.0000001201e-1)
 _EXP_LOW = f32(-87.33654)  # e^y is below float32's smallest normal number from here on
-_ONE64 = np.uint64(1)
 _A0, _A1, _A2, _A3, _A4, _A5 = _A32
 _B0, _B1, _B2, _B3, _B4, _B5, _B6 = _B32
 
@@ -47,14 +58,14 @@ _B0, _B1, _B2, _B3, _B4, _B5, _B6 = _B32
 def exp_neg32(y: Any) -> Any:
     """e^y for float32 y <= 0, within 1 ulp; 0 below _EXP_LOW (and at -inf), nan at nan.
 
-    y = n ln 2 + r with |r| <= ln(2) / 2; e^y = e^r / 2^-n, 2^-n built from integer shifts."""
+    y = n ln 2 + r with |r| <= ln(2) / 2; e^y = e^r 2^n, with 2^n (n in -126..0, a normal
+    float32) made from its bits: exponent field n + 127. (Dividing by 2^-n built as a float
+    from integer shifts gave the same bits at a third of the speed.)"""
     yc = max(y, _EXP_LOW)
     n = np.floor(yc * _LOG2E + f32(0.5))
     r = yc - n * _LN2_HI - n * _LN2_LO
     p = (((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5) * (r * r) + r + f32(1)
-    k = np.uint64(-n)  # 0..126, split in two shifts of at most 63
-    k1 = k >> _ONE64
-    p = p / (f32(_ONE64 << k1) * f32(_ONE64 << (k - k1)))
+    p = p * _bits_as_float32((np.int32(n) + np.int32(127)) << np.int32(23))
     if y >= _EXP_LOW:
         return p
     return f32(0) if y < _EXP_LOW else y  # underflow, or nan
