@@ -65,7 +65,7 @@ def exp_neg32(y: Any) -> Any:
     n = np.floor(yc * _LOG2E + f32(0.5))
     r = yc - n * _LN2_HI - n * _LN2_LO
     p = (((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5) * (r * r) + r + f32(1)
-    p = p * _bits_as_float32((np.int32(n) + np.int32(127)) << np.int32(23))
+    p = p * _bits_as_float32((np.int32(n) + np.int32(127)) << np.int32(23))  # type: ignore[call-arg]
     if y >= _EXP_LOW:
         return p
     return f32(0) if y < _EXP_LOW else y  # underflow, or nan
