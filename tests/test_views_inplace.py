@@ -272,6 +272,51 @@ def test_writes_into_an_expanded_tensor(code):
     same(run)
 
 
+# fill_/zero_ of an expand()ed view while autograd records: the base's history is rebased
+# (CopySlices); a backward through that node is refused, as torch cannot write the gradient
+# back into a view whose elements share memory. Each line runs on its own: the outcome is r
+# and which line raised, with what.
+EXPANDED_RECORDED = "a = T.tensor([1., 2., 3.], dtype=T.float64, requires_grad=True)\ny = a * 1\n"
+EXPANDED_RECORDED_CASES = {
+    "zero_ is recorded": "b = y.expand(2, 3); b.zero_()\n"
+                         "r = (y, b, b.requires_grad, b.is_leaf, y._version, b._version)",
+    "backward through the base": "b = y.expand(2, 3); b.fill_(2.)\nr = y\n"
+                                 "(y * T.tensor([1., 2., 3.], dtype=T.float64)).sum().backward()",
+    "backward through the view": "b = y.expand(2, 3); b.zero_()\nr = b\nb.sum().backward()",
+    "another view of the base": "c = y[0]; b = y.expand(2, 3); b.zero_()\nr = c * 2\n"
+                                "T.autograd.grad(c, a)",
+    "create_graph": "b = y.expand(2, 3); b.fill_(1.)\n"
+                    "T.autograd.grad(y.sum(), a, create_graph=True)",
+    "a column of it": "b = y.expand(2, 3)[:, 0]; b.fill_(4.)\nr = y\nT.autograd.grad(y.sum(), a)",
+    "a view of a view": "x = y[1:]; b = x.expand(2, 2); b.zero_()\nr = (y, x, b)\n"
+                        "T.autograd.grad(y[0], a)",
+    "0-d, expanded": "b = y[0].expand(4); b.fill_(2.)\nr = (y, b)\ny.sum().backward()",
+    "float32, dim -1": "z = y.float().reshape(3, 1); b = z.expand(-1, 4); b.fill_(-1)\n"
+                       "r = (z, b)\nz.sum().backward()",
+    "a backward not through it": "b = y.expand(2, 3); b.zero_()\n"
+                                 "t = T.tensor(2., dtype=T.float64, requires_grad=True)\n"
+                                 "r = T.autograd.grad((y.detach() * t).sum(), t)",
+    "fuzz seed 4383": "v4 = T.maximum(a, a); v5 = v4.expand(2, *v4.shape); v5.zero_()\n"
+                      "r = (v4, v5)\nr = T.autograd.grad((a.unbind(0)[0] * a).sum(), [a])",
+}
+
+
+@pytest.mark.parametrize("code", EXPANDED_RECORDED_CASES.values(),
+                         ids=EXPANDED_RECORDED_CASES.keys())
+def test_fill_of_an_expanded_view_is_recorded_and_refused_at_backward(code):
+    def run(T):
+        ns = {"T": T}
+        exec(EXPANDED_RECORDED, ns)
+        for i, line in enumerate(code.split("\n")):
+            try:
+                exec(line, ns)
+            except RuntimeError as e:
+                return _plain(ns.get("r")), i, str(e)
+        return _plain(ns.get("r"))
+
+    same(run)
+
+
 def test_dtype_conversion_of_a_no_grad_view_records_as_torch():
     """``.float()``/``.to(dtype)`` of a view made under no_grad of a tensor that requires grad
     requires grad, as any other op on it (fuzz seed 2969); no gradient reaches the base."""
