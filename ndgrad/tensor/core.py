@@ -267,9 +267,9 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
 
     def _inplace(self, compute: Callable[[], Tensor], ufunc: Any = None, arg: Any = None,
                  reads: tuple[Any, ...] | None = None, disjoint: bool = False,
-                 one_value: bool = False) -> Tensor:
+                 overlap_ok: bool = False) -> Tensor:
         """Overwrite self with ``compute()`` (see ndgrad/autograd/inplace.py)."""
-        return inplace(self, compute, ufunc, arg, reads, disjoint, one_value)
+        return inplace(self, compute, ufunc, arg, reads, disjoint, overlap_ok)
 
 
 set_tensor_class(Tensor)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad.autograd.grad_mode import state as grad_state
+from ndgrad.autograd.inplace import same_data
 from ndgrad.ops.elementwise import Overwrite
 from ndgrad.tensor.base import TensorBase, _int
 from ndgrad.tensor.elementwise import check_bool_sub
@@ -345,8 +346,10 @@ class InplaceMixin(TensorBase):
         # torch fills an expand()ed tensor with a number (its shared elements all get it), not
         # with a tensor
         return self._inplace(lambda: _filled(self, value), arg=value, reads=(),
-                             one_value=not isinstance(value, TensorBase))
+                             overlap_ok=not isinstance(value, TensorBase))
 
     def copy_(self, src: Any) -> Any:
         src = self._operand(src)
-        return self._inplace(lambda: _filled(self, src), arg=src)
+        # a copy from the very same data changes nothing, even into an expand()ed tensor
+        same = isinstance(src, TensorBase) and same_data(self._data, src._data)
+        return self._inplace(lambda: _filled(self, src), arg=src, overlap_ok=same)
