@@ -465,6 +465,9 @@ def test_cross_entropy_grad_is_softmax_minus_onehot():
     ((6, 5), idx(0, 4, 2, 2, 1, 3), dict(ignore_index=2, reduction="none")),
     ((2, 5, 3), idx(0, 4, 2, 1, 1, 3).reshape(2, 3), dict(weight="w")),
     ((5,), np.array(1), {}),
+    # every target ignored: the mean is nan, the gradient exactly 0 (torch skips those rows)
+    ((4, 3), idx(1, 1, 1, 1), dict(ignore_index=1)),
+    ((0, 3), idx(), dict(reduction="sum")),
 ])
 def test_nll_loss(xs, target, kw):
     def fn(lib, x, t):

@@ -145,3 +145,34 @@ def test_replicate_pad_negative(pads: tuple[int, ...]) -> None:
     """A crop (all pads <= 0) is a new tensor whose gradient stays in the graph, as torch's."""
     check_second_order(lambda lib, x: lib.nn.functional.pad(x, pads, mode="replicate"),
                        [(2, 3, 5)])
+
+
+def _node_names(out: Any) -> set[str]:
+    """The names of every node in out's graph."""
+    names, stack, seen = set(), [out.grad_fn], set()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        names.add(node.name())
+        stack.extend(n for n, _ in node.next_functions)
+    return names
+
+
+@pytest.mark.parametrize("fn", [
+    lambda F, x, w: F.batch_norm(x, None, None, w, w * 2, training=True),
+    lambda F, x, w: F.batch_norm(x, ndgrad.zeros(3), ndgrad.ones(3), w, w * 2),
+    lambda F, x, w: F.instance_norm(x, weight=w, bias=w * 2),
+    lambda F, x, w: F.prelu(x, w),
+    lambda F, x, w: F.prelu(x, w.detach()),
+    lambda F, x, w: F.nll_loss(x[:, :, 0], ndgrad.tensor([0, 2]), w, ignore_index=1),
+], ids=["batch_norm", "batch_norm eval", "instance_norm", "prelu", "prelu constant weight",
+        "nll_loss"])
+def test_forward_ties_nothing(fn: Callable[..., Any]) -> None:
+    """The ties above are made in backward, when it builds a graph (ops.base.anchor): the
+    forward of a first-order step records no Anchor node (nor the copy it makes)."""
+    x = ndgrad.randn(2, 3, 4, requires_grad=True)
+    w = ndgrad.rand(3, requires_grad=True)
+    names = _node_names(fn(ndgrad.nn.functional, x, w))
+    assert names and not any("Anchor" in n for n in names), names

@@ -259,6 +259,16 @@ EXPANDED_CASES = {
     "fill_ with a tensor": "y = T.zeros(1, 3).expand(2, 3); y.fill_(T.tensor(2.))",
     "add_": "y = T.zeros(1, 3).expand(2, 3); y.add_(1)",
     "copy_": "y = T.zeros(1, 3).expand(2, 3); y.copy_(T.ones(2, 3))",
+    # a copy onto itself changes nothing (torch's copy_ checks is_same first; x[...] and x[:]
+    # are x itself), a copy of a view of it is refused
+    "copy_ onto itself": "y = T.zeros(1, 3).expand(2, 3); v = y._version; y.copy_(y); "
+                         "r = (y, y._version - v)",
+    "setitem ... onto itself": "y = T.zeros(1, 3).expand(2, 3); y[...] = y; r = y",
+    "setitem : onto itself": "y = T.zeros(1, 3).expand(2, 3); y[:] = y; r = y",
+    "copy_ of a view of itself": "y = T.zeros(1, 3).expand(2, 3); y.copy_(y[:])",
+    # a basic index whose view shares no memory is written; others are refused
+    "setitem a row": "y = T.zeros(3).expand(2, 3); y[0] = 1; r = y",
+    "setitem a column": "y = T.zeros(3).expand(2, 3); y[:, 0] = 1",
 }
 
 
@@ -268,6 +278,62 @@ def test_writes_into_an_expanded_tensor(code):
         ns = {"T": T}
         exec(code, ns)
         return ns.get("r")
+
+    same(run)
+
+
+# Writes into an expand()ed view while autograd records: fill_/zero_ with a number and a copy
+# onto itself rebase the base's history (CopySlices), and a backward through that node is
+# refused, as torch cannot write the gradient back into a view whose elements share memory;
+# setitem through a basic index whose view shares no memory is an ordinary write into that
+# view. Each line runs on its own: the outcome is r and which line raised, with what.
+EXPANDED_RECORDED = "a = T.tensor([1., 2., 3.], dtype=T.float64, requires_grad=True)\ny = a * 1\n"
+EXPANDED_RECORDED_CASES = {
+    "zero_ is recorded": "b = y.expand(2, 3); b.zero_()\n"
+                         "r = (y, b, b.requires_grad, b.is_leaf, y._version, b._version)",
+    "backward through the base": "b = y.expand(2, 3); b.fill_(2.)\nr = y\n"
+                                 "(y * T.tensor([1., 2., 3.], dtype=T.float64)).sum().backward()",
+    "backward through the view": "b = y.expand(2, 3); b.zero_()\nr = b\nb.sum().backward()",
+    "another view of the base": "c = y[0]; b = y.expand(2, 3); b.zero_()\nr = c * 2\n"
+                                "T.autograd.grad(c, a)",
+    "create_graph": "b = y.expand(2, 3); b.fill_(1.)\n"
+                    "T.autograd.grad(y.sum(), a, create_graph=True)",
+    "a column of it": "b = y.expand(2, 3)[:, 0]; b.fill_(4.)\nr = y\nT.autograd.grad(y.sum(), a)",
+    "a view of a view": "x = y[1:]; b = x.expand(2, 2); b.zero_()\nr = (y, x, b)\n"
+                        "T.autograd.grad(y[0], a)",
+    "0-d, expanded": "b = y[0].expand(4); b.fill_(2.)\nr = (y, b)\ny.sum().backward()",
+    "float32, dim -1": "z = y.float().reshape(3, 1); b = z.expand(-1, 4); b.fill_(-1)\n"
+                       "r = (z, b)\nz.sum().backward()",
+    "a backward not through it": "b = y.expand(2, 3); b.zero_()\n"
+                                 "t = T.tensor(2., dtype=T.float64, requires_grad=True)\n"
+                                 "r = T.autograd.grad((y.detach() * t).sum(), t)",
+    "fuzz seed 4383": "v4 = T.maximum(a, a); v5 = v4.expand(2, *v4.shape); v5.zero_()\n"
+                      "r = (v4, v5)\nr = T.autograd.grad((a.unbind(0)[0] * a).sum(), [a])",
+    "copy_ onto itself": "b = y.expand(2, 3); b.copy_(b)\nr = b\nT.autograd.grad(y.sum(), a)",
+    "setitem ... onto itself": "b = y.expand(2, 3); b[...] = b\nr = b\n"
+                               "T.autograd.grad(y.sum(), a)",
+    "setitem a row": "b = y.expand(2, 3); b[0] = 5.\nr = (y, b)\n"
+                     "r = T.autograd.grad((y * y).sum(), a)",
+    "setitem a row from a tensor": "t = T.tensor(2., dtype=T.float64, requires_grad=True)\n"
+                                   "b = y.expand(2, 3); b[1] = t\nr = (y, b)\n"
+                                   "r = T.autograd.grad((y * y).sum(), [a, t])",
+    "setitem an element": "b = y.expand(2, 3); b[0, 1] = 5.\nr = T.autograd.grad(y.sum(), a)",
+    "setitem a column": "b = y.expand(2, 3); b[:, 0] = 5.",
+}
+
+
+@pytest.mark.parametrize("code", EXPANDED_RECORDED_CASES.values(),
+                         ids=EXPANDED_RECORDED_CASES.keys())
+def test_writes_into_an_expanded_view_while_recording(code):
+    def run(T):
+        ns = {"T": T}
+        exec(EXPANDED_RECORDED, ns)
+        for i, line in enumerate(code.split("\n")):
+            try:
+                exec(line, ns)
+            except RuntimeError as e:
+                return _plain(ns.get("r")), i, str(e)
+        return _plain(ns.get("r"))
 
     same(run)
 

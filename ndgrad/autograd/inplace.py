@@ -35,9 +35,13 @@ The rules, each one PyTorch's:
    the multiplication, as in torch.
 4. Refused, with PyTorch's errors, because the history cannot be rebased correctly:
    an in-place op on a leaf that requires grad, or on a view of one (while recording); on a
-   tensor whose elements share memory (an ``expand``ed one), whatever the grad mode; and on,
-   or rebuilding, two kinds of views whose history cannot be rebuilt from the base alone
-   (``_view_meta`` says which, see ``view_message``):
+   tensor whose elements share memory (an ``expand``ed one), whatever the grad mode, except
+   ``fill_``/``zero_`` with a number, which gives them all the one value, and ``copy_`` from
+   the very same data (``x[...] = x``, ``same_data``), which changes nothing (recorded on
+   such a view, the base's ``CopySlices`` then refuses a backward through it, where torch's
+   copies the gradient into the view); and on, or rebuilding, two kinds of views whose
+   history cannot be rebuilt from the base alone (``_view_meta`` says which, see
+   ``view_message``):
 
    * views made under ``no_grad`` of a tensor that requires grad. They report
      ``requires_grad=True`` (through their base) and ops on them are recorded, but no
@@ -88,15 +92,18 @@ OVERLAP_INPUT = ("unsupported operation: some elements of the input tensor and t
 
 
 def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = None,
-            reads: tuple[Any, ...] | None = None, disjoint: bool = False) -> Any:
+            reads: tuple[Any, ...] | None = None, disjoint: bool = False,
+            overlap_ok: bool = False) -> Any:
     """Overwrite ``t`` with ``compute()``, as PyTorch's in-place ops do, and return ``t``.
 
     ``ufunc`` (with its second operand ``arg``) is the NumPy ufunc that does the same straight
     into the array when nothing is recorded; ``arg`` also tells whether recording is needed
     (an op without a ufunc finds out from the result of ``compute()``). ``reads`` are the
     tensors the op reads elementwise besides t (default: ``arg``), refused if they share part
-    of t's memory, or, with ``disjoint``, any of it (rule 5)."""
-    if overlaps(t._data):
+    of t's memory, or, with ``disjoint``, any of it (rule 5). ``overlap_ok``: the write is
+    well defined where t's elements share memory (fill_ with a number, copy_ from t's very
+    data), so an expand()ed t may take it (rule 4)."""
+    if not overlap_ok and overlaps(t._data):
         raise RuntimeError(OVERLAP)
     for r in (arg,) if reads is None else reads:
         refuse_overlap(t._data, getattr(r, "_data", None), disjoint)
@@ -158,6 +165,13 @@ def refuse_overlap(dst: np.ndarray, src: np.ndarray | None, disjoint: bool = Fal
                     if n > 1))
     if disjoint or not same:
         raise RuntimeError(OVERLAP_INPUT)
+
+
+def same_data(a: np.ndarray, b: np.ndarray) -> bool:
+    """True if ``a`` and ``b`` are the same elements in the same layout and dtype: a copy from
+    one into the other changes nothing, so torch's copy_ returns before its overlap checks."""
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype)
 
 
 def _dense(a: np.ndarray) -> bool:
@@ -255,30 +269,34 @@ def view_positions(v: Any) -> np.ndarray:
 class CopySlices(Function):
     """The base's new history after an in-place op on one of its views (rule 2): ``base`` with
     ``value`` at the flat positions ``index``. The values are already in the base's memory
-    (the op wrote them through the view), so forward returns the base's array unchanged."""
+    (the op wrote them through the view), so forward returns the base's array unchanged.
+    ``overlap``: the view's elements share memory (a fill_ of an expanded view), whose
+    gradient torch refuses to write back into the view (rule 4), at backward."""
 
     array_io = True
 
     @staticmethod
-    def forward(ctx: Any, base: Any, value: Any, index: Any) -> Any:
-        ctx.shape, ctx.index = base.shape, index
+    def forward(ctx: Any, base: Any, value: Any, index: Any, overlap: bool = False) -> Any:
+        ctx.shape, ctx.index, ctx.overlap = base.shape, index, overlap
         return base
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         flat = grad.reshape(-1)
         g_base = g_value = None
+        if ctx.needs_input_grad[0] and ctx.overlap:
+            raise RuntimeError(OVERLAP)
         if ctx.needs_input_grad[0]:  # zeros where the view was written, not grad * mask
             g_base = flat.index_fill(0, ctx.index.reshape(-1), 0.0).reshape(ctx.shape)
         if ctx.needs_input_grad[1]:
             g_value = flat[ctx.index]
-        return g_base, g_value, None
+        return g_base, g_value, None, None
 
 
 def _copy_slices(v: Any, out: Any) -> None:
     """Give the base of ``v`` its new history after ``out`` was written into ``v``."""
     base = v._base
-    node_out = CopySlices.apply(base, out, view_positions(v))
+    node_out = CopySlices.apply(base, out, view_positions(v), overlaps(v._data))
     base._grad_fn, base._output_nr = node_out._grad_fn, 0
     base._requires_grad = True
 

@@ -1,5 +1,5 @@
-"""Activations that are linear between kinks: leaky_relu (and rrelu), hardtanh, threshold,
-hardshrink, softshrink. Each backward is grad times the slope at x (PiecewiseGrad), with
+"""Activations that are linear between kinks: leaky_relu (and rrelu), prelu, hardtanh,
+threshold, hardshrink, softshrink. Each backward is grad times the slope at x (PiecewiseGrad), with
 PyTorch's choice of slope at the kinks themselves, and stays in the graph under create_graph
 with a zero second derivative, as PyTorch's.
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad.ops.base import Primitive
+from ndgrad.ops.base import Primitive, anchor
 from ndgrad.ops.elementwise import PiecewiseGrad, Where
 
 
@@ -31,6 +31,26 @@ class LeakyRelu(Primitive):
     def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
         return PiecewiseGrad.apply(grad, x, Where.apply(x > 0, 1.0, ctx.slope)), None
+
+
+class Prelu(Primitive):
+    """x where x > 0, else w * x; w broadcasts to x (one weight, or one per channel). x's
+    gradient, grad where x > 0 else grad * w, is tied to x (anchor): with a constant w it is
+    constant in x, but torch's fused backward keeps it in the graph under create_graph. w's,
+    grad * x where x <= 0, the engine sums to w's shape."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, w: Any) -> Any:
+        ctx.save_for_backward(x, w)
+        return np.where(x > 0, x, x * w)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        x, w = ctx.saved_like(grad)
+        pos = x > 0
+        gx = anchor(Where.apply(pos, grad, grad * w), x) if ctx.needs_input_grad[0] else None
+        gw = Where.apply(pos, 0.0, grad * x) if ctx.needs_input_grad[1] else None
+        return gx, gw
 
 
 class Hardtanh(Primitive):

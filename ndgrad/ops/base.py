@@ -26,8 +26,9 @@ class Anchor(Primitive):
     """y = g, whose derivative in ``inputs`` is zero (None, as torch's) but which is tied to
     them in the graph: a gradient constant in a fused op's inputs (a bias gradient, grad_out
     summed) stays part of the graph under create_graph, so a second backward gives zeros, as
-    torch's, rather than "does not require grad". Used in forward (a bias tied to the input of
-    a composite), its backward ties the bias's gradient the same way."""
+    torch's, rather than "does not require grad". Backward formulas apply it through
+    ``anchor``, only when they build a graph: a forward that applied it would add a node and a
+    copy to every first-order step (a composite gets a small primitive instead, ChannelBias)."""
 
     @staticmethod
     def forward(ctx: Any, g: Any, *inputs: Any) -> Any:

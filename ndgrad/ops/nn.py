@@ -1,5 +1,5 @@
-"""Neural-network primitives: promoted from composites for speed (Linear, CrossEntropy) or for
-numerical stability (Softmax, LogSoftmax, LogSigmoid, CrossEntropy, BinaryCrossEntropy).
+"""Neural-network primitives: promoted from composites for speed (Linear, CrossEntropy, NllLoss)
+or for numerical stability (Softmax, LogSoftmax, LogSigmoid, CrossEntropy, BinaryCrossEntropy).
 
 Backward formulas run on arrays, or on Tensors under create_graph (see Function.array_backward),
 so higher-order gradients work. CrossEntropy's backward is the one with two paths: on arrays it
@@ -14,7 +14,7 @@ import numpy as np
 
 from ndgrad.ops._erf import erf
 from ndgrad.ops._numba import kernels_for
-from ndgrad.ops.base import Primitive
+from ndgrad.ops.base import Primitive, anchor
 from ndgrad.ops.elementwise import Clamp, Erf, Exp, Log, Log1p, Sigmoid, Tanh, Where
 from ndgrad.ops.index import IndexAddZeros
 from ndgrad.ops.reduce import _keepdim_shape
@@ -356,6 +356,38 @@ class CrossEntropy(Primitive):
         if eps > 0:
             gx -= ((eps / c) * valid * rv)[:, None] * (1 if weight is None else weight)
         return gx.astype(dt, copy=False)
+
+
+class NllLoss(Primitive):
+    """-x[i, t_i] * w_i for the rows of x (M, C), reduced: 'none', 'sum', or 'mean' (divided by
+    sum_i w_i, torch's rule). ``w`` (M,) is each row's weight, 0 where ``valid`` is False (an
+    ignored target, whose gradient is exactly 0, as torch's). x's gradient, -grad * w_i at
+    (i, t_i), is constant in x but tied to it (anchor), as torch's fused backward keeps it in
+    the graph under create_graph; the tie is made in backward only when it builds a graph."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, target: Any, w: Any, valid: Any, reduction: Any) -> Any:
+        ctx.save_for_backward(x)  # only to tie x's gradient to it
+        ctx.shape, ctx.index = x.shape, (np.arange(x.shape[0]), target)
+        ctx.w, ctx.valid, ctx.reduction = w, valid, reduction
+        loss = -(x[ctx.index] * w)
+        if reduction == "none":
+            return loss
+        total = np.add.reduce(loss)
+        if reduction == "mean":
+            ctx.wsum = np.add.reduce(w)
+            with np.errstate(divide="ignore", invalid="ignore"):  # all ignored: nan, as torch
+                total = total / ctx.wsum
+        return np.asarray(total, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (x,) = ctx.saved_like(grad)
+        if ctx.reduction == "mean":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad = grad / ctx.wsum
+        g = Where.apply(ctx.valid, -(grad * ctx.w), 0.0)
+        return anchor(IndexAddZeros.apply(g, ctx.shape, ctx.index), x)
 
 
 class BinaryCrossEntropy(Primitive):

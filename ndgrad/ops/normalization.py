@@ -1,4 +1,5 @@
-"""Normalization primitives: layer_norm and rms_norm over the trailing dims, fused.
+"""Normalization primitives: layer_norm and rms_norm over the trailing dims, fused; the bias
+of the norms written as composites (batch_norm, instance_norm).
 
 As composites they cost about ten passes over memory each way and keep four intermediates for
 backward; as primitives they keep what PyTorch keeps (the input and one or two numbers per row)
@@ -164,3 +165,22 @@ class RMSNorm(Primitive):
             gx = ((gh - xhat * (gh * xhat).mean(1).reshape(-1, 1)) * rstd).reshape(x.shape)
         gw = (g2 * xhat).sum(0) if need_w else None
         return gx, _unflatten(gw, None if w is None else w.shape)
+
+
+class ChannelBias(Primitive):
+    """out + b, one bias per channel (dim 1), for a norm of ``x`` written as a composite. b's
+    gradient, grad summed over all dims but 1, is constant in x but tied to it (anchor), as
+    torch's fused norms keep it in the graph under create_graph (a zero second derivative);
+    the tie is made in backward only when it builds a graph, so forward is one add."""
+
+    @staticmethod
+    def forward(ctx: Any, out: Any, b: Any, x: Any) -> Any:
+        ctx.save_for_backward(x)  # only to tie b's gradient to it
+        ctx.dims = (0, *range(2, out.ndim))
+        return out + b.reshape(-1, *[1] * (out.ndim - 2))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (x,) = ctx.saved_like(grad)
+        gb = anchor(grad.sum(ctx.dims), x) if ctx.needs_input_grad[1] else None
+        return grad, gb, None

@@ -266,9 +266,10 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
                            self._requires_grad)
 
     def _inplace(self, compute: Callable[[], Tensor], ufunc: Any = None, arg: Any = None,
-                 reads: tuple[Any, ...] | None = None, disjoint: bool = False) -> Tensor:
+                 reads: tuple[Any, ...] | None = None, disjoint: bool = False,
+                 overlap_ok: bool = False) -> Tensor:
         """Overwrite self with ``compute()`` (see ndgrad/autograd/inplace.py)."""
-        return inplace(self, compute, ufunc, arg, reads, disjoint)
+        return inplace(self, compute, ufunc, arg, reads, disjoint, overlap_ok)
 
 
 set_tensor_class(Tensor)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ndgrad._helpers import broadcast_error, wrap_dim
 from ndgrad.autograd.grad_mode import state as grad_state
-from ndgrad.autograd.inplace import OVERLAP, overlaps, refuse_overlap
+from ndgrad.autograd.inplace import OVERLAP, overlaps, refuse_overlap, same_data
 from ndgrad.ops.index import (
     Gather,
     GetItem,
@@ -110,6 +110,17 @@ def _drop_leading_ones(v: Any) -> Any:
 def _without_leading_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
     k = next((i for i, n in enumerate(shape) if n != 1), len(shape))
     return shape[k:]
+
+
+def _refuse_expanded_setitem(x: np.ndarray, steps: list[tuple], v: Any) -> None:
+    """torch's check for ``x[index] = v`` into an x whose elements share memory (expand): a
+    basic index is written, as torch does, through the view it selects, which must not share
+    memory itself, unless v is its very data (``x[...] = x`` changes nothing)."""
+    if len(steps) == 1 and not has_advanced(steps[0]):
+        dst = x[steps[0]]
+        if not overlaps(dst) or isinstance(v, TensorBase) and same_data(dst, v._data):
+            return
+    raise RuntimeError(OVERLAP)
 
 
 def _refuse_setitem_overlap(x: np.ndarray, steps: list[tuple], v: Any) -> None:
@@ -533,14 +544,17 @@ class IndexMixin(TensorBase):
         v = self._operand(value, self.dtype)
         try:
             _refuse_setitem_overlap(self._data, steps, v)
+            shared = overlaps(self._data)  # an expand()ed self
+            if shared:
+                _refuse_expanded_setitem(self._data, steps, v)
             v = _drop_leading_ones(v)
             if grad_state.enabled and (self.requires_grad or isinstance(v, TensorBase)
                                         and v._requires_grad):
-                self._inplace(lambda: IndexPut.apply(self, steps, v), arg=v, reads=())
+                if shared:  # recorded on the view, whose base's history is rebased
+                    self[index].copy_(v)
+                else:
+                    self._inplace(lambda: IndexPut.apply(self, steps, v), arg=v, reads=())
             else:  # nothing to record: write straight into the array
-                if overlaps(self._data) and (len(steps) > 1 or has_advanced(steps[0])
-                                             or overlaps(self._data[steps[0]])):
-                    raise RuntimeError(OVERLAP)  # elements of an expand()ed tensor share memory
                 put(self._data, steps, raw(v))
                 self._bump_version()
         except IndexError as e:

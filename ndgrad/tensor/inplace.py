@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad.autograd.grad_mode import state as grad_state
-from ndgrad.autograd.inplace import overlaps
+from ndgrad.autograd.inplace import same_data
 from ndgrad.ops.elementwise import Overwrite
 from ndgrad.tensor.base import TensorBase, _int
 from ndgrad.tensor.elementwise import check_bool_sub
@@ -343,14 +343,13 @@ class InplaceMixin(TensorBase):
         return self.fill_(0)
 
     def fill_(self, value: Any) -> Any:
-        if not isinstance(value, TensorBase) and overlaps(self._data) and not (
-                grad_state.enabled and self.requires_grad):
-            # torch fills an expand()ed tensor with a number: its shared elements all get it
-            self._data[...] = value
-            self._bump_version()
-            return self
-        return self._inplace(lambda: _filled(self, value), arg=value, reads=())
+        # torch fills an expand()ed tensor with a number (its shared elements all get it), not
+        # with a tensor
+        return self._inplace(lambda: _filled(self, value), arg=value, reads=(),
+                             overlap_ok=not isinstance(value, TensorBase))
 
     def copy_(self, src: Any) -> Any:
         src = self._operand(src)
-        return self._inplace(lambda: _filled(self, src), arg=src)
+        # a copy from the very same data changes nothing, even into an expand()ed tensor
+        same = isinstance(src, TensorBase) and same_data(self._data, src._data)
+        return self._inplace(lambda: _filled(self, src), arg=src, overlap_ok=same)

@@ -9,8 +9,7 @@ import warnings
 from typing import Any
 
 from ndgrad.nn.functional._helpers import _float_input
-from ndgrad.ops.activation import Hardtanh, LeakyRelu, Shrink, Threshold
-from ndgrad.ops.base import Anchor
+from ndgrad.ops.activation import Hardtanh, LeakyRelu, Prelu, Shrink, Threshold
 from ndgrad.ops.nn import Gelu, Hardswish, LogSigmoid
 from ndgrad.tensor import Tensor, where
 from ndgrad.tensor.creation import rand_like, zeros_like
@@ -172,14 +171,12 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
         raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
                            f"parameter numbers = {weight.numel()} and channel size = "
                            f"{channels}.")
-    # tied to the input (Anchor): torch's fused backward keeps the input's gradient, grad * w
-    # where x <= 0, in the graph under create_graph even when the weight needs no gradient
-    w = Anchor.apply(weight, input)
+    w = weight
     if input.ndim >= 2 and weight.numel() > 1:
         w = w.reshape([1, -1] + [1] * (input.ndim - 2))
     elif weight.ndim == 1 and input.ndim < 1:
         w = w.reshape(())
-    return where(input > 0, input, input * w)
+    return Prelu.apply(input, w)
 
 
 def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:

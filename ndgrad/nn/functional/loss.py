@@ -14,9 +14,8 @@ from ndgrad.nn.functional._helpers import _float_input, _reduce, _reduction, _si
 from ndgrad.nn.functional.activation import log_softmax
 from ndgrad.nn.functional.conv import linear
 from ndgrad.nn.functional.distance import cosine_similarity
-from ndgrad.ops.base import Anchor
 from ndgrad.ops.ctc import CTCLoss
-from ndgrad.ops.nn import BinaryCrossEntropy, CrossEntropy, LogSigmoid
+from ndgrad.ops.nn import BinaryCrossEntropy, CrossEntropy, LogSigmoid, NllLoss
 from ndgrad.tensor import Tensor, where
 
 
@@ -106,16 +105,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
     w = valid.astype(x._data.dtype)
     if weight is not None:
         w = w * weight._data.astype(x._data.dtype)[ti]
-    # tied to the input (Anchor): the input's gradient, -grad * w at the targets, is constant
-    # in the input, but torch's fused backward keeps it in the graph under create_graph
-    wt = Anchor.apply(Tensor._make(w), x)
-    picked = x.gather(1, Tensor._make(ti[:, None])).squeeze(1)
-    loss = -picked * wt
-    if reduction == "none":
-        return loss.reshape(shape)
-    if reduction == "sum":
-        return loss.sum()
-    return loss.sum() / wt.sum()
+    loss = NllLoss.apply(x, target=ti, w=w, valid=valid, reduction=reduction)
+    return loss.reshape(shape) if reduction == "none" else loss
 
 
 def _weighted(loss: Tensor, input: Tensor, weight: Tensor | None, reduction: str,

@@ -12,8 +12,7 @@ import numpy as np
 from ndgrad.autograd.grad_mode import no_grad
 from ndgrad.nn.functional.pooling import avg_pool2d, avg_pool3d
 from ndgrad.nn.functional.vision import pad
-from ndgrad.ops.base import Anchor
-from ndgrad.ops.normalization import LayerNorm, RMSNorm
+from ndgrad.ops.normalization import ChannelBias, LayerNorm, RMSNorm
 from ndgrad.tensor import Tensor
 
 
@@ -22,11 +21,9 @@ def _channel_shape(x: Tensor) -> list[int]:
 
 
 def _add_bias(out: Tensor, bias: Tensor | None, input: Tensor) -> Tensor:
-    """out + bias per channel, the bias tied to the input (Anchor): torch's fused norms give a
-    bias gradient that is part of the graph under create_graph, with a zero second derivative."""
-    if bias is None:
-        return out
-    return out + Anchor.apply(bias, input).reshape(_channel_shape(input))
+    """out + bias per channel, the bias's gradient tied to the input (ChannelBias): torch's
+    fused norms give one that is part of the graph under create_graph."""
+    return out if bias is None else ChannelBias.apply(out, bias, input)
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
