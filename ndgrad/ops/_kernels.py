@@ -298,6 +298,39 @@ def _softmax_lse64(s: Any, lse: Any) -> None:
         lse[i] = m + math.log(t)
 
 
+@njit(**_FLAGS)
+def _exp_shifted32(s: Any, lse: Any) -> None:
+    for i in range(s.shape[0]):
+        c = lse[i]
+        for j in range(s.shape[1]):
+            s[i, j] = exp_neg32(s[i, j] - c)
+
+
+@njit(**_FLAGS)
+def _exp_shifted64(s: Any, lse: Any) -> None:
+    for i in range(s.shape[0]):
+        c = lse[i]
+        for j in range(s.shape[1]):
+            s[i, j] = math.exp(s[i, j] - c)
+
+
+def exp_shifted(s: np.ndarray, lse: np.ndarray) -> None:
+    """s = exp(s - lse) for each row of s (R, S) in place, lse (R,): attention's backward
+    recomputing the softmax from the scores and the forward's log-sum-exp (s <= lse, and
+    +inf for a masked row gives zeros)."""
+    (_exp_shifted32 if s.dtype == np.float32 else _exp_shifted64)(s, lse)
+
+
+@njit(**_FLAGS)
+def softmax_backward_rows(p: Any, dp: Any, delta: Any) -> None:
+    """dp = p * (dp - delta) for each row of p, dp (R, S) in place; delta (R,) is each row's
+    sum of dp * p (softmax's backward: dS = P (dP - rowsum(dP P)))."""
+    for i in range(p.shape[0]):
+        d = delta[i]
+        for j in range(p.shape[1]):
+            dp[i, j] = p[i, j] * (dp[i, j] - d)
+
+
 def softmax_lse(s: np.ndarray, lse: np.ndarray) -> None:
     """softmax of each row of s (R, S) in place, and each row's log-sum-exp into lse (R,);
     a row of -inf becomes zeros with lse = +inf."""

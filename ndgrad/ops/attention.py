@@ -102,9 +102,16 @@ class ScaledDotProductAttention(Primitive):
         q, k, v, out, bias = ctx.saved_like(grad)
         scale, drop = ctx.scale, ctx.drop
         s = _scores(q, k, bias, scale)
+        kern = None
         if isinstance(grad, np.ndarray):
-            s -= ctx.lse
-            p = np.exp(s, out=s)  # the attention weights again, in s's memory
+            lse = ctx.lse
+            kern = kernels_for(s, lse) if s.size else None
+            if kern is not None:  # one pass instead of two
+                kern.exp_shifted(s.reshape(-1, s.shape[-1]), lse.reshape(-1))
+            else:
+                s -= lse
+                np.exp(s, out=s)
+            p = s  # the attention weights again, in s's memory
             delta = (grad * out).sum(-1, keepdims=True)
         else:  # create_graph: P as a differentiable function of q, k and the mask
             blocked = ctx.lse == np.inf
@@ -122,7 +129,13 @@ class ScaledDotProductAttention(Primitive):
             dp = dp * drop
         if delta is None:
             delta = (dp * p).sum(-1).reshape(p.shape[:-1] + (1,))
-        ds = p * (dp - delta)
+        if kern is not None and drop is None and kernels_for(dp, p) is not None \
+                and dp.shape == p.shape:
+            kern.softmax_backward_rows(p.reshape(-1, p.shape[-1]), dp.reshape(-1, p.shape[-1]),
+                                       np.ascontiguousarray(delta, p.dtype).reshape(-1))
+            ds = dp  # p * (dp - delta), in dp's memory
+        else:
+            ds = p * (dp - delta)
         dq = (ds @ k) * scale if need_q else None
         dk = (ds.mT @ q) * scale if need_k else None
         return dq, dk, dv, ds if need_bias else None
