@@ -14,6 +14,10 @@ steps), the step time, and two communication times per step:
 * "alone": a blocking all-reduce of the same buckets, timed by itself after the epoch.
 Compare the images/s of the two runs for the throughput ratio. Both ranks share this
 machine's cores with whatever else runs on it: repeat the pair of runs to see the spread.
+
+--no-ddp trains each rank on its shard without DistributedDataParallel (no communication, the
+ranks drift apart): the ceiling for N ranks on this machine, which leaves out only what DDP
+adds (copies into buckets, the all-reduce, waiting for the slower rank).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--warmup", type=int, default=50, help="steps before the timed epochs")
     p.add_argument("--batch-size", type=int, default=128, help="global batch")
+    p.add_argument("--no-ddp", action="store_true",
+                   help="each rank trains alone on its shard (no communication): the ceiling")
     args = p.parse_args()
 
     from threadpoolctl import threadpool_limits
@@ -53,7 +59,8 @@ def main() -> None:
     model: nn.Module = nn.Sequential(
         nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
         nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 10))
-    if world > 1:
+    ddp = world > 1 and not args.no_ddp
+    if ddp:
         model = DistributedDataParallel(model)
     opt = ndgrad.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
     sampler = DistributedSampler(train, world, rank, seed=0)
@@ -94,7 +101,7 @@ def main() -> None:
         seconds.append(time.perf_counter() - t0)
         waits.append(exposed[0] / steps)
     alone = 0.0
-    if world > 1:
+    if ddp:
         buffers = [b.buffer for b in model._reducer.buckets]  # type: ignore[union-attr]
         comm = dist.group.WORLD.comm  # type: ignore[union-attr]
         from mpi4py import MPI
@@ -109,7 +116,8 @@ def main() -> None:
     if rank == 0:
         sec = statistics.median(seconds)
         images = steps * args.batch_size
-        print(f"ranks={world} epochs: {', '.join(f'{s:.2f}' for s in seconds)} s; median "
+        mode = " (no DDP)" if args.no_ddp else ""
+        print(f"ranks={world}{mode} epochs: {', '.join(f'{s:.2f}' for s in seconds)} s; median "
               f"{sec:.2f} s = {images / sec:.0f} images/s; step {1e3 * sec / steps:.2f} ms; "
               f"all-reduce per step: exposed {1e3 * statistics.median(waits):.3f} ms, alone "
               f"{1e3 * alone:.3f} ms")
