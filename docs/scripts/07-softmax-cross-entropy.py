@@ -148,12 +148,14 @@ def graph_nodes(t):
 
 
 assert graph_nodes(loss) == {"CrossEntropyBackward", "AccumulateGrad"}
-assert len(graph_nodes(two_steps)) > 3  # log_softmax, gather, neg, mul, sum, div...
+# two nodes, and log_softmax's output (B, C) kept between them for the backward
+assert graph_nodes(two_steps) == {"NllLossBackward", "LogSoftmaxBackward", "AccumulateGrad"}
 
 # %% [markdown]
 # So fusing buys three things at once: no overflow (the max is subtracted), no `log(0)` (the log is
 # taken of a sum that is at least 1), and a backward that is one subtraction per logit, with one
-# graph node to store instead of a chain of them. `ndgrad.viz.draw_graph(loss)` shows the
+# graph node to store instead of two (written as a composite, nll_loss alone would be a chain of
+# gather, neg, mul, sum and div nodes: ndgrad makes it one primitive too). `ndgrad.viz.draw_graph(loss)` shows the
 # difference at a glance.
 #
 # ## Where this lives in ndgrad
@@ -164,8 +166,8 @@ assert len(graph_nodes(two_steps)) > 3  # log_softmax, gather, neg, mul, sum, di
 # - `ndgrad/ops/nn.py::LogSoftmax`: forward `z - logsumexp(z)`; backward `grad - exp(out) * sum(grad)`.
 # - `ndgrad/nn/functional/loss.py::cross_entropy` and `ndgrad/ops/nn.py::CrossEntropy`: the fused loss,
 #   with class weights, `ignore_index` and label smoothing folded into the same two formulas.
-# - `ndgrad/nn/functional/loss.py::nll_loss`: the second half on its own, for models that already end
-#   in `log_softmax`.
+# - `ndgrad/nn/functional/loss.py::nll_loss` and `ndgrad/ops/nn.py::NllLoss`: the second half on its
+#   own, for models that already end in `log_softmax`.
 #
 # ## Exercises
 #
