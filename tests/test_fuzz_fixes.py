@@ -241,3 +241,24 @@ def test_copy_from_a_tensor_that_requires_grad_passes_it_the_gradient():
         (y * y).sum().backward()
         return x.grad, s.grad
     same(fn)
+
+
+# -- a cast to an integer type reads no history ----------------------------------------------
+@pytest.mark.parametrize("piece", [
+    lambda y: y.split(1)[0], lambda y: y.chunk(2)[1], lambda y: y.unbind(0)[0],
+])
+@pytest.mark.parametrize("cast", [
+    lambda T, v: v.to(T.int64), lambda T, v: v.long(), lambda T, v: v.bool(),
+    lambda T, v: v.type(T.int32), lambda T, v: v.double(),
+])
+def test_casting_a_multi_output_view_after_its_base_changed(piece, cast):
+    """A split piece whose base changed in place cannot rebuild its history; torch reads none
+    for a cast to an integer or bool type (the result takes no gradient) and refuses only a
+    float cast. ndgrad recorded every cast and refused them all (fuzz seed 11865)."""
+    def fn(T):
+        x = T.tensor([[0.5, 1.0], [2.0, -1.0]], dtype=T.float32, requires_grad=True)
+        y = x.cumsum(0)
+        v = piece(y)
+        y.fill_(1)
+        return cast(T, v)
+    same(fn)
