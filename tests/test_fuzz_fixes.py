@@ -241,3 +241,65 @@ def test_copy_from_a_tensor_that_requires_grad_passes_it_the_gradient():
         (y * y).sum().backward()
         return x.grad, s.grad
     same(fn)
+
+
+# -- a cast to an integer type reads no history ----------------------------------------------
+@pytest.mark.parametrize("piece", [
+    lambda y: y.split(1)[0], lambda y: y.chunk(2)[1], lambda y: y.unbind(0)[0],
+])
+@pytest.mark.parametrize("cast", [
+    lambda T, v: v.to(T.int64), lambda T, v: v.long(), lambda T, v: v.bool(),
+    lambda T, v: v.type(T.int32), lambda T, v: v.double(),
+])
+def test_casting_a_multi_output_view_after_its_base_changed(piece, cast):
+    """A split piece whose base changed in place cannot rebuild its history; torch reads none
+    for a cast to an integer or bool type (the result takes no gradient) and refuses only a
+    float cast. ndgrad recorded every cast and refused them all (fuzz seed 11865)."""
+    def fn(T):
+        x = T.tensor([[0.5, 1.0], [2.0, -1.0]], dtype=T.float32, requires_grad=True)
+        y = x.cumsum(0)
+        v = piece(y)
+        y.fill_(1)
+        return cast(T, v)
+    same(fn)
+
+
+# -- setitem over the whole tensor is copy_/fill_ into it ------------------------------------
+@pytest.mark.parametrize("index", [
+    "...", ":", "0:2", "0:5", "::1", ":, 0:3", "..., :", ":, ...", "-2:", "None", "True", "0",
+    "1:",
+])
+@pytest.mark.parametrize("value", ["s", "s.float()", "1.5"])
+def test_setitem_of_the_whole_tensor_overwrites_its_history_with_a_constant(index, value):
+    """``y[...] = s`` (and whole slices) is torch's copy_/fill_ into y itself: the old history's
+    gradient is a zero that does not require grad. ndgrad recorded an IndexPut, whose zeroed
+    gradient required grad under create_graph (fuzz seed 9795); an index that makes a view
+    (``-2:``, None, True, an int) stays torch's CopySlices."""
+    def fn(T):
+        x = T.tensor([[1.5, -2.0, 0.5], [1.0, 2.0, -0.5]], dtype=T.float64, requires_grad=True)
+        s = T.tensor([0.5, 3.0, -1.0], dtype=T.float64, requires_grad=True)
+        y = x * 2
+        exec(f"y[{index}] = {value}", {"y": y, "s": s})  # noqa: S102 - the index as written
+        return T.autograd.grad((y * y).sum(), [x, s], create_graph=True, allow_unused=True)
+    same(fn)
+
+
+def test_setitem_of_a_whole_0d_tensor_overwrites_its_history_with_a_constant():
+    def fn(T):
+        x = T.tensor(1.5, dtype=T.float64, requires_grad=True)
+        y = x * 2
+        y[()] = 4.0
+        (g,) = T.autograd.grad((y * y).sum(), [x], create_graph=True)
+        return g
+    same(fn)
+
+
+def test_setitem_of_the_whole_tensor_from_its_own_memory_with_leading_ones():
+    """``y[...] = x`` where y is x.detach() of shape (1, 2): torch views x as (2,) and expands
+    it back, the very same elements, so the copy passes its overlap check (fuzz seed 110)."""
+    def fn(T):
+        x = T.tensor([[0.0], [2.0]], dtype=T.float64, requires_grad=True).swapaxes(0, -1)
+        y = x.detach()
+        y[...] = x
+        return y
+    same(fn)

@@ -101,10 +101,13 @@ def _nested_tensors_to_lists(data: Any) -> Any:
 
 
 def cast(t: Any, nd: np.dtype) -> Any:
-    """t in NumPy dtype nd (t itself if it has it): a recorded Cast when t requires grad."""
+    """t in NumPy dtype nd (t itself if it has it): a recorded Cast when t requires grad and
+    nd is a floating or complex type. An integer or bool result takes no gradient, so nothing
+    is recorded and t's history is not read, as in torch (a multi-output view whose base
+    changed in place may be cast to int)."""
     if t._data.dtype == nd:
         return t
-    if t.requires_grad:  # (a view made under no_grad of a tensor that requires grad too)
+    if t.requires_grad and nd.kind in "fc":  # (also a view made under no_grad of one that does)
         return Cast.apply(t, nd)
     return t._make(t._data.astype(nd))
 

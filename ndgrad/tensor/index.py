@@ -99,6 +99,25 @@ def _unviewed(view: Any) -> Any:
     return view.clone()
 
 
+def _whole(index: Any, shape: tuple[int, ...]) -> bool:
+    """Whether torch's setitem writes into the tensor itself rather than a view of it: an
+    index of Ellipsis and slices that each take a whole dim (start 0, step 1, stop at or past
+    the end). The overwritten history then gets copy_'s or fill_'s constant zero gradient,
+    where a view's CopySlices passes the upstream gradient on with the written part zeroed."""
+    items = index if isinstance(index, tuple) else (index,)
+    if any(i is not Ellipsis and type(i) is not slice for i in items) \
+            or sum(i is Ellipsis for i in items) > 1:
+        return False
+    cut = items.index(Ellipsis) if Ellipsis in items else len(items)
+    dims = list(range(cut)) + list(range(len(shape) - len(items) + cut + 1, len(shape)))
+    slices = [i for i in items if i is not Ellipsis]
+    if len(slices) > len(shape):
+        return False
+    return all(i.start in (None, 0) and i.step in (None, 1)
+               and (i.stop is None or type(i.stop) is int and i.stop >= shape[d])
+               for i, d in zip(slices, dims))
+
+
 def _drop_leading_ones(v: Any) -> Any:
     """A setitem value without its leading size-1 dims, as torch drops them before
     broadcasting: ``x[0, 1] = ones(1)`` and ``x[0] = ones(1, 3)`` both write."""
@@ -550,7 +569,12 @@ class IndexMixin(TensorBase):
             v = _drop_leading_ones(v)
             if grad_state.enabled and (self.requires_grad or isinstance(v, TensorBase)
                                         and v._requires_grad):
-                if shared:  # recorded on the view, whose base's history is rebased
+                if _whole(index, self._data.shape):  # torch writes into self, not a view
+                    if isinstance(v, TensorBase):  # (expanded: x[...] = x.mT of an (n, 1) x)
+                        self.copy_(v.expand(self._data.shape))
+                    else:
+                        self.fill_(v)
+                elif shared:  # recorded on the view, whose base's history is rebased
                     self[index].copy_(v)
                 else:
                     self._inplace(lambda: IndexPut.apply(self, steps, v), arg=v, reads=())
