@@ -1,5 +1,5 @@
-"""Normalization primitives: layer_norm and rms_norm over the trailing dims, fused; the bias
-of the norms written as composites (batch_norm, instance_norm).
+"""Normalization primitives: layer_norm and rms_norm over the trailing dims and batch_norm
+per channel, fused; the bias of the norms written as composites (group_norm, instance_norm).
 
 As composites they cost about ten passes over memory each way and keep four intermediates for
 backward; as primitives they keep what PyTorch keeps (the input and one or two numbers per row)
@@ -165,6 +165,116 @@ class RMSNorm(Primitive):
             gx = ((gh - xhat * (gh * xhat).mean(1).reshape(-1, 1)) * rstd).reshape(x.shape)
         gw = (g2 * xhat).sum(0) if need_w else None
         return gx, _unflatten(gw, None if w is None else w.shape)
+
+
+def _channels(x: Any) -> Any:
+    """x (N, C, *spatial) as (N, C, S): a channel's elements are [:, c, :]."""
+    return x.reshape(x.shape[0], x.shape[1], -1)
+
+
+def _channel_sum(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """sum over (N, S) of a (or of a * b) per channel, (C,): einsum reads (N, C, S) in place,
+    without the transposed copy or the temporary product that sum(axis=(0, 2)) would make."""
+    return np.einsum("ncs->c", a) if b is None else np.einsum("ncs,ncs->c", a, b)
+
+
+class BatchNorm(Primitive):
+    """y = (x - mean) * rstd * w + b per channel (dim 1) of x (N, C, *spatial), with the
+    batch's mean and biased variance over (N, *spatial) (training) or given ones (``stats``,
+    the running statistics in evaluation); rstd = 1 / sqrt(var + eps).
+
+    In training, ``running`` = (running_mean, running_var, momentum) arrays are updated in
+    place, as torch's native_batch_norm does: running = (1 - momentum) running + momentum stat,
+    the variance unbiased. With M = N * prod(spatial), xhat = (x - mean) rstd and g = grad:
+    dx = w rstd / M (M g - sum(g) - xhat sum(g xhat)) in training, w rstd g in evaluation;
+    dw = sum(g xhat), db = sum(g), the sums per channel."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, w: Any, b: Any, *, eps: Any, stats: Any = None,
+                running: Any = None) -> Any:
+        ctx.save_for_backward(x, w)
+        ctx.eps, ctx.training = eps, stats is None
+        x3 = _channels(x)  # (N, C, S)
+        m = x3.shape[0] * x3.shape[2]
+        if stats is None:
+            mean = _channel_sum(x3) / m
+            out = x3 - mean[:, None]
+            var = _channel_sum(out, out) / m
+            if running is not None:
+                running_mean, running_var, momentum = running
+                if running_mean is not None:
+                    running_mean *= 1 - momentum
+                    running_mean += momentum * mean
+                if running_var is not None:
+                    running_var *= 1 - momentum
+                    running_var += (momentum * m / (m - 1)) * var
+        else:
+            mean, var = (np.asarray(s, x.dtype).reshape(-1) for s in stats)
+            out = x3 - mean[:, None]
+        rstd = 1 / np.sqrt(var + eps)
+        out *= (rstd if w is None else rstd * w.reshape(-1))[:, None]
+        if b is not None:
+            out += b.reshape(-1)[:, None]
+        ctx.mean, ctx.rstd = mean, rstd
+        return out.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        x, w = ctx.saved_like(grad)
+        need_x, need_w, need_b = ctx.needs_input_grad
+        x3, g3 = _channels(x), _channels(grad)
+        m = x3.shape[0] * x3.shape[2]
+        wf = None if w is None else w.reshape(-1)
+        if isinstance(grad, np.ndarray):
+            return BatchNorm._backward_arrays(ctx, x3, g3, wf, m, x.shape)
+        shape = (1, -1, 1)
+        if ctx.training:  # create_graph: the statistics as differentiable functions of x
+            mean = x3.mean((0, 2))
+            xc = x3 - mean.reshape(shape)
+            rstd = ((xc * xc).mean((0, 2)) + ctx.eps) ** -0.5
+        else:  # the running statistics, constants
+            mean, rstd = ctx.mean, ctx.rstd
+        rstd3 = rstd.reshape(shape)
+        xhat = (x3 - mean.reshape(shape)) * rstd3
+        gh = g3 if wf is None else g3 * wf.reshape(shape)
+        gx = None
+        if need_x:
+            if ctx.training:
+                gx = gh - gh.mean((0, 2)).reshape(shape) - xhat * (gh * xhat).mean(
+                    (0, 2)).reshape(shape)
+            else:
+                gx = gh
+            gx = (gx * rstd3).reshape(x.shape)
+        gw = (g3 * xhat).sum((0, 2)).reshape(w.shape) if need_w else None
+        gb = anchor(g3.sum((0, 2)), x, w) if need_b else None  # constant in x and w
+        return gx, gw, gb
+
+    @staticmethod
+    def _backward_arrays(ctx: Any, x3: np.ndarray, g3: np.ndarray, wf: np.ndarray | None,
+                         m: int, shape: tuple[int, ...]) -> Any:
+        """backward on arrays in a few passes over (N, C, S): the per-channel sums by einsum,
+        and dx = a g + b (x - mean) + c with a, b, c per channel."""
+        need_x, need_w, need_b = ctx.needs_input_grad
+        mean, rstd = ctx.mean, ctx.rstd
+        k = rstd if wf is None else rstd * wf  # dy/dx through xhat's numerator: w rstd
+        sum_g = _channel_sum(g3) if need_b or need_x and ctx.training else None
+        xc = sum_gxc = None
+        if need_w or need_x and ctx.training:
+            xc = x3 - mean[:, None]
+            sum_gxc = _channel_sum(g3, xc)  # sum(g xhat) / rstd
+        gx = None
+        if need_x:
+            if ctx.training:
+                assert xc is not None and sum_g is not None and sum_gxc is not None
+                # dx = k g - k sum(g) / M - xc k rstd^2 sum(g xc) / M, written into xc
+                gx = np.multiply(xc, (-k * rstd * rstd * sum_gxc / m)[:, None], out=xc)
+                gx += (-k * sum_g / m)[:, None]
+                gx += g3 * k[:, None]
+            else:
+                gx = g3 * k[:, None]
+            gx = gx.reshape(shape)
+        gw = None if not need_w or sum_gxc is None else sum_gxc * rstd
+        return gx, gw, sum_g if need_b else None
 
 
 class ChannelBias(Primitive):

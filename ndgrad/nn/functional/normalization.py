@@ -10,9 +10,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from ndgrad.autograd.grad_mode import no_grad
+from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.nn.functional.pooling import avg_pool2d, avg_pool3d
 from ndgrad.nn.functional.vision import pad
-from ndgrad.ops.normalization import ChannelBias, LayerNorm, RMSNorm
+from ndgrad.ops.normalization import BatchNorm, ChannelBias, LayerNorm, RMSNorm
 from ndgrad.tensor import Tensor
 
 
@@ -29,7 +30,8 @@ def _add_bias(out: Tensor, bias: Tensor | None, input: Tensor) -> Tensor:
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """Normalize each channel (dim 1) by batch statistics (training) or running ones.
+    """Normalize each channel (dim 1) by batch statistics (training) or running ones (a fused
+    primitive, ndgrad.ops.normalization.BatchNorm).
 
     In training, running_mean/running_var are updated in place:
     running = (1 - momentum) * running + momentum * batch stat (the variance unbiased)."""
@@ -37,32 +39,26 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if input.numel() == 0:  # PyTorch returns an empty input as it is
             return input.clone()
         raise ValueError(f"expected 2D or more input (got {input.ndim}D input)")
-    dims = (0,) + tuple(range(2, input.ndim))
-    shape = _channel_shape(input)
-    if training:
-        n = input.numel() // input.shape[1]
-        if n <= 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got input "
-                             f"size {input.shape}")
-        mean = input.mean(dims, keepdim=True)
-        centered = input - mean
-        var = (centered * centered).mean(dims, keepdim=True)
-        if running_mean is not None or running_var is not None:
-            with no_grad():
-                if running_mean is not None:
-                    running_mean.mul_(1 - momentum).add_(mean.detach().reshape(-1) * momentum)
-                if running_var is not None:
-                    unbiased = var.detach().reshape(-1) * (n / (n - 1))
-                    running_var.mul_(1 - momentum).add_(unbiased * momentum)
-    else:
+    for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
+        if stat is not None and stat.requires_grad and grad_state.enabled:
+            raise RuntimeError(f"The function 'native_batch_norm' is not differentiable with "
+                               f"respect to argument '{name}'. This input cannot have "
+                               f"requires_grad True.")
+    if not training:
         if running_mean is None or running_var is None:
             raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
-        centered = input - running_mean.reshape(shape)
-        var = running_var.reshape(shape)
-    scale = (var + eps).rsqrt()
-    if weight is not None:
-        scale = scale * weight.reshape(shape)
-    return _add_bias(centered * scale, bias, input)
+        return BatchNorm.apply(input, weight, bias, eps=float(eps),
+                               stats=(running_mean._data, running_var._data))
+    if input.numel() // input.shape[1] <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                         f"size {input.shape}")
+    stats = [s for s in (running_mean, running_var) if s is not None]
+    running = (*[None if s is None else s._data for s in (running_mean, running_var)],
+               float(momentum))
+    out = BatchNorm.apply(input, weight, bias, eps=float(eps), running=running)
+    for s in stats:  # updated in place by forward
+        s._bump_version()
+    return out
 
 
 def _normalized_dims(input: Tensor, normalized_shape: Sequence[int] | int) -> int:
