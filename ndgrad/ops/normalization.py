@@ -12,6 +12,7 @@ recomputed from x with differentiable ops, so that second derivatives see how th
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -168,8 +169,9 @@ class RMSNorm(Primitive):
 
 
 def _channels(x: Any) -> Any:
-    """x (N, C, *spatial) as (N, C, S): a channel's elements are [:, c, :]."""
-    return x.reshape(x.shape[0], x.shape[1], -1)
+    """x (N, C, *spatial) as (N, C, S): a channel's elements are [:, c, :]. (S is counted,
+    not -1: an empty batch has no size to infer it from.)"""
+    return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
 
 
 def _channel_sum(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
