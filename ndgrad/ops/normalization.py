@@ -198,26 +198,33 @@ class BatchNorm(Primitive):
         ctx.eps, ctx.training = eps, stats is None
         x3 = _channels(x)  # (N, C, S)
         m = x3.shape[0] * x3.shape[2]
+        wf = None if w is None else w.reshape(-1)
+        bf = None if b is None else b.reshape(-1)
+        k = kernels_for(*[a for a in (x3, wf, bf) if a is not None]) if x3.size else None
+        xc = None  # x - mean, when the NumPy path made it
         if stats is None:
-            mean = _channel_sum(x3) / m
-            out = x3 - mean[:, None]
-            var = _channel_sum(out, out) / m
+            if k is not None:
+                mean, var = np.empty(x3.shape[1], x.dtype), np.empty(x3.shape[1], x.dtype)
+                k.batch_norm_stats(x3, mean, var)
+            else:
+                mean = _channel_sum(x3) / m
+                xc = x3 - mean[:, None]
+                var = _channel_sum(xc, xc) / m
             if running is not None:
-                running_mean, running_var, momentum = running
-                if running_mean is not None:
-                    running_mean *= 1 - momentum
-                    running_mean += momentum * mean
-                if running_var is not None:
-                    running_var *= 1 - momentum
-                    running_var += (momentum * m / (m - 1)) * var
+                _update_running(*running, mean, var * (m / (m - 1)))
         else:
             mean, var = (np.asarray(s, x.dtype).reshape(-1) for s in stats)
-            out = x3 - mean[:, None]
         rstd = 1 / np.sqrt(var + eps)
-        out *= (rstd if w is None else rstd * w.reshape(-1))[:, None]
-        if b is not None:
-            out += b.reshape(-1)[:, None]
+        scale = rstd if wf is None else rstd * wf
         ctx.mean, ctx.rstd = mean, rstd
+        if k is not None:
+            out = np.empty_like(x3)
+            k.batch_norm(x3, mean, scale, np.zeros_like(scale) if bf is None else bf, out)
+            return out.reshape(x.shape)
+        out = x3 - mean[:, None] if xc is None else xc
+        out *= scale[:, None]
+        if bf is not None:
+            out += bf[:, None]
         return out.reshape(x.shape)
 
     @staticmethod
@@ -254,19 +261,30 @@ class BatchNorm(Primitive):
     @staticmethod
     def _backward_arrays(ctx: Any, x3: np.ndarray, g3: np.ndarray, wf: np.ndarray | None,
                          m: int, shape: tuple[int, ...]) -> Any:
-        """backward on arrays in a few passes over (N, C, S): the per-channel sums by einsum,
-        and dx = a g + b (x - mean) + c with a, b, c per channel."""
+        """backward on arrays: with numba one pass for the per-channel sums and one for dx;
+        in NumPy, the sums by einsum and dx = k g + a (x - mean) + c with k, a, c per
+        channel."""
         need_x, need_w, need_b = ctx.needs_input_grad
-        mean, rstd = ctx.mean, ctx.rstd
+        mean, rstd, training = ctx.mean, ctx.rstd, ctx.training
         k = rstd if wf is None else rstd * wf  # dy/dx through xhat's numerator: w rstd
-        sum_g = _channel_sum(g3) if need_b or need_x and ctx.training else None
-        xc = sum_gxc = None
-        if need_w or need_x and ctx.training:
+        sums = need_w or need_b or need_x and training
+        kern = kernels_for(x3, g3, k) if x3.size else None
+        if kern is not None:
+            sum_g, sum_gxc = np.zeros(x3.shape[1]), np.zeros(x3.shape[1])  # float64
+            gx = np.empty_like(x3) if need_x else None
+            kern.batch_norm_backward(g3, x3, mean, rstd, k, training, sums, gx, sum_g, sum_gxc)
+            dtype = x3.dtype
+            return (None if gx is None else gx.reshape(shape),
+                    (sum_gxc * rstd).astype(dtype) if need_w else None,
+                    sum_g.astype(dtype) if need_b else None)
+        sum_g = xc = sum_gxc = None
+        if sums:
+            sum_g = _channel_sum(g3)
             xc = x3 - mean[:, None]
             sum_gxc = _channel_sum(g3, xc)  # sum(g xhat) / rstd
         gx = None
         if need_x:
-            if ctx.training:
+            if training:
                 assert xc is not None and sum_g is not None and sum_gxc is not None
                 # dx = k g - k sum(g) / M - xc k rstd^2 sum(g xc) / M, written into xc
                 gx = np.multiply(xc, (-k * rstd * rstd * sum_gxc / m)[:, None], out=xc)
@@ -277,6 +295,15 @@ class BatchNorm(Primitive):
             gx = gx.reshape(shape)
         gw = None if not need_w or sum_gxc is None else sum_gxc * rstd
         return gx, gw, sum_g if need_b else None
+
+
+def _update_running(running_mean: np.ndarray | None, running_var: np.ndarray | None,
+                    momentum: float, mean: np.ndarray, var: np.ndarray) -> None:
+    """running = (1 - momentum) running + momentum stat, in place (torch's update)."""
+    for stat, value in ((running_mean, mean), (running_var, var)):
+        if stat is not None:
+            stat *= 1 - momentum
+            stat += momentum * value
 
 
 class ChannelBias(Primitive):
