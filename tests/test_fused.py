@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import math
+import warnings
 import weakref
 
 import numpy as np
@@ -140,6 +141,40 @@ def test_batch_norm_edge_inputs(path):
     assert out.shape == (0, 3, 4)
     out.sum().backward()
     assert np.array_equal(w.grad.numpy(), np.zeros(3))
+
+
+def test_batch_norm_empty_batch_in_training(path):
+    """torch normalizes an empty batch to an empty output and leaves the running stats."""
+    rm, rv = ndgrad.zeros(3), ndgrad.ones(3)
+    x, w = ndgrad.zeros(0, 3, 4, requires_grad=True), ndgrad.ones(3, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by the empty batch's size
+        out = F(ndgrad).batch_norm(x, rm, rv, w, training=True)
+        out.sum().backward()
+    assert out.shape == (0, 3, 4) and x.grad.shape == (0, 3, 4)
+    assert np.array_equal(w.grad.numpy(), np.zeros(3))
+    assert np.array_equal(rm.numpy(), np.zeros(3)) and np.array_equal(rv.numpy(), np.ones(3))
+
+
+@pytest.mark.parametrize("xs", [(2, 3, 5), (3, 2, 3, 4), (2, 2, 2, 3, 2)])
+def test_instance_norm(path, xs):
+    """instance_norm runs on the fused BatchNorm over (1, N * C, *spatial): values,
+    gradients, double backward and running stats against torch."""
+    c = xs[1]
+    for dtype in (np.float32, np.float64):
+        stats = {}
+
+        def fn(lib, x, w, b, stats=stats, dtype=dtype):
+            rm, rv = lib.zeros(c, dtype=x.dtype), lib.ones(c, dtype=x.dtype)
+            stats[lib.__name__] = (rm, rv)
+            return F(lib).instance_norm(x, rm, rv, w, b, momentum=0.2)
+
+        check_op([xs, (c,), (c,)], fn, dtypes=(dtype,))
+        for a, b in zip(stats["ndgrad"], stats["torch"]):
+            assert_close(a, b, dtype)
+    check_op([xs], lambda lib, x: F(lib).instance_norm(x))
+    with pytest.raises(ValueError, match="more than 1 spatial element"):
+        F(ndgrad).instance_norm(ndgrad.randn(2, 3, 1))
 
 
 def test_rms_norm_module_and_errors():

@@ -1,10 +1,10 @@
-"""Normalization primitives: layer_norm and rms_norm over the trailing dims and batch_norm
-per channel, fused; the bias of the norms written as composites (group_norm, instance_norm).
+"""Normalization primitives, fused: layer_norm and rms_norm over the trailing dims, and
+batch_norm per channel (instance_norm is batch_norm over (1, N * C, *spatial)).
 
 As composites they cost about ten passes over memory each way and keep four intermediates for
 backward; as primitives they keep what PyTorch keeps (the input and one or two numbers per row)
 and, with numba, run one loop over each row. Rows are the leading dims flattened:
-x (..., *normalized_shape) -> (M, N).
+x (..., *normalized_shape) -> (M, N); batch_norm's channels are x (N, C, *spatial) -> (N, C, S).
 
 Backward formulas run on arrays, or on Tensors under create_graph: then the row statistics are
 recomputed from x with differentiable ops, so that second derivatives see how they depend on x.
@@ -202,7 +202,9 @@ class BatchNorm(Primitive):
         bf = None if b is None else b.reshape(-1)
         k = kernels_for(*[a for a in (x3, wf, bf) if a is not None]) if x3.size else None
         xc = None  # x - mean, when the NumPy path made it
-        if stats is None:
+        if stats is None and m == 0:  # an empty batch: nothing to normalize or track
+            mean, var = np.zeros(x3.shape[1], x.dtype), np.ones(x3.shape[1], x.dtype)
+        elif stats is None:
             if k is not None:
                 mean, var = np.empty(x3.shape[1], x.dtype), np.empty(x3.shape[1], x.dtype)
                 k.batch_norm_stats(x3, mean, var)
@@ -211,7 +213,8 @@ class BatchNorm(Primitive):
                 xc = x3 - mean[:, None]
                 var = _channel_sum(xc, xc) / m
             if running is not None:
-                _update_running(*running, mean, var * (m / (m - 1)))
+                running_mean, running_var, momentum = running
+                _update_running(running_mean, running_var, momentum, mean, var * (m / (m - 1)))
         else:
             mean, var = (np.asarray(s, x.dtype).reshape(-1) for s in stats)
         rstd = 1 / np.sqrt(var + eps)
@@ -265,18 +268,19 @@ class BatchNorm(Primitive):
         in NumPy, the sums by einsum and dx = k g + a (x - mean) + c with k, a, c per
         channel."""
         need_x, need_w, need_b = ctx.needs_input_grad
-        mean, rstd, training = ctx.mean, ctx.rstd, ctx.training
+        mean, rstd = ctx.mean, ctx.rstd
+        training = ctx.training and m > 0  # (an empty batch's dx is empty)
         k = rstd if wf is None else rstd * wf  # dy/dx through xhat's numerator: w rstd
         sums = need_w or need_b or need_x and training
         kern = kernels_for(x3, g3, k) if x3.size else None
         if kern is not None:
-            sum_g, sum_gxc = np.zeros(x3.shape[1]), np.zeros(x3.shape[1])  # float64
+            acc_g, acc_gxc = np.zeros(x3.shape[1]), np.zeros(x3.shape[1])  # float64
             gx = np.empty_like(x3) if need_x else None
-            kern.batch_norm_backward(g3, x3, mean, rstd, k, training, sums, gx, sum_g, sum_gxc)
+            kern.batch_norm_backward(g3, x3, mean, rstd, k, training, sums, gx, acc_g, acc_gxc)
             dtype = x3.dtype
             return (None if gx is None else gx.reshape(shape),
-                    (sum_gxc * rstd).astype(dtype) if need_w else None,
-                    sum_g.astype(dtype) if need_b else None)
+                    (acc_gxc * rstd).astype(dtype) if need_w else None,
+                    acc_g.astype(dtype) if need_b else None)
         sum_g = xc = sum_gxc = None
         if sums:
             sum_g = _channel_sum(g3)
@@ -304,22 +308,3 @@ def _update_running(running_mean: np.ndarray | None, running_var: np.ndarray | N
         if stat is not None:
             stat *= 1 - momentum
             stat += momentum * value
-
-
-class ChannelBias(Primitive):
-    """out + b, one bias per channel (dim 1), for a norm of ``x`` written as a composite. b's
-    gradient, grad summed over all dims but 1, is constant in x but tied to it (anchor), as
-    torch's fused norms keep it in the graph under create_graph (a zero second derivative);
-    the tie is made in backward only when it builds a graph, so forward is one add."""
-
-    @staticmethod
-    def forward(ctx: Any, out: Any, b: Any, x: Any) -> Any:
-        ctx.save_for_backward(x)  # only to tie b's gradient to it
-        ctx.dims = (0, *range(2, out.ndim))
-        return out + b.reshape(-1, *[1] * (out.ndim - 2))
-
-    @staticmethod
-    def backward(ctx: Any, grad: Any) -> Any:
-        (x,) = ctx.saved_like(grad)
-        gb = anchor(grad.sum(ctx.dims), x) if ctx.needs_input_grad[1] else None
-        return grad, gb, None

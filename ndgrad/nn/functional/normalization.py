@@ -9,22 +9,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ndgrad.autograd.grad_mode import no_grad
 from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.nn.functional.pooling import avg_pool2d, avg_pool3d
 from ndgrad.nn.functional.vision import pad
-from ndgrad.ops.normalization import BatchNorm, ChannelBias, LayerNorm, RMSNorm
+from ndgrad.ops.normalization import BatchNorm, LayerNorm, RMSNorm
 from ndgrad.tensor import Tensor
 
 
 def _channel_shape(x: Tensor) -> list[int]:
     return [1, -1] + [1] * (x.ndim - 2)
-
-
-def _add_bias(out: Tensor, bias: Tensor | None, input: Tensor) -> Tensor:
-    """out + bias per channel, the bias's gradient tied to the input (ChannelBias): torch's
-    fused norms give one that is part of the graph under create_graph."""
-    return out if bias is None else ChannelBias.apply(out, bias, input)
 
 
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
@@ -53,7 +46,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
         return BatchNorm.apply(input, weight, bias, eps=float(eps),
                                stats=(running_mean._data, running_var._data))
-    if input.numel() // input.shape[1] <= 1:
+    if input.shape[0] * math.prod(input.shape[2:]) == 1:  # (an empty batch passes, as in torch)
         raise ValueError(f"Expected more than 1 value per channel when training, got input "
                          f"size {input.shape}")
     stats = [s for s in (running_mean, running_var) if s is not None]
@@ -120,22 +113,26 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
                   running_var: Tensor | None = None, weight: Tensor | None = None,
                   bias: Tensor | None = None, use_input_stats: bool = True,
                   momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """Normalize each (sample, channel) over its spatial positions."""
+    """Normalize each (sample, channel) over its spatial positions: batch_norm of the input
+    seen as (1, N * C, *spatial), as torch computes it, the running stats (if any) updated
+    with the mean over the batch of each sample's statistics."""
     if not use_input_stats:
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    if math.prod(input.shape[2:]) == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"{input.shape}")
     n, c = input.shape[:2]
-    out = _add_bias(group_norm(input, c, weight, None, eps), bias, input)
-    if running_mean is not None or running_var is not None:
-        dims = tuple(range(2, input.ndim))
-        with no_grad():
-            mean = input.detach().mean(dims).mean(0)
-            m = input.numel() // (n * c)
-            var = input.detach().var(dims, correction=1 if m > 1 else 0).mean(0)
-            if running_mean is not None:
-                running_mean.mul_(1 - momentum).add_(mean * momentum)
-            if running_var is not None:
-                running_var.mul_(1 - momentum).add_(var * momentum)
-    return out
+    stats = (running_mean, running_var)
+    mean_, var_ = (None if s is None else Tensor._make(np.tile(s._data, n)) for s in stats)
+    out = batch_norm(input.reshape(1, n * c, *input.shape[2:]), mean_, var_,
+                     None if weight is None else weight.repeat(n),
+                     None if bias is None else bias.repeat(n), True, momentum, eps)
+    for s, p in zip(stats, (mean_, var_)):
+        if s is not None and p is not None:
+            with np.errstate(invalid="ignore"):  # no samples: nan, as torch's
+                s._data[...] = p._data.reshape(n, c).sum(0) / n
+            s._bump_version()
+    return out.reshape(input.shape)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
