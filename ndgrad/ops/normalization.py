@@ -216,7 +216,8 @@ class BatchNorm(Primitive):
                 running_mean, running_var, momentum = running
                 _update_running(running_mean, running_var, momentum, mean, var * (m / (m - 1)))
         else:
-            mean, var = (np.asarray(s, x.dtype).reshape(-1) for s in stats)
+            # copies: backward reads the statistics this forward used
+            mean, var = (np.array(s, x.dtype).reshape(-1) for s in stats)
         rstd = 1 / np.sqrt(var + eps)
         scale = rstd if wf is None else rstd * wf
         ctx.mean, ctx.rstd = mean, rstd
