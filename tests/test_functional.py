@@ -241,6 +241,25 @@ def test_batch_norm_eval_and_no_affine():
         NF.batch_norm(ndgrad.randn(1, 3), None, None, training=True)
 
 
+def test_batch_norm_running_stats_in_place():
+    """forward writes the running stats in place and bumps their versions, as torch's; stats
+    that require grad are refused, as by torch (it cannot differentiate through them)."""
+    rm, rv = ndgrad.zeros(3), ndgrad.ones(3)
+    data = rm._data
+    NF.batch_norm(ndgrad.randn(4, 3, 2), rm, rv, training=True)
+    assert rm._data is data and rm._version == 1 and rv._version == 1
+    assert rm.abs().sum().item() > 0
+    with pytest.raises(RuntimeError, match="not differentiable with respect to argument "
+                                           "'running_mean'"):
+        NF.batch_norm(ndgrad.randn(4, 3), ndgrad.zeros(3, requires_grad=True), rv)
+    with ndgrad.no_grad():  # allowed without grad mode, as in torch
+        NF.batch_norm(ndgrad.randn(4, 3), ndgrad.zeros(3, requires_grad=True), rv)
+    with pytest.raises(ValueError, match="eps must be positive during training"):
+        NF.batch_norm(ndgrad.randn(4, 3), rm, rv, training=True, eps=0.0)
+    with pytest.raises(ValueError, match="eps must be non-negative"):
+        NF.batch_norm(ndgrad.randn(4, 3), rm, rv, eps=-1.0)
+
+
 @pytest.mark.parametrize("xs,shape", [((4, 5), (5,)), ((2, 3, 4), (3, 4)), ((2, 3, 4), (4,))])
 def test_layer_norm(xs, shape):
     check_op([xs, shape, shape], lambda lib, x, w, b: F(lib).layer_norm(x, shape, w, b))

@@ -1,11 +1,12 @@
-"""The fused primitives (GELU, layer_norm, rms_norm, scaled_dot_product_attention, embedding,
-Linear, Adam's update) against torch, on both paths: NumPy (the reference) and the numba
+"""The fused primitives (GELU, layer_norm, rms_norm, batch_norm, scaled_dot_product_attention,
+embedding, Linear, Adam's update) against torch, on both paths: NumPy (the reference) and the numba
 kernels (the ``ndgrad[fast]`` extra; skipped when numba is not installed)."""
 
 from __future__ import annotations
 
 import gc
 import math
+import warnings
 import weakref
 
 import numpy as np
@@ -84,6 +85,96 @@ def test_layer_norm(path, xs, shape):
 def test_rms_norm(path, xs, shape):
     check_op([xs, shape], lambda lib, x, w: F(lib).rms_norm(x, shape, w))
     check_op([xs], lambda lib, x: F(lib).rms_norm(x, shape, eps=1e-3))
+
+
+# -- batch_norm ---------------------------------------------------------------------------------
+_BN_SHAPES = [(6, 3), (4, 3, 5), (2, 3, 4, 5), (2, 3, 2, 3, 4)]
+
+
+@pytest.mark.parametrize("xs", _BN_SHAPES, ids=["2d", "3d", "4d", "5d"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+def test_batch_norm(path, xs, training, affine):
+    """The fused BatchNorm against torch: output, running stats, gradients of x, weight and
+    bias, and double backward; float64 tightly, float32 at check_op's tolerances."""
+    c = xs[1]
+    rng = np.random.default_rng(1)
+    rm0, rv0 = rng.standard_normal(c), rng.random(c) + 0.5
+    for dtype in (np.float32, np.float64):
+        stats = {}
+
+        def fn(lib, x, *wb, stats=stats, dtype=dtype):
+            rm, rv = lib.tensor(rm0.astype(dtype)), lib.tensor(rv0.astype(dtype))
+            stats[lib.__name__] = (rm, rv)
+            return F(lib).batch_norm(x, rm, rv, *wb, training=training, momentum=0.3,
+                                     eps=1e-4)
+
+        check_op([xs, (c,), (c,)] if affine else [xs], fn, dtypes=(dtype,))
+        for a, b in zip(stats["ndgrad"], stats["torch"]):
+            assert_close(a, b, dtype)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("needs", [(True, False, False), (False, True, False),
+                                   (False, False, True), (False, True, True)])
+def test_batch_norm_some_inputs_need_grad(path, training, needs):
+    rm, rv = np.array([0.1, -0.2, 0.3]), np.array([1.5, 0.5, 2.0])
+    check_op([(4, 3, 2, 3), (3,), (3,)], lambda lib, x, w, b: F(lib).batch_norm(
+        x, lib.tensor(rm), lib.tensor(rv), w, b, training=training), requires_grad=needs,
+        dtypes=(np.float64,))
+
+
+def test_batch_norm_edge_inputs(path):
+    # non-contiguous input, a broadcast (non-contiguous) upstream gradient from sum, a channel
+    # of one element per sample, a large mean in float32
+    check_op([(5, 4, 3)], lambda lib, x: F(lib).batch_norm(
+        x.transpose(0, 2), None, None, training=True))
+    check_op([(5, 4, 3), (4,)], lambda lib, x, w: F(lib).batch_norm(
+        x, None, None, w, training=True).sum(1))
+    check_op([(5, 1)], lambda lib, x: F(lib).batch_norm(x, None, None, training=True))
+    check_op([(8, 2, 16)], lambda lib, x: F(lib).batch_norm(
+        x + 100, None, None, training=True), dtypes=(np.float32,), gradgrad=False)
+    # an empty batch in evaluation gives an empty output and zero weight gradients
+    w = ndgrad.ones(3, requires_grad=True)
+    out = F(ndgrad).batch_norm(ndgrad.zeros(0, 3, 4), ndgrad.zeros(3), ndgrad.ones(3), w,
+                               training=False)
+    assert out.shape == (0, 3, 4)
+    out.sum().backward()
+    assert np.array_equal(w.grad.numpy(), np.zeros(3))
+
+
+def test_batch_norm_empty_batch_in_training(path):
+    """torch normalizes an empty batch to an empty output and leaves the running stats."""
+    rm, rv = ndgrad.zeros(3), ndgrad.ones(3)
+    x, w = ndgrad.zeros(0, 3, 4, requires_grad=True), ndgrad.ones(3, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by the empty batch's size
+        out = F(ndgrad).batch_norm(x, rm, rv, w, training=True)
+        out.sum().backward()
+    assert out.shape == (0, 3, 4) and x.grad.shape == (0, 3, 4)
+    assert np.array_equal(w.grad.numpy(), np.zeros(3))
+    assert np.array_equal(rm.numpy(), np.zeros(3)) and np.array_equal(rv.numpy(), np.ones(3))
+
+
+@pytest.mark.parametrize("xs", [(2, 3, 5), (3, 2, 3, 4), (2, 2, 2, 3, 2)])
+def test_instance_norm(path, xs):
+    """instance_norm runs on the fused BatchNorm over (1, N * C, *spatial): values,
+    gradients, double backward and running stats against torch."""
+    c = xs[1]
+    for dtype in (np.float32, np.float64):
+        stats = {}
+
+        def fn(lib, x, w, b, stats=stats, dtype=dtype):
+            rm, rv = lib.zeros(c, dtype=x.dtype), lib.ones(c, dtype=x.dtype)
+            stats[lib.__name__] = (rm, rv)
+            return F(lib).instance_norm(x, rm, rv, w, b, momentum=0.2)
+
+        check_op([xs, (c,), (c,)], fn, dtypes=(dtype,))
+        for a, b in zip(stats["ndgrad"], stats["torch"]):
+            assert_close(a, b, dtype)
+    check_op([xs], lambda lib, x: F(lib).instance_norm(x))
+    with pytest.raises(ValueError, match="more than 1 spatial element"):
+        F(ndgrad).instance_norm(ndgrad.randn(2, 3, 1))
 
 
 def test_rms_norm_module_and_errors():

@@ -256,6 +256,112 @@ def rms_norm_backward(g: Any, x: Any, rstd: Any, w: Any, gx: Any, gw: Any) -> No
                 gx[i, j] = r * (gh - xh * c)
 
 
+# -- batch_norm over the channels of (N, C, S) ---------------------------------------------------
+# The loops run over S innermost; for S == 1 (an (N, C) input) such a loop would run once per
+# element, so that case has its own loops, over C innermost, which vectorize.
+@njit(**_RFLAGS)
+def batch_norm_stats(x: Any, mean: Any, var: Any) -> None:
+    """mean and biased var (C,) of each channel of x (N, C, S) over (N, S): two passes, float64
+    accumulators."""
+    n, c, s = x.shape
+    acc = np.zeros(c)
+    sq = np.zeros(c)
+    if s == 1:
+        for i in range(n):
+            for j in range(c):
+                acc[j] += x[i, j, 0]
+        acc /= n
+        for i in range(n):
+            for j in range(c):
+                d = x[i, j, 0] - acc[j]
+                sq[j] += d * d
+    else:
+        for i in range(n):
+            for j in range(c):
+                t = 0.0
+                for k in range(s):
+                    t += x[i, j, k]
+                acc[j] += t
+        acc /= n * s
+        for i in range(n):
+            for j in range(c):
+                mu = acc[j]
+                t = 0.0
+                for k in range(s):
+                    d = x[i, j, k] - mu
+                    t += d * d
+                sq[j] += t
+    for j in range(c):
+        mean[j] = acc[j]
+        var[j] = sq[j] / (n * s)
+
+
+@njit(**_RFLAGS)
+def batch_norm(x: Any, mean: Any, scale: Any, shift: Any, out: Any) -> None:
+    """out = (x - mean) * scale + shift per channel of x (N, C, S)."""
+    n, c, s = x.shape
+    if s == 1:
+        for i in range(n):
+            for j in range(c):
+                out[i, j, 0] = (x[i, j, 0] - mean[j]) * scale[j] + shift[j]
+        return
+    for i in range(n):
+        for j in range(c):
+            mu = mean[j]
+            a = scale[j]
+            sh = shift[j]
+            for k in range(s):
+                out[i, j, k] = (x[i, j, k] - mu) * a + sh
+
+
+@njit(**_RFLAGS)
+def batch_norm_backward(g: Any, x: Any, mean: Any, rstd: Any, k: Any, training: bool,
+                        sums: bool, gx: Any, sum_g: Any, sum_gxc: Any) -> None:
+    """If ``sums``, sum_g += sum(g) and sum_gxc += sum(g (x - mean)) per channel of (N, C, S)
+    (float64 zeros given); then gx = k g - k sum(g) / M - (x - mean) k rstd^2 sum_gxc / M in
+    training (which needs the sums), k g in evaluation (k = w rstd); gx may be None."""
+    n, c, s = x.shape
+    m = n * s
+    if sums and s == 1:
+        for i in range(n):
+            for j in range(c):
+                sum_g[j] += g[i, j, 0]
+                sum_gxc[j] += g[i, j, 0] * (x[i, j, 0] - mean[j])
+    elif sums:
+        for i in range(n):
+            for j in range(c):
+                mu = mean[j]
+                t = 0.0
+                u = 0.0
+                for q in range(s):
+                    t += g[i, j, q]
+                    u += g[i, j, q] * (x[i, j, q] - mu)
+                sum_g[j] += t
+                sum_gxc[j] += u
+    if gx is None:
+        return
+    # gx = k g + a (x - mean) + b, with a and b per channel (zero in evaluation)
+    a = np.zeros(c, x.dtype)
+    b = np.zeros(c, x.dtype)
+    if training:
+        for j in range(c):
+            a[j] = -k[j] * rstd[j] * rstd[j] * sum_gxc[j] / m
+            b[j] = -k[j] * sum_g[j] / m
+    if s == 1:
+        for i in range(n):
+            for j in range(c):
+                gx[i, j, 0] = k[j] * g[i, j, 0] + a[j] * (x[i, j, 0] - mean[j]) + b[j]
+        return
+    for i in range(n):
+        for j in range(c):
+            kj = k[j]
+            aj = a[j]
+            bj = b[j]
+            mu = mean[j]
+            for q in range(s):
+                gx[i, j, q] = kj * g[i, j, q] + aj * (x[i, j, q] - mu) + bj
+
+
 # -- softmax for attention ----------------------------------------------------------------------
 @njit(**_RFLAGS)
 def _softmax_lse32(s: Any, lse: Any) -> None:

@@ -3,7 +3,7 @@
 NumPy runs one pass over memory per call, so an op such as GELU (about thirty calls for a
 float32 erf) costs many passes where one loop would do. With the optional extra
 ``pip install ndgrad[fast]`` (numba), the fused primitives (GELU, layer_norm, rms_norm,
-attention's softmax, Adam's update) run one compiled loop instead; each
+batch_norm, attention's softmax, Adam's update) run one compiled loop instead; each
 primitive's NumPy code stays the reference, and the path taken without numba.
 
 The kernels module (``ndgrad.ops._kernels``) is imported on the first fused call, not with

@@ -28,7 +28,7 @@ class Anchor(Primitive):
     summed) stays part of the graph under create_graph, so a second backward gives zeros, as
     torch's, rather than "does not require grad". Backward formulas apply it through
     ``anchor``, only when they build a graph: a forward that applied it would add a node and a
-    copy to every first-order step (a composite gets a small primitive instead, ChannelBias)."""
+    copy to every first-order step."""
 
     @staticmethod
     def forward(ctx: Any, g: Any, *inputs: Any) -> Any:

@@ -1,10 +1,10 @@
-"""Normalization primitives: layer_norm and rms_norm over the trailing dims, fused; the bias
-of the norms written as composites (batch_norm, instance_norm).
+"""Normalization primitives, fused: layer_norm and rms_norm over the trailing dims, and
+batch_norm per channel (instance_norm is batch_norm over (1, N * C, *spatial)).
 
 As composites they cost about ten passes over memory each way and keep four intermediates for
 backward; as primitives they keep what PyTorch keeps (the input and one or two numbers per row)
 and, with numba, run one loop over each row. Rows are the leading dims flattened:
-x (..., *normalized_shape) -> (M, N).
+x (..., *normalized_shape) -> (M, N); batch_norm's channels are x (N, C, *spatial) -> (N, C, S).
 
 Backward formulas run on arrays, or on Tensors under create_graph: then the row statistics are
 recomputed from x with differentiable ops, so that second derivatives see how they depend on x.
@@ -12,6 +12,7 @@ recomputed from x with differentiable ops, so that second derivatives see how th
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -167,20 +168,144 @@ class RMSNorm(Primitive):
         return gx, _unflatten(gw, None if w is None else w.shape)
 
 
-class ChannelBias(Primitive):
-    """out + b, one bias per channel (dim 1), for a norm of ``x`` written as a composite. b's
-    gradient, grad summed over all dims but 1, is constant in x but tied to it (anchor), as
-    torch's fused norms keep it in the graph under create_graph (a zero second derivative);
-    the tie is made in backward only when it builds a graph, so forward is one add."""
+def _channels(x: Any) -> Any:
+    """x (N, C, *spatial) as (N, C, S): a channel's elements are [:, c, :]. (S is counted,
+    not -1: an empty batch has no size to infer it from.)"""
+    return x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
+
+
+def _channel_sum(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """sum over (N, S) of a (or of a * b) per channel, (C,): einsum reads (N, C, S) in place,
+    without the transposed copy or the temporary product that sum(axis=(0, 2)) would make."""
+    return np.einsum("ncs->c", a) if b is None else np.einsum("ncs,ncs->c", a, b)
+
+
+class BatchNorm(Primitive):
+    """y = (x - mean) * rstd * w + b per channel (dim 1) of x (N, C, *spatial), with the
+    batch's mean and biased variance over (N, *spatial) (training) or given ones (``stats``,
+    the running statistics in evaluation); rstd = 1 / sqrt(var + eps).
+
+    In training, ``running`` = (running_mean, running_var, momentum) arrays are updated in
+    place, as torch's native_batch_norm does: running = (1 - momentum) running + momentum stat,
+    the variance unbiased. With M = N * prod(spatial), xhat = (x - mean) rstd and g = grad:
+    dx = w rstd / M (M g - sum(g) - xhat sum(g xhat)) in training, w rstd g in evaluation;
+    dw = sum(g xhat), db = sum(g), the sums per channel."""
 
     @staticmethod
-    def forward(ctx: Any, out: Any, b: Any, x: Any) -> Any:
-        ctx.save_for_backward(x)  # only to tie b's gradient to it
-        ctx.dims = (0, *range(2, out.ndim))
-        return out + b.reshape(-1, *[1] * (out.ndim - 2))
+    def forward(ctx: Any, x: Any, w: Any, b: Any, *, eps: Any, stats: Any = None,
+                running: Any = None) -> Any:
+        ctx.save_for_backward(x, w)
+        ctx.eps, ctx.training = eps, stats is None
+        x3 = _channels(x)  # (N, C, S)
+        m = x3.shape[0] * x3.shape[2]
+        wf = None if w is None else w.reshape(-1)
+        bf = None if b is None else b.reshape(-1)
+        k = kernels_for(*[a for a in (x3, wf, bf) if a is not None]) if x3.size else None
+        xc = None  # x - mean, when the NumPy path made it
+        if stats is None and m == 0:  # an empty batch: nothing to normalize or track
+            mean, var = np.zeros(x3.shape[1], x.dtype), np.ones(x3.shape[1], x.dtype)
+        elif stats is None:
+            if k is not None:
+                mean, var = np.empty(x3.shape[1], x.dtype), np.empty(x3.shape[1], x.dtype)
+                k.batch_norm_stats(x3, mean, var)
+            else:
+                mean = _channel_sum(x3) / m
+                xc = x3 - mean[:, None]
+                var = _channel_sum(xc, xc) / m
+            if running is not None:
+                running_mean, running_var, momentum = running
+                _update_running(running_mean, running_var, momentum, mean, var * (m / (m - 1)))
+        else:
+            # copies: backward reads the statistics this forward used
+            mean, var = (np.array(s, x.dtype).reshape(-1) for s in stats)
+        rstd = 1 / np.sqrt(var + eps)
+        scale = rstd if wf is None else rstd * wf
+        ctx.mean, ctx.rstd = mean, rstd
+        if k is not None:
+            out = np.empty_like(x3)
+            k.batch_norm(x3, mean, scale, np.zeros_like(scale) if bf is None else bf, out)
+            return out.reshape(x.shape)
+        out = x3 - mean[:, None] if xc is None else xc
+        out *= scale[:, None]
+        if bf is not None:
+            out += bf[:, None]
+        return out.reshape(x.shape)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
-        (x,) = ctx.saved_like(grad)
-        gb = anchor(grad.sum(ctx.dims), x) if ctx.needs_input_grad[1] else None
-        return grad, gb, None
+        x, w = ctx.saved_like(grad)
+        need_x, need_w, need_b = ctx.needs_input_grad
+        x3, g3 = _channels(x), _channels(grad)
+        m = x3.shape[0] * x3.shape[2]
+        wf = None if w is None else w.reshape(-1)
+        if isinstance(grad, np.ndarray):
+            return BatchNorm._backward_arrays(ctx, x3, g3, wf, m, x.shape)
+        shape = (1, -1, 1)
+        if ctx.training:  # create_graph: the statistics as differentiable functions of x
+            mean = x3.mean((0, 2))
+            xc = x3 - mean.reshape(shape)
+            rstd = ((xc * xc).mean((0, 2)) + ctx.eps) ** -0.5
+        else:  # the running statistics, constants
+            mean, rstd = ctx.mean, ctx.rstd
+        rstd3 = rstd.reshape(shape)
+        xhat = (x3 - mean.reshape(shape)) * rstd3
+        gh = g3 if wf is None else g3 * wf.reshape(shape)
+        gx = None
+        if need_x:
+            if ctx.training:
+                gx = gh - gh.mean((0, 2)).reshape(shape) - xhat * (gh * xhat).mean(
+                    (0, 2)).reshape(shape)
+            else:
+                gx = gh
+            gx = (gx * rstd3).reshape(x.shape)
+        gw = (g3 * xhat).sum((0, 2)).reshape(w.shape) if need_w else None
+        gb = anchor(g3.sum((0, 2)), x, w) if need_b else None  # constant in x and w
+        return gx, gw, gb
+
+    @staticmethod
+    def _backward_arrays(ctx: Any, x3: np.ndarray, g3: np.ndarray, wf: np.ndarray | None,
+                         m: int, shape: tuple[int, ...]) -> Any:
+        """backward on arrays: with numba one pass for the per-channel sums and one for dx;
+        in NumPy, the sums by einsum and dx = k g + a (x - mean) + c with k, a, c per
+        channel."""
+        need_x, need_w, need_b = ctx.needs_input_grad
+        mean, rstd = ctx.mean, ctx.rstd
+        training = ctx.training and m > 0  # (an empty batch's dx is empty)
+        k = rstd if wf is None else rstd * wf  # dy/dx through xhat's numerator: w rstd
+        sums = need_w or need_b or need_x and training
+        kern = kernels_for(x3, g3, k) if x3.size else None
+        if kern is not None:
+            acc_g, acc_gxc = np.zeros(x3.shape[1]), np.zeros(x3.shape[1])  # float64
+            gx = np.empty_like(x3) if need_x else None
+            kern.batch_norm_backward(g3, x3, mean, rstd, k, training, sums, gx, acc_g, acc_gxc)
+            dtype = x3.dtype
+            return (None if gx is None else gx.reshape(shape),
+                    (acc_gxc * rstd).astype(dtype) if need_w else None,
+                    acc_g.astype(dtype) if need_b else None)
+        sum_g = xc = sum_gxc = None
+        if sums:
+            sum_g = _channel_sum(g3)
+            xc = x3 - mean[:, None]
+            sum_gxc = _channel_sum(g3, xc)  # sum(g xhat) / rstd
+        gx = None
+        if need_x:
+            if training:
+                assert xc is not None and sum_g is not None and sum_gxc is not None
+                # dx = k g - k sum(g) / M - xc k rstd^2 sum(g xc) / M, written into xc
+                gx = np.multiply(xc, (-k * rstd * rstd * sum_gxc / m)[:, None], out=xc)
+                gx += (-k * sum_g / m)[:, None]
+                gx += g3 * k[:, None]
+            else:
+                gx = g3 * k[:, None]
+            gx = gx.reshape(shape)
+        gw = None if not need_w or sum_gxc is None else sum_gxc * rstd
+        return gx, gw, sum_g if need_b else None
+
+
+def _update_running(running_mean: np.ndarray | None, running_var: np.ndarray | None,
+                    momentum: float, mean: np.ndarray, var: np.ndarray) -> None:
+    """running = (1 - momentum) running + momentum stat, in place (torch's update)."""
+    for stat, value in ((running_mean, mean), (running_var, var)):
+        if stat is not None:
+            stat *= 1 - momentum
+            stat += momentum * value

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ndgrad.autograd.grad_mode import no_grad
+from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.nn.functional.pooling import avg_pool2d, avg_pool3d
 from ndgrad.nn.functional.vision import pad
-from ndgrad.ops.normalization import ChannelBias, LayerNorm, RMSNorm
+from ndgrad.ops.normalization import BatchNorm, LayerNorm, RMSNorm
 from ndgrad.tensor import Tensor
 
 
@@ -20,16 +20,11 @@ def _channel_shape(x: Tensor) -> list[int]:
     return [1, -1] + [1] * (x.ndim - 2)
 
 
-def _add_bias(out: Tensor, bias: Tensor | None, input: Tensor) -> Tensor:
-    """out + bias per channel, the bias's gradient tied to the input (ChannelBias): torch's
-    fused norms give one that is part of the graph under create_graph."""
-    return out if bias is None else ChannelBias.apply(out, bias, input)
-
-
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """Normalize each channel (dim 1) by batch statistics (training) or running ones.
+    """Normalize each channel (dim 1) by batch statistics (training) or running ones (a fused
+    primitive, ndgrad.ops.normalization.BatchNorm).
 
     In training, running_mean/running_var are updated in place:
     running = (1 - momentum) * running + momentum * batch stat (the variance unbiased)."""
@@ -37,32 +32,30 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
         if input.numel() == 0:  # PyTorch returns an empty input as it is
             return input.clone()
         raise ValueError(f"expected 2D or more input (got {input.ndim}D input)")
-    dims = (0,) + tuple(range(2, input.ndim))
-    shape = _channel_shape(input)
-    if training:
-        n = input.numel() // input.shape[1]
-        if n <= 1:
-            raise ValueError(f"Expected more than 1 value per channel when training, got input "
-                             f"size {input.shape}")
-        mean = input.mean(dims, keepdim=True)
-        centered = input - mean
-        var = (centered * centered).mean(dims, keepdim=True)
-        if running_mean is not None or running_var is not None:
-            with no_grad():
-                if running_mean is not None:
-                    running_mean.mul_(1 - momentum).add_(mean.detach().reshape(-1) * momentum)
-                if running_var is not None:
-                    unbiased = var.detach().reshape(-1) * (n / (n - 1))
-                    running_var.mul_(1 - momentum).add_(unbiased * momentum)
-    else:
+    for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
+        if stat is not None and stat.requires_grad and grad_state.enabled:
+            raise RuntimeError(f"The function 'native_batch_norm' is not differentiable with "
+                               f"respect to argument '{name}'. This input cannot have "
+                               f"requires_grad True.")
+    if training and eps <= 0.0:
+        raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    if eps < 0.0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    if not training:
         if running_mean is None or running_var is None:
             raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
-        centered = input - running_mean.reshape(shape)
-        var = running_var.reshape(shape)
-    scale = (var + eps).rsqrt()
-    if weight is not None:
-        scale = scale * weight.reshape(shape)
-    return _add_bias(centered * scale, bias, input)
+        return BatchNorm.apply(input, weight, bias, eps=float(eps),
+                               stats=(running_mean._data, running_var._data))
+    if input.shape[0] * math.prod(input.shape[2:]) == 1:  # (an empty batch passes, as in torch)
+        raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                         f"size {input.shape}")
+    stats = [s for s in (running_mean, running_var) if s is not None]
+    running = (*[None if s is None else s._data for s in (running_mean, running_var)],
+               float(momentum))
+    out = BatchNorm.apply(input, weight, bias, eps=float(eps), running=running)
+    for s in stats:  # updated in place by forward
+        s._bump_version()
+    return out
 
 
 def _normalized_dims(input: Tensor, normalized_shape: Sequence[int] | int) -> int:
@@ -120,22 +113,26 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
                   running_var: Tensor | None = None, weight: Tensor | None = None,
                   bias: Tensor | None = None, use_input_stats: bool = True,
                   momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """Normalize each (sample, channel) over its spatial positions."""
+    """Normalize each (sample, channel) over its spatial positions: batch_norm of the input
+    seen as (1, N * C, *spatial), as torch computes it, the running stats (if any) updated
+    with the mean over the batch of each sample's statistics."""
     if not use_input_stats:
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    if math.prod(input.shape[2:]) == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"{input.shape}")
     n, c = input.shape[:2]
-    out = _add_bias(group_norm(input, c, weight, None, eps), bias, input)
-    if running_mean is not None or running_var is not None:
-        dims = tuple(range(2, input.ndim))
-        with no_grad():
-            mean = input.detach().mean(dims).mean(0)
-            m = input.numel() // (n * c)
-            var = input.detach().var(dims, correction=1 if m > 1 else 0).mean(0)
-            if running_mean is not None:
-                running_mean.mul_(1 - momentum).add_(mean * momentum)
-            if running_var is not None:
-                running_var.mul_(1 - momentum).add_(var * momentum)
-    return out
+    stats = (running_mean, running_var)
+    mean_, var_ = (None if s is None else Tensor._make(np.tile(s._data, n)) for s in stats)
+    out = batch_norm(input.reshape(1, n * c, *input.shape[2:]), mean_, var_,
+                     None if weight is None else weight.repeat(n),
+                     None if bias is None else bias.repeat(n), True, momentum, eps)
+    for s, p in zip(stats, (mean_, var_)):
+        if s is not None and p is not None:
+            with np.errstate(invalid="ignore"):  # no samples: nan, as torch's
+                s._data[...] = p._data.reshape(n, c).sum(0) / n
+            s._bump_version()
+    return out.reshape(input.shape)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
