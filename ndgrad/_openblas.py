@@ -1,4 +1,4 @@
-"""NumPy's OpenBLAS threads go to sleep when their work is done, instead of spinning.
+"""NumPy's OpenBLAS threads go to sleep soon after their work, instead of spinning for 0.1 s.
 
 After each call, OpenBLAS's worker threads busy-wait for the next one for 2^28 CPU cycles
 (about 0.1 s) before they sleep: in the 5 ms after a (768, 128) @ (128, 512) matmul, the
@@ -6,13 +6,15 @@ process burnt 6.6 ms of CPU doing nothing. That time is taken from whatever else
 cores: DataLoader worker processes, another MPI rank, the user's own threads. torch does not
 see this: its BLAS and its other kernels share one OpenMP pool.
 
-At import, ndgrad sets OpenBLAS's spin to its minimum (OPENBLAS_THREAD_TIMEOUT=4, 2^4 cycles)
-and restarts its thread pool, which reads the setting when it starts. A matmul then wakes the
-sleeping threads in microseconds: the matmul above took 0.555 ms after, 0.581 ms before, and
-a GPT training step of bench/gpt.py took as long as before (1.14-1.16x torch's, against
-1.15-1.17x) with 69 instead of 100 ms of CPU time. A user's own OPENBLAS_THREAD_TIMEOUT is left
-as it is; nothing happens where NumPy uses another BLAS (MKL, Accelerate) or an OpenBLAS
-without these entry points.
+At import, ndgrad shortens OpenBLAS's spin to 2^20 cycles (OPENBLAS_THREAD_TIMEOUT=20, about
+0.4 ms at 2.6 GHz) and restarts its thread pool, which reads the setting when it starts: the
+matmuls of one training step follow each other within that time and find the threads awake,
+and between steps and phases the threads sleep. In the 5 ms after a matmul the process now burns
+1.4 ms of CPU; a GPT training step of bench/gpt.py takes as long as before with 72 instead of
+88-100 ms of CPU time. Shorter is worse: at the minimum, 2^4 cycles, every small matmul had to
+wake the threads, and the NumPy MLP of bench/mnist.py took 0.86 s an epoch instead of 0.45 s.
+A user's own OPENBLAS_THREAD_TIMEOUT is left as it is; nothing happens where NumPy uses another
+BLAS (MKL, Accelerate) or an OpenBLAS without these entry points.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import ctypes
 import os
 from typing import Any
 
-SHORT_SPIN = "4"
+SHORT_SPIN = "20"
 
 
 def _find() -> Any:
@@ -45,7 +47,7 @@ def _find() -> Any:
 
 
 def idle_when_done() -> bool:
-    """Make OpenBLAS's threads sleep right after their work (see above); True if done."""
+    """Make OpenBLAS's threads sleep soon after their work (see above); True if done."""
     if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
         return False
     lib = _find()

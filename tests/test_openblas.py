@@ -1,4 +1,4 @@
-"""ndgrad._openblas: NumPy's OpenBLAS threads sleep after their work instead of spinning for
+"""ndgrad._openblas: NumPy's OpenBLAS threads sleep 0.4 ms after their work instead of spinning for
 0.1 s and taking the cores from everything else."""
 
 from __future__ import annotations
