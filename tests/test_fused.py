@@ -269,6 +269,28 @@ def test_linear_on_3d_and_strided_inputs():
 
 
 # -- Adam ---------------------------------------------------------------------------------------
+def _step_both(name, kw, dtype, shapes, lr, steps):
+    """ndgrad's and torch's optimizer ``name`` over the same parameters and random gradients:
+    (ndgrad optimizer, torch optimizer, pairs of parameters) after ``steps`` steps."""
+    rng = np.random.default_rng(0)
+    init = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    np_params = [ndgrad.tensor(a.copy(), requires_grad=True) for a in init]
+    t_params = [torch.tensor(a.copy(), requires_grad=True) for a in init]
+    nopt = getattr(ndgrad.optim, name)(np_params, lr=lr, **kw)
+    topt = getattr(torch.optim, name)(t_params, lr=lr, **kw)
+    for _ in range(steps):
+        grads = [rng.standard_normal(a.shape).astype(dtype) for a in init]
+        for p, q, g in zip(np_params, t_params, grads):
+            p.grad, q.grad = ndgrad.tensor(g), torch.tensor(g)
+        nopt.step()
+        topt.step()
+    return nopt, topt, list(zip(np_params, t_params))
+
+
+def _tol(dtype):
+    return dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cls, kw", [
     ("AdamW", {"weight_decay": 0.1, "betas": (0.9, 0.99)}),
@@ -276,26 +298,13 @@ def test_linear_on_3d_and_strided_inputs():
     ("Adam", {"maximize": True, "betas": (0.3, 0.9)}),
 ])
 def test_adam_update_matches_torch(path, dtype, cls, kw):
-    rng = np.random.default_rng(0)
-    init = [rng.standard_normal(s).astype(dtype) for s in ((4, 3), (3,))]
-    np_params = [ndgrad.tensor(a.copy(), requires_grad=True) for a in init]
-    t_params = [torch.tensor(a.copy(), requires_grad=True) for a in init]
-    nopt = getattr(ndgrad.optim, cls)(np_params, lr=0.01, **kw)
-    topt = getattr(torch.optim, cls)(t_params, lr=0.01, **kw)
-    for _ in range(20):
-        grads = [rng.standard_normal(a.shape).astype(dtype) for a in init]
-        for p, q, g in zip(np_params, t_params, grads):
-            p.grad, q.grad = ndgrad.tensor(g), torch.tensor(g)
-        nopt.step()
-        topt.step()
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
-    for p, q in zip(np_params, t_params):
-        assert_close(p, q, dtype, "parameter", **tol)
+    nopt, topt, pairs = _step_both(cls, kw, dtype, ((4, 3), (3,)), 0.01, 20)
+    for p, q in pairs:
+        assert_close(p, q, dtype, "parameter", **_tol(dtype))
         for key in ("exp_avg", "exp_avg_sq"):
-            assert_close(nopt.state[p][key], topt.state[q][key], dtype, key, **tol)
+            assert_close(nopt.state[p][key], topt.state[q][key], dtype, key, **_tol(dtype))
 
 
-# -- SGD ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("kw", [
     {},
@@ -305,24 +314,12 @@ def test_adam_update_matches_torch(path, dtype, cls, kw):
     {"weight_decay": 0.1, "maximize": True},
 ])
 def test_sgd_update_matches_torch(path, dtype, kw):
-    rng = np.random.default_rng(0)
-    init = [rng.standard_normal(s).astype(dtype) for s in ((4, 3), (3,), ())]
-    np_params = [ndgrad.tensor(a.copy(), requires_grad=True) for a in init]
-    t_params = [torch.tensor(a.copy(), requires_grad=True) for a in init]
-    nopt = ndgrad.optim.SGD(np_params, lr=0.05, **kw)
-    topt = torch.optim.SGD(t_params, lr=0.05, **kw)
-    for _ in range(10):
-        grads = [rng.standard_normal(a.shape).astype(dtype) for a in init]
-        for p, q, g in zip(np_params, t_params, grads):
-            p.grad, q.grad = ndgrad.tensor(g), torch.tensor(g)
-        nopt.step()
-        topt.step()
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
-    for p, q in zip(np_params, t_params):
-        assert_close(p, q, dtype, "parameter", **tol)
+    nopt, topt, pairs = _step_both("SGD", kw, dtype, ((4, 3), (3,), ()), 0.05, 10)
+    for p, q in pairs:
+        assert_close(p, q, dtype, "parameter", **_tol(dtype))
         if kw.get("momentum"):
             assert_close(nopt.state[p]["momentum_buffer"], topt.state[q]["momentum_buffer"],
-                         dtype, "momentum_buffer", **tol)
+                         dtype, "momentum_buffer", **_tol(dtype))
 
 
 # -- memory -------------------------------------------------------------------------------------
