@@ -268,7 +268,7 @@ def test_linear_on_3d_and_strided_inputs():
     check_op([(4,), (5, 4)], lambda lib, x, w: F(lib).linear(x, w))
 
 
-# -- Adam ---------------------------------------------------------------------------------------
+# -- optimizers (Adam, SGD) ------------------------------------------------------------------------
 def _step_both(name, kw, dtype, shapes, lr, steps):
     """ndgrad's and torch's optimizer ``name`` over the same parameters and random gradients:
     (ndgrad optimizer, torch optimizer, pairs of parameters) after ``steps`` steps."""
