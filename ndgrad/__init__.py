@@ -145,6 +145,7 @@ from ndgrad.tensor import (
     device,
     einsum,
     is_floating_point,
+    is_nonzero,
     is_tensor,
     log_softmax,
     multinomial,

@@ -645,3 +645,15 @@ def test_inplace_on_any_view_of_a_graph_tensor_rewrites_its_history():
     t, n = both(run)
     for a, b in zip(n, t):
         assert_close(a, b, np.float32)
+
+
+@pytest.mark.parametrize("data", [[0.0], 2, [True], [[-1]], [], [1, 2]])
+def test_bool_and_is_nonzero_as_torch(data):
+    def outcome(lib, f):
+        try:
+            return f(lib.tensor(data))
+        except RuntimeError as e:
+            return str(e)
+    for f in (bool, lambda t: t.is_nonzero()):
+        assert outcome(ndgrad, f) == outcome(torch, f)
+    assert outcome(ndgrad, ndgrad.is_nonzero) == outcome(torch, torch.is_nonzero)

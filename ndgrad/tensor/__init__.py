@@ -15,6 +15,7 @@ from ndgrad.tensor.functions import (
     concatenate,
     einsum,
     is_floating_point,
+    is_nonzero,
     is_tensor,
     log_softmax,
     multinomial,
@@ -25,5 +26,6 @@ from ndgrad.tensor.functions import (
 
 __all__ = ["Size", "Tensor", "as_array", "complex", "polar", "view_as_complex", "view_as_real",
            "broadcast_shapes", "broadcast_tensors", "cat", "concat",
-           "concatenate", "device", "einsum", "is_floating_point", "is_tensor", "log_softmax",
-           "multinomial", "softmax", "stack", "tensor", "to_args_dtype", "values_indices", "where"]
+           "concatenate", "device", "einsum", "is_floating_point", "is_nonzero", "is_tensor",
+           "log_softmax", "multinomial", "softmax", "stack", "tensor", "to_args_dtype",
+           "values_indices", "where"]

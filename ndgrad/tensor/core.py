@@ -240,9 +240,13 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
 
     def __bool__(self) -> _bool:
         if self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is "
-                               f"ambiguous")
+            many = "no values" if self._data.size == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {many} is ambiguous")
         return builtins.bool(self._data.item())
+
+    def is_nonzero(self) -> _bool:
+        """Whether a one-element tensor is not zero (``bool(t)``, which raises otherwise)."""
+        return self.__bool__()
 
     def __float__(self) -> _float:
         return builtins.float(self.item())

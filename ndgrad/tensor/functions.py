@@ -204,6 +204,10 @@ def is_floating_point(t: Tensor) -> bool:
     return t.is_floating_point()
 
 
+def is_nonzero(input: Tensor) -> bool:
+    return input.is_nonzero()
+
+
 def broadcast_shapes(*shapes: Any) -> Size:
     """The shape that tensors of ``shapes`` broadcast to (torch's message if they don't)."""
     try:
