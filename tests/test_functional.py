@@ -581,3 +581,24 @@ def test_cosine_embedding_loss():
     y = np.array([1.0, -1.0, 1.0, -1.0])
     check_op([(4, 5), (4, 5), y], lambda lib, a, b, t: F(lib).cosine_embedding_loss(
         a, b, t, margin=0.1), requires_grad=[True, True, False])
+
+
+@pytest.mark.parametrize("x_dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("p_dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("which", ["weight", "weight+bias", "running"])
+def test_batch_norm_mixed_dtypes_as_torch(x_dtype, p_dtype, which):
+    """A parameter or running stat of another dtype than the input: torch's CPU rule (float32
+    ones with a 16-bit input are allowed) and its messages."""
+    def outcome(lib):
+        x = lib.ones(4, 3, 5, dtype=getattr(lib, x_dtype)) * lib.arange(5.0).to(
+            getattr(lib, x_dtype))
+        p = lib.ones(3, dtype=getattr(lib, p_dtype))
+        stats = (p.clone() * 0, p.clone()) if which == "running" else (None, None)
+        bias = lib.zeros(3, dtype=x.dtype) if which == "weight+bias" else None
+        try:
+            y = lib.nn.functional.batch_norm(x, *stats, weight=None if which == "running" else p,
+                                             bias=bias, training=True)
+            return str(y.dtype).split(".")[-1]
+        except RuntimeError as e:
+            return str(e)
+    assert outcome(ndgrad) == outcome(torch)

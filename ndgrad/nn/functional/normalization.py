@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ndgrad._dtype import float32
 from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.nn.functional.pooling import avg_pool2d, avg_pool3d
 from ndgrad.nn.functional.vision import pad
@@ -37,6 +38,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             raise RuntimeError(f"The function 'native_batch_norm' is not differentiable with "
                                f"respect to argument '{name}'. This input cannot have "
                                f"requires_grad True.")
+    _check_mixed_dtypes(input, (weight, bias, running_mean, running_var))
     if training and eps <= 0.0:
         raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
     if eps < 0.0:
@@ -56,6 +58,18 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     for s in stats:  # updated in place by forward
         s._bump_version()
     return out
+
+
+def _check_mixed_dtypes(input: Tensor, params: Sequence[Tensor | None]) -> None:
+    """torch's rule for batch_norm's parameters and running stats on the CPU: all of the input's
+    dtype, or all float32 with a 16-bit float input (torch's mixed mode); its two messages."""
+    dtypes = {p.dtype for p in params if p is not None}
+    if not dtypes or dtypes == {input.dtype}:
+        return
+    if dtypes != {float32}:
+        raise RuntimeError("mixed dtype (CPU): expect parameter to have scalar type of Float")
+    if not (input.dtype.is_floating_point and input.dtype.itemsize == 2):
+        raise RuntimeError("mixed dtype (CPU): all inputs must share same datatype.")
 
 
 def _normalized_dims(input: Tensor, normalized_shape: Sequence[int] | int) -> int:
