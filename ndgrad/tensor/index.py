@@ -142,6 +142,23 @@ def _refuse_expanded_setitem(x: np.ndarray, steps: list[tuple], v: Any) -> None:
     raise RuntimeError(OVERLAP)
 
 
+def _setitem_shape_error(x: Any, steps: list[tuple], value: Any) -> RuntimeError:
+    """torch's message for ``x[index] = value`` with a value that does not broadcast to what
+    the index selects: a basic index writes through a view, so it is expand()'s message."""
+    vshape = tuple(value.shape) if isinstance(value, TensorBase) else np.shape(value)
+    target = x._data
+    for step in steps:
+        target = target[step]
+    if len(steps) == 1 and not has_advanced(steps[0]):
+        try:  # (leading size-1 dims of the value are dropped first, as setitem does)
+            x._make(np.empty(_without_leading_ones(tuple(vshape)), x._data.dtype)).expand(
+                target.shape)
+        except RuntimeError as e:
+            return e
+    return RuntimeError(f"shape mismatch: value tensor of shape {list(vshape)} cannot be "
+                        f"broadcast to indexing result of shape {list(target.shape)}")
+
+
 def _refuse_setitem_overlap(x: np.ndarray, steps: list[tuple], v: Any) -> None:
     """torch's memory-overlap checks for ``x[index] = v`` (plan_index's steps; ``v`` before
     its leading size-1 dims are dropped). A basic index copies v into the view it selects
@@ -583,6 +600,5 @@ class IndexMixin(TensorBase):
                 self._bump_version()
         except IndexError as e:
             raise _index_error(e) from None
-        except ValueError as e:  # NumPy's broadcasting error for a value of the wrong shape
-            raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(value))} "
-                               f"cannot be broadcast to indexing result: {e}") from None
+        except ValueError:  # NumPy's broadcasting error for a value of the wrong shape
+            raise _setitem_shape_error(self, steps, value) from None
