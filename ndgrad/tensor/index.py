@@ -131,11 +131,17 @@ def _without_leading_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
     return shape[k:]
 
 
+def _basic(steps: list[tuple]) -> bool:
+    """Whether plan_index's steps are one basic index: setitem then writes, as torch's does,
+    through the view it selects (an advanced one goes through index_put)."""
+    return len(steps) == 1 and not has_advanced(steps[0])
+
+
 def _refuse_expanded_setitem(x: np.ndarray, steps: list[tuple], v: Any) -> None:
     """torch's check for ``x[index] = v`` into an x whose elements share memory (expand): a
     basic index is written, as torch does, through the view it selects, which must not share
     memory itself, unless v is its very data (``x[...] = x`` changes nothing)."""
-    if len(steps) == 1 and not has_advanced(steps[0]):
+    if _basic(steps):
         dst = x[steps[0]]
         if not overlaps(dst) or isinstance(v, TensorBase) and same_data(dst, v._data):
             return
@@ -149,7 +155,7 @@ def _setitem_shape_error(x: Any, steps: list[tuple], value: Any) -> RuntimeError
     target = x._data
     for step in steps:
         target = target[step]
-    if len(steps) == 1 and not has_advanced(steps[0]):
+    if _basic(steps):
         try:  # (leading size-1 dims of the value are dropped first, as setitem does)
             x._make(np.empty(_without_leading_ones(tuple(vshape)), x._data.dtype)).expand(
                 target.shape)
