@@ -229,6 +229,34 @@ def test_sdpa_shapes_and_gqa(path):
                                                ndgrad.randn(2, 4))
 
 
+@pytest.mark.parametrize("causal", [True, False], ids=["causal", "full"])
+@pytest.mark.parametrize("qkv", [
+    [(2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 7)], [(2, 3, 6, 4), (2, 3, 5, 4), (2, 3, 5, 4)],
+    [(3, 40, 8), (3, 37, 8), (3, 37, 8)], [(5, 4), (6, 4), (6, 7)], [(1, 1, 1, 1)] * 3])
+def test_sdpa_first_order_gradients(path, causal, qkv):
+    """Gradients without create_graph, which take backward's array path (check_op's default
+    create_graph takes the differentiable one): fewer or more queries than keys, 2-d to 4-d."""
+    check_op(qkv, _sdpa(is_causal=causal), gradgrad=False)
+
+
+def test_sdpa_heads_split_from_one_projection(path):
+    """q, k, v as GPT makes them: views of one (B, T, 3C) array, heads transposed out of it."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 9, 3 * 16)).astype(np.float32)
+    g = rng.standard_normal((2, 4, 9, 4)).astype(np.float32)
+
+    def run(lib):
+        t = lib.tensor(x, requires_grad=True)
+        q, k, v = (a.view(2, 9, 4, 4).transpose(1, 2) for a in t.split(16, dim=2))
+        out = F(lib).scaled_dot_product_attention(q, k, v, is_causal=True)
+        out.backward(lib.tensor(g))
+        return out, t.grad
+
+    (no, ng), (to, tg) = run(ndgrad), run(torch)
+    assert_close(no, to, np.float32)
+    assert_close(ng, tg, np.float32)
+
+
 def test_sdpa_dropout_is_softmax_times_dropout_mask(path):
     rng = np.random.default_rng(0)
     q, k, v = (rng.standard_normal((2, 3, 5, 4)).astype(np.float64) for _ in range(3))
