@@ -9,8 +9,8 @@ Nesterov momentum 0.9), global batch 128: each of N ranks trains on 128 / N imag
 (DistributedSampler), with DistributedDataParallel when N > 1. Rank 0 prints the epoch's wall
 time and images per second (median of --epochs epochs after one warm-up epoch of --warmup
 steps), the step time, and two communication times per step:
-* "exposed": time spent in DDP's final wait for the buckets' all-reduces (and the averaging)
-  at the end of backward, i.e. what the step waits for communication;
+* "exposed": time the step spends in DDP's all-reduces of the buckets at the end of backward
+  (blocking calls; this includes waiting for the slower rank) and in handing out the averages;
 * "alone": a blocking all-reduce of the same buckets, timed by itself after the epoch.
 Compare the images/s of the two runs for the throughput ratio. Both ranks share this
 machine's cores with whatever else runs on it: repeat the pair of runs to see the spread.
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from typing import Any
 
 import numpy as np
 
@@ -68,15 +69,17 @@ def main() -> None:
                         drop_last=True)
 
     exposed = [0.0]
-    finalize = _Reducer._finalize
 
-    def timed_finalize(self: _Reducer, current: int | None) -> ndgrad.Tensor | None:
-        t0 = time.perf_counter()
-        try:
-            return finalize(self, current)
-        finally:
-            exposed[0] += time.perf_counter() - t0
-    _Reducer._finalize = timed_finalize  # type: ignore[method-assign]
+    def timed(method: Any) -> Any:
+        def run(*args: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return method(*args)
+            finally:
+                exposed[0] += time.perf_counter() - t0
+        return run
+    _Reducer._reduce = timed(_Reducer._reduce)  # type: ignore[method-assign]
+    _Reducer._finalize = timed(_Reducer._finalize)  # type: ignore[method-assign]
 
     def step(xb: ndgrad.Tensor, yb: ndgrad.Tensor) -> None:
         loss = nn.functional.cross_entropy(model(xb), yb)

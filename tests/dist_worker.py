@@ -345,6 +345,33 @@ def ddp_no_sync() -> None:
         np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), rtol=1e-12, atol=1e-15)
 
 
+@scenario
+def ddp_grads_are_independent() -> None:
+    """A .grad DDP made is not written by a later backward (each backward has new buckets);
+    a .grad that existed gets the average written into it, the same tensor."""
+    ds = dataset(8)
+    ref, model = mlp(), mlp()
+    ddp = DDP(model)
+    x, y = ds.tensors
+    mine = slice(2 * rank(), 2 * rank() + 2)
+    nn.functional.cross_entropy(ddp(x[mine]), y[mine]).backward()
+    first = [p.grad for p in model.parameters()]
+    kept = [g.numpy().copy() for g in first]
+    nn.functional.cross_entropy(ref(x[:4]), y[:4]).backward()
+    for g, r in zip(first, ref.parameters()):
+        np.testing.assert_allclose(g.numpy(), r.grad.numpy(), rtol=1e-12, atol=1e-15)
+    model.zero_grad(set_to_none=True)
+    nn.functional.cross_entropy(ddp(x[4:][mine]), y[4:][mine]).backward()
+    for g, k in zip(first, kept):
+        assert np.array_equal(g.numpy(), k), "a later backward changed an earlier .grad"
+    head = model[-1].weight.grad
+    second = [p.grad.numpy().copy() for p in model.parameters()]
+    nn.functional.cross_entropy(ddp(x[4:][mine]), y[4:][mine]).backward()  # accumulates
+    assert model[-1].weight.grad is head, "an accumulated .grad must stay the same tensor"
+    for p, g in zip(model.parameters(), second):  # the same batch again: twice the average
+        np.testing.assert_allclose(p.grad.numpy(), 2 * g, rtol=1e-12, atol=1e-15)
+
+
 class TwoHeads(nn.Module):
     def __init__(self) -> None:
         super().__init__()

@@ -97,6 +97,7 @@ def results() -> dict[str, dict[int, str]]:
     "mismatches",             # shapes, dtypes, roots or calls that differ: clear errors
     "ddp_matches_one_process",  # float64: 2 ranks == 1 process on the global batch
     "ddp_no_sync",            # gradient accumulation, averaged on the synced backward
+    "ddp_grads_are_independent",  # a later backward leaves an earlier .grad as it was
     "ddp_find_unused",        # a head used on one rank only, one used nowhere
     "ddp_buffers_and_state",  # rank 0's buffers, module.-prefixed state_dict, bad setups
 ])
