@@ -239,6 +239,19 @@ def test_sdpa_first_order_gradients(path, causal, qkv):
     check_op(qkv, _sdpa(is_causal=causal), gradgrad=False)
 
 
+def test_sdpa_first_order_gradients_with_masks(path):
+    """The array path with a mask the kernels do not make themselves (bool, float with its own
+    gradient), and a scale of 0."""
+    qkv = [(2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 7)]
+    keep = np.random.default_rng(0).random((2, 1, 5, 6)) > 0.4
+    keep[0, 0, 1] = False
+    check_op(qkv, lambda lib, q, k, v: F(lib).scaled_dot_product_attention(
+        q, k, v, attn_mask=lib.tensor(keep)), gradgrad=False)
+    check_op(qkv + [(5, 6)], lambda lib, q, k, v, m: F(lib).scaled_dot_product_attention(
+        q, k, v, attn_mask=m), gradgrad=False)
+    check_op(qkv, _sdpa(is_causal=True, scale=0.0), gradgrad=False)
+
+
 def test_sdpa_heads_split_from_one_projection(path):
     """q, k, v as GPT makes them: views of one (B, T, 3C) array, heads transposed out of it."""
     rng = np.random.default_rng(3)

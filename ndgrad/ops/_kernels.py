@@ -363,84 +363,130 @@ def batch_norm_backward(g: Any, x: Any, mean: Any, rstd: Any, k: Any, training: 
 
 
 # -- softmax for attention ----------------------------------------------------------------------
+# The scores come as q k^T, unscaled; the kernels scale them and, for is_causal, apply the mask
+# themselves (query i of a row block of L sees keys j <= i): two passes over the (..., L, S)
+# scores fewer, and no exp of the masked half. causal = L for that, 0 for none.
+@njit(inline="always", **_FLAGS)
+def _allowed(r: int, causal: int, ns: int) -> int:
+    """How many keys row r of the scores may see."""
+    return min(r % causal + 1, ns) if causal else ns
+
+
+@njit(inline="always", **_FLAGS)
+def _row_max(s: Any, r: int, n: int) -> Any:
+    """max of s[r, :n] (n >= 1), in eight running maxima: one running max is a chain of
+    dependent steps that LLVM does not vectorize."""
+    m = s[r, 0]
+    j = 1
+    if n >= 16:
+        m0, m1, m2, m3 = s[r, 0], s[r, 1], s[r, 2], s[r, 3]
+        m4, m5, m6, m7 = s[r, 4], s[r, 5], s[r, 6], s[r, 7]
+        j = n - n % 8
+        for c in range(8, j, 8):
+            m0, m1, m2, m3 = max(m0, s[r, c]), max(m1, s[r, c + 1]), max(m2, s[r, c + 2]), \
+                max(m3, s[r, c + 3])
+            m4, m5, m6, m7 = max(m4, s[r, c + 4]), max(m5, s[r, c + 5]), max(m6, s[r, c + 6]), \
+                max(m7, s[r, c + 7])
+        m = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
+    for c in range(j, n):
+        m = max(m, s[r, c])
+    return m
+
+
 @njit(**_RFLAGS)
-def _softmax_lse32(s: Any, lse: Any) -> None:
-    for i in range(s.shape[0]):
-        m = f32(-np.inf)
-        for j in range(s.shape[1]):
-            m = max(m, s[i, j])
+def _softmax_lse32(s: Any, lse: Any, scale: Any, causal: int) -> None:
+    for r in range(s.shape[0]):
+        n = _allowed(r, causal, s.shape[1])
+        for j in range(n):
+            s[r, j] *= scale
+        for j in range(n, s.shape[1]):
+            s[r, j] = 0
+        m = _row_max(s, r, n) if n else f32(-np.inf)
         if m == f32(-np.inf):  # every key masked out: zeros (torch's _safe_softmax)
-            s[i, :] = 0
-            lse[i] = np.inf
+            s[r, :] = 0
+            lse[r] = np.inf
             continue
+        for j in range(n):
+            s[r, j] = exp_neg32(s[r, j] - m)
         t = f32(0)
-        for j in range(s.shape[1]):
-            e = exp_neg32(s[i, j] - m)
-            s[i, j] = e
-            t += e
-        r = f32(1) / t
-        for j in range(s.shape[1]):
-            s[i, j] *= r
-        lse[i] = m + math.log(t)
+        for j in range(n):
+            t += s[r, j]
+        q = f32(1) / t
+        for j in range(n):
+            s[r, j] *= q
+        lse[r] = m + math.log(t)
 
 
 @njit(**_RFLAGS)
-def _softmax_lse64(s: Any, lse: Any) -> None:
-    for i in range(s.shape[0]):
-        m = -np.inf
-        for j in range(s.shape[1]):
-            m = max(m, s[i, j])
+def _softmax_lse64(s: Any, lse: Any, scale: Any, causal: int) -> None:
+    for r in range(s.shape[0]):
+        n = _allowed(r, causal, s.shape[1])
+        for j in range(n):
+            s[r, j] *= scale
+        for j in range(n, s.shape[1]):
+            s[r, j] = 0
+        m = _row_max(s, r, n) if n else -np.inf
         if m == -np.inf:
-            s[i, :] = 0
-            lse[i] = np.inf
+            s[r, :] = 0
+            lse[r] = np.inf
             continue
         t = 0.0
-        for j in range(s.shape[1]):
-            e = math.exp(s[i, j] - m)
-            s[i, j] = e
+        for j in range(n):
+            e = math.exp(s[r, j] - m)
+            s[r, j] = e
             t += e
-        for j in range(s.shape[1]):
-            s[i, j] /= t
-        lse[i] = m + math.log(t)
+        for j in range(n):
+            s[r, j] /= t
+        lse[r] = m + math.log(t)
 
 
 @njit(**_FLAGS)
-def _exp_shifted32(s: Any, lse: Any) -> None:
-    for i in range(s.shape[0]):
-        c = lse[i]
-        for j in range(s.shape[1]):
-            s[i, j] = exp_neg32(s[i, j] - c)
+def _exp_shifted32(s: Any, lse: Any, scale: Any, causal: int) -> None:
+    for r in range(s.shape[0]):
+        n = _allowed(r, causal, s.shape[1])
+        c = lse[r]
+        for j in range(n):
+            s[r, j] = exp_neg32(s[r, j] * scale - c)
+        for j in range(n, s.shape[1]):
+            s[r, j] = 0
 
 
 @njit(**_FLAGS)
-def _exp_shifted64(s: Any, lse: Any) -> None:
-    for i in range(s.shape[0]):
-        c = lse[i]
-        for j in range(s.shape[1]):
-            s[i, j] = math.exp(s[i, j] - c)
+def _exp_shifted64(s: Any, lse: Any, scale: Any, causal: int) -> None:
+    for r in range(s.shape[0]):
+        n = _allowed(r, causal, s.shape[1])
+        c = lse[r]
+        for j in range(n):
+            s[r, j] = math.exp(s[r, j] * scale - c)
+        for j in range(n, s.shape[1]):
+            s[r, j] = 0
 
 
-def exp_shifted(s: np.ndarray, lse: np.ndarray) -> None:
-    """s = exp(s - lse) for each row of s (R, S) in place, lse (R,): attention's backward
-    recomputing the softmax from the scores and the forward's log-sum-exp (s <= lse, and
-    +inf for a masked row gives zeros)."""
-    (_exp_shifted32 if s.dtype == np.float32 else _exp_shifted64)(s, lse)
+def exp_shifted(s: np.ndarray, lse: np.ndarray, scale: float = 1.0, causal: int = 0) -> None:
+    """s = exp(s scale - lse) for each row of s (R, S) in place, lse (R,): attention's backward
+    recomputing the softmax from the scores and the forward's log-sum-exp (s scale <= lse, and
+    +inf for a masked row gives zeros); with ``causal`` = L, 0 where a key is masked."""
+    (_exp_shifted32 if s.dtype == np.float32 else _exp_shifted64)(s, lse, s.dtype.type(scale),
+                                                                  causal)
 
 
 @njit(**_FLAGS)
-def softmax_backward_rows(p: Any, dp: Any, delta: Any) -> None:
-    """dp = p * (dp - delta) for each row of p, dp (R, S) in place; delta (R,) is each row's
-    sum of dp * p (softmax's backward: dS = P (dP - rowsum(dP P)))."""
+def softmax_backward_rows(p: Any, dp: Any, delta: Any, scale: Any) -> None:
+    """dp = p * (dp - delta) * scale for each row of p, dp (R, S) in place; delta (R,) is each
+    row's sum of dp * p (softmax's backward: dS = P (dP - rowsum(dP P))), and the scale is the
+    scores' (attention's dq and dk then need no multiplication of their own)."""
     for i in range(p.shape[0]):
         d = delta[i]
         for j in range(p.shape[1]):
-            dp[i, j] = p[i, j] * (dp[i, j] - d)
+            dp[i, j] = p[i, j] * (dp[i, j] - d) * scale
 
 
-def softmax_lse(s: np.ndarray, lse: np.ndarray) -> None:
-    """softmax of each row of s (R, S) in place, and each row's log-sum-exp into lse (R,);
-    a row of -inf becomes zeros with lse = +inf."""
-    (_softmax_lse32 if s.dtype == np.float32 else _softmax_lse64)(s, lse)
+def softmax_lse(s: np.ndarray, lse: np.ndarray, scale: float = 1.0, causal: int = 0) -> None:
+    """softmax of each row of s (R, S) times scale, in place, and each row's log-sum-exp into
+    lse (R,); with ``causal`` = L, row r sees keys j <= r % L, the others get 0. A row of -inf
+    becomes zeros with lse = +inf."""
+    (_softmax_lse32 if s.dtype == np.float32 else _softmax_lse64)(s, lse, s.dtype.type(scale),
+                                                                  causal)
 
 
 # -- Adam ---------------------------------------------------------------------------------------

@@ -15,6 +15,10 @@ rowsum(dP * P) = rowsum(grad * out) (``delta``), so it never forms P * dP:
     dq = dS k s,   dk = dS^T q s,   dbias = dS
 
 A query whose every key is masked out gets zeros and zero gradients (torch's _safe_softmax).
+
+With numba (``ndgrad[fast]``) and no mask but the causal one, the scores stay q k^T as BLAS makes
+them: the compiled softmax scales them and skips the masked half, backward's exp does the same,
+and dS comes out of its kernel with the scale in it, so dq and dk need no pass of their own.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad.ops._numba import kernels_for
+from ndgrad.ops._numba import kernels, kernels_for
 from ndgrad.ops.base import Primitive
 from ndgrad.ops.elementwise import Where
 from ndgrad.ops.nn import Softmax
@@ -75,45 +79,78 @@ def _softmax_lse(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return s, lse
 
 
+def _fold(q: Any, k: Any, bias: Any, drop: Any, causal: bool) -> Any:
+    """The kernels when they can take the scale and the (causal or no) mask themselves: the
+    scores are then q k^T as they are, and the kernels are told ``causal``; else None."""
+    if drop is not None or not (bias is None or causal) or type(q) is not np.ndarray \
+            or type(k) is not np.ndarray or q.dtype != k.dtype:
+        return None
+    kern = kernels()
+    return kern if kern is not None and q.dtype.name in ("float32", "float64") else None
+
+
 class ScaledDotProductAttention(Primitive):
-    """softmax(q k^T * scale + bias) v, with optional dropout on the attention weights."""
+    """softmax(q k^T * scale + bias) v, with optional dropout on the attention weights.
+    ``causal`` says that bias is the causal mask, which the compiled kernels apply themselves."""
 
     @staticmethod
     def forward(ctx: Any, q: Any, k: Any, v: Any, bias: Any, *, scale: Any,
-                drop: Any = None) -> Any:
-        s = _scores(q, k, bias, scale)
-        kern = kernels_for(s) if s.size else None
-        if kern is not None:
+                drop: Any = None, causal: bool = False) -> Any:
+        kern = _fold(q, k, bias, drop, causal)
+        lq = q.shape[-2]
+        if kern is not None and q.size and k.size:  # the kernel scales and masks
+            s = q @ k.mT
             lse = np.empty(s.shape[:-1] + (1,), s.dtype)
-            kern.softmax_lse(s.reshape(-1, s.shape[-1]), lse.reshape(-1))
+            kern.softmax_lse(s.reshape(-1, s.shape[-1]), lse.reshape(-1), scale,
+                             lq if causal else 0)
             p = s
         else:
-            p, lse = _softmax_lse(s)
+            kern = None
+            s = _scores(q, k, bias, scale)
+            other = kernels_for(s) if s.size else None
+            if other is not None:
+                lse = np.empty(s.shape[:-1] + (1,), s.dtype)
+                other.softmax_lse(s.reshape(-1, s.shape[-1]), lse.reshape(-1))
+                p = s
+            else:
+                p, lse = _softmax_lse(s)
         if drop is not None:
             p *= drop
         out = np.matmul(p, v, out=_empty_like_query(q, p.shape[:-1] + v.shape[-1:],
                                                      np.result_type(p, v)))
         ctx.save_for_backward(q, k, v, out, bias)
         ctx.lse, ctx.scale, ctx.drop = lse, scale, drop
+        # the scores backward recomputes: None = as _scores makes them, else q k^T for the
+        # kernels, with the causal L (or 0: no mask)
+        ctx.folded = None if kern is None else (lq if causal else 0)
         return out
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         q, k, v, out, bias = ctx.saved_like(grad)
-        scale, drop = ctx.scale, ctx.drop
-        s = _scores(q, k, bias, scale)
+        scale, drop, folded = ctx.scale, ctx.drop, ctx.folded
+        need_q, need_k, need_v, need_bias = ctx.needs_input_grad
         kern = None
         if isinstance(grad, np.ndarray):
             lse = ctx.lse
-            kern = kernels_for(s, lse) if s.size else None
-            if kern is not None:  # one pass instead of two
-                kern.exp_shifted(s.reshape(-1, s.shape[-1]), lse.reshape(-1))
+            if folded is not None and kernels_for(lse) is not None:
+                kern = kernels_for(lse)
+                s = q @ k.mT
+                kern.exp_shifted(s.reshape(-1, s.shape[-1]), lse.reshape(-1), scale, folded)
             else:
-                s -= lse
-                np.exp(s, out=s)
+                folded = None
+                s = _scores(q, k, bias, scale)
+                kern = kernels_for(s, lse) if s.size else None
+                if kern is not None:  # one pass instead of two
+                    kern.exp_shifted(s.reshape(-1, s.shape[-1]), lse.reshape(-1))
+                else:
+                    s -= lse
+                    np.exp(s, out=s)
             p = s  # the attention weights again, in s's memory
             delta = (grad * out).sum(-1, keepdims=True)
         else:  # create_graph: P as a differentiable function of q, k and the mask
+            folded = None
+            s = _scores(q, k, bias, scale)
             blocked = ctx.lse == np.inf
             if blocked.any():  # rows of -inf: zeros, and no nan in softmax's gradient
                 s = Where.apply(blocked, 0.0, s)
@@ -122,20 +159,25 @@ class ScaledDotProductAttention(Primitive):
                 p = Softmax.apply(s, s.ndim - 1)
             delta = None
         pd = p if drop is None else p * drop
-        need_q, need_k, need_v, need_bias = ctx.needs_input_grad
         dv = pd.mT @ grad if need_v else None
         dp = grad @ v.mT
         if drop is not None:
             dp = dp * drop
         if delta is None:
             delta = (dp * p).sum(-1).reshape(p.shape[:-1] + (1,))
+        scaled = False  # whether dS carries the scale already (then dq, dk need no pass of it)
         if kern is not None and drop is None and kernels_for(dp, p) is not None \
                 and dp.shape == p.shape:
+            scaled = folded is not None and not need_bias  # the mask's gradient is dS itself
             kern.softmax_backward_rows(p.reshape(-1, p.shape[-1]), dp.reshape(-1, p.shape[-1]),
-                                       np.ascontiguousarray(delta, p.dtype).reshape(-1))
-            ds = dp  # p * (dp - delta), in dp's memory
+                                       np.ascontiguousarray(delta, p.dtype).reshape(-1),
+                                       p.dtype.type(scale if scaled else 1))
+            ds = dp  # p * (dp - delta) (* scale), in dp's memory
         else:
             ds = p * (dp - delta)
-        dq = (ds @ k) * scale if need_q else None
-        dk = (ds.mT @ q) * scale if need_k else None
+        dq = dk = None
+        if need_q:
+            dq = ds @ k if scaled else (ds @ k) * scale
+        if need_k:
+            dk = ds.mT @ q if scaled else (ds.mT @ q) * scale
         return dq, dk, dv, ds if need_bias else None

@@ -89,7 +89,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                                    tuple(bias.shape[:-2]) if bias is not None else ())
         drop = (np.zeros(lead + (lq, lk), dtype) if dropout_p >= 1 else
                 _dropout_mask(lead + (lq, lk), dropout_p, dtype)._data)
-    out = ScaledDotProductAttention.apply(query, key, value, bias, scale=scale_factor, drop=drop)
+    out = ScaledDotProductAttention.apply(query, key, value, bias, scale=scale_factor, drop=drop,
+                                          causal=is_causal)
     return out.reshape(out_shape) if groups else out
 
 
