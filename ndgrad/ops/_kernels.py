@@ -395,71 +395,68 @@ def _row_max(s: Any, r: int, n: int) -> Any:
 
 @njit(**_RFLAGS)
 def _softmax_lse32(s: Any, lse: Any, scale: Any, causal: int) -> None:
+    ns = s.shape[1]
     for r in range(s.shape[0]):
-        n = _allowed(r, causal, s.shape[1])
-        for j in range(n):
-            s[r, j] *= scale
-        for j in range(n, s.shape[1]):
-            s[r, j] = 0
-        m = _row_max(s, r, n) if n else f32(-np.inf)
+        n = _allowed(r, causal, ns)
+        for j in range(ns):  # loops over whole rows (and selects) vectorize best
+            s[r, j] = s[r, j] * scale if j < n else f32(-np.inf)
+        m = _row_max(s, r, ns) if ns else f32(-np.inf)
         if m == f32(-np.inf):  # every key masked out: zeros (torch's _safe_softmax)
             s[r, :] = 0
             lse[r] = np.inf
             continue
-        for j in range(n):
+        for j in range(ns):
             s[r, j] = exp_neg32(s[r, j] - m)
         t = f32(0)
-        for j in range(n):
+        for j in range(ns):
             t += s[r, j]
         q = f32(1) / t
-        for j in range(n):
+        for j in range(ns):
             s[r, j] *= q
         lse[r] = m + math.log(t)
 
 
 @njit(**_RFLAGS)
 def _softmax_lse64(s: Any, lse: Any, scale: Any, causal: int) -> None:
+    ns = s.shape[1]
     for r in range(s.shape[0]):
-        n = _allowed(r, causal, s.shape[1])
-        for j in range(n):
-            s[r, j] *= scale
-        for j in range(n, s.shape[1]):
-            s[r, j] = 0
-        m = _row_max(s, r, n) if n else -np.inf
+        n = _allowed(r, causal, ns)
+        for j in range(ns):
+            s[r, j] = s[r, j] * scale if j < n else -np.inf
+        m = _row_max(s, r, ns) if ns else -np.inf
         if m == -np.inf:
             s[r, :] = 0
             lse[r] = np.inf
             continue
         t = 0.0
-        for j in range(n):
+        for j in range(ns):
             e = math.exp(s[r, j] - m)
             s[r, j] = e
             t += e
-        for j in range(n):
+        for j in range(ns):
             s[r, j] /= t
         lse[r] = m + math.log(t)
 
 
 @njit(**_FLAGS)
 def _exp_shifted32(s: Any, lse: Any, scale: Any, causal: int) -> None:
+    ns = s.shape[1]
     for r in range(s.shape[0]):
-        n = _allowed(r, causal, s.shape[1])
         c = lse[r]
-        for j in range(n):
-            s[r, j] = exp_neg32(s[r, j] * scale - c)
-        for j in range(n, s.shape[1]):
-            s[r, j] = 0
+        n = _allowed(r, causal, ns)
+        for j in range(ns):
+            e = exp_neg32(s[r, j] * scale - c)
+            s[r, j] = e if j < n else f32(0)
 
 
 @njit(**_FLAGS)
 def _exp_shifted64(s: Any, lse: Any, scale: Any, causal: int) -> None:
+    ns = s.shape[1]
     for r in range(s.shape[0]):
-        n = _allowed(r, causal, s.shape[1])
         c = lse[r]
-        for j in range(n):
-            s[r, j] = math.exp(s[r, j] * scale - c)
-        for j in range(n, s.shape[1]):
-            s[r, j] = 0
+        n = _allowed(r, causal, ns)
+        for j in range(ns):
+            s[r, j] = math.exp(s[r, j] * scale - c) if j < n else 0.0
 
 
 def exp_shifted(s: np.ndarray, lse: np.ndarray, scale: float = 1.0, causal: int = 0) -> None:
