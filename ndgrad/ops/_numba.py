@@ -11,6 +11,12 @@ ndgrad: importing numba takes a fraction of a second, and each kernel is compile
 call for each dtype (numba keeps the machine code in its on-disk cache, so later runs skip
 that). ``NDGRAD_NUMBA=0`` in the environment, or ``set_enabled(False)``, turns the compiled
 path off.
+
+On a CPU with AVX-512, LLVM's tuning for most such CPUs keeps loops to 256-bit vectors; ndgrad
+asks numba for 512-bit ones (LLVM's ``-prefer-256-bit``), unless ``NUMBA_CPU_FEATURES`` is set
+or numba has already compiled something in this process. GELU's kernels took 0.25 and 0.34 ms
+for a (768, 512) float32 batch instead of 0.38 and 0.52 ms on such a machine (an Intel Xeon
+with AVX-512), where OpenBLAS's matmuls run 512-bit code already.
 """
 
 from __future__ import annotations
@@ -45,12 +51,26 @@ def kernels() -> Any:
         k = False
         if available():
             try:
+                _prefer_512_bit_vectors()
                 k = importlib.import_module("ndgrad.ops._kernels")
             except ImportError as e:  # e.g. a numba too old for the installed NumPy
                 warnings.warn(f"numba is installed but could not be imported ({e}); ndgrad's "
                               f"fused ops run in NumPy", RuntimeWarning, stacklevel=2)
         _state["kernels"] = k
     return k or None
+
+
+def _prefer_512_bit_vectors() -> None:
+    """Let numba's loops use 512-bit vectors where the CPU has them (see above)."""
+    if os.environ.get("NUMBA_CPU_FEATURES"):
+        return
+    from numba.core import config
+    from numba.core.codegen import get_host_cpu_features
+
+    if config.CPU_FEATURES is None:
+        features = get_host_cpu_features()
+        if "+avx512f" in features.split(","):
+            config.CPU_FEATURES = features + ",-prefer-256-bit"
 
 
 def set_enabled(flag: bool) -> bool:
