@@ -67,10 +67,10 @@ def _prefer_512_bit_vectors() -> None:
     from numba.core import config
     from numba.core.codegen import get_host_cpu_features
 
-    if config.CPU_FEATURES is None:
+    if getattr(config, "CPU_FEATURES", None) is None:  # set in config at numba's import
         features = get_host_cpu_features()
         if "+avx512f" in features.split(","):
-            config.CPU_FEATURES = features + ",-prefer-256-bit"
+            config.CPU_FEATURES = features + ",-prefer-256-bit"  # type: ignore[attr-defined]
 
 
 def set_enabled(flag: bool) -> bool:
