@@ -376,3 +376,23 @@ def test_backward_frees_activations_while_the_loss_lives():
     gc.collect()
     assert ref() is None
     assert loss.item()
+
+
+def test_numba_asked_for_512_bit_vectors_only_on_avx512(monkeypatch):
+    """The 512-bit request is made for AVX-512 CPUs alone, and never over the user's setting."""
+    if not _numba.available():
+        pytest.skip("numba is not installed (pip install ndgrad[fast])")
+    from numba.core import codegen, config
+
+    monkeypatch.setattr(config, "CPU_FEATURES", None)
+    monkeypatch.delenv("NUMBA_CPU_FEATURES", raising=False)
+    monkeypatch.setattr(codegen, "get_host_cpu_features", lambda: "+avx2,+fma")
+    _numba._prefer_512_bit_vectors()
+    assert config.CPU_FEATURES is None
+    monkeypatch.setattr(codegen, "get_host_cpu_features", lambda: "+avx2,+avx512f")
+    monkeypatch.setenv("NUMBA_CPU_FEATURES", "+avx2")
+    _numba._prefer_512_bit_vectors()
+    assert config.CPU_FEATURES is None
+    monkeypatch.delenv("NUMBA_CPU_FEATURES")
+    _numba._prefer_512_bit_vectors()
+    assert config.CPU_FEATURES == "+avx2,+avx512f,-prefer-256-bit"
