@@ -21,7 +21,7 @@ import numpy as np
 try:
     from llvmlite import ir
     from numba import njit, types
-    from numba.extending import intrinsic
+    from numba.extending import intrinsic, overload
 
     @intrinsic
     def _bits_as_float32(typingctx: Any, bits: Any) -> Any:
@@ -35,6 +35,9 @@ except ImportError:  # never loaded so by ndgrad (see _numba.kernels); plain Pyt
 
     def _bits_as_float32(bits: Any) -> Any:  # type: ignore[misc]
         return np.int32(bits).view(np.float32)
+
+    def overload(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]
+        return lambda f: f
 
 from ndgrad.ops._erf import _A32, _B32
 
@@ -393,8 +396,24 @@ def _row_max(s: Any, r: int, n: int) -> Any:
     return m
 
 
+def exp_nonpositive(y: Any) -> Any:
+    """e^y for y <= 0 in y's precision: exp_neg32 for float32, libm's exp for float64 (numba
+    picks one when it compiles the caller for a dtype)."""
+    return math.exp(y)
+
+
+@overload(exp_nonpositive, inline="always")
+def _exp_nonpositive(y: Any) -> Any:
+    def exp32(y: Any) -> Any:
+        return exp_neg32(y)
+
+    def exp64(y: Any) -> Any:
+        return math.exp(y)
+    return exp32 if y == types.float32 else exp64
+
+
 @njit(**_RFLAGS)
-def _softmax_lse32(s: Any, lse: Any, scale: Any, causal: int) -> None:
+def _softmax_lse(s: Any, lse: Any, scale: Any, causal: int) -> None:
     ns = s.shape[1]
     for r in range(s.shape[0]):
         n = _allowed(r, causal, ns)
@@ -406,65 +425,32 @@ def _softmax_lse32(s: Any, lse: Any, scale: Any, causal: int) -> None:
             lse[r] = np.inf
             continue
         for j in range(ns):
-            s[r, j] = exp_neg32(s[r, j] - m)
-        t = f32(0)
+            s[r, j] = exp_nonpositive(s[r, j] - m)
+        t = f32(0)  # float32 constants: float64 where s is float64, float32 (not 64) where s is
         for j in range(ns):
             t += s[r, j]
-        q = f32(1) / t
+        inv = f32(1) / t
         for j in range(ns):
-            s[r, j] *= q
-        lse[r] = m + math.log(t)
-
-
-@njit(**_RFLAGS)
-def _softmax_lse64(s: Any, lse: Any, scale: Any, causal: int) -> None:
-    ns = s.shape[1]
-    for r in range(s.shape[0]):
-        n = _allowed(r, causal, ns)
-        for j in range(ns):
-            s[r, j] = s[r, j] * scale if j < n else -np.inf
-        m = _row_max(s, r, ns) if ns else -np.inf
-        if m == -np.inf:
-            s[r, :] = 0
-            lse[r] = np.inf
-            continue
-        t = 0.0
-        for j in range(ns):
-            e = math.exp(s[r, j] - m)
-            s[r, j] = e
-            t += e
-        for j in range(ns):
-            s[r, j] /= t
+            s[r, j] *= inv
         lse[r] = m + math.log(t)
 
 
 @njit(**_FLAGS)
-def _exp_shifted32(s: Any, lse: Any, scale: Any, causal: int) -> None:
+def _exp_shifted(s: Any, lse: Any, scale: Any, causal: int) -> None:
     ns = s.shape[1]
     for r in range(s.shape[0]):
         c = lse[r]
         n = _allowed(r, causal, ns)
         for j in range(ns):
-            e = exp_neg32(s[r, j] * scale - c)
+            e = exp_nonpositive(s[r, j] * scale - c)
             s[r, j] = e if j < n else f32(0)
-
-
-@njit(**_FLAGS)
-def _exp_shifted64(s: Any, lse: Any, scale: Any, causal: int) -> None:
-    ns = s.shape[1]
-    for r in range(s.shape[0]):
-        c = lse[r]
-        n = _allowed(r, causal, ns)
-        for j in range(ns):
-            s[r, j] = math.exp(s[r, j] * scale - c) if j < n else 0.0
 
 
 def exp_shifted(s: np.ndarray, lse: np.ndarray, scale: float = 1.0, causal: int = 0) -> None:
     """s = exp(s scale - lse) for each row of s (R, S) in place, lse (R,): attention's backward
     recomputing the softmax from the scores and the forward's log-sum-exp (s scale <= lse, and
     +inf for a masked row gives zeros); with ``causal`` = L, 0 where a key is masked."""
-    (_exp_shifted32 if s.dtype == np.float32 else _exp_shifted64)(s, lse, s.dtype.type(scale),
-                                                                  causal)
+    _exp_shifted(s, lse, s.dtype.type(scale), causal)
 
 
 @njit(**_FLAGS)
@@ -482,8 +468,7 @@ def softmax_lse(s: np.ndarray, lse: np.ndarray, scale: float = 1.0, causal: int 
     """softmax of each row of s (R, S) times scale, in place, and each row's log-sum-exp into
     lse (R,); with ``causal`` = L, row r sees keys j <= r % L, the others get 0. A row of -inf
     becomes zeros with lse = +inf."""
-    (_softmax_lse32 if s.dtype == np.float32 else _softmax_lse64)(s, lse, s.dtype.type(scale),
-                                                                  causal)
+    _softmax_lse(s, lse, s.dtype.type(scale), causal)
 
 
 # -- Adam ---------------------------------------------------------------------------------------
