@@ -36,7 +36,7 @@ except ImportError:  # never loaded so by ndgrad (see _numba.kernels); plain Pyt
     def _bits_as_float32(bits: Any) -> Any:  # type: ignore[misc]
         return np.int32(bits).view(np.float32)
 
-    def overload(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]
+    def overload(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef,misc]
         return lambda f: f
 
 from ndgrad.ops._erf import _A32, _B32
