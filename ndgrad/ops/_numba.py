@@ -91,7 +91,7 @@ def enabled(flag: bool) -> Iterator[None]:
         set_enabled(old)
 
 
-_FLOATS = ("float32", "float64")
+_FLOATS = "fd"  # float32 and float64 by type code (dtype.name is a slow Python property)
 
 
 def kernels_for(*arrays: Any) -> Any:
@@ -104,4 +104,4 @@ def kernels_for(*arrays: Any) -> Any:
     for a in arrays:
         if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
             return None
-    return k if dtype.name in _FLOATS else None
+    return k if dtype.char in _FLOATS else None

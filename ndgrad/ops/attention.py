@@ -86,7 +86,7 @@ def _fold(q: Any, k: Any, bias: Any, drop: Any, causal: bool) -> Any:
             or type(k) is not np.ndarray or q.dtype != k.dtype:
         return None
     kern = kernels()
-    return kern if kern is not None and q.dtype.name in ("float32", "float64") else None
+    return kern if kern is not None and q.dtype.char in "fd" else None  # float32, float64
 
 
 class ScaledDotProductAttention(Primitive):
