@@ -602,3 +602,23 @@ def test_batch_norm_mixed_dtypes_as_torch(x_dtype, p_dtype, which):
         except RuntimeError as e:
             return str(e)
     assert outcome(ndgrad) == outcome(torch)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_backward_selects_the_gradient_bit_for_bit(dtype):
+    """ReLU's backward keeps the gradient where the output is positive and puts +0.0 elsewhere,
+    infinities and nan included (not inf * 0 = nan), as torch's threshold_backward; the same
+    bits as np.where, for contiguous and strided gradients."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 8)).astype(dtype)
+    g = rng.standard_normal((6, 8)).astype(dtype)
+    g[0, :4] = [np.inf, -np.inf, np.nan, -0.0]
+    x[0, :4] = [-1, -1, -1, 1]
+    for xs, gs in ((x, g), (x.T, g.T), (x[:, ::3], g[:, ::3])):
+        t = torch.tensor(xs, requires_grad=True)
+        torch.relu(t).backward(torch.tensor(gs))
+        n = ndgrad.tensor(xs, requires_grad=True)
+        ndgrad.relu(n).backward(ndgrad.tensor(gs))
+        assert n.grad.numpy().dtype == dtype
+        assert np.array_equal(np.ascontiguousarray(n.grad.numpy()).view(np.uint8),
+                              np.ascontiguousarray(t.grad.numpy()).view(np.uint8))
