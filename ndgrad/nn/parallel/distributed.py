@@ -133,11 +133,7 @@ class _Reducer:
         reached = _reachable_leaves(outputs)
         self.used[:] = [id(p) in reached for p in self.params]
         for i in np.flatnonzero(self.used == 0).tolist():  # no gradient will come: ready now
-            b, k = self.where[i]
-            grad = self.params[i]._grad
-            np.divide(0 if grad is None else grad._data, self.pg.size(),
-                      out=self.buckets[b].view(k))
-            self.fresh[i] = grad is None
+            self._fill(i, None)
             self._mark_ready(i)
         if self.ready.all():
             self._finalize(None)
@@ -151,19 +147,27 @@ class _Reducer:
             raise RuntimeError(f"Expected to mark a variable ready only once; parameter "
                                f"{self.names[i]} got a second gradient in one backward (a "
                                f"second backward through the same forward?)")
-        b, k = self.where[i]
-        old = self.params[i]._grad
-        slot = self.buckets[b].view(k)
-        self.fresh[i] = old is None
-        if old is None:
-            np.divide(grad._data, self.pg.size(), out=slot)  # the copy and the averaging
-        else:
-            np.add(old._data, grad._data, out=slot)
-            slot /= self.pg.size()
+        self._fill(i, grad._data)
         self._mark_ready(i)
         if self.ready.all():
             return self._finalize(i)
         return None
+
+    def _fill(self, i: int, grad: np.ndarray | None) -> None:
+        """Parameter i's slot = (.grad + grad) / size, either of them None (no gradient this
+        backward, or none before): the copy into the bucket and the averaging in one pass."""
+        b, k = self.where[i]
+        old = self.params[i]._grad
+        slot = self.buckets[b].view(k)
+        self.fresh[i] = old is None
+        size = self.pg.size()
+        if old is None:
+            np.divide(0 if grad is None else grad, size, out=slot)
+        elif grad is None:
+            np.divide(old._data, size, out=slot)
+        else:
+            np.add(old._data, grad, out=slot)
+            slot /= size
 
     def _mark_ready(self, i: int) -> None:
         """Parameter i's slot is filled; all-reduce every complete bucket, in order."""
