@@ -133,8 +133,8 @@ class ScaledDotProductAttention(Primitive):
         kern = None
         if isinstance(grad, np.ndarray):
             lse = ctx.lse
-            if folded is not None and kernels_for(lse) is not None:
-                kern = kernels_for(lse)
+            kern = kernels_for(lse) if folded is not None else None
+            if kern is not None:
                 s = q @ k.mT
                 kern.exp_shifted(s.reshape(-1, s.shape[-1]), lse.reshape(-1), scale, folded)
             else:
