@@ -23,6 +23,7 @@ import numpy as np
 
 from ndgrad.ops.base import Primitive
 from ndgrad.ops.conv import channels_first, offsets, window_slices
+from ndgrad.ops.elementwise import _masked
 
 
 class PoolParams(NamedTuple):
@@ -126,7 +127,7 @@ def _select(g: np.ndarray, mask: np.ndarray, out: np.ndarray, finite: bool) -> N
     if finite:
         np.multiply(g, mask, out=out)
     else:
-        out[...] = np.where(mask, g, 0)
+        out[...] = _masked(g, mask)
 
 
 def _split(g: np.ndarray, pos: np.ndarray, outs: list[np.ndarray], finite: bool) -> None:
