@@ -280,6 +280,24 @@ def test_split_outputs_used_partially():
     check_op([(6, 2)], lambda x: x.chunk(3)[0] + x.chunk(3)[2])
 
 
+def test_split_pieces_share_one_node_and_stay_views():
+    # as torch's SplitBackward: one node for all pieces, whose backward joins their gradients
+    # (a piece without one counts as zeros); the pieces are views of the root base
+    x = ndgrad.arange(24.0).reshape(2, 12).requires_grad_()
+    y = x * 1
+    pieces = y[:, 2:].split([3, 2, 5], dim=1)
+    assert len({id(p.grad_fn) for p in pieces}) == 1
+    assert pieces[0].grad_fn.name() == "SplitBackward"
+    assert [p._output_nr for p in pieces] == [0, 1, 2]
+    assert all(p._base is y for p in pieces)
+    np.testing.assert_array_equal(pieces[1].detach().numpy(), y.detach().numpy()[:, 5:7])
+    assert np.shares_memory(pieces[1]._data, y._data) and pieces[1]._vc is y._vc
+    # GPT's pattern: one projection split into q, k, v, each viewed and transposed
+    check_op([(2, 3, 12)], lambda x: [p.reshape(2, 3, 2, 2).transpose(1, 2) * (i + 1)
+                                      for i, p in enumerate(x.split(4, dim=2))])
+    check_op([(2, 3, 12)], lambda x: x.split(4, dim=-1)[2].sin())  # only the last piece
+
+
 # -- edge shapes: 0-d, size 0, size 1 --------------------------------------------------------
 @pytest.mark.parametrize("shape", [(), (0,), (1,), (1, 1), (2, 0, 3), (1, 3, 1)])
 def test_edge_shapes(shape):

@@ -261,8 +261,10 @@ def _outputs(cls: type[Function], ctx: Function, args: tuple[Any, ...], out: tup
              record: bool) -> tuple[Any, ...]:
     """Wrap the outputs of an op with several (max(dim), sort, ...) and record them."""
     results = tuple(_wrap_output(o) for o in out)
-    if cls.is_view:
-        _share_version(cls, args, {}, results[0])
+    if cls.is_view:  # a view op with several outputs gives each its own step (Split's slices)
+        steps = getattr(ctx, "view_steps", None)
+        for i, t in enumerate(results if steps is not None else results[:1]):
+            _share_version(cls, args, {}, t, None if steps is None else steps[i])
     if record:
         ctx._n_outputs = len(results)
         ctx._output_meta = tuple((t._data.shape, t._data.dtype) for t in results)
@@ -355,10 +357,11 @@ def _wrap_output(o: Any) -> Any:
 
 
 def _share_version(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any],
-                  out: Any) -> None:
+                  out: Any, step: Any = None) -> None:
     """Make ``out`` a view of ``args[0]``'s base when NumPy returned a view of its memory: it
     shares the base's version counter and records how to make itself again from the base (the
-    chain of view ops, ``_view_fn``). See ``ndgrad/autograd/inplace.py`` for the rules."""
+    chain of view ops, ``_view_fn``; its last ``step`` is this op, ``(cls, args, kwargs)``,
+    unless given). See ``ndgrad/autograd/inplace.py`` for the rules."""
     src = args[0]
     # (empty arrays share no memory with anything: an is_view op's empty result is a view)
     if out._data.base is None or out._data.size and not np.may_share_memory(src._data,
@@ -368,7 +371,8 @@ def _share_version(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str,
         src._vc = [0]
     out._vc = src._vc
     out._view_version = src._vc[0]
-    step = (cls, args[1:], kwargs)
+    if step is None:
+        step = (cls, args[1:], kwargs)
     if src._base is not None:  # a view of a view: one chain from the root base
         out._base, out._view_fn = src._base, src._view_fn + (step,)
         out._view_meta = src._view_meta

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad.ops.base import Primitive
-from ndgrad.ops.shape import Pad, Permute
+from ndgrad.ops.shape import Cat, Pad, Permute
 
 
 def has_advanced(index: tuple) -> bool:
@@ -141,6 +141,33 @@ class GetItem(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         return IndexAddZeros.apply(grad, ctx.shape, ctx.index), None
+
+
+class Split(Primitive):
+    """x's pieces of the given ``sizes`` along ``dim``, as views, under one node (torch's
+    SplitBackward): backward joins the pieces' gradients with one concatenate (a piece that got
+    none counts as zeros), where a node per piece would make each its own zeros of x's size
+    and the engine would then add them up.
+
+    Each piece records as its view step the slice that makes it (``ctx.view_steps``)."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, *, sizes: Any, dim: int) -> Any:
+        ctx.dim = dim
+        lead, out, steps, start = (slice(None),) * dim, [], [], 0
+        for n in sizes:
+            index = lead + (slice(start, start + n),)
+            out.append(x[index])
+            steps.append((GetItem, (index,), {}))
+            start += n
+        ctx.view_steps = steps
+        return tuple(out)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Any) -> Any:
+        return Cat.apply(*grads, dim=ctx.dim)
 
 
 class IndexAddZeros(Primitive):

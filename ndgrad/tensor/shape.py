@@ -19,7 +19,7 @@ from ndgrad import _dtype
 from ndgrad._helpers import shape_arg, wrap_dim, wrap_dims
 from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.autograd.inplace import check_inplace, multi_output_views, unviewed_alias
-from ndgrad.ops.index import Unfold
+from ndgrad.ops.index import Split, Unfold
 from ndgrad.ops.shape import (
     Diagonal,
     DiagonalEmbed,
@@ -299,15 +299,17 @@ class ShapeMixin(TensorBase):
         views that, as torch's, may not be modified in place while autograd records (see
         unsafe_split)."""
         name = "Split" if isinstance(split_size_or_sections, int) else "SplitWithSizes"
-        return multi_output_views(self._pieces(split_size_or_sections, dim), name)
+        return multi_output_views(self._pieces(split_size_or_sections, dim, joined=True), name)
 
     def unsafe_split(self, split_size: _int, dim: _int = 0) -> tuple[Any, ...]:
         """split's pieces as tensors of their own that share self's memory, so that they may
         be modified in place (the change shows in self, but not in its version or history)."""
-        return tuple(unviewed_alias(p) for p in self._pieces(split_size, dim))
+        return tuple(unviewed_alias(p) for p in self._pieces(split_size, dim, joined=True))
 
-    def _pieces(self, split_size_or_sections: Any, dim: _int) -> tuple[Any, ...]:
-        """split's pieces: plain views (narrow)."""
+    def _pieces(self, split_size_or_sections: Any, dim: _int,
+                joined: bool = False) -> tuple[Any, ...]:
+        """split's pieces: views made by one Split node (``joined``, torch's split), or each by
+        its own narrow (tensor_split's)."""
         if self._data.ndim == 0:
             raise RuntimeError("split expects at least a 1-dimensional tensor")
         d = wrap_dim(dim, self._data.ndim)
@@ -327,6 +329,8 @@ class ShapeMixin(TensorBase):
                 raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
                                    f"(input tensor's size at dimension {d}), but got "
                                    f"split_sizes={sizes}")
+        if joined:
+            return Split.apply(self, sizes=sizes, dim=d)
         out, start = [], 0
         for s in sizes:
             out.append(self.narrow(d, start, s))
