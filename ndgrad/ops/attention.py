@@ -89,6 +89,17 @@ def _fold(q: Any, k: Any, bias: Any, drop: Any, causal: bool) -> Any:
     return kern if kern is not None and q.dtype.char in "fd" else None  # float32, float64
 
 
+def _matmul_like(a: Any, b: Any, like: Any) -> Any:
+    """a @ b, laid out in memory as ``like`` (the input this is the gradient of) where the
+    shapes agree: the gradient of a head split off by ``view(B, T, h, d).transpose(1, 2)`` is
+    then (B, T, h, d) in memory, and the backward of that view needs no copy (torch's kernels
+    do the same). Arrays only; a broadcast input gets a plain result the engine sums."""
+    if type(a) is not np.ndarray or type(b) is not np.ndarray:
+        return a @ b
+    shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    return np.matmul(a, b, out=_empty_like_query(like, shape, np.result_type(a, b)))
+
+
 class ScaledDotProductAttention(Primitive):
     """softmax(q k^T * scale + bias) v, with optional dropout on the attention weights.
     ``causal`` says that bias is the causal mask, which the compiled kernels apply themselves."""
@@ -159,7 +170,7 @@ class ScaledDotProductAttention(Primitive):
                 p = Softmax.apply(s, s.ndim - 1)
             delta = None
         pd = p if drop is None else p * drop
-        dv = pd.mT @ grad if need_v else None
+        dv = _matmul_like(pd.mT, grad, v) if need_v else None
         dp = grad @ v.mT
         if drop is not None:
             dp = dp * drop
@@ -177,7 +188,7 @@ class ScaledDotProductAttention(Primitive):
             ds = p * (dp - delta)
         dq = dk = None
         if need_q:
-            dq = ds @ k if scaled else (ds @ k) * scale
+            dq = _matmul_like(ds, k, q) if scaled else _matmul_like(ds, k, q) * scale
         if need_k:
-            dk = ds.mT @ q if scaled else (ds.mT @ q) * scale
+            dk = _matmul_like(ds.mT, q, k) if scaled else _matmul_like(ds.mT, q, k) * scale
         return dq, dk, dv, ds if need_bias else None
