@@ -270,6 +270,24 @@ def test_sdpa_heads_split_from_one_projection(path):
     assert_close(ng, tg, np.float32)
 
 
+def test_sdpa_gradients_are_laid_out_as_their_inputs(path):
+    """dq, dk, dv of heads split off by view().transpose() are (B, T, h, d) in memory, as the
+    inputs are, so the view's backward needs no copy; broadcast inputs get plain results."""
+    t = ndgrad.randn(2, 5, 3 * 8, requires_grad=True)
+    q, k, v = (a.view(2, 5, 2, 4).transpose(1, 2) for a in t.split(8, dim=2))
+    grads = []
+    for a in (q, k, v):
+        a.register_hook(lambda g: grads.append(g))
+    F(ndgrad).scaled_dot_product_attention(q, k, v, is_causal=True).sum().backward()
+    assert len(grads) == 3
+    for g in grads:
+        assert g.shape == (2, 2, 5, 4) and g.numpy().transpose(0, 2, 1, 3).flags.c_contiguous
+    q1 = ndgrad.randn(1, 5, 4, requires_grad=True)  # broadcast against k's and v's batch of 3
+    k3, v3 = ndgrad.randn(3, 5, 4, requires_grad=True), ndgrad.randn(3, 5, 4, requires_grad=True)
+    F(ndgrad).scaled_dot_product_attention(q1, k3, v3).sum().backward()
+    assert q1.grad.shape == (1, 5, 4)
+
+
 def test_sdpa_dropout_is_softmax_times_dropout_mask(path):
     rng = np.random.default_rng(0)
     q, k, v = (rng.standard_normal((2, 3, 5, 4)).astype(np.float64) for _ in range(3))
