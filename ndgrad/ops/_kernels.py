@@ -175,12 +175,12 @@ def layer_norm(x: Any, w: Any, b: Any, eps: float, out: Any, mean: Any, rstd: An
         s = 0.0
         for j in range(n):
             s += x[i, j]
-        mu = s / n
+        mu = like(x, s / n)  # row statistics in float64, the elementwise passes in x's dtype
         v = 0.0
         for j in range(n):
             d = x[i, j] - mu
             v += d * d
-        r = 1.0 / math.sqrt(v / n + eps)
+        r = like(x, 1.0 / math.sqrt(v / n + eps))
         mean[i] = mu
         rstd[i] = r
         for j in range(n):
@@ -213,8 +213,8 @@ def layer_norm_backward(g: Any, x: Any, mean: Any, rstd: Any, w: Any, gx: Any, g
             if gb is not None:
                 gb[j] += g[i, j]
         if gx is not None:
-            a /= n
-            c /= n
+            a = like(x, a / n)
+            c = like(x, c / n)
             for j in range(n):
                 xh = (x[i, j] - mu) * r
                 gh = g[i, j] * w[j] if w is not None else g[i, j]
@@ -229,7 +229,7 @@ def rms_norm(x: Any, w: Any, eps: float, out: Any, rstd: Any) -> None:
         s = 0.0
         for j in range(n):
             s += x[i, j] * x[i, j]
-        r = 1.0 / math.sqrt(s / n + eps)
+        r = like(x, 1.0 / math.sqrt(s / n + eps))
         rstd[i] = r
         for j in range(n):
             y = x[i, j] * r
@@ -252,7 +252,7 @@ def rms_norm_backward(g: Any, x: Any, rstd: Any, w: Any, gx: Any, gw: Any) -> No
             if gw is not None:
                 gw[j] += g[i, j] * xh
         if gx is not None:
-            c /= n
+            c = like(x, c / n)
             for j in range(n):
                 xh = x[i, j] * r
                 gh = g[i, j] * w[j] if w is not None else g[i, j]
@@ -394,6 +394,23 @@ def _row_max(s: Any, r: int, n: int) -> Any:
     for c in range(j, n):
         m = max(m, s[r, c])
     return m
+
+
+def like(a: Any, v: Any) -> Any:
+    """v in the array a's dtype: a float64 row statistic made float32 for a float32 row, so
+    that the loops over the row stay float32 (a float64 operand would make them float64, with
+    half the lanes and a conversion per element)."""
+    return v
+
+
+@overload(like, inline="always")
+def _like(a: Any, v: Any) -> Any:
+    def to32(a: Any, v: Any) -> Any:
+        return np.float32(v)
+
+    def same(a: Any, v: Any) -> Any:
+        return v
+    return to32 if a.dtype == types.float32 else same
 
 
 def exp_nonpositive(y: Any) -> Any:
