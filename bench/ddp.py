@@ -17,7 +17,9 @@ machine's cores with whatever else runs on it: repeat the pair of runs to see th
 
 --no-ddp trains each rank on its shard without DistributedDataParallel (no communication, the
 ranks drift apart): the ceiling for N ranks on this machine, which leaves out only what DDP
-adds (copies into buckets, the all-reduce, waiting for the slower rank).
+adds (copies into buckets, the all-reduce, waiting for the slower rank). --no-ddp --barrier
+adds a barrier after each step: what waiting for the slower rank alone costs, so that DDP's
+own share (copies and all-reduce) is the difference between that run and the DDP run.
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=128, help="global batch")
     p.add_argument("--no-ddp", action="store_true",
                    help="each rank trains alone on its shard (no communication): the ceiling")
+    p.add_argument("--barrier", action="store_true",
+                   help="with --no-ddp: a barrier after each step (the cost of synchronising)")
     args = p.parse_args()
+    if args.barrier and not args.no_ddp:
+        p.error("--barrier goes with --no-ddp (DDP synchronises the ranks itself)")
 
     from threadpoolctl import threadpool_limits
     threadpool_limits(1)  # one BLAS thread per rank
@@ -86,6 +92,8 @@ def main() -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if args.barrier:
+            dist.barrier()
 
     for i, (xb, yb) in enumerate(loader):  # warm-up: caches, allocator, MPI connections
         if i == args.warmup:
@@ -119,7 +127,8 @@ def main() -> None:
     if rank == 0:
         sec = statistics.median(seconds)
         images = steps * args.batch_size
-        mode = " (no DDP)" if args.no_ddp else ""
+        mode = (" (no DDP, a barrier each step)" if args.barrier else " (no DDP)") \
+            if args.no_ddp else ""
         print(f"ranks={world}{mode} epochs: {', '.join(f'{s:.2f}' for s in seconds)} s; median "
               f"{sec:.2f} s = {images / sec:.0f} images/s; step {1e3 * sec / steps:.2f} ms; "
               f"all-reduce per step: exposed {1e3 * statistics.median(waits):.3f} ms, alone "
