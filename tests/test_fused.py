@@ -241,7 +241,8 @@ def test_sdpa_first_order_gradients(path, causal, qkv):
 
 def test_sdpa_first_order_gradients_with_masks(path):
     """The array path with a mask the kernels do not make themselves (bool, float with its own
-    gradient), and a scale of 0."""
+    gradient), and scales of 0 and below (the softmax kernel finds the largest scaled score
+    from the row's largest or smallest score); a key row of -inf masks a query row whole."""
     qkv = [(2, 3, 5, 4), (2, 3, 6, 4), (2, 3, 6, 7)]
     keep = np.random.default_rng(0).random((2, 1, 5, 6)) > 0.4
     keep[0, 0, 1] = False
@@ -250,6 +251,14 @@ def test_sdpa_first_order_gradients_with_masks(path):
     check_op(qkv + [(5, 6)], lambda lib, q, k, v, m: F(lib).scaled_dot_product_attention(
         q, k, v, attn_mask=m), gradgrad=False)
     check_op(qkv, _sdpa(is_causal=True, scale=0.0), gradgrad=False)
+    for causal in (False, True):
+        check_op(qkv, _sdpa(is_causal=causal, scale=-0.7), gradgrad=False, low=-3, high=3)
+        check_op(qkv, _sdpa(is_causal=causal, scale=-0.7), grad=False, low=30, high=60)
+    for lib in (ndgrad, torch):  # every score of query 0 is -inf: zeros, as torch gives
+        q = lib.ones(1, 3, 2)
+        q[0, 0] = float("-inf")
+        out = F(lib).scaled_dot_product_attention(q, lib.ones(1, 4, 2), lib.ones(1, 4, 2))
+        assert out[0, 1:].eq(1).all() and out[0, 0].eq(0).all()
 
 
 def test_sdpa_heads_split_from_one_projection(path):

@@ -434,18 +434,24 @@ def _softmax_lse(s: Any, lse: Any, scale: Any, causal: int) -> None:
     ns = s.shape[1]
     for r in range(s.shape[0]):
         n = _allowed(r, causal, ns)
-        for j in range(ns):  # loops over whole rows (and selects) vectorize best
-            s[r, j] = s[r, j] * scale if j < n else f32(-np.inf)
-        m = _row_max(s, r, ns) if ns else f32(-np.inf)
+        # the largest scaled score: scaling is monotone, so the largest (or, for a negative
+        # scale, the smallest) score of the row, scaled; no pass writes the scaled scores
+        m = _row_max(s, r, n) if n else f32(-np.inf)
+        if scale < 0 and n:
+            m = s[r, 0]
+            for j in range(1, n):
+                m = min(m, s[r, j])
+        m = m * scale
         if m == f32(-np.inf):  # every key masked out: zeros (torch's _safe_softmax)
             s[r, :] = 0
             lse[r] = np.inf
             continue
-        for j in range(ns):
-            s[r, j] = exp_nonpositive(s[r, j] - m)
         t = f32(0)  # float32 constants: float64 where s is float64, float32 (not 64) where s is
-        for j in range(ns):
-            t += s[r, j]
+        for j in range(ns):  # loops over whole rows (and selects) vectorize best
+            e = exp_nonpositive(s[r, j] * scale - m)
+            e = e if j < n else f32(0)
+            s[r, j] = e
+            t += e
         inv = f32(1) / t
         for j in range(ns):
             s[r, j] *= inv
