@@ -55,7 +55,8 @@ def _empty_like_query(q: np.ndarray, shape: tuple[int, ...], dtype: Any) -> np.n
         return np.empty(shape, dtype)
     strides = q.strides[:-1]
     order = sorted(range(q.ndim - 1), key=lambda i: -strides[i]) + [q.ndim - 1]
-    return np.empty([shape[i] for i in order], dtype).transpose(np.argsort(order))
+    return np.empty([shape[i] for i in order], dtype).transpose(
+        sorted(range(len(order)), key=order.__getitem__))  # the inverse of order
 
 
 def _softmax_lse(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -38,7 +38,8 @@ class Permute(Primitive):
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
-        return Permute.apply(grad, tuple(np.argsort(ctx.dims).tolist())), None
+        dims = ctx.dims  # the inverse permutation (np.argsort of a tuple costs 6 us)
+        return Permute.apply(grad, tuple(sorted(range(len(dims)), key=dims.__getitem__))), None
 
 
 class Expand(Primitive):
