@@ -1,6 +1,6 @@
 """GPT training-step speed and memory: ndgrad vs PyTorch in one process, nanoGPT's CPU baby run.
 
-Run: python bench/gpt.py [--rounds 5] [--parts speed,memory,ops,profile]
+Run: python bench/gpt.py [--rounds 5] [--parts speed,steady,memory,ops,profile]
 (OMP_NUM_THREADS=1 python bench/gpt.py: one thread for both, torch and OpenBLAS; on a machine
 that other work keeps busy, two spinning threads per library measure the contention)
 
@@ -25,6 +25,12 @@ after a warm-up) over the resident set at that moment, during MEMORY_STEPS steps
 glibc's mmap threshold pinned at 64 KiB ("live": freed blocks of 64 KiB or more go back to the
 OS, so the resident set follows what the library holds; the comparison the target is about)
 and once with glibc's default. For ndgrad, tracemalloc's peak during the steps is printed too.
+
+The steady part checks the speed ratio another way: each library trains STEADY_STEPS steps in
+a row (after STEADY_WARMUP untimed ones) in a fresh process of its own, the contenders taking
+turns, several rounds; per-round ratios and their median, as for speed. That is how a training
+run goes (no pauses, nothing else in the process); where the two parts disagree by more than
+this machine's noise, the turns of the speed part favour one library.
 
 The profile part prints cProfile's top entries of PROFILE_STEPS ndgrad steps, by own time and
 by cumulative time. The ops part times each fused op of the step alone (forward and backward on
@@ -53,6 +59,7 @@ STEPS = 60  # per library per round
 CHUNK = 3  # steps per turn (100-300 ms of work)
 PAUSE = 0.15  # untimed idle after each turn
 MEMORY_STEPS = 20
+STEADY_STEPS, STEADY_WARMUP = 100, 20
 PROFILE_STEPS = 30
 OP_CALLS, OP_ROUNDS = 20, 7
 CONTENDERS = ["ndgrad", "ndgrad-numpy", "torch"]
@@ -190,6 +197,41 @@ def speed(rounds: int) -> None:
               f"{', '.join(f'{x:.2f}' for x in ratios)}; target <= 1.0, at worst 1.5); ratio "
               f"of minima {min(per_step[k]) / min(per_step['torch']):.2f}; of CPU times "
               f"{statistics.median(cpu_ratios):.2f}")
+
+
+def steady_child(lib_name: str) -> None:
+    """STEADY_STEPS steps in a row in this fresh process; prints the wall ms per step."""
+    import torch
+
+    torch.set_num_threads(THREADS)
+    lib, model, opt = build(lib_name, initial_weights())
+    for _ in train(lib, model, opt, batches(STEADY_WARMUP, 99), STEADY_WARMUP):
+        pass
+    data = batches(STEADY_STEPS, 0)
+    t0 = time.perf_counter()
+    for _ in train(lib, model, opt, data, STEADY_STEPS):
+        pass
+    print(1e3 * (time.perf_counter() - t0) / STEADY_STEPS)
+
+
+def steady(rounds: int) -> None:
+    print(f"\nSteady training: {STEADY_STEPS} steps in a row per fresh process (after "
+          f"{STEADY_WARMUP} untimed), the contenders alternating, {rounds} rounds")
+    ms: dict[str, list[float]] = {k: [] for k in CONTENDERS}
+    for r in range(rounds):
+        for name in CONTENDERS if r % 2 == 0 else CONTENDERS[::-1]:
+            env = {"NDGRAD_NUMBA": "0"} if name == "ndgrad-numpy" else {}
+            out = subprocess.run([sys.executable, __file__, "--steady-child", name],
+                                 capture_output=True, text=True, check=True,
+                                 env={**os.environ, **env}).stdout.split()
+            ms[name].append(float(out[-1]))
+    for k in CONTENDERS:
+        print(f"  {k:12s} {statistics.median(ms[k]):6.1f} ms/step median (rounds: "
+              f"{', '.join(f'{x:.1f}' for x in ms[k])})")
+    for k in CONTENDERS[:-1]:
+        ratios = [a / b for a, b in zip(ms[k], ms["torch"])]
+        print(f"  {k}/torch: median of per-round ratios {statistics.median(ratios):.2f} (rounds: "
+              f"{', '.join(f'{x:.2f}' for x in ratios)}; target <= 1.0, at worst 1.5)")
 
 
 # -- memory ------------------------------------------------------------------------------------
@@ -344,19 +386,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--parts", default="speed,memory",
-                        help="comma-separated: speed, memory, ops, profile")
+                        help="comma-separated: speed, steady, memory, ops, profile")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument("--steady-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         memory_child(args.memory_child)
         return
+    if args.steady_child:
+        steady_child(args.steady_child)
+        return
     parts = set(args.parts.split(","))
-    unknown = parts - {"speed", "memory", "ops", "profile"}
+    unknown = parts - {"speed", "steady", "memory", "ops", "profile"}
     if unknown:
-        parser.error(f"unknown --parts {sorted(unknown)}; choose from speed, memory, ops, "
-                     f"profile")
+        parser.error(f"unknown --parts {sorted(unknown)}; choose from speed, steady, memory, "
+                     f"ops, profile")
     if "speed" in parts:
         speed(args.rounds)
+    if "steady" in parts:
+        steady(args.rounds)
     if "memory" in parts:
         memory()
     if "ops" in parts:
