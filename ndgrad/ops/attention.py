@@ -159,7 +159,7 @@ class ScaledDotProductAttention(Primitive):
                     s -= lse
                     np.exp(s, out=s)
             p = s  # the attention weights again, in s's memory
-            delta = (grad * out).sum(-1, keepdims=True)
+            delta = np.einsum("...d,...d->...", grad, out)[..., None]  # rowsum(grad * out)
         else:  # create_graph: P as a differentiable function of q, k and the mask
             folded = None
             s = _scores(q, k, bias, scale)
