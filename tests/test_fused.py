@@ -261,6 +261,13 @@ def test_sdpa_first_order_gradients_with_masks(path):
         assert out[0, 1:].eq(1).all() and out[0, 0].eq(0).all()
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_sdpa_with_empty_heads(path, causal):
+    """E = 0: every score is 0 (an empty sum), so the weights are uniform over the keys the
+    query may see; the default scale 1 / sqrt(0) must not turn them into nan."""
+    check_op([(2, 3, 0), (2, 4, 0), (2, 4, 5)], _sdpa(is_causal=causal), gradgrad=False)
+
+
 def test_sdpa_heads_split_from_one_projection(path):
     """q, k, v as GPT makes them: views of one (B, T, 3C) array, heads transposed out of it."""
     rng = np.random.default_rng(3)

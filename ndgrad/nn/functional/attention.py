@@ -56,7 +56,10 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                            f"and key need the same last dim, key and value the same length")
     lq, lk = query.shape[-2], key.shape[-2]
     dtype = query._data.dtype
-    scale_factor = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
+    # empty heads (E = 0): every score is an empty sum, 0 at any scale; torch's 1 / sqrt(0)
+    # would be inf, and 0 * inf nan
+    scale_factor = (1 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0) \
+        if scale is None else scale
     bias: Any = None
     if is_causal:
         if attn_mask is not None:
