@@ -156,7 +156,9 @@ class Split(Primitive):
     @staticmethod
     def forward(ctx: Any, x: Any, *, sizes: Any, dim: int) -> Any:
         ctx.dim = dim
-        lead, out, steps, start = (slice(None),) * dim, [], [], 0
+        lead, start = (slice(None),) * dim, 0
+        out: list[Any] = []
+        steps: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
         for n in sizes:
             index = lead + (slice(start, start + n),)
             out.append(x[index])
