@@ -795,7 +795,7 @@ def test_a_shared_node_runs_after_every_branch_has_sent_its_gradient():
 
 
 def test_leaf_hooks_run_in_torchs_order():
-    """Leaves run last, in the order their first gradient arrived (newest op first), as torch."""
+    """Leaves with hooks run in the order their gradients complete (newest op first), as torch."""
     orders = []
     for lib in (torch, ndgrad):
         a, b, c = (lib.tensor([v], requires_grad=True) for v in (1.0, 2.0, 3.0))
@@ -805,6 +805,24 @@ def test_leaf_hooks_run_in_torchs_order():
         (a * 1 + (b * 2 + c * 3) * 4).sum().backward()
         orders.append(order)
     assert orders[0] == orders[1] == ["c", "b", "a"]
+
+
+def test_hooked_leaf_runs_as_soon_as_its_gradient_is_complete():
+    """As torch's AccumulateGrad: a leaf with hooks runs (hooks, then .grad) when its last
+    gradient arrives, not after the rest of the graph; what a later hook sees says when."""
+    logs = []
+    for lib in (torch, ndgrad):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = lib.tensor([3.0, 4.0], requires_grad=True)
+        log: list = []
+        a.register_hook(lambda g, log=log: log.append("a"))
+        b.register_hook(lambda g, log=log: log.append("b"))
+        y = a * 2  # made first: its backward runs last
+        y.register_hook(lambda g, b=b, log=log: log.append(("y", b.grad is not None)))
+        ((y * b).sum() + (b * b).sum()).backward()  # b's last gradient comes before y's node
+        logs.append(log)
+        np.testing.assert_allclose(b.grad.numpy(), [8.0, 12.0])
+    assert logs[0] == logs[1] == ["b", ("y", True), "a"]
 
 
 def test_summed_zero_dim_gradients_stay_float64():

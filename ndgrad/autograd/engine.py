@@ -7,8 +7,11 @@
 2. Run the node's ``backward`` and pass each returned gradient along the edge to the node that
    made that input, which joins the heap the first time it is reached. Broadcasting is undone
    here, once for every op: a gradient is summed down to the shape its input had in forward.
-3. Leaves (AccumulateGrad nodes) come last and add their gradient to ``.grad``. Gradients live
-   in a local dict and are dropped as soon as they are used; only leaves and tensors that called
+3. Leaves (AccumulateGrad nodes) come last and add their gradient to ``.grad``, except a leaf
+   with hooks (``register_hook``; DistributedDataParallel's all-reduce is one): it runs as soon
+   as its last gradient has arrived, as torch's AccumulateGrad does, counted by a walk over the
+   graph before backward starts (made only when some leaf has hooks). Gradients live in a local
+   dict and are dropped as soon as they are used; only leaves and tensors that called
    ``retain_grad()`` keep a ``.grad``.
 
 No recursion anywhere, so a chain of 100,000 ops works.
@@ -236,6 +239,30 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
     return tuple(result)
 
 
+# set once any leaf gets a hook: only then does backward count what each leaf waits for
+leaf_hooks_used = False
+
+
+def _hooked_leaf_waits(roots: list[Node], needed: set[Node] | None) -> dict[Node, int]:
+    """For each leaf with hooks: how many gradients will reach it (edges into its
+    AccumulateGrad from the nodes backward runs), so that it can run when the last arrives."""
+    waits: dict[Node, int] = {}
+    seen = set(roots)
+    stack = [n for n in roots if type(n) is not AccumulateGrad]
+    while stack:
+        for edge in stack.pop()._edges:
+            if edge is None or (needed is not None and edge.node not in needed):
+                continue
+            nxt = edge.node
+            if type(nxt) is AccumulateGrad:
+                if nxt.variable._hooks:  # type: ignore[attr-defined]
+                    waits[nxt] = waits.get(nxt, 0) + 1
+            elif nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return waits
+
+
 def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bool,
              create_graph: bool, captured: dict[tuple[Node, int], Any] | None,
              needed: set[Node] | None) -> None:
@@ -246,6 +273,7 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
     leaf_grads = {n: buffers.pop(n)[0] for n in roots if type(n) is AccumulateGrad}
     anomaly_on = anomaly.state.enabled and anomaly.state.check_nan
     grad_type = function.Tensor if create_graph else np.ndarray
+    waits = _hooked_leaf_waits(roots, needed) if leaf_hooks_used and captured is None else None
     while heap:
         node = heappop(heap)[1]
         grads = buffers.pop(node)
@@ -288,6 +316,11 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
             if type(nxt) is AccumulateGrad:
                 prev = leaf_grads.get(nxt)
                 leaf_grads[nxt] = g if prev is None else _add(prev, g)
+                if waits and nxt in waits:
+                    waits[nxt] -= 1
+                    if not waits[nxt]:  # its last gradient: hooks and .grad now
+                        g = arr = prev = None  # type: ignore[assignment]
+                        _finish_leaf(nxt, leaf_grads.pop(nxt), create_graph, captured)
                 continue
             buf = buffers.get(nxt)
             if buf is None:  # reached for the first time
@@ -298,19 +331,25 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
         # hold no gradient between nodes: AccumulateGrad adopts an array only if no one holds it
         in_grads = g = arr = prev = None  # type: ignore[assignment]
     for node in list(leaf_grads):  # in the order the gradients first arrived
-        g = leaf_grads.pop(node)
-        t = node.variable  # type: ignore[attr-defined]
-        if t._hooks:
-            g = _leaf_hooks(t, g)
-        if t._data.dtype.kind == "c":
-            g = conj_complex(g)
-        if captured is not None:
-            if (node, 0) in captured:
-                captured[(node, 0)] = g
-        elif t._grad is None and not create_graph:  # the usual case: .grad takes g over
-            t._grad = function.Tensor._make(steal_or_copy(g))
-        else:
-            _accumulate_leaf(t, g, create_graph)
+        _finish_leaf(node, leaf_grads.pop(node), create_graph, captured)
+
+
+def _finish_leaf(node: Node, g: Any, create_graph: bool,
+                 captured: dict[tuple[Node, int], Any] | None) -> None:
+    """A leaf's whole gradient has arrived: its hooks, then into ``.grad`` (or ``captured``).
+    The caller holds no reference to ``g``, so that ``.grad`` can take the array over."""
+    t = node.variable  # type: ignore[attr-defined]
+    if t._hooks:
+        g = _leaf_hooks(t, g)
+    if t._data.dtype.kind == "c":
+        g = conj_complex(g)
+    if captured is not None:
+        if (node, 0) in captured:
+            captured[(node, 0)] = g
+    elif t._grad is None and not create_graph:  # the usual case: .grad takes g over
+        t._grad = function.Tensor._make(steal_or_copy(g))
+    else:
+        _accumulate_leaf(t, g, create_graph)
 
 
 def _as_grad(g: Any, create_graph: bool) -> Any:

@@ -22,6 +22,7 @@ import numpy as np
 from ndgrad import _dtype
 from ndgrad._device import check_device
 from ndgrad._tensor_str import tensor_repr
+from ndgrad.autograd import engine
 from ndgrad.autograd.engine import backward, run_backward
 from ndgrad.autograd.function import set_tensor_class
 from ndgrad.autograd.inplace import inplace, refresh_view
@@ -184,6 +185,7 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
             if self._hooks is None:
                 self._hooks = {}
             hooks = self._hooks
+            engine.leaf_hooks_used = True  # backward now runs hooked leaves as soon as ready
         else:
             node = self.grad_fn
             if node._pre_hooks is None:
