@@ -9,7 +9,7 @@ Nesterov momentum 0.9), global batch 128: each of N ranks trains on 128 / N imag
 (DistributedSampler), with DistributedDataParallel when N > 1. Rank 0 prints the epoch's wall
 time and images per second (median of --epochs epochs after one warm-up epoch of --warmup
 steps), the step time, and two communication times per step:
-* "exposed": time the step spends in DDP's all-reduces of the buckets at the end of backward
+* "exposed": time the step spends in DDP's all-reduces of the buckets during backward
   (blocking calls; this includes waiting for the slower rank) and in handing out the averages;
 * "alone": a blocking all-reduce of the same buckets, timed by itself after the epoch.
 Compare the images/s of the two runs for the throughput ratio. Both ranks share this
