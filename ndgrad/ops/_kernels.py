@@ -436,11 +436,14 @@ def _softmax_lse(s: Any, lse: Any, scale: Any, causal: int) -> None:
         n = _allowed(r, causal, ns)
         # the largest scaled score: scaling is monotone, so the largest (or, for a negative
         # scale, the smallest) score of the row, scaled; no pass writes the scaled scores
-        m = _row_max(s, r, n) if n else f32(-np.inf)
-        if scale < 0 and n:
+        if not n:
+            m = f32(-np.inf)
+        elif scale < 0:
             m = s[r, 0]
             for j in range(1, n):
                 m = min(m, s[r, j])
+        else:
+            m = _row_max(s, r, n)
         m = m * scale
         if m == f32(-np.inf):  # every key masked out: zeros (torch's _safe_softmax)
             s[r, :] = 0
