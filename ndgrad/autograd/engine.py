@@ -85,8 +85,8 @@ def _initial_grad_real(t: Tensor, g: Any, create_graph: bool) -> Any:
     return function.Tensor._make(g) if create_graph else g
 
 
-def _prune(roots: Sequence[Node], targets: set[Node]) -> set[Node]:
-    """The nodes on some path from a root to a target: only those run for autograd.grad()."""
+def _reachable(roots: Sequence[Node]) -> set[Node]:
+    """Every node a backward from ``roots`` can reach, the roots included."""
     seen = set(roots)
     stack = list(seen)
     while stack:
@@ -94,6 +94,12 @@ def _prune(roots: Sequence[Node], targets: set[Node]) -> set[Node]:
             if edge is not None and edge.node not in seen:
                 seen.add(edge.node)
                 stack.append(edge.node)
+    return seen
+
+
+def _prune(roots: Sequence[Node], targets: set[Node]) -> set[Node]:
+    """The nodes on some path from a root to a target: only those run for autograd.grad()."""
+    seen = _reachable(roots)
     needed: set[Node] = set()
     for node in sorted(seen, key=lambda n: n._seq):  # inputs before the nodes that use them
         if node in targets or any(e is not None and e.node in needed for e in node._edges):
@@ -243,23 +249,15 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
 leaf_hooks_used = False
 
 
-def _hooked_leaf_waits(roots: list[Node], needed: set[Node] | None) -> dict[Node, int]:
+def _hooked_leaf_waits(roots: list[Node]) -> dict[Node, int]:
     """For each leaf with hooks: how many gradients will reach it (edges into its
     AccumulateGrad from the nodes backward runs), so that it can run when the last arrives."""
     waits: dict[Node, int] = {}
-    seen = set(roots)
-    stack = [n for n in roots if type(n) is not AccumulateGrad]
-    while stack:
-        for edge in stack.pop()._edges:
-            if edge is None or (needed is not None and edge.node not in needed):
-                continue
-            nxt = edge.node
-            if type(nxt) is AccumulateGrad:
-                if nxt.variable._hooks:  # type: ignore[attr-defined]
-                    waits[nxt] = waits.get(nxt, 0) + 1
-            elif nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
+    for node in _reachable(roots):
+        for edge in node._edges:
+            if edge is not None and type(edge.node) is AccumulateGrad \
+                    and edge.node.variable._hooks:  # type: ignore[attr-defined]
+                waits[edge.node] = waits.get(edge.node, 0) + 1
     return waits
 
 
@@ -273,7 +271,8 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
     leaf_grads = {n: buffers.pop(n)[0] for n in roots if type(n) is AccumulateGrad}
     anomaly_on = anomaly.state.enabled and anomaly.state.check_nan
     grad_type = function.Tensor if create_graph else np.ndarray
-    waits = _hooked_leaf_waits(roots, needed) if leaf_hooks_used and captured is None else None
+    # (autograd.grad's runs, with ``captured``, fill no .grad: their leaves wait for the end)
+    waits = _hooked_leaf_waits(roots) if leaf_hooks_used and captured is None else None
     while heap:
         node = heappop(heap)[1]
         grads = buffers.pop(node)
