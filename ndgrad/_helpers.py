@@ -3,7 +3,7 @@ error messages."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,12 @@ def wrap_dims(dim: int | Iterable[int] | None, ndim: int) -> tuple[int, ...]:
     if ndim == 0:
         return ()
     return out
+
+
+def inverse_permutation(order: Sequence[int]) -> tuple[int, ...]:
+    """The permutation that undoes ``order`` (np.argsort's result, without converting a small
+    tuple to an array: 0.5 us instead of 3)."""
+    return tuple(sorted(range(len(order)), key=order.__getitem__))
 
 
 def shape_arg(size: Any) -> tuple[int, ...]:

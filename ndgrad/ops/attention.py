@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad._helpers import inverse_permutation
 from ndgrad.ops._numba import kernels, kernels_for
 from ndgrad.ops.base import Primitive
 from ndgrad.ops.elementwise import Where
@@ -55,8 +56,7 @@ def _empty_like_query(q: np.ndarray, shape: tuple[int, ...], dtype: Any) -> np.n
         return np.empty(shape, dtype)
     strides = q.strides[:-1]
     order = sorted(range(q.ndim - 1), key=lambda i: -strides[i]) + [q.ndim - 1]
-    return np.empty([shape[i] for i in order], dtype).transpose(
-        sorted(range(len(order)), key=order.__getitem__))  # the inverse of order
+    return np.empty([shape[i] for i in order], dtype).transpose(inverse_permutation(order))
 
 
 def _softmax_lse(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

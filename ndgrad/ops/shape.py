@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad._helpers import inverse_permutation
 from ndgrad.ops.base import Primitive
 from ndgrad.ops.elementwise import ZerosLike
 
@@ -38,8 +39,7 @@ class Permute(Primitive):
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
-        dims = ctx.dims  # the inverse permutation (np.argsort of a tuple costs 6 us)
-        return Permute.apply(grad, tuple(sorted(range(len(dims)), key=dims.__getitem__))), None
+        return Permute.apply(grad, inverse_permutation(ctx.dims)), None
 
 
 class Expand(Primitive):

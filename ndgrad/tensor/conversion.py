@@ -14,7 +14,7 @@ import numpy as np
 
 from ndgrad import _dtype
 from ndgrad._device import _CPU, check_device, device
-from ndgrad._helpers import shape_arg, wrap_dim
+from ndgrad._helpers import inverse_permutation, shape_arg, wrap_dim
 from ndgrad.ops.elementwise import Cast, Clone
 from ndgrad.tensor.base import Size, TensorBase, _bool, _int
 
@@ -348,7 +348,7 @@ class ConversionMixin(TensorBase):
         if order == tuple(range(self._data.ndim)):
             return Clone.apply(self)  # a row-major copy
         stored = Clone.apply(self.permute(order))  # row-major in memory order
-        return stored.permute(tuple(np.argsort(order).tolist()))
+        return stored.permute(inverse_permutation(order))
 
     # -- new tensors like this one (its dtype unless given) -----------------------------------
     def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None,

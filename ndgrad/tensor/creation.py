@@ -10,7 +10,7 @@ import numpy as np
 from ndgrad import _dtype
 from ndgrad import random as _random
 from ndgrad._device import check_device
-from ndgrad._helpers import broadcast_error, shape_arg
+from ndgrad._helpers import broadcast_error, inverse_permutation, shape_arg
 from ndgrad.ops.random import Sample
 from ndgrad.tensor.conversion import as_array
 from ndgrad.tensor.core import Tensor
@@ -86,7 +86,7 @@ def empty_permuted(size: Any, physical_layout: Any, *, dtype: Any = None, layout
         raise RuntimeError(f"empty_permuted: physical_layout must be a permutation of the "
                            f"dims 0..{len(shape) - 1}, got {list(order)}")
     physical = np.empty([shape[d] for d in order], _float_dtype(dtype))
-    return _finish(physical.transpose(np.argsort(order)), requires_grad, device)
+    return _finish(physical.transpose(inverse_permutation(order)), requires_grad, device)
 
 
 def scalar_tensor(s: Any, *, dtype: Any = None, layout: Any = None, device: Any = None,
