@@ -189,7 +189,11 @@ class ScaledDotProductAttention(Primitive):
             ds = p * (dp - delta)
         dq = dk = None
         if need_q:
-            dq = _matmul_like(ds, k, q) if scaled else _matmul_like(ds, k, q) * scale
+            dq = _matmul_like(ds, k, q)
+            if not scaled:
+                dq = dq * scale
         if need_k:
-            dk = _matmul_like(ds.mT, q, k) if scaled else _matmul_like(ds.mT, q, k) * scale
+            dk = _matmul_like(ds.mT, q, k)
+            if not scaled:
+                dk = dk * scale
         return dq, dk, dv, ds if need_bias else None
