@@ -63,3 +63,62 @@ def idle_when_done() -> bool:
 
 
 IDLE_WHEN_DONE = idle_when_done()
+
+
+class Hooks:
+    """What ndgrad.ops._pool needs of NumPy's OpenBLAS to run its threaded calls on numba's
+    threads: the addresses of its threads-callback pointer and of ``exec_blas`` (its own
+    pool's runner), its thread count, and the largest thread number it has room for."""
+
+    def __init__(self, lib: Any) -> None:
+        self.lib = lib
+        self.hook = ctypes.c_void_p.in_dll(lib, "openblas_threads_callback_")
+        self.exec_blas = ctypes.cast(lib.exec_blas, ctypes.c_void_p).value or 0
+        self._threads = ctypes.c_int.in_dll(lib, "blas_cpu_number")
+        config = _config(lib)
+        self.room = next((int(w.split("=", 1)[1]) for w in config.split()
+                          if w.startswith("MAX_THREADS=")), 0)
+        # cblas_sgemm and cblas_dgemm with 64-bit integers (NumPy's usual build), by dtype char
+        self.gemm: dict[str, int] = {}
+        if "USE64BITINT" in config.split():
+            for char in "sd":
+                for name in (f"scipy_cblas_{char}gemm64_", f"cblas_{char}gemm64_"):
+                    fn = getattr(lib, name, None)
+                    if fn is not None:
+                        self.gemm["f" if char == "s" else "d"] = \
+                            ctypes.cast(fn, ctypes.c_void_p).value or 0
+                        break
+
+    def threads(self) -> int:
+        """OpenBLAS's thread count now (what threadpoolctl and set_num_threads change)."""
+        return max(1, self._threads.value)
+
+    def attach(self, callback: int) -> None:
+        """Run OpenBLAS's threaded calls through ``callback`` from now on (0: its own pool).
+        Its own workers are stopped first; they start again if a call needs them."""
+        if callback:
+            self.lib.blas_thread_shutdown_()
+        self.hook.value = callback or None
+
+
+def _config(lib: Any) -> str:
+    """OpenBLAS's build config string ("OpenBLAS 0.3.31 USE64BITINT ... MAX_THREADS=64"; MAX_THREADS
+    is the size of its per-thread tables), or "" where it has none."""
+    for name in ("openblas_get_config", "scipy_openblas_get_config64_", "openblas_get_config64_"):
+        fn = getattr(lib, name, None)
+        if fn is not None:
+            fn.restype = ctypes.c_char_p
+            return (fn() or b"").decode(errors="replace")
+    return ""
+
+
+def hooks() -> Hooks | None:
+    """NumPy's OpenBLAS's Hooks, or None where it lacks the threads callback (OpenBLAS older
+    than 0.3.27, another BLAS, not Linux)."""
+    lib = _find()
+    if lib is None:
+        return None
+    try:
+        return Hooks(lib)
+    except (ValueError, AttributeError):  # a symbol missing
+        return None

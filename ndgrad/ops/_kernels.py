@@ -6,6 +6,10 @@ through ``ndgrad.ops._numba.kernels()``, which imports this module only when num
 and the compiled path is on; the kernels take C-contiguous arrays and write into ``out``
 arrays the caller made.
 
+Where ndgrad runs one thread pool (``_numba.share_pool``), the Python-level entry points (gelu,
+softmax_lse, exp_shifted, softmax_backward_rows, matmul) split large calls into parts that
+run on numba's threads at once: the same loop on each part, so the same bits as on one thread.
+
 float32 loops use float32 formulas that LLVM turns into SIMD code: an exp and an erf made of
 polynomials (libm's expf and erff are scalar calls, several times slower). float64 loops call
 libm (``math.exp``, ``math.erf``): float64 is for checking, not speed.
@@ -20,7 +24,7 @@ import numpy as np
 
 try:
     from llvmlite import ir
-    from numba import njit, types
+    from numba import njit, prange, types
     from numba.extending import intrinsic, overload
 
     @intrinsic
@@ -29,6 +33,8 @@ try:
         def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
             return builder.bitcast(args[0], ir.FloatType())
         return types.float32(types.int32), codegen
+
+    from ndgrad.ops._pool import SINGLE, bmm
 except ImportError:  # never loaded so by ndgrad (see _numba.kernels); plain Python then
     def njit(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]
         return args[0] if args and callable(args[0]) else (lambda f: f)
@@ -39,12 +45,18 @@ except ImportError:  # never loaded so by ndgrad (see _numba.kernels); plain Pyt
     def overload(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef,misc]
         return lambda f: f
 
+    prange = range  # type: ignore[misc]
+    SINGLE, bmm = 0, None  # type: ignore[misc,assignment]  # no pool (pool_gemm gives 0)
+
 from ndgrad.ops._erf import _A32, _B32
+from ndgrad.ops._numba import parts, pool_gemm
 
 f32 = np.float32
 # the loops may contract a * b + c into one fused multiply-add (more accurate, not less); no
 # other fast-math liberty, so nan and inf behave as in the NumPy reference
 _FLAGS: dict[str, Any] = {"cache": True, "fastmath": {"contract"}, "error_model": "numpy"}
+# the same, for the wrappers that split a kernel's work over numba's threads (see _numba.parts)
+_PFLAGS: dict[str, Any] = {**_FLAGS, "parallel": True}
 
 # -- exp and erf in float32 -----------------------------------------------------------------
 _LOG2E = f32(1.4426950408889634)
@@ -158,6 +170,41 @@ def gelu_backward64(x: Any, grad: Any, out: Any, tanh: bool) -> None:
         else:
             cdf = 0.5 * (1.0 + math.erf(v * _SQRT1_2))
             out[i] = grad[i] * (cdf + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI)
+
+
+@njit(**_PFLAGS)
+def _gelu32_parts(x: Any, out: Any, tanh: bool, n: int) -> None:
+    step = -(-x.size // n)
+    for t in prange(n):
+        gelu32(x[t * step:(t + 1) * step], out[t * step:(t + 1) * step], tanh)
+
+
+@njit(**_PFLAGS)
+def _gelu_backward32_parts(x: Any, grad: Any, out: Any, tanh: bool, n: int) -> None:
+    step = -(-x.size // n)
+    for t in prange(n):
+        gelu_backward32(x[t * step:(t + 1) * step], grad[t * step:(t + 1) * step],
+                        out[t * step:(t + 1) * step], tanh)
+
+
+def gelu(x: np.ndarray, out: np.ndarray, tanh: bool) -> None:
+    """out = GELU(x), 1-d arrays; float32 in parts on numba's threads when large enough."""
+    if x.dtype != np.float32:
+        gelu64(x, out, tanh)
+    elif (n := parts(x.size)) > 1:
+        _gelu32_parts(x, out, tanh, n)
+    else:
+        gelu32(x, out, tanh)
+
+
+def gelu_backward(x: np.ndarray, grad: np.ndarray, out: np.ndarray, tanh: bool) -> None:
+    """out = grad * GELU'(x), 1-d arrays; split as gelu is."""
+    if x.dtype != np.float32:
+        gelu_backward64(x, grad, out, tanh)
+    elif (n := parts(x.size)) > 1:
+        _gelu_backward32_parts(x, grad, out, tanh, n)
+    else:
+        gelu_backward32(x, grad, out, tanh)
 
 
 # -- layer_norm and rms_norm over rows of a 2-d array -------------------------------------------
@@ -476,14 +523,47 @@ def exp_shifted(s: np.ndarray, lse: np.ndarray, scale: float = 1.0, causal: int 
     """s = exp(s scale - lse) for each row of s (R, S) in place, lse (R,): attention's backward
     recomputing the softmax from the scores and the forward's log-sum-exp (s scale <= lse, and
     +inf for a masked row gives zeros); with ``causal`` = L, 0 where a key is masked."""
-    _exp_shifted(s, lse, s.dtype.type(scale), causal)
+    n = parts(s.size)
+    if n > 1:
+        _exp_shifted_parts(s, lse, s.dtype.type(scale), causal, _row_step(len(s), n, causal))
+    else:
+        _exp_shifted(s, lse, s.dtype.type(scale), causal)
 
 
-@njit(**_FLAGS)
-def softmax_backward_rows(p: Any, dp: Any, delta: Any, scale: Any) -> None:
+def _row_step(rows: int, n: int, causal: int) -> int:
+    """Rows per part when ``rows`` are split in n: a multiple of the causal L (each part then
+    starts at a query 0, as the row-to-query rule r % L needs)."""
+    step = -(-rows // n)
+    return -(-step // causal) * causal if causal else step
+
+
+@njit(**_PFLAGS)
+def _exp_shifted_parts(s: Any, lse: Any, scale: Any, causal: int, step: int) -> None:
+    for t in prange(-(-s.shape[0] // step)):
+        _exp_shifted(s[t * step:(t + 1) * step], lse[t * step:(t + 1) * step], scale, causal)
+
+
+def softmax_backward_rows(p: np.ndarray, dp: np.ndarray, delta: np.ndarray,
+                          scale: Any) -> None:
     """dp = p * (dp - delta) * scale for each row of p, dp (R, S) in place; delta (R,) is each
     row's sum of dp * p (softmax's backward: dS = P (dP - rowsum(dP P))), and the scale is the
     scores' (attention's dq and dk then need no multiplication of their own)."""
+    n = parts(p.size)
+    if n > 1:
+        _softmax_backward_rows_parts(p, dp, delta, scale, _row_step(len(p), n, 0))
+    else:
+        _softmax_backward_rows(p, dp, delta, scale)
+
+
+@njit(**_PFLAGS)
+def _softmax_backward_rows_parts(p: Any, dp: Any, delta: Any, scale: Any, step: int) -> None:
+    for t in prange(-(-p.shape[0] // step)):
+        _softmax_backward_rows(p[t * step:(t + 1) * step], dp[t * step:(t + 1) * step],
+                               delta[t * step:(t + 1) * step], scale)
+
+
+@njit(**_FLAGS)
+def _softmax_backward_rows(p: Any, dp: Any, delta: Any, scale: Any) -> None:
     for i in range(p.shape[0]):
         d = delta[i]
         for j in range(p.shape[1]):
@@ -494,7 +574,49 @@ def softmax_lse(s: np.ndarray, lse: np.ndarray, scale: float = 1.0, causal: int 
     """softmax of each row of s (R, S) times scale, in place, and each row's log-sum-exp into
     lse (R,); with ``causal`` = L, row r sees keys j <= r % L, the others get 0. A row of -inf
     becomes zeros with lse = +inf."""
-    _softmax_lse(s, lse, s.dtype.type(scale), causal)
+    n = parts(s.size)
+    if n > 1:
+        _softmax_lse_parts(s, lse, s.dtype.type(scale), causal, _row_step(len(s), n, causal))
+    else:
+        _softmax_lse(s, lse, s.dtype.type(scale), causal)
+
+
+@njit(**_PFLAGS)
+def _softmax_lse_parts(s: Any, lse: Any, scale: Any, causal: int, step: int) -> None:
+    for t in prange(-(-s.shape[0] // step)):
+        _softmax_lse(s[t * step:(t + 1) * step], lse[t * step:(t + 1) * step], scale, causal)
+
+
+# -- batched matmul -----------------------------------------------------------------------------
+def _blas_operand(x: np.ndarray) -> tuple[int, int] | None:
+    """(CblasNoTrans or CblasTrans, leading dimension) for the matrices of x (..., r, c) as
+    BLAS reads them, or None where neither of the two dims is unit-stride."""
+    item, (s0, s1), (r, c) = x.itemsize, x.strides[-2:], x.shape[-2:]
+    if s1 == item and s0 % item == 0 and s0 // item >= c:
+        return 111, s0 // item
+    if s0 == item and s1 % item == 0 and s1 // item >= r:
+        return 112, s1 // item
+    return None
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
+    """out = a @ b for 4-d float arrays of one dtype (the leading dims broadcast) with the
+    products split over the shared pool (ndgrad.ops._pool.bmm), where that pays; False where
+    the caller should use np.matmul instead (nothing was written)."""
+    if a.ndim != 4 or b.ndim != 4 or out.ndim != 4 or not (a.dtype == b.dtype == out.dtype):
+        return False
+    m, k, n = a.shape[2], a.shape[3], b.shape[3]
+    fn = pool_gemm(a.dtype.char)
+    if not fn or not m or not n or not k or m * n * k > SINGLE or out.strides[3] != out.itemsize \
+            or out.strides[2] < n * out.itemsize or parts(out.size) < 2:
+        return False
+    opa, opb = _blas_operand(a), _blas_operand(b)
+    if opa is None or opb is None:
+        return False
+    lead = out.shape[:2]
+    bmm(fn, np.broadcast_to(a, lead + a.shape[2:]), np.broadcast_to(b, lead + b.shape[2:]),
+        out, opa[0], opa[1], opb[0], opb[1])
+    return True
 
 
 # -- Adam ---------------------------------------------------------------------------------------

@@ -12,6 +12,10 @@ call for each dtype (numba keeps the machine code in its on-disk cache, so later
 that). ``NDGRAD_NUMBA=0`` in the environment, or ``set_enabled(False)``, turns the compiled
 path off.
 
+With numba's OpenMP (or TBB) threads available, OpenBLAS's threaded calls run on those threads
+too, and the large kernels split their work over them (``share_pool`` and ``parts`` below;
+``ndgrad.ops._pool`` says why one pool). ``NDGRAD_SHARED_POOL=0`` turns that off.
+
 On a CPU with AVX-512, LLVM's tuning for most such CPUs keeps loops to 256-bit vectors; ndgrad
 asks numba for 512-bit ones (LLVM's ``-prefer-256-bit``), unless ``NUMBA_CPU_FEATURES`` is set
 or numba has already compiled something in this process. GELU's kernels took 0.25 and 0.34 ms
@@ -21,6 +25,7 @@ with AVX-512), where OpenBLAS's matmuls run 512-bit code already.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import importlib.util
 import os
@@ -34,6 +39,7 @@ import numpy as np
 _state: dict[str, Any] = {
     "enabled": os.environ.get("NDGRAD_NUMBA", "1").strip().lower() not in ("0", "false", "off"),
     "kernels": None,  # the module once imported; False when numba is not installed
+    "pool": None,  # the shared thread pool (see share_pool) once set up, else None
 }
 
 
@@ -53,6 +59,7 @@ def kernels() -> Any:
             try:
                 _prefer_512_bit_vectors()
                 k = importlib.import_module("ndgrad.ops._kernels")
+                share_pool()
             except ImportError as e:  # e.g. a numba too old for the installed NumPy
                 warnings.warn(f"numba is installed but could not be imported ({e}); ndgrad's "
                               f"fused ops run in NumPy", RuntimeWarning, stacklevel=2)
@@ -105,3 +112,108 @@ def kernels_for(*arrays: Any) -> Any:
         if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
             return None
     return k if dtype.char in _FLOATS else None
+
+
+# -- one thread pool ------------------------------------------------------------------------------
+# Large kernels (GELU, attention's softmax) split their work over numba's threads, which also
+# run OpenBLAS's threaded matmuls (ndgrad.ops._pool says why one pool, and how). Both happen
+# only where numba has a thread-safe threading layer (OpenMP or TBB: two Python threads may
+# call matmul at once) and NumPy's OpenBLAS has the threads callback; elsewhere the kernels
+# run on the calling thread, as before, and OpenBLAS keeps its own threads.
+PARALLEL_MIN = 1 << 15  # elements: below this, handing out the work costs more than it saves
+SPIN = "20000"  # GOMP_SPINCOUNT: about 1 ms of spinning here
+
+
+class _Pool:
+    def __init__(self, hooks: Any, most: int, callback: Any, lock: np.ndarray) -> None:
+        self.hooks, self.most, self.callback, self.lock = hooks, most, callback, lock
+
+
+def share_pool() -> bool:
+    """Run OpenBLAS's threaded calls and the split kernels on numba's threads (see above);
+    whether that is now so. Called when the kernels are first loaded."""
+    if _state["pool"] is not None:
+        return True
+    if os.environ.get("NDGRAD_SHARED_POOL", "1").strip().lower() in ("0", "false", "off"):
+        return False
+    from ndgrad import _openblas
+
+    hooks = _openblas.hooks()
+    if hooks is None or not hooks.exec_blas or not _threadsafe_layer():
+        return False
+    import numba
+
+    from ndgrad.ops import _pool
+
+    most, base = int(getattr(numba.config, "NUMBA_NUM_THREADS", 1)), hooks.room // 2
+    if most > base or (os.cpu_count() or 1) > base:  # no room for ndgrad's thread numbers
+        return False
+    lock = np.zeros(1, np.int64)
+    callback = _pool.build(lock.ctypes.data, ctypes.addressof(hooks.hook), hooks.exec_blas,
+                           base)
+    hooks.attach(callback.address)
+    _state["pool"] = _Pool(hooks, most, callback, lock)
+    if not _state.get("fork_hook"):
+        os.register_at_fork(after_in_child=_after_fork)
+        _state["fork_hook"] = True
+    return True
+
+
+def _threadsafe_layer() -> bool:
+    """Whether numba's parallel code runs on OpenMP or TBB (thread-safe), starting its
+    threads now if they have not started (on one of those two where the user has not chosen)."""
+    import numba
+    from numba.core import config
+
+    try:
+        return numba.threading_layer() in ("omp", "tbb")  # already started
+    except ValueError:
+        pass
+    if os.environ.get("NUMBA_THREADING_LAYER"):
+        if getattr(config, "THREADING_LAYER", "") not in ("omp", "tbb", "threadsafe", "safe"):
+            return False
+    else:
+        config.THREADING_LAYER = "threadsafe"  # type: ignore[attr-defined]
+    from ndgrad.ops import _pool
+
+    # GNU OpenMP's threads spin for 300,000 pauses (about 8 ms here) after each parallel region
+    # before they sleep, taking a core from DataLoader workers and other processes meanwhile;
+    # ndgrad asks for SPIN, about what it asks of OpenBLAS (ndgrad._openblas), unless the user
+    # chose. libgomp reads the variable when it loads, at the first parallel call.
+    spin = not {"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"} & set(os.environ)
+    if spin:
+        os.environ["GOMP_SPINCOUNT"] = SPIN
+    try:
+        _pool.start()
+    except (ValueError, ImportError):  # neither layer can be loaded here
+        return False
+    finally:
+        if spin:
+            del os.environ["GOMP_SPINCOUNT"]  # not handed on to child processes
+    return numba.threading_layer() in ("omp", "tbb")
+
+
+def _after_fork() -> None:
+    """In a forked child (a DataLoader worker): OpenBLAS's own threads again, and kernels on
+    the calling thread; GNU OpenMP does not work after a fork."""
+    pool = _state["pool"]
+    if pool is not None:
+        pool.hooks.attach(0)
+        _state["pool"] = None
+
+
+def parts(size: int) -> int:
+    """Into how many parts a kernel splits ``size`` elements of work: the BLAS thread count
+    (set_num_threads, threadpoolctl) where the shared pool runs and the work is large enough,
+    else 1."""
+    pool = _state["pool"]
+    if pool is None or size < PARALLEL_MIN:
+        return 1
+    return min(pool.hooks.threads(), pool.most)
+
+
+def pool_gemm(char: str) -> int:
+    """The address of OpenBLAS's cblas_sgemm ("f") or cblas_dgemm ("d") where the shared pool
+    runs, for kernels that hand out BLAS calls to its threads; else 0."""
+    pool = _state["pool"]
+    return pool.hooks.gemm.get(char, 0) if pool is not None else 0

@@ -90,15 +90,22 @@ def _fold(q: Any, k: Any, bias: Any, drop: Any, causal: bool) -> Any:
     return kern if kern is not None and q.dtype.char in "fd" else None  # float32, float64
 
 
-def _matmul_like(a: Any, b: Any, like: Any) -> Any:
+def _matmul(a: Any, b: Any, like: Any = None) -> Any:
     """a @ b, laid out in memory as ``like`` (the input this is the gradient of) where the
     shapes agree: the gradient of a head split off by ``view(B, T, h, d).transpose(1, 2)`` is
     then (B, T, h, d) in memory, and the backward of that view needs no copy (torch's kernels
-    do the same). Arrays only; a broadcast input gets a plain result the engine sums."""
+    do the same). A broadcast input gets a plain result the engine sums. With numba, the
+    products of the heads run on the shared thread pool (``_kernels.matmul``). Tensors (under
+    create_graph) take the plain ``@``."""
     if type(a) is not np.ndarray or type(b) is not np.ndarray:
         return a @ b
     shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
-    return np.matmul(a, b, out=_empty_like_query(like, shape, np.result_type(a, b)))
+    dtype = np.result_type(a, b)
+    out = np.empty(shape, dtype) if like is None else _empty_like_query(like, shape, dtype)
+    kern = kernels()
+    if kern is not None and kern.matmul(a, b, out):
+        return out
+    return np.matmul(a, b, out=out)
 
 
 class ScaledDotProductAttention(Primitive):
@@ -111,7 +118,7 @@ class ScaledDotProductAttention(Primitive):
         kern = _fold(q, k, bias, drop, causal)
         lq = q.shape[-2]
         if kern is not None and q.size and k.size:  # the kernel scales and masks
-            s = q @ k.mT
+            s = _matmul(q, k.mT)
             lse = np.empty(s.shape[:-1] + (1,), s.dtype)
             kern.softmax_lse(s.reshape(-1, s.shape[-1]), lse.reshape(-1), scale,
                              lq if causal else 0)
@@ -128,8 +135,7 @@ class ScaledDotProductAttention(Primitive):
                 p, lse = _softmax_lse(s)
         if drop is not None:
             p *= drop
-        out = np.matmul(p, v, out=_empty_like_query(q, p.shape[:-1] + v.shape[-1:],
-                                                     np.result_type(p, v)))
+        out = _matmul(p, v, q)
         ctx.save_for_backward(q, k, v, out, bias)
         ctx.lse, ctx.scale, ctx.drop = lse, scale, drop
         # the scores backward recomputes: None = as _scores makes them, else q k^T for the
@@ -147,7 +153,7 @@ class ScaledDotProductAttention(Primitive):
             lse = ctx.lse
             kern = kernels_for(lse) if folded is not None else None
             if kern is not None:
-                s = q @ k.mT
+                s = _matmul(q, k.mT)
                 kern.exp_shifted(s.reshape(-1, s.shape[-1]), lse.reshape(-1), scale, folded)
             else:
                 folded = None
@@ -171,8 +177,8 @@ class ScaledDotProductAttention(Primitive):
                 p = Softmax.apply(s, s.ndim - 1)
             delta = None
         pd = p if drop is None else p * drop
-        dv = _matmul_like(pd.mT, grad, v) if need_v else None
-        dp = grad @ v.mT
+        dv = _matmul(pd.mT, grad, v) if need_v else None
+        dp = _matmul(grad, v.mT)
         if drop is not None:
             dp = dp * drop
         if delta is None:
@@ -189,11 +195,11 @@ class ScaledDotProductAttention(Primitive):
             ds = p * (dp - delta)
         dq = dk = None
         if need_q:
-            dq = _matmul_like(ds, k, q)
+            dq = _matmul(ds, k, q)
             if not scaled:
                 dq = dq * scale
         if need_k:
-            dk = _matmul_like(ds.mT, q, k)
+            dk = _matmul(ds.mT, q, k)
             if not scaled:
                 dk = dk * scale
         return dq, dk, dv, ds if need_bias else None

@@ -78,8 +78,7 @@ class Gelu(Primitive):
         k = kernels_for(x)
         if k is not None:
             out = np.empty_like(x)
-            (k.gelu32 if x.dtype == np.float32 else k.gelu64)(x.reshape(-1), out.reshape(-1),
-                                                              tanh)
+            k.gelu(x.reshape(-1), out.reshape(-1), tanh)
             return out
         if tanh:
             inner = x * x
@@ -101,8 +100,7 @@ class Gelu(Primitive):
         k = kernels_for(x, grad) if isinstance(grad, np.ndarray) else None
         if k is not None:
             out = np.empty_like(x)
-            fn = k.gelu_backward32 if x.dtype == np.float32 else k.gelu_backward64
-            fn(x.reshape(-1), grad.reshape(-1), out.reshape(-1), ctx.tanh)
+            k.gelu_backward(x.reshape(-1), grad.reshape(-1), out.reshape(-1), ctx.tanh)
             return out, None
         if ctx.tanh:  # on arrays or, under create_graph, Tensors
             t = Tanh.apply((x + x * x * x * _K_KAPPA) * _K_BETA)
