@@ -1,7 +1,7 @@
 """GPT training-step speed and memory: ndgrad vs PyTorch in one process, nanoGPT's CPU baby run.
 
 Run: python bench/gpt.py [--rounds 5] [--parts speed,steady,memory,ops,profile]
-(OMP_NUM_THREADS=1 python bench/gpt.py: one thread for both, torch and OpenBLAS; on a machine
+(OMP_NUM_THREADS=1 python bench/gpt.py: one thread for both, torch and ndgrad; on a machine
 that other work keeps busy, two spinning threads per library measure the contention)
 
 * The model of ndgrad-gpt and examples/gpt_shakespeare.py: 4 layers, 4 heads, 128 dims, context
@@ -15,9 +15,10 @@ libraries run the same code (examples/gpt_shakespeare.py, its ``import ndgrad as
 swapped for ``import torch`` on the torch side) from the same initial weights on the same
 batches of Tiny Shakespeare. As in bench/mnist.py, they alternate in one process, several
 rounds: within a round they take turns of CHUNK steps, each followed by an untimed PAUSE (the
-thread pools of torch and OpenBLAS spin for a while after their work and slow whoever runs
-next), so this machine's slow phases land on both alike. The ratio the targets are checked
-against is the median over rounds of the per-round ratio.
+thread pools of torch and ndgrad spin for a while after their work and slow whoever runs next;
+ndgrad's is numba's OpenMP threads, which also run OpenBLAS's threaded matmuls: see
+ndgrad/ops/_pool.py), so this machine's slow phases land on both alike. The ratio the targets
+are checked against is the median over rounds of the per-round ratio.
 
 Peak memory is measured in a fresh subprocess per library (three each, median), as in
 bench/mnist.py: the rise of the peak resident set (VmHWM, reset through /proc/self/clear_refs

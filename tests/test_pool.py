@@ -232,3 +232,19 @@ def test_attention_on_the_pool_matches_torch(pool, causal):
     np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-4, atol=1e-5)
     for mine, theirs in zip(qkv, tq):
         np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_bmm_of_products_openblas_threads_finishes(pool):
+    """matmul leaves products OpenBLAS would thread to np.matmul; called with such products
+    anyway, bmm's BLAS calls start threaded calls from inside the pool, which the callback
+    hands to OpenBLAS's own threads: right answers, no hang."""
+    from ndgrad.ops import _pool
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((2, 2, 300, 300)), rng.standard_normal((2, 2, 300, 300))
+    out = np.empty((2, 2, 300, 300))
+    with _blas_threads(2):
+        for _ in range(5):
+            _pool.bmm(_numba.pool_gemm("d"), a, b, out, 111, 300, 111, 300,
+                      _numba.pool_words() + 8)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-10)
+    assert _numba._state["pool"].words[1] == 0  # bmm's count of calls under way is back to 0

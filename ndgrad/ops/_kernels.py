@@ -49,7 +49,7 @@ except ImportError:  # never loaded so by ndgrad (see _numba.kernels); plain Pyt
     SINGLE, bmm = 0, None  # type: ignore[misc,assignment]  # no pool (pool_gemm gives 0)
 
 from ndgrad.ops._erf import _A32, _B32
-from ndgrad.ops._numba import parts, pool_gemm
+from ndgrad.ops._numba import parts, pool_gemm, pool_words
 
 f32 = np.float32
 # the loops may contract a * b + c into one fused multiply-add (more accurate, not less); no
@@ -618,7 +618,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
         a = np.broadcast_to(a, lead + a.shape[2:])
     if b.shape[:2] != lead:
         b = np.broadcast_to(b, lead + b.shape[2:])
-    bmm(fn, a, b, out, opa[0], opa[1], opb[0], opb[1])
+    bmm(fn, a, b, out, opa[0], opa[1], opb[0], opb[1], pool_words() + 8)
     return True
 
 

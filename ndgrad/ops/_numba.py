@@ -125,8 +125,8 @@ SPIN = "20000"  # GOMP_SPINCOUNT: about 1 ms of spinning here
 
 
 class _Pool:
-    def __init__(self, hooks: Any, most: int, callback: Any, lock: np.ndarray) -> None:
-        self.hooks, self.most, self.callback, self.lock = hooks, most, callback, lock
+    def __init__(self, hooks: Any, most: int, callback: Any, words: np.ndarray) -> None:
+        self.hooks, self.most, self.callback, self.words = hooks, most, callback, words
 
 
 def share_pool() -> bool:
@@ -148,11 +148,11 @@ def share_pool() -> bool:
     most, base = int(getattr(numba.config, "NUMBA_NUM_THREADS", 1)), hooks.room // 2
     if most > base or (os.cpu_count() or 1) > base:  # no room for ndgrad's thread numbers
         return False
-    lock = np.zeros(1, np.int64)
-    callback = _pool.build(lock.ctypes.data, ctypes.addressof(hooks.hook), hooks.exec_blas,
+    words = np.zeros(2, np.int64)  # the callback's lock, and bmm calls under way
+    callback = _pool.build(words.ctypes.data, ctypes.addressof(hooks.hook), hooks.exec_blas,
                            base)
     hooks.attach(callback.address)
-    _state["pool"] = _Pool(hooks, most, callback, lock)
+    _state["pool"] = _Pool(hooks, most, callback, words)
     if not _state.get("fork_hook"):
         os.register_at_fork(after_in_child=_after_fork)
         _state["fork_hook"] = True
@@ -217,3 +217,9 @@ def pool_gemm(char: str) -> int:
     runs, for kernels that hand out BLAS calls to its threads; else 0."""
     pool = _state["pool"]
     return pool.hooks.gemm.get(char, 0) if pool is not None else 0
+
+
+def pool_words() -> int:
+    """The address of the shared pool's two int64 words (its lock; bmm calls under way)."""
+    pool = _state["pool"]
+    return pool.words.ctypes.data if pool is not None else 0

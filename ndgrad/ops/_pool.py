@@ -70,6 +70,15 @@ def _exchange(typingctx: Any, addr: Any, new: Any) -> Any:
     return types.int64(types.intp, types.int64), codegen
 
 
+@intrinsic
+def _add(typingctx: Any, addr: Any, delta: Any) -> Any:
+    """Atomically add ``delta`` to the int64 at addr; the value it held."""
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        ptr = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
+        return builder.atomic_rmw("add", ptr, args[1], "acq_rel")
+    return types.int64(types.intp, types.int64), codegen
+
+
 @njit(parallel=True, cache=True)
 def _run_jobs(fn: int, n: int, size: int, data: int, arg: int, base: int) -> None:
     """Run the n jobs at once on numba's threads (n <= their number: one job each)."""
@@ -78,20 +87,22 @@ def _run_jobs(fn: int, n: int, size: int, data: int, arg: int, base: int) -> Non
                  data + i * size, numba.int32(arg))
 
 
-def build(lock: int, hook: int, exec_blas: int, base: int) -> Any:
-    """The callback for this process: ``lock`` is the address of an int64 (0 = free), ``hook``
-    that of OpenBLAS's callback pointer, ``exec_blas`` that of its own runner; ``base`` the
-    first thread number it gives OpenBLAS. Compiled here, not cached: the addresses are this
-    process's."""
+def build(words: int, hook: int, exec_blas: int, base: int) -> Any:
+    """The callback for this process: ``words`` is the address of two int64s, a lock (0 =
+    free) and the number of bmm calls under way (see there), ``hook`` that of OpenBLAS's
+    callback pointer, ``exec_blas`` that of its own runner; ``base`` the first thread number
+    it gives OpenBLAS. Compiled here, not cached: the addresses are this process's."""
+    lock, handing_out = words, words + 8
 
     @cfunc(types.void(types.int32, types.intp, types.int32, types.intp, types.intp,
                       types.int32))
     def callback(sync: int, fn: int, n: int, size: int, data: int, arg: int) -> None:
         while not _swap(lock, 0, 1):  # type: ignore[call-arg]
             pass
-        if n <= numba.get_num_threads():
+        if n <= numba.get_num_threads() and not _add(handing_out, 0):  # type: ignore[call-arg]
             _run_jobs(fn, n, size, data, arg, base)
-        else:  # more jobs than threads: they wait for each other, so OpenBLAS's pool runs them
+        else:  # more jobs than threads (they wait for each other: all must run at once), or
+            # called from a thread of the pool: OpenBLAS's own pool runs them
             mine = _exchange(hook, 0)  # type: ignore[call-arg]
             _exec_blas(exec_blas, n, data)  # type: ignore[call-arg]
             _exchange(hook, mine)  # type: ignore[call-arg]
@@ -104,8 +115,10 @@ def build(lock: int, hook: int, exec_blas: int, base: int) -> Any:
 # np.matmul of (B, h, L, E) by (B, h, E, S) makes B h small BLAS calls, one after another on one
 # thread (each is too small for OpenBLAS to thread: 64 x 64 x 32 takes 3.4 us). bmm hands them
 # out to numba's threads instead, each call single-threaded: OpenBLAS threads no call of at most
-# SINGLE = 65536 * 4 multiply-adds (its SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD), so
-# none of them starts a threaded call from inside the pool.
+# SINGLE = 65536 * 4 multiply-adds (its SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD, the
+# default), so none of them should start a threaded call from inside the pool; if an OpenBLAS
+# built with a lower threshold did, the callback sends it to OpenBLAS's own threads (a nested
+# region of the pool might run the jobs one after another, and they wait for each other).
 SINGLE = 65536 * 4
 _ROW_MAJOR = 101
 
@@ -131,22 +144,25 @@ def _gemm(typingctx: Any, fn: Any, ta: Any, tb: Any, m: Any, n: Any, k: Any, alp
 
 
 @njit(parallel=True, cache=True)
-def bmm(fn: int, a: Any, b: Any, out: Any, ta: int, lda: int, tb: int, ldb: int) -> None:
+def bmm(fn: int, a: Any, b: Any, out: Any, ta: int, lda: int, tb: int, ldb: int,
+        handing_out: int) -> None:
     """out[i, j] = a[i, j] @ b[i, j] for 4-d arrays, each product one ?gemm call on one of
     numba's threads. ta, tb say how BLAS reads a's and b's matrices (111 row-major, 112 its
     transpose: a column-major view), lda, ldb their leading dimensions; out's rows are
-    unit-stride."""
+    unit-stride. The int64 at ``handing_out`` counts the calls under way, for the callback."""
     heads, m, n = out.shape[1], out.shape[2], out.shape[3]
     k = a.shape[3]
     pa, pb, pc = a.ctypes.data, b.ctypes.data, out.ctypes.data
     one, zero = out.dtype.type(1), out.dtype.type(0)
     ldc = out.strides[2] // out.itemsize
+    _add(handing_out, 1)  # type: ignore[call-arg]
     for t in prange(out.shape[0] * heads):
         i, j = t // heads, t % heads
         _gemm(fn, numba.int32(ta), numba.int32(tb), m, n, k, one,  # type: ignore[call-arg]
               pa + i * a.strides[0] + j * a.strides[1], lda,
               pb + i * b.strides[0] + j * b.strides[1], ldb, zero,
               pc + i * out.strides[0] + j * out.strides[1], ldc)
+    _add(handing_out, -1)  # type: ignore[call-arg]
 
 
 @njit(parallel=True, cache=True)
