@@ -248,3 +248,17 @@ def test_bmm_of_products_openblas_threads_finishes(pool):
                       _numba.pool_words() + 8)
     np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-10)
     assert _numba._state["pool"].words[1] == 0  # bmm's count of calls under way is back to 0
+
+
+def test_the_pool_can_be_turned_off(pool):
+    """NDGRAD_SHARED_POOL=0: OpenBLAS keeps its own threads and the kernels run on one."""
+    import os
+    import subprocess
+    import sys
+    code = ("import numpy as np, ndgrad; from ndgrad.ops import _numba; k = _numba.kernels(); "
+            "from ndgrad import _openblas; h = _openblas.hooks(); "
+            "print(_numba._state['pool'] is None, h.hook.value is None, _numba.parts(1 << 20))")
+    for value, want in (("0", "True True 1"), ("1", "False False")):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, "NDGRAD_SHARED_POOL": value}, check=True)
+        assert out.stdout.startswith(want), out.stdout
