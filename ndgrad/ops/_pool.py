@@ -61,22 +61,20 @@ def _swap(typingctx: Any, addr: Any, old: Any, new: Any) -> Any:
     return types.boolean(types.intp, types.int64, types.int64), codegen
 
 
-@intrinsic
-def _exchange(typingctx: Any, addr: Any, new: Any) -> Any:
-    """Atomically store ``new`` into the int64 at addr; the value it held."""
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        ptr = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
-        return builder.atomic_rmw("xchg", ptr, args[1], "acq_rel")
-    return types.int64(types.intp, types.int64), codegen
+def _atomic(op: str) -> Any:
+    """An intrinsic that applies LLVM's atomic ``op`` ("xchg", "add") with a value to the int64
+    at an address, returning the value it held."""
+    @intrinsic
+    def rmw(typingctx: Any, addr: Any, value: Any) -> Any:
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            ptr = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
+            return builder.atomic_rmw(op, ptr, args[1], "acq_rel")
+        return types.int64(types.intp, types.int64), codegen
+    return rmw
 
 
-@intrinsic
-def _add(typingctx: Any, addr: Any, delta: Any) -> Any:
-    """Atomically add ``delta`` to the int64 at addr; the value it held."""
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        ptr = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
-        return builder.atomic_rmw("add", ptr, args[1], "acq_rel")
-    return types.int64(types.intp, types.int64), codegen
+_exchange = _atomic("xchg")  # store a value, returning the old one
+_add = _atomic("add")
 
 
 @njit(parallel=True, cache=True)
