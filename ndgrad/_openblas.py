@@ -78,15 +78,15 @@ class Hooks:
         config = _config(lib)
         self.room = next((int(w.split("=", 1)[1]) for w in config.split()
                           if w.startswith("MAX_THREADS=")), 0)
-        # cblas_sgemm and cblas_dgemm with 64-bit integers (NumPy's usual build), by dtype char
+        # cblas_sgemm and cblas_dgemm with 64-bit integers (NumPy's usual build), by NumPy's
+        # dtype char (float32 "f", float64 "d")
         self.gemm: dict[str, int] = {}
         if "USE64BITINT" in config.split():
-            for char in "sd":
-                for name in (f"scipy_cblas_{char}gemm64_", f"cblas_{char}gemm64_"):
+            for dtype_char, blas_char in (("f", "s"), ("d", "d")):
+                for name in (f"scipy_cblas_{blas_char}gemm64_", f"cblas_{blas_char}gemm64_"):
                     fn = getattr(lib, name, None)
                     if fn is not None:
-                        self.gemm["f" if char == "s" else "d"] = \
-                            ctypes.cast(fn, ctypes.c_void_p).value or 0
+                        self.gemm[dtype_char] = ctypes.cast(fn, ctypes.c_void_p).value or 0
                         break
 
     def threads(self) -> int:

@@ -40,6 +40,7 @@ _state: dict[str, Any] = {
     "enabled": os.environ.get("NDGRAD_NUMBA", "1").strip().lower() not in ("0", "false", "off"),
     "kernels": None,  # the module once imported; False when numba is not installed
     "pool": None,  # the shared thread pool (see share_pool) once set up, else None
+    "fork_hook": False,  # whether _after_fork is registered (once per process)
 }
 
 
@@ -153,7 +154,7 @@ def share_pool() -> bool:
                            base)
     hooks.attach(callback.address)
     _state["pool"] = _Pool(hooks, most, callback, words)
-    if not _state.get("fork_hook"):
+    if not _state["fork_hook"]:
         os.register_at_fork(after_in_child=_after_fork)
         _state["fork_hook"] = True
     return True
