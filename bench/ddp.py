@@ -46,6 +46,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--warmup", type=int, default=50, help="steps before the timed epochs")
     p.add_argument("--batch-size", type=int, default=128, help="global batch")
+    p.add_argument("--bucket-view", action="store_true",
+                   help="DDP(gradient_as_bucket_view=True): .grad are views of the buckets")
     p.add_argument("--no-ddp", action="store_true",
                    help="each rank trains alone on its shard (no communication): the ceiling")
     p.add_argument("--barrier", action="store_true",
@@ -68,7 +70,7 @@ def main() -> None:
         nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 10))
     ddp = world > 1 and not args.no_ddp
     if ddp:
-        model = DistributedDataParallel(model)
+        model = DistributedDataParallel(model, gradient_as_bucket_view=args.bucket_view)
     opt = ndgrad.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
     sampler = DistributedSampler(train, world, rank, seed=0)
     loader = DataLoader(train, batch_size=args.batch_size // world, sampler=sampler,

@@ -10,6 +10,7 @@ from data every rank can rebuild for every other rank.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -347,8 +348,9 @@ def ddp_no_sync() -> None:
 
 @scenario
 def ddp_grads_are_independent() -> None:
-    """A .grad DDP made is not written by a later backward (each backward has new buckets);
-    a .grad that existed gets the average written into it, the same tensor."""
+    """A .grad DDP made is not written by a later backward (it is a copy of the shared bucket,
+    or a view of that backward's own bucket); a .grad that existed gets the average written
+    into it, the same tensor."""
     ds = dataset(8)
     ref, model = mlp(), mlp()
     ddp = DDP(model)
@@ -434,6 +436,47 @@ def ddp_buffers_and_state() -> None:
     raises(RuntimeError, ["the ranks wrap different modules"],
            lambda: DDP(nn.Linear(3, 4 + rank())))
     raises(ValueError, ["device_ids"], lambda: DDP(nn.Linear(2, 2), device_ids=[0]))
+
+
+@scenario
+def ddp_gradient_as_bucket_view() -> None:
+    """gradient_as_bucket_view=True: each .grad is a view of its bucket (shared memory on one
+    machine), with the right average whether .grad was None, zeroed in place or kept."""
+    ds = dataset(8)
+    ref, model = mlp(), mlp()
+    ddp = DDP(model, gradient_as_bucket_view=True, bucket_cap_mb=0.0005)
+    assert len(ddp._reducer.buckets) > 1
+    x, y = ds.tensors
+    mine = slice(2 * rank(), 2 * rank() + 2)
+    nn.functional.cross_entropy(ref(x[:4]), y[:4]).backward()
+    expected = [p.grad.numpy().copy() for p in ref.parameters()]
+    for set_to_none in (True, False, True):
+        model.zero_grad(set_to_none=set_to_none)
+        nn.functional.cross_entropy(ddp(x[mine]), y[mine]).backward()
+        for p, e in zip(model.parameters(), expected):
+            np.testing.assert_allclose(p.grad.numpy(), e, rtol=1e-12, atol=1e-15)
+            assert any(np.shares_memory(p.grad.numpy(), b.buffer)
+                       for b in ddp._reducer.buckets), ".grad must be a view of its bucket"
+    nn.functional.cross_entropy(ddp(x[mine]), y[mine]).backward()  # kept: accumulates
+    for p, e in zip(model.parameters(), expected):
+        np.testing.assert_allclose(p.grad.numpy(), 2 * e, rtol=1e-12, atol=1e-15)
+
+
+@scenario
+def ddp_over_mpi() -> None:
+    """On one machine the buckets are summed in shared memory; NDGRAD_DDP_SHARED_MEMORY=0 (on
+    any rank: the ranks agree) sums them with MPI_Allreduce, the path for several machines.
+    The DDP scenarios pass on that path too."""
+    assert DDP(mlp())._reducer.window is not None, "one machine: shared memory"
+    try:
+        os.environ["NDGRAD_DDP_SHARED_MEMORY"] = "0" if rank() == 1 else "1"
+        assert DDP(mlp())._reducer.window is None, "a rank said no: every rank uses MPI"
+        os.environ["NDGRAD_DDP_SHARED_MEMORY"] = "0"
+        for check in (ddp_matches_one_process, ddp_no_sync, ddp_grads_are_independent,
+                      ddp_find_unused, ddp_gradient_as_bucket_view):
+            check()
+    finally:
+        del os.environ["NDGRAD_DDP_SHARED_MEMORY"]
 
 
 @scenario

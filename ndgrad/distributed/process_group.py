@@ -17,18 +17,31 @@ import sys
 from types import TracebackType
 from typing import Any
 
+import numpy as np
+
 _MPI: Any = None
 
 
 def _mpi() -> Any:
-    """mpi4py's ``MPI`` module; the first call initialises MPI."""
+    """mpi4py's ``MPI`` module; the first call initialises MPI.
+
+    Open MPI's UCX one-sided component, queried for every window (DDP's shared-memory buckets
+    are windows), prints an error on machines UCX has no transport for; its shared-memory
+    component is the one that serves them. So, unless the user chose (``OMPI_MCA_osc``), MPI
+    starts without the UCX one; the variable is set only while MPI initialises."""
     global _MPI
     if _MPI is None:
+        unset = "OMPI_MCA_osc" not in os.environ and "mpi4py.MPI" not in sys.modules
+        if unset:
+            os.environ["OMPI_MCA_osc"] = "^ucx"
         try:
             from mpi4py import MPI
         except ImportError as e:
             raise RuntimeError(f"ndgrad.distributed needs mpi4py and an MPI library ({e}); "
                                f"install them with: pip install 'ndgrad[dist]'") from e
+        finally:
+            if unset:
+                del os.environ["OMPI_MCA_osc"]
         _MPI = MPI
     return _MPI
 
@@ -49,6 +62,8 @@ class ProcessGroup:
         self.comm = comm
         # send/recv first send a small header on this twin: it never meets the data messages
         self.header_comm = comm.Dup()
+        self._node: Any = None  # the ranks on this machine, made on first use
+        self._windows: list[SharedArrays] = []
 
     def rank(self) -> int:
         return int(self.comm.Get_rank())
@@ -59,12 +74,58 @@ class ProcessGroup:
     def name(self) -> str:
         return "mpi"
 
+    def one_machine(self) -> bool:
+        """True when every rank of the group runs on this machine (they can share memory).
+        Collective: every rank must call it, the first time at the same point."""
+        if self._node is None:
+            self._node = self.comm.Split_type(_mpi().COMM_TYPE_SHARED)
+        return bool(self._node.Get_size() == self.size())
+
+    def shared_arrays(self, nbytes: int) -> SharedArrays:
+        """``nbytes`` of memory per rank that every rank can read and write (only when
+        ``one_machine()``). Collective; freed with the group."""
+        window = SharedArrays(self._node, nbytes)
+        self._windows.append(window)
+        return window
+
     def free(self) -> None:
+        for window in self._windows:
+            window.free()
+        if self._node is not None:
+            self._node.Free()
         self.header_comm.Free()
         self.comm.Free()
 
     def __repr__(self) -> str:
         return f"<ProcessGroup mpi rank={self.rank()} size={self.size()}>"
+
+
+class SharedArrays:
+    """An MPI shared-memory window: one flat byte array per rank of a machine, which every
+    rank of it maps. ``arrays[r]`` is rank r's; ``rank`` is this process's r. What a rank
+    wrote before ``sync()`` the others read after it: sync is a barrier, with the memory
+    synchronisation MPI asks for around it."""
+
+    def __init__(self, comm: Any, nbytes: int) -> None:
+        MPI = _mpi()
+        self.comm, self.rank = comm, comm.Get_rank()
+        info = MPI.Info.Create()
+        info.Set("alloc_shared_noncontig", "true")  # each rank's part on its own pages
+        self.window = MPI.Win.Allocate_shared(nbytes, 1, info, comm=comm)
+        info.Free()
+        self.arrays = [np.frombuffer(self.window.Shared_query(r)[0], np.uint8, nbytes)
+                       for r in range(comm.Get_size())]
+        self.window.Lock_all(MPI.MODE_NOCHECK)  # one access epoch for the window's lifetime
+
+    def sync(self) -> None:
+        self.window.Sync()
+        self.comm.Barrier()
+        self.window.Sync()
+
+    def free(self) -> None:
+        self.arrays = []
+        self.window.Unlock_all()
+        self.window.Free()
 
 
 _world: ProcessGroup | None = None
