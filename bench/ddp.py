@@ -11,7 +11,10 @@ time and images per second (median of --epochs epochs after one warm-up epoch of
 steps), the step time, and two communication times per step:
 * "exposed": time the step spends in DDP's all-reduces of the buckets during backward
   (blocking calls; this includes waiting for the slower rank) and in handing out the averages;
-* "alone": a blocking all-reduce of the same buckets, timed by itself after the epoch.
+* "alone": the same all-reduces of the buckets, timed by themselves after the epoch.
+With every rank on one machine DDP sums the buckets in shared memory; NDGRAD_DDP_SHARED_MEMORY=0
+(pass it with mpirun -x) makes it use MPI_Allreduce, as across machines. --bucket-view builds
+DDP with gradient_as_bucket_view=True.
 Compare the images/s of the two runs for the throughput ratio. Both ranks share this
 machine's cores with whatever else runs on it: repeat the pair of runs to see the spread.
 
@@ -115,15 +118,13 @@ def main() -> None:
         waits.append(exposed[0] / steps)
     alone = 0.0
     if ddp:
-        buffers = [b.buffer for b in model._reducer.buckets]  # type: ignore[union-attr]
-        comm = dist.group.WORLD.comm  # type: ignore[union-attr]
-        from mpi4py import MPI
+        reducer = model._reducer  # type: ignore[union-attr]
         times = []
         for _ in range(200):
-            comm.Barrier()
+            dist.barrier()
             t0 = time.perf_counter()
-            for buf in buffers:
-                comm.Allreduce(MPI.IN_PLACE, buf, MPI.SUM)
+            for bucket in reducer.buckets:
+                reducer._reduce(bucket)
             times.append(time.perf_counter() - t0)
         alone = statistics.median(times)
     if rank == 0:

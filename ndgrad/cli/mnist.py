@@ -411,9 +411,7 @@ def run(args: argparse.Namespace, out: Path, state: RunState, rank: int, world: 
         from ndgrad.nn.parallel import DistributedDataParallel
 
         loader, sampler = shard_loader(train_set, config["batch_size"], config["seed"], world)
-        # checkpoints hold net's keys, as without it; .grad as views of the buckets: the loop
-        # keeps no gradient from one step to the next, so it can skip a copy per step
-        model = DistributedDataParallel(net, gradient_as_bucket_view=True)
+        model = DistributedDataParallel(net)  # checkpoints hold net's keys, as without it
         threads = limit_blas_threads(world)
         print(f"data-parallel: {world} ranks of {config['batch_size'] // world} images a step, "
               f"{threads or 'unlimited'} BLAS thread(s) each")
