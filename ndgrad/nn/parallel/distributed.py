@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad.autograd import is_grad_enabled
+from ndgrad.autograd.engine import _reachable
 from ndgrad.distributed.process_group import ProcessGroup, SharedArrays, _default_group, _mpi
 from ndgrad.nn.module import Module
 from ndgrad.tensor import Tensor
@@ -314,24 +315,11 @@ def _tensors_in(obj: Any) -> Iterator[Tensor]:
 
 def _reachable_leaves(outputs: Any) -> set[int]:
     """ids of the leaf tensors whose gradient a backward from ``outputs`` would reach."""
-    leaves: set[int] = set()
-    seen: set[int] = set()
-    stack = []
-    for t in _tensors_in(outputs):
-        if t.grad_fn is not None:
-            stack.append(t.grad_fn)
-        elif t.requires_grad:
-            leaves.add(id(t))
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if hasattr(node, "variable"):  # a leaf's AccumulateGrad node
-            leaves.add(id(node.variable))
-            continue
-        stack.extend(n for n, _ in node.next_functions if n is not None)
-    return leaves
+    tensors = list(_tensors_in(outputs))
+    leaves = {id(t) for t in tensors if t.grad_fn is None and t.requires_grad}
+    nodes = _reachable([t.grad_fn for t in tensors if t.grad_fn is not None])
+    # a leaf's AccumulateGrad node holds it as .variable
+    return leaves | {id(n.variable) for n in nodes if hasattr(n, "variable")}
 
 
 class DistributedDataParallel(Module):
