@@ -22,7 +22,7 @@ Two ways to sum a bucket, chosen when DDP is built:
   sums its 1/N of every bucket over the ranks' buckets and writes the sum into all of them,
   between two barriers. A new ``.grad`` is a copy of its slot, since the next backward writes
   the bucket again; with ``gradient_as_bucket_view=True`` it is the slot's view (no copy, as in
-  torch: the next backward then overwrites it). On a 2-core machine this took about 0.1 ms
+  torch: the next backward then overwrites it). On a 2-core machine this took 0.06 ms
   for MNIST's 2.1 MB of gradients, against 0.2-1.1 ms for ``MPI_Allreduce``, whose copies go
   through the kernel, bimodally from run to run.
 * Ranks on several machines (or ``NDGRAD_DDP_SHARED_MEMORY=0`` on any rank): each backward
@@ -274,7 +274,7 @@ def _shared_window(pg: ProcessGroup, buckets: list[list[Tensor]]) -> SharedArray
     """Shared memory for the buckets when every rank runs on this machine (and
     ``NDGRAD_DDP_SHARED_MEMORY`` is not 0 on any rank); None to sum with MPI instead.
 
-    Summing in shared memory is ndgrad's own all-reduce: on one 2-core machine, 0.1 ms for
+    Summing in shared memory is ndgrad's own all-reduce: on one 2-core machine, 0.06 ms for
     MNIST's 2.1 MB against 0.2-1.1 ms for MPI_Allreduce, whose copies go through the kernel."""
     MPI = _mpi()
     wanted = pg.one_machine() and os.environ.get("NDGRAD_DDP_SHARED_MEMORY", "1") != "0"
