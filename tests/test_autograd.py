@@ -159,6 +159,53 @@ def test_gradients_a_hook_kept_are_not_changed_by_later_accumulation(lib):
     assert [g.tolist() for g in kept_leaf + kept_mid] == [[2.0, 2.0]] * 4
 
 
+def test_post_accumulate_grad_hooks_see_and_change_grad_and_can_be_removed():
+    """The hook gets the leaf after .grad has its gradient (accumulated), may change .grad,
+    is skipped by autograd.grad (no .grad is filled) and stops after remove()."""
+    def run(lib):
+        a = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        w = lib.tensor([3.0, 4.0], dtype=lib.float64, requires_grad=True)
+        seen = []
+
+        def hook(p):
+            seen.append(p.grad.clone())
+            p.grad.mul_(2)
+        handle = a.register_post_accumulate_grad_hook(hook)
+        (a * w).sum().backward()
+        (a * w).sum().backward()  # accumulates: the hook sees the sum
+        (ga,) = lib.autograd.grad((a * w).sum(), a)
+        handle.remove()
+        (a * w).sum().backward()
+        return seen, a.grad, ga
+
+    compare(*reversed(both(run)))
+
+
+def test_post_accumulate_grad_hooks_run_as_soon_as_the_leaf_is_ready():
+    def run(lib):
+        order = []
+        a = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        w = lib.tensor([3.0, 4.0], dtype=lib.float64, requires_grad=True)
+        a.register_post_accumulate_grad_hook(lambda p: order.append("a"))
+        w.register_post_accumulate_grad_hook(lambda p: order.append("w"))
+        h = a * 2
+        h.register_hook(lambda g: order.append("h"))
+        (h * w).sum().backward()
+        return order
+
+    torch_order, ndgrad_order = both(run)
+    assert ndgrad_order == torch_order == ["w", "h", "a"]
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=["torch", "ndgrad"])
+def test_post_accumulate_grad_hook_needs_a_leaf_that_requires_grad(lib):
+    a = lib.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="non-leaf"):
+        (a * 2).register_post_accumulate_grad_hook(lambda p: None)
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        lib.tensor([1.0]).register_post_accumulate_grad_hook(lambda p: None)
+
+
 def test_leaf_hooks_apply_in_autograd_grad_and_backward_inputs():
     def run(lib):
         x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)

@@ -133,6 +133,22 @@ w.grad = None
 assert w.grad.tolist() == [3.0, 3.0]
 
 # %% [markdown]
+# A hook can also run once a leaf's `.grad` holds its gradient: `register_post_accumulate_grad_hook(fn)`
+# calls `fn(leaf)` as soon as that leaf is done, while backward goes on to earlier layers. An
+# optimizer step can run inside backward this way, and drop each gradient as soon as it is used:
+
+# %%
+w = ndgrad.tensor([1.0, 2.0], requires_grad=True)
+def sgd_in_backward(p):
+    with ndgrad.no_grad():
+        p -= 0.1 * p.grad
+    p.grad = None
+
+w.register_post_accumulate_grad_hook(sgd_in_backward)
+(w * 3).sum().backward()
+assert w.grad is None and [round(v, 6) for v in w.tolist()] == [0.7, 1.7]
+
+# %% [markdown]
 # ## Where did the nan come from: anomaly mode
 #
 # A `nan` in a gradient usually starts in one op (the square root of 0 has an infinite slope, and
@@ -169,7 +185,8 @@ assert "Traceback of forward call that caused the error" in message
 # - `ndgrad/autograd/engine.py::run_backward`: `retain_graph`, and the walk that frees saved values.
 # - `ndgrad/autograd/grad_mode.py::no_grad`: the switch, a tiny context manager.
 # - `ndgrad/autograd/anomaly.py::detect_anomaly`: the `nan` check and the forward traceback.
-# - `ndgrad/tensor/core.py::Tensor.register_hook`: hooks on a tensor's gradient.
+# - `ndgrad/tensor/core.py::Tensor.register_hook`: hooks on a tensor's gradient;
+#   `register_post_accumulate_grad_hook` beside it, run by `engine.py::_finish_leaf`.
 #
 # ## Exercises
 #

@@ -255,8 +255,9 @@ def _hooked_leaf_waits(roots: list[Node]) -> dict[Node, int]:
     waits: dict[Node, int] = {}
     for node in _reachable(roots):
         for edge in node._edges:
-            if edge is not None and type(edge.node) is AccumulateGrad \
-                    and edge.node.variable._hooks:  # type: ignore[attr-defined]
+            if edge is not None and type(edge.node) is AccumulateGrad and (
+                    edge.node.variable._hooks  # type: ignore[attr-defined]
+                    or edge.node.variable._post_accumulate_hooks):  # type: ignore[attr-defined]
                 waits[edge.node] = waits.get(edge.node, 0) + 1
     return waits
 
@@ -335,8 +336,9 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
 
 def _finish_leaf(node: Node, g: Any, create_graph: bool,
                  captured: dict[tuple[Node, int], Any] | None) -> None:
-    """A leaf's whole gradient has arrived: its hooks, then into ``.grad`` (or ``captured``).
-    The caller holds no reference to ``g``, so that ``.grad`` can take the array over."""
+    """A leaf's whole gradient has arrived: its hooks, then into ``.grad`` (or ``captured``),
+    then its post-accumulate hooks. The caller holds no reference to ``g``, so that ``.grad``
+    can take the array over."""
     t = node.variable  # type: ignore[attr-defined]
     if t._hooks:
         g = _leaf_hooks(t, g)
@@ -349,6 +351,9 @@ def _finish_leaf(node: Node, g: Any, create_graph: bool,
         t._grad = function.Tensor._make(steal_or_copy(g))
     else:
         _accumulate_leaf(t, g, create_graph)
+    if captured is None and t._post_accumulate_hooks:
+        for hook in list(t._post_accumulate_hooks.values()):
+            hook(t)
 
 
 def _as_grad(g: Any, create_graph: bool) -> Any:

@@ -47,6 +47,7 @@ class TensorBase:
     _view_meta: Any = None
     _accum: Any = None  # weakref to this leaf's AccumulateGrad node
     _hooks: dict[int, Callable[[Any], Any]] | None = None  # leaf hooks
+    _post_accumulate_hooks: dict[int, Callable[[Any], None]] | None = None  # leaf, after .grad
     _retains_grad = False
 
     @staticmethod

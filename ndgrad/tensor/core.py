@@ -195,6 +195,22 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
         hooks[handle.id] = hook
         return handle
 
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]
+                                           ) -> RemovableHandle:
+        """Call ``hook(self)`` after a backward has added this leaf's gradient to ``.grad``
+        (it may read and change ``.grad``; autograd.grad, which fills no ``.grad``, skips it)."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                               "tensors")
+        if self._post_accumulate_hooks is None:
+            self._post_accumulate_hooks = {}
+        engine.leaf_hooks_used = True  # backward now runs hooked leaves as soon as ready
+        handle = RemovableHandle(self._post_accumulate_hooks)
+        self._post_accumulate_hooks[handle.id] = hook
+        return handle
+
     def backward(self, gradient: Tensor | None = None, retain_graph: _bool | None = None,
                  create_graph: _bool = False, inputs: Sequence[Tensor] | None = None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ndgrad.autograd)."""
