@@ -112,6 +112,61 @@ LEGACY_NAMES = {float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfT
                 int8: "CharTensor", uint8: "ByteTensor", bool_: "BoolTensor"}
 
 
+class finfo:  # noqa: N801 - named like torch.finfo
+    """The limits of a floating-point dtype, as ``torch.finfo``: ``bits``, ``eps`` (1.0's gap to
+    the next number), ``max``, ``min`` (= -max), ``tiny`` = ``smallest_normal``, ``resolution``
+    (10 ** -decimal digits) and ``dtype`` (its name). A complex dtype gives its real part's;
+    no argument, the default dtype's. Read from NumPy's finfo (bfloat16's are written out)."""
+
+    def __init__(self, type: dtype | None = None) -> None:  # noqa: A002 - torch's name
+        d = get_default_dtype() if type is None else _check_info_arg("finfo", type)
+        if d is bfloat16:  # 8 exponent bits like float32, 7 mantissa bits
+            self.bits, self.eps, self.max = 16, 2.0 ** -7, builtins.float.fromhex("0x1.fep127")
+            self.tiny, precision, name = 2.0 ** -126, 2, "bfloat16"
+        else:
+            if d.np.kind not in "fc":
+                raise TypeError(f"finfo() requires a floating point input type, got {d}; use "
+                                f"iinfo for integer types")
+            info = np.finfo(d.np)
+            self.bits, precision, name = info.bits, info.precision, info.dtype.name
+            self.eps, self.max, self.tiny = (builtins.float(v) for v in (info.eps, info.max,
+                                                                         info.tiny))
+        self.min, self.smallest_normal = -self.max, self.tiny
+        self.resolution = 10.0 ** -precision
+        self.dtype = name
+
+    def __repr__(self) -> str:
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+                f"eps={self.eps:g}, smallest_normal={self.smallest_normal:g}, "
+                f"tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:  # noqa: N801 - named like torch.iinfo
+    """The limits of an integer dtype, as ``torch.iinfo``: ``bits``, ``min``, ``max`` and
+    ``dtype`` (its name)."""
+
+    def __init__(self, type: dtype) -> None:  # noqa: A002 - torch's name
+        d = _check_info_arg("iinfo", type)
+        if d is bool_:
+            raise TypeError("ndgrad.bool is not supported by iinfo")
+        if d.np is None or d.np.kind not in "iu":
+            raise TypeError(f"iinfo() requires an integer input type, got {d}; use finfo for "
+                            f"floating point types")
+        info = np.iinfo(d.np)
+        self.bits, self.dtype = info.bits, d.name
+        self.min, self.max = builtins.int(info.min), builtins.int(info.max)
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"  # as torch
+
+
+def _check_info_arg(fn: str, d: Any) -> dtype:
+    if not isinstance(d, dtype):
+        raise TypeError(f"{fn}(): argument 'type' must be ndgrad.dtype, not "
+                        f"{builtins.type(d).__name__}")
+    return d
+
+
 def _by_name(name: str) -> dtype:
     """The dtype named ``name`` (for pickling: dtypes are singletons)."""
     return bfloat16 if name == "bfloat16" else _NAMES[name]

@@ -271,3 +271,44 @@ def test_inplace_keeps_dtype_and_refuses_float_into_int():
         b = lib.tensor([1, 2], dtype=lib.uint8)
         b.add_(3)
         assert dname(b) == "uint8"
+
+
+FLOATS = ["float16", "float32", "float64", "bfloat16", "complex64", "complex128"]
+INTS = ["uint8", "int8", "int16", "int32", "int64"]
+
+
+@pytest.mark.parametrize("name", FLOATS)
+def test_finfo_matches_torch(name):
+    """Every field, its Python type and the repr; a complex dtype gives its real part's."""
+    t, n = torch.finfo(getattr(torch, name)), ndgrad.finfo(getattr(ndgrad, name))
+    for field in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype"):
+        assert (getattr(n, field), type(getattr(n, field))) == \
+            (getattr(t, field), type(getattr(t, field))), field
+    assert repr(n) == repr(t)
+
+
+def test_finfo_default_follows_the_default_dtype():
+    assert ndgrad.finfo().dtype == "float32"
+    ndgrad.set_default_dtype(ndgrad.float64)
+    try:
+        assert ndgrad.finfo().eps == torch.finfo(torch.float64).eps
+    finally:
+        ndgrad.set_default_dtype(ndgrad.float32)
+
+
+@pytest.mark.parametrize("name", INTS)
+def test_iinfo_matches_torch(name):
+    t, n = torch.iinfo(getattr(torch, name)), ndgrad.iinfo(getattr(ndgrad, name))
+    assert (n.bits, n.min, n.max, n.dtype, repr(n)) == (t.bits, t.min, t.max, t.dtype, repr(t))
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda lib: lib.finfo(lib.int32), "floating point"),
+    (lambda lib: lib.iinfo(lib.float32), "integer"),
+    (lambda lib: lib.iinfo(lib.bool), "not supported"),
+    (lambda lib: lib.finfo("float32"), "must be"),
+])
+def test_finfo_and_iinfo_errors_match_torch(call, words):
+    for lib in (torch, ndgrad):
+        with pytest.raises(TypeError, match=words):
+            call(lib)
