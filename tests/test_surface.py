@@ -447,3 +447,50 @@ def test_subpackages_are_attributes_after_a_bare_import():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+# -- tensor properties and small methods -----------------------------------------------------
+def test_sizes_and_offsets_as_torch():
+    def run(lib):
+        base = lib.arange(10.0)
+        v = base[2:].view(2, 4)[:, 1:]
+        return (v.storage_offset(), v.nbytes, v.itemsize, v.ndimension(), base.storage_offset(),
+                lib.ones(3, dtype=lib.int16).nbytes, v.is_same_size(lib.zeros(2, 3)),
+                v.is_same_size(lib.zeros(3, 2)), (v * 2).output_nr, base.output_nr)
+    assert run(ndgrad) == run(torch)
+
+
+@pytest.mark.parametrize("shape, wrap", [((3, 3), False), ((5, 3), True), ((5, 3), False),
+                                         ((3, 5), True), ((3, 3, 3), False), ((7, 2), True)])
+def test_fill_diagonal_as_torch(shape, wrap):
+    for value in (2.5, -1):
+        t = torch.zeros(shape).fill_diagonal_(value, wrap=wrap)
+        n = ndgrad.zeros(shape).fill_diagonal_(value, wrap=wrap)
+        np.testing.assert_array_equal(n.numpy(), t.numpy())
+
+
+def test_fill_diagonal_gradient_and_errors():
+    grads = []
+    for lib in (torch, ndgrad):
+        w = lib.ones(3, 2, dtype=lib.float64, requires_grad=True)
+        z = w * lib.tensor([[1.0, 2.0]], dtype=lib.float64)
+        z.fill_diagonal_(5.0)
+        (z * z).sum().backward()
+        grads.append(w.grad.numpy())
+        for bad, words in (((3, 3, 4), "equal length"), ((3,), "larger than 1")):
+            with pytest.raises(RuntimeError, match=words):
+                lib.zeros(bad).fill_diagonal_(1)
+    np.testing.assert_array_equal(grads[1], grads[0])
+
+
+def test_complex_conversions_and_activation_methods_as_torch():
+    for name in ("cfloat", "cdouble"):
+        t, n = getattr(torch.ones(2), name)(), getattr(ndgrad.ones(2), name)()
+        assert str(n.dtype).split(".")[1] == str(t.dtype).split(".")[1]
+    x = [-1.0, -0.3, 0.2, 2.0]
+    np.testing.assert_allclose(ndgrad.tensor(x).prelu(ndgrad.tensor([0.1])).numpy(),
+                               torch.tensor(x).prelu(torch.tensor([0.1])).numpy())
+    np.testing.assert_array_equal(ndgrad.tensor(x).hardshrink(0.5).numpy(),
+                                  torch.tensor(x).hardshrink(0.5).numpy())
+    with pytest.raises(TypeError, match="no bfloat16 tensors"):
+        ndgrad.ones(2).bfloat16()

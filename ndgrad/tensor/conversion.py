@@ -200,6 +200,28 @@ class ConversionMixin(TensorBase):
     def element_size(self) -> _int:
         return int(self._data.itemsize)
 
+    def ndimension(self) -> _int:
+        """dim(), by its older name."""
+        return self._data.ndim
+
+    @property
+    def itemsize(self) -> _int:
+        return int(self._data.itemsize)
+
+    @property
+    def nbytes(self) -> _int:
+        """Bytes of this tensor's elements (numel * itemsize: a view counts its own)."""
+        return int(self._data.size * self._data.itemsize)
+
+    def is_same_size(self, other: Any) -> _bool:
+        return tuple(self._data.shape) == tuple(other.shape)
+
+    def storage_offset(self) -> _int:
+        """Where this tensor starts in its base's memory, in elements (0 for a tensor that is
+        not a view)."""
+        root = self if self._base is None else self._base
+        return (self.data_ptr() - root.data_ptr()) // self._data.itemsize
+
     def is_floating_point(self) -> _bool:
         return self._data.dtype.kind == "f"
 
@@ -298,6 +320,16 @@ class ConversionMixin(TensorBase):
 
     def half(self, memory_format: Any = preserve_format) -> Any:
         return self.to(_dtype.float16, memory_format=memory_format)
+
+    def bfloat16(self, memory_format: Any = preserve_format) -> Any:
+        """Raises: ndgrad has no bfloat16 tensors (see ndgrad.bfloat16)."""
+        return self.to(_dtype.bfloat16, memory_format=memory_format)
+
+    def cfloat(self, memory_format: Any = preserve_format) -> Any:
+        return self.to(_dtype.complex64, memory_format=memory_format)
+
+    def cdouble(self, memory_format: Any = preserve_format) -> Any:
+        return self.to(_dtype.complex128, memory_format=memory_format)
 
     def long(self, memory_format: Any = preserve_format) -> Any:
         return self.to(_dtype.int64, memory_format=memory_format)

@@ -102,6 +102,11 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
     def grad_fn(self, fn: Any) -> None:
         self._grad_fn = fn
 
+    @property
+    def output_nr(self) -> int:
+        """Which output of ``grad_fn`` this tensor is (0 for leaves)."""
+        return self._output_nr
+
     def _refresh_view(self) -> None:
         refresh_view(self)
 

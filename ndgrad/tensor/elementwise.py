@@ -461,6 +461,16 @@ class ElementwiseMixin(TensorBase):
             raise RuntimeError("Boolean inputs not supported for relu")
         return Relu.apply(self)
 
+    def prelu(self, weight: Any) -> Any:
+        """F.prelu(self, weight): x where positive, weight * x elsewhere."""
+        from ndgrad.nn.functional import prelu
+        return prelu(self, weight)  # type: ignore[arg-type]  # self is the Tensor
+
+    def hardshrink(self, lambd: float = 0.5) -> Any:
+        """F.hardshrink(self, lambd): x where |x| > lambd, else 0."""
+        from ndgrad.nn.functional import hardshrink
+        return hardshrink(self, lambd)  # type: ignore[arg-type]
+
     def erf(self) -> Any:
         return Erf.apply(self._floating())
 

@@ -339,6 +339,19 @@ class InplaceMixin(TensorBase):
         # value is read as one number, as torch's masked_fill_ and fill_ do: no overlap check
         return self._inplace(lambda: self.masked_fill(mask, value), arg=value, reads=())
 
+    def fill_diagonal_(self, fill_value: Any, wrap: bool = False) -> Any:
+        """Set the main diagonal (the elements whose indices are all equal) to ``fill_value``;
+        with ``wrap``, a tall matrix's diagonal starts again after every ``cols + 1`` rows."""
+        shape = self._data.shape
+        if len(shape) < 2:
+            raise RuntimeError(f"dimensions must larger than 1, got a {len(shape)}-d tensor")
+        if len(shape) > 2 and len(set(shape)) > 1:
+            raise RuntimeError(f"all dimensions of input must be of equal length, got shape "
+                               f"{list(shape)}")
+        diagonal = np.zeros(shape, bool)
+        np.fill_diagonal(diagonal, True, wrap=wrap)  # NumPy's wrap is torch's
+        return self.masked_fill_(self._make(diagonal), fill_value)
+
     def zero_(self) -> Any:
         return self.fill_(0)
 
