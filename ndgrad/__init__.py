@@ -37,6 +37,7 @@ from ndgrad._device import DeviceUnavailableError
 from ndgrad._dtype import (
     bfloat16,
     bool_,
+    can_cast,
     cdouble,
     cfloat,
     complex64,
@@ -94,6 +95,8 @@ from ndgrad.linalg._solve import lu_unpack
 
 # torch's top-level aliases of nn.functional ops (torch.conv2d is F.conv2d)
 from ndgrad.nn.functional import (
+    alpha_dropout,
+    celu,
     channel_shuffle,
     conv1d,
     conv2d,
@@ -101,12 +104,21 @@ from ndgrad.nn.functional import (
     conv_transpose1d,
     conv_transpose2d,
     conv_transpose3d,
+    cosine_similarity,
+    dropout,
+    feature_alpha_dropout,
     group_norm,
+    hardshrink,
     layer_norm,
+    pairwise_distance,
     pdist,
     pixel_shuffle,
     pixel_unshuffle,
+    prelu,
     rms_norm,
+    rrelu,
+    selu,
+    threshold,
 )
 from ndgrad.nn.functional.native import (
     constant_pad_nd,
@@ -176,6 +188,7 @@ from ndgrad.tensor.creation import (
     empty_strided,
     eye,
     from_numpy,
+    frombuffer,
     full,
     full_like,
     linspace,
@@ -213,6 +226,8 @@ from ndgrad.tensor.functions import (
     gradient,
     histogramdd,
     hstack,
+    is_same_size,
+    is_signed,
     isin,
     meshgrid,
     permute_copy,
@@ -229,6 +244,7 @@ from ndgrad.tensor.functions import (
     trapz,
     tril_indices,
     triu_indices,
+    typename,
     unbind_copy,
     unfold_copy,
     unravel_index,
@@ -287,7 +303,9 @@ _LAZY_SUBMODULES = (
     "distributions", "fft", "func", "linalg", "masked", "special", "testing", "viz")
 
 
-def __getattr__(name: str) -> ModuleType:
+def __getattr__(name: str) -> Any:
+    if name == "vmap":  # torch.vmap is torch.func.vmap
+        return importlib.import_module("ndgrad.func").vmap
     if name in _LAZY_SUBMODULES:
         try:
             return importlib.import_module(f"ndgrad.{name}")

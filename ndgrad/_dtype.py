@@ -263,6 +263,17 @@ def _category(nd: np.dtype) -> builtins.int:
     return {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}[nd.kind]
 
 
+def can_cast(from_: dtype, to: dtype) -> builtins.bool:
+    """torch.can_cast: whether type promotion may cast ``from_`` to ``to``, i.e. ``to`` is of
+    the same or a higher category (bool < integer < floating < complex); size does not count."""
+    for name, d in (("from_", from_), ("to", to)):
+        if not isinstance(d, dtype):
+            raise TypeError(f"can_cast(): argument '{name}' must be ndgrad.dtype, not "
+                            f"{builtins.type(d).__name__}")
+    rank = [2 if d.np is None else _category(d.np) for d in (from_, to)]  # bfloat16: floating
+    return rank[0] <= rank[1]
+
+
 def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
     """PyTorch's promotion of two tensor dtypes (int64 + float16 is float16, unlike NumPy;
     complex64 + float64 is complex128, as NumPy)."""

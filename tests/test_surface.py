@@ -494,3 +494,77 @@ def test_complex_conversions_and_activation_methods_as_torch():
                                   torch.tensor(x).hardshrink(0.5).numpy())
     with pytest.raises(TypeError, match="no bfloat16 tensors"):
         ndgrad.ones(2).bfloat16()
+
+
+# -- top-level functions torch scripts call -----------------------------------------------------
+CAST_DTYPES = ["bool", "uint8", "int8", "int32", "int64", "float16", "float32", "float64",
+               "complex64", "bfloat16"]
+
+
+def test_can_cast_matches_torch_for_every_pair():
+    for a in CAST_DTYPES:
+        for b in CAST_DTYPES:
+            assert ndgrad.can_cast(getattr(ndgrad, a), getattr(ndgrad, b)) == \
+                torch.can_cast(getattr(torch, a), getattr(torch, b)), (a, b)
+    with pytest.raises(TypeError, match="must be ndgrad.dtype"):
+        ndgrad.can_cast("float32", ndgrad.float64)
+
+
+def test_typename_is_signed_is_same_size_as_torch():
+    for lib in (torch, ndgrad):
+        prefix = lib.__name__
+        assert lib.typename(lib.ones(2)) == f"{prefix}.FloatTensor"
+        assert lib.typename(lib.ones(2, dtype=lib.int64)) == f"{prefix}.LongTensor"
+        assert lib.typename(3) == "int"
+        assert lib.typename(lib.nn.Linear(1, 1)) == f"{prefix}.nn.modules.linear.Linear"
+        assert lib.typename(lib.nn.Linear) == f"{prefix}.nn.modules.linear.Linear"
+        assert [lib.is_signed(lib.ones(1, dtype=d)) for d in (lib.uint8, lib.int8, lib.float32)] \
+            == [False, True, True]
+        assert lib.is_same_size(lib.ones(2, 3), lib.zeros(2, 3))
+        assert not lib.is_same_size(lib.ones(2, 3), lib.zeros(3, 2))
+
+
+def test_frombuffer_shares_memory_as_torch():
+    for lib in (torch, ndgrad):
+        buf = bytearray(np.array([1.0, 2.0, 3.0], np.float32).tobytes())
+        t = lib.frombuffer(buf, dtype=lib.float32)
+        assert t.tolist() == [1.0, 2.0, 3.0]
+        t[0] = 5.0  # the buffer sees the write
+        assert np.frombuffer(buf, np.float32)[0] == 5.0
+        assert lib.frombuffer(buf, dtype=lib.float32, count=1, offset=4).tolist() == [2.0]
+        assert lib.frombuffer(buf, dtype=lib.int16, offset=2).shape == (5,)
+        x = lib.frombuffer(buf, dtype=lib.float32, requires_grad=True)
+        assert x.requires_grad and x.is_leaf
+        for kwargs, words in [({"offset": 3}, "multiple of element size"),
+                              ({"count": 4}, "must not be greater"),
+                              ({"offset": 12}, "offset")]:
+            with pytest.raises(ValueError, match=words):
+                lib.frombuffer(buf, dtype=lib.float32, **kwargs)
+        with pytest.raises(ValueError, match="must not be 0"):
+            lib.frombuffer(bytearray(), dtype=lib.float32)
+        with pytest.warns(UserWarning, match="not writable"):
+            lib.frombuffer(b"\x00\x00\x80?", dtype=lib.float32)
+
+
+@pytest.mark.parametrize("name, args", [
+    ("selu", ()), ("celu", (0.7,)), ("threshold", (0.1, -2.0)), ("hardshrink", (0.3,)),
+    ("prelu", ("w",)), ("dropout", (0.5, False)), ("alpha_dropout", (0.2, False)),
+    ("feature_alpha_dropout", (0.2, False)), ("rrelu", (0.1, 0.3, False)),
+])
+def test_top_level_activation_aliases_as_torch(name, args):
+    x = np.random.default_rng(0).standard_normal((3, 4))
+
+    def run(lib):
+        a = [lib.tensor([0.25], dtype=lib.float64) if v == "w" else v for v in args]
+        return getattr(lib, name)(lib.tensor(x), *a).numpy()
+    np.testing.assert_allclose(run(ndgrad), run(torch), rtol=1e-12, atol=1e-15)
+
+
+def test_top_level_distances_and_vmap_as_torch():
+    a, b = np.random.default_rng(1).standard_normal((2, 5, 3))
+    for name in ("cosine_similarity", "pairwise_distance"):
+        n = getattr(ndgrad, name)(ndgrad.tensor(a), ndgrad.tensor(b)).numpy()
+        np.testing.assert_allclose(n, getattr(torch, name)(torch.tensor(a), torch.tensor(b)),
+                                   rtol=1e-12)
+    np.testing.assert_allclose(ndgrad.vmap(lambda r: r @ r)(ndgrad.tensor(a)).numpy(),
+                               torch.vmap(lambda r: r @ r)(torch.tensor(a)).numpy(), rtol=1e-12)

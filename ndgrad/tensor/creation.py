@@ -3,6 +3,7 @@ dtypes."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -391,6 +392,34 @@ def from_numpy(arr: np.ndarray) -> Tensor:
         raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
     _dtype.from_np(arr.dtype)
     return Tensor._make(arr.view())
+
+
+def frombuffer(buffer: Any, *, dtype: Any, count: int = -1, offset: int = 0,
+               requires_grad: bool = False) -> Tensor:
+    """A 1-D tensor over the memory of ``buffer`` (any object with the buffer protocol:
+    bytearray, memoryview, mmap, array.array), skipping ``offset`` bytes and reading ``count``
+    elements (all that fit when -1). It shares that memory: writes go both ways."""
+    nd = _dtype.to_np(dtype)
+    size = memoryview(buffer).nbytes
+    if size == 0 or count == 0:
+        raise ValueError(f"both buffer length ({size}) and count ({count}) must not be 0")
+    if not 0 <= offset < size:
+        raise ValueError(f"offset ({offset} bytes) must be non-negative and no greater than "
+                         f"buffer length ({size} bytes) minus 1")
+    if count < 0 and (size - offset) % nd.itemsize:
+        raise ValueError(f"buffer length ({size - offset} bytes) after offset ({offset} bytes) "
+                         f"must be a multiple of element size ({nd.itemsize})")
+    if count > 0 and offset + count * nd.itemsize > size:
+        raise ValueError(f"requested buffer length ({count} * {nd.itemsize} bytes) after offset "
+                         f"({offset} bytes) must not be greater than actual buffer length "
+                         f"({size} bytes)")
+    arr = np.frombuffer(buffer, nd, count, offset)
+    if not arr.flags.writeable:
+        warnings.warn("The given buffer is not writable: writing to this tensor changes memory "
+                      "that the buffer promised not to change, or fails", UserWarning,
+                      stacklevel=2)
+    t = from_numpy(arr)
+    return t.requires_grad_() if requires_grad else t
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:

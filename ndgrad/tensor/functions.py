@@ -208,6 +208,24 @@ def is_nonzero(input: Tensor) -> bool:
     return input.is_nonzero()
 
 
+def is_signed(input: Tensor) -> bool:
+    return input.is_signed()
+
+
+def is_same_size(input: Tensor, other: Tensor) -> bool:
+    return input.is_same_size(other)
+
+
+def typename(obj: Any) -> str:
+    """A tensor's legacy type name (``ndgrad.FloatTensor``), else the object's module and
+    qualified name (its class's for an instance), as torch.typename."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    named = obj if hasattr(obj, "__qualname__") else type(obj)
+    module = getattr(named, "__module__", "") or ""
+    return named.__qualname__ if module in ("", "builtins") else f"{module}.{named.__qualname__}"
+
+
 def broadcast_shapes(*shapes: Any) -> Size:
     """The shape that tensors of ``shapes`` broadcast to (torch's message if they don't)."""
     try:
