@@ -480,6 +480,55 @@ def ddp_over_mpi() -> None:
 
 
 @scenario
+def sync_batch_norm() -> None:
+    """DDP over SyncBatchNorm (made by convert_sync_batchnorm) trains as one process with
+    BatchNorm on the global batch: weights and running stats, in 1-D and 2-D forms."""
+    import ndgrad.distributed.nn.functional as dnn
+    rng = np.random.default_rng(11)
+    for shape in ((8, 6), (8, 3, 4, 4)):
+        x_all = ndgrad.from_numpy(rng.standard_normal(shape))
+        y_all = ndgrad.from_numpy(rng.integers(0, 3, shape[0]))
+
+        def net(shape: tuple[int, ...] = shape) -> nn.Module:
+            ndgrad.manual_seed(5)
+            if len(shape) == 2:
+                body = [nn.Linear(6, 5), nn.BatchNorm1d(5), nn.Tanh(), nn.Linear(5, 3)]
+            else:
+                body = [nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4, momentum=None), nn.Tanh(),
+                        nn.Flatten(), nn.Linear(16, 3)]
+            return nn.Sequential(*body).double()
+        ref, model = net(), nn.SyncBatchNorm.convert_sync_batchnorm(net())
+        assert isinstance(model[1], nn.SyncBatchNorm)
+        ddp = DDP(model)
+        opt_ref = ndgrad.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)
+        opt = ndgrad.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+        mine = slice(4 * rank(), 4 * rank() + 4)
+        for _ in range(3):
+            for m, o, x, y in ((ref, opt_ref, x_all, y_all), (ddp, opt, x_all[mine],
+                                                              y_all[mine])):
+                loss = nn.functional.cross_entropy(m(x), y)
+                o.zero_grad()
+                loss.backward()
+                o.step()
+        diff = max_diff(ref, model)
+        assert diff < 1e-12, f"{shape}: weights differ by {diff}"
+        for name in ("running_mean", "running_var"):
+            np.testing.assert_allclose(getattr(model[1], name).numpy(),
+                                       getattr(ref[1], name).numpy(), rtol=1e-12, err_msg=name)
+        ddp.eval()
+        with ndgrad.no_grad():  # eval: the running stats, no communication
+            np.testing.assert_allclose(ddp(x_all[mine]).numpy(), ref.eval()(x_all[mine]).numpy(),
+                                       rtol=1e-10)
+    # the differentiable all-reduce: the gradient is the sum of every rank's
+    x = ndgrad.tensor([1.0, 2.0], dtype=ndgrad.float64, requires_grad=True)
+    out = dnn.all_reduce(x * (rank() + 1))
+    same(out.detach(), np.array([3.0, 6.0]), "all_reduce forward")
+    (out * ndgrad.tensor([1.0, 10.0], dtype=ndgrad.float64)).sum().backward()
+    same(x.grad, (rank() + 1) * np.array([2.0, 20.0]), "all_reduce gradient")
+    raises(ValueError, ["SUM and AVG"], lambda: dnn.all_reduce(x, op=ReduceOp.MAX))
+
+
+@scenario
 def raise_on_rank_1() -> None:
     """Not a check of its own: rank 1 fails while rank 0 waits for it in a collective."""
     if rank() == 1:

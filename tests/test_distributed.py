@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ import torch.utils.data.distributed as torch_dist_data
 
 import ndgrad
 import ndgrad.distributed as dist
+from ndgrad import nn
 from ndgrad.nn.parallel.distributed import _compute_bucket_assignment_by_size
 from ndgrad.utils.data import DataLoader, DistributedSampler, TensorDataset
 
@@ -105,3 +107,37 @@ def test_bucket_assignment_matches_torch(limits: list[int]) -> None:
     theirs = [torch.zeros(s, dtype=getattr(torch, d)) for s, d in zip(shapes, dtypes)]
     expected, _ = torch.distributed._compute_bucket_assignment_by_size(theirs, limits)
     assert _compute_bucket_assignment_by_size(ours, limits) == expected
+
+
+def test_convert_sync_batchnorm_as_torch() -> None:
+    """Every BatchNorm*d (nested, or the module itself) becomes a SyncBatchNorm that keeps its
+    parameters (the same objects), buffers, settings and mode, as torch's does."""
+    def build(lib: Any) -> Any:
+        lib.manual_seed(0)
+        m = lib.nn.Sequential(lib.nn.Conv2d(2, 3, 3), lib.nn.BatchNorm2d(3),
+                              lib.nn.Sequential(lib.nn.BatchNorm1d(4, momentum=None,
+                                                                   affine=False)))
+        m[1].eval()
+        return m
+    for lib in (torch, ndgrad):
+        m = build(lib)
+        weight, mean = m[1].weight, m[1].running_mean
+        s = lib.nn.SyncBatchNorm.convert_sync_batchnorm(m)
+        kinds = [type(c).__name__ for c in s.modules()]
+        assert kinds == ["Sequential", "Conv2d", "SyncBatchNorm", "Sequential", "SyncBatchNorm"]
+        assert s[1].weight is weight and s[1].running_mean is mean and not s[1].training
+        assert s[2][0].momentum is None and s[2][0].weight is None and s[2][0].training
+        alone = lib.nn.SyncBatchNorm.convert_sync_batchnorm(lib.nn.BatchNorm1d(2))
+        assert type(alone).__name__ == "SyncBatchNorm"
+
+
+def test_sync_batchnorm_without_a_process_group_is_batchnorm() -> None:
+    x = ndgrad.randn(6, 3, 4, dtype=ndgrad.float64)
+    ndgrad.manual_seed(1)
+    bn = nn.BatchNorm1d(3).double()
+    sync = nn.SyncBatchNorm.convert_sync_batchnorm(nn.BatchNorm1d(3).double())
+    np.testing.assert_array_equal(sync(x).detach().numpy(), bn(x).detach().numpy())
+    np.testing.assert_array_equal(sync.running_var.numpy(), bn.running_var.numpy())
+    assert int(sync.num_batches_tracked) == 1
+    with pytest.raises(ValueError, match="at least 2D"):
+        nn.SyncBatchNorm(3)(ndgrad.randn(3))

@@ -109,6 +109,7 @@ def test_shared_memory_windows_print_nothing(results: dict[str, dict[int, str]])
     "ddp_buffers_and_state",  # rank 0's buffers, module.-prefixed state_dict, bad setups
     "ddp_gradient_as_bucket_view",  # .grad are views of the buckets, right in every case
     "ddp_over_mpi",           # the DDP scenarios again, summed by MPI_Allreduce
+    "sync_batch_norm",        # DDP + SyncBatchNorm == one process with BatchNorm
 ])
 def test_scenario(results: dict[str, dict[int, str]], name: str) -> None:
     got = results.get(name, {})

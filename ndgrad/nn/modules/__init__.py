@@ -31,7 +31,7 @@ from ndgrad.nn.modules.activation import (
     Threshold,
 )
 from ndgrad.nn.modules.adaptive import AdaptiveLogSoftmaxWithLoss
-from ndgrad.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
+from ndgrad.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d, SyncBatchNorm
 from ndgrad.nn.modules.container import (
     ModuleDict,
     ModuleList,
@@ -163,7 +163,8 @@ __all__ = [
     "UninitializedParameter",
     "ELU", "GELU", "Hardtanh", "LeakyReLU", "LogSoftmax", "Mish", "PReLU", "ReLU", "ReLU6",
     "Sigmoid", "SiLU", "Softmax", "Softmin", "Softplus", "Tanh", "BatchNorm1d", "BatchNorm2d",
-    "BatchNorm3d", "ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential",
+    "BatchNorm3d", "SyncBatchNorm", "ModuleDict", "ModuleList", "ParameterDict",
+    "ParameterList", "Sequential",
     "Conv1d", "Conv2d",
     "ConvTranspose1d", "ConvTranspose2d", "Dropout", "Dropout1d", "Dropout2d", "Flatten",
     "Unflatten", "Identity", "Linear", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
