@@ -181,6 +181,7 @@ from ndgrad.tensor.conversion import (
 from ndgrad.tensor.creation import (
     arange,
     as_tensor,
+    asarray,
     bernoulli,
     empty,
     empty_like,

@@ -568,3 +568,37 @@ def test_top_level_distances_and_vmap_as_torch():
                                    rtol=1e-12)
     np.testing.assert_allclose(ndgrad.vmap(lambda r: r @ r)(ndgrad.tensor(a)).numpy(),
                                torch.vmap(lambda r: r @ r)(torch.tensor(a)).numpy(), rtol=1e-12)
+
+
+def test_asarray_shares_copies_and_converts_as_torch():
+    import warnings as w
+    for lib in (torch, ndgrad):
+        t = lib.ones(3)
+        assert lib.asarray(t) is t
+        assert lib.asarray(t, copy=True).data_ptr() != t.data_ptr()
+        assert lib.asarray(t, dtype=lib.float64).dtype == lib.float64
+        a = np.ones(3, np.float32)
+        x = lib.asarray(a)
+        x[0] = 5.0
+        assert a[0] == 5.0 and x.dtype == lib.float32  # shares the array's memory
+        assert lib.asarray(a, copy=True).data_ptr() != a.ctypes.data
+        assert lib.asarray(a, dtype=lib.float64).dtype == lib.float64
+        assert [lib.asarray(v).dtype for v in ([1, 2], [1.0, 2], True, np.arange(2))] == \
+            [lib.int64, lib.float32, lib.bool, lib.int64]
+        assert lib.asarray(bytearray(np.ones(2, np.float32).tobytes())).tolist() == [1.0, 1.0]
+        assert lib.asarray(memoryview(np.ones(1, np.float32).tobytes()),
+                           dtype=lib.int16).tolist() == [0, 16256]
+        for obj, kwargs in ((t, {"dtype": lib.float64}), ([1, 2], {})):
+            with pytest.raises(ValueError, match="can't alias"):
+                lib.asarray(obj, copy=False, **kwargs)
+        with w.catch_warnings():
+            w.simplefilter("ignore")  # torch's notice that the requires_grad default changed
+            leaf = lib.ones(2, requires_grad=True)
+            y = leaf * 2
+            assert lib.asarray(y) is y and lib.asarray(y).requires_grad
+            made = lib.asarray(a, requires_grad=True)
+            assert made.requires_grad and made.is_leaf
+            for kwargs, in_graph in (({"dtype": lib.float64}, True), ({"copy": True}, True),
+                                     ({"copy": True, "requires_grad": False}, False)):
+                made = lib.asarray(leaf, **kwargs)
+                assert (made.grad_fn is not None, made.requires_grad) == (in_graph, in_graph)

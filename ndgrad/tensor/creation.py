@@ -422,6 +422,41 @@ def frombuffer(buffer: Any, *, dtype: Any, count: int = -1, offset: int = 0,
     return t.requires_grad_() if requires_grad else t
 
 
+def asarray(obj: Any, *, dtype: Any = None, device: Any = None, copy: bool | None = None,
+            requires_grad: bool | None = None) -> Tensor:
+    """``obj`` as a tensor, sharing its memory when it can, as torch.asarray: a tensor comes
+    back as itself (``copy=True`` or another ``dtype``: a copy, in the graph unless
+    ``requires_grad=False``), a NumPy array or a buffer (bytearray, memoryview; read as
+    ``dtype``, default the default dtype) is wrapped without a copy, anything else (numbers,
+    lists) is copied. ``copy=False`` raises where sharing is impossible. ``requires_grad``
+    given sets it on the result (on ``obj`` itself when that is returned)."""
+    check_device(device)
+    nd = None if dtype is None else _dtype.to_np(dtype)
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        obj = np.frombuffer(obj, _dtype.default_float() if nd is None else nd)
+    if isinstance(obj, Tensor | np.ndarray):
+        have = obj._data.dtype if isinstance(obj, Tensor) else obj.dtype
+        if nd is not None and nd != have and copy is False:
+            raise ValueError(f"can't alias tensor with dtype {_dtype.from_np(have)} into dtype "
+                             f"{_dtype.from_np(nd)}: copy=False asks for shared memory")
+        if isinstance(obj, Tensor) and not copy and (nd is None or nd == have):
+            if requires_grad is not None and obj.is_leaf:
+                obj.requires_grad_(requires_grad)
+            return obj.detach() if requires_grad is False and obj.requires_grad else obj
+        if isinstance(obj, Tensor) and obj.requires_grad and requires_grad is not False:
+            return obj.clone() if nd is None or nd == have else obj.to(nd)  # in the graph
+        arr = obj._data if isinstance(obj, Tensor) else obj
+        if copy or (nd is not None and nd != have):
+            arr = arr.astype(have if nd is None else nd, copy=True)
+        out = from_numpy(arr)
+    elif copy is False:
+        raise ValueError(f"can't alias arbitrary sequence into a tensor ({type(obj).__name__} "
+                         f"has no memory to share); leave copy unset")
+    else:
+        out = tensor(obj, dtype=dtype)
+    return out.requires_grad_() if requires_grad else out
+
+
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Like ``tensor`` but shares memory with an ndarray or Tensor when the dtype allows."""
     check_device(device)
