@@ -602,3 +602,27 @@ def test_asarray_shares_copies_and_converts_as_torch():
                                      ({"copy": True, "requires_grad": False}, False)):
                 made = lib.asarray(leaf, **kwargs)
                 assert (made.grad_fn is not None, made.requires_grad) == (in_graph, in_graph)
+
+
+def test_data_parallel_without_gpus_runs_the_module_as_torch():
+    x = np.random.default_rng(2).standard_normal((4, 2))
+    results = []
+    weights = np.random.default_rng(3).standard_normal((3, 3))
+    for lib in (torch, ndgrad):
+        inner = lib.nn.Linear(2, 3).double()
+        with lib.no_grad():
+            inner.weight.copy_(lib.tensor(weights[:, :2]))
+            inner.bias.copy_(lib.tensor(weights[:, 2]))
+        model = lib.nn.DataParallel(inner)
+        assert model.module is inner and model.device_ids == []
+        assert list(model.state_dict()) == ["module.weight", "module.bias"]
+        out = model(lib.tensor(x))
+        out.sum().backward()
+        if lib is ndgrad:  # (torch's functional form raises on a machine without GPUs)
+            same = lib.nn.parallel.data_parallel(inner, lib.tensor(x))
+            np.testing.assert_array_equal(same.detach().numpy(), out.detach().numpy())
+        results.append((out.detach().numpy(), inner.weight.grad.numpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12)
+    with pytest.raises(ValueError, match="CPU only"):
+        ndgrad.nn.DataParallel(ndgrad.nn.Linear(2, 3), device_ids=[0, 1])
