@@ -626,3 +626,40 @@ def test_data_parallel_without_gpus_runs_the_module_as_torch():
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12)
     with pytest.raises(ValueError, match="CPU only"):
         ndgrad.nn.DataParallel(ndgrad.nn.Linear(2, 3), device_ids=[0, 1])
+
+
+def test_dlpack_shares_memory_both_ways():
+    n = ndgrad.arange(4.0)
+    t = torch.from_dlpack(n)  # torch reads ndgrad's memory
+    t[0] = 9.0
+    assert n.tolist() == [9.0, 1.0, 2.0, 3.0]
+    src = torch.arange(3.0)
+    m = ndgrad.from_dlpack(src)  # and ndgrad torch's
+    m[1] = 7.0
+    assert src.tolist() == [0.0, 7.0, 2.0] and m.dtype == ndgrad.float32
+    assert ndgrad.from_dlpack(np.arange(3, dtype=np.int32)).dtype == ndgrad.int32
+    from ndgrad.utils.dlpack import to_dlpack
+    from_capsule = torch.utils.dlpack.from_dlpack(to_dlpack(n))
+    assert from_capsule.data_ptr() == n.data_ptr()
+    with pytest.raises(BufferError, match="require gradient"):
+        torch.from_dlpack(ndgrad.ones(2, requires_grad=True))
+    with pytest.raises(RuntimeError, match="detach"):
+        ndgrad.from_dlpack(torch.ones(2, requires_grad=True))
+
+
+@pytest.mark.parametrize("x, n, increasing", [
+    ([1.0, 2.0, 0.0], 4, False), ([1, 2, 3], None, True), ([2.0, -1.0], 1, False),
+    ([2.0, 3.0], 0, True), ([True, False], 3, False), ([], 2, False)])
+def test_vander_as_torch(x, n, increasing):
+    t = torch.vander(torch.tensor(x), N=n, increasing=increasing)
+    v = ndgrad.vander(ndgrad.tensor(x), N=n, increasing=increasing)
+    assert v.dtype == getattr(ndgrad, str(t.dtype).split(".")[1])
+    np.testing.assert_array_equal(v.numpy(), t.numpy())
+
+
+def test_vander_gradient_is_defined_at_zero():
+    # (torch 2.13's own vander backward fails with an in-place error, so: numerically)
+    x = ndgrad.tensor([0.0, 2.0, -1.5], dtype=ndgrad.float64, requires_grad=True)
+    assert ndgrad.autograd.gradcheck(lambda v: ndgrad.vander(v, 4), (x,))
+    with pytest.raises(RuntimeError, match="one-dimensional"):
+        ndgrad.vander(ndgrad.ones(2, 2))

@@ -258,6 +258,19 @@ class ConversionMixin(TensorBase):
     def tolist(self) -> Any:
         return self._data.tolist()
 
+    def __dlpack__(self, *, stream: Any = None, max_version: Any = None, dl_device: Any = None,
+                   copy: Any = None) -> Any:
+        """This tensor's memory as a DLPack capsule (no copy): ``torch.from_dlpack``,
+        ``np.from_dlpack``, JAX and CuPy read it. Not for a tensor that requires grad, whose
+        gradients the other library could not follow (as torch)."""
+        if self._requires_grad:
+            raise BufferError("Can't export tensors that require gradient, use tensor.detach()")
+        return self._data.__dlpack__(stream=stream, max_version=max_version,
+                                     dl_device=dl_device, copy=copy)
+
+    def __dlpack_device__(self) -> Any:
+        return self._data.__dlpack_device__()
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return self._data if dtype is None else self._data.astype(dtype)
 

@@ -422,6 +422,19 @@ def frombuffer(buffer: Any, *, dtype: Any, count: int = -1, offset: int = 0,
     return t.requires_grad_() if requires_grad else t
 
 
+def from_dlpack(ext_tensor: Any) -> Tensor:
+    """A tensor sharing the memory of another library's CPU tensor or array (torch, NumPy,
+    JAX: anything with ``__dlpack__``), through the DLPack protocol, as torch.from_dlpack."""
+    try:
+        arr = np.from_dlpack(ext_tensor)
+    except (BufferError, TypeError, RuntimeError) as e:
+        raise RuntimeError(f"from_dlpack: cannot share the memory of this "
+                           f"{type(ext_tensor).__name__} ({e}); ndgrad takes CPU tensors "
+                           f"(call .detach() on one that requires grad, .cpu() on a GPU "
+                           f"one)") from e
+    return from_numpy(arr)
+
+
 def asarray(obj: Any, *, dtype: Any = None, device: Any = None, copy: bool | None = None,
             requires_grad: bool | None = None) -> Tensor:
     """``obj`` as a tensor, sharing its memory when it can, as torch.asarray: a tensor comes

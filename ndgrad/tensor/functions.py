@@ -216,6 +216,25 @@ def is_same_size(input: Tensor, other: Tensor) -> bool:
     return input.is_same_size(other)
 
 
+def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
+    """The Vandermonde matrix of a 1-D ``x``: column j is x ** (N-1-j), or x ** j with
+    ``increasing`` (N defaults to len(x)). Built as a cumulative product of x, so that its
+    gradient is defined at x = 0 (where the x ** 0 column's pow gradient would be 0 * inf)."""
+    if x.ndim != 1:
+        raise RuntimeError(f"x must be a one-dimensional tensor, got {x.ndim} dims")
+    n = x.shape[0] if N is None else N
+    if n < 0:
+        raise RuntimeError(f"N must be non-negative, got {n}")
+    if x._data.dtype.kind == "b":
+        x = x.long()
+    column = x.unsqueeze(-1)
+    if n <= 1:
+        out = column.new_ones((x.shape[0], n))
+    else:
+        out = cat([column.new_ones((x.shape[0], 1)), column.expand(-1, n - 1)], -1).cumprod(-1)
+    return out if increasing else out.flip(-1)
+
+
 def typename(obj: Any) -> str:
     """A tensor's legacy type name (``ndgrad.FloatTensor``), else the object's module and
     qualified name (its class's for an instance), as torch.typename."""
