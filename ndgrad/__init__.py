@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import builtins as _builtins
 import importlib
 import math as _math
 import warnings
@@ -69,15 +70,19 @@ from ndgrad._runtime import (
     are_deterministic_algorithms_enabled,
     compile,
     get_default_device,
+    get_deterministic_debug_mode,
     get_float32_matmul_precision,
     get_num_interop_threads,
     get_num_threads,
     is_deterministic_algorithms_warn_only_enabled,
+    is_warn_always_enabled,
     set_default_device,
     set_default_tensor_type,
+    set_deterministic_debug_mode,
     set_float32_matmul_precision,
     set_num_interop_threads,
     set_num_threads,
+    set_warn_always,
     use_deterministic_algorithms,
 )
 from ndgrad._tensor_str import set_printoptions
@@ -87,6 +92,7 @@ from ndgrad.autograd.grad_mode import (
     enable_grad,
     inference_mode,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_grad_enabled,
 )
@@ -225,6 +231,7 @@ from ndgrad.tensor.functions import (
     diagonal_copy,
     dstack,
     expand_copy,
+    frobenius_norm,
     gradient,
     histogramdd,
     hstack,
@@ -232,6 +239,7 @@ from ndgrad.tensor.functions import (
     is_signed,
     isin,
     meshgrid,
+    nuclear_norm,
     permute_copy,
     row_stack,
     searchsorted,
@@ -380,3 +388,32 @@ for _name in _OUT:
 del _name
 # torch.polygamma(n, input) (the method is input.polygamma(n))
 polygamma = special.polygamma
+
+# torch's functional forms of in-place methods: ndgrad.relu_(x) is x.relu_()
+_INPLACE = """
+abs_ acos_ acosh_ arccos_ arccosh_ arcsin_ arcsinh_ arctan_ arctanh_ asin_ asinh_ atan_ atanh_
+ceil_ clamp_ clamp_max_ clamp_min_ clip_ cos_ cosh_ deg2rad_ erf_ erfc_ exp2_ exp_ expm1_ fix_
+floor_ frac_ gcd_ i0_ lcm_ ldexp_ log10_ log1p_ log2_ log_ logit_ nan_to_num_ neg_ negative_
+rad2deg_ reciprocal_ relu_ round_ rsqrt_ sigmoid_ sin_ sinc_ sinh_ sqrt_ square_ tan_ tanh_
+trunc_ xlogy_ fill_ detach_ conj_physical_ selu_ celu_ rrelu_ threshold_
+""".split()
+for _name in _INPLACE:
+    globals().setdefault(_name, getattr(Tensor, _name, None) or getattr(nn.functional, _name))
+del _name
+
+
+def dropout_(input: Tensor, p: _builtins.float, train: _builtins.bool) -> Tensor:
+    """torch.dropout_: dropout(input, p, train) in place."""
+    return nn.functional.dropout(input, p, train, inplace=True)
+
+
+def alpha_dropout_(input: Tensor, p: _builtins.float, train: _builtins.bool) -> Tensor:
+    return nn.functional.alpha_dropout(input, p, train, inplace=True)
+
+
+def feature_alpha_dropout_(input: Tensor, p: _builtins.float, train: _builtins.bool) -> Tensor:
+    return nn.functional.feature_alpha_dropout(input, p, train, inplace=True)
+
+
+# last: from here on this module's ``range`` is torch.range, no longer Python's
+from ndgrad.tensor.functions import range_ as range  # noqa: E402, A004

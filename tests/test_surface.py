@@ -663,3 +663,70 @@ def test_vander_gradient_is_defined_at_zero():
     assert ndgrad.autograd.gradcheck(lambda v: ndgrad.vander(v, 4), (x,))
     with pytest.raises(RuntimeError, match="one-dimensional"):
         ndgrad.vander(ndgrad.ones(2, 2))
+
+
+def test_modes_and_settings_as_torch():
+    for lib in (torch, ndgrad):
+        try:
+            modes = []
+            for mode in ("warn", 2, "default", 1, 0):
+                lib.set_deterministic_debug_mode(mode)
+                modes.append((lib.get_deterministic_debug_mode(),
+                              lib.are_deterministic_algorithms_enabled(),
+                              lib.is_deterministic_algorithms_warn_only_enabled()))
+            assert modes == [(1, True, True), (2, True, False), (0, False, False),
+                             (1, True, True), (0, False, False)]
+            for bad, words in (("x", "one of `default`"), (3, "0, 1, or 2")):
+                with pytest.raises(RuntimeError, match=words):
+                    lib.set_deterministic_debug_mode(bad)
+        finally:
+            lib.set_deterministic_debug_mode(0)
+        assert not lib.is_warn_always_enabled()
+        lib.set_warn_always(True)
+        assert lib.is_warn_always_enabled()
+        lib.set_warn_always(False)
+        seen = [lib.is_inference_mode_enabled()]
+        with lib.inference_mode():
+            seen.append(lib.is_inference_mode_enabled())
+            with lib.inference_mode(False):
+                seen.append(lib.is_inference_mode_enabled())
+            seen.append(lib.is_inference_mode_enabled())
+        assert seen + [lib.is_inference_mode_enabled()] == [False, True, False, True, False]
+
+
+def test_range_and_old_norms_as_torch():
+    for args, kwargs in (((0, 3), {}), ((1, 2, 0.5), {}), ((0, 3), {"dtype": "int64"}),
+                         ((0, 1, 0.3), {})):
+        kw = {k: getattr(torch, v) for k, v in kwargs.items()}
+        with pytest.warns(UserWarning, match="deprecated"):
+            t = torch.range(*args, **kw)
+        with pytest.warns(UserWarning, match="deprecated"):
+            n = ndgrad.range(*args, **{k: getattr(ndgrad, v) for k, v in kwargs.items()})
+        assert str(n.dtype).split(".")[1] == str(t.dtype).split(".")[1]
+        np.testing.assert_allclose(n.numpy(), t.numpy(), rtol=1e-6)
+    for lib in (torch, ndgrad):
+        with pytest.raises(TypeError):
+            lib.range(2.5)  # no one-argument form
+    x = np.random.default_rng(4).standard_normal((2, 3, 4))
+    for name, kwargs in (("nuclear_norm", {}), ("nuclear_norm", {"dim": (0, 2)}),
+                         ("frobenius_norm", {"dim": (1, 2)}),
+                         ("frobenius_norm", {"dim": 1, "keepdim": True})):
+        a = x if "dim" in kwargs else x[0]
+        np.testing.assert_allclose(getattr(ndgrad, name)(ndgrad.tensor(a), **kwargs).numpy(),
+                                   getattr(torch, name)(torch.tensor(a), **kwargs).numpy(),
+                                   rtol=1e-12)
+
+
+@pytest.mark.parametrize("name, args", [
+    ("relu_", ()), ("sigmoid_", ()), ("exp_", ()), ("clamp_", (-0.5, 0.5)), ("neg_", ()),
+    ("selu_", ()), ("celu_", ()), ("threshold_", (0.1, 9.0)), ("square_", ()),
+    ("nan_to_num_", ()), ("dropout_", (0.5, False)), ("alpha_dropout_", (0.5, False))])
+def test_top_level_in_place_forms_as_torch(name, args):
+    x = np.random.default_rng(5).standard_normal((3, 4))
+    out = []
+    for lib in (torch, ndgrad):
+        t = lib.tensor(x)
+        r = getattr(lib, name)(t, *args)
+        assert r is t or r.data_ptr() == t.data_ptr()  # in place
+        out.append(t.numpy())
+    np.testing.assert_allclose(out[1], out[0], rtol=1e-12)

@@ -18,6 +18,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 class _State:
     enabled = True  # read by Function.apply on every op
+    inference = 0  # how many inference_mode(True) blocks are open
 
 
 state = _State()
@@ -102,12 +103,25 @@ class inference_mode(_GradMode):  # noqa: N801
             return cls()(mode)
         return super().__new__(cls)
 
+    _inference: list[int]  # the inference-mode depths to restore, one per active `with`
+
     def __init__(self, mode: bool | Callable[..., Any] = True) -> None:
         self._keep = mode is False
 
     def __enter__(self) -> None:
         self.mode = state.enabled if self._keep else False
         super().__enter__()
+        self.__dict__.setdefault("_inference", []).append(state.inference)
+        state.inference = 0 if self._keep else state.inference + 1
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        state.inference = self._inference.pop()
+
+
+def is_inference_mode_enabled() -> bool:
+    """True inside ``inference_mode()`` (not inside ``inference_mode(False)``)."""
+    return state.inference > 0
 
 
 def _wrap_generator(ctx: _GradMode, func: Callable[..., Any]) -> Callable[..., Any]:

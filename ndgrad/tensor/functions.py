@@ -7,6 +7,7 @@ functional forms of a few methods (softmax, log_softmax)."""
 from __future__ import annotations
 
 import itertools
+import math
 import string
 import warnings
 from collections import namedtuple
@@ -233,6 +234,37 @@ def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
     else:
         out = cat([column.new_ones((x.shape[0], 1)), column.expand(-1, n - 1)], -1).cumprod(-1)
     return out if increasing else out.flip(-1)
+
+
+def range_(start: float, end: float, step: float = 1, *, dtype: Any = None,
+           device: Any = None, requires_grad: bool = False) -> Tensor:
+    """torch.range (``ndgrad.range``; deprecated in torch, kept for old code): ``start`` to
+    ``end`` *inclusive* by ``step``,
+    in the default dtype (unlike arange, which excludes ``end`` and infers an integer dtype)."""
+    from ndgrad import _dtype
+    from ndgrad.tensor.creation import arange
+
+    warnings.warn("ndgrad.range is deprecated and will be removed in a future release because "
+                  "its behavior is inconsistent with Python's range builtin. Instead, use "
+                  "ndgrad.arange, which produces values in [start, end).", UserWarning,
+                  stacklevel=2)
+    size = int(math.floor((end - start) / step)) + 1
+    dt = _dtype.get_default_dtype() if dtype is None else dtype
+    out = arange(size, dtype=_dtype.float64, device=device) * step + start
+    return out.to(dt).requires_grad_(requires_grad)
+
+
+def nuclear_norm(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
+    """The sum of singular values of a matrix (of the last two dims, or of ``dim``)."""
+    from ndgrad import linalg
+    return linalg.matrix_norm(input, "nuc", dim=(-2, -1) if dim is None else dim,
+                              keepdim=keepdim)
+
+
+def frobenius_norm(input: Tensor, dim: Any = (-2, -1), keepdim: bool = False) -> Tensor:
+    """The square root of the sum of squares over ``dim``."""
+    from ndgrad import linalg
+    return linalg.vector_norm(input, 2, dim=dim, keepdim=keepdim)
 
 
 def typename(obj: Any) -> str:
