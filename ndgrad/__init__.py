@@ -101,7 +101,10 @@ from ndgrad.linalg._solve import lu_unpack
 
 # torch's top-level aliases of nn.functional ops (torch.conv2d is F.conv2d)
 from ndgrad.nn.functional import (
+    adaptive_avg_pool1d,
     alpha_dropout,
+    avg_pool1d,
+    bilinear,
     celu,
     channel_shuffle,
     conv1d,
@@ -127,10 +130,18 @@ from ndgrad.nn.functional import (
     threshold,
 )
 from ndgrad.nn.functional.native import (
+    adaptive_max_pool1d,
+    batch_norm,
     constant_pad_nd,
+    embedding,
     grid_sampler,
     grid_sampler_2d,
     grid_sampler_3d,
+    instance_norm,
+    max_pool1d,
+    max_pool1d_with_indices,
+    max_pool2d,
+    max_pool3d,
     native_batch_norm,
     native_group_norm,
     native_layer_norm,

@@ -730,3 +730,39 @@ def test_top_level_in_place_forms_as_torch(name, args):
         assert r is t or r.data_ptr() == t.data_ptr()  # in place
         out.append(t.numpy())
     np.testing.assert_allclose(out[1], out[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("name, args", [
+    ("max_pool1d", (2,)), ("max_pool1d", (3, [], 1)), ("max_pool1d", (3, 2, 1, 2, True)),
+    ("avg_pool1d", (2,)), ("adaptive_avg_pool1d", (3,)), ("adaptive_max_pool1d", (3,)),
+    ("max_pool1d_with_indices", (2,)), ("max_pool2d", (2,)), ("max_pool3d", (2, [], 0))])
+def test_top_level_pooling_forms_as_torch(name, args):
+    shape = {"max_pool2d": (2, 3, 6, 6), "max_pool3d": (1, 2, 4, 4, 4)}.get(name, (2, 3, 8))
+    x = np.random.default_rng(6).standard_normal(shape)
+    t = getattr(torch, name)(torch.tensor(x), *args)
+    n = getattr(ndgrad, name)(ndgrad.tensor(x), *args)
+    for a, b in zip(t if isinstance(t, tuple) else (t,), n if isinstance(n, tuple) else (n,),
+                    strict=True):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-12)
+
+
+def test_top_level_embedding_bilinear_and_norm_forms_as_torch():
+    rng = np.random.default_rng(7)
+    w, idx = rng.standard_normal((5, 3)), np.array([[0, 2], [4, 2]])
+    x1, x2, wb = rng.standard_normal((4, 2)), rng.standard_normal((4, 3)), \
+        rng.standard_normal((5, 2, 3))
+    img, gamma, beta = rng.standard_normal((4, 3, 5)), rng.standard_normal(3), \
+        rng.standard_normal(3)
+
+    def run(lib):
+        t = lib.tensor
+        stats = [t(np.zeros(3)), t(np.ones(3))]
+        return [lib.embedding(t(w), t(idx)), lib.embedding(t(w), t(idx), padding_idx=2),
+                lib.bilinear(t(x1), t(x2), t(wb)),
+                lib.batch_norm(t(img), t(gamma), t(beta), *stats, True, 0.1, 1e-5, False),
+                stats[0], stats[1],
+                lib.instance_norm(t(img), t(gamma), t(beta), None, None, True, 0.1, 1e-5,
+                                  False)]
+    for a, b in zip(run(torch), run(ndgrad), strict=True):
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-12,
+                                   atol=1e-14)

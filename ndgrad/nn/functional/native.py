@@ -11,7 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ndgrad.nn.functional.normalization import batch_norm, group_norm, layer_norm
+from ndgrad.nn.functional import pooling as _pool
+from ndgrad.nn.functional.normalization import batch_norm as _batch_norm
+from ndgrad.nn.functional.normalization import group_norm, layer_norm
+from ndgrad.nn.functional.normalization import instance_norm as _instance_norm
+from ndgrad.nn.functional.sparse import embedding as _embedding
 from ndgrad.nn.functional.vision import grid_sample
 from ndgrad.nn.functional.vision import pad as _pad
 from ndgrad.tensor import Tensor
@@ -93,10 +97,69 @@ def native_batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,
     """``(batch_norm(input), save_mean, save_invstd)``: the batch's per-channel mean and
     1/sqrt(var + eps) when training (running stats updated in place, as ``F.batch_norm``);
     empty tensors in evaluation, as torch returns."""
-    out = batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+    out = _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
     if not training:
         empty: Any = input.new_empty((0,))
         return out, empty, input.new_empty((0,))
     dims = (0, *range(2, input.dim()))
     mean, rstd = _mean_rstd(input.detach(), dims, eps)  # outside the graph, as torch's
     return out, mean.reshape(-1), rstd.reshape(-1)
+
+
+# -- torch's top-level forms of pooling, embedding and normalization ---------------------------
+def _stride(stride: Any) -> Any:
+    return None if stride is None or (isinstance(stride, Sequence) and not stride) else stride
+
+
+def max_pool1d(input: Tensor, kernel_size: Any, stride: Any = (), padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False) -> Tensor:
+    """torch.max_pool1d: F.max_pool1d (an empty stride means the kernel size)."""
+    return _pool.max_pool1d(input, kernel_size, _stride(stride), padding, dilation, ceil_mode)
+
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = (), padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False) -> Tensor:
+    return _pool.max_pool2d(input, kernel_size, _stride(stride), padding, dilation, ceil_mode)
+
+
+def max_pool3d(input: Tensor, kernel_size: Any, stride: Any = (), padding: Any = 0,
+               dilation: Any = 1, ceil_mode: bool = False) -> Tensor:
+    return _pool.max_pool3d(input, kernel_size, _stride(stride), padding, dilation, ceil_mode)
+
+
+def max_pool1d_with_indices(input: Tensor, kernel_size: Any, stride: Any = (),
+                            padding: Any = 0, dilation: Any = 1,
+                            ceil_mode: bool = False) -> tuple[Tensor, Tensor]:
+    """torch.max_pool1d_with_indices: (values, indices)."""
+    out = _pool.max_pool1d_with_indices(input, kernel_size, _stride(stride), padding,
+                                        dilation, ceil_mode)
+    return out  # type: ignore[no-any-return]
+
+
+def adaptive_max_pool1d(input: Tensor, output_size: Any) -> tuple[Tensor, Tensor]:
+    """torch.adaptive_max_pool1d: (values, indices), always (F's gives the values alone)."""
+    out = _pool.adaptive_max_pool1d(input, output_size, return_indices=True)
+    return out  # type: ignore[no-any-return]
+
+
+def embedding(weight: Tensor, indices: Tensor, padding_idx: int = -1,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """torch.embedding: the weight first, and -1 (any negative) for no padding index."""
+    return _embedding(indices, weight, None if padding_idx < 0 else padding_idx,
+                      scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
+
+
+def batch_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,
+               running_mean: Tensor | None, running_var: Tensor | None, training: bool,
+               momentum: float, eps: float, cudnn_enabled: bool = True) -> Tensor:
+    """torch.batch_norm: F.batch_norm with the weight and bias first (cudnn_enabled unused)."""
+    return _batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def instance_norm(input: Tensor, weight: Tensor | None, bias: Tensor | None,
+                  running_mean: Tensor | None, running_var: Tensor | None,
+                  use_input_stats: bool, momentum: float, eps: float,
+                  cudnn_enabled: bool = True) -> Tensor:
+    """torch.instance_norm: F.instance_norm with the weight and bias first."""
+    return _instance_norm(input, running_mean, running_var, weight, bias, use_input_stats,
+                          momentum, eps)
