@@ -766,3 +766,33 @@ def test_top_level_embedding_bilinear_and_norm_forms_as_torch():
     for a, b in zip(run(torch), run(ndgrad), strict=True):
         np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-12,
                                    atol=1e-14)
+
+
+def test_dim_order_new_and_const_data_ptr_as_torch():
+    def run(lib):
+        x = lib.ones(2, 3, 4, 5)
+        orders = [x.dim_order(), x.to(memory_format=lib.channels_last).dim_order(),
+                  x.transpose(0, 1).dim_order(), lib.ones(3, 1, 2).dim_order(),
+                  lib.ones(2, 3).t().dim_order(), lib.ones(()).dim_order(),
+                  lib.ones(1, 1, 2).transpose(0, 1).dim_order(), lib.ones(2, 2)[:, :1].dim_order()]
+        made = [lib.ones(2).new(2, 3), lib.ones(2, dtype=lib.int64).new([1, 2]),
+                lib.ones(2).new(), lib.ones(2).new((2, 3)), lib.ones(2).new(lib.ones(3))]
+        return orders, [(tuple(m.shape), str(m.dtype).split(".")[1]) for m in made], \
+            made[3].tolist(), x.const_data_ptr() == x.data_ptr()
+    assert run(ndgrad) == run(torch)
+    for lib in (torch, ndgrad):
+        with pytest.raises(TypeError, match="expected"):
+            lib.ones(2).new(lib.ones(2, dtype=lib.int64))
+
+
+def test_apply_and_map_as_torch():
+    def run(lib):
+        t = lib.tensor([[1.0, 2.0], [3.0, 4.0]])
+        assert t.apply_(lambda v: v * 10) is t
+        t.map_(lib.tensor([1.0, -1.0]), lambda a, b: a * b + 0.5)
+        i = lib.tensor([1, 2]).apply_(lambda v: v * 3)
+        return t.tolist(), i.tolist()
+    assert run(ndgrad) == run(torch)
+    for lib in (torch, ndgrad):
+        with pytest.raises(RuntimeError, match="requires grad"):
+            lib.ones(2, requires_grad=True).apply_(lambda v: v)

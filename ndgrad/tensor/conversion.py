@@ -242,6 +242,25 @@ class ConversionMixin(TensorBase):
     def data_ptr(self) -> _int:
         return int(self._data.__array_interface__["data"][0])
 
+    const_data_ptr = data_ptr
+
+    def dim_order(self) -> tuple[_int, ...]:
+        """The dims from the outermost in memory to the innermost (largest stride first; ties
+        in dim order): (0, 1, 2, 3) for contiguous, (0, 2, 3, 1) for channels_last."""
+        strides = self.stride()
+        return tuple(sorted(range(self._data.ndim), key=lambda d: -strides[d]))
+
+    def new(self, *args: Any, device: Any = None) -> Any:
+        """The legacy constructor, in this tensor's dtype: ``x.new(2, 3)`` a tensor of that
+        shape, ``x.new([1, 2])`` one of that data, ``x.new()`` an empty one (torch leaves a new
+        shape uninitialised; ndgrad fills it with zeros)."""
+        check_device(device)
+        dtype = _dtype.from_np(self._data.dtype)
+        if len(args) == 1 and isinstance(args[0], TensorBase) and args[0].dtype != dtype:
+            raise TypeError(f"expected {dtype} (got {args[0].dtype}): x.new(t) shares t's "
+                            f"data, so t must have x's dtype")
+        return type(self)(*args, dtype=dtype)  # type: ignore[call-arg]  # (the Tensor class)
+
     def item(self) -> Any:
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "

@@ -339,6 +339,27 @@ class InplaceMixin(TensorBase):
         # value is read as one number, as torch's masked_fill_ and fill_ do: no overlap check
         return self._inplace(lambda: self.masked_fill(mask, value), arg=value, reads=())
 
+    def apply_(self, callable: Any) -> Any:
+        """Replace each element x by ``callable(x)``, a Python function called once per element
+        (slow: for small tensors and tests), in place; not on a tensor that requires grad."""
+        return self._map_elements("apply_", callable, [self._data])
+
+    def map_(self, tensor: Any, callable: Any) -> Any:
+        """Replace each element x by ``callable(x, y)``, y the matching element of ``tensor``
+        (broadcast to this shape), in place, as ``apply_``."""
+        other = np.broadcast_to(tensor._data, self._data.shape)
+        return self._map_elements("map_", callable, [self._data, other])
+
+    def _map_elements(self, name: str, fn: Any, arrays: list[Any]) -> Any:
+        if self._requires_grad:
+            raise RuntimeError(f"Can't call {name}() on Variable that requires grad. Use "
+                               f"var.detach().{name}() instead.")
+        values = [fn(*vs) for vs in zip(*(a.ravel().tolist() for a in arrays))]
+        np.copyto(self._data, np.array(values, self._data.dtype).reshape(self._data.shape),
+                  casting="unsafe")
+        self._bump_version()
+        return self
+
     def fill_diagonal_(self, fill_value: Any, wrap: bool = False) -> Any:
         """Set the main diagonal (the elements whose indices are all equal) to ``fill_value``;
         with ``wrap``, a tall matrix's diagonal starts again after every ``cols + 1`` rows."""
