@@ -224,11 +224,14 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
 
     prev_mode = grad_state.enabled
     grad_state.enabled = create_graph
+    global capturing
+    capturing += inputs is not None
     try:
         _execute(roots, buffers, retain_graph, create_graph,
                  captured if inputs is not None else None, needed)
     finally:
         grad_state.enabled = prev_mode
+        capturing -= inputs is not None
 
     if inputs is None:
         return None
@@ -247,6 +250,9 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
 
 # set once any leaf gets a hook: only then does backward count what each leaf waits for
 leaf_hooks_used = False
+# how many autograd.grad-style runs (gradients returned, not accumulated) are under way: a
+# backward that itself runs a backward (checkpoint) cannot fill .grad inside one of those
+capturing = 0
 
 
 def _hooked_leaf_waits(roots: list[Node]) -> dict[Node, int]:
