@@ -18,7 +18,7 @@ from ndgrad.tensor import Tensor
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_",
            "zeros_", "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
-           "kaiming_normal_", "orthogonal_"]
+           "kaiming_normal_", "orthogonal_", "sparse_"]
 
 
 def _rng(generator: Any) -> np.random.Generator:
@@ -234,3 +234,44 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Any = None) -> Tenso
     if rows < cols:
         q = q.T
     return _fill(tensor, (gain * q).reshape(tensor._data.shape))
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator: Any = None) -> Tensor:
+    """A 2-D matrix drawn from N(0, std^2) with ceil(sparsity * rows) zeros in each column, at
+    random rows (Martens, 2010)."""
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor.shape
+    zeros = int(math.ceil(sparsity * rows))
+    rng = _rng(generator)
+    values = rng.standard_normal((rows, cols), dtype=_sample_dtype(tensor)) * std
+    for col in range(cols):
+        values[rng.permutation(rows)[:zeros], col] = 0
+    return _fill(tensor, values)
+
+
+def _deprecated(name: str) -> Any:
+    """torch's old names without the trailing underscore (``init.uniform``): warn, then run
+    the in-place one."""
+    fn = globals()[name + "_"]
+
+    def old(*args: Any, **kwargs: Any) -> Any:
+        warnings.warn(f"`nn.init.{name}` is now deprecated in favor of `nn.init.{name}_`.",
+                      FutureWarning, stacklevel=2)
+        return fn(*args, **kwargs)
+    old.__name__ = old.__qualname__ = name
+    old.__doc__ = f"Deprecated: ``{name}_``."
+    return old
+
+
+uniform = _deprecated("uniform")
+normal = _deprecated("normal")
+constant = _deprecated("constant")
+eye = _deprecated("eye")
+dirac = _deprecated("dirac")
+xavier_uniform = _deprecated("xavier_uniform")
+xavier_normal = _deprecated("xavier_normal")
+kaiming_uniform = _deprecated("kaiming_uniform")
+kaiming_normal = _deprecated("kaiming_normal")
+orthogonal = _deprecated("orthogonal")
+sparse = _deprecated("sparse")

@@ -28,6 +28,17 @@ def _ntuple(n: int, name: str = "parse") -> Any:
 _single = _ntuple(1, "_single")
 _pair = _ntuple(2, "_pair")
 _triple = _ntuple(3, "_triple")
+_quadruple = _ntuple(4, "_quadruple")
+
+
+def _list_with_default(out_size: Any, defaults: list[int]) -> Any:
+    """An adaptive pool's output size with None entries taken from the input's (``defaults``,
+    its shape): torch's helper."""
+    if isinstance(out_size, int):
+        return out_size
+    if len(defaults) <= len(out_size):
+        raise ValueError(f"Input dimension should be at least {len(out_size) + 1}")
+    return [v if v is not None else d for v, d in zip(out_size, defaults[-len(out_size):])]
 
 
 def _reverse_repeat_tuple(t: tuple[int, ...], n: int) -> tuple[int, ...]:

@@ -2,12 +2,48 @@
 variable-length sequences, and parametrizations (``parametrize``, ``parametrizations``) with the
 older hook-based ``weight_norm`` and ``spectral_norm``."""
 
-from ndgrad.nn.utils import parametrizations, parametrize, rnn
-from ndgrad.nn.utils.clip_grad import clip_grad_norm_, clip_grad_value_, get_total_norm
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from ndgrad.nn.utils import fusion, parametrizations, parametrize, rnn, stateless
+from ndgrad.nn.utils.clip_grad import (
+    clip_grad_norm_,
+    clip_grad_value_,
+    clip_grads_with_norm_,
+    get_total_norm,
+)
 from ndgrad.nn.utils.convert_parameters import parameters_to_vector, vector_to_parameters
+from ndgrad.nn.utils.fusion import (
+    fuse_conv_bn_eval,
+    fuse_conv_bn_weights,
+    fuse_linear_bn_eval,
+    fuse_linear_bn_weights,
+)
 from ndgrad.nn.utils.spectral_norm import remove_spectral_norm, spectral_norm
 from ndgrad.nn.utils.weight_norm import remove_weight_norm, weight_norm
 
-__all__ = ["parametrizations", "parametrize", "rnn", "clip_grad_norm_", "clip_grad_value_",
-           "get_total_norm", "parameters_to_vector", "vector_to_parameters",
+
+def clip_grad_norm(parameters: Any, max_norm: float, norm_type: float = 2.0,
+                   error_if_nonfinite: bool = False, foreach: bool | None = None) -> Any:
+    """Deprecated name of ``clip_grad_norm_`` (as in torch)."""
+    warnings.warn("ndgrad.nn.utils.clip_grad_norm is now deprecated in favor of "
+                  "ndgrad.nn.utils.clip_grad_norm_.", FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
+
+
+def skip_init(module_cls: Any, *args: Any, **kwargs: Any) -> Any:
+    """``module_cls(*args, **kwargs)`` whose parameters are to be set by the caller: torch
+    skips their initialisation; ndgrad initialises them as usual (the values are the caller's
+    to overwrite either way)."""
+    if "device" not in module_cls.__init__.__code__.co_varnames:
+        raise RuntimeError("Module must support a 'device' arg to skip initialization")
+    return module_cls(*args, **kwargs)
+
+
+__all__ = ["fusion", "parametrizations", "parametrize", "rnn", "stateless", "clip_grad_norm",
+           "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
+           "parameters_to_vector", "vector_to_parameters", "fuse_conv_bn_eval",
+           "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights", "skip_init",
            "remove_spectral_norm", "spectral_norm", "remove_weight_norm", "weight_norm"]
