@@ -31,7 +31,7 @@ from ndgrad.autograd.grad_mode import enable_grad
 from ndgrad.tensor import Tensor
 
 __all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp",
-           "vjp", "vmap"]
+           "stack_module_state", "vjp", "vmap"]
 
 
 # -- pytrees: tensors in (nested) tuples, lists and dicts -----------------------------------------
@@ -469,3 +469,34 @@ def _owner(module: Any, name: str) -> tuple[Any, str]:
     for part in path:
         module = module._modules[part]
     return module, attr
+
+
+# -- stack_module_state -----------------------------------------------------------------------
+def stack_module_state(models: Any) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """The parameters and the buffers of same-class ``models``, each stacked along a new
+    leading dim: ``(params, buffers)``, dicts by name, for ``vmap`` over
+    ``functional_call`` (model ensembling). The stacked parameters are new leaves, detached
+    from the models', that require grad."""
+    models = list(models)
+    if not models:
+        raise RuntimeError("stack_module_state: Expected at least one model, got 0.")
+    if len({m.training for m in models}) > 1:
+        raise RuntimeError("stack_module_state: Expected all models to have the same "
+                           "training/eval mode.")
+    if len({type(m) for m in models}) > 1:
+        raise RuntimeError("stack_module_state: Expected all models to be of the same class.")
+
+    def stacked(named: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+        out = {}
+        for name in named[0]:
+            tensors = [n[name] for n in named]
+            needs = {t.requires_grad for t in tensors}
+            if len(needs) > 1:
+                raise RuntimeError(f"Expected {name} from each model to have the same "
+                                   f".requires_grad")
+            out[name] = ndgrad.stack([t.detach() for t in tensors])
+            if needs == {True}:
+                out[name].requires_grad_()
+        return out
+    return (stacked([dict(m.named_parameters()) for m in models]),
+            stacked([dict(m.named_buffers()) for m in models]))

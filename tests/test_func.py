@@ -210,3 +210,39 @@ def test_assert_close_matches_torch(case):
     t_args, n_args = case(torch), case(ndgrad)
     assert _msg(ndgrad, n_args[0], n_args[1], **n_args[2]) == _msg(torch, t_args[0], t_args[1],
                                                                    **t_args[2])
+
+
+def test_stack_module_state_ensembles_as_torch():
+    """torch's model-ensembling recipe: stack the models' state, vmap a functional_call."""
+    import copy
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((5, 3))
+    outs, grads = [], []
+    for lib in (torch, ndgrad):
+        nn = lib.nn
+        models = []
+        for k in range(3):
+            m = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(),
+                              nn.Linear(4, 2)).double().eval()
+            with lib.no_grad():
+                for p in m.parameters():
+                    p.copy_(lib.tensor(np.random.default_rng(k * 10 + p.numel())
+                                       .standard_normal(tuple(p.shape))))
+            models.append(m)
+        params, buffers = lib.func.stack_module_state(models)
+        assert params["0.weight"].shape == (3, 4, 3) and params["0.weight"].is_leaf
+        assert params["0.weight"].requires_grad and not buffers["1.running_mean"].requires_grad
+        base = copy.deepcopy(models[0])
+
+        def f(p, b, xb, base=base, lib=lib):
+            return lib.func.functional_call(base, (p, b), (xb,))
+        out = lib.func.vmap(f, in_dims=(0, 0, None))(params, buffers, lib.tensor(x))
+        out.square().sum().backward()
+        outs.append(out.detach().numpy())
+        grads.append(params["3.weight"].grad.numpy())
+        with pytest.raises(RuntimeError, match="at least one model"):
+            lib.func.stack_module_state([])
+        with pytest.raises(RuntimeError, match="same training/eval"):
+            lib.func.stack_module_state([models[0], copy.deepcopy(models[1]).train()])
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-12)
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
