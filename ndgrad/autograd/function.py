@@ -44,12 +44,16 @@ from ndgrad.autograd.saved import (
     SAVED_FREED,
     Saved,
     SavedAlias,
+    SavedHooked,
     SavedInput,
     SavedOutput,
     check_version,
     pack,
+    pack_hooked,
+    unhook,
     unpack,
 )
+from ndgrad.autograd.saved import hooks as saved_hooks
 
 Tensor: Any = None  # ndgrad.tensor.Tensor, set by set_tensor_class
 
@@ -182,6 +186,8 @@ class Function(Node):
                 if s.version_counter[0]:
                     check_version(self, s, Tensor)  # raises
                 out.append(s.data)
+            elif type(s) is SavedHooked:
+                out.append(unhook(self, s, Tensor)._data)
             else:  # a SavedConstant, or a SavedAlias
                 if type(s) is SavedAlias and s.version_counter[0] != s.version:
                     check_version(self, s, Tensor)  # raises
@@ -342,8 +348,9 @@ def _record(ctx: Function, args: tuple[Any, ...], results: tuple[Any, ...]) -> N
         i += 1
     if ctx._to_save:
         saved = []
+        save = pack_hooked if saved_hooks else pack
         for s in ctx._to_save:
-            saved.append(pack(s, args, results, Tensor))
+            saved.append(save(s, args, results, Tensor))
         ctx._saved = saved
         # the records hold what backward needs; the raw tuple would keep it after backward
         # frees the records (the graph of a step's loss, alive until the next loss replaces it)

@@ -56,9 +56,48 @@ class SavedAlias(NamedTuple):
     version: int
 
 
-Saved = SavedInput | SavedOutput | SavedConstant | SavedAlias
+class SavedHooked(NamedTuple):
+    """What a ``saved_tensors_hooks`` pack hook made of a saved tensor: backward hands it to
+    the unpack hook for the tensor back (no version check: the hooks own the value)."""
+    packed: Any
+    unpack_hook: Any
+    output_nr: int  # -1 unless the node's own output (unpacked with the node as grad_fn)
+
+
+Saved = SavedInput | SavedOutput | SavedConstant | SavedAlias | SavedHooked
+
+# the (pack_hook, unpack_hook) pairs of the open saved_tensors_hooks blocks, innermost last
+hooks: list[tuple[Any, Any]] = []
 _SAVED_NONE = SavedConstant(None)
 _new_record = tuple.__new__  # SavedInput(...) without NamedTuple's Python-level __new__
+
+
+def pack_hooked(value: Any, args: tuple[Any, ...], outs: tuple[Any, ...],
+                tensor_cls: Any) -> Saved:
+    """``pack`` inside ``saved_tensors_hooks``: what the innermost pack hook makes of a saved
+    tensor (or array) is kept instead of it."""
+    record = pack(value, args, outs, tensor_cls)
+    pack_hook, unpack_hook = hooks[-1]
+    if type(record) is SavedInput:
+        return SavedHooked(pack_hook(record.tensor), unpack_hook, -1)
+    if type(record) is SavedOutput:
+        return SavedHooked(pack_hook(outs[record.output_nr]), unpack_hook, record.output_nr)
+    raw = record.value  # type: ignore[union-attr]
+    if isinstance(raw, np.ndarray):  # an alias or an array constant (a mask, indices)
+        return SavedHooked(pack_hook(tensor_cls._make(raw)), unpack_hook, -1)
+    return record
+
+
+def unhook(ctx: Any, s: SavedHooked, tensor_cls: Any) -> Any:
+    """The tensor the unpack hook gives back for ``s``."""
+    t = s.unpack_hook(s.packed)
+    if not isinstance(t, tensor_cls):
+        raise TypeError(f"Output of saved tensor unpack_hook expected to be a Tensor but got "
+                        f"result of type {type(t).__name__}")
+    if s.output_nr >= 0 and t.grad_fn is not ctx:  # reconnect it, for a second derivative
+        t = tensor_cls._make(t._data)
+        t._requires_grad, t._grad_fn, t._output_nr = True, ctx, s.output_nr
+    return t
 
 
 def pack(value: Any, args: tuple[Any, ...], outs: tuple[Any, ...], tensor_cls: Any) -> Saved:
@@ -98,6 +137,8 @@ def check_version(ctx: Any, s: Saved, tensor_cls: Any) -> None:
 
 def unpack(ctx: Any, s: Saved, tensor_cls: Any) -> Any:
     """The saved value as a Tensor (or the constant itself), version-checked."""
+    if type(s) is SavedHooked:
+        return unhook(ctx, s, tensor_cls)
     if type(s) is SavedInput:
         t = s.tensor
         if (t._vc[0] if t._vc is not None else 0) != s.version:
