@@ -8,8 +8,9 @@
 Sampling draws from ndgrad's default generator (``ndgrad.manual_seed``): the streams differ
 from torch's, the distributions do not. log_prob, entropy, cdf/icdf and kl_divergence follow
 torch's formulas. Reparameterized sampling (rsample): Normal, Uniform, Laplace, Cauchy,
-Exponential, LogNormal, Gumbel, StudentT, the relaxed categoricals, MultivariateNormal, and
-Gamma, Chi2, Beta and Dirichlet by implicit reparameterization (ndgrad/ops/reparam.py).
+Exponential, LogNormal, Gumbel, StudentT, HalfNormal, HalfCauchy, Pareto, Weibull,
+Kumaraswamy, LogisticNormal, the relaxed categoricals, MultivariateNormal, and Gamma, Chi2,
+InverseGamma, Beta and Dirichlet by implicit reparameterization (ndgrad/ops/reparam.py).
 """
 
 from ndgrad.distributions import constraints, transforms
@@ -25,16 +26,25 @@ from ndgrad.distributions.exponential import Exponential
 from ndgrad.distributions.gamma import Chi2, Gamma
 from ndgrad.distributions.geometric import Geometric
 from ndgrad.distributions.gumbel import Gumbel
+from ndgrad.distributions.half_cauchy import HalfCauchy
+from ndgrad.distributions.half_normal import HalfNormal
 from ndgrad.distributions.independent import Independent
+from ndgrad.distributions.inverse_gamma import InverseGamma
 from ndgrad.distributions.kl import kl_divergence, register_kl
+from ndgrad.distributions.kumaraswamy import Kumaraswamy
 from ndgrad.distributions.laplace import Laplace
 from ndgrad.distributions.log_normal import LogNormal
+from ndgrad.distributions.logistic_normal import LogisticNormal
+from ndgrad.distributions.mixture_same_family import MixtureSameFamily
+from ndgrad.distributions.multinomial import Multinomial
 from ndgrad.distributions.multivariate_normal import MultivariateNormal
+from ndgrad.distributions.negative_binomial import NegativeBinomial
 from ndgrad.distributions.normal import Normal
 from ndgrad.distributions.one_hot_categorical import (
     OneHotCategorical,
     OneHotCategoricalStraightThrough,
 )
+from ndgrad.distributions.pareto import Pareto
 from ndgrad.distributions.poisson import Poisson
 from ndgrad.distributions.relaxed_bernoulli import LogitRelaxedBernoulli, RelaxedBernoulli
 from ndgrad.distributions.relaxed_categorical import (
@@ -62,6 +72,7 @@ from ndgrad.distributions.transforms import (
     identity_transform,
 )
 from ndgrad.distributions.uniform import Uniform
+from ndgrad.distributions.weibull import Weibull
 
 __all__ = [
     "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy",
@@ -74,4 +85,6 @@ __all__ = [
     "SoftmaxTransform", "SoftplusTransform", "StickBreakingTransform", "StudentT", "TanhTransform",
     "Transform", "TransformedDistribution", "Uniform", "constraints", "identity_transform",
     "kl_divergence", "register_kl", "transforms", "biject_to", "transform_to",
+    "HalfCauchy", "HalfNormal", "InverseGamma", "Kumaraswamy", "LogisticNormal",
+    "MixtureSameFamily", "Multinomial", "NegativeBinomial", "Pareto", "Weibull",
 ]

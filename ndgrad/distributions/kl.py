@@ -21,11 +21,13 @@ from ndgrad.distributions.exponential import Exponential
 from ndgrad.distributions.gamma import Gamma
 from ndgrad.distributions.geometric import Geometric
 from ndgrad.distributions.gumbel import Gumbel
+from ndgrad.distributions.half_normal import HalfNormal
 from ndgrad.distributions.independent import Independent
 from ndgrad.distributions.laplace import Laplace
 from ndgrad.distributions.multivariate_normal import MultivariateNormal, _batch_mahalanobis
 from ndgrad.distributions.normal import Normal
 from ndgrad.distributions.one_hot_categorical import OneHotCategorical
+from ndgrad.distributions.pareto import Pareto
 from ndgrad.distributions.poisson import Poisson
 from ndgrad.distributions.transformed_distribution import TransformedDistribution
 from ndgrad.distributions.uniform import Uniform
@@ -255,6 +257,22 @@ def _kl_normal_normal(p: Normal, q: Normal) -> Tensor:
     var_ratio = (p.scale / q.scale).pow(2)
     t1 = ((p.loc - q.loc) / q.scale).pow(2)
     return 0.5 * (var_ratio + t1 - 1 - var_ratio.log())
+
+
+@register_kl(HalfNormal, HalfNormal)
+def _kl_halfnormal_halfnormal(p: HalfNormal, q: HalfNormal) -> Tensor:
+    return _kl_normal_normal(p.base_dist, q.base_dist)
+
+
+@register_kl(Pareto, Pareto)
+def _kl_pareto_pareto(p: Pareto, q: Pareto) -> Tensor:
+    scale_ratio = p.scale / q.scale
+    alpha_ratio = q.alpha / p.alpha
+    t1 = q.alpha * scale_ratio.log()
+    t2 = -alpha_ratio.log()
+    result = t1 + t2 + alpha_ratio - 1
+    # infinite where p puts mass below q's support
+    return ndgrad.where(p.scale < q.scale, math.inf, result)
 
 
 @register_kl(Poisson, Poisson)
