@@ -21,7 +21,7 @@ import numpy as np
 from ndgrad import _dtype
 from ndgrad.tensor import Tensor
 
-__all__ = ["assert_close"]
+__all__ = ["assert_allclose", "assert_close", "make_tensor"]
 
 # (rtol, atol) by dtype, as torch's; other dtypes (integers, bool) compare exactly
 _DTYPE_PRECISIONS = {np.dtype(np.float16): (1e-3, 1e-5), np.dtype(np.float32): (1.3e-6, 1e-5),
@@ -236,3 +236,94 @@ def assert_close(actual: Any, expected: Any, *, allow_subclasses: bool = True,
                  allow_subclasses=allow_subclasses)
     except _Mismatch as failure:
         raise failure.to_error(msg) from None
+
+
+def make_tensor(*shape: Any, dtype: Any, device: Any = None, low: float | None = None,
+                high: float | None = None, requires_grad: bool = False,
+                noncontiguous: bool = False, exclude_zero: bool = False,
+                memory_format: Any = None) -> Tensor:
+    """A tensor of ``shape`` and ``dtype`` with values drawn uniformly from [low, high), as
+    torch.testing.make_tensor: floats default to [-9, 9), integers to [-9, 10) (clamped to
+    the dtype's range), bools to either. ``exclude_zero`` replaces zeros by 1 (integers) or
+    the dtype's tiny (floats); ``noncontiguous`` gives a strided view of the same values."""
+    import ndgrad
+
+    if len(shape) == 1 and isinstance(shape[0], Sequence):
+        shape = tuple(shape[0])
+    if noncontiguous and memory_format is not None:
+        raise ValueError(f"The parameters `noncontiguous` and `memory_format` are mutually "
+                         f"exclusive, but got noncontiguous={noncontiguous} and "
+                         f"memory_format={memory_format}")
+    kind = _dtype.to_np(dtype).kind
+    if requires_grad and kind in "biu":
+        raise ValueError(f"`requires_grad=True` is not supported for boolean and integral "
+                         f"dtypes, but got dtype={dtype}")
+    noncontiguous = noncontiguous and math.prod(shape) > 1
+    if noncontiguous:  # twice the last dim, then every other element: a strided view
+        shape = (*shape[:-1], 2 * shape[-1])
+    if kind == "b":
+        lo, hi = _low_high(low, high, dtype, 0, 2, 0, 2)
+        result = ndgrad.randint(int(lo), int(hi), shape, dtype=dtype)
+    elif kind in "iu":
+        info = _dtype.iinfo(dtype)
+        top = info.max + (1 if info.bits < 64 else 0)
+        lo, hi = _low_high(low, high, dtype, info.min, top, -9, 10)
+        result = ndgrad.randint(int(lo), int(hi), shape, dtype=dtype)
+    else:
+        info_f = _dtype.finfo(dtype)
+        lo, hi = _low_high(low, high, dtype, info_f.min, info_f.max, -9, 9)
+        real = dtype.to_real() if kind == "c" else dtype
+
+        def draw() -> Tensor:
+            t = ndgrad.empty(shape, dtype=real)
+            if hi - lo >= info_f.max:  # the width itself overflows: draw halves, double
+                return t.uniform_(lo / 2, hi / 2).mul_(2)
+            return t.uniform_(lo, hi)
+        result = ndgrad.complex(draw(), draw()) if kind == "c" else draw()
+    if noncontiguous:
+        result = result[..., 1::2]
+    elif memory_format is not None:
+        result = result.clone(memory_format=memory_format)
+    if exclude_zero:
+        result[result == 0] = 1 if kind in "biu" else _dtype.finfo(dtype).tiny
+    if kind in "fc":
+        result.requires_grad_(requires_grad)
+    return result
+
+
+def _low_high(low: float | None, high: float | None, dtype: Any, lowest: float,
+              highest: float, default_low: float, default_high: float) -> tuple[float, float]:
+    """make_tensor's [low, high): defaults filled in, checked, clamped to the dtype (ceiled
+    for integers)."""
+    low = default_low if low is None else low
+    high = default_high if high is None else high
+    if any(isinstance(v, float) and math.isnan(v) for v in (low, high)):
+        raise ValueError(f"`low` and `high` cannot be NaN, but got low={low} and high={high}")
+    if low >= high and not (low == high and _dtype.to_np(dtype).kind in "fc"):
+        raise ValueError(f"`low` must be less than `high`, but got {low} >= {high}")
+    if high < lowest or low >= highest:
+        raise ValueError(f"The value interval specified by `low` and `high` is [{low}, {high}), "
+                         f"but {dtype} only supports [{lowest}, {highest})")
+    low, high = min(max(low, lowest), highest), min(max(high, lowest), highest)
+    if _dtype.to_np(dtype).kind in "biu":
+        return math.ceil(low), math.ceil(high)
+    return low, high
+
+
+def assert_allclose(actual: Any, expected: Any, rtol: float | None = None,
+                    atol: float | None = None, equal_nan: bool = True, msg: str = "") -> None:
+    """Deprecated in torch for ``assert_close``: compares values (not dtypes), nan equal to nan
+    by default."""
+    import warnings
+
+    import ndgrad
+    warnings.warn("ndgrad.testing.assert_allclose() is deprecated (as torch's); use "
+                  "ndgrad.testing.assert_close() instead.", FutureWarning, stacklevel=2)
+    if not isinstance(actual, Tensor):
+        actual = ndgrad.tensor(actual)
+    if not isinstance(expected, Tensor):
+        expected = ndgrad.tensor(expected, dtype=actual.dtype)
+    if rtol is None and atol is None:
+        rtol, atol = _tolerances([actual._data.dtype, expected._data.dtype], None, None, ())
+    assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=equal_nan,
+                 check_dtype=False, msg=msg or None)
