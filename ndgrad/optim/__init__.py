@@ -9,6 +9,7 @@ from ndgrad.optim.adamax import Adamax
 from ndgrad.optim.adamw import AdamW
 from ndgrad.optim.asgd import ASGD
 from ndgrad.optim.lbfgs import LBFGS
+from ndgrad.optim.muon import Muon
 from ndgrad.optim.nadam import NAdam
 from ndgrad.optim.optimizer import Optimizer
 from ndgrad.optim.radam import RAdam
@@ -18,5 +19,5 @@ from ndgrad.optim.sgd import SGD
 from ndgrad.optim.sparse_adam import SparseAdam
 
 __all__ = ["Optimizer", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "ASGD",
-           "LBFGS", "NAdam", "RAdam", "RMSprop", "Rprop", "SGD", "SparseAdam", "lr_scheduler",
-           "swa_utils"]
+           "LBFGS", "Muon", "NAdam", "RAdam", "RMSprop", "Rprop", "SGD", "SparseAdam",
+           "lr_scheduler", "swa_utils"]
