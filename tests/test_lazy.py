@@ -89,3 +89,29 @@ def test_load_state_dict_materializes():
     assert ndgrad.allclose(lazy(x), src(x)) and type(lazy) is nn.Linear
     with pytest.raises(ndgrad.DeviceUnavailableError):
         nn.LazyLinear(2, device="cuda")
+
+
+@pytest.mark.parametrize("name, args, kwargs, shape", [
+    ("LazyLinear", (3,), {}, (2, 4)),  # .double() before the first forward: float64 weights
+    ("LazyBatchNorm1d", (), {}, (4, 3)),
+    ("LazyConv3d", (4, 2), {}, (1, 3, 4, 4, 4)),
+    ("LazyConv3d", (4, 3), {"groups": 2, "bias": False}, (4, 5, 5, 5)),
+    ("LazyConvTranspose3d", (4, 2), {"stride": 2}, (1, 3, 3, 3, 3)),
+    ("LazyInstanceNorm1d", (), {}, (2, 3, 5)),
+    ("LazyInstanceNorm2d", (), {"affine": False, "track_running_stats": False}, (3, 4, 4)),
+    ("LazyInstanceNorm3d", (), {"momentum": None}, (2, 2, 3, 3, 3)),
+])
+def test_more_lazy_modules_become_their_eager_class_as_torch(name, args, kwargs, shape):
+    """(Each made float64 with .double() while still lazy: the parameters take that dtype.)"""
+    import numpy as np
+    import torch
+    x = np.random.default_rng(0).standard_normal(shape)
+    seen = []
+    for lib in (torch, ndgrad):
+        m = getattr(lib.nn, name)(*args, **kwargs).double()
+        y = m(lib.tensor(x))
+        assert all(p.dtype == lib.float64 for p in m.parameters())
+        seen.append((type(m).__name__, tuple(y.shape),
+                     {k: tuple(v.shape) for k, v in m.state_dict().items()},
+                     getattr(m, "num_features", None), getattr(m, "in_channels", None)))
+    assert seen[0] == seen[1]

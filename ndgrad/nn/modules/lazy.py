@@ -20,7 +20,15 @@ from ndgrad._device import check_device
 from ndgrad._helpers import shape_arg
 from ndgrad.autograd.grad_mode import no_grad
 from ndgrad.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
-from ndgrad.nn.modules.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from ndgrad.nn.modules.conv import (
+    Conv1d,
+    Conv2d,
+    Conv3d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    ConvTranspose3d,
+)
+from ndgrad.nn.modules.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from ndgrad.nn.modules.linear import Linear
 from ndgrad.nn.parameter import Parameter
 from ndgrad.tensor import Tensor
@@ -35,13 +43,12 @@ class UninitializedTensorMixin:
     """A tensor with no shape yet; ``materialize(shape)`` gives it one, in place."""
 
     cls_to_become: type = Tensor
-    _data: np.ndarray
-    _lazy_dtype: np.dtype
+    _data: np.ndarray  # empty, of the dtype to materialize in (module.double() casts it)
 
     def materialize(self, shape: Any, device: Any = None, dtype: Any = None) -> None:
         """Become a ``cls_to_become`` (Parameter or Tensor) of ``shape``, uninitialised."""
         check_device(device)
-        nd = _dtype.to_np(dtype) if dtype is not None else self._lazy_dtype
+        nd = _dtype.to_np(dtype) if dtype is not None else self._data.dtype
         self._data = np.empty(shape_arg(shape if isinstance(shape, tuple) else (shape,)), nd)
         self.__class__ = self.cls_to_become  # type: ignore[assignment]
 
@@ -67,8 +74,8 @@ class UninitializedParameter(UninitializedTensorMixin, Parameter):
     def __init__(self, requires_grad: bool = True, device: Any = None,
                  dtype: Any = None) -> None:
         check_device(device)
-        self._lazy_dtype = _dtype.to_np(dtype) if dtype is not None else _dtype.default_float()
-        super().__init__(Tensor._make(np.empty(0, self._lazy_dtype)), requires_grad)
+        nd = _dtype.to_np(dtype) if dtype is not None else _dtype.default_float()
+        super().__init__(Tensor._make(np.empty(0, nd)), requires_grad)
 
 
 class UninitializedBuffer(UninitializedTensorMixin, Tensor):
@@ -79,8 +86,8 @@ class UninitializedBuffer(UninitializedTensorMixin, Tensor):
     def __init__(self, requires_grad: bool = False, device: Any = None,
                  dtype: Any = None) -> None:
         check_device(device)
-        self._lazy_dtype = _dtype.to_np(dtype) if dtype is not None else _dtype.default_float()
-        self._data = np.empty(0, self._lazy_dtype)
+        self._data = np.empty(0, _dtype.to_np(dtype) if dtype is not None else
+                              _dtype.default_float())
 
 
 def is_lazy(value: Any) -> bool:
@@ -247,6 +254,29 @@ class LazyConvTranspose2d(_LazyConvXdMixin, ConvTranspose2d):
         self._lazy_init(out_channels, bias, device, dtype)
 
 
+class LazyConv3d(_LazyConvXdMixin, Conv3d):
+    cls_to_become = Conv3d
+
+    def __init__(self, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True,
+                 padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False,
+                         padding_mode)
+        self._lazy_init(out_channels, bias, device, dtype)
+
+
+class LazyConvTranspose3d(_LazyConvXdMixin, ConvTranspose3d):
+    cls_to_become = ConvTranspose3d
+
+    def __init__(self, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 output_padding: Any = 0, groups: int = 1, bias: bool = True,
+                 dilation: Any = 1, padding_mode: str = "zeros", device: Any = None,
+                 dtype: Any = None) -> None:
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups,
+                         False, dilation, padding_mode)
+        self._lazy_init(out_channels, bias, device, dtype)
+
+
 class _LazyNormBase(LazyModuleMixin):
     """The shared part of the lazy norms: ``num_features`` from the input's channel dim."""
 
@@ -298,6 +328,22 @@ class LazyBatchNorm3d(_LazyNormBase, BatchNorm3d):
     cls_to_become = BatchNorm3d
 
 
+class LazyInstanceNorm1d(_LazyNormBase, InstanceNorm1d):
+    """InstanceNorm1d whose num_features comes from the first input (torch's lazy instance
+    norms default to affine=True and track_running_stats=True, unlike InstanceNorm1d)."""
+
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyNormBase, InstanceNorm2d):
+    cls_to_become = InstanceNorm2d
+
+
+class LazyInstanceNorm3d(_LazyNormBase, InstanceNorm3d):
+    cls_to_become = InstanceNorm3d
+
+
 __all__ = ["LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d", "LazyConv2d",
-           "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyLinear", "LazyModuleMixin",
-           "UninitializedBuffer", "UninitializedParameter"]
+           "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
+           "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d", "LazyLinear",
+           "LazyModuleMixin", "UninitializedBuffer", "UninitializedParameter"]
