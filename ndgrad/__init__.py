@@ -20,6 +20,7 @@ from ndgrad import (
     amp,
     autograd,
     backends,
+    cpu,
     cuda,
     datasets,
     distributed,

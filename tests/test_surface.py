@@ -796,3 +796,15 @@ def test_apply_and_map_as_torch():
     for lib in (torch, ndgrad):
         with pytest.raises(RuntimeError, match="requires grad"):
             lib.ones(2, requires_grad=True).apply_(lambda v: v)
+
+
+def test_cpu_device_module_as_torch():
+    for lib in (torch, ndgrad):
+        assert (lib.cpu.is_available(), lib.cpu.device_count(), lib.cpu.current_device()) == \
+            (True, 1, "cpu")
+        lib.cpu.synchronize()
+        lib.cpu.set_device("cpu")
+        with lib.cpu.stream(lib.cpu.current_stream()):
+            pass
+        with pytest.warns(FutureWarning, match="deprecated"), lib.cpu.amp.autocast():
+            assert lib.ones(2).sum().item() == 2.0
