@@ -9,8 +9,10 @@ Sampling draws from ndgrad's default generator (``ndgrad.manual_seed``): the str
 from torch's, the distributions do not. log_prob, entropy, cdf/icdf and kl_divergence follow
 torch's formulas. Reparameterized sampling (rsample): Normal, Uniform, Laplace, Cauchy,
 Exponential, LogNormal, Gumbel, StudentT, HalfNormal, HalfCauchy, Pareto, Weibull,
-Kumaraswamy, LogisticNormal, the relaxed categoricals, MultivariateNormal, and Gamma, Chi2,
-InverseGamma, Beta and Dirichlet by implicit reparameterization (ndgrad/ops/reparam.py).
+Kumaraswamy, LogisticNormal, the relaxed categoricals, MultivariateNormal,
+LowRankMultivariateNormal, ContinuousBernoulli, GeneralizedPareto, and Gamma, Chi2,
+InverseGamma, Beta, Dirichlet and FisherSnedecor by implicit reparameterization
+(ndgrad/ops/reparam.py). VonMises samples by rejection, without rsample.
 """
 
 from ndgrad.distributions import constraints, transforms
@@ -19,11 +21,14 @@ from ndgrad.distributions.binomial import Binomial
 from ndgrad.distributions.categorical import Categorical
 from ndgrad.distributions.cauchy import Cauchy
 from ndgrad.distributions.constraint_registry import biject_to, transform_to
+from ndgrad.distributions.continuous_bernoulli import ContinuousBernoulli
 from ndgrad.distributions.dirichlet import Beta, Dirichlet
 from ndgrad.distributions.distribution import Distribution
 from ndgrad.distributions.exp_family import ExponentialFamily
 from ndgrad.distributions.exponential import Exponential
+from ndgrad.distributions.fishersnedecor import FisherSnedecor
 from ndgrad.distributions.gamma import Chi2, Gamma
+from ndgrad.distributions.generalized_pareto import GeneralizedPareto
 from ndgrad.distributions.geometric import Geometric
 from ndgrad.distributions.gumbel import Gumbel
 from ndgrad.distributions.half_cauchy import HalfCauchy
@@ -35,6 +40,7 @@ from ndgrad.distributions.kumaraswamy import Kumaraswamy
 from ndgrad.distributions.laplace import Laplace
 from ndgrad.distributions.log_normal import LogNormal
 from ndgrad.distributions.logistic_normal import LogisticNormal
+from ndgrad.distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
 from ndgrad.distributions.mixture_same_family import MixtureSameFamily
 from ndgrad.distributions.multinomial import Multinomial
 from ndgrad.distributions.multivariate_normal import MultivariateNormal
@@ -56,22 +62,27 @@ from ndgrad.distributions.transformed_distribution import TransformedDistributio
 from ndgrad.distributions.transforms import (
     AbsTransform,
     AffineTransform,
+    CatTransform,
     ComposeTransform,
+    CorrCholeskyTransform,
     CumulativeDistributionTransform,
     ExpTransform,
     IndependentTransform,
     LowerCholeskyTransform,
+    PositiveDefiniteTransform,
     PowerTransform,
     ReshapeTransform,
     SigmoidTransform,
     SoftmaxTransform,
     SoftplusTransform,
+    StackTransform,
     StickBreakingTransform,
     TanhTransform,
     Transform,
     identity_transform,
 )
 from ndgrad.distributions.uniform import Uniform
+from ndgrad.distributions.von_mises import VonMises
 from ndgrad.distributions.weibull import Weibull
 
 __all__ = [
@@ -87,4 +98,7 @@ __all__ = [
     "kl_divergence", "register_kl", "transforms", "biject_to", "transform_to",
     "HalfCauchy", "HalfNormal", "InverseGamma", "Kumaraswamy", "LogisticNormal",
     "MixtureSameFamily", "Multinomial", "NegativeBinomial", "Pareto", "Weibull",
+    "CatTransform", "ContinuousBernoulli", "CorrCholeskyTransform", "FisherSnedecor",
+    "GeneralizedPareto", "LowRankMultivariateNormal", "PositiveDefiniteTransform",
+    "StackTransform", "VonMises",
 ]

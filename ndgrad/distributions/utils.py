@@ -117,10 +117,12 @@ def vec_to_tril_matrix(vec: Tensor, diag: int = 0) -> Tensor:
     """The inverse of tril_matrix_to_vec: (..., m) -> (..., n, n), zeros above diagonal
     ``diag``."""
     m = vec.shape[-1]
-    n = round((-(1 + 2 * diag) + math.sqrt((1 + 2 * diag) ** 2 + 8 * m + 8 * abs(diag) * (
-        diag + 1))) / 2)
+    # the positive root of n^2 + (1 + 2 diag) n - |diag| (diag + 1) - 2 m = 0
+    n_real = (-(1 + 2 * diag) + math.sqrt((1 + 2 * diag) ** 2 + 8 * m
+                                          + 4 * abs(diag) * (diag + 1))) / 2
+    n = round(n_real)
     eps = np.finfo(np.float64).eps
-    if not (n * (n + 1) / 2 - m) < eps:  # m must be a triangular number
+    if abs(n - n_real) > eps or len(np.tril_indices(n, diag)[0]) != m:
         raise ValueError(f"The size of last dimension is {m} which cannot be expressed as the "
                          f"lower triangular part of a square D x D matrix.")
     rows, cols = np.tril_indices(n, diag)
