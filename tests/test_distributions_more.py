@@ -12,6 +12,10 @@ import numpy as np
 import pytest
 import torch
 import torch.distributions as td
+from distribution_checks import cmp as _cmp
+from distribution_checks import error as _error
+from distribution_checks import make as _make_spec
+from distribution_checks import values as _values
 
 import ndgrad
 import ndgrad.distributions as nd
@@ -64,36 +68,7 @@ DEPENDENT_SUPPORT = {"Pareto", "Pareto-heavy", "Multinomial-probs", "Multinomial
 
 def _make(lib, case, requires_grad=True):
     """The same distribution in torch (lib = torch) or ndgrad, with parameter leaves."""
-    name, params = CASES[case]
-    mod = td if lib is torch else nd
-    leaves, kwargs = {}, {}
-    for k, v in params.items():
-        if isinstance(v, np.ndarray):
-            t = lib.tensor(v, requires_grad=requires_grad)
-            leaves[k] = t
-            kwargs[k] = t
-        else:
-            kwargs[k] = v
-    return getattr(mod, name)(**kwargs), leaves
-
-
-def _cmp(n, t, what, rtol=1e-10, atol=1e-12):
-    if isinstance(t, torch.Tensor):
-        assert isinstance(n, ndgrad.Tensor), what
-        assert tuple(n.shape) == tuple(t.shape), f"{what}: shape {n.shape} vs {t.shape}"
-        assert str(n.dtype).split(".")[1] == str(t.dtype).split(".")[1], what
-        if t.dtype == torch.float32:  # (numbers as parameters make float32 distributions)
-            rtol, atol = max(rtol, 1e-5), max(atol, 1e-6)
-        np.testing.assert_allclose(n.detach().numpy(), t.detach().numpy(), rtol=rtol,
-                                   atol=atol, equal_nan=True, err_msg=what)
-    else:
-        assert n == t or (math.isnan(n) and math.isnan(t)), f"{what}: {n} vs {t}"
-
-
-def _values(t_dist):
-    """Points to evaluate log_prob at: torch's own draws."""
-    torch.manual_seed(0)
-    return t_dist.sample((4,)).detach()
+    return _make_spec(lib, CASES[case], requires_grad)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -454,14 +429,6 @@ def test_mixture_samples_come_from_the_chosen_components():
     mix = nd.MixtureSameFamily(nd.Categorical(probs=ndgrad.tensor([0.5, 0.5])), comp)
     s = mix.sample((100,)).numpy()
     assert np.all(np.sign(s[:, 0]) == -np.sign(s[:, 1]))
-
-
-def _error(fn):
-    try:
-        fn()
-    except (ValueError, NotImplementedError, RuntimeError, TypeError, AssertionError) as e:
-        return type(e).__name__, str(e).replace("torch.", "ndgrad.").replace("torch", "ndgrad")
-    return None
 
 
 @pytest.mark.parametrize("make", [

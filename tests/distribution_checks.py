@@ -1,0 +1,61 @@
+"""What the distribution tests share: building the same distribution in torch and ndgrad, and
+comparing values and errors between the two (test_distributions*.py)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Container
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributions as td
+
+import ndgrad
+import ndgrad.distributions as nd
+
+
+def make(lib: Any, spec: tuple[str, dict[str, Any]], requires_grad: bool = True,
+         constant: Container[str] = ()) -> tuple[Any, dict[str, Any]]:
+    """The distribution ``spec`` = (class name, parameters) in torch (lib = torch) or ndgrad,
+    and its parameter leaves (arrays become leaves, requiring grad unless in ``constant``)."""
+    name, params = spec
+    mod = td if lib is torch else nd
+    leaves, kwargs = {}, {}
+    for k, v in params.items():
+        if isinstance(v, np.ndarray):
+            t = lib.tensor(v, requires_grad=requires_grad and k not in constant)
+            leaves[k] = t
+            kwargs[k] = t
+        else:
+            kwargs[k] = v
+    return getattr(mod, name)(**kwargs), leaves
+
+
+def cmp(n: Any, t: Any, what: str, rtol: float = 1e-10, atol: float = 1e-12) -> None:
+    """ndgrad's value ``n`` equals torch's ``t``: shape, dtype and values (or a number)."""
+    if isinstance(t, torch.Tensor):
+        assert isinstance(n, ndgrad.Tensor), what
+        assert tuple(n.shape) == tuple(t.shape), f"{what}: shape {n.shape} vs {t.shape}"
+        assert str(n.dtype).split(".")[1] == str(t.dtype).split(".")[1], what
+        if t.dtype == torch.float32:  # (numbers as parameters make float32 distributions)
+            rtol, atol = max(rtol, 1e-5), max(atol, 1e-6)
+        np.testing.assert_allclose(n.detach().numpy(), t.detach().numpy(), rtol=rtol,
+                                   atol=atol, equal_nan=True, err_msg=what)
+    else:
+        assert n == t or (math.isnan(n) and math.isnan(t)), f"{what}: {n} vs {t}"
+
+
+def values(t_dist: Any) -> Any:
+    """Points to evaluate log_prob at: torch's own draws."""
+    torch.manual_seed(0)
+    return t_dist.sample((4,)).detach()
+
+
+def error(fn: Callable[[], Any]) -> tuple[str, str] | None:
+    """The exception ``fn`` raises as (type name, message with torch's names as ndgrad's)."""
+    try:
+        fn()
+    except (ValueError, NotImplementedError, RuntimeError, TypeError, AssertionError) as e:
+        return type(e).__name__, str(e).replace("torch.", "ndgrad.").replace("torch", "ndgrad")
+    return None
