@@ -7,7 +7,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from ndgrad.nn.utils import fusion, parametrizations, parametrize, rnn, stateless
+from ndgrad.nn.utils import fusion, parametrizations, parametrize, prune, rnn, stateless
 from ndgrad.nn.utils.clip_grad import (
     clip_grad_norm_,
     clip_grad_value_,
@@ -44,6 +44,6 @@ def skip_init(module_cls: Any, *args: Any, **kwargs: Any) -> Any:
 
 __all__ = ["fusion", "parametrizations", "parametrize", "rnn", "stateless", "clip_grad_norm",
            "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
-           "parameters_to_vector", "vector_to_parameters", "fuse_conv_bn_eval",
+           "parameters_to_vector", "vector_to_parameters", "fuse_conv_bn_eval", "prune",
            "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights", "skip_init",
            "remove_spectral_norm", "spectral_norm", "remove_weight_norm", "weight_norm"]
