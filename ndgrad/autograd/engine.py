@@ -248,6 +248,12 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
     return tuple(result)
 
 
+# ndgrad.profiler (ndgrad/autograd/profiler.py): while it records, ``profiling`` is True and each
+# node's backward runs through ``_profile_node(node, grads, create_graph)``, which times it; when
+# off, the loop pays one flag check per node
+profiling = False
+_profile_node: Any = None
+
 # set once any leaf gets a hook: only then does backward count what each leaf waits for
 leaf_hooks_used = False
 # how many autograd.grad-style runs (gradients returned, not accumulated) are under way: a
@@ -291,7 +297,9 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
                     captured[(node, nr)] = conj_complex(g)
             if node not in needed:  # type: ignore[operator]
                 continue
-        if node._n_outputs == 1 and node.array_backward and not create_graph:  # the usual case
+        if profiling:  # a profiler is on: ndgrad/autograd/profiler.py times this backward
+            in_grads = _profile_node(node, grads, create_graph)
+        elif node._n_outputs == 1 and node.array_backward and not create_graph:  # the usual case
             in_grads = type(node).backward(node, grads[0])  # type: ignore[attr-defined]
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)

@@ -57,6 +57,12 @@ from ndgrad.autograd.saved import hooks as saved_hooks
 
 Tensor: Any = None  # ndgrad.tensor.Tensor, set by set_tensor_class
 
+# ndgrad.profiler (ndgrad/autograd/profiler.py): while it records, ``profiling`` is True and
+# every op runs through ``_profile_op(cls, args, kwargs)``, which times it; when off, ``apply``
+# pays one flag check
+profiling = False
+_profile_op: Any = None
+
 
 def set_tensor_class(cls: type) -> None:
     """Called once by ``ndgrad.tensor``: the class that ops wrap their results in."""
@@ -201,6 +207,8 @@ class Function(Node):
 
         A primitive applied to arrays only (as backward formulas do when they run on arrays)
         just runs forward and returns arrays."""
+        if profiling:  # a profiler is on: ndgrad/autograd/profiler.py times this op
+            return _profile_op(cls, args, kwargs)
         ctx = _new(cls)
         if not cls.array_io:
             return _apply_function(cls, ctx, args, kwargs)
