@@ -93,3 +93,19 @@ def test_autograd_grad_through_a_checkpoint_is_refused_and_the_default_warns():
     for lib, ck in LIBS:
         with pytest.warns(UserWarning, match="use_reentrant"):
             ck.checkpoint(lib.nn.Linear(2, 2), lib.ones(1, 2, requires_grad=True))
+
+
+def test_an_input_changed_in_place_before_backward_raises_as_torch():
+    for lib, ck in LIBS:
+        x = lib.tensor(X, requires_grad=True)
+        h = x * 2
+        y = ck.checkpoint(lambda t, k: (t * k).exp(), h, 0.5, use_reentrant=True)
+        with lib.no_grad():
+            h.add_(1.0)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+    x = ndgrad.tensor(X, requires_grad=True)
+    y = checkpoint(lambda t, none, k: t * k if none is None else t, x, None, 3.0,
+                   use_reentrant=False)
+    y.sum().backward()  # a None argument stays None, a number stays a number
+    np.testing.assert_array_equal(x.grad.numpy(), np.full_like(X, 3.0))

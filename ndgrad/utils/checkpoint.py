@@ -30,6 +30,8 @@ from ndgrad.tensor import Tensor
 
 __all__ = ["checkpoint", "checkpoint_sequential"]
 
+_SAVED = object()  # marks where a saved tensor goes back among the arguments
+
 
 class _Recompute(Function):
     """forward: ``fn(*args)`` untracked; backward: ``fn`` again, tracked, and a backward
@@ -37,7 +39,10 @@ class _Recompute(Function):
 
     @staticmethod
     def forward(ctx: Any, fn: Any, preserve_rng: bool, anchor: Any, *args: Any) -> Any:
-        ctx.fn, ctx.args = fn, args
+        # the tensors are saved (version-checked: an in-place change before backward raises),
+        # the other arguments kept as they are
+        ctx.fn, ctx.others = fn, [_SAVED if isinstance(a, Tensor) else a for a in args]
+        ctx.save_for_backward(*[a for a in args if isinstance(a, Tensor)])
         ctx.rng = _random.get_rng_state() if preserve_rng else None
         with no_grad():
             out = fn(*args)
@@ -54,8 +59,10 @@ class _Recompute(Function):
             raise RuntimeError("Checkpointing is not compatible with .grad() or when an "
                                "`inputs` parameter is passed to .backward(). Please use "
                                ".backward() and do not pass its `inputs` argument.")
+        saved = iter(ctx.saved_tensors)
+        args = [next(saved) if a is _SAVED else a for a in ctx.others]
         inputs = [a.detach().requires_grad_(a.requires_grad) if isinstance(a, Tensor) else a
-                  for a in ctx.args]
+                  for a in args]
         with _random.fork_rng(enabled=ctx.rng is not None), enable_grad():
             if ctx.rng is not None:
                 _random.set_rng_state(ctx.rng)
