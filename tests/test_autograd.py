@@ -197,6 +197,19 @@ def test_post_accumulate_grad_hooks_run_as_soon_as_the_leaf_is_ready():
     assert ndgrad_order == torch_order == ["w", "h", "a"]
 
 
+def test_post_accumulate_grad_hooks_run_for_backward_inputs_as_torch():
+    def run(lib):
+        a = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        b = lib.tensor([3.0], dtype=lib.float64, requires_grad=True)
+        seen = []
+        a.register_post_accumulate_grad_hook(lambda p: seen.append(("a", p.grad.tolist())))
+        b.register_post_accumulate_grad_hook(lambda p: seen.append(("b", p.grad.tolist())))
+        (a * b).sum().backward(inputs=[a])
+        return seen, b.grad
+
+    assert run(ndgrad) == run(torch) == ([("a", [3.0, 3.0])], None)
+
+
 @pytest.mark.parametrize("lib", LIBS, ids=["torch", "ndgrad"])
 def test_post_accumulate_grad_hook_needs_a_leaf_that_requires_grad(lib):
     a = lib.tensor([1.0], requires_grad=True)

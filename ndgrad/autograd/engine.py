@@ -366,8 +366,14 @@ def _finish_leaf(node: Node, g: Any, create_graph: bool,
     else:
         _accumulate_leaf(t, g, create_graph)
     if captured is None and t._post_accumulate_hooks:
-        for hook in list(t._post_accumulate_hooks.values()):
-            hook(t)
+        _post_accumulate(t)
+
+
+def _post_accumulate(t: Tensor) -> None:
+    """Run the leaf's post-accumulate-grad hooks: its ``.grad`` holds this backward's
+    gradient now."""
+    for hook in list(t._post_accumulate_hooks.values()):  # type: ignore[union-attr]
+        hook(t)
 
 
 def _as_grad(g: Any, create_graph: bool) -> Any:
@@ -459,6 +465,8 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
         for t, g in zip(ins, result or (), strict=True):
             if g is not None:
                 _accumulate_leaf(t, g if create_graph else g._data, create_graph)
+                if t._post_accumulate_hooks:
+                    _post_accumulate(t)
         return
     run_backward(outs, grads, retain_graph, create_graph)
 
