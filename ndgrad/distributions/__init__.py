@@ -10,9 +10,10 @@ from torch's, the distributions do not. log_prob, entropy, cdf/icdf and kl_diver
 torch's formulas. Reparameterized sampling (rsample): Normal, Uniform, Laplace, Cauchy,
 Exponential, LogNormal, Gumbel, StudentT, HalfNormal, HalfCauchy, Pareto, Weibull,
 Kumaraswamy, LogisticNormal, the relaxed categoricals, MultivariateNormal,
-LowRankMultivariateNormal, ContinuousBernoulli, GeneralizedPareto, and Gamma, Chi2,
-InverseGamma, Beta, Dirichlet and FisherSnedecor by implicit reparameterization
-(ndgrad/ops/reparam.py). VonMises samples by rejection, without rsample.
+LowRankMultivariateNormal, Wishart (Bartlett), ContinuousBernoulli, GeneralizedPareto, and
+Gamma, Chi2, InverseGamma, Beta, Dirichlet and FisherSnedecor by implicit reparameterization
+(ndgrad/ops/reparam.py). VonMises samples by rejection and LKJCholesky by the
+onion method, both without rsample.
 """
 
 from ndgrad.distributions import constraints, transforms
@@ -38,6 +39,7 @@ from ndgrad.distributions.inverse_gamma import InverseGamma
 from ndgrad.distributions.kl import kl_divergence, register_kl
 from ndgrad.distributions.kumaraswamy import Kumaraswamy
 from ndgrad.distributions.laplace import Laplace
+from ndgrad.distributions.lkj_cholesky import LKJCholesky
 from ndgrad.distributions.log_normal import LogNormal
 from ndgrad.distributions.logistic_normal import LogisticNormal
 from ndgrad.distributions.lowrank_multivariate_normal import LowRankMultivariateNormal
@@ -84,6 +86,7 @@ from ndgrad.distributions.transforms import (
 from ndgrad.distributions.uniform import Uniform
 from ndgrad.distributions.von_mises import VonMises
 from ndgrad.distributions.weibull import Weibull
+from ndgrad.distributions.wishart import Wishart
 
 __all__ = [
     "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy",
@@ -100,5 +103,5 @@ __all__ = [
     "MixtureSameFamily", "Multinomial", "NegativeBinomial", "Pareto", "Weibull",
     "CatTransform", "ContinuousBernoulli", "CorrCholeskyTransform", "FisherSnedecor",
     "GeneralizedPareto", "LowRankMultivariateNormal", "PositiveDefiniteTransform",
-    "StackTransform", "VonMises",
+    "StackTransform", "VonMises", "LKJCholesky", "Wishart",
 ]

@@ -11,12 +11,15 @@ from functools import total_ordering
 from typing import Any
 
 import ndgrad
+from ndgrad.autograd.engine import grad
 from ndgrad.distributions.bernoulli import Bernoulli
 from ndgrad.distributions.binomial import Binomial
 from ndgrad.distributions.categorical import Categorical
 from ndgrad.distributions.cauchy import Cauchy
+from ndgrad.distributions.continuous_bernoulli import ContinuousBernoulli
 from ndgrad.distributions.dirichlet import Beta, Dirichlet
 from ndgrad.distributions.distribution import Distribution
+from ndgrad.distributions.exp_family import ExponentialFamily
 from ndgrad.distributions.exponential import Exponential
 from ndgrad.distributions.gamma import Gamma
 from ndgrad.distributions.geometric import Geometric
@@ -24,6 +27,11 @@ from ndgrad.distributions.gumbel import Gumbel
 from ndgrad.distributions.half_normal import HalfNormal
 from ndgrad.distributions.independent import Independent
 from ndgrad.distributions.laplace import Laplace
+from ndgrad.distributions.lowrank_multivariate_normal import (
+    LowRankMultivariateNormal,
+    _batch_lowrank_logdet,
+    _batch_lowrank_mahalanobis,
+)
 from ndgrad.distributions.multivariate_normal import MultivariateNormal, _batch_mahalanobis
 from ndgrad.distributions.normal import Normal
 from ndgrad.distributions.one_hot_categorical import OneHotCategorical
@@ -32,6 +40,7 @@ from ndgrad.distributions.poisson import Poisson
 from ndgrad.distributions.transformed_distribution import TransformedDistribution
 from ndgrad.distributions.uniform import Uniform
 from ndgrad.distributions.utils import _sum_rightmost, euler_constant
+from ndgrad.distributions.wishart import Wishart
 from ndgrad.nn.functional import softplus
 from ndgrad.tensor import Tensor
 
@@ -118,6 +127,15 @@ def _x_log_x(t: Tensor) -> Tensor:
 
 def _infinite_where(value: Tensor, mask: Tensor) -> Tensor:
     return value.masked_fill(mask, math.inf)
+
+
+def _infinite_like(t: Tensor) -> Tensor:
+    return ndgrad.full_like(t, math.inf)
+
+
+def _batch_trace_XXT(bmat: Tensor) -> Tensor:
+    """tr(X X^T) for each matrix X of a batch: the sum of its squared entries."""
+    return bmat.reshape(*bmat.shape[:-2], -1).pow(2).sum(-1)
 
 
 # -- same family ------------------------------------------------------------------------------
@@ -450,6 +468,206 @@ def _kl_uniform_normal(p: Uniform, q: Normal) -> Tensor:
     return t1 + 0.5 * (t2 + t3) / q.scale.pow(2)
 
 
+@register_kl(Beta, ContinuousBernoulli)
+def _kl_beta_continuous_bernoulli(p: Beta, q: ContinuousBernoulli) -> Tensor:
+    return -p.entropy() - p.mean * q.logits - (-q.probs).log1p() - q._cont_bern_log_norm()
+
+
+@register_kl(Beta, Exponential)
+def _kl_beta_exponential(p: Beta, q: Exponential) -> Tensor:
+    mean = p.concentration1 / (p.concentration1 + p.concentration0)
+    return -p.entropy() - q.rate.log() + q.rate * mean
+
+
+@register_kl(Beta, Gamma)
+def _kl_beta_gamma(p: Beta, q: Gamma) -> Tensor:
+    t1 = -p.entropy()
+    t2 = q.concentration.lgamma() - q.concentration * q.rate.log()
+    t3 = (q.concentration - 1) * (p.concentration1.digamma()
+                                  - (p.concentration1 + p.concentration0).digamma())
+    t4 = q.rate * p.concentration1 / (p.concentration1 + p.concentration0)
+    return t1 + t2 - t3 + t4
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli_continuous_bernoulli(p: ContinuousBernoulli,
+                                                  q: ContinuousBernoulli) -> Tensor:
+    t1 = p.mean * (p.logits - q.logits)
+    t2 = p._cont_bern_log_norm() + (-p.probs).log1p()
+    t3 = -q._cont_bern_log_norm() - (-q.probs).log1p()
+    return t1 + t2 + t3
+
+
+@register_kl(ContinuousBernoulli, Exponential)
+def _kl_continuous_bernoulli_exponential(p: ContinuousBernoulli, q: Exponential) -> Tensor:
+    return -p.entropy() - q.rate.log() + q.rate * p.mean
+
+
+@register_kl(ContinuousBernoulli, Normal)
+def _kl_continuous_bernoulli_normal(p: ContinuousBernoulli, q: Normal) -> Tensor:
+    t1 = -p.entropy()
+    t2 = 0.5 * (math.log(2.0 * math.pi) + (q.loc / q.scale).square()) + q.scale.log()
+    t3 = (p.variance + p.mean.square() - 2.0 * q.loc * p.mean) / (2.0 * q.scale.square())
+    return t1 + t2 + t3
+
+
+@register_kl(ContinuousBernoulli, Uniform)
+def _kl_continuous_bernoulli_uniform(p: ContinuousBernoulli, q: Uniform) -> Tensor:
+    result = -p.entropy() + (q.high - q.low).log()
+    # infinite unless q's support strictly contains [0, 1] (torch's condition)
+    return ndgrad.where((q.low >= 0.0) | (q.high <= 1.0), math.inf, result)
+
+
+@register_kl(Gamma, Gumbel)
+def _kl_gamma_gumbel(p: Gamma, q: Gumbel) -> Tensor:
+    beta_scale_prod = p.rate * q.scale
+    loc_scale_ratio = q.loc / q.scale
+    t1 = ((p.concentration - 1) * p.concentration.digamma() - p.concentration.lgamma()
+          - p.concentration)
+    t2 = beta_scale_prod.log() + p.concentration / beta_scale_prod
+    t3 = (loc_scale_ratio.exp() * (1 + beta_scale_prod.reciprocal()).pow(-p.concentration)
+          - loc_scale_ratio)
+    return t1 + t2 + t3
+
+
+@register_kl(Gumbel, Normal)
+def _kl_gumbel_normal(p: Gumbel, q: Normal) -> Tensor:
+    param_ratio = p.scale / q.scale
+    t1 = (param_ratio / math.sqrt(2 * math.pi)).log()
+    t2 = (math.pi * param_ratio * 0.5).pow(2) / 3
+    t3 = ((p.loc + p.scale * euler_constant - q.loc) / q.scale).pow(2) * 0.5
+    return -t1 + t2 + t3 - (euler_constant + 1)
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrankmultivariatenormal_lowrankmultivariatenormal(
+        p: LowRankMultivariateNormal, q: LowRankMultivariateNormal) -> Tensor:
+    """As for two MultivariateNormals, with log-determinants, Mahalanobis distance and
+    tr(S_q^-1 S_p) through Woodbury: S_q^-1 = D_q^-1 - A^T A, A = C_q^-1 W_q^T D_q^-1."""
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two Low Rank Multivariate Normals with "
+                         "different event shapes cannot be computed")
+    pW, pD = p._unbroadcasted_cov_factor, p._unbroadcasted_cov_diag
+    qW, qD = q._unbroadcasted_cov_factor, q._unbroadcasted_cov_diag
+    term1 = (_batch_lowrank_logdet(qW, qD, q._capacitance_tril)
+             - _batch_lowrank_logdet(pW, pD, p._capacitance_tril))
+    term3 = _batch_lowrank_mahalanobis(qW, qD, q.loc - p.loc, q._capacitance_tril)
+    qWt_qDinv = qW.mT / qD.unsqueeze(-2)
+    A = ndgrad.linalg.solve_triangular(q._capacitance_tril, qWt_qDinv, upper=False)
+    term21 = (pD / qD).sum(-1)
+    term22 = _batch_trace_XXT(pW * qD.rsqrt().unsqueeze(-1))
+    term23 = _batch_trace_XXT(A * pD.sqrt().unsqueeze(-2))
+    term24 = _batch_trace_XXT(A @ pW)
+    term2 = term21 + term22 - term23 - term24
+    return 0.5 * (term1 + term2 + term3 - p.event_shape[0])
+
+
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrankmultivariatenormal_multivariatenormal(p: LowRankMultivariateNormal,
+                                                     q: MultivariateNormal) -> Tensor:
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two (Low Rank) Multivariate Normals with "
+                         "different event shapes cannot be computed")
+    pW, pD = p._unbroadcasted_cov_factor, p._unbroadcasted_cov_diag
+    lq = q._unbroadcasted_scale_tril
+    term1 = (2 * lq.diagonal(0, -2, -1).log().sum(-1)
+             - _batch_lowrank_logdet(pW, pD, p._capacitance_tril))
+    term3 = _batch_mahalanobis(lq, q.loc - p.loc)
+    batch = tuple(ndgrad.broadcast_shapes(lq.shape[:-2], pW.shape[:-2]))
+    n = p.event_shape[0]
+    q_scale_tril = lq.expand(*batch, n, n)
+    p_cov_factor = pW.expand(*batch, n, pW.size(-1))
+    p_cov_diag = ndgrad.diag_embed(pD.sqrt()).expand(*batch, n, n)
+    term21 = _batch_trace_XXT(ndgrad.linalg.solve_triangular(q_scale_tril, p_cov_factor,
+                                                             upper=False))
+    term22 = _batch_trace_XXT(ndgrad.linalg.solve_triangular(q_scale_tril, p_cov_diag,
+                                                             upper=False))
+    return 0.5 * (term1 + term21 + term22 + term3 - n)
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_multivariatenormal_lowrankmultivariatenormal(p: MultivariateNormal,
+                                                     q: LowRankMultivariateNormal) -> Tensor:
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two (Low Rank) Multivariate Normals with "
+                         "different event shapes cannot be computed")
+    qW, qD = q._unbroadcasted_cov_factor, q._unbroadcasted_cov_diag
+    lp = p._unbroadcasted_scale_tril
+    term1 = (_batch_lowrank_logdet(qW, qD, q._capacitance_tril)
+             - 2 * lp.diagonal(0, -2, -1).log().sum(-1))
+    term3 = _batch_lowrank_mahalanobis(qW, qD, q.loc - p.loc, q._capacitance_tril)
+    qWt_qDinv = qW.mT / qD.unsqueeze(-2)
+    A = ndgrad.linalg.solve_triangular(q._capacitance_tril, qWt_qDinv, upper=False)
+    term21 = _batch_trace_XXT(lp * qD.rsqrt().unsqueeze(-1))
+    term22 = _batch_trace_XXT(A @ lp)
+    return 0.5 * (term1 + term21 - term22 + term3 - p.event_shape[0])
+
+
+@register_kl(Pareto, Exponential)
+def _kl_pareto_exponential(p: Pareto, q: Exponential) -> Tensor:
+    scale_rate_prod = p.scale * q.rate
+    t1 = (p.alpha / scale_rate_prod).log()
+    t2 = p.alpha.reciprocal()
+    t3 = p.alpha * scale_rate_prod / (p.alpha - 1)
+    return _infinite_where(t1 - t2 + t3 - 1, p.alpha <= 1)
+
+
+@register_kl(Pareto, Gamma)
+def _kl_pareto_gamma(p: Pareto, q: Gamma) -> Tensor:
+    common_term = p.scale.log() + p.alpha.reciprocal()
+    t1 = p.alpha.log() - common_term
+    t2 = q.concentration.lgamma() - q.concentration * q.rate.log()
+    t3 = (1 - q.concentration) * common_term
+    t4 = q.rate * p.alpha * p.scale / (p.alpha - 1)
+    return _infinite_where(t1 + t2 + t3 + t4 - 1, p.alpha <= 1)
+
+
+@register_kl(Pareto, Normal)
+def _kl_pareto_normal(p: Pareto, q: Normal) -> Tensor:
+    var_normal = 2 * q.scale.pow(2)
+    common_term = p.scale / (p.alpha - 1)
+    t1 = (math.sqrt(2 * math.pi) * q.scale * p.alpha / p.scale).log()
+    t2 = p.alpha.reciprocal()
+    t3 = p.alpha * common_term.pow(2) / (p.alpha - 2)
+    t4 = (p.alpha * common_term - q.loc).pow(2)
+    return _infinite_where(t1 - t2 + (t3 + t4) / var_normal - 1, p.alpha <= 2)
+
+
+@register_kl(Uniform, ContinuousBernoulli)
+def _kl_uniform_continuous_bernoulli(p: Uniform, q: ContinuousBernoulli) -> Tensor:
+    result = -p.entropy() - p.mean * q.logits - (-q.probs).log1p() - q._cont_bern_log_norm()
+    return ndgrad.where((p.high >= 1.0) | (p.low <= 0.0), math.inf, result)
+
+
+@register_kl(Uniform, Pareto)
+def _kl_uniform_pareto(p: Uniform, q: Pareto) -> Tensor:
+    support_uniform = p.high - p.low
+    t1 = (q.alpha * q.scale.pow(q.alpha) * support_uniform).log()
+    t2 = (_x_log_x(p.high) - _x_log_x(p.low) - support_uniform) / support_uniform
+    return _infinite_where(t2 * (q.alpha + 1) - t1, p.low < q.scale)
+
+
+def _kl_expfamily_expfamily(p: ExponentialFamily, q: ExponentialFamily) -> Tensor:
+    """The Bregman divergence of the log-normalizer between the natural parameters, for two
+    members of one exponential family without a closed form of their own. (torch registers it
+    for (ExponentialFamily, ExponentialFamily); here only Wishart needs it, and the other
+    exponential-family pairs keep kl_divergence's "No KL(p || q)" error.)"""
+    if type(p) is not type(q):
+        raise NotImplementedError("The cross KL-divergence between different exponential "
+                                  "families cannot be computed using Bregman divergences")
+    p_nparams = [t.detach().requires_grad_() for t in p._natural_params]
+    q_nparams = q._natural_params
+    lg_normal = p._log_normalizer(*p_nparams)
+    gradients = grad(lg_normal.sum(), p_nparams, create_graph=True)
+    result = q._log_normalizer(*q_nparams) - lg_normal
+    for pnp, qnp, g in zip(p_nparams, q_nparams, gradients):
+        result = result - _sum_rightmost((qnp - pnp) * g, len(q.event_shape))
+    return result
+
+
+register_kl(Wishart, Wishart)(_kl_expfamily_expfamily)
+
+
 # pairs whose KL is infinite: p puts mass where q has none (an unbounded p, a bounded q)
 def _kl_infinity(p: Distribution, q: Distribution) -> Tensor:
     param = next(getattr(p, name) for name in ("loc", "rate", "concentration")
@@ -463,4 +681,14 @@ for _p, _q in [(Normal, Beta), (Normal, Exponential), (Normal, Gamma), (Normal, 
                (Exponential, Beta), (Exponential, Uniform), (Gamma, Beta), (Gamma, Uniform),
                (Poisson, Bernoulli), (Poisson, Binomial)]:
     register_kl(_p, _q)(_kl_infinity)
-del _p, _q
+for _p, _q, _param in [
+        (Beta, Pareto, "concentration1"), (ContinuousBernoulli, Pareto, "probs"),
+        (Exponential, ContinuousBernoulli, "rate"), (Exponential, Pareto, "rate"),
+        (Gamma, ContinuousBernoulli, "concentration"), (Gamma, Pareto, "concentration"),
+        (Gumbel, ContinuousBernoulli, "loc"), (Gumbel, Pareto, "loc"),
+        (Laplace, ContinuousBernoulli, "loc"), (Laplace, Pareto, "loc"),
+        (Normal, ContinuousBernoulli, "loc"), (Normal, Pareto, "loc"),
+        (Pareto, Beta, "scale"), (Pareto, ContinuousBernoulli, "scale"),
+        (Pareto, Uniform, "scale")]:
+    register_kl(_p, _q)(lambda p, q, _param=_param: _infinite_like(getattr(p, _param)))
+del _p, _q, _param
