@@ -275,6 +275,143 @@ def mismatches() -> None:
     raises(RuntimeError, ["twice"], lambda: dist.init_process_group("mpi"))
 
 
+@scenario
+def new_group() -> None:
+    import warnings
+    both = dist.new_group([1, 0])
+    assert dist.get_process_group_ranks(both) == [0, 1]
+    assert dist.get_rank(both) == rank() and dist.get_world_size(both) == 2
+    assert dist.GroupMember.WORLD is dist.group.WORLD
+    solo = dist.new_group([1])
+    if rank() == 0:
+        assert solo == dist.GroupMember.NON_GROUP_MEMBER == -100
+        assert dist.get_rank(solo) == -1 and dist.get_world_size(solo) == -1
+        x = t(data(0, (3,), "float32"))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert dist.all_reduce(x, group=solo) is None
+            assert dist.broadcast(x, src=1, group=solo, async_op=True) is None
+            assert dist.barrier(group=solo) is None
+        assert len(caught) == 3 and "does not belong to the given group" in \
+            str(caught[0].message), [str(w.message) for w in caught]
+        same(x, data(0, (3,), "float32"), "a non-member's tensor is left alone")
+    else:
+        assert isinstance(solo, dist.ProcessGroup)
+        assert dist.get_process_group_ranks(solo) == [1]
+        assert dist.get_rank(solo) == 0 and dist.get_world_size(solo) == 1
+        assert dist.get_global_rank(solo, 0) == 1 and dist.get_group_rank(solo, 1) == 0
+        raises(ValueError, ["Global rank 0 is not part of group"],
+               lambda: dist.get_group_rank(solo, 0))
+        raises(ValueError, ["Group rank 1"], lambda: dist.get_global_rank(solo, 1))
+        # src/dst are global ranks: rank 1 is rank 0 of the group
+        x = t(data(1, (4,), "int64"))
+        dist.broadcast(x, src=1, group=solo)
+        dist.all_reduce(x, group=solo)
+        dist.reduce(x, dst=1, group=solo)
+        same(x, data(1, (4,), "int64"), "collectives of a group of one")
+        got = [t(np.zeros(2, "float64"))]
+        dist.gather(t(data(1, (2,), "float64")), got, dst=1, group=solo)
+        same(got[0], data(1, (2,), "float64"), "gather in a group of one")
+        raises(ValueError, ["src=0", "global ranks [1]"],
+               lambda: dist.broadcast(t(np.zeros(2)), src=0, group=solo))
+        objs: list[object] = [None]
+        dist.broadcast_object_list(objs, src=1, group=solo)
+        assert objs == [None]
+        dist.destroy_process_group(solo)
+    # the group of both ranks: src/dst translated, the same results as on the world
+    x = t(data(rank(), (3, 2), "float64"))
+    dist.broadcast(x, src=1, group=both)
+    same(x, data(1, (3, 2), "float64"), "broadcast on a group")
+    x = t(data(rank(), (5,), "int64"))
+    dist.reduce(x, dst=0, op=ReduceOp.MAX, group=both)
+    want = everyone((5,), "int64").max(0) if rank() == 0 else data(rank(), (5,), "int64")
+    same(x, want, "reduce on a group")
+    if rank() == 0:
+        dist.send(t(data(0, (2,), "float32")), dst=1, group=both)
+    else:
+        y = t(np.zeros(2, "float32"))
+        assert dist.recv(y, group=both) == 0
+        same(y, data(0, (2,), "float32"), "send/recv on a group")
+    raises(ValueError, ["not ranks of the job"], lambda: dist.new_group([0, 5]))
+    raises(RuntimeError, ["the ranks disagree"], lambda: dist.new_group([rank()]))
+    dist.destroy_process_group(both)
+
+
+@scenario
+def all_to_all() -> None:
+    me = rank()
+    for dtype in ["float32", "float64", "int64"]:
+        # rank r sends rank s a (r + s + 1, 2) block: uneven
+        ins = [t(data(10 * me + s, (me + s + 1, 2), dtype)) for s in range(world())]
+        outs = [t(np.zeros((s + me + 1, 2), dtype)) for s in range(world())]
+        assert dist.all_to_all(outs, ins) is None
+        for s in range(world()):
+            same(outs[s], data(10 * s + me, (s + me + 1, 2), dtype), f"all_to_all {dtype}")
+        # all_to_all_single: rank r sends split[r][s] rows to rank s
+        split = [[1, 3], [2, 0]]
+        rows = [np.concatenate([data(20 * r + s, (split[r][s], 3), dtype)
+                                for s in range(world())]) for r in range(world())]
+        out = t(np.zeros((sum(split[r][me] for r in range(world())), 3), dtype))
+        dist.all_to_all_single(out, t(rows[me]), [split[r][me] for r in range(world())],
+                               split[me])
+        want = np.concatenate([data(20 * r + me, (split[r][me], 3), dtype)
+                               for r in range(world())])
+        same(out, want, f"all_to_all_single uneven {dtype}")
+        even = t(np.zeros((4,), dtype))
+        dist.all_to_all_single(even, t(data(me, (4,), dtype)), async_op=True).wait()
+        every = everyone((4,), dtype)
+        same(even, np.concatenate([every[r][2 * me:2 * me + 2] for r in range(world())]),
+             f"all_to_all_single even {dtype}")
+    # errors: local ones, then disagreements raised on every rank
+    raises(ValueError, ["one tensor per rank"],
+           lambda: dist.all_to_all([t(np.zeros(1))], [t(np.zeros(1))] * 2))
+    raises(TypeError, ["one dtype"], lambda: dist.all_to_all(
+        [t(np.zeros(1, "float32"))] * 2, [t(np.zeros(1, "float64"))] * 2))
+    raises(ValueError, ["input_split_sizes=[1, 1]", "summing to input's first dimension (3)"],
+           lambda: dist.all_to_all_single(t(np.zeros(3)), t(np.zeros(3)), [1, 2], [1, 1]))
+    raises(ValueError, ["must divide by world_size"],
+           lambda: dist.all_to_all_single(t(np.zeros(3)), t(np.zeros(3))))
+    raises(TypeError, ["output is float32 but input is float64"],
+           lambda: dist.all_to_all_single(t(np.zeros(2, "float32")), t(np.zeros(2))))
+    raises(RuntimeError, ["sends rank", "expects shape"],
+           lambda: dist.all_to_all([t(np.zeros(1)) for _ in range(2)],
+                                   [t(np.zeros(1 + rank())) for _ in range(2)]))
+    kind = "float32" if rank() == 0 else "int64"
+    raises(RuntimeError, ["rank 0: all_to_all_single float32", "rank 1: all_to_all_single int64"],
+           lambda: dist.all_to_all_single(t(np.zeros(2, kind)), t(np.zeros(2, kind))))
+    raises(RuntimeError, ["all_to_all_single", "sends rank"], lambda: dist.all_to_all_single(
+        t(np.zeros(2)), t(np.zeros(2)), [1, 1], [2, 0] if rank() == 0 else [1, 1]))
+
+
+@scenario
+def reduce_scatter_p2p_barrier() -> None:
+    me, other = rank(), 1 - rank()
+    for dtype in ["float32", "int64"]:
+        for op in [ReduceOp.SUM, ReduceOp.MAX]:
+            ins = [t(data(10 * me + s, (2, 3), dtype)) for s in range(world())]
+            out = t(np.zeros((2, 3), dtype))
+            dist.reduce_scatter(out, ins, op=op)
+            every = np.stack([data(10 * r + me, (2, 3), dtype) for r in range(world())])
+            same(out, reference(op, every), f"reduce_scatter {op} {dtype}")
+    raises(ValueError, ["reduce_scatter", "input_list[1]", "shape [3]"],
+           lambda: dist.reduce_scatter(t(np.zeros(2)), [t(np.zeros(2)), t(np.zeros(3))]))
+    # batch_isend_irecv: both ranks exchange two tensors in one batch
+    into = [t(np.zeros(5, "float64")), t(np.zeros((2, 2), "int64"))]
+    ops = [dist.P2POp(dist.isend, t(data(me, (5,), "float64")), other),
+           dist.P2POp(dist.irecv, into[0], other),
+           dist.P2POp(dist.isend, t(data(me, (2, 2), "int64")), other, tag=1),
+           dist.P2POp(dist.irecv, into[1], group_peer=other, tag=1)]
+    works = dist.batch_isend_irecv(ops)
+    assert len(works) == 4 and all(isinstance(w, dist.Work) for w in works)
+    for w in works:
+        w.wait()
+    same(into[0], data(other, (5,), "float64"), "batch_isend_irecv float64")
+    same(into[1], data(other, (2, 2), "int64"), "batch_isend_irecv int64")
+    raises(ValueError, ["Invalid ``op``"], lambda: dist.P2POp(dist.send, t(np.zeros(1)), 0))
+    raises(ValueError, ["p2p_op_list"], lambda: dist.batch_isend_irecv([]))
+    assert dist.monitored_barrier(timeout=None, wait_all_ranks=True) is None
+
+
 # -- DistributedDataParallel ----------------------------------------------------------------------
 def mlp(seed: int = 0) -> nn.Module:
     ndgrad.manual_seed(seed)

@@ -102,6 +102,9 @@ def test_shared_memory_windows_print_nothing(results: dict[str, dict[int, str]])
     "async_work",             # async_op=True: Work.wait, is_completed, result
     "objects",                # broadcast_object_list, all_gather_object, gather/scatter objects
     "mismatches",             # shapes, dtypes, roots or calls that differ: clear errors
+    "new_group",              # groups of both ranks and of rank 1; non-members; src/dst
+    "all_to_all",             # all_to_all(_single), uneven splits, 3 dtypes, mismatch errors
+    "reduce_scatter_p2p_barrier",  # reduce_scatter, P2POp/batch_isend_irecv, monitored_barrier
     "ddp_matches_one_process",  # float64: 2 ranks == 1 process on the global batch
     "ddp_no_sync",            # gradient accumulation, averaged on the synced backward
     "ddp_grads_are_independent",  # a later backward leaves an earlier .grad as it was

@@ -15,13 +15,14 @@ checked once when DDP is built, skip it.
 from __future__ import annotations
 
 import enum
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from ndgrad.autograd.inplace import overlaps
-from ndgrad.distributed.process_group import ProcessGroup, _default_group, _mpi
+from ndgrad.distributed.process_group import ProcessGroup, _default_group, _mpi, _not_member
 from ndgrad.tensor import Tensor
 
 
@@ -97,6 +98,16 @@ class Work:
             self._finish()
 
 
+def _group(group: ProcessGroup | None, fn: str) -> ProcessGroup | None:
+    """The group ``fn`` runs over; None on a rank outside it (``GroupMember.NON_GROUP_MEMBER``),
+    where torch warns and does nothing."""
+    if _not_member(group):
+        warnings.warn(f"Running {fn} on global rank {_default_group(None).rank()} which does "
+                      f"not belong to the given group.", stacklevel=3)
+        return None
+    return _default_group(group)
+
+
 def _run(work: Work, async_op: bool) -> Work | None:
     if async_op:
         return work
@@ -167,7 +178,9 @@ def _average(buf: np.ndarray, op: ReduceOp, size: int) -> None:
 def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: ProcessGroup | None = None,
                async_op: bool = False) -> Work | None:
     """Combine ``tensor`` over all ranks with ``op``; every rank gets the result, in place."""
-    pg = _default_group(group)
+    pg = _group(group, "all_reduce")
+    if pg is None:
+        return None
     a = _array(tensor, "all_reduce", write=True)
     mpi_op = _mpi_op(op, a.dtype, "all_reduce")
     _check_same(pg, "all_reduce", f"op={op.name}", a)
@@ -182,16 +195,19 @@ def all_reduce(tensor: Tensor, op: ReduceOp = ReduceOp.SUM, group: ProcessGroup 
 
 def broadcast(tensor: Tensor, src: int = 0, group: ProcessGroup | None = None,
               async_op: bool = False) -> Work | None:
-    """Copy ``src``'s tensor into every other rank's ``tensor``, in place."""
-    pg = _default_group(group)
-    a = _array(tensor, "broadcast", write=pg.rank() != src)
-    _check_root(pg, "broadcast", "src", src)
+    """Copy ``src``'s tensor into every other rank's ``tensor``, in place. Here and in every
+    call below, ``src``/``dst`` are ranks of the whole job, also with a ``group``, as in torch."""
+    pg = _group(group, "broadcast")
+    if pg is None:
+        return None
+    root = _check_root(pg, "broadcast", "src", src)
+    a = _array(tensor, "broadcast", write=pg.rank() != root)
     _check_same(pg, "broadcast", f"src={src}", a)
     buf = _contiguous(a)
-    request = pg.comm.Ibcast(buf, root=src)
+    request = pg.comm.Ibcast(buf, root=root)
 
     def finish() -> None:
-        if pg.rank() != src:  # src's tensor is only read
+        if pg.rank() != root:  # src's tensor is only read
             _write_back(tensor, buf)
     return _run(Work([request], finish, [tensor]), async_op)
 
@@ -199,7 +215,9 @@ def broadcast(tensor: Tensor, src: int = 0, group: ProcessGroup | None = None,
 def all_gather(tensor_list: list[Tensor], tensor: Tensor, group: ProcessGroup | None = None,
                async_op: bool = False) -> Work | None:
     """``tensor_list[r]`` receives rank r's ``tensor``, on every rank."""
-    pg = _default_group(group)
+    pg = _group(group, "all_gather")
+    if pg is None:
+        return None
     a = _array(tensor, "all_gather")
     outs = [_array(t, "all_gather", "tensor_list", write=True) for t in tensor_list]
     _check_like("all_gather", "tensor_list", outs, a, pg.size())
@@ -218,7 +236,9 @@ def all_gather_into_tensor(output_tensor: Tensor, input_tensor: Tensor,
                            async_op: bool = False) -> Work | None:
     """Every rank's ``input_tensor``, concatenated in rank order, into ``output_tensor`` (of
     shape (world * n, ...) or (world, n, ...)), which MPI fills in place."""
-    pg = _default_group(group)
+    pg = _group(group, "all_gather_into_tensor")
+    if pg is None:
+        return None
     a = _array(input_tensor, "all_gather_into_tensor", "input_tensor")
     out = _array(output_tensor, "all_gather_into_tensor", "output_tensor", write=True)
     _check_sizes("all_gather_into_tensor", out, "output_tensor", a, "input_tensor", pg.size())
@@ -234,7 +254,9 @@ def reduce_scatter_tensor(output: Tensor, input: Tensor, op: ReduceOp = ReduceOp
                           async_op: bool = False) -> Work | None:
     """Reduce ``input`` over the ranks with ``op`` and give rank r the r-th of ``world`` equal
     parts (along the first dimension) in ``output``."""
-    pg = _default_group(group)
+    pg = _group(group, "reduce_scatter_tensor")
+    if pg is None:
+        return None
     a = _array(input, "reduce_scatter_tensor", "input")
     out = _array(output, "reduce_scatter_tensor", "output", write=True)
     mpi_op = _mpi_op(op, a.dtype, "reduce_scatter_tensor")
@@ -253,17 +275,19 @@ def reduce(tensor: Tensor, dst: int = 0, op: ReduceOp = ReduceOp.SUM,
            group: ProcessGroup | None = None, async_op: bool = False) -> Work | None:
     """Combine ``tensor`` over all ranks with ``op`` into ``dst``'s tensor (the others keep
     theirs)."""
-    pg = _default_group(group)
-    root = pg.rank() == dst
+    pg = _group(group, "reduce")
+    if pg is None:
+        return None
+    dst_rank = _check_root(pg, "reduce", "dst", dst)
+    root = pg.rank() == dst_rank
     a = _array(tensor, "reduce", write=root)
     mpi_op = _mpi_op(op, a.dtype, "reduce")
-    _check_root(pg, "reduce", "dst", dst)
     _check_same(pg, "reduce", f"dst={dst}, op={op.name}", a)
     buf = _contiguous(a)
     if root:
-        request = pg.comm.Ireduce(_mpi().IN_PLACE, buf, mpi_op, root=dst)
+        request = pg.comm.Ireduce(_mpi().IN_PLACE, buf, mpi_op, root=dst_rank)
     else:
-        request = pg.comm.Ireduce(buf, None, mpi_op, root=dst)
+        request = pg.comm.Ireduce(buf, None, mpi_op, root=dst_rank)
 
     def finish() -> None:
         if root:
@@ -275,11 +299,13 @@ def reduce(tensor: Tensor, dst: int = 0, op: ReduceOp = ReduceOp.SUM,
 def gather(tensor: Tensor, gather_list: list[Tensor] | None = None, dst: int = 0,
            group: ProcessGroup | None = None, async_op: bool = False) -> Work | None:
     """``gather_list[r]`` on ``dst`` receives rank r's ``tensor``."""
-    pg = _default_group(group)
+    pg = _group(group, "gather")
+    if pg is None:
+        return None
     a = _array(tensor, "gather")
-    _check_root(pg, "gather", "dst", dst)
+    root = _check_root(pg, "gather", "dst", dst)
     recv = None
-    if pg.rank() == dst:
+    if pg.rank() == root:
         if gather_list is None:
             raise ValueError("gather: Argument ``gather_list`` must be specified on destination "
                              "rank.")
@@ -290,7 +316,7 @@ def gather(tensor: Tensor, gather_list: list[Tensor] | None = None, dst: int = 0
         raise ValueError("gather: Argument ``gather_list`` must NOT be specified on "
                          "non-destination ranks.")
     _check_same(pg, "gather", f"dst={dst}", a)
-    request = pg.comm.Igather(_contiguous(a), recv, root=dst)
+    request = pg.comm.Igather(_contiguous(a), recv, root=root)
 
     def finish() -> None:
         if recv is not None:
@@ -302,11 +328,13 @@ def gather(tensor: Tensor, gather_list: list[Tensor] | None = None, dst: int = 0
 def scatter(tensor: Tensor, scatter_list: list[Tensor] | None = None, src: int = 0,
             group: ProcessGroup | None = None, async_op: bool = False) -> Work | None:
     """Rank r's ``tensor`` receives ``scatter_list[r]`` from ``src``."""
-    pg = _default_group(group)
+    pg = _group(group, "scatter")
+    if pg is None:
+        return None
     a = _array(tensor, "scatter", write=True)
-    _check_root(pg, "scatter", "src", src)
+    root = _check_root(pg, "scatter", "src", src)
     send = None
-    if pg.rank() == src:
+    if pg.rank() == root:
         if scatter_list is None:
             raise ValueError("scatter: Argument ``scatter_list`` must be specified on source "
                              "rank.")
@@ -318,20 +346,160 @@ def scatter(tensor: Tensor, scatter_list: list[Tensor] | None = None, src: int =
                          "non-source ranks.")
     _check_same(pg, "scatter", f"src={src}", a)
     buf = _contiguous(a)
-    request = pg.comm.Iscatter(send, buf, root=src)
+    request = pg.comm.Iscatter(send, buf, root=root)
     return _run(Work([request], lambda: _write_back(tensor, buf), [tensor]), async_op)
+
+
+def reduce_scatter(output: Tensor, input_list: list[Tensor], op: ReduceOp = ReduceOp.SUM,
+                   group: ProcessGroup | None = None, async_op: bool = False) -> Work | None:
+    """Reduce ``input_list[r]`` over the ranks with ``op`` into rank r's ``output``."""
+    pg = _group(group, "reduce_scatter")
+    if pg is None:
+        return None
+    out = _array(output, "reduce_scatter", "output", write=True)
+    ins = [_array(t, "reduce_scatter", "input_list") for t in input_list]
+    mpi_op = _mpi_op(op, out.dtype, "reduce_scatter")
+    _check_like("reduce_scatter", "input_list", ins, out, pg.size())
+    _check_same(pg, "reduce_scatter", f"op={op.name}", out)
+    buf = _contiguous(out)
+    request = pg.comm.Ireduce_scatter_block(np.stack(ins), buf, mpi_op)  # (world, *shape)
+
+    def finish() -> None:
+        _average(buf, op, pg.size())
+        _write_back(output, buf)
+    return _run(Work([request], finish, [output]), async_op)
+
+
+def all_to_all(output_tensor_list: list[Tensor], input_tensor_list: list[Tensor],
+               group: ProcessGroup | None = None, async_op: bool = False) -> Work | None:
+    """Rank r's ``output_tensor_list[s]`` receives rank s's ``input_tensor_list[r]`` (the
+    tensors may differ in shape, but all have one dtype, and each pair must match)."""
+    pg = _group(group, "all_to_all")
+    if pg is None:
+        return None
+    outs = [_array(t, "all_to_all", "output_tensor_list", write=True)
+            for t in output_tensor_list]
+    ins = [_array(t, "all_to_all", "input_tensor_list") for t in input_tensor_list]
+    for arg, arrays in (("output_tensor_list", outs), ("input_tensor_list", ins)):
+        if len(arrays) != pg.size():
+            raise ValueError(f"all_to_all: {arg} must hold one tensor per rank ({pg.size()}), "
+                             f"got {len(arrays)}")
+    for arg, arrays in (("output_tensor_list", outs), ("input_tensor_list", ins)):
+        for i, a in enumerate(arrays):
+            if a.dtype != outs[0].dtype:
+                raise TypeError(f"all_to_all: {arg}[{i}] is {a.dtype} but "
+                                f"output_tensor_list[0] is {outs[0].dtype}; all tensors must "
+                                f"have one dtype")
+    _check_exchange(pg, "all_to_all", [a.shape for a in ins], [a.shape for a in outs],
+                    outs[0].dtype)
+    send = np.concatenate([a.ravel() for a in ins]) if ins else np.empty(0, outs[0].dtype)
+    recv = np.empty(sum(a.size for a in outs), outs[0].dtype)
+    request = pg.comm.Ialltoallv(_counts(send, [a.size for a in ins]),
+                                 _counts(recv, [a.size for a in outs]))
+
+    def finish() -> None:
+        start = 0
+        for t, a in zip(output_tensor_list, outs):
+            _write_back(t, recv[start:start + a.size])
+            start += a.size
+    return _run(Work([request], finish, list(output_tensor_list)), async_op)
+
+
+def all_to_all_single(output: Tensor, input: Tensor,
+                      output_split_sizes: list[int] | None = None,
+                      input_split_sizes: list[int] | None = None,
+                      group: ProcessGroup | None = None, async_op: bool = False) -> Work | None:
+    """Split ``input`` along its first dimension into ``input_split_sizes`` (default: equal
+    parts), send part s to rank s, and put what each rank sends, in rank order, into
+    ``output``, split by ``output_split_sizes``."""
+    fn = "all_to_all_single"
+    pg = _group(group, fn)
+    if pg is None:
+        return None
+    a = _array(input, fn, "input")
+    out = _array(output, fn, "output", write=True)
+    if a.dtype != out.dtype:
+        raise TypeError(f"{fn}: output is {out.dtype} but input is {a.dtype}; they must match")
+    if a.ndim == 0 or out.ndim == 0 or a.shape[1:] != out.shape[1:]:
+        raise ValueError(f"{fn}: input ({list(a.shape)}) and output ({list(out.shape)}) must "
+                         f"have at least one dimension, and the same shape after the first")
+    splits = [_splits(fn, "input", a, input_split_sizes, pg.size()),
+              _splits(fn, "output", out, output_split_sizes, pg.size())]
+    _check_exchange(pg, fn, [(n, *a.shape[1:]) for n in splits[0]],
+                    [(n, *a.shape[1:]) for n in splits[1]], a.dtype)
+    row = int(np.prod(a.shape[1:], dtype=np.int64))
+    buf = _contiguous(out)
+    request = pg.comm.Ialltoallv(_counts(_contiguous(a), [n * row for n in splits[0]]),
+                                 _counts(buf, [n * row for n in splits[1]]))
+    return _run(Work([request], lambda: _write_back(output, buf), [output]), async_op)
+
+
+def _splits(fn: str, arg: str, a: np.ndarray, sizes: list[int] | None, size: int) -> list[int]:
+    """The first-dimension split of ``a`` into ``size`` parts: ``sizes``, or equal parts."""
+    if sizes is None or len(sizes) == 0:  # torch: None or [] splits evenly
+        if a.shape[0] % size:
+            raise ValueError(f"{fn}: {arg}'s first dimension ({a.shape[0]}) must divide by "
+                             f"world_size ({size}) when {arg}_split_sizes is not given")
+        return [a.shape[0] // size] * size
+    sizes = [int(n) for n in sizes]
+    if len(sizes) != size or any(n < 0 for n in sizes) or sum(sizes) != a.shape[0]:
+        raise ValueError(f"{fn}: {arg}_split_sizes={sizes} must hold world_size ({size}) sizes "
+                         f">= 0 summing to {arg}'s first dimension ({a.shape[0]})")
+    return sizes
+
+
+def _counts(buf: np.ndarray, counts: list[int]) -> list[Any]:
+    """MPI's (buffer, (counts, displacements)) for Alltoallv, in elements."""
+    displacements = np.concatenate([[0], np.cumsum(counts[:-1], dtype=np.int64)]).tolist()
+    return [buf, (counts, displacements)]
+
+
+def _check_exchange(pg: ProcessGroup, fn: str, sends: list[tuple[int, ...]],
+                    recvs: list[tuple[int, ...]], dtype: np.dtype) -> None:
+    """What each rank sends rank s must be what s expects from it (same shape and dtype):
+    compare before MPI touches a buffer, and raise the same error on every rank."""
+    every = pg.comm.allgather((fn, [tuple(x) for x in sends], [tuple(x) for x in recvs],
+                               dtype.str))
+    if any((e[0], e[3]) != (every[0][0], every[0][3]) for e in every):
+        ranks = "; ".join(f"rank {r}: {e[0]} {np.dtype(e[3])}" for r, e in enumerate(every))
+        raise RuntimeError(f"{fn}: the ranks disagree ({ranks}); every rank must make the same "
+                           f"call with the same dtype")
+    for r, (_, sends_r, _, _) in enumerate(every):
+        for s, shape in enumerate(sends_r):
+            expected = every[s][2][r]
+            if shape != expected:
+                raise RuntimeError(f"{fn}: rank {pg.ranks[r]} sends rank {pg.ranks[s]} shape "
+                                   f"{list(shape)}, but rank {pg.ranks[s]} expects shape "
+                                   f"{list(expected)} from it; they must match")
 
 
 def barrier(group: ProcessGroup | None = None, async_op: bool = False,
             device_ids: Any = None) -> Work | None:
     """Wait until every rank has reached the barrier."""
-    pg = _default_group(group)
+    pg = _group(group, "barrier")
+    if pg is None:
+        return None
     return _run(Work([pg.comm.Ibarrier()]), async_op)
 
 
-def _check_root(pg: ProcessGroup, fn: str, arg: str, root: Any) -> None:
-    if not isinstance(root, int | np.integer) or not 0 <= root < pg.size():
-        raise ValueError(f"{fn}: {arg}={root!r} is not a rank of the group (0..{pg.size() - 1})")
+def monitored_barrier(group: ProcessGroup | None = None, timeout: Any = None,
+                      wait_all_ranks: bool = False) -> None:
+    """A barrier, as ``barrier``: ``timeout`` is accepted for compatibility but not enforced
+    (MPI has none; see ``init_process_group``), so a missing rank is not reported, it hangs."""
+    pg = _group(group, "monitored_barrier")
+    if pg is None:
+        return None
+    pg.comm.Barrier()
+    return None
+
+
+def _check_root(pg: ProcessGroup, fn: str, arg: str, root: Any) -> int:
+    """``root``, a rank of the whole job, as a rank of ``pg`` (what MPI's calls take)."""
+    if not isinstance(root, int | np.integer) or root not in pg.ranks:
+        ranks = f"0..{pg.size() - 1}" if pg.ranks == list(range(pg.size())) else \
+            f"global ranks {pg.ranks}"
+        raise ValueError(f"{fn}: {arg}={root!r} is not a rank of the group ({ranks})")
+    return pg.ranks.index(int(root))
 
 
 def _check_sizes(fn: str, big: np.ndarray, big_name: str, small: np.ndarray, small_name: str,
@@ -350,9 +518,10 @@ def _check_sizes(fn: str, big: np.ndarray, big_name: str, small: np.ndarray, sma
 class _RecvWork(Work):
     """A receive: the sender's header (shape, dtype) is checked before the data is used."""
 
-    def __init__(self, header: Any, request: Any, tensor: Tensor, buf: np.ndarray) -> None:
+    def __init__(self, header: Any, request: Any, tensor: Tensor, buf: np.ndarray,
+                 ranks: list[int]) -> None:
         super().__init__([request], None, [tensor])
-        self._header, self._tensor, self._buf = header, tensor, buf
+        self._header, self._tensor, self._buf, self._ranks = header, tensor, buf, ranks
         self.source = -1
 
     def wait(self, timeout: Any = None) -> bool:
@@ -361,7 +530,7 @@ class _RecvWork(Work):
         MPI = _mpi()
         status = MPI.Status()
         shape, dtype = self._header.wait(status)
-        self.source = status.Get_source()
+        self.source = self._ranks[status.Get_source()]  # the sender's rank in the job
         a = self._tensor._data
         if tuple(shape) != a.shape or np.dtype(dtype) != a.dtype:
             self._requests[0].Cancel()
@@ -379,41 +548,90 @@ class _RecvWork(Work):
         return self._done
 
 
-def isend(tensor: Tensor, dst: int, group: ProcessGroup | None = None, tag: int = 0) -> Work:
+def isend(tensor: Tensor, dst: int, group: ProcessGroup | None = None,
+          tag: int = 0) -> Work | None:
     """Start sending ``tensor`` to ``dst``; don't change it before the Work is done."""
-    pg = _default_group(group)
+    pg = _group(group, "isend")
+    if pg is None:
+        return None
     a = _array(tensor, "isend")
-    _check_root(pg, "isend", "dst", dst)
-    header = pg.header_comm.isend((a.shape, a.dtype.str), dest=dst, tag=tag)
-    return Work([header, pg.comm.Isend(_contiguous(a), dest=dst, tag=tag)])
+    to = _check_root(pg, "isend", "dst", dst)
+    header = pg.header_comm.isend((a.shape, a.dtype.str), dest=to, tag=tag)
+    return Work([header, pg.comm.Isend(_contiguous(a), dest=to, tag=tag)])
 
 
 def irecv(tensor: Tensor, src: int | None = None, group: ProcessGroup | None = None,
-          tag: int = 0) -> Work:
+          tag: int = 0) -> Work | None:
     """Start receiving into ``tensor`` from ``src`` (None: from whichever rank sends)."""
-    pg = _default_group(group)
+    pg = _group(group, "irecv")
+    if pg is None:
+        return None
     a = _array(tensor, "irecv", write=True)
     MPI = _mpi()
-    if src is None:
-        src = MPI.ANY_SOURCE
-    else:
-        _check_root(pg, "irecv", "src", src)
+    source = MPI.ANY_SOURCE if src is None else _check_root(pg, "irecv", "src", src)
     buf = _contiguous(a)
-    header = pg.header_comm.irecv(source=src, tag=tag)
-    return _RecvWork(header, pg.comm.Irecv(buf, source=src, tag=tag), tensor, buf)
+    header = pg.header_comm.irecv(source=source, tag=tag)
+    return _RecvWork(header, pg.comm.Irecv(buf, source=source, tag=tag), tensor, buf, pg.ranks)
 
 
 def send(tensor: Tensor, dst: int, group: ProcessGroup | None = None, tag: int = 0) -> None:
     """Send ``tensor`` to ``dst`` (which must ``recv`` it with the same shape and dtype)."""
-    isend(tensor, dst, group, tag).wait()
+    work = isend(tensor, dst, group, tag)
+    if work is not None:
+        work.wait()
 
 
 def recv(tensor: Tensor, src: int | None = None, group: ProcessGroup | None = None,
          tag: int = 0) -> int:
-    """Receive into ``tensor`` from ``src`` (None: any rank); returns the sender's rank."""
+    """Receive into ``tensor`` from ``src`` (None: any rank); returns the sender's rank (-1 on
+    a rank outside ``group``)."""
     work = irecv(tensor, src, group, tag)
+    if work is None:
+        return -1
     work.wait()
     return work.source  # type: ignore[attr-defined]
+
+
+class P2POp:
+    """One send or receive for ``batch_isend_irecv``: ``op`` is ``isend`` or ``irecv``, ``peer``
+    a rank of the whole job (or ``group_peer`` one of ``group``)."""
+
+    def __init__(self, op: Callable[..., Any], tensor: Tensor, peer: int | None = None,
+                 group: ProcessGroup | None = None, tag: int = 0,
+                 group_peer: int | None = None) -> None:
+        if op is not isend and op is not irecv:
+            raise ValueError("Invalid ``op``. Expected ``op`` to be of type "
+                             "``ndgrad.distributed.isend`` or ``ndgrad.distributed.irecv``.")
+        _array(tensor, "P2POp")
+        if (peer is None) == (group_peer is None):
+            raise ValueError("P2POp: give exactly one of peer (a rank of the job) and "
+                             "group_peer (a rank of the group)")
+        pg = _default_group(group)
+        if peer is None:
+            if not isinstance(group_peer, int | np.integer) or not 0 <= group_peer < pg.size():
+                raise ValueError(f"P2POp: group_peer={group_peer!r} is not a rank of the group "
+                                 f"(0..{pg.size() - 1})")
+            peer = pg.ranks[group_peer]
+        self.op, self.tensor, self.group, self.tag = op, tensor, pg, tag
+        self.peer = peer
+        self.group_peer = _check_root(pg, "P2POp", "peer", peer)
+
+    def __repr__(self) -> str:
+        return (f"P2POp({self.op.__name__} peer={self.peer}, {list(self.tensor.shape)}, "
+                f"{self.tensor.dtype})")
+
+
+def batch_isend_irecv(p2p_op_list: list[P2POp]) -> list[Work]:
+    """Start every send and receive of ``p2p_op_list`` (all over one group); returns their
+    Work, in order. MPI's sends and receives don't block, so any order of them is safe."""
+    if not isinstance(p2p_op_list, list) or not p2p_op_list \
+            or not all(isinstance(p, P2POp) for p in p2p_op_list):
+        raise ValueError("Invalid ``p2p_op_list``. Each op is expected to to be of type "
+                         "``ndgrad.distributed.P2POp`` (and the list not empty).")
+    if any(p.group is not p2p_op_list[0].group for p in p2p_op_list):
+        raise ValueError("All ops need to use the same group.")
+    works = [p.op(p.tensor, p.peer, p.group, p.tag) for p in p2p_op_list]
+    return [w for w in works if w is not None]
 
 
 # -- Python objects (pickled, as torch does: only exchange objects within a job you trust) --------
@@ -421,9 +639,11 @@ def broadcast_object_list(object_list: list[Any], src: int = 0,
                           group: ProcessGroup | None = None, device: Any = None) -> None:
     """Replace the objects in ``object_list`` by ``src``'s, on every rank (lists of equal
     length everywhere)."""
-    pg = _default_group(group)
-    _check_root(pg, "broadcast_object_list", "src", src)
-    got = pg.comm.bcast(list(object_list) if pg.rank() == src else None, root=src)
+    pg = _group(group, "broadcast_object_list")
+    if pg is None:
+        return None
+    root = _check_root(pg, "broadcast_object_list", "src", src)
+    got = pg.comm.bcast(list(object_list) if pg.rank() == root else None, root=root)
     if len(got) != len(object_list):
         raise ValueError(f"broadcast_object_list: rank {src} sent {len(got)} objects but this "
                          f"rank's object_list holds {len(object_list)}; the lengths must match")
@@ -433,7 +653,9 @@ def broadcast_object_list(object_list: list[Any], src: int = 0,
 def all_gather_object(object_list: list[Any], obj: Any,
                       group: ProcessGroup | None = None) -> None:
     """``object_list[r]`` receives rank r's ``obj``, on every rank."""
-    pg = _default_group(group)
+    pg = _group(group, "all_gather_object")
+    if pg is None:
+        return None
     if len(object_list) != pg.size():
         raise ValueError(f"all_gather_object: object_list must hold one entry per rank "
                          f"({pg.size()}), got {len(object_list)}")
@@ -443,14 +665,16 @@ def all_gather_object(object_list: list[Any], obj: Any,
 def gather_object(obj: Any, object_gather_list: list[Any] | None = None, dst: int = 0,
                   group: ProcessGroup | None = None) -> None:
     """``object_gather_list[r]`` on ``dst`` receives rank r's ``obj``."""
-    pg = _default_group(group)
-    _check_root(pg, "gather_object", "dst", dst)
-    if pg.rank() == dst and (object_gather_list is None
+    pg = _group(group, "gather_object")
+    if pg is None:
+        return None
+    root = _check_root(pg, "gather_object", "dst", dst)
+    if pg.rank() == root and (object_gather_list is None
                              or len(object_gather_list) != pg.size()):
         raise ValueError(f"gather_object: object_gather_list on the destination rank must hold "
                          f"one entry per rank ({pg.size()})")
-    got = pg.comm.gather(obj, root=dst)
-    if pg.rank() == dst:
+    got = pg.comm.gather(obj, root=root)
+    if pg.rank() == root:
         object_gather_list[:] = got  # type: ignore[index]
 
 
@@ -458,14 +682,16 @@ def scatter_object_list(scatter_object_output_list: list[Any],
                         scatter_object_input_list: list[Any] | None = None, src: int = 0,
                         group: ProcessGroup | None = None) -> None:
     """Rank r's ``scatter_object_output_list[0]`` receives ``src``'s input list's r-th entry."""
-    pg = _default_group(group)
-    _check_root(pg, "scatter_object_list", "src", src)
+    pg = _group(group, "scatter_object_list")
+    if pg is None:
+        return None
+    root = _check_root(pg, "scatter_object_list", "src", src)
     if not isinstance(scatter_object_output_list, list) or not scatter_object_output_list:
         raise ValueError("scatter_object_list: Expected argument scatter_object_output_list "
                          "to be a list of size at least 1.")
-    if pg.rank() == src and (scatter_object_input_list is None
+    if pg.rank() == root and (scatter_object_input_list is None
                              or len(scatter_object_input_list) != pg.size()):
         raise ValueError(f"scatter_object_list: scatter_object_input_list on the source rank "
                          f"must hold one entry per rank ({pg.size()})")
-    send = list(scatter_object_input_list or []) if pg.rank() == src else None
-    scatter_object_output_list[0] = pg.comm.scatter(send, root=src)
+    send = list(scatter_object_input_list or []) if pg.rank() == root else None
+    scatter_object_output_list[0] = pg.comm.scatter(send, root=root)

@@ -56,10 +56,12 @@ is_mpi_available = is_available
 
 class ProcessGroup:
     """The processes a collective runs over: an MPI communicator of our own (a duplicate of
-    the job's, so ndgrad's messages never mix with the user's own MPI calls)."""
+    the job's, so ndgrad's messages never mix with the user's own MPI calls). ``ranks`` are
+    its processes' ranks in the whole job, in group-rank order."""
 
-    def __init__(self, comm: Any) -> None:
+    def __init__(self, comm: Any, ranks: list[int] | None = None) -> None:
         self.comm = comm
+        self.ranks = list(range(comm.Get_size())) if ranks is None else list(ranks)
         # send/recv first send a small header on this twin: it never meets the data messages
         self.header_comm = comm.Dup()
         self._node: Any = None  # the ranks on this machine, made on first use
@@ -142,6 +144,20 @@ class group(metaclass=_WorldMeta):  # noqa: N801 - torch's name
     """``group.WORLD``: the default process group (None before ``init_process_group``)."""
 
 
+class GroupMember(metaclass=_WorldMeta):
+    """``GroupMember.WORLD`` (as ``group.WORLD``) and ``GroupMember.NON_GROUP_MEMBER``: what
+    ``new_group`` returns on a rank it leaves out (torch's value, -100). Collectives given it
+    warn and do nothing; ``get_rank``/``get_world_size`` give -1."""
+
+    NON_GROUP_MEMBER = -100
+
+
+def _not_member(group: Any) -> bool:
+    """True for ``GroupMember.NON_GROUP_MEMBER``: this rank is outside the group."""
+    return not isinstance(group, ProcessGroup) and isinstance(group, int) \
+        and group == GroupMember.NON_GROUP_MEMBER
+
+
 def init_process_group(backend: str | None = None, init_method: str | None = None,
                        timeout: Any = None, world_size: int = -1, rank: int = -1,
                        store: Any = None, group_name: str = "", pg_options: Any = None,
@@ -221,13 +237,76 @@ def _default_group(group: ProcessGroup | None) -> ProcessGroup:
 
 
 def get_rank(group: ProcessGroup | None = None) -> int:
-    """This process's rank in ``group`` (default: the whole job), from 0."""
+    """This process's rank in ``group`` (default: the whole job), from 0; -1 outside it."""
+    if _not_member(group):
+        return -1
     return _default_group(group).rank()
 
 
 def get_world_size(group: ProcessGroup | None = None) -> int:
-    """The number of processes in ``group`` (default: the whole job)."""
+    """The number of processes in ``group`` (default: the whole job); -1 outside it."""
+    if _not_member(group):
+        return -1
     return _default_group(group).size()
+
+
+def new_group(ranks: list[int] | None = None, timeout: Any = None, backend: str | None = None,
+              pg_options: Any = None, use_local_synchronization: bool = False,
+              group_desc: str | None = None) -> ProcessGroup | int:
+    """A process group of the job's ranks ``ranks`` (default: all), in sorted order: group
+    rank i is the i-th smallest. Every rank of the job must call it, with the same ``ranks``
+    (checked), unless ``use_local_synchronization``: then only the ranks in ``ranks`` call it.
+    A rank outside ``ranks`` gets ``GroupMember.NON_GROUP_MEMBER``. ``timeout`` is accepted for
+    compatibility, as in ``init_process_group``; ``pg_options`` and ``group_desc`` are unused."""
+    world = _default_group(None)
+    if backend is not None and str(backend).lower() != "mpi":
+        raise ValueError(f"new_group: ndgrad.distributed runs on MPI: backend must be 'mpi' "
+                         f"(or None), got {backend!r}")
+    size = world.size()
+    chosen = list(range(size)) if ranks is None else sorted(ranks)
+    bad = [r for r in chosen if not isinstance(r, int | np.integer) or not 0 <= r < size]
+    if bad:
+        raise ValueError(f"new_group: ranks {bad} are not ranks of the job (0..{size - 1})")
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(f"new_group: ranks must not repeat, got {sorted(ranks or [])}")
+    chosen = [int(r) for r in chosen]
+    if not use_local_synchronization:
+        every = world.comm.allgather(chosen)
+        if any(c != every[0] for c in every):
+            shown = "; ".join(f"rank {r}: {c}" for r, c in enumerate(every))
+            raise RuntimeError(f"new_group: the ranks disagree on the group's ranks ({shown}); "
+                               f"every rank must call new_group with the same ranks")
+    if world.rank() not in chosen:
+        return GroupMember.NON_GROUP_MEMBER
+    world_group = world.comm.Get_group()
+    members = world_group.Incl(chosen)
+    comm = world.comm.Create_group(members)  # collective over the members only
+    members.Free()
+    world_group.Free()
+    return ProcessGroup(comm, chosen)
+
+
+def get_process_group_ranks(group: ProcessGroup | None) -> list[int]:
+    """The job ranks of ``group``'s processes (default: the whole job), in group-rank order."""
+    return list(_default_group(group).ranks)
+
+
+def get_global_rank(group: ProcessGroup, group_rank: int) -> int:
+    """The job rank of ``group``'s rank ``group_rank``."""
+    ranks = _default_group(group).ranks
+    if not isinstance(group_rank, int | np.integer) or not 0 <= group_rank < len(ranks):
+        raise ValueError(f"Group rank {group_rank} is not part of group {group} (group ranks "
+                         f"0..{len(ranks) - 1})")
+    return ranks[group_rank]
+
+
+def get_group_rank(group: ProcessGroup, global_rank: int) -> int:
+    """``group``'s rank of the process with job rank ``global_rank``."""
+    ranks = _default_group(group).ranks
+    if global_rank not in ranks:
+        raise ValueError(f"Global rank {global_rank} is not part of group {group} (its global "
+                         f"ranks: {ranks})")
+    return ranks.index(global_rank)
 
 
 def get_backend(group: ProcessGroup | None = None) -> str:
