@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import ndgrad
@@ -228,6 +228,40 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
+def _unstructured_mask(t: Tensor, amount: int | float, default_mask: Tensor,
+                       pick: Callable[[int], Tensor]) -> Tensor:
+    """``default_mask`` with the entries ``pick(k)`` zeroed (flat indices), k being ``amount``
+    of t's entries (a count, or a fraction)."""
+    size = t.nelement()
+    k = _compute_nparams_toprune(amount, size)
+    _validate_pruning_amount(k, size)
+    mask = default_mask.clone(memory_format=ndgrad.contiguous_format)
+    if k != 0:
+        mask.view(-1)[pick(k)] = 0
+    return mask
+
+
+def _channels_to_prune(t: Tensor, amount: int | float, dim: int) -> int:
+    """How many channels along ``dim`` structured pruning removes (validated as torch)."""
+    _validate_structured_pruning(t)
+    _validate_pruning_dim(t, dim)
+    size = t.shape[dim]
+    k = _compute_nparams_toprune(amount, size)
+    _validate_pruning_amount(k, size)
+    return k
+
+
+def _structured_mask(t: Tensor, dim: int, default_mask: Tensor, keep: Any) -> Tensor:
+    """Ones on the channels along ``dim`` that ``keep`` selects (indices or a boolean mask),
+    zeros elsewhere, times ``default_mask``."""
+    slc: list[Any] = [slice(None)] * len(t.shape)
+    slc[dim] = keep
+    mask = ndgrad.zeros_like(t)
+    mask[tuple(slc)] = 1
+    mask *= default_mask.to(dtype=mask.dtype)
+    return mask
+
+
 class RandomUnstructured(BasePruningMethod):
     """Prunes ``amount`` entries (a count, or a fraction of the tensor) chosen at random."""
 
@@ -238,15 +272,9 @@ class RandomUnstructured(BasePruningMethod):
         self.amount = amount
 
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
-        tensor_size = t.nelement()
-        nparams_toprune = _compute_nparams_toprune(self.amount, tensor_size)
-        _validate_pruning_amount(nparams_toprune, tensor_size)
-        mask = default_mask.clone(memory_format=ndgrad.contiguous_format)
-        if nparams_toprune != 0:
-            prob = ndgrad.rand_like(t)
-            topk = prob.view(-1).topk(k=nparams_toprune)
-            mask.view(-1)[topk.indices] = 0
-        return mask
+        # the k entries with the largest of one random number each
+        return _unstructured_mask(t, self.amount, default_mask,
+                                  lambda k: ndgrad.rand_like(t).view(-1).topk(k=k).indices)
 
     @classmethod
     def apply(cls, module: Module, name: str,  # type: ignore[override]
@@ -265,14 +293,9 @@ class L1Unstructured(BasePruningMethod):
         self.amount = amount
 
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
-        tensor_size = t.nelement()
-        nparams_toprune = _compute_nparams_toprune(self.amount, tensor_size)
-        _validate_pruning_amount(nparams_toprune, tensor_size)
-        mask = default_mask.clone(memory_format=ndgrad.contiguous_format)
-        if nparams_toprune != 0:
-            topk = t.abs().view(-1).topk(k=nparams_toprune, largest=False)
-            mask.view(-1)[topk.indices] = 0
-        return mask
+        return _unstructured_mask(  # the k entries of smallest absolute value
+            t, self.amount, default_mask,
+            lambda k: t.abs().view(-1).topk(k=k, largest=False).indices)
 
     @classmethod
     def apply(cls, module: Module, name: str, amount: int | float,  # type: ignore[override]
@@ -292,22 +315,12 @@ class RandomStructured(BasePruningMethod):
         self.dim = dim
 
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
-        _validate_structured_pruning(t)
-        _validate_pruning_dim(t, self.dim)
-        tensor_size = t.shape[self.dim]
-        nparams_toprune = _compute_nparams_toprune(self.amount, tensor_size)
-        _validate_pruning_amount(nparams_toprune, tensor_size)
-        if nparams_toprune == 0:
+        k = _channels_to_prune(t, self.amount, self.dim)
+        if k == 0:
             return default_mask
         # keep the channels above the k-th smallest of one random number per channel
-        prob = ndgrad.rand(tensor_size)
-        threshold = prob.kthvalue(k=nparams_toprune).values
-        slc: list[Any] = [slice(None)] * len(t.shape)
-        slc[self.dim] = prob > threshold
-        mask = ndgrad.zeros_like(t)
-        mask[tuple(slc)] = 1
-        mask *= default_mask.to(dtype=mask.dtype)
-        return mask
+        prob = ndgrad.rand(t.shape[self.dim])
+        return _structured_mask(t, self.dim, default_mask, prob > prob.kthvalue(k=k).values)
 
     @classmethod
     def apply(cls, module: Module, name: str, amount: int | float,  # type: ignore[override]
@@ -328,22 +341,12 @@ class LnStructured(BasePruningMethod):
         self.dim = dim
 
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
-        _validate_structured_pruning(t)
-        _validate_pruning_dim(t, self.dim)
-        tensor_size = t.shape[self.dim]
-        nparams_toprune = _compute_nparams_toprune(self.amount, tensor_size)
-        nparams_tokeep = tensor_size - nparams_toprune
-        _validate_pruning_amount(nparams_toprune, tensor_size)
+        k = _channels_to_prune(t, self.amount, self.dim)
         norm = _compute_norm(t, self.n, self.dim)
-        topk = norm.topk(k=nparams_tokeep, largest=True)  # the channels to keep
-        if nparams_toprune == 0:
+        keep = norm.topk(k=t.shape[self.dim] - k, largest=True).indices  # (checked even at k=0)
+        if k == 0:
             return default_mask
-        slc: list[Any] = [slice(None)] * len(t.shape)
-        slc[self.dim] = topk.indices
-        mask = ndgrad.zeros_like(t)
-        mask[tuple(slc)] = 1
-        mask *= default_mask.to(dtype=mask.dtype)
-        return mask
+        return _structured_mask(t, self.dim, default_mask, keep)
 
     @classmethod
     def apply(cls, module: Module, name: str, amount: int | float,  # type: ignore[override]
