@@ -59,25 +59,27 @@ from ndgrad.distributions.relaxed_categorical import (
     ExpRelaxedCategorical,
     RelaxedOneHotCategorical,
 )
+from ndgrad.distributions.structured_transforms import (
+    CatTransform,
+    CorrCholeskyTransform,
+    PositiveDefiniteTransform,
+    StackTransform,
+)
 from ndgrad.distributions.studentT import StudentT
 from ndgrad.distributions.transformed_distribution import TransformedDistribution
 from ndgrad.distributions.transforms import (
     AbsTransform,
     AffineTransform,
-    CatTransform,
     ComposeTransform,
-    CorrCholeskyTransform,
     CumulativeDistributionTransform,
     ExpTransform,
     IndependentTransform,
     LowerCholeskyTransform,
-    PositiveDefiniteTransform,
     PowerTransform,
     ReshapeTransform,
     SigmoidTransform,
     SoftmaxTransform,
     SoftplusTransform,
-    StackTransform,
     StickBreakingTransform,
     TanhTransform,
     Transform,

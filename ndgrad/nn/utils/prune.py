@@ -11,10 +11,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-import ndgrad
 from ndgrad.nn.module import Module
 from ndgrad.nn.utils.convert_parameters import parameters_to_vector
 from ndgrad.tensor import Tensor
+from ndgrad.tensor.conversion import contiguous_format
+from ndgrad.tensor.creation import ones_like, rand, rand_like, zeros_like
 
 __all__ = ["BasePruningMethod", "PruningContainer", "Identity", "RandomUnstructured",
            "L1Unstructured", "RandomStructured", "LnStructured", "CustomFromMask", "identity",
@@ -68,10 +69,10 @@ class BasePruningMethod(ABC):
         if not isinstance(method, PruningContainer):  # first pruning: move the parameter
             module.register_parameter(name + "_orig", orig)
             del module._parameters[name]
-            default_mask = ndgrad.ones_like(orig)
+            default_mask = ones_like(orig)
         else:
             default_mask = getattr(module, name + "_mask").detach().clone(
-                memory_format=ndgrad.contiguous_format)
+                memory_format=contiguous_format)
 
         try:  # roll the parameter back if the mask cannot be computed
             mask = method.compute_mask(importance_scores, default_mask=default_mask)
@@ -96,7 +97,7 @@ class BasePruningMethod(ABC):
                     f"{importance_scores.shape} vs {t.shape}")
         else:
             importance_scores = t
-        default_mask = default_mask if default_mask is not None else ndgrad.ones_like(t)
+        default_mask = default_mask if default_mask is not None else ones_like(t)
         return t * self.compute_mask(importance_scores, default_mask=default_mask)
 
     def remove(self, module: Module) -> None:
@@ -235,7 +236,7 @@ def _unstructured_mask(t: Tensor, amount: int | float, default_mask: Tensor,
     size = t.nelement()
     k = _compute_nparams_toprune(amount, size)
     _validate_pruning_amount(k, size)
-    mask = default_mask.clone(memory_format=ndgrad.contiguous_format)
+    mask = default_mask.clone(memory_format=contiguous_format)
     if k != 0:
         mask.view(-1)[pick(k)] = 0
     return mask
@@ -256,7 +257,7 @@ def _structured_mask(t: Tensor, dim: int, default_mask: Tensor, keep: Any) -> Te
     zeros elsewhere, times ``default_mask``."""
     slc: list[Any] = [slice(None)] * len(t.shape)
     slc[dim] = keep
-    mask = ndgrad.zeros_like(t)
+    mask = zeros_like(t)
     mask[tuple(slc)] = 1
     mask *= default_mask.to(dtype=mask.dtype)
     return mask
@@ -274,7 +275,7 @@ class RandomUnstructured(BasePruningMethod):
     def compute_mask(self, t: Tensor, default_mask: Tensor) -> Tensor:
         # the k entries with the largest of one random number each
         return _unstructured_mask(t, self.amount, default_mask,
-                                  lambda k: ndgrad.rand_like(t).view(-1).topk(k=k).indices)
+                                  lambda k: rand_like(t).view(-1).topk(k=k).indices)
 
     @classmethod
     def apply(cls, module: Module, name: str,  # type: ignore[override]
@@ -319,7 +320,7 @@ class RandomStructured(BasePruningMethod):
         if k == 0:
             return default_mask
         # keep the channels above the k-th smallest of one random number per channel
-        prob = ndgrad.rand(t.shape[self.dim])
+        prob = rand(t.shape[self.dim])
         return _structured_mask(t, self.dim, default_mask, prob > prob.kthvalue(k=k).values)
 
     @classmethod
@@ -426,7 +427,7 @@ def global_unstructured(parameters: Iterable[tuple[Module, str]], pruning_method
         [importance_scores.get((module, name), getattr(module, name))
          for (module, name) in parameters])
     default_mask = parameters_to_vector(
-        [getattr(module, name + "_mask", ndgrad.ones_like(getattr(module, name)))
+        [getattr(module, name + "_mask", ones_like(getattr(module, name)))
          for (module, name) in parameters])
 
     container = PruningContainer()
