@@ -31,7 +31,7 @@ from ndgrad.autograd.grad_mode import enable_grad
 from ndgrad.tensor import Tensor
 
 __all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp",
-           "stack_module_state", "vjp", "vmap"]
+           "linearize", "replace_all_batch_norm_modules_", "stack_module_state", "vjp", "vmap"]
 
 
 # -- pytrees: tensors in (nested) tuples, lists and dicts -----------------------------------------
@@ -500,3 +500,27 @@ def stack_module_state(models: Any) -> tuple[dict[str, Tensor], dict[str, Tensor
         return out
     return (stacked([dict(m.named_parameters()) for m in models]),
             stacked([dict(m.named_buffers()) for m in models]))
+
+
+# -- linearize, replace_all_batch_norm_modules_ -----------------------------------------------
+def linearize(func: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., Any]]:
+    """``(func(*primals), jvp_fn)``: ``jvp_fn(*tangents)`` is the Jacobian-vector product of
+    func at ``primals`` (each call runs ``jvp`` again; torch compiles the linear map once)."""
+    output = func(*primals)
+
+    def jvp_fn(*tangents: Any) -> Any:
+        return jvp(func, primals, tangents)[1]
+    return output, jvp_fn
+
+
+def replace_all_batch_norm_modules_(root: Any) -> Any:
+    """In place: every BatchNorm in ``root`` stops tracking running statistics (they become
+    None), so that it normalizes by each batch's own statistics, as under vmap."""
+    from ndgrad.nn.modules.batchnorm import _BatchNorm
+    for module in root.modules():
+        if isinstance(module, _BatchNorm) and module.track_running_stats:
+            module.running_mean = None
+            module.running_var = None
+            module.num_batches_tracked = None
+            module.track_running_stats = False
+    return root

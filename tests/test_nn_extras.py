@@ -107,3 +107,34 @@ def test_init_sparse_and_old_names():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             assert (lib.nn.init.constant(lib.empty(2), 0.5) == 0.5).all()
+
+
+def test_conv_weight_memory_format_and_batchnorm_replacement_as_torch():
+    for lib in (torch, ndgrad):
+        nn = lib.nn
+        model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ConvTranspose2d(4, 2, 2),
+                              nn.Conv3d(1, 2, 2))
+        before = model[0].weight.detach().clone()
+        out = nn.utils.convert_conv2d_weight_memory_format(model, lib.channels_last)
+        assert out is model
+        assert model[0].weight.is_contiguous(memory_format=lib.channels_last)
+        assert model[2].weight.is_contiguous(memory_format=lib.channels_last)
+        assert (model[0].weight == before).all() and isinstance(model[0].weight, nn.Parameter)
+        nn.utils.convert_conv3d_weight_memory_format(model, lib.channels_last_3d)
+        assert model[3].weight.is_contiguous(memory_format=lib.channels_last_3d)
+        assert lib.func.replace_all_batch_norm_modules_(model) is model
+        bn = model[1]
+        assert (bn.running_mean, bn.running_var, bn.num_batches_tracked,
+                bn.track_running_stats) == (None, None, None, False)
+        assert hasattr(lib.nn, "attention")
+
+
+def test_linearize_as_torch():
+    x = np.random.default_rng(9).standard_normal(4)
+    t = np.random.default_rng(10).standard_normal(4)
+    got = []
+    for lib in (torch, ndgrad):
+        out, jvp_fn = lib.func.linearize(lambda v, lib=lib: (v.sin() * v).sum(), lib.tensor(x))
+        got.append((out.detach().numpy(), jvp_fn(lib.tensor(t)).detach().numpy()))
+    for a, b in zip(got[1], got[0], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

@@ -1,11 +1,11 @@
 """ndgrad.nn: modules, layers, losses, init and functional, as in torch.nn."""
 
-from ndgrad.nn import functional, init, parallel, utils  # noqa: F401
+from ndgrad.nn import attention, functional, init, parallel, utils  # noqa: F401
 from ndgrad.nn.module import Module
 from ndgrad.nn.modules import *  # noqa: F403
 from ndgrad.nn.modules import __all__ as _modules_all
 from ndgrad.nn.parallel import DataParallel
 from ndgrad.nn.parameter import Buffer, Parameter
 
-__all__ = ["Module", "Parameter", "Buffer", "DataParallel", "functional", "init", "parallel",
-           "utils", *_modules_all]
+__all__ = ["Module", "Parameter", "Buffer", "DataParallel", "attention", "functional", "init",
+           "parallel", "utils", *_modules_all]

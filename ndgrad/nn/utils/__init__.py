@@ -33,6 +33,26 @@ def clip_grad_norm(parameters: Any, max_norm: float, norm_type: float = 2.0,
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
 
 
+def convert_conv2d_weight_memory_format(module: Any, memory_format: Any) -> Any:
+    """Lay out the weights of every Conv2d and ConvTranspose2d in ``module`` in
+    ``memory_format`` (e.g. channels_last), in place; the values do not change."""
+    from ndgrad.nn.modules.conv import Conv2d, ConvTranspose2d
+    return _convert_weights(module, memory_format, (Conv2d, ConvTranspose2d))
+
+
+def convert_conv3d_weight_memory_format(module: Any, memory_format: Any) -> Any:
+    """As convert_conv2d_weight_memory_format, for Conv3d and ConvTranspose3d."""
+    from ndgrad.nn.modules.conv import Conv3d, ConvTranspose3d
+    return _convert_weights(module, memory_format, (Conv3d, ConvTranspose3d))
+
+
+def _convert_weights(module: Any, memory_format: Any, kinds: tuple[Any, ...]) -> Any:
+    for m in module.modules():
+        if isinstance(m, kinds):
+            m.weight._data = m.weight.detach().contiguous(memory_format=memory_format)._data
+    return module
+
+
 def skip_init(module_cls: Any, *args: Any, **kwargs: Any) -> Any:
     """``module_cls(*args, **kwargs)`` whose parameters are to be set by the caller: torch
     skips their initialisation; ndgrad initialises them as usual (the values are the caller's
@@ -42,7 +62,8 @@ def skip_init(module_cls: Any, *args: Any, **kwargs: Any) -> Any:
     return module_cls(*args, **kwargs)
 
 
-__all__ = ["fusion", "parametrizations", "parametrize", "rnn", "stateless", "clip_grad_norm",
+__all__ = ["convert_conv2d_weight_memory_format", "convert_conv3d_weight_memory_format", "fusion",
+           "parametrizations", "parametrize", "rnn", "stateless", "clip_grad_norm",
            "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
            "parameters_to_vector", "vector_to_parameters", "fuse_conv_bn_eval", "prune",
            "fuse_conv_bn_weights", "fuse_linear_bn_eval", "fuse_linear_bn_weights", "skip_init",
