@@ -59,3 +59,29 @@ def error(fn: Callable[[], Any]) -> tuple[str, str] | None:
     except (ValueError, NotImplementedError, RuntimeError, TypeError, AssertionError) as e:
         return type(e).__name__, str(e).replace("torch.", "ndgrad.").replace("torch", "ndgrad")
     return None
+
+
+def cmp_grads(case: str, outs: list[tuple[Any, Any]], t_leaves: dict[str, Any],
+              n_leaves: dict[str, Any], rng: np.random.Generator,
+              ndgrad_only: bool = False) -> None:
+    """d(sum of outputs weighted by ``rng``'s normals, finite entries only)/d(parameters),
+    ndgrad's against torch's; ``outs`` are (ndgrad, torch) pairs. ``ndgrad_only`` just checks
+    that ndgrad's backward runs (where torch's raises)."""
+    outs = [(n, t) for n, t in outs if t.requires_grad]
+    weights = [np.where(np.isfinite(t.detach().numpy()), rng.normal(size=tuple(t.shape)), 0.0)
+               for _, t in outs]
+    names = list(t_leaves)
+    n_loss = sum((ndgrad.where(n.isfinite(), n, 0.0) * ndgrad.tensor(w)).sum()
+                 for (n, _), w in zip(outs, weights))
+    if ndgrad_only:
+        ndgrad.autograd.grad(n_loss, [n_leaves[k] for k in names], allow_unused=True)
+        return
+    t_loss = sum((torch.where(torch.isfinite(t), t, 0.0) * torch.tensor(w)).sum()
+                 for (_, t), w in zip(outs, weights))
+    t_g = torch.autograd.grad(t_loss, [t_leaves[k] for k in names], allow_unused=True)
+    n_g = ndgrad.autograd.grad(n_loss, [n_leaves[k] for k in names], allow_unused=True)
+    for k, a, b in zip(names, n_g, t_g):
+        if b is None:
+            assert a is None or not np.any(a.numpy()), f"{case}: grad of {k}"
+        else:
+            cmp(a, b, f"{case}: gradient of {k}", rtol=1e-8, atol=1e-9)

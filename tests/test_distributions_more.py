@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.distributions as td
 from distribution_checks import cmp as _cmp
+from distribution_checks import cmp_grads
 from distribution_checks import error as _error
 from distribution_checks import make as _make_spec
 from distribution_checks import values as _values
@@ -153,25 +154,7 @@ def test_against_torch(case):
 
 
 def _cmp_grads(case, outs, t_leaves, n_leaves, ndgrad_only=False):
-    """d(sum of weighted finite outputs)/d(parameters), ndgrad against torch."""
-    outs = [(n, t) for n, t in outs if t.requires_grad]
-    weights = [np.where(np.isfinite(t.detach().numpy()), RNG.normal(size=tuple(t.shape)), 0.0)
-               for _, t in outs]
-    names = list(t_leaves)
-    n_loss = sum((ndgrad.where(n.isfinite(), n, 0.0) * ndgrad.tensor(w)).sum()
-                 for (n, _), w in zip(outs, weights))
-    if ndgrad_only:
-        ndgrad.autograd.grad(n_loss, [n_leaves[k] for k in names], allow_unused=True)
-        return
-    t_loss = sum((torch.where(torch.isfinite(t), t, 0.0) * torch.tensor(w)).sum()
-                 for (_, t), w in zip(outs, weights))
-    t_g = torch.autograd.grad(t_loss, [t_leaves[k] for k in names], allow_unused=True)
-    n_g = ndgrad.autograd.grad(n_loss, [n_leaves[k] for k in names], allow_unused=True)
-    for k, a, b in zip(names, n_g, t_g):
-        if b is None:
-            assert a is None or not np.any(a.numpy()), f"{case}: grad of {k}"
-        else:
-            _cmp(a, b, f"{case}: gradient of {k}", rtol=1e-8, atol=1e-9)
+    cmp_grads(case, outs, t_leaves, n_leaves, RNG, ndgrad_only)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
