@@ -68,13 +68,19 @@ class _NormBase(Module):
 
 
 class _BatchNorm(_NormBase):
-    def forward(self, input: Tensor) -> Tensor:
-        self._check_input_dim(input)
-        exponential_average_factor = 0.0 if self.momentum is None else self.momentum
+    def _count_step(self) -> float:
+        """Count a training forward in num_batches_tracked; the running stats' update factor
+        for it (momentum, or 1 / count for the cumulative average when momentum is None)."""
+        factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
             if self.momentum is None:  # cumulative moving average
-                exponential_average_factor = 1.0 / float(self.num_batches_tracked)
+                factor = 1.0 / float(self.num_batches_tracked)
+        return factor
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input_dim(input)
+        exponential_average_factor = self._count_step()
         # Batch statistics in training, and in eval when there are no running stats.
         bn_training = self.training or (self.running_mean is None and self.running_var is None)
         use_buffers = not self.training or self.track_running_stats
@@ -140,12 +146,7 @@ class SyncBatchNorm(_BatchNorm):
         if not (bn_training and self.training and dist.is_initialized()
                 and dist.get_world_size(self.process_group) > 1):
             return super().forward(input)
-        factor = 0.0 if self.momentum is None else self.momentum
-        if self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.add_(1)
-            if self.momentum is None:  # cumulative moving average
-                factor = 1.0 / float(self.num_batches_tracked)
-        return _sync_batch_norm(input, self, factor)
+        return _sync_batch_norm(input, self, self._count_step())
 
     @classmethod
     def convert_sync_batchnorm(cls, module: Module, process_group: Any = None) -> Module:
