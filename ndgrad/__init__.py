@@ -323,7 +323,8 @@ newaxis = None
 # Subpackages that load when first used, as ``ndgrad.viz`` after a bare ``import ndgrad``
 # (viz imports graphviz only when it draws)
 _LAZY_SUBMODULES = (
-    "distributions", "fft", "func", "linalg", "masked", "profiler", "special", "testing", "viz")
+    "distributions", "fft", "func", "futures", "linalg", "masked", "profiler", "special",
+    "testing", "viz")
 
 
 def __getattr__(name: str) -> Any:

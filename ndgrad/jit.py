@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["export", "ignore", "is_scripting", "is_tracing", "script", "trace", "unused"]
+__all__ = ["export", "fork", "ignore", "is_scripting", "is_tracing", "script", "trace", "unused",
+           "wait"]
 
 
 def script(obj: T, optimize: Any = None, _frames_up: int = 0, _rcb: Any = None,
@@ -46,3 +47,15 @@ def is_scripting() -> bool:
 
 def is_tracing() -> bool:
     return False
+
+
+def fork(func: Callable[..., T], *args: Any, **kwargs: Any) -> Any:
+    """Runs ``func(*args, **kwargs)`` now (torch.jit.fork runs eagerly too outside TorchScript)
+    and returns an ``ndgrad.futures.Future`` holding its result: ``jit.wait`` gives it."""
+    from ndgrad.futures import completed
+    return completed(func(*args, **kwargs))
+
+
+def wait(future: Any) -> Any:
+    """The result of a Future from ``fork``."""
+    return future.wait()

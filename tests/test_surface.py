@@ -588,6 +588,10 @@ def test_asarray_shares_copies_and_converts_as_torch():
         assert lib.asarray(bytearray(np.ones(2, np.float32).tobytes())).tolist() == [1.0, 1.0]
         assert lib.asarray(memoryview(np.ones(1, np.float32).tobytes()),
                            dtype=lib.int16).tolist() == [0, 16256]
+        for buffer, words in ((bytearray(), "must not be 0"),
+                              (bytearray(3), "must be a multiple of element size")):
+            with pytest.raises(ValueError, match=words):  # frombuffer's checks
+                lib.asarray(buffer)
         for obj, kwargs in ((t, {"dtype": lib.float64}), ([1, 2], {})):
             with pytest.raises(ValueError, match="can't alias"):
                 lib.asarray(obj, copy=False, **kwargs)

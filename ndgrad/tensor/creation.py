@@ -445,8 +445,8 @@ def asarray(obj: Any, *, dtype: Any = None, device: Any = None, copy: bool | Non
     given sets it on the result (on ``obj`` itself when that is returned)."""
     check_device(device)
     nd = None if dtype is None else _dtype.to_np(dtype)
-    if isinstance(obj, (bytes, bytearray, memoryview)):
-        obj = np.frombuffer(obj, _dtype.default_float() if nd is None else nd)
+    if isinstance(obj, (bytes, bytearray, memoryview)):  # frombuffer's checks and warning
+        obj = frombuffer(obj, dtype=_dtype.default_float() if nd is None else nd)._data
     if isinstance(obj, Tensor | np.ndarray):
         have = obj._data.dtype if isinstance(obj, Tensor) else obj.dtype
         if nd is not None and nd != have and copy is False:
