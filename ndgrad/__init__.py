@@ -323,7 +323,7 @@ newaxis = None
 # Subpackages that load when first used, as ``ndgrad.viz`` after a bare ``import ndgrad``
 # (viz imports graphviz only when it draws)
 _LAZY_SUBMODULES = (
-    "distributions", "fft", "func", "futures", "linalg", "masked", "profiler", "special",
+    "distributions", "fft", "func", "futures", "hub", "linalg", "masked", "profiler", "special",
     "testing", "viz")
 
 
