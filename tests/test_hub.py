@@ -128,3 +128,18 @@ def test_local_hubconf(tmp_path: Path) -> None:
         ndgrad.hub.load("pytorch/vision", "resnet18")
     with pytest.raises(RuntimeError, match="does not fetch GitHub repositories"):
         ndgrad.hub.list("pytorch/vision")
+
+
+def test_collect_env_reports_versions() -> None:
+    """python -m ndgrad.utils.collect_env (in this file: both are for bug reports and setup)."""
+    import subprocess
+    import sys
+
+    from ndgrad.utils import collect_env
+    env = collect_env.get_env_info()
+    assert env.ndgrad_version == ndgrad.__version__ and env.numpy_version == np.__version__
+    assert env.packages["torch"] == torch.__version__.split("+")[0] or \
+        env.packages["torch"] == torch.__version__
+    out = subprocess.run([sys.executable, "-m", "ndgrad.utils.collect_env"], check=True,
+                         capture_output=True, text=True).stdout
+    assert f"ndgrad version: {ndgrad.__version__}" in out and "NumPy's BLAS:" in out
