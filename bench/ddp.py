@@ -11,7 +11,8 @@ time and images per second (median of --epochs epochs after one warm-up epoch of
 steps), the step time, and two communication times per step:
 * "exposed": time the step spends in DDP's all-reduces of the buckets during backward
   (blocking calls; this includes waiting for the slower rank) and in handing out the averages;
-* "alone": the same all-reduces of the buckets, timed by themselves after the epoch.
+* "alone": the same all-reduces of the buckets, timed by themselves after the epoch (in shared
+  memory: the barrier and every parameter's sum over the ranks' buckets).
 With every rank on one machine DDP sums the buckets in shared memory; NDGRAD_DDP_SHARED_MEMORY=0
 (pass it with mpirun -x) makes it use MPI_Allreduce, as across machines. --bucket-view builds
 DDP with gradient_as_bucket_view=True.
@@ -123,8 +124,14 @@ def main() -> None:
         for _ in range(200):
             dist.barrier()
             t0 = time.perf_counter()
-            for bucket in reducer.buckets:
-                reducer._reduce(bucket)
+            if reducer.window is None:
+                for bucket in reducer.buckets:
+                    reducer._reduce(bucket)
+            else:  # one barrier, then each parameter's average summed from every rank's bucket
+                reducer.window.sync()
+                for b, bucket in enumerate(reducer.buckets):
+                    for k in range(len(bucket.params)):
+                        reducer._shared_average(b, k, None)
             times.append(time.perf_counter() - t0)
         alone = statistics.median(times)
     if rank == 0:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ def test_errors_before_init_process_group() -> None:
         with pytest.raises(ValueError, match="Default process group has not been initialized"):
             fn()
     with pytest.raises(ValueError, match="backend must be 'mpi'"):
-        dist.init_process_group("gloo")
+        dist.init_process_group("nccl")  # gloo, torch's CPU backend, runs on MPI
 
 
 def test_node_local_rank(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,3 +142,114 @@ def test_sync_batchnorm_without_a_process_group_is_batchnorm() -> None:
     assert int(sync.num_batches_tracked) == 1
     with pytest.raises(ValueError, match="at least 2D"):
         nn.SyncBatchNorm(3)(ndgrad.randn(3))
+
+
+# -- torch.distributed's wider API: Backend, availability, subgroups, ZeroRedundancyOptimizer ---
+@pytest.mark.parametrize("name", ["MPI", "mpi", "Gloo", "NCCL", "ucc", "XCCL", "fake",
+                                  "undefined", "Foo"])
+def test_backend_names_as_torch(name: str) -> None:
+    ours = dist.Backend(name)
+    assert ours == torch.distributed.Backend(name) and type(ours) is str
+
+
+def test_backend_class_as_torch() -> None:
+    for attr in ("UNDEFINED", "GLOO", "NCCL", "UCC", "MPI", "XCCL", "FAKE"):
+        assert getattr(dist.Backend, attr) == getattr(torch.distributed.Backend, attr)
+    assert dist.Backend.backend_list == torch.distributed.Backend.backend_list
+    for bad in (5, None):
+        with pytest.raises(ValueError) as theirs:
+            torch.distributed.Backend(bad)  # type: ignore[arg-type]
+        with pytest.raises(ValueError) as ours:
+            dist.Backend(bad)  # type: ignore[arg-type]
+        assert str(ours.value) == str(theirs.value)
+    with pytest.raises(NotImplementedError, match="MPI only"):
+        dist.Backend.register_backend("mine", None)
+
+
+def test_backend_availability(monkeypatch: pytest.MonkeyPatch) -> None:
+    for fn in ("is_gloo_available", "is_nccl_available", "is_ucc_available",
+               "is_xccl_available"):
+        assert getattr(dist, fn)() is False
+    mpi = dist.is_mpi_available()
+    for name in ("mpi", "MPI", dist.Backend.MPI, "cpu:mpi"):
+        assert dist.is_backend_available(name) is mpi
+    for name in ("gloo", "nccl", "cpu:gloo", "cpu:mpi,cuda:nccl", "undefined", "foo"):
+        assert dist.is_backend_available(name) is False
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    assert dist.is_torchelastic_launched() is torch.distributed.is_torchelastic_launched() \
+        is False
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "run-7")
+    assert dist.is_torchelastic_launched() is torch.distributed.is_torchelastic_launched() \
+        is True
+
+
+def test_wider_api_before_init_process_group() -> None:
+    from ndgrad.distributed.optim import ZeroRedundancyOptimizer
+
+    assert ndgrad.distributed.optim.ZeroRedundancyOptimizer is ZeroRedundancyOptimizer
+    assert dist.get_pg_count() == 0
+    for fn in (dist.get_backend_config, lambda: dist.new_subgroups(1),
+               lambda: dist.new_subgroups_by_enumeration([[0]]),
+               lambda: dist.send_object_list([1], dst=0), lambda: dist.recv_object_list([1]),
+               lambda: ZeroRedundancyOptimizer(nn.Linear(2, 2).parameters(),
+                                               ndgrad.optim.SGD, lr=0.1)):
+        with pytest.raises(ValueError, match="Default process group has not been initialized"):
+            fn()
+    for name, call in (("all_reduce_coalesced", lambda: dist.all_reduce_coalesced(
+            [ndgrad.zeros(2)])), ("all_gather_coalesced", lambda: dist.all_gather_coalesced(
+            [[ndgrad.zeros(2)]], [ndgrad.zeros(2)]))):
+        with pytest.warns(FutureWarning, match=f"`ndgrad.distributed.{name}` will be deprec"):
+            with pytest.raises(ValueError, match="Default process group"):
+                call()
+
+
+@pytest.mark.parametrize("world_size", [1, 2, 3, 5])
+def test_zero_partition_matches_torch(world_size: int) -> None:
+    """torch's sorted-greedy assignment (ties in order, sizes carried across groups), with
+    torch's own _partition_parameters run on a bare instance."""
+    from ndgrad.distributed.optim.zero_redundancy_optimizer import _partition
+
+    TorchZeRO = _torch_zero()  # noqa: N806 - a class
+
+    shapes = [[(8, 3), (5,), (8, 3), (2, 2, 2), (1,), (30,), (4, 6)], [(4,), (16,), (3, 3)]]
+    groups: dict[Any, list[dict[str, Any]]] = {
+        lib: [{"params": [lib.zeros(s) for s in g], "lr": i} for i, g in enumerate(shapes)]
+        for lib in (torch, ndgrad)}
+    bare = object.__new__(TorchZeRO)
+    bare.world_size, bare.param_groups = world_size, groups[torch]
+    bare._partition_parameters_cache = []
+    expected = TorchZeRO._partition_parameters(bare)
+    got = _partition(groups[ndgrad], world_size)
+    assert len(got) == len(expected) == world_size
+    for lib, parts in ((torch, expected), (ndgrad, got)):
+        index = {id(p): i for g in groups[lib] for i, p in enumerate(g["params"])}
+        parts[:] = [[(g["lr"], [index[id(p)] for p in g["params"]]) for g in rank_groups]
+                    for rank_groups in parts]
+    assert got == expected
+
+
+def _torch_zero() -> Any:
+    with warnings.catch_warnings():  # its functional optimizers call the deprecated jit.script
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from torch.distributed.optim import ZeroRedundancyOptimizer
+    return ZeroRedundancyOptimizer
+
+
+def test_zero_argument_errors_as_torch() -> None:
+    """torch checks the parameters before it looks for a process group: so can we, here."""
+    from ndgrad.distributed.optim import ZeroRedundancyOptimizer
+
+    errors = {}
+    for lib, cls in ((torch, _torch_zero()), (ndgrad, ZeroRedundancyOptimizer)):
+        lin = lib.nn.Linear(2, 2)
+        bad_params = [lin.weight, iter([]), [lin.weight, {"params": [lin.bias]}], [{"lr": 0.1}],
+                      [lin.weight, lin.bias.double()]]
+        errors[lib] = []
+        for params in bad_params:
+            with pytest.raises((TypeError, ValueError)) as e:
+                cls(params, lib.optim.SGD, lr=0.1)
+            errors[lib].append((e.type, str(e.value).replace(lib.__name__ + ".", "")))
+    assert errors[ndgrad] == errors[torch]
+    with pytest.raises(NotImplementedError, match="overlap_with_ddp=True"):
+        ZeroRedundancyOptimizer(nn.Linear(2, 2).parameters(), ndgrad.optim.SGD,
+                                overlap_with_ddp=True, lr=0.1)

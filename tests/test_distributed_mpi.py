@@ -113,6 +113,11 @@ def test_shared_memory_windows_print_nothing(results: dict[str, dict[int, str]])
     "ddp_gradient_as_bucket_view",  # .grad are views of the buckets, right in every case
     "ddp_over_mpi",           # the DDP scenarios again, summed by MPI_Allreduce
     "sync_batch_norm",        # DDP + SyncBatchNorm == one process with BatchNorm
+    "zero_matches_one_process",  # ZeroRedundancyOptimizer (SGD, Adam; buckets) + DDP == 1 process
+    "zero_state_dict",        # consolidate/state_dict/load_state_dict, add_param_group, closure
+    "object_p2p",             # send_object_list/recv_object_list, from any rank, errors
+    "coalesced",              # all_reduce/all_gather_coalesced vs NumPy, FutureWarning, async
+    "subgroups",              # new_subgroups(_by_enumeration), get_pg_count, get_backend_config
 ])
 def test_scenario(results: dict[str, dict[int, str]], name: str) -> None:
     got = results.get(name, {})

@@ -92,6 +92,22 @@ class Work:
         self.wait()
         return self._result
 
+    def get_future(self) -> Any:
+        """An ``ndgrad.futures.Future`` of ``result()``, complete once the collective is (the
+        first ``wait()`` or ``done()`` on it waits for or polls the MPI requests)."""
+        from ndgrad.futures import _driven
+
+        def drive(block: bool) -> None:
+            try:
+                finished = self.wait() if block else self.is_completed()
+            except Exception as e:  # noqa: BLE001 - whoever waits on the Future gets it
+                fut.set_exception(e)
+                return
+            if finished:
+                fut.set_result(self._result)
+        fut = _driven(drive)
+        return fut
+
     def _complete(self) -> None:
         self._done = True
         if self._finish is not None:
@@ -633,65 +649,3 @@ def batch_isend_irecv(p2p_op_list: list[P2POp]) -> list[Work]:
     works = [p.op(p.tensor, p.peer, p.group, p.tag) for p in p2p_op_list]
     return [w for w in works if w is not None]
 
-
-# -- Python objects (pickled, as torch does: only exchange objects within a job you trust) --------
-def broadcast_object_list(object_list: list[Any], src: int = 0,
-                          group: ProcessGroup | None = None, device: Any = None) -> None:
-    """Replace the objects in ``object_list`` by ``src``'s, on every rank (lists of equal
-    length everywhere)."""
-    pg = _group(group, "broadcast_object_list")
-    if pg is None:
-        return None
-    root = _check_root(pg, "broadcast_object_list", "src", src)
-    got = pg.comm.bcast(list(object_list) if pg.rank() == root else None, root=root)
-    if len(got) != len(object_list):
-        raise ValueError(f"broadcast_object_list: rank {src} sent {len(got)} objects but this "
-                         f"rank's object_list holds {len(object_list)}; the lengths must match")
-    object_list[:] = got
-
-
-def all_gather_object(object_list: list[Any], obj: Any,
-                      group: ProcessGroup | None = None) -> None:
-    """``object_list[r]`` receives rank r's ``obj``, on every rank."""
-    pg = _group(group, "all_gather_object")
-    if pg is None:
-        return None
-    if len(object_list) != pg.size():
-        raise ValueError(f"all_gather_object: object_list must hold one entry per rank "
-                         f"({pg.size()}), got {len(object_list)}")
-    object_list[:] = pg.comm.allgather(obj)
-
-
-def gather_object(obj: Any, object_gather_list: list[Any] | None = None, dst: int = 0,
-                  group: ProcessGroup | None = None) -> None:
-    """``object_gather_list[r]`` on ``dst`` receives rank r's ``obj``."""
-    pg = _group(group, "gather_object")
-    if pg is None:
-        return None
-    root = _check_root(pg, "gather_object", "dst", dst)
-    if pg.rank() == root and (object_gather_list is None
-                             or len(object_gather_list) != pg.size()):
-        raise ValueError(f"gather_object: object_gather_list on the destination rank must hold "
-                         f"one entry per rank ({pg.size()})")
-    got = pg.comm.gather(obj, root=root)
-    if pg.rank() == root:
-        object_gather_list[:] = got  # type: ignore[index]
-
-
-def scatter_object_list(scatter_object_output_list: list[Any],
-                        scatter_object_input_list: list[Any] | None = None, src: int = 0,
-                        group: ProcessGroup | None = None) -> None:
-    """Rank r's ``scatter_object_output_list[0]`` receives ``src``'s input list's r-th entry."""
-    pg = _group(group, "scatter_object_list")
-    if pg is None:
-        return None
-    root = _check_root(pg, "scatter_object_list", "src", src)
-    if not isinstance(scatter_object_output_list, list) or not scatter_object_output_list:
-        raise ValueError("scatter_object_list: Expected argument scatter_object_output_list "
-                         "to be a list of size at least 1.")
-    if pg.rank() == root and (scatter_object_input_list is None
-                             or len(scatter_object_input_list) != pg.size()):
-        raise ValueError(f"scatter_object_list: scatter_object_input_list on the source rank "
-                         f"must hold one entry per rank ({pg.size()})")
-    send = list(scatter_object_input_list or []) if pg.rank() == root else None
-    scatter_object_output_list[0] = pg.comm.scatter(send, root=root)

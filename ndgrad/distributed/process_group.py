@@ -15,7 +15,7 @@ import importlib.util
 import os
 import sys
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -54,6 +54,71 @@ def is_available() -> bool:
 is_mpi_available = is_available
 
 
+class Backend(str):  # noqa: SLOT000 - torch's str subclass
+    """The backends' names, as torch.distributed.Backend: ``Backend.MPI == "mpi"``, and
+    ``Backend("MPI")`` gives the lowercase name (any other string lowered, as torch does; only
+    a non-string raises). ndgrad runs on ``Backend.MPI`` alone; the others are names only."""
+
+    UNDEFINED = "undefined"
+    GLOO = "gloo"
+    NCCL = "nccl"
+    UCC = "ucc"
+    MPI = "mpi"
+    XCCL = "xccl"
+    FAKE = "fake"
+    backend_list: ClassVar[list[str]] = [UNDEFINED, GLOO, NCCL, XCCL, UCC, MPI, FAKE]
+    default_device_backend_map: ClassVar[dict[str, str]] = {"cpu": MPI}
+    backend_capability: ClassVar[dict[str, list[str]]] = {MPI: ["cpu"]}
+
+    def __new__(cls, name: str) -> str:  # type: ignore[misc]  # a plain str, as torch's
+        if not isinstance(name, str):
+            raise ValueError("Backend constructor parameter must be string-ish")
+        value = getattr(Backend, name.upper(), Backend.UNDEFINED)
+        if value == Backend.UNDEFINED:
+            value = name.lower()
+        return str(value)
+
+    @classmethod
+    def register_backend(cls, name: str, func: Any, extended_api: bool = False,
+                         devices: str | list[str] | None = None) -> None:
+        """torch's hook for third-party process groups: ndgrad has none (MPI only)."""
+        raise NotImplementedError(f"Backend.register_backend({name!r}): ndgrad.distributed "
+                                  f"runs on MPI only and cannot load other backends")
+
+
+def is_gloo_available() -> bool:
+    """False: ndgrad.distributed has only the MPI backend."""
+    return False
+
+
+def is_nccl_available() -> bool:
+    """False: ndgrad runs on the CPU, with the MPI backend only."""
+    return False
+
+
+def is_ucc_available() -> bool:
+    """False: ndgrad.distributed has only the MPI backend."""
+    return False
+
+
+def is_xccl_available() -> bool:
+    """False: ndgrad runs on the CPU, with the MPI backend only."""
+    return False
+
+
+def is_backend_available(backend: str) -> bool:
+    """True when ``init_process_group(backend)`` can run here: for ``"mpi"`` (also written
+    ``"cpu:mpi"``) when mpi4py is installed; False for every other backend."""
+    names = [pair.split(":")[-1] for pair in str(backend).lower().split(",")]
+    return all(Backend(n) == Backend.MPI for n in names) and is_mpi_available()
+
+
+def is_torchelastic_launched() -> bool:
+    """True when torchelastic (``torchrun``) started this process: its ``TORCHELASTIC_RUN_ID``
+    is set, the proxy torch uses. An MPI launcher does not set it."""
+    return os.getenv("TORCHELASTIC_RUN_ID") is not None
+
+
 class ProcessGroup:
     """The processes a collective runs over: an MPI communicator of our own (a duplicate of
     the job's, so ndgrad's messages never mix with the user's own MPI calls). ``ranks`` are
@@ -64,6 +129,9 @@ class ProcessGroup:
         self.ranks = list(range(comm.Get_size())) if ranks is None else list(ranks)
         # send/recv first send a small header on this twin: it never meets the data messages
         self.header_comm = comm.Dup()
+        # send_object_list/recv_object_list's pickles: a third twin, so that a receive from any
+        # rank of one kind never takes a message of the other
+        self.object_comm = comm.Dup()
         self._node: Any = None  # the ranks on this machine, made on first use
         self._windows: list[SharedArrays] = []
 
@@ -95,6 +163,7 @@ class ProcessGroup:
             window.free()
         if self._node is not None:
             self._node.Free()
+        self.object_comm.Free()
         self.header_comm.Free()
         self.comm.Free()
 
@@ -132,6 +201,7 @@ class SharedArrays:
 
 _world: ProcessGroup | None = None
 _previous_excepthook: Any = None
+_group_count = 0  # get_pg_count(): groups made since init_process_group, as torch counts them
 
 
 class _WorldMeta(type):
@@ -158,21 +228,27 @@ def _not_member(group: Any) -> bool:
         and group == GroupMember.NON_GROUP_MEMBER
 
 
+_CPU_BACKENDS = ("mpi", "gloo", "cpu:mpi", "cpu:gloo")
+
+
 def init_process_group(backend: str | None = None, init_method: str | None = None,
                        timeout: Any = None, world_size: int = -1, rank: int = -1,
                        store: Any = None, group_name: str = "", pg_options: Any = None,
                        device_id: Any = None) -> None:
-    """Join the MPI job this process was started in (``backend="mpi"``, the only one).
+    """Join the MPI job this process was started in. ``backend`` "mpi" (or None); "gloo",
+    torch's CPU backend, is accepted too and runs on MPI (``get_backend()`` says "mpi"), so
+    CPU scripts written for torchrun run unchanged under ``mpirun`` or ``ndgrad-run``.
 
     Rank and world size come from the MPI launcher, as with torch's MPI backend: ``init_method``
     and ``store`` are not needed, and ``world_size``/``rank``, if given, must agree with it.
     ``timeout`` is accepted for compatibility; MPI has none, but a process that dies with an
     exception aborts the whole job (see the module docstring) instead of leaving it hanging."""
-    global _world, _previous_excepthook
+    global _world, _previous_excepthook, _group_count
     if _world is not None:
         raise RuntimeError("trying to initialize the default process group twice!")
-    if backend is not None and str(backend).lower() != "mpi":
-        raise ValueError(f"ndgrad.distributed runs on MPI: backend must be 'mpi' (or None), got "
+    if backend is not None and str(backend).lower() not in _CPU_BACKENDS:
+        raise ValueError(f"ndgrad.distributed runs on MPI: backend must be 'mpi' (or 'gloo', "
+                         f"torch's CPU backend, which runs on MPI here; or None), got "
                          f"{backend!r}. Start the processes with an MPI launcher, e.g. "
                          f"mpirun -n 2 python train.py")
     MPI = _mpi()
@@ -184,6 +260,7 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
                              f"launcher made this process {name} {actual}; MPI assigns both, so "
                              f"leave them out")
     _world = ProcessGroup(comm.Dup())
+    _group_count = 1
     if _world.size() > 1 and sys.excepthook is not _abort_job:
         _previous_excepthook, sys.excepthook = sys.excepthook, _abort_job
 
@@ -214,9 +291,10 @@ def is_initialized() -> bool:
 
 def destroy_process_group(group: ProcessGroup | None = None) -> None:
     """Leave the process group (MPI itself is finalised when Python exits)."""
-    global _world
+    global _world, _group_count
     pg = _default_group(group)
     if pg is _world:
+        _group_count = 0
         if sys.excepthook is _abort_job:
             sys.excepthook = _previous_excepthook or sys.__excepthook__
         _world = None
@@ -258,6 +336,7 @@ def new_group(ranks: list[int] | None = None, timeout: Any = None, backend: str 
     (checked), unless ``use_local_synchronization``: then only the ranks in ``ranks`` call it.
     A rank outside ``ranks`` gets ``GroupMember.NON_GROUP_MEMBER``. ``timeout`` is accepted for
     compatibility, as in ``init_process_group``; ``pg_options`` and ``group_desc`` are unused."""
+    global _group_count
     world = _default_group(None)
     if backend is not None and str(backend).lower() != "mpi":
         raise ValueError(f"new_group: ndgrad.distributed runs on MPI: backend must be 'mpi' "
@@ -276,6 +355,7 @@ def new_group(ranks: list[int] | None = None, timeout: Any = None, backend: str 
             shown = "; ".join(f"rank {r}: {c}" for r, c in enumerate(every))
             raise RuntimeError(f"new_group: the ranks disagree on the group's ranks ({shown}); "
                                f"every rank must call new_group with the same ranks")
+        _group_count += 1  # on every rank, members or not (torch names such groups by count)
     if world.rank() not in chosen:
         return GroupMember.NON_GROUP_MEMBER
     world_group = world.comm.Get_group()
@@ -326,3 +406,76 @@ def get_node_local_rank(fallback_rank: int | None = None) -> int:
                        "allow `get_node_local_rank` to work, assuming you are not running in a "
                        "multi-device context and want the code to run locally instead.")
 
+
+
+def get_backend_config(group: ProcessGroup | None = None) -> str:
+    """The ``device:backend`` pairs of ``group`` (default: the whole job), as torch writes
+    them: always ``"cpu:mpi"``, ndgrad's one device and backend."""
+    if _not_member(group):
+        raise ValueError("Invalid process group specified")
+    _default_group(group)
+    return f"cpu:{Backend.MPI}"
+
+
+def get_pg_count() -> int:
+    """How many process groups were made since ``init_process_group``, counting the default
+    one, as torch counts them: every ``new_group`` call but those with
+    ``use_local_synchronization=True``, on every rank (members or not); destroying a group
+    does not lower it; destroying the default group resets it to 0."""
+    return _group_count
+
+
+def new_subgroups(group_size: int | None = None, group: ProcessGroup | None = None,
+                  timeout: Any = None, backend: str | None = None, pg_options: Any = None,
+                  group_desc: str | None = None
+                  ) -> tuple[ProcessGroup | int | None, list[ProcessGroup | int]]:
+    """Split ``group`` (default: the whole job) into consecutive subgroups of ``group_size``
+    ranks each. Every rank of the job calls it. Returns (this rank's subgroup, every
+    subgroup); for ``destroy_process_group`` later."""
+    if group_size is None:  # torch's default, a machine's CUDA devices, does not exist here
+        raise ValueError("Default group size only takes effect when CUDA is available. "
+                         "ndgrad runs on the CPU: please pass in 'group_size' (e.g. the number "
+                         "of ranks on each machine).")
+    if group_size <= 0:
+        raise ValueError(f"The arg 'group_size' ({group_size}) must be positive")
+    world_size = get_world_size(group)
+    if world_size < group_size:
+        raise ValueError(f"The arg 'group_size' ({group_size}) must not exceed the world size "
+                         f"({world_size})")
+    if world_size % group_size != 0:
+        raise ValueError(f"The world size ({world_size}) must be divisible by "
+                         f"'group_size={group_size}'")
+    ranks = get_process_group_ranks(group)
+    return new_subgroups_by_enumeration([ranks[i:i + group_size]
+                                         for i in range(0, len(ranks), group_size)],
+                                        timeout=timeout, backend=backend,
+                                        pg_options=pg_options, group_desc=group_desc)
+
+
+def new_subgroups_by_enumeration(ranks_per_subgroup_list: list[list[int]], timeout: Any = None,
+                                 backend: str | None = None, pg_options: Any = None,
+                                 group_desc: str | None = None
+                                 ) -> tuple[ProcessGroup | int | None, list[ProcessGroup | int]]:
+    """One ``new_group`` per list of job ranks in ``ranks_per_subgroup_list`` (which must not
+    overlap; a rank may be in none). Every rank of the job calls it. Returns (this rank's
+    subgroup, or None when it is in none; every subgroup, NON_GROUP_MEMBER where it is not)."""
+    if ranks_per_subgroup_list is None or len(ranks_per_subgroup_list) == 0:
+        raise ValueError("The arg 'ranks_per_subgroup_list' cannot be empty")
+    # checked before any group is made, so that an error leaves no communicators behind
+    seen: dict[int, list[int]] = {}
+    for ranks in ranks_per_subgroup_list:
+        for r in ranks:
+            if r in seen:
+                raise ValueError(f"Rank {r} has appeared in both subgroup {seen[r]} and "
+                                 f"{ranks}")
+            seen[r] = ranks
+    me = get_rank()
+    current: ProcessGroup | int | None = None
+    subgroups: list[ProcessGroup | int] = []
+    for ranks in ranks_per_subgroup_list:
+        subgroup = new_group(ranks, timeout=timeout, backend=backend, pg_options=pg_options,
+                             group_desc=group_desc)
+        subgroups.append(subgroup)
+        if me in ranks:
+            current = subgroup
+    return current, subgroups

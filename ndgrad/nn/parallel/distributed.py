@@ -18,13 +18,17 @@ during backward, while earlier layers' gradients are still to be computed.
 
 Two ways to sum a bucket, chosen when DDP is built:
 * Every rank on one machine (the usual case for ``mpirun -n N`` on a workstation): the buckets
-  live in memory all ranks map (an MPI shared-memory window), kept from step to step. Each rank
-  sums its 1/N of every bucket over the ranks' buckets and writes the sum into all of them,
-  between two barriers. A new ``.grad`` is a copy of its slot, since the next backward writes
-  the bucket again; with ``gradient_as_bucket_view=True`` it is the slot's view (no copy, as in
-  torch: the next backward then overwrites it). On a 2-core machine this took 0.06 ms
-  for MNIST's 2.1 MB of gradients, against 0.2-1.1 ms for ``MPI_Allreduce``, whose copies go
-  through the kernel, bimodally from run to run.
+  live in memory all ranks map (an MPI shared-memory window), kept from step to step, two sets
+  used in turn. Once every bucket is filled, one barrier; then each rank sums every
+  parameter's slots over all ranks' buckets (in rank order, so every rank gets the same bits)
+  straight into that parameter's ``.grad``. No rank writes another's memory, and the next
+  backward fills the other set, which every rank finished reading before it reached that
+  barrier: one barrier a step, and the sum and the copy into ``.grad`` are one pass. Each rank
+  reads all N buckets, which suits the few ranks one machine runs. With
+  ``gradient_as_bucket_view=True`` each ``.grad`` is a view of a bucket of sums private to the
+  rank (as in torch, the next backward overwrites it). On a 2-core machine the buckets' sum
+  took 0.06 ms for MNIST's 2.1 MB of gradients, against 0.2-1.1 ms for ``MPI_Allreduce``,
+  whose copies go through the kernel, bimodally from run to run.
 * Ranks on several machines (or ``NDGRAD_DDP_SHARED_MEMORY=0`` on any rank): each backward
   fills new bucket arrays and sums them with a blocking ``MPI_Allreduce``; a parameter without
   a ``.grad`` gets a view of its slot. Blocking, because a non-blocking one (MPI_Iallreduce,
@@ -32,13 +36,18 @@ Two ways to sum a bucket, chosen when DDP is built:
   progress on it while it computes.
 Either way a ``.grad`` that already exists, when gradients accumulate, gets the average written
 into it.
+
+A communication hook (``register_comm_hook``) replaces both: its bucket holds the gradients
+undivided, the hook returns a Future of the averaged bucket, and DDP waits for every bucket's
+Future once the last bucket is handed out, then gives out the ``.grad`` as above.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -46,7 +55,9 @@ import numpy as np
 
 from ndgrad.autograd import is_grad_enabled
 from ndgrad.autograd.engine import _reachable
+from ndgrad.distributed.grad_bucket import BuiltinCommHookType, GradBucket
 from ndgrad.distributed.process_group import ProcessGroup, SharedArrays, _default_group, _mpi
+from ndgrad.futures import Future
 from ndgrad.nn.module import Module
 from ndgrad.tensor import Tensor
 
@@ -83,32 +94,37 @@ def _compute_bucket_assignment_by_size(tensors: Sequence[Tensor],
 class _Bucket:
     """Parameters whose gradients travel in one flat array, ``buffer``.
 
-    On one machine ``shared[r]`` is rank r's buffer, in memory every rank maps, kept from one
-    backward to the next; rank r sums the ``chunk`` it owns. Otherwise (``shared`` None) each
-    backward gets a new buffer, and MPI sums it."""
+    On one machine ``phases[f][r]`` is rank r's buffer in memory every rank maps, two of them
+    (f = 0, 1) used in turn, one backward each: ``shared`` is this backward's, one per rank.
+    Otherwise (``shared`` None) each backward gets a new buffer, and MPI sums it."""
 
-    def __init__(self, params: list[Tensor], shared: list[np.ndarray] | None = None,
+    def __init__(self, params: list[Tensor], phases: list[list[np.ndarray]] | None = None,
                  rank: int = 0) -> None:
         self.params = params
         sizes = [p._data.size for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).tolist()
-        self.shared = shared
-        # a new one for each backward, or this rank's part of the shared memory
-        self.buffer = np.empty(0, params[0]._data.dtype) if shared is None else shared[rank]
-        n, ranks = self.offsets[-1], 1 if shared is None else len(shared)
-        self.chunk = slice(n * rank // ranks, n * (rank + 1) // ranks)
+        self.phases, self.rank, self.phase = phases, rank, 1
+        self.shared: list[np.ndarray] | None = None
+        self.buffer = np.empty(0, params[0]._data.dtype)
+        self.result: np.ndarray | None = None  # gradient_as_bucket_view's sums, on one machine
         self.pending = len(params)
 
     def renew(self) -> None:
         """Ready for the next backward: a new buffer, since the last one's slots may live on
-        as .grad (a shared buffer is copied out of instead)."""
-        if self.shared is None:
+        as .grad; on one machine the other phase's buffers, which the other ranks stopped
+        reading before they filled this backward's buckets (see ``_Reducer._finalize``)."""
+        if self.phases is None:
             self.buffer = np.empty(self.offsets[-1], self.buffer.dtype)
+        else:
+            self.phase ^= 1
+            self.shared = self.phases[self.phase]
+            self.buffer = self.shared[self.rank]
         self.pending = len(self.params)
 
-    def view(self, k: int) -> np.ndarray:
-        """Parameter k's slot in the buffer, shaped like the parameter."""
-        return self.buffer[self.offsets[k]:self.offsets[k + 1]].reshape(self.params[k].shape)
+    def view(self, k: int, buffer: np.ndarray | None = None) -> np.ndarray:
+        """Parameter k's slot in ``buffer`` (default this rank's), shaped like the parameter."""
+        flat = self.buffer if buffer is None else buffer
+        return flat[self.offsets[k]:self.offsets[k + 1]].reshape(self.params[k].shape)
 
 
 class _Reducer:
@@ -126,10 +142,13 @@ class _Reducer:
         if self.window is None:
             self.buckets = [_Bucket(g) for g in groups]
         else:
-            self.buckets = [_Bucket(g, shared, self.window.rank)
-                            for g, shared in zip(groups, _carve(self.window.arrays, groups))]
+            self.buckets = [_Bucket(g, phases, self.window.rank)
+                            for g, phases in zip(groups, _carve(self.window.arrays, groups))]
         # parameter index -> (bucket number, slot in the bucket)
         self.where = {i: (b, k) for b, idx in enumerate(bucket_indices) for k, i in enumerate(idx)}
+        # register_comm_hook's (hook, state), and the Futures of this backward's buckets
+        self.comm_hook: tuple[Callable[..., Any], Any] | None = None
+        self.futures: list[Any] = []
         self.expect_hooks = False  # a backward that must reduce is under way
         self.ready = np.zeros(len(params), bool)
         self.fresh = np.zeros(len(params), bool)  # had no .grad when its gradient came
@@ -158,6 +177,7 @@ class _Reducer:
         self.expect_hooks = True
         self.ready[:] = False
         self.next_bucket = 0
+        self.futures = []
         for bucket in self.buckets:
             bucket.renew()
         if not self.find_unused:
@@ -194,14 +214,15 @@ class _Reducer:
         old = self.params[i]._grad
         slot = self.buckets[b].view(k)
         self.fresh[i] = old is None
-        size = self.pg.size()
+        size = 1 if self.comm_hook else self.pg.size()  # a hook averages by itself
         if old is None:
             np.divide(0 if grad is None else grad, size, out=slot)
         elif grad is None:
             np.divide(old._data, size, out=slot)
         else:
             np.add(old._data, grad, out=slot)
-            slot /= size
+            if size != 1:
+                slot /= size
 
     def _mark_ready(self, i: int) -> None:
         """Parameter i's slot is filled; all-reduce every complete bucket, in order."""
@@ -210,26 +231,65 @@ class _Reducer:
         self.buckets[b].pending -= 1
         while self.next_bucket < len(self.buckets) and \
                 not self.buckets[self.next_bucket].pending:
-            self._reduce(self.buckets[self.next_bucket])
+            if self.comm_hook is not None:
+                self._run_comm_hook(self.next_bucket)
+            elif self.window is None:
+                self._reduce(self.buckets[self.next_bucket])
+            # (in shared memory, every bucket is summed at once by _finalize)
             self.next_bucket += 1
 
+    def _run_comm_hook(self, b: int) -> None:
+        """Hand bucket b to the registered hook; its Future is waited for in _finalize."""
+        hook, state = self.comm_hook  # type: ignore[misc]
+        bucket = self.buckets[b]
+        grad_bucket = GradBucket(b, bucket.buffer, bucket.offsets, bucket.params,
+                                 b == len(self.buckets) - 1)
+        fut = hook(state, grad_bucket)
+        if not isinstance(fut, Future):
+            raise TypeError(f"DDP communication hook {_hook_name(hook)} must return an "
+                            f"ndgrad.futures.Future holding the bucket's new tensor, got "
+                            f"{type(fut).__name__}")
+        self.futures.append(fut)
+
+    def _hook_results(self) -> None:
+        """Wait for each bucket's Future and write its tensor into the bucket."""
+        hook = _hook_name(self.comm_hook[0])  # type: ignore[index]
+        for b, fut in enumerate(self.futures):
+            result, buffer = fut.wait(), self.buckets[b].buffer
+            if isinstance(result, list) and len(result) == 1:
+                result = result[0]  # a collective's own Future holds [tensor]
+            if not isinstance(result, Tensor) or result._data.size != buffer.size:
+                got = (f"a tensor of {result._data.size} elements"
+                       if isinstance(result, Tensor) else type(result).__name__)
+                raise RuntimeError(f"DDP communication hook {hook}: bucket {b}'s Future must "
+                                   f"hold one tensor of the bucket's {buffer.size} elements, "
+                                   f"got {got}")
+            if result._data is not buffer:
+                np.copyto(buffer, result._data.reshape(-1), casting="same_kind")
+        self.futures = []
+
     def _reduce(self, bucket: _Bucket) -> None:
-        """Sum the bucket over the processes, in place (its slots hold gradient / size)."""
-        if bucket.shared is None:
-            MPI = _mpi()
-            self.pg.comm.Allreduce(MPI.IN_PLACE, bucket.buffer, MPI.SUM)
-            return
-        assert self.window is not None
-        # in shared memory: each rank sums its chunk over the ranks' buffers (in rank order,
-        # once, so every rank gets the same bits) and writes the sum into all of them
-        self.window.sync()  # every rank's slots are filled
-        parts = [buffer[bucket.chunk] for buffer in bucket.shared]
-        total = parts[0]
-        for part in parts[1:]:
-            np.add(total, part, out=total)
-        for part in parts[1:]:
-            np.copyto(part, total)
-        self.window.sync()  # every chunk is summed everywhere
+        """Sum the bucket over the processes with MPI, in place (its slots hold gradient /
+        size)."""
+        MPI = _mpi()
+        self.pg.comm.Allreduce(MPI.IN_PLACE, bucket.buffer, MPI.SUM)
+
+    def _shared_average(self, b: int, k: int, out: np.ndarray | None) -> np.ndarray:
+        """In shared memory: parameter k of bucket b summed over the ranks' buffers (its
+        average: each holds gradient / size), in rank order so every rank gets the same bits,
+        into ``out`` (a new array if None)."""
+        bucket = self.buckets[b]
+        assert bucket.shared is not None
+        slots = [bucket.view(k, buffer) for buffer in bucket.shared]
+        if len(slots) == 1:  # a group of one
+            if out is None:
+                return slots[0].copy()
+            np.copyto(out, slots[0])
+            return out
+        total = np.add(slots[0], slots[1], out=out)
+        for slot in slots[2:]:
+            total += slot
+        return total  # type: ignore[no-any-return]
 
     def _finalize(self, current: int | None) -> Tensor | None:
         """Once every bucket is reduced: give each parameter its average as ``.grad``.
@@ -237,6 +297,13 @@ class _Reducer:
         return value."""
         MPI = _mpi()
         self.expect_hooks = False
+        if self.comm_hook is not None:
+            self._hook_results()
+        elif self.window is not None:
+            # every rank's buckets are filled: from here each rank reads all of them. A rank
+            # fills the other phase's buffers in its next backward and then waits here again
+            # for the others, who are done reading this phase by then: one barrier a step
+            self.window.sync()
         used = self.used
         if self.find_unused:  # a parameter unused on every rank keeps its .grad untouched
             used = self.used.copy()
@@ -246,6 +313,10 @@ class _Reducer:
             if not used[i]:
                 continue
             b, k = self.where[i]
+            if self.buckets[b].shared is not None and self.comm_hook is None:
+                given = self._give_shared(i, p, b, k, current)
+                result = result if given is None else given
+                continue
             average = self.buckets[b].view(k)
             # a view of the bucket may become .grad, unless the next backward writes it again
             view_ok = self.as_view or self.buckets[b].shared is None
@@ -261,6 +332,35 @@ class _Reducer:
                 np.copyto(p._grad._data, average)
                 p._grad._bump_version()
         return result
+
+    def _give_shared(self, i: int, p: Tensor, b: int, k: int,
+                     current: int | None) -> Tensor | None:
+        """``.grad`` of parameter i, summed from the shared buckets: into the .grad it has
+        (the user's, or the engine's own new array), else a new array; with
+        gradient_as_bucket_view, into this rank's private result bucket, whose view .grad is.
+        Returns the hook's result for ``current`` (see _finalize)."""
+        bucket = self.buckets[b]
+        if self.as_view:
+            if bucket.result is None:
+                bucket.result = np.empty(bucket.offsets[-1], bucket.buffer.dtype)
+            view = bucket.view(k, bucket.result)
+            self._shared_average(b, k, view)
+            p._grad = Tensor._make(view)
+            # the engine adds the hook's result to .grad: zeros keep .grad the view
+            return Tensor._make(np.zeros_like(view)) if i == current else None
+        if i == current:
+            p._grad = None  # the engine takes the returned average as .grad
+            return Tensor._make(self._shared_average(b, k, None))
+        if p._grad is None:
+            p._grad = Tensor._make(self._shared_average(b, k, None))
+        else:
+            self._shared_average(b, k, p._grad._data)
+            p._grad._bump_version()
+        return None
+
+
+def _hook_name(hook: Any) -> str:
+    return getattr(hook, "__qualname__", None) or repr(hook)
 
 
 def _make_hook(ref: Any, i: int) -> Any:
@@ -282,7 +382,7 @@ def _shared_window(pg: ProcessGroup, buckets: list[list[Tensor]]) -> SharedArray
     pg.comm.Allreduce(MPI.IN_PLACE, agree, MPI.MIN)
     if not agree[0]:
         return None
-    return pg.shared_arrays(sum(_aligned(b) for b in buckets))
+    return pg.shared_arrays(2 * sum(_aligned(b) for b in buckets))  # two phases
 
 
 def _aligned(params: list[Tensor]) -> int:
@@ -290,14 +390,18 @@ def _aligned(params: list[Tensor]) -> int:
     return -(-sum(p._data.nbytes for p in params) // 64) * 64
 
 
-def _carve(arrays: list[np.ndarray], buckets: list[list[Tensor]]) -> list[list[np.ndarray]]:
-    """Each bucket's buffers, one per rank: consecutive pieces of the ranks' byte arrays."""
-    out, start = [], 0
-    for params in buckets:
-        size = sum(p._data.size for p in params)
-        dtype = params[0]._data.dtype
-        out.append([a[start:start + size * dtype.itemsize].view(dtype) for a in arrays])
-        start += _aligned(params)
+def _carve(arrays: list[np.ndarray],
+          buckets: list[list[Tensor]]) -> list[list[list[np.ndarray]]]:
+    """Each bucket's buffers, two phases of one per rank: consecutive pieces of the ranks'
+    byte arrays (the second phase after the first)."""
+    out: list[list[list[np.ndarray]]] = [[] for _ in buckets]
+    start = 0
+    for _ in range(2):
+        for phases, params in zip(out, buckets):
+            size = sum(p._data.size for p in params)
+            dtype = params[0]._data.dtype
+            phases.append([a[start:start + size * dtype.itemsize].view(dtype) for a in arrays])
+            start += _aligned(params)
     return out
 
 
@@ -401,6 +505,50 @@ class DistributedDataParallel(Module):
             yield
         finally:
             self.require_backward_grad_sync = old
+
+    def register_comm_hook(self, state: object, hook: Callable[..., Any]) -> None:
+        """Replace how each bucket is averaged: ``hook(state, bucket)`` gets a ``GradBucket``
+        once the bucket's gradients are in it (not divided by the world size) and returns an
+        ``ndgrad.futures.Future`` of the bucket's new flat tensor, which DDP copies into the
+        parameters' ``.grad`` at the end of backward. Once only, before the first backward
+        (see ``ndgrad.distributed.algorithms.ddp_comm_hooks`` for torch's hooks)."""
+        if not callable(hook):
+            raise TypeError("Communication hook must be callable.")
+        sig = inspect.signature(hook)
+        bucket = sig.parameters.get("bucket")
+        # (a string annotation, under ``from __future__ import annotations``, is not judged)
+        if bucket is not None and bucket.annotation not in (inspect.Parameter.empty,
+                                                            GradBucket) \
+                and not isinstance(bucket.annotation, str):
+            raise ValueError("Communication hook: bucket annotation should be dist.GradBucket.")
+        if sig.return_annotation not in (inspect.Signature.empty, Future[Tensor]) \
+                and not isinstance(sig.return_annotation, str):
+            raise ValueError("Communication hook: return annotation should be "
+                             "ndgrad.futures.Future[ndgrad.Tensor].")
+        if getattr(hook, "__name__", "") in ("bf16_compress_hook", "bf16_compress_wrapper_hook"):
+            from ndgrad.distributed.algorithms.ddp_comm_hooks.default_hooks import _NO_BF16
+            raise TypeError(_NO_BF16)
+        self._register_hook(hook, state)
+
+    def register_builtin_comm_hook(self, comm_hook_type: BuiltinCommHookType) -> None:
+        """torch's C++ hooks by name: ALLREDUCE (what DDP does without a hook) and
+        FP16_COMPRESS, over this DDP's process group."""
+        from ndgrad.distributed.algorithms.ddp_comm_hooks import default_hooks
+        if not isinstance(comm_hook_type, BuiltinCommHookType):
+            raise TypeError(f"register_builtin_comm_hook takes a dist.BuiltinCommHookType, got "
+                            f"{comm_hook_type!r}")
+        hook = default_hooks.allreduce_hook if comm_hook_type is BuiltinCommHookType.ALLREDUCE \
+            else default_hooks.fp16_compress_hook
+        self._register_hook(hook, self.process_group)
+
+    def _register_hook(self, hook: Callable[..., Any], state: object) -> None:
+        if self._reducer.comm_hook is not None:
+            raise RuntimeError("register_comm_hook or register_builtin_comm_hook can only be "
+                               "called once.")
+        if self._reducer.expect_hooks:
+            raise RuntimeError("register_comm_hook must be called before the backward it "
+                               "should apply to starts: this forward's backward is pending")
+        self._reducer.comm_hook = (hook, state)
 
     def extra_repr(self) -> str:
         return ""
