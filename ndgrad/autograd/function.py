@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 import traceback
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -57,11 +58,17 @@ from ndgrad.autograd.saved import hooks as saved_hooks
 
 Tensor: Any = None  # ndgrad.tensor.Tensor, set by set_tensor_class
 
-# ndgrad.profiler (ndgrad/autograd/profiler.py): while it records, ``profiling`` is True and
-# every op runs through ``_profile_op(cls, args, kwargs)``, which times it; when off, ``apply``
-# pays one flag check
-profiling = False
-_profile_op: Any = None
+# Op interceptors: the profiler (profiler.py) times every op, forward AD (forward_ad.py) gives
+# every op's outputs their tangents. While one is on, ``intercepting`` is True and ``apply``
+# hands each op to ``_intercept(cls, args, kwargs)``, which runs the interceptors that are on,
+# outermost first, down to the op itself (``run_op``). With none on, apply pays this one flag
+# check and nothing else: forward AD costs nothing outside a dual level.
+intercepting = False
+_intercept: Any = None
+_interceptors: dict[str, Any] = {}
+# the profiler outermost: an op's time includes the tangent work forward AD adds to it
+INTERCEPTOR_ORDER = ("profiler", "forward_ad")
+profiling = False  # True while a profiler records (apply itself reads ``intercepting``)
 
 
 def set_tensor_class(cls: type) -> None:
@@ -146,6 +153,7 @@ class Function(Node):
     is_view = False  # output may share memory with input 0 (reshape, permute, x[i], ...)
     needs_input_grad: tuple[bool, ...] = ()
     _to_save: tuple[Any, ...] = ()  # what forward passed to save_for_backward
+    _for_forward: tuple[Any, ...] = ()  # what forward passed to save_for_forward
     _output_meta: tuple[tuple[Any, Any], ...] = ()  # (shape, dtype) of each output, if several
     _non_diff: tuple[Any, ...] = ()
     # packed when the graph is recorded; None once backward has freed them
@@ -160,9 +168,22 @@ class Function(Node):
     def backward(ctx: Any, *grads: Any) -> Any:
         raise NotImplementedError("You must implement the backward function for custom Function.")
 
+    @staticmethod
+    def jvp(ctx: Any, *tangents: Any) -> Any:
+        """Forward AD's rule (``ndgrad.autograd.forward_ad``): the outputs' tangents from the
+        inputs' (one per argument of forward: zeros for a tensor without one, None for what is
+        not a tensor). It reads what forward kept with ``ctx.save_for_forward`` as
+        ``ctx.saved_tensors``."""
+        raise NotImplementedError("You must implement the jvp function for custom "
+                                  "autograd.Function to use it with forward mode AD.")
+
     def save_for_backward(self, *values: Any) -> None:
         """Keep inputs, outputs or other values for backward (version-checked if tensors)."""
         self._to_save = values
+
+    def save_for_forward(self, *values: Any) -> None:
+        """Keep tensors for ``jvp`` (forward AD), as they are."""
+        self._for_forward = values
 
     def mark_non_differentiable(self, *outputs: Any) -> None:
         self._non_diff = outputs
@@ -207,8 +228,9 @@ class Function(Node):
 
         A primitive applied to arrays only (as backward formulas do when they run on arrays)
         just runs forward and returns arrays."""
-        if profiling:  # a profiler is on: ndgrad/autograd/profiler.py times this op
-            return _profile_op(cls, args, kwargs)
+        if intercepting:  # a profiler or a dual level is on: see set_interceptor
+            return _intercept(cls, args, kwargs)
+        # (run_op does what follows for the interceptors: keep the two in step)
         ctx = _new(cls)
         if not cls.array_io:
             return _apply_function(cls, ctx, args, kwargs)
@@ -224,6 +246,8 @@ class Function(Node):
         if type(out) is not tuple:  # one output: the common, fast path
             t = _new(Tensor)
             t._data = out if type(out) is np.ndarray else np.asarray(out)  # as_ndarray, inline
+            if state.inference:  # made in inference_mode: Tensor.is_inference (as Tensor._make)
+                t._inference = True
             if cls.is_view:
                 _share_version(cls, args, kwargs, t)
             if record:
@@ -236,6 +260,73 @@ _new = object.__new__
 _SEQ = itertools.count(1)
 _NO_EDGE = (None, 0)
 _NOTHING_NEEDED = [(False,) * n for n in range(64)]
+
+
+def set_interceptor(name: str, fn: Callable[..., Any] | None) -> None:
+    """Turn the op interceptor ``name`` (one of INTERCEPTOR_ORDER) on, or off with None.
+
+    While on, ``fn(cls, args, kwargs, run)`` is called for every op (``cls.apply(*args,
+    **kwargs)``) in place of apply's own work; it does that work with ``run(cls, args,
+    kwargs)``: the next interceptor, or the op itself."""
+    global intercepting, _intercept
+    if name not in INTERCEPTOR_ORDER:
+        raise ValueError(f"unknown op interceptor {name!r}: expected one of {INTERCEPTOR_ORDER}")
+    if fn is None:
+        _interceptors.pop(name, None)
+    else:
+        _interceptors[name] = fn
+    run: Callable[..., Any] = _run
+    for n in reversed(INTERCEPTOR_ORDER):
+        if n in _interceptors:
+            run = _layer(_interceptors[n], run)
+    if _interceptors:
+        _intercept = run  # before the flag: a thread that sees it set finds the chain ready
+        intercepting = True
+    else:
+        intercepting = False
+
+
+def _layer(fn: Callable[..., Any], run: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda cls, args, kwargs: fn(cls, args, kwargs, run)
+
+
+def _run(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The op itself, under the interceptors."""
+    return run_op(cls, _new(cls), args, kwargs)[0]
+
+
+def run_op(cls: type[Function], ctx: Function, args: tuple[Any, ...], kwargs: dict[str, Any],
+           also_needed: tuple[bool, ...] | None = None) -> tuple[Any, tuple[Any, ...]]:
+    """What ``apply`` does after its flag check (keep the two in step), with a given ``ctx``:
+    for the interceptors, which are off the hot path. Returns the result and what forward
+    passed to ``save_for_backward``.
+
+    ``also_needed``: the inputs whose gradient forward must prepare for (save what backward
+    needs for them) besides those the graph records: forward AD differentiates the op through
+    its backward. The recorded node keeps the graph's own ``needs_input_grad``."""
+    if not cls.array_io:
+        return _apply_function(cls, ctx, args, kwargs), ()
+    if state.enabled:
+        arrays, record = _connect(ctx, args)
+    else:
+        arrays, record = _unwrap(args), False
+        ctx.needs_input_grad = _nothing_needed(len(args))
+    if arrays is None:  # arrays only
+        return cls.forward(ctx, *args, **kwargs), ()
+    needs = ctx.needs_input_grad
+    if also_needed is not None:
+        ctx.needs_input_grad = tuple([a or b for a, b in zip(needs, also_needed, strict=True)])
+    out = cls.forward(ctx, *arrays, **kwargs)
+    ctx.needs_input_grad = needs
+    saved = ctx._to_save  # (_record drops it)
+    if type(out) is not tuple:
+        t = _wrap_output(out)
+        if cls.is_view:
+            _share_version(cls, args, kwargs, t)
+        if record:
+            _record(ctx, args, (t,))
+        return t, saved
+    return _outputs(cls, ctx, args, out, record), saved
 
 
 def sequence_mark() -> int:
@@ -386,6 +477,8 @@ def _share_version(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str,
         src._vc = [0]
     out._vc = src._vc
     out._view_version = src._vc[0]
+    if out._inference is not src._inference:  # a view is an inference tensor if its source is
+        out._inference = src._inference
     if step is None:
         step = (cls, args[1:], kwargs)
     if src._base is not None:  # a view of a view: one chain from the root base

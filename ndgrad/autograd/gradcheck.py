@@ -5,8 +5,10 @@ central differences ``(f(x + eps) - f(x - eps)) / 2 eps``, one input element at 
 from backward, one output element at a time (``autograd.grad`` with a one-hot ``grad_outputs``).
 They must agree within ``atol + rtol * |numerical|``. ``gradgradcheck`` runs gradcheck on the
 function that returns the first gradients (built with ``create_graph=True``), which checks the
-second derivatives. Inputs that require grad should be float64: float32 differences are too
-noisy for these tolerances.
+second derivatives. ``check_forward_ad=True`` builds the Jacobian a third way, from forward AD,
+one input element at a time (a one-hot tangent), and checks it against the same differences.
+Inputs that require grad should be float64: float32 differences are too noisy for these
+tolerances.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ndgrad.autograd import function
+from ndgrad.autograd import forward_ad, function
 from ndgrad.autograd.engine import grad
 from ndgrad.random import default_generator
 
@@ -101,6 +103,40 @@ def _analytical_jacobians(fn: Callable[..., Any], inputs: Sequence[Any],
     return jacs
 
 
+def _forward_jacobians(fn: Callable[..., Any], inputs: Sequence[Any],
+                       check_grad_dtypes: bool) -> list[list[np.ndarray]]:
+    """jac[o][i]: the same Jacobians from forward AD, one one-hot tangent per input element
+    (torch's way: every input that requires grad is made dual, with zero tangents but one)."""
+    if any(x.is_complex() for x in _diff_inputs(inputs)):
+        raise ValueError("Expected inputs to be non-complex for "
+                         "_get_analytical_jacobian_forward_ad.")
+    sizes = [o._data.size for o in _float_outputs(fn, inputs)]
+    jacs: list[list[np.ndarray]] = [[] for _ in sizes]
+    with forward_ad.dual_level():
+        duals, tangents = [], []
+        for x in inputs:
+            if isinstance(x, function.Tensor) and x.requires_grad:
+                x = forward_ad.make_dual(x.detach(), function.Tensor._make(
+                    np.zeros_like(x._data)))
+                tangents.append(forward_ad.unpack_dual(x).tangent._data)
+            duals.append(x)
+        for tan in tangents:
+            cols = [np.zeros((tan.size, n)) for n in sizes]
+            for k, idx in enumerate(np.ndindex(tan.shape)):
+                tan[idx] = 1
+                for o, out in enumerate(_float_outputs(fn, duals)):
+                    value, t = forward_ad.unpack_dual(out)
+                    if check_grad_dtypes and t is not None and (
+                            value.is_complex() != t.is_complex()):
+                        raise GradcheckError("Forward AD gradient has dtype mismatch.")
+                    if t is not None:
+                        cols[o][k] = t._data.astype(np.float64).ravel()
+                tan[idx] = 0
+            for o in range(len(sizes)):
+                jacs[o].append(cols[o])
+    return jacs
+
+
 def _fail(msg: str, raise_exception: bool) -> bool:
     if raise_exception:
         raise GradcheckError(msg)
@@ -118,11 +154,12 @@ def gradcheck(func: Callable[..., Tensor | Sequence[Tensor]], inputs: Tensor | S
 
     Returns True; on a mismatch raises GradcheckError naming the output/input pair and showing
     both Jacobians, or returns False when ``raise_exception=False``. ``fast_mode`` is accepted
-    and runs the full check; forward-mode and batched checks do not exist in ndgrad."""
-    if check_forward_ad or check_batched_grad or check_batched_forward_grad:
-        raise NotImplementedError("ndgrad has no forward-mode AD or vmap: check_forward_ad, "
-                                  "check_batched_grad and check_batched_forward_grad must be "
-                                  "False")
+    and runs the full check. ``check_forward_ad`` checks forward AD's Jacobian
+    (``ndgrad.autograd.forward_ad``) against the same finite differences; batched checks do not
+    exist in ndgrad (it has no vmap)."""
+    if check_batched_grad or check_batched_forward_grad:
+        raise NotImplementedError("ndgrad has no vmap: check_batched_grad and "
+                                  "check_batched_forward_grad must be False")
     inputs = _as_tuple(inputs)
     diff = _diff_inputs(inputs)
     if not diff:
@@ -133,10 +170,20 @@ def gradcheck(func: Callable[..., Tensor | Sequence[Tensor]], inputs: Tensor | S
             warnings.warn(f"Input #{i} requires gradient and is not a double precision floating "
                           f"point. This check will likely fail if all the inputs are not of "
                           f"double precision floating point.", stacklevel=2)
-    if not check_backward_ad:
+    if not (check_backward_ad or check_forward_ad):
         return True
     n_out = len(_float_outputs(func, inputs))
     numerical = _numerical_jacobians(func, inputs, n_out, eps)
+    if check_forward_ad:
+        forward = _forward_jacobians(func, inputs, check_grad_dtypes)
+        for o in range(n_out):
+            for i, (a, n) in enumerate(zip(forward[o], numerical[o], strict=True)):
+                if not np.allclose(a, n, rtol=rtol, atol=atol):
+                    return _fail(f"Jacobian computed with forward mode mismatch for output {o} "
+                                 f"with respect to input {i},\nnumerical:{_show(n)}\n"
+                                 f"analytical:{_show(a)}\n", raise_exception)
+    if not check_backward_ad:
+        return True
     analytical = _analytical_jacobians(func, inputs, check_grad_dtypes)
     for o in range(n_out):
         for i, (a, n) in enumerate(zip(analytical[o], numerical[o], strict=True)):
@@ -166,13 +213,15 @@ def gradgradcheck(func: Callable[..., Tensor | Sequence[Tensor]], inputs: Tensor
     """Check second derivatives: gradcheck of ``(inputs, grad_outputs) -> d(func)/d(inputs)``.
 
     Random ``grad_outputs`` (from the global generator, so ``manual_seed`` fixes them) are made
-    when none are given; they require grad, so the mixed derivatives are checked too."""
-
-    if check_fwd_over_rev:
-        raise NotImplementedError("ndgrad has no forward-mode AD: check_fwd_over_rev must be "
-                                  "False")
+    when none are given; they require grad, so the mixed derivatives are checked too.
+    ``check_fwd_over_rev`` checks forward AD through that backward (its Jacobian by forward
+    mode), ``check_rev_over_rev`` by backward."""
+    if not (check_fwd_over_rev or check_rev_over_rev):
+        raise AssertionError("Expected at least one of check_fwd_over_rev or check_rev_over_rev "
+                             "to be True")
     inputs = _as_tuple(inputs)
     n_in = len(inputs)
+    diff = {i for i, x in enumerate(inputs) if isinstance(x, function.Tensor) and x.requires_grad}
     outs = [o for o in _float_outputs(func, inputs) if o.requires_grad]
     if grad_outputs is None:
         rng = default_generator()
@@ -182,11 +231,15 @@ def gradgradcheck(func: Callable[..., Tensor | Sequence[Tensor]], inputs: Tensor
     grad_outputs = _as_tuple(grad_outputs)
 
     def first_grads(*args: Any) -> tuple[Tensor, ...]:
-        ins, gos = args[:n_in], args[n_in:]
+        # the forward-mode check passes its inputs detached (as dual tensors): they must
+        # require grad again for the backward inside
+        ins = [x.requires_grad_() if i in diff else x for i, x in enumerate(args[:n_in])]
         ys = [o for o in _float_outputs(func, ins) if o.requires_grad]
-        res = grad(ys, _diff_inputs(ins), list(gos), create_graph=True, allow_unused=True)
+        res = grad(ys, _diff_inputs(ins), list(args[n_in:]), create_graph=True,
+                   allow_unused=True)
         return tuple(g for g in res if g is not None)
 
     return gradcheck(first_grads, (*inputs, *grad_outputs), eps=eps, atol=atol, rtol=rtol,
                      raise_exception=raise_exception, nondet_tol=nondet_tol,
-                     check_grad_dtypes=check_grad_dtypes, check_backward_ad=check_rev_over_rev)
+                     check_grad_dtypes=check_grad_dtypes, check_backward_ad=check_rev_over_rev,
+                     check_forward_ad=check_fwd_over_rev)

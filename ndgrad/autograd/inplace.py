@@ -91,6 +91,12 @@ OVERLAP_INPUT = ("unsupported operation: some elements of the input tensor and t
                  "performing the operation.")
 
 
+# forward AD (forward_ad.py): while a dual level is open, in-place ops compute their new value
+# out of place (never a bare NumPy ufunc, which would give it no tangent), and this gives ``t``
+# the new value's tangent: ``tangent_update(t, out)``
+tangent_update: Callable[[Any, Any], None] | None = None
+
+
 def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = None,
             reads: tuple[Any, ...] | None = None, disjoint: bool = False,
             overlap_ok: bool = False) -> Any:
@@ -108,6 +114,8 @@ def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = No
     for r in (arg,) if reads is None else reads:
         refuse_overlap(t._data, getattr(r, "_data", None), disjoint)
     out = None
+    if tangent_update is not None:
+        ufunc = None
     # an integer or bool t can hold no gradient: nothing to record, as in torch
     differentiable = t._data.dtype.kind in "fc"
     record = grad_state.enabled and differentiable and (
@@ -138,6 +146,8 @@ def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = No
     t._bump_version()
     if record and t._base is not None:
         refresh_view(t)  # its history: the view chain over the base's new one
+    if tangent_update is not None:
+        tangent_update(t, out)
     return t
 
 

@@ -3,11 +3,11 @@
 ``prof.key_averages().table(...)``). ``ndgrad.profiler`` builds torch.profiler's API on it.
 
 While a profiler records, ``ndgrad.autograd.function.profiling`` and
-``ndgrad.autograd.engine.profiling`` are True: every op (``Function.apply``) and every backward
-node the engine runs goes through the hooks below, which time it as an event (start and end
-from ``time.perf_counter_ns``, the thread, the input shapes, and the event open on that thread
-when it started: its parent). When no profiler records, the library pays one check of those flags
-per op and per node, and nothing else.
+``ndgrad.autograd.engine.profiling`` are True: every op (``Function.apply``, through the op
+interceptor ``_profile_op``) and every backward node the engine runs goes through the hooks
+below, which time it as an event (start and end from ``time.perf_counter_ns``, the thread, the
+input shapes, and the event open on that thread when it started: its parent). When no profiler
+records, the library pays one flag check per op and per node, and nothing else.
 
 Times are reported in microseconds, as torch does. Each event's self time is its total minus the
 totals of the events nested directly in it (on its thread).
@@ -20,7 +20,6 @@ import json
 import os
 import threading
 import time
-import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -89,17 +88,18 @@ class _Recorder:
 
 
 _active: _Recorder | None = None  # the recorder the hooks write to
-_raw_apply: Any = None  # Function.apply without its profiling check, see _enable
 
 
-def _profile_op(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """function._profile_op: run one op (``Function.apply``) as a timed event."""
+def _profile_op(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any],
+                run: Callable[..., Any]) -> Any:
+    """The profiler's op interceptor (``function.set_interceptor``): run one op
+    (``Function.apply``) as a timed event."""
     rec = _active
     if rec is None:  # another thread is stopping the profiler
-        return _raw_apply(cls, *args, **kwargs)
+        return run(cls, args, kwargs)
     ev = rec.begin(cls.__name__, "cpu_op", args)
     try:
-        return _raw_apply(cls, *args, **kwargs)
+        return run(cls, args, kwargs)
     finally:
         rec.end(ev)
 
@@ -117,24 +117,19 @@ def _profile_node(node: Any, grads: list[Any], create_graph: bool) -> Any:
 
 
 def _enable(rec: _Recorder) -> None:
-    global _active, _raw_apply
+    global _active
     if _active is not None:
         raise RuntimeError("Profiler is already enabled: ndgrad records one profile at a time")
-    # Function.apply's own code, run with ``profiling`` seen as False: what _profile_op calls to
-    # run the op itself (ops nested inside it still see the real flag and are recorded). Its
-    # other globals are the function module's, as they are now (they do not change after import)
-    apply = function.Function.apply.__func__  # type: ignore[attr-defined]
-    _raw_apply = types.FunctionType(apply.__code__, {**vars(function), "profiling": False},
-                                    apply.__name__)
     _active = rec
-    function._profile_op = _profile_op
     engine._profile_node = _profile_node
+    function.set_interceptor("profiler", _profile_op)
     function.profiling = engine.profiling = True
 
 
 def _disable(rec: _Recorder) -> None:
     global _active
     if _active is rec:
+        function.set_interceptor("profiler", None)
         function.profiling = engine.profiling = False
         _active = None
     rec.stop_ns = time.perf_counter_ns()

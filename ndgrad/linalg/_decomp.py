@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad.autograd.forward_ad import is_dual
 from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.linalg import _common as c
 from ndgrad.ops.decomp import QR, SVD, Cholesky, Eig, Eigh
@@ -55,7 +56,7 @@ def svd(A: Any, full_matrices: bool = True, *, driver: str | None = None) -> Any
 
 
 def _needs_grad(A: Any) -> bool:
-    return grad_state.enabled and A.requires_grad
+    return grad_state.enabled and A.requires_grad or is_dual(A)  # forward AD: the op too
 
 
 def svdvals(A: Any, *, driver: str | None = None) -> Any:

@@ -49,6 +49,7 @@ class TensorBase:
     _hooks: dict[int, Callable[[Any], Any]] | None = None  # leaf hooks
     _post_accumulate_hooks: dict[int, Callable[[Any], None]] | None = None  # leaf, after .grad
     _retains_grad = False
+    _inference = False  # made inside inference_mode (is_inference)
 
     @staticmethod
     def _make(arr: np.ndarray) -> Any:

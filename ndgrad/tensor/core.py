@@ -25,6 +25,7 @@ from ndgrad._tensor_str import tensor_repr
 from ndgrad.autograd import engine
 from ndgrad.autograd.engine import backward, run_backward
 from ndgrad.autograd.function import set_tensor_class
+from ndgrad.autograd.grad_mode import state as _grad_state
 from ndgrad.autograd.inplace import inplace, refresh_view
 from ndgrad.tensor.base import Size, _bool, _float, _int
 from ndgrad.tensor.complex import ComplexMixin
@@ -80,6 +81,8 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
                             f"for a scalar use ndgrad.tensor(value)")
         if requires_grad:
             self.requires_grad = True
+        if _grad_state.inference:
+            self._inference = True
 
     @staticmethod
     def _make(arr: np.ndarray) -> Tensor:
@@ -87,6 +90,8 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
         0-d results; a tensor always holds an ndarray (it can be written into)."""
         t = _new(Tensor)
         t._data = arr if type(arr) is np.ndarray else np.asarray(arr)
+        if _grad_state.inference:  # made in inference_mode (is_inference)
+            t._inference = True
         return t
 
     # -- autograd attributes ----------------------------------------------------------------
@@ -154,6 +159,12 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
     @property
     def is_leaf(self) -> _bool:
         return self.grad_fn is None
+
+    def is_inference(self) -> _bool:
+        """Whether this tensor was made inside ``inference_mode()`` (or is a view of one that
+        was), as torch's inference tensors. ndgrad marks them only: it does not forbid using
+        them in autograd or changing them in place outside inference_mode, as torch does."""
+        return self._inference
 
     @property
     def _version(self) -> _int:
@@ -233,6 +244,8 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
         if self._vc is None:
             self._vc = [0]
         t._vc = self._vc
+        if t._inference is not self._inference:  # a view: an inference tensor if self is
+            t._inference = self._inference
         return t
 
     def detach_(self) -> Tensor:
