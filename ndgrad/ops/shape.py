@@ -1,12 +1,15 @@
-"""Shape primitives: reshape, permute, expand, cat, diagonal, flip, roll, pad.
+"""Shape primitives: reshape, permute, expand, cat, diagonal, flip, roll, pad, as_strided.
 
 Reshape, Permute and Expand return NumPy views, like PyTorch's views: they share memory (and the
 version counter) with their input. Expand's backward is just ``grad``: the engine sums it back
-down to the input's shape, as it does for every broadcast.
+down to the input's shape, as it does for every broadcast. AsStrided takes any geometry of its
+input's storage (ndgrad/tensor/storage.py); its backward moves the gradient between geometries
+of that storage (Restride).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -197,3 +200,122 @@ class Pad(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         return grad[ctx.index], None, None
+
+
+# -- storage geometry: as_strided ---------------------------------------------------------------
+# A geometry is (size, stride, offset) in elements of a tensor's storage (ndgrad/tensor/storage.py
+# says what the storage of a tensor is): element i of it is at position offset + sum(i[d] *
+# stride[d]) of the storage.
+
+
+def storage_positions(size: tuple[int, ...], stride: tuple[int, ...], offset: int) -> np.ndarray:
+    """The storage position of each element of a geometry: an int64 array of shape ``size``."""
+    pos = np.asarray(offset, np.int64)
+    for d, (n, s) in enumerate(zip(size, stride, strict=True)):
+        step = np.arange(n, dtype=np.int64) * s
+        pos = pos + step.reshape((n,) + (1,) * (len(size) - d - 1))
+    return np.broadcast_to(pos, size)
+
+
+def maybe_overlapping(size: tuple[int, ...], stride: tuple[int, ...]) -> bool:
+    """torch's test of whether two elements of a geometry may share a position (dims sorted by
+    stride, each must step past all the inner ones); size-1 dims do not count."""
+    reach = 0
+    for s, n in sorted((s, n) for n, s in zip(size, stride, strict=True) if n != 1):
+        if n == 0:
+            return False
+        if s <= reach:
+            return True
+        reach += s * (n - 1)
+    return False
+
+
+def _laid_out(x: np.ndarray, size: tuple[int, ...], stride: tuple[int, ...]) -> bool:
+    """True if ``x``'s memory has the geometry's shape and strides (size-1 dims aside)."""
+    return x.shape == tuple(size) and all(
+        n == 1 or xs == s * x.itemsize for xs, n, s in zip(x.strides, size, stride, strict=True))
+
+
+def strided_view(x: np.ndarray, size: tuple[int, ...], stride: tuple[int, ...], offset: int,
+                 geom: tuple[Any, Any, int]) -> np.ndarray:
+    """The geometry (size, stride, offset) of the storage whose elements ``x`` holds in geometry
+    ``geom``: a view of x's memory (the caller has checked it lies inside the storage). When x
+    is not laid out as ``geom`` it is a positions array, the replay of a view chain on a fresh
+    array of the base's shape (ndgrad/autograd/inplace.py, ``view_positions``): the result is
+    then a copy, with the storage positions of x's elements (-1 where x has none)."""
+    if _laid_out(x, geom[0], geom[1]):
+        bytes_ = tuple(s * x.itemsize for s in stride)
+        if math.prod(size) == 0:  # no element is read: no pointer to move
+            return np.lib.stride_tricks.as_strided(x, size, bytes_)
+        # a one-element array at the storage's ``offset`` (x starts at ``geom[2]``), then the view
+        delta = (offset - geom[2]) * x.itemsize
+        origin = np.lib.stride_tricks.as_strided(x, (2,), (delta,))[1:]
+        return np.lib.stride_tricks.as_strided(origin, size, bytes_)
+    if x.dtype != np.int64:  # not positions: the base's layout changed since the view was made
+        raise RuntimeError("the base of this as_strided view has changed its layout in place "
+                           "(t_(), as_strided_(), resize_()) since the view was made: ndgrad "
+                           "cannot make the view again from it")
+    store = np.full(_storage_end([geom, (size, stride, offset)]), -1, x.dtype)
+    store[storage_positions(*geom)] = x
+    out = store[storage_positions(size, stride, offset)]
+    if out.size and out.min() < 0:
+        raise RuntimeError("an in-place op on this as_strided view writes storage elements that "
+                           "are not elements of its base tensor (ndgrad's storage of a tensor "
+                           "that is a strided window of other memory); clone() the base first")
+    return out
+
+
+def _storage_end(geoms: list[tuple[Any, Any, int]]) -> int:
+    """One past the last storage position any of the geometries reaches (0 if all are empty)."""
+    ends = [off + 1 + sum((n - 1) * s for n, s in zip(size, stride, strict=True))
+            for size, stride, off in geoms if math.prod(size)]
+    return max(ends, default=0)
+
+
+class AsStrided(Primitive):
+    """The geometry (size, stride, offset) of x's storage, as a view; ``geom`` is x's own
+    geometry in it. The gradient is torch's: ``grad`` added into a storage-shaped buffer at
+    the view's positions, then read at x's (divided by how often x's own elements repeat a
+    position): storage elements that x does not cover get none."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, size: Any, stride: Any, offset: Any, geom: Any) -> Any:
+        ctx.geoms = ((size, stride, offset), geom)
+        return strided_view(x, size, stride, offset, geom)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        out, inp = ctx.geoms
+        return Restride.apply(grad, out, inp, inp), None, None, None, None
+
+
+class Restride(Primitive):
+    """Values moved between two geometries of one storage: the values in geometry ``src``
+    added up at their storage positions, divided by how often each position occurs in the
+    geometry ``div`` (if it may repeat one), and read in geometry ``dst``; positions ``src``
+    does not reach read 0. A linear map whose adjoint is the move back (dst to src, same div):
+    AsStrided's gradient, and so its double backward."""
+
+    @staticmethod
+    def forward(ctx: Any, g: Any, src: Any, dst: Any, div: Any) -> Any:
+        ctx.geoms = (src, dst, div)
+        ps, pd = storage_positions(*src), storage_positions(*dst)
+        if not pd.size or not ps.size:
+            return np.zeros(dst[0], g.dtype)
+        lo = min(int(ps.min()), int(pd.min()))
+        store = np.zeros(max(int(ps.max()), int(pd.max())) + 1 - lo, g.dtype)
+        if maybe_overlapping(src[0], src[1]):
+            np.add.at(store, ps.reshape(-1) - lo, g.reshape(-1))
+        else:
+            store[ps - lo] = g
+        if maybe_overlapping(div[0], div[1]):
+            count = np.bincount(storage_positions(*div).reshape(-1) - lo, minlength=store.size)
+            store /= np.maximum(count[:store.size], 1).astype(g.dtype)
+        return store[pd - lo]
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        src, dst, div = ctx.geoms
+        return Restride.apply(grad, dst, src, div), None, None, None

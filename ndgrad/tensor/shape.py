@@ -1,8 +1,9 @@
 """Shape methods: views and reshapes (view, reshape, permute, transpose, expand, squeeze, ...,
 and their in-place forms), methods that rearrange or cut along dims (repeat, repeat_interleave,
 flip, rot90, roll, unfold, split, tensor_split, narrow, tril, diagonal, diag_embed), and
-products that lay tensors out in blocks (kron, cross). Indexing (``x[i]``, gather, scatter) is
-in ``index.py``.
+products that lay tensors out in blocks (kron, cross), and the methods that place a tensor in
+its storage (as_strided, resize_, set_, untyped_storage: their work is in ``storage.py``).
+Indexing (``x[i]``, gather, scatter) is in ``index.py``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from ndgrad.ops.shape import (
     Reshape,
     Roll,
 )
-from ndgrad.tensor.base import TensorBase, _int
+from ndgrad.tensor import storage as _storage
+from ndgrad.tensor.base import TensorBase, _bool, _int
 
 
 def _infer_shape(shape: tuple[int, ...], numel: int) -> tuple[int, ...]:
@@ -527,6 +529,55 @@ class ShapeMixin(TensorBase):
 
     def triu_(self, diagonal: _int = 0) -> Any:
         return self._inplace(lambda: self.triu(diagonal))
+
+    # -- the storage: as_strided, resize_, set_ (ndgrad/tensor/storage.py) ---------------------
+    def as_strided(self, size: Sequence[_int], stride: Sequence[_int],
+                   storage_offset: _int | None = None) -> Any:
+        """A view of this tensor's storage in the given size and strides, from
+        ``storage_offset`` (all in elements; default: where this tensor starts). Positions are
+        the storage's, not this tensor's: a view's as_strided can reach all of its base."""
+        return _storage.as_strided(self, size, stride, storage_offset)
+
+    def as_strided_(self, size: Sequence[_int], stride: Sequence[_int],
+                    storage_offset: _int | None = None) -> Any:
+        return _storage.as_strided_(self, size, stride, storage_offset)
+
+    def as_strided_scatter(self, src: Any, size: Sequence[_int], stride: Sequence[_int],
+                           storage_offset: _int | None = None) -> Any:
+        """A copy of self with ``src`` in its as_strided(size, stride, storage_offset) view."""
+        return _storage.as_strided_scatter(self, src, size, stride, storage_offset)
+
+    def resize_(self, *sizes: Any, memory_format: Any = None) -> Any:
+        """Self as a row-major tensor of ``sizes`` from where it starts in its storage: its
+        first elements (in storage order) are kept, new ones are 0. Refused for a tensor that
+        requires grad, and when the storage must grow under other tensors that share it."""
+        if memory_format is not None and getattr(memory_format, "name", "") != \
+                "contiguous_format":
+            raise RuntimeError(f"resize_: ndgrad lays tensors out row-major only (got "
+                               f"{memory_format})")
+        return _storage.resize_(self, shape_arg(sizes))
+
+    def resize_as_(self, the_template: Any, memory_format: Any = None) -> Any:
+        return self.resize_(the_template.shape, memory_format=memory_format)
+
+    def set_(self, source: Any = None, storage_offset: _int = 0,
+             size: Sequence[_int] | None = None, stride: Sequence[_int] | None = None) -> Any:
+        """Share the storage of ``source`` (a tensor or a storage), in the given geometry or
+        source's own; with no source, an empty storage."""
+        return _storage.set_(self, source, storage_offset, size, stride)
+
+    def is_set_to(self, tensor: Any) -> _bool:
+        """True if both are the same elements of the same storage."""
+        return _storage.is_set_to(self, tensor)
+
+    def untyped_storage(self) -> Any:
+        """The bytes of this tensor's storage: views of one tensor share it (and its
+        ``data_ptr()``)."""
+        return _storage.untyped_storage(self)
+
+    def storage(self) -> Any:
+        """This tensor's storage as elements of its dtype (torch's deprecated TypedStorage)."""
+        return _storage.typed_storage(self)
 
     # -- in-place view ops: self takes the view's shape (and history) over --------------------
     def squeeze_(self, dim: Any = None) -> Any:
