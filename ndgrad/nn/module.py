@@ -411,6 +411,23 @@ class Module:
                     b._data = fn(b._data)
         return self
 
+    def share_memory(self) -> Module:
+        """Move every parameter (with its ``.grad``) and buffer into shared memory, in place (the
+        same Parameter objects, so optimizers keep working): processes started afterwards then
+        train this one model (Hogwild). As torch's ``_apply(lambda t: t.share_memory_())``."""
+        from ndgrad.multiprocessing._shm import share_tensors
+
+        tensors: list[Tensor] = []
+        for m in self.modules():
+            for p in m._parameters.values():
+                if p is not None:
+                    tensors.append(p)
+                    if p._grad is not None:
+                        tensors.append(p._grad)
+            tensors.extend(b for b in m._buffers.values() if b is not None)
+        share_tensors(tensors)
+        return self
+
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """``to(dtype)`` casts floating point parameters and buffers; ``to('cpu')`` is a no-op
         (ndgrad runs on the CPU only)."""

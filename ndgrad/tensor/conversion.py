@@ -15,6 +15,7 @@ import numpy as np
 from ndgrad import _dtype
 from ndgrad._device import _CPU, check_device, device
 from ndgrad._helpers import inverse_permutation, shape_arg, wrap_dim
+from ndgrad.autograd.forward_ad import is_dual
 from ndgrad.ops.elementwise import Cast, Clone
 from ndgrad.tensor.base import Size, TensorBase, _bool, _int
 
@@ -107,7 +108,8 @@ def cast(t: Any, nd: np.dtype) -> Any:
     changed in place may be cast to int)."""
     if t._data.dtype == nd:
         return t
-    if t.requires_grad and nd.kind in "fc":  # (also a view made under no_grad of one that does)
+    # (also a view made under no_grad of one that does; a dual tensor's tangent is cast too)
+    if (t.requires_grad or is_dual(t)) and nd.kind in "fc":
         return Cast.apply(t, nd)
     return t._make(t._data.astype(nd))
 
@@ -182,6 +184,24 @@ class ConversionMixin(TensorBase):
         """Pinned memory is for copies to a GPU; there is none, so this raises as torch does
         without an accelerator (DataLoader's ``pin_memory=True`` is accepted and ignored)."""
         check_device("cuda")
+
+    def share_memory_(self) -> Any:
+        """Move this tensor's memory (a view's: its base's too) into shared memory, in place, and
+        return self; a no-op if it is there. Processes forked afterwards, and processes sent the
+        tensor through ndgrad.multiprocessing, then read and write the same memory (Hogwild
+        training). Raises if another array uses the memory, which could not follow the move
+        (see ndgrad/multiprocessing/_shm.py)."""
+        from ndgrad.multiprocessing._shm import share_tensors  # (the package sits above tensor)
+
+        share_tensors((self,))
+        return self
+
+    def is_shared(self) -> _bool:
+        """Whether this tensor's memory is shared memory (``share_memory_``, or received from
+        another process)."""
+        from ndgrad.multiprocessing._shm import segment_of
+
+        return segment_of(self._data) is not None
 
     def size(self, dim: _int | None = None) -> Any:
         if dim is None:
@@ -302,7 +322,7 @@ class ConversionMixin(TensorBase):
         target = to_args_dtype(args, kwargs)
         if target is None:
             return self
-        out = cast(self, _dtype.to_np(target)) if self.requires_grad else None
+        out = cast(self, _dtype.to_np(target)) if self.requires_grad or is_dual(self) else None
         if out is None:
             nd = _dtype.to_np(target)
             out = self if self._data.dtype == nd else self._make(self._data.astype(nd))
