@@ -35,6 +35,7 @@ from ndgrad import (
     xpu,
 )
 from ndgrad import random as _random
+from ndgrad._control_flow import cond, while_loop
 from ndgrad._device import DeviceUnavailableError
 from ndgrad._dtype import (
     bfloat16,
@@ -147,6 +148,37 @@ from ndgrad.nn.functional.native import (
     native_group_norm,
     native_layer_norm,
 )
+from ndgrad.nn.functional.native_more import (
+    affine_grid_generator,
+    binary_cross_entropy_with_logits,
+    binomial,
+    convolution,
+    cosine_embedding_loss,
+    ctc_loss,
+    embedding_bag,
+    feature_dropout,
+    feature_dropout_,
+    hinge_embedding_loss,
+    kl_div,
+    margin_ranking_loss,
+    native_channel_shuffle,
+    native_dropout,
+    native_norm,
+    poisson_nll_loss,
+    triplet_margin_loss,
+    unsafe_split_with_sizes,
+)
+from ndgrad.nn.functional.native_rnn import (
+    gru,
+    gru_cell,
+    lstm,
+    lstm_cell,
+    rnn_relu,
+    rnn_relu_cell,
+    rnn_tanh,
+    rnn_tanh_cell,
+)
+from ndgrad.nn.utils.weight_norm import norm_except_dim
 from ndgrad.random import (
     Generator,
     fork_rng,
@@ -312,6 +344,16 @@ from ndgrad.tensor.pointwise import (
     true_divide,
     xlogy,
 )
+from ndgrad.tensor.storage import (
+    TypedStorage,
+    UntypedStorage,
+    as_strided,
+    as_strided_,
+    as_strided_copy,
+    as_strided_scatter,
+    is_storage,
+    resize_as_,
+)
 
 default_generator = _random.default_generator()  # torch.default_generator: the global one
 
@@ -323,8 +365,8 @@ newaxis = None
 # Subpackages that load when first used, as ``ndgrad.viz`` after a bare ``import ndgrad``
 # (viz imports graphviz only when it draws)
 _LAZY_SUBMODULES = (
-    "distributions", "fft", "func", "futures", "hub", "linalg", "masked", "profiler", "special",
-    "testing", "viz")
+    "distributions", "fft", "func", "futures", "hub", "linalg", "masked", "multiprocessing",
+    "profiler", "special", "testing", "viz")
 
 
 def __getattr__(name: str) -> Any:
@@ -426,6 +468,31 @@ def alpha_dropout_(input: Tensor, p: _builtins.float, train: _builtins.bool) -> 
 
 def feature_alpha_dropout_(input: Tensor, p: _builtins.float, train: _builtins.bool) -> Tensor:
     return nn.functional.feature_alpha_dropout(input, p, train, inplace=True)
+
+
+def is_inference(input: Tensor) -> _builtins.bool:
+    """torch.is_inference: whether ``input`` was made inside inference_mode (see
+    Tensor.is_inference)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"is_inference(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    return input.is_inference()
+
+
+def get_device(input: Tensor) -> _builtins.int:
+    """torch.get_device: the tensor's device index, -1 for the CPU (ndgrad's only device)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"get_device(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    return input.get_device()
+
+
+def set_flush_denormal(mode: _builtins.bool) -> _builtins.bool:
+    """torch.set_flush_denormal: whether denormal floats could be set to flush to zero. Always
+    False here, as torch returns on CPUs without the control: NumPy exposes no switch for the
+    CPU's flush-to-zero/denormals-are-zero flags, so ndgrad keeps denormals (IEEE arithmetic)
+    whatever ``mode`` asks."""
+    return False
 
 
 # last: from here on this module's ``range`` is torch.range, no longer Python's

@@ -10,6 +10,8 @@ ops, so autograd derives its backward.
 
 from __future__ import annotations
 
+# torch.nn.functional.grad is the module torch.nn.grad (conv2d_input, ...)
+from ndgrad.nn import grad  # noqa: F401
 from ndgrad.nn.functional.activation import (
     celu,
     celu_,

@@ -76,6 +76,7 @@ from ndgrad.nn.modules.lazy import (
     UninitializedBuffer,
     UninitializedParameter,
 )
+from ndgrad.nn.modules.legacy import Container, CrossMapLRN2d, NLLLoss2d
 from ndgrad.nn.modules.linear import Bilinear, Identity, Linear
 from ndgrad.nn.modules.loss import (
     BCELoss,
@@ -196,4 +197,5 @@ __all__ = [
     "ZeroPad2d", "ZeroPad3d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample",
     "UpsamplingBilinear2d", "UpsamplingNearest2d", "CTCLoss", "EmbeddingBag",
     "FractionalMaxPool2d", "FractionalMaxPool3d", "AdaptiveLogSoftmaxWithLoss",
+    "CrossMapLRN2d", "NLLLoss2d", "Container",
 ]

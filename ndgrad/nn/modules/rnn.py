@@ -14,14 +14,14 @@ import numbers
 import warnings
 from typing import Any
 
-from ndgrad.nn import functional as F
 from ndgrad.nn import init
+from ndgrad.nn.functional.native_rnn import run_layers
 from ndgrad.nn.module import Module
 from ndgrad.nn.modules._utils import empty
 from ndgrad.nn.parameter import Parameter
 from ndgrad.nn.utils.rnn import PackedSequence
 from ndgrad.ops.rnn import GRUScan, LSTMScan, RNNScan
-from ndgrad.tensor import Tensor, cat, stack
+from ndgrad.tensor import Tensor
 from ndgrad.tensor.creation import zeros
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
@@ -196,29 +196,9 @@ class RNNBase(Module):
     def _run(self, rows: Tensor, batch_sizes: tuple[int, ...], h0: Tensor,
              c0: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
         """Every layer and direction over the packed rows: (last layer's rows, h_n, c_n)."""
-        directions = 2 if self.bidirectional else 1
-        scan: Any = {"LSTM": LSTMScan, "GRU": GRUScan}.get(self.mode, RNNScan)
-        options = {} if scan is not RNNScan else {
-            "nonlinearity": "tanh" if self.mode == "RNN_TANH" else "relu"}
-        x, hs, cs = rows, [], []
-        for layer in range(self.num_layers):
-            outs = []
-            for direction in range(directions):
-                k = layer * directions + direction
-                p = self.all_weights[k]  # w_ih, w_hh[, b_ih, b_hh][, w_hr]
-                b_ih, b_hh = (p[2], p[3]) if self.bias else (None, None)
-                w_hr = p[-1] if self.proj_size > 0 else None
-                res = scan.apply(x, p[0], p[1], b_ih, b_hh, w_hr, h0[k],
-                                 None if c0 is None else c0[k], batch_sizes=batch_sizes,
-                                 reverse=direction == 1, **options)
-                outs.append(res[0])
-                hs.append(res[1])
-                if c0 is not None:
-                    cs.append(res[2])
-            x = outs[0] if directions == 1 else cat(outs, dim=1)
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, True)
-        return x, stack(hs), (stack(cs) if c0 is not None else None)
+        return run_layers(self.mode.lower(), rows, batch_sizes, h0, c0, self.all_weights,
+                          self.bias, self.proj_size > 0, 2 if self.bidirectional else 1,
+                          self.dropout if self.training else 0.0)
 
     def _output(self, out: Tensor, batch_sizes: tuple[int, ...], orig: Any, batched: bool) -> Any:
         """The last layer's rows in the input's form: packed, (T, B, F), (B, T, F) or (T, F)."""
