@@ -5,9 +5,10 @@
     per_example = vmap(grad(loss_fn), in_dims=(None, 0))(params, xs)
 
 What differs from torch.func, and why:
-- ndgrad has no forward mode: ``jvp`` and ``jacfwd`` get their forward products by the
-  double-backward trick (differentiate the linear map u -> u^T J at u = 0), which gives the
-  same numbers at the cost of a second backward pass.
+- ``jvp`` and ``jacfwd`` get their forward products by the double-backward trick (differentiate
+  the linear map u -> u^T J at u = 0) on the whole function, which gives the same numbers as
+  forward mode at the cost of a second backward pass. (ndgrad.autograd.forward_ad is forward
+  mode proper, op by op.)
 - ``vmap`` runs the function once per example and stacks the results. Its results are the
   ones torch's vmap gives (that is vmap's definition), and it composes with grad, vjp and
   jacrev both ways; but it is a loop, not a batching transform, so it is no faster than one.
@@ -307,8 +308,8 @@ def jacrev(func: Callable[..., Any], argnums: Any = 0, *, has_aux: bool = False,
 
 def jacfwd(func: Callable[..., Any], argnums: Any = 0, has_aux: bool = False, *,
            randomness: str = "error") -> Callable[..., Any]:
-    """The Jacobian as jacrev computes it (ndgrad has no forward mode; the numbers are the
-    same, the cost is one backward pass per output element)."""
+    """The Jacobian as jacrev computes it (not by forward mode: the numbers are the same, the
+    cost is one backward pass per output element)."""
     if randomness not in ("error", "different", "same"):
         raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or "
                            f"'same'. Got {randomness}")

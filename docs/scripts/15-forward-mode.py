@@ -70,8 +70,9 @@ assert math.isclose(out.tangent, (-0.2 + 3.0) * out.value)  # df/dx = (y + 3) f
 # ## Columns or rows of a Jacobian
 #
 # Take `f` from `R^3` to `R^2`. Three forward passes with the unit vectors give the three columns
-# of `J`; two reverse passes (backward with `u = (1, 0)` and `(0, 1)`) give its two rows. ndgrad
-# has only reverse mode, so the columns here come from the dual numbers above:
+# of `J`; two reverse passes (backward with `u = (1, 0)` and `(0, 1)`) give its two rows. Here
+# the columns come from the dual numbers above (the end of the chapter does the same with ndgrad's
+# tensors):
 
 # %%
 def g(x0, x1, x2):
@@ -132,19 +133,39 @@ value, tangent = torch.func.jvp(g_torch, (torch.tensor(point, dtype=torch.float6
 assert np.allclose(tangent.numpy(), jvp.numpy())
 
 # %% [markdown]
+# ndgrad has the same API, `ndgrad.autograd.forward_ad`: each tensor made with `make_dual` carries a
+# tangent, and every op computes its output's tangent as it runs. ndgrad gets that tangent from the
+# op's own backward formula, with the trick of the section above applied to one op at a time, so
+# every op that has a backward has forward mode too:
+
+# %%
+import ndgrad.autograd.forward_ad as fwad
+
+with fwad.dual_level():
+    xs = [fwad.make_dual(ndgrad.tensor(p, dtype=ndgrad.float64),
+                         ndgrad.tensor(t, dtype=ndgrad.float64))
+          for p, t in zip(point, [1.0, 2.0, -1.0])]
+    out = ndgrad.stack(g(*xs))
+    primal, tangent_nd = fwad.unpack_dual(out)
+
+assert np.allclose(tangent_nd.numpy(), tangent.numpy())
+
+# %% [markdown]
 # ## Why frameworks are built around reverse mode
 #
 # Training needs the gradient of one number with respect to every weight: one VJP. Reverse mode's
 # price is memory: the forward pass must keep whatever backward needs (chapter 13 shows how ndgrad
 # frees it as soon as it can). Forward mode keeps nothing, but would need one pass per weight.
 # Second-order methods mix the two: a Hessian-vector product (chapter 14) is forward-over-reverse
-# in frameworks that have both, and reverse-over-reverse in ndgrad.
+# (a backward with `create_graph=True` inside a `dual_level`), or reverse-over-reverse.
 #
 # ## Where this lives in ndgrad
 #
 # - `ndgrad/autograd/engine.py::grad`: VJPs, with `grad_outputs` as `u`, and `create_graph` for
 #   the double-VJP trick.
 # - `ndgrad/scalar.py::Value`: reverse mode on numbers, the counterpart of `Dual` above.
+# - `ndgrad/autograd/forward_ad.py`: forward mode on tensors; each op's tangent from its
+#   backward formula, op by op.
 #
 # ## Exercises
 #

@@ -256,7 +256,7 @@ def jacobian(func: Callable[..., Any], inputs: Any, create_graph: bool = False,
             raise RuntimeError('torch.autograd.functional.jacobian: `strict=True` and '
                                '`strategy="forward-mode"` are not supported together (yet). '
                                'Please either set `strict=False` or `strategy="reverse-mode"`.')
-        # ndgrad has no forward mode: the same Jacobian by reverse mode
+        # the same Jacobian by reverse mode (autograd.forward_ad would need one pass per input)
     if vectorize and strict:
         raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and "
                            "`vectorized=True` are not supported together. Please either set "
