@@ -88,8 +88,12 @@ from ndgrad._runtime import (
     use_deterministic_algorithms,
 )
 from ndgrad._tensor_str import set_printoptions
-from ndgrad.amp import autocast, is_autocast_enabled
-from ndgrad.autograd.anomaly import is_anomaly_check_nan_enabled, is_anomaly_enabled
+from ndgrad.amp import GradScaler, autocast, is_autocast_enabled
+from ndgrad.autograd.anomaly import (
+    is_anomaly_check_nan_enabled,
+    is_anomaly_enabled,
+    set_anomaly_enabled,
+)
 from ndgrad.autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -98,6 +102,7 @@ from ndgrad.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from ndgrad.jit import fork, wait
 from ndgrad.linalg._products import chain_matmul
 from ndgrad.linalg._solve import lu_unpack
 
@@ -239,6 +244,7 @@ from ndgrad.tensor.creation import (
     empty_strided,
     eye,
     from_dlpack,
+    from_file,
     from_numpy,
     frombuffer,
     full,
@@ -272,6 +278,7 @@ from ndgrad.tensor.functions import (
     column_stack,
     combinations,
     cumulative_trapezoid,
+    detach_copy,
     diagonal_copy,
     dstack,
     expand_copy,
@@ -287,6 +294,8 @@ from ndgrad.tensor.functions import (
     permute_copy,
     row_stack,
     searchsorted,
+    select_copy,
+    slice_copy,
     split_copy,
     split_with_sizes_copy,
     squeeze_copy,
@@ -305,6 +314,8 @@ from ndgrad.tensor.functions import (
     unsqueeze_copy,
     vander,
     var_mean,
+    view_as_complex_copy,
+    view_as_real_copy,
     view_copy,
     vstack,
 )
@@ -354,6 +365,7 @@ from ndgrad.tensor.storage import (
     is_storage,
     resize_as_,
 )
+from ndgrad.utils.dlpack import to_dlpack
 
 default_generator = _random.default_generator()  # torch.default_generator: the global one
 
@@ -485,6 +497,30 @@ def get_device(input: Tensor) -> _builtins.int:
         raise TypeError(f"get_device(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
     return input.get_device()
+
+
+_device_class = device  # (the parameter below is named as torch's)
+
+
+def get_device_module(device: Any = None) -> Any:
+    """torch.get_device_module: the module of a device type (``ndgrad.cpu``; ``ndgrad.cuda``,
+    ``mps`` and ``xpu`` are there too, saying that no such device is available)."""
+    dev = device if isinstance(device, _device_class) else _device_class(
+        "cpu" if device is None else device)
+    module = {"cpu": cpu, "cuda": cuda, "mps": mps, "xpu": xpu}.get(dev.type)
+    if module is None:
+        raise RuntimeError(f"Device '{dev.type}' does not have a corresponding module "
+                           f"registered as 'ndgrad.{dev.type}'.")
+    return module
+
+
+def init_num_threads() -> None:
+    """torch.init_num_threads: nothing to do (NumPy's BLAS starts its threads itself)."""
+
+
+def compiled_with_cxx11_abi() -> _builtins.bool:
+    """False: ndgrad has no C++ extension ABI (it is NumPy, and numba kernels)."""
+    return False
 
 
 def set_flush_denormal(mode: _builtins.bool) -> _builtins.bool:

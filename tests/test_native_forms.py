@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -79,3 +81,60 @@ def test_scalar_tensor_empty_strided_empty_permuted() -> None:
         ndgrad.empty_permuted((2, 3), (0, 0))
     with pytest.raises(RuntimeError, match="length of strides"):
         ndgrad.empty_strided((2, 3), (1,))
+
+
+@pytest.mark.parametrize("name, args", [
+    ("select_copy", (1, 2)), ("slice_copy", (1, 1, 4, 2)), ("slice_copy", (0,)),
+    ("detach_copy", ()),
+])
+def test_copy_forms_are_new_memory(name: str, args: tuple[int, ...]) -> None:
+    a = np.arange(12.0).reshape(3, 4)
+    ours = getattr(ndgrad, name)(ndgrad.tensor(a), *args)
+    theirs = getattr(torch, name)(torch.tensor(a), *args)
+    assert_close(ours, theirs)
+    assert not np.shares_memory(ours.numpy(), a)
+    z = np.array([[1.0, 2.0], [3.0, -1.0]])
+    assert_close(ndgrad.view_as_complex_copy(ndgrad.tensor(z)),
+                 torch.view_as_complex_copy(torch.tensor(z)))
+    assert_close(ndgrad.view_as_real_copy(ndgrad.tensor([1 + 2j])),
+                 torch.view_as_real_copy(torch.tensor([1 + 2j])))
+
+
+def test_from_file_maps_a_file_as_torch(tmp_path: Any) -> None:
+    path = tmp_path / "data.bin"
+    np.arange(6, dtype=np.float32).tofile(path)
+    for lib in (torch, ndgrad):
+        assert lib.from_file(str(path), size=4).tolist() == [0.0, 1.0, 2.0, 3.0]
+        assert lib.from_file(str(path), size=0).shape == (0,)
+        assert lib.from_file(str(path), size=2, dtype=lib.float64).dtype == lib.float64
+        private = lib.from_file(str(path), shared=False, size=2)
+        private[0] = 9.0  # a private copy of the pages: the file keeps 0
+        assert np.fromfile(path, np.float32)[0] == 0.0
+        with pytest.raises(RuntimeError, match="is smaller than the required mapping size"):
+            lib.from_file(str(path), size=10)
+        with pytest.raises(RuntimeError, match="unable to open file"):
+            lib.from_file(str(tmp_path / "missing.bin"), size=2)
+        new = tmp_path / f"new_{lib.__name__}.bin"
+        shared = lib.from_file(str(new), shared=True, size=3)  # created, zeros
+        assert shared.tolist() == [0.0, 0.0, 0.0] and new.stat().st_size == 12
+        shared[1] = 7.0
+        del shared
+        assert np.fromfile(new, np.float32).tolist() == [0.0, 7.0, 0.0]
+
+
+def test_small_top_level_names() -> None:
+    assert ndgrad.GradScaler is ndgrad.amp.GradScaler
+    assert ndgrad.wait(ndgrad.fork(lambda x: x + 1, 2)) == torch.wait(torch.jit.fork(
+        lambda x: x + 1, 2)) == 3
+    assert torch.from_dlpack(ndgrad.to_dlpack(ndgrad.arange(3.0))).tolist() == [0.0, 1.0, 2.0]
+    assert ndgrad.get_device_module() is ndgrad.cpu
+    assert ndgrad.get_device_module("cuda") is ndgrad.cuda
+    with pytest.raises(RuntimeError, match="does not have a corresponding module"):
+        ndgrad.get_device_module("meta")
+    ndgrad.set_anomaly_enabled(True, check_nan=False)
+    try:
+        assert ndgrad.is_anomaly_enabled() and not ndgrad.is_anomaly_check_nan_enabled()
+    finally:
+        ndgrad.set_anomaly_enabled(False)
+    assert not ndgrad.is_anomaly_enabled()
+    assert ndgrad.init_num_threads() is None and ndgrad.compiled_with_cxx11_abi() is False

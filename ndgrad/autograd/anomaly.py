@@ -47,6 +47,12 @@ class detect_anomaly(contextlib.ContextDecorator):  # noqa: N801 - PyTorch's nam
         state.enabled, state.check_nan = self._prev.pop()
 
 
+def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
+    """torch.set_anomaly_enabled: turn anomaly detection on or off from here on (what
+    ``set_detect_anomaly`` does for the length of a block)."""
+    state.enabled, state.check_nan = bool(enabled), check_nan
+
+
 class set_detect_anomaly(contextlib.ContextDecorator):  # noqa: N801
     """``set_detect_anomaly(True)`` switches anomaly mode on now; in a ``with`` block, the
     previous mode comes back at the end."""

@@ -3,6 +3,7 @@ dtypes."""
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
@@ -420,6 +421,32 @@ def frombuffer(buffer: Any, *, dtype: Any, count: int = -1, offset: int = 0,
                       stacklevel=2)
     t = from_numpy(arr)
     return t.requires_grad_() if requires_grad else t
+
+
+def from_file(filename: str, shared: bool | None = None, size: int = 0, *, dtype: Any = None,
+              layout: Any = None, device: Any = None, pin_memory: bool = False) -> Tensor:
+    """A 1-D tensor of ``size`` elements mapped from a file, as torch.from_file: with
+    ``shared=True`` writes go to the file (created, or grown, to fit), otherwise to a private
+    copy of the pages (the file must hold ``size`` elements already)."""
+    check_device(device)
+    nd = np.dtype(_dtype.default_float()) if dtype is None else _dtype.to_np(dtype)
+    need = size * nd.itemsize
+    if size == 0:
+        return Tensor._make(np.empty(0, nd))
+    if shared:
+        if not os.path.exists(filename) or os.path.getsize(filename) < need:
+            with open(filename, "ab") as f:
+                f.truncate(need)
+        return from_numpy(np.memmap(filename, nd, "r+", shape=(size,)))
+    try:
+        have = os.path.getsize(filename)
+    except OSError as e:
+        raise RuntimeError(f"unable to open file <{filename}> in read-only mode: "
+                           f"{e.strerror} ({e.errno})") from None
+    if have < need:
+        raise RuntimeError(f"file <{filename}> size <{have}> is smaller than the required "
+                           f"mapping size <{need}>")
+    return from_numpy(np.memmap(filename, nd, "c", shape=(size,)))
 
 
 def from_dlpack(ext_tensor: Any) -> Tensor:

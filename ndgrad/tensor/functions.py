@@ -23,6 +23,7 @@ from ndgrad.ops.reduce import Cdist
 from ndgrad.ops.shape import Cat, Pad
 from ndgrad.ops.sort import searchsorted_rows
 from ndgrad.tensor.base import Size
+from ndgrad.tensor.complex import view_as_complex, view_as_real
 from ndgrad.tensor.conversion import cast
 from ndgrad.tensor.core import Tensor
 from ndgrad.tensor.creation import tensor
@@ -736,6 +737,29 @@ unbind_copy = _copying("unbind")
 split_copy = _copying("split")
 split_with_sizes_copy = _copying("split_with_sizes")
 unfold_copy = _copying("unfold")
+
+
+select_copy = _copying("select")
+detach_copy = _copying("detach")
+
+
+def view_as_real_copy(input: Tensor) -> Tensor:
+    """``view_as_real(input)``, copied into new memory (not a view)."""
+    return view_as_real(input).clone()  # type: ignore[no-any-return]
+
+
+def view_as_complex_copy(input: Tensor) -> Tensor:
+    """``view_as_complex(input)``, copied into new memory (not a view)."""
+    return view_as_complex(input).clone()  # type: ignore[no-any-return]
+
+
+def slice_copy(input: Tensor, dim: int = 0, start: int | None = None, end: int | None = None,
+               step: int = 1) -> Tensor:
+    """torch.slice_copy: ``input[..., start:end:step, ...]`` along ``dim``, in new memory."""
+    if step <= 0:
+        raise RuntimeError("slice step must be positive")
+    index = (slice(None),) * wrap_dim(dim, input.dim()) + (slice(start, end, step),)
+    return input[index].clone()
 
 
 def alias_copy(input: Tensor) -> Tensor:
