@@ -62,6 +62,7 @@ from ndgrad._dtype import (
     long,
     set_default_dtype,
     short,
+    sparse_coo,
     strided,
     uint8,
 )
@@ -202,6 +203,7 @@ from ndgrad.signal.windows import (
     hann_window,
     kaiser_window,
 )
+from ndgrad.sparse import sparse_coo_tensor, spmm
 from ndgrad.tensor import (
     Size,
     Tensor,
@@ -378,7 +380,7 @@ newaxis = None
 # (viz imports graphviz only when it draws)
 _LAZY_SUBMODULES = (
     "distributions", "fft", "func", "futures", "hub", "linalg", "masked", "multiprocessing",
-    "profiler", "special", "testing", "viz")
+    "onnx", "profiler", "special", "testing", "viz")
 
 
 def __getattr__(name: str) -> Any:

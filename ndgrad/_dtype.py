@@ -63,7 +63,8 @@ class dtype:  # noqa: N801 - named like torch.dtype
 
 
 class layout:  # noqa: N801 - named like torch.layout
-    """How a tensor's elements are stored: ndgrad tensors are dense and strided (``strided``)."""
+    """How a tensor's elements are stored: ``strided`` (dense), or ``sparse_coo`` (the
+    coordinates of the nonzeros; ndgrad keeps the values dense too, see tensor/sparse.py)."""
 
     __slots__ = ("name",)
 
@@ -75,6 +76,7 @@ class layout:  # noqa: N801 - named like torch.layout
 
 
 strided = layout("strided")
+sparse_coo = layout("sparse_coo")
 
 
 float16 = dtype("float16")

@@ -31,6 +31,8 @@ CONV2D_CASES = [
     ((3, 2, 5, 4), (3, 2, 1, 1), {}),  # 1x1
     ((3, 2, 5, 4), (3, 2, 1, 1), dict(stride=2)),
     ((2, 3, 9, 9), (2, 3, 3, 3), dict(stride=3, padding=2, dilation=2)),
+    ((5, 16, 3, 3), (8, 16, 3, 3), {}),  # a deep layer: one output pixel, C*K >> L
+    ((5, 8, 4, 4), (8, 8, 3, 3), dict(stride=2, padding=1)),
 ]
 
 

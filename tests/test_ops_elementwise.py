@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -661,3 +662,21 @@ def test_relu_gradient_at_nan_zero_and_negative_zero_matches_torch():
             expected = x.grad.numpy()
         else:
             assert np.array_equal(x.grad.numpy(), expected)  # [1, 0, 0, 0, 1]
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x, y, z: x.add(-0.5, y), lambda lib, x, y, z: x.sub(2, y),
+    lambda lib, x, y, z: lib.add(x, 3, y), lambda lib, x, y, z: x.clone().add_(-0.5, y),
+    lambda lib, x, y, z: x.clone().sub_(0.25, y), lambda lib, x, y, z: x.addcmul(0.5, y, z),
+    lambda lib, x, y, z: x.addcdiv(-2, y, z), lambda lib, x, y, z: lib.addcdiv(x, 3, y, z),
+    lambda lib, x, y, z: x.clone().addcmul_(0.5, y, z),
+    lambda lib, x, y, z: x.clone().addcdiv_(1.5, y, z)])
+def test_deprecated_number_first_overloads_as_torch(call):
+    # old optimizers and examples write p.data.add_(-lr, grad), exp_avg_sq.addcmul_(1 - b, g, g)
+    x, y, z = (np.random.RandomState(i).uniform(0.5, 2, (2, 3)).astype(F32) for i in range(3))
+    with pytest.warns(UserWarning, match="This overload of .* is deprecated"):
+        ours = call(ndgrad, *(ndgrad.tensor(a) for a in (x, y, z)))
+    with warnings.catch_warnings():  # torch warns once a process
+        warnings.simplefilter("ignore")
+        theirs = call(torch, *(torch.tensor(a) for a in (x, y, z)))
+    assert_same(ours, theirs, rtol=1e-6)

@@ -440,8 +440,9 @@ def test_subpackages_are_attributes_after_a_bare_import():
             "        assert getattr(ndgrad, name).__name__ == 'ndgrad.' + name\n"
             "    except AttributeError as e:\n"
             "        assert str(e) == f\"module 'ndgrad' has no attribute '{name}'\"\n"
+            "assert ndgrad.onnx.__name__ == 'ndgrad.onnx'\n"
             "try:\n"
-            "    ndgrad.onnx\n"
+            "    ndgrad.no_such_module\n"
             "except AttributeError:\n"
             "    print('ok')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

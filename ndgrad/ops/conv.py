@@ -279,10 +279,16 @@ class ConvGradWeight(Primitive):
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None,
                               gy if ctx.needs_input_grad[0] else None)
         ctx.p, ctx.x_shape, ctx.gy_shape = p, x.shape, gy.shape
-        if p.groups == 1:  # per sample, summed: reads gy (N, O, L) as it is, no copy
+        if p.groups == 1:
             n, o, size = gy.shape[0], gy.shape[1], math.prod(gy.shape[2:])
-            gwt = np.matmul(cols[0].reshape(-1, n, size).transpose(1, 0, 2),
-                            gy.reshape(n, o, size).transpose(0, 2, 1)).sum(0)[None]
+            if cols.shape[1] > size:
+                # one GEMM over gy copied to (N*L, O): the per-sample products below would
+                # allocate N*CK*O, which dwarfs that copy when CK > L (deep layers, L tiny)
+                gy_rows = np.ascontiguousarray(gy.reshape(n, o, size).transpose(0, 2, 1))
+                gwt = (cols[0] @ gy_rows.reshape(n * size, o))[None]
+            else:  # per sample, summed: reads gy (N, O, L) as it is, no copy
+                gwt = np.matmul(cols[0].reshape(-1, n, size).transpose(1, 0, 2),
+                                gy.reshape(n, o, size).transpose(0, 2, 1)).sum(0)[None]
         else:
             # as cols @ gy^T (G, CgK, O/G), transposed after: BLAS runs this long, thin
             # product faster than gy @ cols^T (measurements in the commit that made it so)

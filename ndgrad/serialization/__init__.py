@@ -8,8 +8,8 @@ Two formats, chosen by the file name when saving and by the contents when loadin
   strings and plain containers, as ``torch.load(weights_only=True)`` does, so pretrained
   PyTorch weights load into ndgrad models; written so that ``torch.load(weights_only=True)``
   reads them. torch's legacy format (before 1.6) is read too.
-- safetensors (``.safetensors``, any other name, and file objects unless ``format="torch"``):
-  see ``_safetensors``.
+- safetensors (``.safetensors``, any other name, and file objects without such a name unless
+  ``format="torch"``): see ``_safetensors``.
 
 A bad file (truncated, corrupt, lying about sizes, too deeply nested) raises one RuntimeError
 that names the file; a file that asks for anything beyond the allow-list (a global such as
@@ -51,14 +51,16 @@ def save(obj: Any, f: Any, pickle_module: Any = None, pickle_protocol: int = 2,
     NumPy arrays, numbers, strings and None) to the path ``f`` or a binary file object.
 
     A path ending in ``.pt``/``.pth``/``.bin``/``.ckpt``/``.tar`` (or ``format="torch"``) gets
-    PyTorch's zip format, which ``torch.load`` reads; other paths and file objects get
+    PyTorch's zip format, which ``torch.load`` reads, and so does a file opened on such a path
+    (``open("model.pt", "wb")``: its ``name``); other paths and file objects (``BytesIO``) get
     safetensors (``format="safetensors"``). ``pickle_module``/``pickle_protocol`` are accepted
     for torch's signature; ndgrad always writes protocol 2, as torch does by default. Whole
     Modules are refused: save ``model.state_dict()``. The write is atomic for paths: a crash
     never leaves a truncated checkpoint behind."""
     path = _path_of(f)
+    name = path if path is not None else getattr(f, "name", None)
     if format is None:
-        format = "torch" if path is not None and path.lower().endswith(_TORCH_SUFFIXES) \
+        format = "torch" if isinstance(name, str) and name.lower().endswith(_TORCH_SUFFIXES) \
             else "safetensors"
     if format == "torch":
         try:

@@ -50,6 +50,7 @@ class TensorBase:
     _post_accumulate_hooks: dict[int, Callable[[Any], None]] | None = None  # leaf, after .grad
     _retains_grad = False
     _inference = False  # made inside inference_mode (is_inference)
+    _sparse_dim: int | None = None  # sparse COO layout: its sparse dims (tensor/sparse.py)
 
     @staticmethod
     def _make(arr: np.ndarray) -> Any:

@@ -161,14 +161,18 @@ class ConversionMixin(TensorBase):
 
     @property
     def is_sparse(self) -> _bool:
-        """False: ndgrad tensors are dense (torch.strided layout)."""
+        """Whether the layout is sparse COO (``to_sparse()``; see ndgrad/tensor/sparse.py)."""
+        return self._sparse_dim is not None
+
+    @property
+    def is_sparse_csr(self) -> _bool:
         return False
 
-    is_sparse_csr = is_quantized = is_nested = is_sparse
+    is_quantized = is_nested = is_sparse_csr
 
     @property
     def layout(self) -> Any:
-        return _dtype.strided
+        return _dtype.strided if self._sparse_dim is None else _dtype.sparse_coo
 
     def is_signed(self) -> _bool:
         return self._data.dtype.kind in "if"

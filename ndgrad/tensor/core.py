@@ -39,6 +39,7 @@ from ndgrad.tensor.random import RandomMixin
 from ndgrad.tensor.reduce import ReduceMixin
 from ndgrad.tensor.shape import ShapeMixin
 from ndgrad.tensor.sort import SortMixin
+from ndgrad.tensor.sparse import SparseMixin
 from ndgrad.tensor.special import SpecialMixin
 from ndgrad.tensor.spectral import SpectralMixin
 from ndgrad.utils.hooks import RemovableHandle
@@ -48,7 +49,7 @@ _new = object.__new__
 
 class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, ReduceMixin, ShapeMixin,
              IndexMixin, SortMixin, LinalgMixin, RandomMixin, SpecialMixin, ComplexMixin,
-             SpectralMixin):
+             SpectralMixin, SparseMixin):
     """An n-dimensional array that records the ops applied to it, for reverse-mode autograd."""
 
     def __init__(self, *args: Any, dtype: Any = None, device: Any = None,
@@ -302,6 +303,8 @@ class Tensor(ConversionMixin, ElementwiseMixin, LogicMixin, InplaceMixin, Reduce
         return object.__format__(self, spec)
 
     def __repr__(self) -> str:
+        if self._sparse_dim is not None:
+            return self._sparse_repr()
         return tensor_repr(self._data, str(self.dtype), _dtype.default_float(), self.grad_fn,
                            self._requires_grad)
 

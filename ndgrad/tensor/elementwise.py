@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import builtins
 import math
+import numbers
+import warnings
 from collections import namedtuple
 from typing import Any
 
@@ -123,6 +125,24 @@ def check_bool_sub(x: Any, y: Any) -> None:
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or `logical_not()` "
                            "operator instead.")
+
+
+_ALPHA = ("alpha, Tensor other", "Tensor other, *, Number alpha = 1")
+_VALUE = ("value, Tensor tensor1, Tensor tensor2",
+          "Tensor tensor1, Tensor tensor2, *, Number value = 1")
+_OLD_ORDER = {"add": _ALPHA, "sub": _ALPHA, "addcmul": _VALUE, "addcdiv": _VALUE}
+
+
+def number_first(name: str, number: Any, tensor: Any) -> bool:
+    """Whether a call uses torch's deprecated order, the number first (``add_(alpha, other)``,
+    ``addcmul(value, tensor1, tensor2)``): torch still takes it, with this warning."""
+    if not isinstance(number, numbers.Number) or not isinstance(tensor, TensorBase):
+        return False
+    old, new = _OLD_ORDER[name.rstrip("_")]
+    warnings.warn(f"This overload of {name} is deprecated:\n\t{name}(Number {old})\nConsider "
+                  f"using one of the following signatures instead:\n\t{name}({new})",
+                  UserWarning, stacklevel=3)
+    return True
 
 
 def _no_bool_kernel(x: Any, kernel: str) -> None:
@@ -339,9 +359,13 @@ class ElementwiseMixin(TensorBase):
 
     # -- elementwise math -------------------------------------------------------------------
     def add(self, other: Any, alpha: Any = 1) -> Any:
+        if number_first("add", other, alpha):
+            other, alpha = alpha, other
         return self + (self._scaled(other, alpha) if alpha != 1 else other)
 
     def sub(self, other: Any, alpha: Any = 1) -> Any:
+        if number_first("sub", other, alpha):
+            other, alpha = alpha, other
         return self - (self._scaled(other, alpha) if alpha != 1 else other)
 
     def _scaled(self, other: Any, alpha: Any) -> Any:
@@ -703,6 +727,8 @@ class ElementwiseMixin(TensorBase):
 
     def addcmul(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any:
         """self + value * tensor1 * tensor2."""
+        if number_first("addcmul", tensor1, value):
+            value, tensor1, tensor2 = tensor1, tensor2, value
         self._check_value(value, tensor1, tensor2)
         if _is_bool(self) and _is_bool(tensor1) and _is_bool(tensor2):
             raise not_implemented_for("addcmul_cpu_out", self._data.dtype)
@@ -710,6 +736,8 @@ class ElementwiseMixin(TensorBase):
 
     def addcdiv(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any:
         """self + value * tensor1 / tensor2."""
+        if number_first("addcdiv", tensor1, value):
+            value, tensor1, tensor2 = tensor1, tensor2, value
         if all(raw(t).dtype.kind in "biu" for t in (tensor1, tensor2)):
             raise RuntimeError("Integer division with addcdiv is no longer supported, and in a "
                                "future release addcdiv will perform a true division of tensor1 "

@@ -18,7 +18,7 @@ from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.autograd.inplace import same_data
 from ndgrad.ops.elementwise import Overwrite
 from ndgrad.tensor.base import TensorBase, _int
-from ndgrad.tensor.elementwise import check_bool_sub
+from ndgrad.tensor.elementwise import check_bool_sub, number_first
 
 
 def _filled(t: Any, value: Any) -> Any:
@@ -49,11 +49,15 @@ class InplaceMixin(TensorBase):
 
     # -- arithmetic ------------------------------------------------------------------------
     def add_(self, other: Any, alpha: Any = 1) -> Any:
+        if number_first("add_", other, alpha):
+            other, alpha = alpha, other
         if alpha != 1:
             return self._inplace(lambda: self.add(other, alpha=alpha), arg=other)
         return self._inplace(lambda: self + other, np.add, other)
 
     def sub_(self, other: Any, alpha: Any = 1) -> Any:
+        if number_first("sub_", other, alpha):
+            other, alpha = alpha, other
         check_bool_sub(self, other)  # torch's message, before the in-place dtype check
         if alpha != 1:
             return self._inplace(lambda: self.sub(other, alpha=alpha), arg=other)
@@ -106,10 +110,14 @@ class InplaceMixin(TensorBase):
     negative_ = neg_
 
     def addcmul_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any:
+        if number_first("addcmul_", tensor1, value):
+            value, tensor1, tensor2 = tensor1, tensor2, value
         return self._inplace(lambda: self.addcmul(tensor1, tensor2, value),
                              arg=_grad_arg(tensor1, tensor2), reads=(tensor1, tensor2))
 
     def addcdiv_(self, tensor1: Any, tensor2: Any, value: Any = 1) -> Any:
+        if number_first("addcdiv_", tensor1, value):
+            value, tensor1, tensor2 = tensor1, tensor2, value
         return self._inplace(lambda: self.addcdiv(tensor1, tensor2, value),
                              arg=_grad_arg(tensor1, tensor2), reads=(tensor1, tensor2))
 

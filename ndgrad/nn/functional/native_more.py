@@ -224,7 +224,7 @@ def native_dropout(input: Tensor, p: float, train: bool | None) -> tuple[Tensor,
 def native_norm(input: Tensor, p: float | None = 2, dim: Any = None, keepdim: bool = False,
                 dtype: Any = None) -> Tensor:
     """torch.native_norm: the p-norm (p None is 2) over ``dim`` (all by default). torch has it
-    for sparse tensors only (ndgrad has none); here it takes strided ones, differentiably."""
+    for sparse tensors only; here it takes strided ones too, differentiably."""
     x = input if dtype is None else input.to(dtype)
     return x.norm(2 if p is None else p, dim, keepdim)
 
