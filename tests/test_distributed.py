@@ -44,6 +44,48 @@ def test_errors_before_init_process_group() -> None:
         dist.init_process_group("nccl")  # gloo, torch's CPU backend, runs on MPI
 
 
+def test_default_backend_for_device() -> None:
+    """torch's lookup (torch answers gloo for the CPU; ndgrad's one backend is MPI), with its
+    error for a device that has none."""
+    for dev in ("cpu", "cpu:1", ndgrad.device("cpu")):
+        assert dist.get_default_backend_for_device(dev) == dist.Backend.MPI
+    for dev in ("meta", "cuda:0"):
+        with pytest.raises(ValueError, match=f"Default backend not registered for device : "
+                                             f"{dev}$"):
+            dist.get_default_backend_for_device(dev)
+    with pytest.raises(ValueError) as theirs:
+        torch.distributed.get_default_backend_for_device("meta")
+    with pytest.raises(ValueError) as ours:
+        dist.get_default_backend_for_device("meta")
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_ddp_device_arguments_as_torch_on_the_cpu() -> None:
+    """An empty device_ids (what cuda.device_count() gives on a CPU machine, as in the DDP
+    example) and output_device=0 are accepted as torch accepts them; a device index is not."""
+    model = ndgrad.nn.Linear(2, 2)
+    for kwargs in ({"device_ids": []}, {"output_device": 0}, {}):
+        with pytest.raises(ValueError, match="Default process group has not been initialized"):
+            ndgrad.nn.parallel.DistributedDataParallel(model, **kwargs)
+    for kwargs in ({"device_ids": [0]}, {"output_device": "cpu"}):
+        with pytest.raises(ValueError, match="device_ids and output_device arguments"):
+            ndgrad.nn.parallel.DistributedDataParallel(model, **kwargs)
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="needs mpi4py")
+def test_init_process_group_outside_an_mpi_job_says_how_to_launch() -> None:
+    """The torch tutorials start ranks with mp.spawn and pass rank/world_size; ndgrad's ranks
+    come from an MPI launcher, and the error says which command to use instead."""
+    code = ("import ndgrad.distributed as d\n"
+            "d.init_process_group('gloo', rank=0, world_size=2)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode != 0
+    assert "RuntimeError: init_process_group: world_size=2 was given, but this process was " \
+           "not started by an MPI launcher" in out.stderr, out.stderr
+    assert "ndgrad-run --nproc-per-node=2 script.py" in out.stderr
+
+
 def test_node_local_rank(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID"):
         monkeypatch.delenv(var, raising=False)

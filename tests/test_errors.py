@@ -271,3 +271,83 @@ def test_setitem_shape_mismatch_says_what_torch_says(index, shape):
             lib.zeros(2, 3)[index] = lib.ones(shape)
         messages.append(str(e.value).replace("torch.FloatTensor", "ndgrad.float32"))
     assert messages[0] == messages[1]
+
+
+# -- losses, normalization and padding: the mistakes real training scripts make ----------------
+def _error_text(lib, expr):
+    try:
+        eval(expr, {"lib": lib, "F": lib.nn.functional})
+    except Exception as e:  # noqa: BLE001 - the type is compared below
+        return type(e).__name__, str(e).replace("torch", "ndgrad")
+    return None
+
+
+@pytest.mark.parametrize("expr", [
+    # class-index targets: shaped (N, 1), of another integer dtype, float, or a wrong spatial size
+    "F.cross_entropy(lib.zeros(4, 3), lib.zeros(4, 1, dtype=lib.long))",
+    "F.nll_loss(lib.zeros(4, 3), lib.zeros(4, 2, dtype=lib.long))",
+    "F.cross_entropy(lib.zeros(4, 3), lib.zeros(4, dtype=lib.int32))",
+    "F.nll_loss(lib.zeros(4, 3), lib.zeros(4, dtype=lib.bool))",
+    "F.cross_entropy(lib.zeros(4, 3), lib.zeros(4))",
+    "F.cross_entropy(lib.zeros(4, 3, 5), lib.zeros(4, 5))",
+    "F.cross_entropy(lib.zeros(4, 3), lib.zeros(4, 3, dtype=lib.long))",
+    "F.cross_entropy(lib.zeros(2, 3, 4, 5), lib.zeros(2, 4, 6, dtype=lib.long))",
+    "F.nll_loss(lib.zeros(2, 3, 4, 5), lib.zeros(2, 4, dtype=lib.long))",
+    "F.nll_loss(lib.zeros(2, 3, 4), lib.zeros(3, 4, dtype=lib.long))",
+    "F.nll_loss(lib.zeros(3), lib.zeros(3, dtype=lib.long))",
+    "F.nll_loss(lib.zeros(3), lib.tensor(1.0))",
+    # binary cross-entropy takes targets of the input's dtype only (DCGAN's labels)
+    "F.binary_cross_entropy(lib.full((2,), 0.5), lib.full((2,), 1))",
+    "F.binary_cross_entropy(lib.full((2,), 0.5), lib.ones(2, dtype=lib.float64))",
+    "F.binary_cross_entropy_with_logits(lib.zeros(2), lib.ones(2, dtype=lib.long))",
+    # one statistic or affine parameter per channel, in training and in eval
+    "lib.nn.BatchNorm2d(4)(lib.zeros(2, 3, 2, 2))",
+    "lib.nn.BatchNorm2d(4).eval()(lib.zeros(2, 3, 2, 2))",
+    "F.batch_norm(lib.zeros(2, 3), None, None, bias=lib.ones(4), training=True)",
+    "F.batch_norm(lib.zeros(2, 3), lib.zeros(3), lib.ones(1), training=False)",
+    "lib.nn.InstanceNorm2d(4, track_running_stats=True)(lib.zeros(2, 3, 2, 2))",
+    # reflection padding names the last dim it cannot pad, checking from the last dim
+    "lib.nn.ReflectionPad2d(4)(lib.zeros(1, 1, 3, 3))",
+    "F.pad(lib.zeros(1, 2, 2, 3, 3), (1, 1, 1, 1, 4, 4), mode='reflect')",
+    "F.pad(lib.zeros(1, 1, 3, 3), (1, 1, 4, 4), mode='reflect')",
+])
+@pytest.mark.filterwarnings("ignore:input's size at dim=1 does not match num_features")
+def test_training_script_mistakes_raise_as_torch(expr):
+    theirs, ours = _error_text(torch, expr), _error_text(ndgrad, expr)
+    assert theirs is not None
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("expr", [
+    "F.mse_loss(lib.tensor([0.5, 0.25], requires_grad=True), lib.tensor([True, False]))",
+    "F.smooth_l1_loss(lib.tensor([0.5, 0.25], requires_grad=True), lib.tensor([True, False]))",
+    "F.nll_loss(lib.tensor([[-0.5, -1.0]], requires_grad=True), lib.tensor([1], dtype=lib.uint8))",
+    "F.binary_cross_entropy(lib.tensor([0.5, 0.25], requires_grad=True), lib.tensor([1.0, 0.0]),"
+    " weight=lib.tensor([2.0, 1.0], dtype=lib.float64))",
+])
+def test_loss_targets_torch_accepts(expr):
+    """What torch computes, ndgrad computes: the value, its dtype and the input's gradient."""
+    results = []
+    for lib in LIBS:
+        out = eval(expr, {"lib": lib, "F": lib.nn.functional})
+        out.backward()
+        results.append((round(out.item(), 6), str(out.dtype).split(".")[-1]))
+    assert results[0] == results[1]
+
+
+def test_instance_norm_legacy_running_stats_as_torch():
+    """Checkpoints from before PyTorch 0.4 (fast_neural_style's) carry running stats an
+    InstanceNorm without track_running_stats no longer has: torch's message, naming the fix."""
+    texts = []
+    for lib in LIBS:
+        m = lib.nn.Sequential(lib.nn.Conv2d(1, 2, 1), lib.nn.InstanceNorm2d(2, affine=True))
+        sd = dict(m.state_dict())
+        sd["1.running_mean"], sd["1.running_var"] = lib.zeros(2), lib.ones(2)
+        with pytest.raises(RuntimeError) as e:
+            m.load_state_dict(sd, strict=False)
+        texts.append(str(e.value))
+        assert len(sd) == 6  # the caller's dict is left alone
+    assert texts[0] == texts[1]
+    assert '"1.running_mean" and "1.running_var" for InstanceNorm2d' in texts[1]
+    with pytest.warns(UserWarning, match="does not match num_features"):
+        ndgrad.nn.InstanceNorm2d(4)(ndgrad.ones(2, 3, 2, 2))

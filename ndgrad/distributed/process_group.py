@@ -113,6 +113,18 @@ def is_backend_available(backend: str) -> bool:
     return all(Backend(n) == Backend.MPI for n in names) and is_mpi_available()
 
 
+def get_default_backend_for_device(device: Any) -> str:
+    """The backend ``init_process_group`` uses for ``device`` (a string or ``ndgrad.device``),
+    as torch's: ``"mpi"`` for the CPU, ndgrad's one device; other devices have none."""
+    from ndgrad._device import device as _device
+
+    kind = device.type if isinstance(device, _device) else _device(device).type
+    backend = Backend.default_device_backend_map.get(kind)
+    if backend is None:
+        raise ValueError(f"Default backend not registered for device : {device}")
+    return backend
+
+
 def is_torchelastic_launched() -> bool:
     """True when torchelastic (``torchrun``) started this process: its ``TORCHELASTIC_RUN_ID``
     is set, the proxy torch uses. An MPI launcher does not set it."""
@@ -253,6 +265,15 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
                          f"mpirun -n 2 python train.py")
     MPI = _mpi()
     comm = MPI.COMM_WORLD
+    if world_size not in (-1, None) and world_size > 1 and comm.Get_size() == 1:
+        # the torch tutorials' pattern: mp.spawn children that rendezvous at MASTER_ADDR
+        raise RuntimeError(f"init_process_group: world_size={world_size} was given, but this "
+                           f"process was not started by an MPI launcher (MPI sees a job of 1 "
+                           f"process; multiprocessing.spawn cannot make an MPI job). "
+                           f"ndgrad.distributed runs on MPI: start the ranks with "
+                           f"`ndgrad-run --nproc-per-node={world_size} script.py` (or "
+                           f"`mpirun -n {world_size} python script.py`) and call "
+                           f"init_process_group once in each, instead of mp.spawn")
     for name, given, actual in (("world_size", world_size, comm.Get_size()),
                                 ("rank", rank, comm.Get_rank())):
         if given not in (-1, None) and given != actual:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad._dtype import bool_, int64, scalar_name, uint8
 from ndgrad.nn.functional._helpers import _float_input, _reduce, _reduction, _size_warning
 from ndgrad.nn.functional.activation import log_softmax
 from ndgrad.nn.functional.conv import linear
@@ -19,25 +20,37 @@ from ndgrad.ops.nn import BinaryCrossEntropy, CrossEntropy, LogSigmoid, NllLoss
 from ndgrad.tensor import Tensor, where
 
 
-def _class_last(input: Tensor, target: Tensor, name: str) -> tuple[Tensor, Tensor, tuple]:
-    """(N, C, d1, ...) logits and (N, d1, ...) targets -> (M, C) and (M,), plus the target's
-    shape (for reduction='none'). (C,) with a 0-d target is one sample."""
-    if input.ndim == 1:
-        if target.ndim != 0:
-            raise RuntimeError(f"{name}: expected a 0-D target for 1-D input, got target of "
-                               f"size {list(target.shape)}")
+def _class_last(input: Tensor, target: Tensor) -> tuple[Tensor, Tensor, tuple]:
+    """(N, C, d1, ...) logits and (N, d1, ...) class indices -> (M, C) and (M,), plus the
+    target's shape (for reduction='none'). (C,) with a 0-d target (or one of size 1) is one
+    sample. torch's nll_loss_nd checks, in its order and with its messages."""
+    if input.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    xs, ts = tuple(input.shape), tuple(target.shape)
+    if len(xs) != 1 and xs[0] != (ts[0] if ts else 0):
+        raise ValueError(f"Expected input batch_size ({xs[0]}) to match target "
+                         f"batch_size ({ts[0] if ts else 0}).")
+    if len(xs) <= 2 and len(ts) > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if len(xs) == 4 and len(ts) != 3:
+        raise RuntimeError(f"only batches of spatial targets supported (3D tensors) but got "
+                           f"targets of dimension: {len(ts)}")
+    if len(xs) == 4 and ts[1:] != xs[2:]:
+        raise RuntimeError(f"size mismatch (got input: {list(xs)} , target: {list(ts)}")
+    if len(xs) > 2 and ts[1:] != xs[2:]:
+        raise RuntimeError(f"Expected target size {[xs[0], *xs[2:]]}, got {list(ts)}")
+    if target.dtype not in (int64, uint8):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got "
+                           f"{scalar_name(target._data.dtype)}")
+    if len(xs) == 1:
+        if ts not in ((), (1,)):
+            raise ValueError(f"For 1D input, 1D target must have size 1, but got target size: "
+                             f"{ts[0]}")
         return input.unsqueeze(0), target.reshape(1), ()
-    xs, ts = input._data.shape, target._data.shape
     if len(xs) == 2:
-        if len(ts) != 1 or ts[0] != xs[0]:
-            raise ValueError(f"Expected input batch_size ({xs[0]}) to match target "
-                             f"batch_size ({ts[0] if ts else 0}).")
         return input, target, ts
-    expect = (input.shape[0],) + tuple(input.shape[2:])
-    if tuple(target.shape) != expect:
-        raise RuntimeError(f"Expected target size {list(expect)}, got {list(target.shape)}")
     c = input.shape[1]
-    return input.movedim(1, -1).reshape(-1, c), target.reshape(-1), expect
+    return input.movedim(1, -1).reshape(-1, c), target.reshape(-1), ts
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -52,7 +65,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                            f"{label_smoothing}")
     if weight is not None:
         weight = weight.to(input.dtype)
-    if target.is_floating_point():
+    if tuple(target.shape) == tuple(input.shape):  # torch's rule: probabilities, not indices
+        if not target.is_floating_point():
+            raise RuntimeError(f"Expected floating point type for target with class "
+                               f"probabilities, got {scalar_name(target._data.dtype)}")
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing)
     _float_input(input, "cross_entropy")
     if weight is not None and (weight.ndim != 1 or weight.shape[0] != input.shape[
@@ -60,7 +76,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         raise RuntimeError(f"weight tensor should be defined either for all "
                            f"{input.shape[1 if input.ndim > 1 else 0]} classes or no classes "
                            f"but got weight tensor of shape: {list(weight.shape)}")
-    x, t, shape = _class_last(input, target, "cross_entropy")
+    x, t, shape = _class_last(input, target)
     # only the logits are an input of the graph; the rest are options (no edges to walk)
     out = CrossEntropy.apply(x, target=t._data, weight=None if weight is None else weight._data,
                                 ignore_index=ignore_index, reduction=reduction,
@@ -70,9 +86,6 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
 
 def _cross_entropy_probs(input: Tensor, target: Tensor, weight: Tensor | None, reduction: str,
                          label_smoothing: float) -> Tensor:
-    if tuple(target.shape) != tuple(input.shape):
-        raise RuntimeError(f"Expected target size {list(input.shape)}, got "
-                           f"{list(target.shape)}")
     cdim = 1 if input.ndim > 1 else 0
     c = input.shape[cdim]
     logp = log_softmax(input, cdim)
@@ -93,9 +106,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
              reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """-input[i, target[i]] * weight[target[i]]; 'mean' divides by the summed weights."""
     reduction = _reduction(size_average, reduce, reduction)
-    if target.is_floating_point():
-        raise RuntimeError(f"expected scalar type Long but found {target.dtype}")
-    x, t, shape = _class_last(input, target, "nll_loss")
+    x, t, shape = _class_last(input, target)
     c = x.shape[1]
     valid = t._data != ignore_index
     ti = np.where(valid, t._data, 0)
@@ -121,12 +132,19 @@ def _weighted(loss: Tensor, input: Tensor, weight: Tensor | None, reduction: str
     return _reduce(loss, reduction)
 
 
+def _bool_as(target: Tensor, input: Tensor) -> Tensor:
+    """A bool target as the input's dtype: torch's mse/smooth_l1/huber kernels promote it
+    (where ``input - target`` itself refuses bool)."""
+    return target.to(input.dtype) if target.dtype == bool_ and input.is_floating_point() \
+        else target
+
+
 def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
              reduce: bool | None = None, reduction: str = "mean",
              weight: Tensor | None = None) -> Tensor:
     _size_warning(input, target)
     reduction = _reduction(size_average, reduce, reduction)
-    diff = input - target
+    diff = input - _bool_as(target, input)
     return _weighted(diff * diff, input, weight, reduction, True)
 
 
@@ -146,7 +164,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = No
     reduction = _reduction(size_average, reduce, reduction)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
-    d = input - target
+    d = input - _bool_as(target, input)
     ad = d.abs()
     if beta == 0:
         return _reduce(ad, reduction)
@@ -158,7 +176,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
     _size_warning(input, target)
     reduction = _reduction(None, None, reduction)
-    d = input - target
+    d = input - _bool_as(target, input)
     ad = d.abs()
     loss = where(ad < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
     return _weighted(loss, input, weight, reduction, False)
@@ -173,9 +191,15 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
                          f"size ({input.shape}) is deprecated. Please ensure they have the same "
                          f"size.")
-    loss = BinaryCrossEntropy.apply(input, target.to(input.dtype))
+    if target.dtype != input.dtype:  # torch's kernel takes no other target dtype
+        raise RuntimeError(f"Found dtype {scalar_name(target._data.dtype)} but expected "
+                           f"{scalar_name(input._data.dtype)}")
+    if not input.is_floating_point():
+        raise NotImplementedError(f"\"binary_cross_entropy\" not implemented for "
+                                  f"'{scalar_name(input._data.dtype)}'")
+    loss = BinaryCrossEntropy.apply(input, target)
     if weight is not None:
-        loss = loss * weight
+        loss = loss * weight.to(input.dtype)  # the loss keeps the input's dtype, as torch's
     return _reduce(loss, reduction)
 
 
@@ -189,6 +213,9 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
+    if not target.is_floating_point() and target.dtype != bool_:
+        raise RuntimeError(f"result type {scalar_name(input._data.dtype)} can't be cast to the "
+                           f"desired output type {scalar_name(target._data.dtype)}")
     log_sig = LogSigmoid.apply(input)
     if pos_weight is not None:
         loss = (1 - target) * input - ((pos_weight - 1) * target + 1) * log_sig

@@ -44,6 +44,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if eps < 0.0:
         raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
     if not training:
+        _check_num_features(input, running_mean, running_var, weight, bias)
         if running_mean is None or running_var is None:
             raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
         return BatchNorm.apply(input, weight, bias, eps=float(eps),
@@ -51,6 +52,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if input.shape[0] * math.prod(input.shape[2:]) == 1:  # (an empty batch passes, as in torch)
         raise ValueError(f"Expected more than 1 value per channel when training, got input "
                          f"size {input.shape}")
+    _check_num_features(input, running_mean, running_var, weight, bias)
     stats = [s for s in (running_mean, running_var) if s is not None]
     running = (*[None if s is None else s._data for s in (running_mean, running_var)],
                float(momentum))
@@ -58,6 +60,17 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     for s in stats:  # updated in place by forward
         s._bump_version()
     return out
+
+
+def _check_num_features(input: Tensor, *params: Tensor | None) -> None:
+    """torch's check that each of running_mean, running_var, weight, bias (in that order) has
+    one element per channel (dim 1): NumPy would broadcast a length-1 one silently."""
+    if input.numel() == 0:  # torch returns an empty batch before checking
+        return
+    c = input.shape[1]
+    for name, p in zip(("running_mean", "running_var", "weight", "bias"), params):
+        if p is not None and p.numel() != c:
+            raise RuntimeError(f"{name} should contain {c} elements not {p.numel()}")
 
 
 def _check_mixed_dtypes(input: Tensor, params: Sequence[Tensor | None]) -> None:

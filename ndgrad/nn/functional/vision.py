@@ -44,6 +44,13 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
                                   f"input tensor. Supported combinations for non-constant "
                                   f"padding: (2D or 3D input, pad of 2), (3D or 4D, 4), "
                                   f"(4D or 5D, 6)")
+    for d in (sorted(pairs, reverse=True) if mode == "reflect" else ()):
+        lo, hi = pairs[d]  # the last dim first, as torch checks them
+        if lo >= input.shape[d] or hi >= input.shape[d]:
+            arg = 4 + 2 * (input.ndim - 1 - d)  # torch numbers (left, right) of W, H, D
+            raise RuntimeError(f"Argument #{arg}: Padding size should be less than the "
+                               f"corresponding input dimension, but got: padding ({lo}, {hi}) "
+                               f"at dimension {d} of input {list(input.shape)}")
     crop, widths = [], []
     for d in range(input.ndim):
         lo, hi = pairs.get(d, (0, 0))
@@ -56,10 +63,6 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",
             widths.append((int((pos == first).sum()) - 1, int((pos == last).sum()) - 1)
                           if first != last else (max(pos.size - 1, 0), 0))
             continue
-        if mode == "reflect" and d in pairs and (lo >= n or hi >= n):
-            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding "
-                               f"input dimension, but got: padding ({lo}, {hi}) at dimension {d} "
-                               f"of input {list(input.shape)}")
         if mode == "circular" and (lo > n or hi > n):
             raise RuntimeError("Padding value causes wrapping around more than once.")
         # negative amounts crop first; the rest is padded from what remains

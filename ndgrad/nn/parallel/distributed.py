@@ -452,7 +452,9 @@ class DistributedDataParallel(Module):
         if not isinstance(module, Module):
             raise TypeError(f"DistributedDataParallel wraps an nn.Module, got "
                             f"{type(module).__name__}")
-        if device_ids is not None or output_device is not None:
+        # torch's test: an empty device_ids (what torch.cuda.device_count() gives on a CPU
+        # machine) and output_device=0 are accepted for CPU modules
+        if device_ids or output_device:
             raise ValueError(f"DistributedDataParallel device_ids and output_device arguments "
                              f"only work with GPU modules; ndgrad's modules are on the CPU, so "
                              f"leave them None (got device_ids {device_ids}, output_device "
@@ -463,6 +465,8 @@ class DistributedDataParallel(Module):
             raise RuntimeError("DistributedDataParallel is not needed when a module doesn't "
                                "have any parameter that requires a gradient.")
         self.module = module
+        self.device_ids: list[int] | None = None  # as torch's for CPU modules
+        self.output_device: int | None = None
         self.process_group = pg
         self.dim = dim
         self.broadcast_buffers = broadcast_buffers
