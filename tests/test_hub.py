@@ -29,7 +29,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
             requests.append(self.path)
     httpd = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(Handler, directory=str(served)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)  # (shutdown waits up to one poll interval)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}", served, requests
