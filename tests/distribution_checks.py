@@ -15,6 +15,27 @@ import ndgrad
 import ndgrad.distributions as nd
 
 
+class Draws:
+    """Random parameter values for a test file's cases, from its own seeded generator (so one
+    file's values do not depend on another's): ``batch``-shaped unless a shape is given."""
+
+    def __init__(self, seed: int, batch: tuple[int, ...] = (3, 2)) -> None:
+        self.rng, self.batch = np.random.default_rng(seed), batch
+
+    def pos(self, shape: Any = None, lo: float = 0.5, hi: float = 3.0) -> np.ndarray:
+        return self.rng.uniform(lo, hi, self.batch if shape is None else shape)
+
+    def real(self, shape: Any = None, s: float = 1.5) -> np.ndarray:
+        return self.rng.normal(0, s, self.batch if shape is None else shape)
+
+    def prob(self, shape: Any = None) -> np.ndarray:
+        return self.rng.uniform(0.05, 0.95, self.batch if shape is None else shape)
+
+    def simplex(self, shape: Any = None) -> np.ndarray:
+        p = self.rng.uniform(0.1, 1.0, (*self.batch, 4) if shape is None else shape)
+        return p / p.sum(-1, keepdims=True)  # type: ignore[no-any-return]
+
+
 def make(lib: Any, spec: tuple[str, dict[str, Any]], requires_grad: bool = True,
          constant: Container[str] = ()) -> tuple[Any, dict[str, Any]]:
     """The distribution ``spec`` = (class name, parameters) in torch (lib = torch) or ndgrad,

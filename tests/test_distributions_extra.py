@@ -14,8 +14,8 @@ import pytest
 import torch
 import torch.distributions as td
 import torch.distributions.transforms as tt
+from distribution_checks import Draws, cmp_grads
 from distribution_checks import cmp as _cmp
-from distribution_checks import cmp_grads
 from distribution_checks import error as _error
 from distribution_checks import make as _make_spec
 from distribution_checks import values as _values
@@ -24,21 +24,10 @@ import ndgrad
 import ndgrad.distributions as nd
 import ndgrad.distributions.transforms as nt
 
-RNG = np.random.default_rng(7)
-B = (3, 2)  # batch shape of the parameter sets below
-
-
-def _pos(shape=B, lo=0.5, hi=3.0):
-    return RNG.uniform(lo, hi, shape)
-
-
-def _real(shape=B, s=1.5):
-    return RNG.normal(0, s, shape)
-
-
-def _prob(shape=B):
-    return RNG.uniform(0.05, 0.95, shape)
-
+DRAW = Draws(7)
+RNG = DRAW.rng
+B = DRAW.batch  # batch shape of the parameter sets below
+_pos, _real, _prob = DRAW.pos, DRAW.real, DRAW.prob
 
 _torch_isclose = torch.isclose
 

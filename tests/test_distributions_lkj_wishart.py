@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.distributions as td
+from distribution_checks import Draws
 from distribution_checks import cmp as _cmp
 from distribution_checks import error as _error
 from distribution_checks import make as _make
@@ -19,16 +20,9 @@ from distribution_checks import values as _values
 import ndgrad
 import ndgrad.distributions as nd
 
-RNG = np.random.default_rng(11)
-
-
-def _pos(shape, lo=0.5, hi=3.0):
-    return RNG.uniform(lo, hi, shape)
-
-
-def _real(shape, s=1.5):
-    return RNG.normal(0, s, shape)
-
+DRAW = Draws(11)
+RNG = DRAW.rng
+_pos, _real = DRAW.pos, DRAW.real
 
 def _spd(shape):
     a = RNG.normal(size=shape)

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 import torch.distributions as td
+from distribution_checks import Draws, cmp_grads
 from distribution_checks import cmp as _cmp
-from distribution_checks import cmp_grads
 from distribution_checks import error as _error
 from distribution_checks import make as _make_spec
 from distribution_checks import values as _values
@@ -22,26 +22,10 @@ import ndgrad
 import ndgrad.distributions as nd
 from ndgrad.distributions import constraints
 
-RNG = np.random.default_rng(1)
-B = (3, 2)  # batch shape of the parameter sets below
-
-
-def _pos(shape=B, lo=0.5, hi=3.0):
-    return RNG.uniform(lo, hi, shape)
-
-
-def _real(shape=B):
-    return RNG.normal(0, 1.5, shape)
-
-
-def _prob(shape=B):
-    return RNG.uniform(0.05, 0.95, shape)
-
-
-def _simplex(shape=(*B, 4)):
-    p = RNG.uniform(0.1, 1.0, shape)
-    return p / p.sum(-1, keepdims=True)
-
+DRAW = Draws(1)
+RNG = DRAW.rng
+B = DRAW.batch  # batch shape of the parameter sets below
+_pos, _real, _prob, _simplex = DRAW.pos, DRAW.real, DRAW.prob, DRAW.simplex
 
 # name: (constructor name, keyword parameters as arrays or numbers)
 CASES = {
