@@ -36,6 +36,22 @@ class Draws:
         return p / p.sum(-1, keepdims=True)  # type: ignore[no-any-return]
 
 
+def same_description(n_dist: Any, t_dist: Any, support_repr: bool = True) -> None:
+    """ndgrad's distribution describes itself as torch's: class, shapes, rsample, parameter
+    constraints, support (its repr too unless ``support_repr`` is False: a support that
+    depends on the parameters prints them) and repr."""
+    assert type(n_dist).__name__ == type(t_dist).__name__
+    assert tuple(n_dist.batch_shape) == tuple(t_dist.batch_shape)
+    assert tuple(n_dist.event_shape) == tuple(t_dist.event_shape)
+    assert n_dist.has_rsample == t_dist.has_rsample
+    assert set(n_dist.arg_constraints) == set(t_dist.arg_constraints)
+    if support_repr:
+        assert repr(n_dist.support) == repr(t_dist.support).replace("torch", "ndgrad")
+    assert n_dist.support.event_dim == t_dist.support.event_dim
+    assert n_dist.support.is_discrete == t_dist.support.is_discrete
+    assert repr(n_dist) == repr(t_dist).replace("torch", "ndgrad")
+
+
 def make(lib: Any, spec: tuple[str, dict[str, Any]], requires_grad: bool = True,
          constant: Container[str] = ()) -> tuple[Any, dict[str, Any]]:
     """The distribution ``spec`` = (class name, parameters) in torch (lib = torch) or ndgrad,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.distributions as td
-from distribution_checks import Draws, cmp_grads
+from distribution_checks import Draws, cmp_grads, same_description
 from distribution_checks import cmp as _cmp
 from distribution_checks import error as _error
 from distribution_checks import make as _make_spec
@@ -60,16 +60,7 @@ def _make(lib, case, requires_grad=True):
 def test_against_torch(case):
     t_dist, t_leaves = _make(torch, case)
     n_dist, n_leaves = _make(ndgrad, case)
-    assert type(n_dist).__name__ == type(t_dist).__name__
-    assert tuple(n_dist.batch_shape) == tuple(t_dist.batch_shape)
-    assert tuple(n_dist.event_shape) == tuple(t_dist.event_shape)
-    assert n_dist.has_rsample == t_dist.has_rsample
-    assert set(n_dist.arg_constraints) == set(t_dist.arg_constraints)
-    if case not in DEPENDENT_SUPPORT:
-        assert repr(n_dist.support) == repr(t_dist.support).replace("torch", "ndgrad")
-    assert n_dist.support.event_dim == t_dist.support.event_dim
-    assert n_dist.support.is_discrete == t_dist.support.is_discrete
-    assert repr(n_dist) == repr(t_dist).replace("torch", "ndgrad")
+    same_description(n_dist, t_dist, support_repr=case not in DEPENDENT_SUPPORT)
     outs = []
     for prop in ("mean", "mode", "variance", "stddev"):
         try:
