@@ -19,6 +19,9 @@ DDP with gradient_as_bucket_view=True.
 Compare the images/s of the two runs for the throughput ratio. Both ranks share this
 machine's cores with whatever else runs on it: repeat the pair of runs to see the spread.
 
+--torch runs the same epoch on PyTorch (torch.distributed over gloo, rank and size from MPI,
+torch.set_num_threads(1)): torch's own DDP ratio on this machine, for reference.
+
 --no-ddp trains each rank on its shard without DistributedDataParallel (no communication, the
 ranks drift apart): the ceiling for N ranks on this machine, which leaves out only what DDP
 adds (copies into buckets, the all-reduce, waiting for the slower rank). --no-ddp --barrier
@@ -56,6 +59,8 @@ def main() -> None:
                    help="each rank trains alone on its shard (no communication): the ceiling")
     p.add_argument("--barrier", action="store_true",
                    help="with --no-ddp: a barrier after each step (the cost of synchronising)")
+    p.add_argument("--torch", action="store_true",
+                   help="the same epoch on PyTorch (DDP over gloo), for reference")
     args = p.parse_args()
     if args.barrier and not args.no_ddp:
         p.error("--barrier goes with --no-ddp (DDP synchronises the ranks itself)")
@@ -67,6 +72,10 @@ def main() -> None:
 
     ds = MNIST(root=args.data, train=True)
     x = ((ds.data.numpy() / np.float32(255) - np.float32(0.1307)) / np.float32(0.3081))
+    if args.torch:
+        _torch_epochs(args, x[:, None].astype(np.float32), ds.targets.numpy(), rank, world)
+        dist.destroy_process_group()
+        return
     train = TensorDataset(ndgrad.from_numpy(x[:, None].astype(np.float32)), ds.targets)
     ndgrad.manual_seed(0)
     model: nn.Module = nn.Sequential(
@@ -135,15 +144,88 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
         alone = statistics.median(times)
     if rank == 0:
-        sec = statistics.median(seconds)
-        images = steps * args.batch_size
-        mode = (" (no DDP, a barrier each step)" if args.barrier else " (no DDP)") \
-            if args.no_ddp else ""
-        print(f"ranks={world}{mode} epochs: {', '.join(f'{s:.2f}' for s in seconds)} s; median "
-              f"{sec:.2f} s = {images / sec:.0f} images/s; step {1e3 * sec / steps:.2f} ms; "
-              f"all-reduce per step: exposed {1e3 * statistics.median(waits):.3f} ms, alone "
-              f"{1e3 * alone:.3f} ms")
+        _report(args, world, "", seconds, steps, waits, alone)
     dist.destroy_process_group()
+
+
+def _report(args: argparse.Namespace, world: int, framework: str, seconds: list[float],
+            steps: int, waits: list[float], alone: float) -> None:
+    sec = statistics.median(seconds)
+    images = steps * args.batch_size
+    mode = (" (no DDP, a barrier each step)" if args.barrier else " (no DDP)") \
+        if args.no_ddp else ""
+    comm = "" if framework else (
+        f"; all-reduce per step: exposed {1e3 * statistics.median(waits):.3f} ms, alone "
+        f"{1e3 * alone:.3f} ms")
+    print(f"{framework}ranks={world}{mode} epochs: {', '.join(f'{s:.2f}' for s in seconds)} s; "
+          f"median {sec:.2f} s = {images / sec:.0f} images/s; step {1e3 * sec / steps:.2f} ms"
+          f"{comm}")
+
+
+def _torch_epochs(args: argparse.Namespace, x: np.ndarray, y: np.ndarray, rank: int,
+                  world: int) -> None:
+    """The same epochs on PyTorch: its DistributedDataParallel over gloo (a TCP rendezvous on
+    localhost, rank and size from MPI), so that torch's own ratio on this machine is measured
+    beside ndgrad's. Only the wall time is reported (no per-step all-reduce times)."""
+    import torch
+    import torch.distributed as tdist
+    from torch.utils.data import DataLoader as TLoader
+    from torch.utils.data import DistributedSampler as TSampler
+    from torch.utils.data import TensorDataset as TData
+
+    torch.set_num_threads(1)
+    port = _free_port(rank)
+    tdist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                             world_size=world)
+    tnn = torch.nn
+    torch.manual_seed(0)
+    model: Any = tnn.Sequential(
+        tnn.Flatten(), tnn.Linear(784, 512), tnn.ReLU(), tnn.Dropout(0.2),
+        tnn.Linear(512, 256), tnn.ReLU(), tnn.Dropout(0.2), tnn.Linear(256, 10))
+    if world > 1 and not args.no_ddp:
+        model = tnn.parallel.DistributedDataParallel(model)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    train = TData(torch.from_numpy(x), torch.from_numpy(y.astype(np.int64)))
+    sampler = TSampler(train, world, rank, seed=0)
+    loader = TLoader(train, batch_size=args.batch_size // world, sampler=sampler,
+                     drop_last=True)
+
+    def step(xb: Any, yb: Any) -> None:
+        loss = tnn.functional.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if args.barrier:
+            tdist.barrier()
+
+    for i, (xb, yb) in enumerate(loader):
+        if i == args.warmup:
+            break
+        step(xb, yb)
+    seconds, steps = [], 0
+    for epoch in range(args.epochs):
+        sampler.set_epoch(epoch + 1)
+        tdist.barrier()
+        t0 = time.perf_counter()
+        steps = 0
+        for xb, yb in loader:
+            step(xb, yb)
+            steps += 1
+        seconds.append(time.perf_counter() - t0)
+    if rank == 0:
+        _report(args, world, "torch ", seconds, steps, [0.0], 0.0)
+    tdist.destroy_process_group()
+
+
+def _free_port(rank: int) -> int:
+    """A free TCP port on localhost, chosen by rank 0 and sent to every rank."""
+    port = 0
+    if rank == 0:
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+    return int(dist.group.WORLD.comm.bcast(port, root=0))  # type: ignore[union-attr]
 
 
 if __name__ == "__main__":
