@@ -327,3 +327,47 @@ def test_set():
     with pytest.raises(RuntimeError, match="whose memory other tensors view"):
         x.set_(ndgrad.ones(2))
     assert v.shape == (2,)
+
+
+# (make the tensors from one base ``b`` of 24 elements): each list is deep-copied at once
+DEEPCOPIES = [
+    lambda b: [b[3:7]],  # a view alone: its offset, and the whole storage copied
+    lambda b: [b[2:9:2], b],  # a view before its base: both share the copied storage
+    lambda b: [b, b.view(4, 6)[1:, ::2].t(), b[5:]],
+    lambda b: [b.view(2, 3, 4).permute(2, 0, 1)[1], b.as_strided((3, 3), (1, 5), 4)],
+    lambda b: [b[:0], b],  # an empty view
+    lambda b: [b.view(4, 6).t().contiguous()[2:]],  # a view of another base
+]
+
+
+@pytest.mark.parametrize("make", DEEPCOPIES)
+def test_deepcopy_keeps_views_in_one_copied_storage(make):
+    import copy
+    out = {}
+    for lib in (torch, ndgrad):
+        orig = make(lib.arange(24.0))
+        new = copy.deepcopy(orig)
+        for t in new:  # the copy's memory is its own
+            assert t.untyped_storage().data_ptr() != orig[0].untyped_storage().data_ptr()
+        for i, t in enumerate(new):  # a write through one copy shows in every copy sharing
+            if t.numel():  # its storage, and not in the originals
+                t[(0,) * t.dim()] = -1.0 - i
+        out[lib] = [(t.tolist(), t.storage_offset(), t.stride(), len(t.untyped_storage()),
+                     [t.untyped_storage().data_ptr() == u.untyped_storage().data_ptr()
+                      for u in new]) for t in new] + [[t.tolist() for t in orig]]
+    assert out[ndgrad] == out[torch]
+
+
+def test_deepcopy_of_a_leaf_copies_grad_and_attributes_not_history():
+    import copy
+    for lib in (torch, ndgrad):
+        p = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        p.grad = lib.tensor([4.0, 5.0, 6.0])
+        p.note = {"step": [1]}
+        q = copy.deepcopy(p)
+        assert q.requires_grad and q.is_leaf and q.note == {"step": [1]}
+        assert q.note is not p.note and q.grad.tolist() == [4.0, 5.0, 6.0]
+        (q * q).sum().backward()  # q is a leaf of its own: its gradient adds to its .grad
+        assert q.grad.tolist() == [6.0, 9.0, 12.0] and p.grad.tolist() == [4.0, 5.0, 6.0]
+        with pytest.raises(RuntimeError, match="graph leaves"):
+            copy.deepcopy(p * 2)

@@ -570,6 +570,10 @@ class ShapeMixin(TensorBase):
         """True if both are the same elements of the same storage."""
         return _storage.is_set_to(self, tensor)
 
+    def __deepcopy__(self, memo: dict[Any, Any]) -> Any:
+        """copy.deepcopy: the storage copied once per deepcopy, so views stay views of it."""
+        return _storage.deepcopy(self, memo)
+
     def untyped_storage(self) -> Any:
         """The bytes of this tensor's storage: views of one tensor share it (and its
         ``data_ptr()``)."""

@@ -25,6 +25,7 @@ or the source's storage): torch would keep it a non-view (``_base`` None).
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import warnings
@@ -78,8 +79,8 @@ def storage_of(t: Any) -> tuple[Any, np.ndarray, int]:
     off = delta // arr.itemsize
     if t._data.size and (delta % arr.itemsize or off < 0 or off + _span(t._data) > flat.size):
         raise RuntimeError("ndgrad cannot place this tensor in its base's storage (its memory "
-                           "is not inside its base's, or starts between two elements: a "
-                           "deepcopy of a view?); clone() it first")
+                           "is not inside its base's, or starts between two elements); "
+                           "clone() it first")
     return root, flat, off
 
 
@@ -365,6 +366,50 @@ def set_(t: Any, source: Any = None, storage_offset: int = 0, size: Sequence[int
     # stays refused, as torch refuses one on a leaf)
     _make_view(t, b, (size, stride, offset), NO_GRAD_VIEW if t._requires_grad else None)
     return t
+
+
+_NOT_COPIED = frozenset(("_fw_grads",))  # forward-AD tangents: torch's deepcopy drops them too
+_LEAF_ONLY = ("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+              "protocol at the moment.  If you were attempting to deepcopy a module, this may be "
+              "because of a torch.nn.utils.weight_norm usage, see "
+              "https://github.com/pytorch/pytorch/pull/103001")
+
+
+def deepcopy(t: Any, memo: dict[Any, Any]) -> Any:
+    """``copy.deepcopy(t)``, as torch's: leaves only; the storage is copied once per deepcopy
+    (``memo``), so tensors that shared it share the copy, each at its own offset and strides
+    (a view's copy is a view of the copied storage); requires_grad, ``.grad`` and the Python
+    attributes set on t are copied, hooks and history are not."""
+    if t.grad_fn is not None:
+        raise RuntimeError(_LEAF_ONLY)
+    root, flat, off = storage_of(t)
+    key = ("ndgrad.deepcopy storage", id(root))  # memo's own keys are ids: this one cannot clash
+    holder = memo.get(key)  # the tensor that owns the copied storage
+    new = object.__new__(type(t))
+    if holder is None:
+        memo.setdefault(id(memo), []).append(root)  # root's id stays its own while memo lives
+        copied = np.lib.stride_tricks.as_strided(flat.copy(), root._data.shape,
+                                                 root._data.strides)  # root's own layout
+        holder = memo[key] = new if t is root else t._make(copied)
+        holder._data, holder._vc = copied, [0]
+    if t is root:
+        if new is not holder:  # a view of root was copied first: another name for its memory
+            new._data, new._vc = holder._data.view(), holder._vc
+    else:
+        geom = geometry(t, off)
+        new._data = strided_view(holder._data, *geom, geometry(holder, 0))
+        _make_view(new, holder, geom, t._view_meta)
+    for name, value in t.__dict__.items():  # torch copies the Python attributes
+        if name not in new.__dict__ and not hasattr(TensorBase, name) and \
+                name not in _NOT_COPIED:
+            setattr(new, name, copy.deepcopy(value, memo))
+    new._inference, new._sparse_dim = t._inference, t._sparse_dim
+    if t._requires_grad:
+        new._requires_grad = True
+    if t._grad is not None:
+        new._grad = copy.deepcopy(t._grad, memo)
+    memo[id(t)] = new
+    return new
 
 
 def is_set_to(t: Any, other: Any) -> bool:
