@@ -622,3 +622,44 @@ def test_relu_backward_selects_the_gradient_bit_for_bit(dtype):
         assert n.grad.numpy().dtype == dtype
         assert np.array_equal(np.ascontiguousarray(n.grad.numpy()).view(np.uint8),
                               np.ascontiguousarray(t.grad.numpy()).view(np.uint8))
+
+
+MIXED = [("float32", "float64"), ("float64", "float32"), ("float16", "float32"),
+         ("float32", "float16"), ("float64", "float16")]
+MIXED_LOSSES = [
+    lambda F, x, t: F.huber_loss(x, t, reduction="none", delta=0.5),
+    lambda F, x, t: F.huber_loss(x, t),
+    lambda F, x, t: F.soft_margin_loss(x, t, reduction="none"),
+    lambda F, x, t: F.soft_margin_loss(x, t, reduction="sum"),
+    lambda F, x, t: F.binary_cross_entropy_with_logits(x, t, reduction="none"),
+    lambda F, x, t: F.binary_cross_entropy_with_logits(x, t),
+    lambda F, x, t: F.binary_cross_entropy_with_logits(
+        x, t, weight=t * 2, pos_weight=t[0] + 0.5, reduction="none"),
+]
+
+
+@pytest.mark.parametrize("dtypes", MIXED)
+@pytest.mark.parametrize("loss", MIXED_LOSSES)
+def test_losses_with_input_and_target_of_two_dtypes(loss, dtypes):
+    """Which dtype the loss has (and its rounding) when input and target differ, as torch."""
+    rng = np.random.default_rng(0)
+    x, t = rng.normal(size=(3, 4)), rng.uniform(size=(3, 4))
+    out, grads = {}, {}
+    for lib in (torch, ndgrad):
+        xi = lib.tensor(x, dtype=getattr(lib, dtypes[0]), requires_grad=True)
+        ti = lib.tensor(t, dtype=getattr(lib, dtypes[1]))
+        y = loss(F(lib), xi, ti)
+        try:
+            y.sum().backward()
+        except RuntimeError as e:  # torch's huber backward refuses two dtypes ("Found dtype")
+            assert lib is torch and "Found dtype" in str(e)
+        out[lib], grads[lib] = y, xi.grad
+    assert out[ndgrad].dtype == getattr(ndgrad, str(out[torch].dtype).split(".")[1])
+    tol = 1e-2 if "float16" in dtypes else 1e-6  # each side rounds in the smaller dtype
+    assert grads[torch] is None or grads[ndgrad].dtype == getattr(ndgrad, dtypes[0])
+    for mine, theirs in ((out[ndgrad].detach(), out[torch].detach()),
+                         (grads[ndgrad], grads[torch])):
+        if theirs is None:
+            continue
+        np.testing.assert_allclose(mine.numpy().astype(np.float64),
+                                   theirs.numpy().astype(np.float64), rtol=tol, atol=tol)

@@ -179,6 +179,8 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     d = input - _bool_as(target, input)
     ad = d.abs()
     loss = where(ad < delta, d * d * 0.5, (ad - 0.5 * delta) * delta)
+    if input.is_floating_point():  # torch's kernel writes into a loss of the input's dtype
+        loss = loss.to(input.dtype)
     return _weighted(loss, input, weight, reduction, False)
 
 
@@ -217,12 +219,17 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
         raise RuntimeError(f"result type {scalar_name(input._data.dtype)} can't be cast to the "
                            f"desired output type {scalar_name(target._data.dtype)}")
     log_sig = LogSigmoid.apply(input)
+    # torch's kernel works in place on (1 - target): each step is rounded to that dtype (the
+    # target's, when it is floating), so a float32 target gives a float32 loss for float64 logits
+    out = target.dtype if target.is_floating_point() else None
+    loss = ((1 - target) * input).to(out)
     if pos_weight is not None:
-        loss = (1 - target) * input - ((pos_weight - 1) * target + 1) * log_sig
+        log_weight = (pos_weight - 1) * target + 1
+        loss = (loss - (log_weight * log_sig).to(log_weight.dtype)).to(out)
     else:
-        loss = (1 - target) * input - log_sig
+        loss = (loss - log_sig).to(out)
     if weight is not None:
-        loss = loss * weight
+        loss = (loss * weight).to(out)
     return _reduce(loss, reduction)
 
 

@@ -46,7 +46,10 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = 
                      reduce: bool | None = None, reduction: str = "mean") -> Tensor:
     """log(1 + exp(-target * input)): a smooth two-class hinge for targets +-1."""
     reduction = _reduction(size_average, reduce, reduction)
-    return _reduce((-input * target).exp().log1p(), reduction)
+    z = -input * target
+    if input.is_floating_point():  # torch writes it into a tensor of the input's dtype
+        z = z.to(input.dtype)
+    return _reduce(z.exp().log1p(), reduction)
 
 
 def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
