@@ -498,3 +498,29 @@ def test_expanded_tensor_costs_no_memory(tmp_path):
                  {"0": struct.pack("<f", 2.0)})
     t = load_bytes(tmp_path, data)
     assert t.shape == (10 ** 6, 10 ** 6) and t[123, 456].item() == 2.0
+
+
+def test_ndgrad_saves_views_in_one_storage_as_torch(tmp_path):
+    """A base and its views are written as one storage, each at its offset and strides, so
+    torch.load (and ndgrad.load) gives back tensors that share memory, in a file that holds
+    the base's bytes once."""
+    files = {}
+    for lib in (torch, ndgrad):
+        base = lib.arange(24.0)
+        obj = {"base": base, "step": base[2:9:2], "t": base.view(4, 6).t()[1:],
+               "same": base.detach(), "expanded": base[3:4].expand(3, 2), "scalar": base[5],
+               "empty": base[:0], "other": lib.ones(2)}
+        files[lib] = tmp_path / f"{lib.__name__}.pt"
+        lib.save(obj, files[lib])
+    with zipfile.ZipFile(files[ndgrad]) as zf:  # two storages: the base's and "other"'s
+        assert sorted(n for n in zf.namelist() if "/data/" in n) == ["archive/data/0",
+                                                                       "archive/data/1"]
+    ours, theirs = (torch.load(files[lib], weights_only=True) for lib in (ndgrad, torch))
+    for k, v in theirs.items():
+        assert (ours[k].storage_offset(), ours[k].stride(), ours[k].tolist()) == \
+            (v.storage_offset(), v.stride(), v.tolist()), k
+    ptr = ours["base"].untyped_storage().data_ptr()
+    assert all(ours[k].untyped_storage().data_ptr() == ptr for k in ("step", "t", "same"))
+    back = ndgrad.load(files[ndgrad])
+    back["base"].mul_(10)  # ndgrad reads them back sharing memory, as torch does
+    assert back["step"].tolist() == [20.0, 40.0, 60.0, 80.0] and back["same"][5].item() == 50

@@ -18,6 +18,9 @@ list of storage keys), then each storage as an int64 element count and its bytes
 Tensors that share a storage in the file share memory and one version counter after loading,
 as in torch: a view loads as a view (so a file cannot make ndgrad allocate more than the
 storages it holds), and an in-place change to one is seen by the others and by autograd.
+Writing does the same the other way: a base and its views go into one storage, each tensor at
+its own offset and strides. (A view read back in ndgrad shares memory and version counter
+with the others but is its own base here, so its ``storage_offset()`` reads 0.)
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from ndgrad.serialization._allowlist import (
 from ndgrad.serialization._pickler import Global, PersistentId, Pickler, Reduce
 from ndgrad.serialization._unpickler import Unpickler
 from ndgrad.tensor import Size, Tensor, device
+from ndgrad.tensor.storage import storage_of
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
@@ -462,19 +466,34 @@ class _Writer:
         arr = t._data
         if _STORAGE_OF.get(arr.dtype.name) is None:
             raise TypeError(f"a tensor of dtype {t.dtype}")
-        # tensors viewing the same memory the same way (x and x.detach(): two array objects)
-        # share one storage
-        same = (arr.__array_interface__["data"][0], arr.shape, arr.strides, arr.dtype.str)
+        flat, offset, stride = _place(t)
+        # tensors over the same memory (a base and its views, x and x.detach(): each its own
+        # array object) share one storage, each at its offset and strides, as torch saves them
+        same = (flat.__array_interface__["data"][0], flat.size, flat.dtype.str)
         if same not in self.keys:
-            self.keys[same] = (str(len(self.storages)), arr)
-            self.storages.append(arr.astype(arr.dtype.newbyteorder("<"), copy=False)
+            self.keys[same] = (str(len(self.storages)), flat)
+            self.storages.append(flat.astype(flat.dtype.newbyteorder("<"), copy=False)
                                  .tobytes(order="C"))
         key = self.keys[same][0]
         storage = PersistentId(("storage", Global("torch", _STORAGE_OF[arr.dtype.name]), key,
-                                "cpu", arr.size))
+                                "cpu", flat.size))
         return Reduce(Global("torch._utils", "_rebuild_tensor_v2"),
-                      (storage, 0, tuple(arr.shape), _contiguous_strides(arr.shape),
-                       t.requires_grad, OrderedDict()))
+                      (storage, offset, tuple(arr.shape), stride, t.requires_grad,
+                       OrderedDict()))
+
+
+def _place(t: Tensor) -> tuple[np.ndarray, int, tuple[int, ...]]:
+    """(storage, offset, strides) to save t as: its base's storage and its place in it, or,
+    where t cannot be placed there (negative strides), a contiguous copy of its own."""
+    arr = t._data
+    if all(st >= 0 for st in arr.strides) and (t._base is None or all(
+            st >= 0 for st in t._base._data.strides)):
+        try:
+            _, flat, offset = storage_of(t)
+            return flat, offset, tuple(st // arr.itemsize for st in arr.strides)
+        except RuntimeError:  # not inside its base's memory: saved on its own
+            pass
+    return np.ascontiguousarray(arr).reshape(-1), 0, _contiguous_strides(arr.shape)
 
 
 def dumps(obj: Any) -> bytes:
