@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins as _builtins
 import importlib
+import importlib.util
 import math as _math
 import warnings
 from types import ModuleType
@@ -532,6 +533,9 @@ def set_flush_denormal(mode: _builtins.bool) -> _builtins.bool:
     whatever ``mode`` asks."""
     return False
 
+
+if importlib.util.find_spec("einops") is not None:  # einops.rearrange & co. on ndgrad tensors
+    from ndgrad import _einops  # noqa: E402, F401
 
 # last: from here on this module's ``range`` is torch.range, no longer Python's
 from ndgrad.tensor.functions import range_ as range  # noqa: E402, A004
