@@ -31,11 +31,28 @@ from ndgrad import (
     mps,
     nn,
     optim,
+    quasirandom,
     special,
     utils,
     xpu,
 )
 from ndgrad import random as _random
+from ndgrad._autocast_state import (
+    autocast_decrement_nesting,
+    autocast_increment_nesting,
+    clear_autocast_cache,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_cache_enabled,
+    is_autocast_cpu_enabled,
+    set_autocast_cache_enabled,
+    set_autocast_cpu_dtype,
+    set_autocast_cpu_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+    set_autocast_gpu_dtype,
+)
 from ndgrad._control_flow import cond, while_loop
 from ndgrad._device import DeviceUnavailableError
 from ndgrad._dtype import (
@@ -69,6 +86,7 @@ from ndgrad._dtype import (
 )
 from ndgrad._dtype import public_promote_types as promote_types
 from ndgrad._dtype import public_result_type as result_type
+from ndgrad._lobpcg import lobpcg
 from ndgrad._lowrank import pca_lowrank, svd_lowrank
 from ndgrad._runtime import (
     are_deterministic_algorithms_enabled,
@@ -88,6 +106,17 @@ from ndgrad._runtime import (
     set_num_threads,
     set_warn_always,
     use_deterministic_algorithms,
+)
+from ndgrad._segment import segment_reduce
+from ndgrad._symbolic import (
+    sym_float,
+    sym_int,
+    sym_ite,
+    sym_max,
+    sym_min,
+    sym_not,
+    sym_sqrt,
+    sym_sum,
 )
 from ndgrad._tensor_str import set_printoptions
 from ndgrad.amp import GradScaler, autocast, is_autocast_enabled

@@ -1,7 +1,9 @@
 """ndgrad.amp: torch.amp's mixed-precision API, for a library that computes in the dtypes it is
-given. ``autocast`` is a context (and decorator) that changes nothing: on the CPU, PyTorch's
+given. ``autocast`` is a context (and decorator) that changes no dtype: on the CPU, PyTorch's
 would run matmuls and convolutions in bfloat16, which NumPy cannot do fast, so ndgrad keeps the
 inputs' dtypes (results are as or more precise); for CUDA it warns, as torch without CUDA does.
+It does set the autocast state that ``is_autocast_enabled``/``get_autocast_dtype`` report
+(``ndgrad/_autocast_state.py``), as torch's does.
 ``GradScaler`` is real: it scales the loss, unscales the gradients, skips steps whose gradients
 overflowed and adapts the scale, as torch's does (useful with float16 parameters)."""
 
@@ -13,16 +15,14 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from ndgrad import _autocast_state as _state
+from ndgrad import _dtype
+from ndgrad._autocast_state import is_autocast_enabled
 from ndgrad._device import _DEVICE_TYPES
 from ndgrad.tensor.base import TensorBase
 
 __all__ = ["GradScaler", "autocast", "custom_bwd", "custom_fwd", "is_autocast_available",
            "is_autocast_enabled"]
-
-
-def is_autocast_enabled(device_type: str | None = None) -> bool:
-    """False: autocast never changes a dtype here."""
-    return False
 
 
 def is_autocast_available(device_type: str) -> bool:
@@ -45,18 +45,38 @@ class autocast:  # noqa: N801 - torch's name
             raise RuntimeError(f"Expected one of {', '.join(_DEVICE_TYPES)} device type at start "
                                f"of device string: {device_type}")
         self.device = device_type
-        self.fast_dtype = dtype
+        self.fast_dtype = _state.get_autocast_dtype(device_type) if dtype is None else dtype
+        self._cache_enabled = (_state.is_autocast_cache_enabled() if cache_enabled is None
+                               else bool(cache_enabled))
         self._enabled = bool(enabled)
         if enabled and device_type != "cpu":
             warnings.warn(f"User provided device_type of '{device_type}', but {device_type} is "
                           f"not available (ndgrad runs on the CPU only). Disabling autocast.",
                           stacklevel=2)
             self._enabled = False
+        elif enabled and self.fast_dtype not in (_dtype.bfloat16, _dtype.float16):
+            warnings.warn("In CPU autocast, but the target dtype is not supported. Disabling "
+                          "autocast.\nCPU Autocast only supports dtypes of ndgrad.bfloat16, "
+                          "ndgrad.float16 currently.", stacklevel=2)
+            self._enabled = False
 
     def __enter__(self) -> autocast:
+        """Set the thread's autocast state (ndgrad/_autocast_state.py), kept to restore."""
+        self._prev = (_state.is_autocast_enabled(self.device),
+                      _state.get_autocast_dtype(self.device), _state.is_autocast_cache_enabled())
+        _state.set_autocast_enabled(self.device, self._enabled)
+        _state.set_autocast_dtype(self.device, self.fast_dtype)
+        _state.autocast_increment_nesting()
+        _state.set_autocast_cache_enabled(self._cache_enabled)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if _state.autocast_decrement_nesting() == 0:
+            _state.clear_autocast_cache()
+        enabled, dtype, cache = self._prev
+        _state.set_autocast_enabled(self.device, enabled)
+        _state.set_autocast_dtype(self.device, dtype)
+        _state.set_autocast_cache_enabled(cache)
         return None
 
     def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
