@@ -303,3 +303,62 @@ def test_setitem_of_the_whole_tensor_from_its_own_memory_with_leading_ones():
         y[...] = x
         return y
     same(fn)
+
+
+def test_setitem_into_an_expanded_tensor_from_the_very_memory_it_expands():
+    """``e[...] = v`` where e = v.squeeze().expand(2) and v has shape (1, 1): broadcast to e's
+    shape, v is e's very elements, so torch's copy_ returns before its overlap check; a value
+    from other memory is still refused (fuzz seed 777894)."""
+    def fn(T):
+        v = T.tensor([[3]], dtype=T.int64)
+        e = v.squeeze().expand(2)
+        e[...] = v.t()
+        return v, e
+    same(fn)
+
+    def other(T):
+        T.zeros(()).expand(2)[...] = T.tensor([[1.0]])
+    same(other)
+
+
+def test_mean_of_an_empty_tensor_saves_nothing_so_a_second_backward_runs():
+    """torch's MeanBackward keeps only sizes, also for an empty input, whose mean is nan: a
+    second backward through it runs where ndgrad's nan product had a saved tensor freed (fuzz
+    seeds 900536, 905878)."""
+    def fn(T):
+        x = T.zeros((2, 0), dtype=T.float64, requires_grad=True)
+        m = x.mean(1)
+        m.sum().backward()
+        (g,) = T.autograd.grad((m * m).sum(), [x], create_graph=True)
+        return m, g, x.grad, x.mean(), x.mean(0)
+    same(fn)
+
+
+def test_einsum_of_an_expanded_operand_is_row_major_so_view_works():
+    """NumPy lays einsum's result out as its operands are, which put an expand()ed operand's
+    broadcast dim innermost; torch's result is row-major, so ``.view(-1)`` works (fuzz seed
+    904536)."""
+    def fn(T):
+        a = T.tensor([[-0.5, -1.5, -2.0]], dtype=T.float64)
+        b = T.tensor([[-2.0, -1.0, 1.5], [1.0, 2.0, 0.0]], dtype=T.float64).expand(2, 2, 3)
+        out = T.einsum("...,...->...", a, b)
+        return out.view(-1), out.stride()
+    same(fn)
+
+
+def test_expand_strides_and_a_copy_from_the_elements_an_expand_shows():
+    """torch's expand gives a new leading dim of size 1 a contiguous stride (ones(3).expand(1,
+    3) has strides (3, 1)), and its copy_/setitem compares strides to let a copy from the very
+    same elements through: ``e[0] = v`` for e = v.expand(2, 1, 3) (fuzz seed 1202199)."""
+    def strides(T):
+        return [T.ones(3).expand(1, 3).stride(), T.ones(3, 1).expand(2, 3, 1).stride(),
+                T.tensor(2.0).expand(1, 1).stride(), T.ones(2).expand(4, 1, 2).stride()]
+    same(strides)
+
+    def fn(T):
+        v = T.tensor([[1.5, -1.0, 0.25]], dtype=T.float64, requires_grad=True) * 2
+        e = v.expand(2, *v.shape)
+        e[0] = v
+        (g,) = T.autograd.grad(e.sum(), [v])
+        return e, g
+    same(fn)

@@ -41,6 +41,10 @@ ALLOWED: dict[str, str] = {}
 # finite differences instead (finite_difference_check).
 # A pattern is searched in "<the statement>\n<its error>".
 TORCH_ONLY_ERRORS: dict[str, str] = {
+    r"Autograd not support dtype":
+        "torch marks a bool or integer tensor that a setitem wrote a grad-requiring value into "
+        "as requiring grad (see _describe), then refuses to record ops on it; ndgrad's stays "
+        "an ordinary tensor (seed 1202847)",
     r"(backward\(|autograd\.grad\().*\n.*Subtraction, the `-` operator, with a bool tensor":
         "torch's pow backward computes exponent - 1, which it refuses for a bool exponent "
         "(x ** mask differentiates in its forward); ndgrad gives the gradient, as for an int "
@@ -294,7 +298,11 @@ def _describe(v: Any, grads: bool = True) -> Any:
             grad = _describe(v.grad) if grads and v.is_leaf and v.grad is not None else None
         except RuntimeError:  # torch refuses to read is_leaf of a view it cannot rebuild
             grad = None  # (TORCH_ONLY_ERRORS: ndgrad refuses later, when it is used)
-    return (str(v.dtype).split(".")[-1], tuple(v.shape), v.requires_grad,
+    # an integer or bool tensor holds no gradient, but torch marks one that a setitem wrote a
+    # grad-requiring value into (``mask[...] = x``) as requiring grad (seeds 777875, 777885,
+    # 778015); ndgrad keeps it False, so only floating tensors' flags are compared
+    floating = v.dtype.is_floating_point or v.dtype.is_complex
+    return (str(v.dtype).split(".")[-1], tuple(v.shape), v.requires_grad if floating else None,
             v.detach().numpy().copy(), grad)
 
 
@@ -387,6 +395,17 @@ def _prefix(lines: list[str], i: int, nudge: Nudge | None = None, track: Track |
     return ns, names, values
 
 
+def _alias_written(lines: list[str]) -> bool:
+    """Whether a ``.detach()`` of a tensor is changed in place: autograd does not see that
+    change (torch refuses the backward if it saved the tensor, else differentiates the graph as
+    recorded, as ndgrad does), so the values no longer follow the recorded graph and finite
+    differences measure another function (seed 1205843)."""
+    aliases = {m.group(1) for line in lines
+               if (m := re.match(r"\s*(v\d+) = v\d+\.detach\(\)\s*$", line))}
+    return any(re.match(rf"\s*{a}(\.\w+_\(|\[.*\] = )", line) for line in lines
+               for a in aliases)
+
+
 def _loss(lines: list[str], i: int, nudge: Nudge | None = None, track: Track | None = None,
           ) -> float:
     """What statement i differentiates, on ndgrad, after lines[:i] ran with ``nudge``."""
@@ -426,12 +445,16 @@ def finite_difference_check(lines: list[str], i: int) -> str | None:
     a non-finite gradient that infinite derivatives make (sqrt at 0: the chain rule gives
     inf * 0 = nan, as torch's does, where the slopes are finite, seed 7149); a NaN that a
     backward op returns is reported."""
+    if _alias_written(lines[:i]):
+        return None
     ns, names, track = _prefix(lines, i)
     before = {n: ns[n].grad.detach().numpy().copy() if ns[n].grad is not None else 0.0
               for n in names}
+    existing = set(ns)
     _run_line(lines[i], ns)
     m = _LOSS.search(lines[i].split("\n")[-1])
-    new = [k for k in ns if k not in before and isinstance(ns[k], tuple)] \
+    # autograd.grad's result: the tuple statement i made (not one an earlier statement made)
+    new = [k for k in ns if k not in existing and isinstance(ns[k], tuple)] \
         if m is not None and m.group("arg") else []
     # float32 on the way: a wider step, above its rounding (one-sided slopes still bracket)
     f32 = any("float32" in line or ".float()" in line for line in lines[:i + 1])
@@ -440,6 +463,10 @@ def finite_difference_check(lines: list[str], i: int) -> str | None:
     if not np.isfinite(f0):  # nothing to difference (sqrt of a negative, say)
         return None
     for n in names:
+        if any(m != n and isinstance(v, ndgrad.Tensor) and v._base is not ns[n]
+               and np.shares_memory(ns[n]._data, v._data) for m, v in ns.items()):
+            continue  # nudging its memory nudges tensors that are not its views: the
+            # difference is not this leaf's derivative (v9 = v5[0].detach(), seed 777278)
         if new:  # autograd.grad: the result tuple, in the order of its list of inputs
             args = re.search(r"\[(.*?)\]", lines[i])
             order = args.group(1).split(", ") if args else []

@@ -81,7 +81,9 @@ class Einsum(Primitive):
         # optimize lets NumPy contract through BLAS (tensordot): worth its planning cost only
         # for three or more operands or big ones (attention-sized inputs)
         big = len(xs) > 2 or max((x.size for x in xs), default=0) > 4096
-        return np.einsum(ctx.equation, *xs, optimize=big)
+        # a row-major result, as torch's usually is (NumPy's default follows the operands'
+        # layout, which puts an expand()ed operand's broadcast dim innermost: seed 904536)
+        return np.einsum(ctx.equation, *xs, optimize=big, order="C")
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:

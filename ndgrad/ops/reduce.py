@@ -46,12 +46,12 @@ class DivCount(Primitive):
 
     @staticmethod
     def forward(ctx: Any, x: Any, n: Any) -> Any:
-        ctx.n = n
-        return as_ndarray(x / n)
+        ctx.n = n  # (n = 0, the mean of nothing: nan, as torch's, without NumPy's 0/0 warning)
+        return as_ndarray(x / n if n else x * float("nan"))
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
-        return grad / ctx.n, None
+        return (grad / ctx.n if ctx.n else grad * float("nan")), None
 
 
 class NanSum(Primitive):

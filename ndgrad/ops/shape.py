@@ -54,14 +54,39 @@ class Expand(Primitive):
 
     @staticmethod
     def forward(ctx: Any, x: Any, shape: Any) -> Any:
-        lead = len(shape) - x.ndim
-        strides = (0,) * lead + tuple(st if n == s else 0 for st, n, s in
-                                      zip(x.strides, x.shape, shape[lead:], strict=True))
-        return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=x.flags.writeable)
+        return np.lib.stride_tricks.as_strided(x, shape, expand_strides(x, shape),
+                                               writeable=x.flags.writeable)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         return grad, None  # the engine sums grad down to x's shape
+
+
+def expand_strides(x: np.ndarray, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The strides (bytes) of x expanded to ``shape``, as torch's expand sets them: 0 along a
+    stretched dim; a kept dim keeps its own; a new leading dim of size 1 gets the stride of a
+    contiguous dim there (size * stride of the next), which torch's checks for "the same
+    elements" compare (``ones(3).expand(1, 3).stride()`` is (3, 1))."""
+    if x.ndim == 0:  # a number's every dim is stride 0, as torch's
+        return (0,) * len(shape)
+    lead = len(shape) - x.ndim
+    strides = [st if n == m else 0 for st, n, m in zip(x.strides, x.shape, shape[lead:],
+                                                        strict=True)]
+    for i in reversed(range(lead)):  # strides[0] is dim i + 1's, already expanded
+        st = shape[i + 1] * strides[0] if i + 1 < len(shape) else x.itemsize
+        strides.insert(0, st if shape[i] == 1 else 0)
+    return tuple(strides)
+
+
+def expand_value(v: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """v as a copy or setitem writes it into a place of ``shape``: leading size-1 dims dropped
+    (setitem's rule), then expanded with torch's strides, to tell whether it is that place's
+    very elements; v itself where it does not broadcast (the shape error comes later)."""
+    v = v.reshape(v.shape[next((i for i, n in enumerate(v.shape) if n != 1), v.ndim):])
+    lead = len(shape) - v.ndim
+    if lead < 0 or any(n not in (1, m) for n, m in zip(v.shape, shape[lead:])):
+        return v
+    return np.lib.stride_tricks.as_strided(v, shape, expand_strides(v, shape))
 
 
 class ExpandCopy(Primitive):

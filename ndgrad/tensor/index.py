@@ -26,6 +26,7 @@ from ndgrad.ops.index import (
     plan_index,
     put,
 )
+from ndgrad.ops.shape import expand_value
 from ndgrad.tensor.base import TensorBase, _bool, _int, raw
 
 
@@ -144,7 +145,8 @@ def _refuse_expanded_setitem(x: np.ndarray, steps: list[tuple], v: Any) -> None:
     memory itself, unless v is its very data (``x[...] = x`` changes nothing)."""
     if _basic(steps):
         dst = x[steps[0]]
-        if not overlaps(dst) or isinstance(v, TensorBase) and same_data(dst, v._data):
+        if not overlaps(dst) or isinstance(v, TensorBase) and same_data(
+                dst, expand_value(v._data, dst.shape)):
             return
     raise RuntimeError(OVERLAP)
 

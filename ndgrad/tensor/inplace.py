@@ -17,6 +17,7 @@ import numpy as np
 from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.autograd.inplace import same_data
 from ndgrad.ops.elementwise import Overwrite
+from ndgrad.ops.shape import expand_value
 from ndgrad.tensor.base import TensorBase, _int
 from ndgrad.tensor.elementwise import check_bool_sub, number_first
 
@@ -392,6 +393,9 @@ class InplaceMixin(TensorBase):
 
     def copy_(self, src: Any) -> Any:
         src = self._operand(src)
-        # a copy from the very same data changes nothing, even into an expand()ed tensor
-        same = isinstance(src, TensorBase) and same_data(self._data, src._data)
-        return self._inplace(lambda: _filled(self, src), arg=src, overlap_ok=same)
+        # a copy from the very same data (once expanded to self's shape) changes nothing, even
+        # into an expand()ed tensor: torch's copy_ returns before its overlap checks
+        same = isinstance(src, TensorBase) and same_data(
+            self._data, expand_value(src._data, self._data.shape))
+        return self._inplace(lambda: _filled(self, src), arg=src, reads=() if same else None,
+                             overlap_ok=same)

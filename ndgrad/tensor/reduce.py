@@ -85,7 +85,7 @@ class ReduceMixin(TensorBase):
         dims = reduce_dims(dim, x._data.ndim)
         n = math.prod(x._data.shape[d] for d in dims)
         total = x.sum(dims, keepdim)
-        return DivCount.apply(total, n) if n else total * float("nan")
+        return DivCount.apply(total, n)
 
     def prod(self, dim: _int | None = None, keepdim: _bool = False, dtype: Any = None,
              axis: _int | None = None, keepdims: _bool | None = None) -> Any:
