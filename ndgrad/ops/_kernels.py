@@ -587,6 +587,71 @@ def _softmax_lse_parts(s: Any, lse: Any, scale: Any, causal: int, step: int) -> 
         _softmax_lse(s[t * step:(t + 1) * step], lse[t * step:(t + 1) * step], scale, causal)
 
 
+# -- log_softmax over the last dim ---------------------------------------------------------------
+# A language model's decoder ends in log_softmax over its vocabulary: rows of thousands. NumPy
+# makes that five passes over (rows, V) and two temporaries of its size; here each row is read
+# twice while it sits in cache and written once. The rows' maxima come from NumPy (its max
+# vectorizes; _row_max's eight running maxima took twice as long on rows of 10k). The exp sum
+# accumulates in float64.
+@njit(**_RFLAGS)
+def _log_softmax_rows(x: Any, m: Any, out: Any) -> None:
+    n = x.shape[1]
+    for r in range(x.shape[0]):
+        mr = m[r]  # a nan in the row makes its max, the sum and so the whole row nan
+        t = 0.0
+        for j in range(n):
+            t += exp_nonpositive(x[r, j] - mr)
+        c = like(x, math.log(t))
+        for j in range(n):
+            out[r, j] = (x[r, j] - mr) - c  # NumPy's order: (x - max) - log(sum)
+
+
+@njit(**_RFLAGS)
+def _log_softmax_backward_rows(grad: Any, out: Any, gx: Any) -> None:
+    n = grad.shape[1]
+    for r in range(grad.shape[0]):
+        t = 0.0
+        for j in range(n):
+            t += grad[r, j]
+        s = like(grad, t)
+        for j in range(n):
+            gx[r, j] = grad[r, j] - exp_nonpositive(out[r, j]) * s
+
+
+@njit(**_PFLAGS)
+def _log_softmax_parts(x: Any, m: Any, out: Any, step: int) -> None:
+    for t in prange(-(-x.shape[0] // step)):
+        a, b = t * step, (t + 1) * step
+        _log_softmax_rows(x[a:b], m[a:b], out[a:b])
+
+
+@njit(**_PFLAGS)
+def _log_softmax_backward_parts(grad: Any, out: Any, gx: Any, step: int) -> None:
+    for t in prange(-(-grad.shape[0] // step)):
+        a, b = t * step, (t + 1) * step
+        _log_softmax_backward_rows(grad[a:b], out[a:b], gx[a:b])
+
+
+def log_softmax_rows(x: np.ndarray, out: np.ndarray) -> None:
+    """out = x - max - log(sum(exp(x - max))) for each row of x (R, V), V >= 1."""
+    m = x.max(axis=1)
+    n = parts(x.size)
+    if n > 1:
+        _log_softmax_parts(x, m, out, _row_step(len(x), n, 0))
+    else:
+        _log_softmax_rows(x, m, out)
+
+
+def log_softmax_backward_rows(grad: np.ndarray, out: np.ndarray, gx: np.ndarray) -> None:
+    """gx = grad - exp(out) * sum(grad) for each row (R, V): log_softmax's backward from its
+    output."""
+    n = parts(grad.size)
+    if n > 1:
+        _log_softmax_backward_parts(grad, out, gx, _row_step(len(grad), n, 0))
+    else:
+        _log_softmax_backward_rows(grad, out, gx)
+
+
 # -- batched matmul -----------------------------------------------------------------------------
 def _blas_operand(x: np.ndarray) -> tuple[int, int] | None:
     """(CblasNoTrans or CblasTrans, leading dimension) for the matrices of x (..., r, c) as

@@ -218,12 +218,22 @@ class Softmax(Primitive):
 
 
 class LogSoftmax(Primitive):
-    """x - logsumexp(x, dim), computed stably; d = grad - softmax * sum(grad, dim)."""
+    """x - logsumexp(x, dim), computed stably; d = grad - softmax * sum(grad, dim).
+
+    With numba, the last dim (a language model's vocabulary) takes one compiled loop each way,
+    a row at a time while it is in cache: NumPy's five passes over the (rows, V) array and two
+    temporaries of its size made the forward of a (700, 10000) float32 batch take 10 ms (torch
+    5 ms), its backward 9 ms."""
 
     @staticmethod
     def forward(ctx: Any, x: Any, dim: Any) -> Any:
-        z = _shifted(x, dim)
-        z -= np.log(np.sum(np.exp(z), axis=dim, keepdims=True))
+        k = kernels_for(x) if x.size and dim == x.ndim - 1 else None
+        if k is not None:
+            z = np.empty_like(x)
+            k.log_softmax_rows(x.reshape(-1, x.shape[-1]), z.reshape(-1, x.shape[-1]))
+        else:
+            z = _shifted(x, dim)
+            z -= np.log(np.sum(np.exp(z), axis=dim, keepdims=True))
         ctx.save_for_backward(z)
         ctx.dim, ctx.kshape = dim, _keepdim_shape(z.shape, (dim,))
         return z
@@ -231,6 +241,14 @@ class LogSoftmax(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         (out,) = ctx.saved_like(grad)
+        k = kernels_for(grad, out) if isinstance(grad, np.ndarray) and out.size \
+            and ctx.dim == out.ndim - 1 else None
+        if k is not None:
+            gx = np.empty_like(out)
+            k.log_softmax_backward_rows(grad.reshape(-1, out.shape[-1]),
+                                        out.reshape(-1, out.shape[-1]),
+                                        gx.reshape(-1, out.shape[-1]))
+            return gx, None
         return grad - Exp.apply(out) * grad.sum(ctx.dim).reshape(ctx.kshape), None
 
 
@@ -271,8 +289,15 @@ class CrossEntropy(Primitive):
     def forward(ctx: Any, x: Any, target: Any, weight: Any, ignore_index: Any, reduction: Any,
                 label_smoothing: Any) -> Any:
         m, c = x.shape
-        # the max of each row, for a stable exp (reduced along the long, contiguous axis)
-        xmax = np.ascontiguousarray(x.T).max(0)[:, None] if c else np.zeros((m, 1), x.dtype)
+        # the max of each row, for a stable exp, reduced along the long axis: NumPy's max of
+        # short rows (C < 64) is slower than a transposed copy and a max down its columns, but
+        # for a vocabulary of 10k that copy took 10.6 ms, max(1) 1 ms ((700, 10k) float32)
+        if not c:
+            xmax = np.zeros((m, 1), x.dtype)
+        elif c >= 64:
+            xmax = x.max(1)[:, None]
+        else:
+            xmax = np.ascontiguousarray(x.T).max(0)[:, None]
         e = np.subtract(x, xmax)
         s = np.exp(e, out=e).sum(1)
         log_s = np.log(s)
