@@ -175,6 +175,9 @@ def speed(rounds: int) -> None:
     for k in names:  # warm up: imports, BLAS, the optimizer's state, numba's kernels
         for _ in run(k, batches(3, 99), 3):
             pass
+    # numba's OpenMP layer, started by ndgrad's first compiled kernel, sets the process's
+    # OpenMP pools (torch's too) to the core count: pin torch's again after it
+    torch.set_num_threads(THREADS)
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in names}
     losses: dict[str, float] = {}
     for r in range(rounds):
