@@ -102,30 +102,8 @@ def main() -> None:
     _Reducer._reduce = timed(_Reducer._reduce)  # type: ignore[method-assign]
     _Reducer._finalize = timed(_Reducer._finalize)  # type: ignore[method-assign]
 
-    def step(xb: ndgrad.Tensor, yb: ndgrad.Tensor) -> None:
-        loss = nn.functional.cross_entropy(model(xb), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if args.barrier:
-            dist.barrier()
-
-    for i, (xb, yb) in enumerate(loader):  # warm-up: caches, allocator, MPI connections
-        if i == args.warmup:
-            break
-        step(xb, yb)
-    seconds, steps, waits = [], 0, []
-    for epoch in range(args.epochs):
-        sampler.set_epoch(epoch + 1)
-        dist.barrier()
-        exposed[0] = 0.0
-        t0 = time.perf_counter()
-        steps = 0
-        for xb, yb in loader:
-            step(xb, yb)
-            steps += 1
-        seconds.append(time.perf_counter() - t0)
-        waits.append(exposed[0] / steps)
+    seconds, steps, waits = _train(args, nn.functional, model, opt, loader, sampler,
+                                   dist.barrier, exposed)
     alone = 0.0
     if ddp:
         reducer = model._reducer  # type: ignore[union-attr]
@@ -146,6 +124,38 @@ def main() -> None:
     if rank == 0:
         _report(args, world, "", seconds, steps, waits, alone)
     dist.destroy_process_group()
+
+
+def _train(args: argparse.Namespace, functional: Any, model: Any, opt: Any, loader: Any,
+           sampler: Any, barrier: Any, exposed: list[float],
+           ) -> tuple[list[float], int, list[float]]:
+    """The warm-up steps, then the timed epochs, on either library: each epoch's seconds, its
+    steps, and each epoch's ``exposed`` time (what the timed reducer methods add up) per step."""
+    def step(xb: Any, yb: Any) -> None:
+        loss = functional.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if args.barrier:
+            barrier()
+
+    for i, (xb, yb) in enumerate(loader):  # warm-up: caches, allocator, MPI connections
+        if i == args.warmup:
+            break
+        step(xb, yb)
+    seconds, steps, waits = [], 0, []
+    for epoch in range(args.epochs):
+        sampler.set_epoch(epoch + 1)
+        barrier()
+        exposed[0] = 0.0
+        t0 = time.perf_counter()
+        steps = 0
+        for xb, yb in loader:
+            step(xb, yb)
+            steps += 1
+        seconds.append(time.perf_counter() - t0)
+        waits.append(exposed[0] / steps)
+    return seconds, steps, waits
 
 
 def _report(args: argparse.Namespace, world: int, framework: str, seconds: list[float],
@@ -186,32 +196,12 @@ def _torch_epochs(args: argparse.Namespace, x: np.ndarray, y: np.ndarray, rank: 
         model = tnn.parallel.DistributedDataParallel(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
     train = TData(torch.from_numpy(x), torch.from_numpy(y.astype(np.int64)))
-    sampler = TSampler(train, world, rank, seed=0)
+    sampler: Any = TSampler(train, world, rank, seed=0)
     loader = TLoader(train, batch_size=args.batch_size // world, sampler=sampler,
                      drop_last=True)
 
-    def step(xb: Any, yb: Any) -> None:
-        loss = tnn.functional.cross_entropy(model(xb), yb)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if args.barrier:
-            tdist.barrier()
-
-    for i, (xb, yb) in enumerate(loader):
-        if i == args.warmup:
-            break
-        step(xb, yb)
-    seconds, steps = [], 0
-    for epoch in range(args.epochs):
-        sampler.set_epoch(epoch + 1)
-        tdist.barrier()
-        t0 = time.perf_counter()
-        steps = 0
-        for xb, yb in loader:
-            step(xb, yb)
-            steps += 1
-        seconds.append(time.perf_counter() - t0)
+    seconds, steps, _ = _train(args, tnn.functional, model, opt, loader, sampler,
+                               tdist.barrier, [0.0])
     if rank == 0:
         _report(args, world, "torch ", seconds, steps, [0.0], 0.0)
     tdist.destroy_process_group()
