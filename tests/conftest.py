@@ -29,3 +29,14 @@ def _seed():
     np.random.seed(0)
     torch.manual_seed(0)  # torch's samples too: a statistical test must not be flaky
     yield
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def path(request):
+    """Run a test on both of ndgrad's paths: the NumPy reference and the numba kernels."""
+    from ndgrad.ops import _numba
+
+    if request.param == "numba" and not _numba.available():
+        pytest.skip("numba is not installed (pip install ndgrad[fast])")
+    with _numba.enabled(request.param == "numba"):
+        yield request.param

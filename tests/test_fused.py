@@ -19,14 +19,6 @@ from ndgrad.ops import _numba
 from ndgrad.ops._erf import erf
 
 
-@pytest.fixture(params=["numpy", "numba"])
-def path(request):
-    if request.param == "numba" and not _numba.available():
-        pytest.skip("numba is not installed (pip install ndgrad[fast])")
-    with _numba.enabled(request.param == "numba"):
-        yield request.param
-
-
 def F(lib):
     return lib.nn.functional
 

@@ -16,14 +16,6 @@ import ndgrad
 from ndgrad.ops import _numba
 
 
-@pytest.fixture(params=["numpy", "numba"])
-def path(request):
-    if request.param == "numba" and not _numba.available():
-        pytest.skip("numba is not installed (pip install ndgrad[fast])")
-    with _numba.enabled(request.param == "numba"):
-        yield request.param
-
-
 def F(lib):
     return lib.nn.functional
 
