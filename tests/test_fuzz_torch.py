@@ -302,8 +302,9 @@ def _describe(v: Any, grads: bool = True) -> Any:
     # grad-requiring value into (``mask[...] = x``) as requiring grad (seeds 777875, 777885,
     # 778015); ndgrad keeps it False, so only floating tensors' flags are compared
     floating = v.dtype.is_floating_point or v.dtype.is_complex
+    # (force: torch's efficient zero gradients, ZeroTensors, refuse a plain numpy(); seed 2003237)
     return (str(v.dtype).split(".")[-1], tuple(v.shape), v.requires_grad if floating else None,
-            v.detach().numpy().copy(), grad)
+            v.detach().numpy(force=True).copy(), grad)
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -400,9 +401,10 @@ def _alias_written(lines: list[str]) -> bool:
     change (torch refuses the backward if it saved the tensor, else differentiates the graph as
     recorded, as ndgrad does), so the values no longer follow the recorded graph and finite
     differences measure another function (seed 1205843)."""
-    aliases = {m.group(1) for line in lines
+    code = [part for line in lines for part in line.split("\n")]  # (with-blocks: 2 lines)
+    aliases = {m.group(1) for line in code
                if (m := re.match(r"\s*(v\d+) = v\d+\.detach\(\)\s*$", line))}
-    return any(re.match(rf"\s*{a}(\.\w+_\(|\[.*\] = )", line) for line in lines
+    return any(re.match(rf"\s*{a}(\.\w+_\(|\[.*\] = )", line) for line in code
                for a in aliases)
 
 
