@@ -82,6 +82,26 @@ def _int_power(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return as_ndarray(np.where(neg, at_neg, out).astype(out.dtype, copy=False))
 
 
+# torch's CPU kernel runs these Python exponents of a float32/float64 tensor as other ops,
+# whose float32 results differ from pow's in the last bit (Karpathy's ``(var + 1e-5)**-0.5``)
+_POW_AS = {
+    0.5: np.sqrt,
+    -0.5: lambda x: 1 / np.sqrt(x),  # torch's rsqrt kernel
+    -1: np.reciprocal,
+    2: lambda x: x * x,
+    3: lambda x: x * x * x,
+    -2: lambda x: 1 / (x * x),
+}
+
+
+def _power(x: Any, y: Any) -> Any:
+    """x ** y, with the exponents in _POW_AS computed as torch computes them."""
+    if (isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64)
+            and isinstance(y, int | float) and not isinstance(y, bool) and y in _POW_AS):
+        return _POW_AS[y](x)
+    return np.power(x, y)
+
+
 class Pow(Primitive):
     """d(x^y) = y x^(y-1) dx + x^y log(x) dy, with torch's conventions where that is 0 * inf:
     the x-gradient is 0 where y == 0, the y-gradient is 0 where x == 0 and y >= 0."""
@@ -89,7 +109,7 @@ class Pow(Primitive):
     @staticmethod
     def forward(ctx: Any, x: Any, y: Any) -> Any:
         try:
-            out = as_ndarray(np.power(x, y))
+            out = as_ndarray(_power(x, y))
         except ValueError as e:  # NumPy: "Integers to negative integer powers are not allowed."
             if "broadcast" in str(e):
                 raise  # _binary turns it into torch's message naming both sizes
@@ -106,9 +126,10 @@ class Pow(Primitive):
         x, y, out = ctx.saved_like(grad)
         gx = gy = None
         if ctx.needs_input_grad[0]:
-            # torch's grouping, grad * (...), so that second derivatives agree at inf and nan
+            # torch's grouping, grad * (...), so that second derivatives agree at inf and nan;
+            # Pow.apply, not **, so that x ** (y - 1) takes _POW_AS on arrays too
             if isinstance(y, int | float):
-                gx = ZerosLike.apply(grad) if y == 0 else grad * (y * x ** (y - 1))
+                gx = ZerosLike.apply(grad) if y == 0 else grad * (y * Pow.apply(x, y - 1))
             else:
                 gx = Where.apply(y == 0, 0.0, grad * (y * x ** (y - 1)))
         if ctx.needs_input_grad[1]:

@@ -194,8 +194,10 @@ class ElementwiseMixin(TensorBase):
         return _binary(Div, self, other)
 
     def __rtruediv__(self, other: Any) -> Any:
-        if not isinstance(other, TensorBase) and self._data.dtype.kind in "biu":
-            return _binary(Div, self.to(_dtype.default_float()), other, reverse=True)
+        # torch's Tensor.__rtruediv__: 3.0 / x is x.reciprocal() * 3.0, two roundings, not a
+        # division (its float32 results differ in the last bit; an int or bool x gives floats)
+        if not isinstance(other, TensorBase):
+            return self.reciprocal() * other
         return _binary(Div, self, other, reverse=True)
 
     __rdiv__ = __rtruediv__
