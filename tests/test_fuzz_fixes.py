@@ -362,3 +362,19 @@ def test_expand_strides_and_a_copy_from_the_elements_an_expand_shows():
         (g,) = T.autograd.grad(e.sum(), [v])
         return e, g
     same(fn)
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: x.diagonal(), lambda x: x.permute(2, 0, 1), lambda x: x[:, :, ::2],
+    lambda x: x.transpose(0, 2), lambda x: x.movedim(0, -1)[1:], lambda x: x[0].t(),
+    lambda x: x.unsqueeze(1).permute(3, 1, 0, 2), lambda x: x[..., :1].expand(2, 2, 4)])
+def test_clone_keeps_torchs_layout_so_reshape_shares_memory_as_torchs(make):
+    """clone() lays a permuted or strided tensor out in memory as torch's does (a diagonal's
+    copy is column-major), and that decides whether reshape of the copy is a view of it: a
+    later write to the copy shows in the reshape, or not, as in torch (fuzz seed 2304580)."""
+    def fn(T):
+        c = make(T.arange(12.0).reshape(2, 2, 3)).clone()
+        r = c.reshape(-1)
+        c.fill_(1)
+        return c.stride(), r
+    same(fn)

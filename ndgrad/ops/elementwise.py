@@ -719,10 +719,50 @@ class Cast(Primitive):
 
 
 class Clone(Primitive):
+    """A copy: row-major, or with ``preserve`` laid out in memory as torch's
+    clone(memory_format=preserve_format) lays it out (see ``preserved_order``), which decides
+    whether a later ``view``/``reshape`` of the copy can share its memory."""
+
     @staticmethod
-    def forward(ctx: Any, x: Any) -> Any:
-        return x.copy()
+    def forward(ctx: Any, x: Any, preserve: bool = False) -> Any:
+        if not preserve or x.ndim < 2 or x.flags.c_contiguous:
+            return x.copy()
+        outer_first = preserved_order(x)[::-1]
+        out = np.empty([x.shape[d] for d in outer_first], x.dtype).transpose(
+            np.argsort(outer_first))
+        out[...] = x
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
-        return grad
+        return grad, None
+
+
+def preserved_order(x: np.ndarray) -> list[int]:
+    """x's dims from the innermost in memory to the outermost, as torch's infer_dense_strides
+    sorts them (an insertion sort by stride; a zero stride (expand) keeps the row-major
+    order, equal strides put the smaller size inside): torch's clone and empty_like keep a
+    permuted tensor's layout, and give a strided one (a diagonal, a slice) the dense layout
+    in its order."""
+    shape, strides = x.shape, [abs(s) for s in x.strides]
+
+    def should_swap(d0: int, d1: int) -> int:
+        s0, s1 = strides[d0], strides[d1]
+        if s0 == 0 or s1 == 0:
+            return 0
+        if s0 != s1:
+            return -1 if s0 < s1 else 1
+        return 1 if shape[d0] > shape[d1] else 0
+
+    perm = list(range(x.ndim - 1, -1, -1))
+    for i in range(1, x.ndim):
+        dim1 = i
+        for j in range(1, i + 1):
+            dim0 = i - j
+            c = should_swap(perm[dim0], perm[dim1])
+            if c > 0:
+                perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+                dim1 = dim0
+            elif c < 0:
+                break
+    return perm

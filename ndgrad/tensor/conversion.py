@@ -411,7 +411,7 @@ class ConversionMixin(TensorBase):
     def clone(self, memory_format: Any = preserve_format) -> Any:
         """A copy (differentiable); ``memory_format`` picks its layout in memory."""
         if memory_format is preserve_format:
-            return Clone.apply(self)
+            return Clone.apply(self, True)  # laid out as torch's (a permuted x stays permuted)
         return self._laid_out(memory_format, copy=True)
 
     def contiguous(self, memory_format: Any = contiguous_format) -> Any:
