@@ -378,3 +378,30 @@ def test_clone_keeps_torchs_layout_so_reshape_shares_memory_as_torchs(make):
         c.fill_(1)
         return c.stride(), r
     same(fn)
+
+
+def test_prod_of_all_elements_with_two_zeros_has_exactly_zero_gradient():
+    """x.prod() with two zeros or more: torch's gradient is zeros (not grad * 0, which an
+    infinite upstream gradient, sqrt at 0, makes nan); prod(dim) and create_graph keep the
+    product formula, as torch's (fuzz seed 3001655)."""
+    def fn(T):
+        x = T.tensor([0.0, 2.0, 0.0, 3.0], dtype=T.float64, requires_grad=True)
+        x.prod().sqrt().backward()
+        (g,) = T.autograd.grad(x.prod().sqrt(), x, create_graph=True)
+        y = T.tensor([[0.0, 2.0], [0.0, 3.0]], dtype=T.float64, requires_grad=True)
+        y.prod(0).sqrt().sum().backward()
+        return x.grad, g, y.grad
+    same(fn)
+
+
+def test_einsum_without_a_sum_keeps_the_sign_of_zero():
+    """An einsum that sums nothing is a broadcast product, as torch computes it: NumPy's
+    einsum added each product to 0, turning -0.0 into 0.0, and 1 / it into inf (fuzz seeds
+    3100461, 3204973)."""
+    def fn(T):
+        a = T.tensor([[0.0, 1.5], [-0.5, 0.0]], dtype=T.float32, requires_grad=True)
+        b = T.tensor([-2.0, 3.0], dtype=T.float32)
+        out = T.einsum("...,...->...", a, b)
+        (1 / out).sum().backward()
+        return T.signbit(out), T.einsum("ij,j->ji", a, b), a.grad
+    same(fn)

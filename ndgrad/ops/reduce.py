@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from ndgrad._helpers import as_ndarray, contiguous, wrap_dims
+from ndgrad.autograd.grad_mode import is_grad_enabled
 from ndgrad.ops.base import Primitive
-from ndgrad.ops.elementwise import Abs, Exp, Log, Where
+from ndgrad.ops.elementwise import Abs, Exp, Log, Where, ZerosLike
 from ndgrad.ops.shape import ExpandCopy, Flip, Pad
 
 
@@ -189,13 +190,17 @@ class Prod(Primitive):
     array_backward = False  # written in Tensor ops (narrow, cumprod, flip)
 
     @staticmethod
-    def forward(ctx: Any, x: Any, dim: Any, keepdim: Any) -> Any:
+    def forward(ctx: Any, x: Any, dim: Any, keepdim: Any, whole: bool = False) -> Any:
         out = np.prod(x, axis=dim, keepdims=True, dtype=x.dtype)
         ctx.dim, ctx.kshape = dim, out.shape
         if not keepdim:
             out = out.reshape(_squeezed(x.shape, (dim,)))
         if ctx.needs_input_grad[0]:
-            ctx.has_zero = bool((x == 0).any())
+            zeros = int(np.count_nonzero(x == 0))
+            ctx.has_zero = zeros > 0
+            # x.prod() of all elements with two zeros or more: every gradient is exactly 0,
+            # as torch returns it outside create_graph (not grad * 0, nan for an inf grad)
+            ctx.all_zero = whole and zeros > 1
             ctx.save_for_backward(x, out)
         return out
 
@@ -204,15 +209,17 @@ class Prod(Primitive):
         x, out = ctx.saved_like(grad)
         d, n = ctx.dim, x.shape[ctx.dim]
         grad = grad.reshape(ctx.kshape)
+        if ctx.all_zero and not is_grad_enabled():
+            return ZerosLike.apply(x), None, None, None
         # n <= 1 takes the same formulas (the product of no other elements is 1), so that the
         # gradient is a function of x under create_graph, with torch's zero second derivative
         if not ctx.has_zero:
-            return grad * (out.reshape(ctx.kshape) / x), None, None  # torch's formula
+            return grad * (out.reshape(ctx.kshape) / x), None, None, None  # torch's formula
         # with zeros: the products of the elements before and after each one, no division
         before = Pad.apply(x.narrow(d, 0, n - 1).cumprod(d), _widths(x.ndim, d, (1, 0)), 1.0)
         after = Pad.apply(x.narrow(d, 1, n - 1).flip(d).cumprod(d).flip(d),
                           _widths(x.ndim, d, (0, 1)), 1.0)
-        return grad * (before * after), None, None
+        return grad * (before * after), None, None, None
 
 
 def _widths(ndim: int, d: int, pad: tuple[int, int]) -> tuple[tuple[int, int], ...]:

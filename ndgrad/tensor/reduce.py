@@ -98,7 +98,7 @@ class ReduceMixin(TensorBase):
             x = x.to(_dtype.int64)
         if dim is None or x._data.ndim == 0:
             d = 0 if dim is None else wrap_dim(dim, 0)
-            return Prod.apply(x.reshape(-1), d, False)
+            return Prod.apply(x.reshape(-1), d, False, dim is None)
         return Prod.apply(x, wrap_dim(dim, x._data.ndim), keepdim)
 
     def amax(self, dim: Any = (), keepdim: _bool = False, axis: Any = None,
