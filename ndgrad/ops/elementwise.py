@@ -9,6 +9,7 @@ gradient is simply not asked for.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -84,7 +85,7 @@ def _int_power(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 # torch's CPU kernel runs these Python exponents of a float32/float64 tensor as other ops,
 # whose float32 results differ from pow's in the last bit (Karpathy's ``(var + 1e-5)**-0.5``)
-_POW_AS = {
+_POW_AS: dict[float, Callable[[np.ndarray], np.ndarray]] = {
     0.5: np.sqrt,
     -0.5: lambda x: 1 / np.sqrt(x),  # torch's rsqrt kernel
     -1: np.reciprocal,

@@ -82,9 +82,10 @@ def expand_value(v: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """v as a copy or setitem writes it into a place of ``shape``: leading size-1 dims dropped
     (setitem's rule), then expanded with torch's strides, to tell whether it is that place's
     very elements; v itself where it does not broadcast (the shape error comes later)."""
-    v = v.reshape(v.shape[next((i for i, n in enumerate(v.shape) if n != 1), v.ndim):])
+    first = next((i for i in range(v.ndim) if v.shape[i] != 1), v.ndim)
+    v = v.reshape(v.shape[first:])
     lead = len(shape) - v.ndim
-    if lead < 0 or any(n not in (1, m) for n, m in zip(v.shape, shape[lead:])):
+    if lead < 0 or any(v.shape[i] not in (1, shape[lead + i]) for i in range(v.ndim)):
         return v
     return np.lib.stride_tricks.as_strided(v, shape, expand_strides(v, shape))
 
