@@ -28,6 +28,7 @@ import numpy as np
 import ndgrad
 from ndgrad import random
 from ndgrad.autograd import engine
+from ndgrad.autograd.function import AccumulateGrad
 from ndgrad.autograd.grad_mode import enable_grad
 from ndgrad.tensor import Tensor
 
@@ -102,6 +103,35 @@ def _track(t: Any) -> Any:
     return t.view_as(t) if t.requires_grad else t.detach().requires_grad_()
 
 
+def _reaches_outside(t: Tensor, own: set[int]) -> bool:
+    """Whether t's graph reaches a leaf that requires grad other than the ``own`` (ids of) the
+    transform made: a tensor from outside, whose graph the result must stay in."""
+    if t.grad_fn is None:
+        return t.requires_grad and id(t) not in own
+    stack, seen = [t.grad_fn], {id(t.grad_fn)}
+    while stack:
+        for edge in stack.pop()._edges:
+            if edge is None or id(edge.node) in seen:
+                continue
+            seen.add(id(edge.node))
+            if isinstance(edge.node, AccumulateGrad):
+                if id(edge.node.variable) not in own:
+                    return True
+            else:
+                stack.append(edge.node)
+    return False
+
+
+def _release(tree: Any, own: list[Any]) -> Any:
+    """The transform's results, detached from the leaves it made for its inputs unless they
+    depend on a tensor from outside (an input or a closed-over tensor that requires grad, or
+    an enclosing transform's input): as torch.func's results, which require grad only then."""
+    ids = {id(t) for t in own}
+    leaves, spec = _flatten(tree)
+    return _unflatten([t.detach() if isinstance(t, Tensor) and t.requires_grad
+                       and not _reaches_outside(t, ids) else t for t in leaves], spec)
+
+
 def _zeros_like(t: Tensor) -> Tensor:
     return t._make(np.zeros(t._data.shape, t._data.dtype))
 
@@ -164,7 +194,8 @@ def grad_and_value(func: Callable[..., Any], argnums: Any = 0,
         for group, spec in zip(leaves, specs):
             out.append(_unflatten(grads[i:i + len(group)], spec))
             i += len(group)
-        result = out[0] if isinstance(argnums, int) else tuple(out)
+        result = _release(out[0] if isinstance(argnums, int) else tuple(out), flat)
+        output, aux = _release((output, aux), flat)
         return (result, (output, aux)) if has_aux else (result, output)
 
     return wrapper
@@ -219,8 +250,9 @@ def vjp(func: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple
         for group, spec in zip(leaves, specs):
             res.append(_unflatten(grads[i:i + len(group)], spec))
             i += len(group)
-        return tuple(res)
+        return _release(tuple(res), flat_primals)
 
+    output, aux = _release((output, aux), flat_primals)
     return (output, vjp_fn, aux) if has_aux else (output, vjp_fn)
 
 
@@ -255,8 +287,8 @@ def jvp(func: Callable[..., Any], primals: Any, tangents: Any, *, strict: bool =
             raise RuntimeError("jvp(f, primals, tangents, strict=True): The output of f is "
                                "independent of the inputs. This is not allowed with strict=True.")
         jv = _grads(pulled, us, list(t_leaves))
-    result = (output, _unflatten(jv, out_spec))
-    return (*result, aux) if has_aux else result
+    result = _release((output, _unflatten(jv, out_spec)), tracked + us)
+    return (*result, _release(aux, tracked)) if has_aux else result
 
 
 # -- Jacobians and Hessians -----------------------------------------------------------------------
@@ -300,8 +332,8 @@ def jacrev(func: Callable[..., Any], argnums: Any = 0, *, has_aux: bool = False,
                     groups.append(_unflatten(jacs[i:i + len(group)], spec))
                     i += len(group)
                 per_output.append(groups[0] if isinstance(argnums, int) else tuple(groups))
-        result = _unflatten(per_output, out_spec)
-        return (result, aux) if has_aux else result
+        result = _release(_unflatten(per_output, out_spec), flat_in)
+        return (result, _release(aux, flat_in)) if has_aux else result
 
     return wrapper
 

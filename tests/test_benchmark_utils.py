@@ -23,7 +23,7 @@ def test_timer_measures_and_prints_as_torch():
     adaptive = t.adaptive_autorange(threshold=0.5, max_run_time=1.0)
     assert adaptive.times and adaptive.median > 0
     table = str(Compare([once, blocks]))
-    assert "[ add ]" in table and "ndgrad" in table and "Times are in" in table
+    assert "[------ add ------]" in table and "ndgrad" in table and "Times are in" in table
 
 
 def test_threads_globals_and_helpers():

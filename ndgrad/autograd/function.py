@@ -30,6 +30,7 @@ autograd), before any op can run.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import traceback
 import weakref
@@ -494,3 +495,44 @@ def _share_version(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str,
 # made under no_grad, or one of several views a function returned (split, unbind), stored as
 # (function name, output number, length of its view chain then)
 NO_GRAD_VIEW = "no_grad"
+
+
+_TWICE = "trying to differentiate twice a function that was marked with @once_differentiable"
+
+
+class _DelayedError(Function):
+    """Passes ``once_differentiable`` backward's results on; differentiating them raises."""
+
+    @staticmethod
+    def forward(ctx: Any, *grads: Any) -> Any:
+        out = tuple(g.view_as(g) for g in grads)
+        return out if len(out) > 1 else out[0]
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Any) -> Any:
+        raise RuntimeError(_TWICE)
+
+
+def once_differentiable(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a Function's ``backward`` that is not itself differentiable (written with
+    in-place ops or outside autograd): it runs with grad recording off, and under
+    ``create_graph=True`` its results are in the graph, where a second backward through them
+    raises, as torch's ``torch.autograd.function.once_differentiable``."""
+
+    @functools.wraps(fn)
+    def wrapper(ctx: Any, *args: Any) -> Any:
+        with no_grad():
+            outputs = fn(ctx, *args)
+        if not state.enabled or not any(isinstance(a, Tensor) and a.requires_grad
+                                        for a in args):
+            return outputs
+        many = isinstance(outputs, tuple)
+        outs = list(outputs if many else (outputs,))
+        where = [i for i, v in enumerate(outs) if isinstance(v, Tensor)]
+        if where:
+            passed = _DelayedError.apply(*(outs[i].detach().requires_grad_() for i in where))
+            for i, v in zip(where, passed if isinstance(passed, tuple) else (passed,)):
+                outs[i] = v
+        return tuple(outs) if many else outs[0]
+
+    return wrapper

@@ -158,8 +158,57 @@ def arange(start: Any, end: Any = None, step: Any = 1, dtype: Any = None, device
 @factory_out
 def linspace(start: float, end: float, steps: int, dtype: Any = None, device: Any = None,
              requires_grad: bool = False) -> Tensor:
-    return _finish(np.linspace(start, end, steps).astype(_float_dtype(dtype)), requires_grad,
+    return _finish(linspace_values(start, end, steps, _float_dtype(dtype)), requires_grad,
                    device)
+
+
+def linspace_values(start: Any, end: Any, steps: int, nd: np.dtype) -> np.ndarray:
+    """torch's CPU linspace: start + step * i on the first half, end - step * (steps-1-i) on
+    the second, each a fused multiply-add rounded once in the dtype, so that float32 and
+    float64 values are torch's to the bit (np.linspace's are off by an ulp at a third of the
+    points: a grid_sample at the identity samples pixel centres, where such an ulp moves the
+    bilinear gradient from one side to the other)."""
+    if nd not in (np.float32, np.float64) or steps < 2 or isinstance(start, complex) or \
+            isinstance(end, complex):
+        return np.linspace(start, end, steps).astype(nd)
+    s, e = nd.type(float(start)), nd.type(float(end))
+    step = nd.type((e - s) / nd.type(steps - 1))
+    i = np.arange(steps)
+    k = np.where(i < steps // 2, i, i - (steps - 1))  # step * k from the nearer end
+    return fused_multiply_add(np.full(steps, step, nd), k, np.where(i < steps // 2, s, e), nd)
+
+
+def fused_multiply_add(a: Any, b: Any, c: Any, nd: np.dtype) -> np.ndarray:
+    """a * b + c rounded once to float32 or float64 ``nd``, as a CPU's fma instruction (which
+    torch's kernels use) rounds it; a, b, c are exact in float64."""
+    a, b, c = (np.asarray(v, np.float64) for v in (a, b, c))
+    prod, err = _two_product(a, b)  # prod + err is a * b exactly
+    total, lost = _two_sum(c, prod)
+    if nd == np.float32:  # round the float64 sum to odd, then once to float32
+        lost = lost + err
+        even = (total.view(np.int64) & 1) == 0
+        toward = np.where(lost > 0, np.inf, -np.inf)
+        return np.where(even & (lost != 0), np.nextafter(total, toward), total).astype(nd)
+    return total + (lost + err)
+
+
+def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """a + b as total + lost exactly (Knuth's two-sum)."""
+    total = a + b
+    b_virtual = total - a
+    return total, (a - (total - b_virtual)) + (b - b_virtual)
+
+
+def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """a * b as an unevaluated sum prod + err of float64s (Dekker's product, Veltkamp's
+    split): how fma's single rounding is had without fma."""
+    def split(x: Any) -> tuple[Any, Any]:
+        c = 134217729.0 * x  # 2**27 + 1
+        hi = c - (c - x)
+        return hi, x - hi
+    prod = a * b
+    (a_hi, a_lo), (b_hi, b_lo) = split(a), split(b)
+    return prod, ((a_hi * b_hi - prod) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
 
 
 @factory_out

@@ -94,6 +94,16 @@ def _check_scatter(idx: np.ndarray, x: Any, d: int, src: Any) -> None:
         _check_index(idx, shp, d, "self")
 
 
+def _nonempty_dims(x: Any, idx: np.ndarray, src: Any) -> tuple[np.ndarray, Any]:
+    """scatter on a 1-d self: a 0-d index or src is a 1-element vector, as torch counts a
+    0-d tensor's dims as 1 (``zeros(10).scatter_(0, tensor(y), value=1)``, a one-hot)."""
+    if x._data.ndim != 1:
+        return idx, src
+    if isinstance(src, TensorBase) and src._data.ndim == 0:
+        src = src.reshape(1)
+    return (idx.reshape(1) if idx.ndim == 0 else idx), src
+
+
 def _unviewed(view: Any) -> Any:
     """A copy of a view, for ScatterReduce, which saves its input and output: were they views
     of the tensor an in-place form (scatter_reduce_) overwrites, backward would find them
@@ -239,6 +249,8 @@ class IndexMixin(TensorBase):
                                    "input tensor")
             return self.reshape(1).gather(0, self._make(idx.reshape(-1))).reshape(idx.shape)
         d = wrap_dim(dim, self._data.ndim)
+        if idx.ndim == 0 and self._data.ndim == 1:  # a 0-d index is one element (torch's
+            return self.gather(d, self._make(idx.reshape(1))).reshape(())  # nonempty dims)
         if idx.ndim != self._data.ndim:
             raise RuntimeError("Index tensor must have the same number of dimensions as input "
                                "tensor")
@@ -354,6 +366,7 @@ class IndexMixin(TensorBase):
             s = src.reshape(-1) if isinstance(src, TensorBase) else src
             return self.reshape(1).scatter(0, self._make(idx.reshape(-1)), s).reshape(())
         d = wrap_dim(dim, self._data.ndim)
+        idx, src = _nonempty_dims(self, idx, src)
         if isinstance(src, TensorBase):
             _check_scatter(idx, self, d, src)
             return Scatter.apply(self, d, idx, src.to(self.dtype))
@@ -370,6 +383,7 @@ class IndexMixin(TensorBase):
             return self.reshape(1).scatter_add(0, self._make(idx.reshape(-1)),
                                                src.reshape(-1)).reshape(())
         d = wrap_dim(dim, self._data.ndim)
+        idx, src = _nonempty_dims(self, idx, src)
         _check_scatter(idx, self, d, src)
         return ScatterAdd.apply(self, d, idx, src.to(self.dtype))
 
@@ -392,6 +406,7 @@ class IndexMixin(TensorBase):
                 0, self._make(idx.reshape(-1)), src.reshape(-1), reduce,
                 include_self=include_self).reshape(()))
         d = wrap_dim(dim, self._data.ndim)
+        idx, src = _nonempty_dims(self, idx, src)
         _check_scatter(idx, self, d, src)
         return ScatterReduce.apply(self, d, idx, src, reduce, include_self)
 
@@ -433,6 +448,11 @@ class IndexMixin(TensorBase):
         shp, sshp = self._data.shape, tuple(source.shape)
         if not shp and not sshp:
             shp, sshp, source = (1,), (1,), source.reshape(1)
+        if name == "index_copy" and len(shp) == 1 and not sshp:  # a scalar source, as torch's
+            if idx.size != 1:
+                raise IndexError(f"index_copy_(): When source is scalar, index should have one "
+                                 f"element (got {idx.size})")
+            sshp, source = (1,), source.reshape(1)
         if len(sshp) != len(shp) or any(a != b for k, (a, b) in enumerate(zip(shp, sshp))
                                         if k != d):
             raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the "

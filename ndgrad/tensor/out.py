@@ -8,6 +8,7 @@ refuse inputs that require grad while grad mode is on, as torch's do."""
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -74,11 +75,19 @@ def factory_out(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def with_out(fn: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
-    """``fn`` with an ``out=`` keyword (the top-level form of a function or Tensor method)."""
+    """``fn`` with an ``out=`` keyword (the top-level form of a function or Tensor method).
+    A Tensor method's first argument can be given as ``input=``, the name torch's functions
+    give it (``torch.matmul(input=a, other=b)``)."""
     label = name or fn.__name__
+    try:
+        named_input = "input" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        named_input = True
 
     @functools.wraps(fn)
     def wrapper(*args: Any, out: Any = None, **kwargs: Any) -> Any:
+        if not named_input and "input" in kwargs:
+            args = (kwargs.pop("input"), *args)
         if out is None:
             return fn(*args, **kwargs)
         return write_out(out, fn(*args, **kwargs), label)

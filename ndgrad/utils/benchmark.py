@@ -222,8 +222,9 @@ class Timer:
 
 
 class Compare:
-    """A table of measurements: rows by sub_label, columns by description, one table per
-    label, times in one unit; ``print(Compare(results))``."""
+    """A table of measurements, laid out as torch's: one table per label, a column per
+    description, a row per (threads, env, sub_label or stmt) under an ``N threads:`` rule, so
+    that no two measurements share a cell; times in one unit. ``print(Compare(results))``."""
 
     def __init__(self, results: Sequence[Measurement]) -> None:
         self._results = list(results)
@@ -239,29 +240,60 @@ class Compare:
         """Accepted for torch's sake."""
 
     def __str__(self) -> str:
-        out = []
         labels = list(dict.fromkeys(r.task_spec.label for r in self._results))
-        for label in labels:
-            group = [r for r in self._results if r.task_spec.label == label]
-            rows = list(dict.fromkeys(r.task_spec.sub_label or "" for r in group))
-            cols = list(dict.fromkeys(r.task_spec.description or "" for r in group))
-            unit, scale = select_unit(min(r.median for r in group))
-            cells = {(r.task_spec.sub_label or "", r.task_spec.description or ""):
-                     r.median / scale for r in group}
-            width = max([len(c) for c in cols] + [6])
-            rwidth = max([len(r) for r in rows] + [10])
+        return "\n".join(self._table([r for r in self._results if r.task_spec.label == label])
+                         for label in labels)
 
-            def fmt(v: float | None) -> str:
-                if v is None:
-                    return ""
-                return f"{trim_sigfig(v, 3) if self._trim else v:.1f}"
-            header = " " * rwidth + "  |  " + "  |  ".join(c.rjust(width) for c in cols)
-            title = f"[ {label or ''} ]".center(len(header), "-")
-            out += [title, header]
-            out += [row.rjust(rwidth) + "  |  " + "  |  ".join(
-                fmt(cells.get((row, c))).rjust(width) for c in cols) for row in rows]
-            out.append(f"\nTimes are in {_UNIT_NAMES[unit]} ({unit}).\n")
-        return "\n".join(out)
+    def _table(self, group: list[Measurement]) -> str:
+        def row_key(m: Measurement) -> tuple[int, str | None, str]:
+            spec = m.task_spec
+            return spec.num_threads, spec.env, spec.sub_label or spec.stmt or "[Unknown]"
+        rows = sorted(dict.fromkeys(row_key(m) for m in group),
+                      key=lambda k: (k[0], k[1] or ""))  # stable: statements keep their order
+        cols = list(dict.fromkeys(m.task_spec.description for m in group))
+        cells = {(row_key(m), m.task_spec.description): m for m in group}
+        unit, scale = select_unit(min(m.median for m in group))
+        envs = {m.task_spec.env for m in group}
+        env_width = (max(len(e or "") for e in envs) if len(envs) > 1 else 0) + 4
+        formats = [self._column_format([cells.get((r, c)) for r in rows], scale) for c in cols]
+        table = [["", *(c or "" for c in cols)]]
+        prior: tuple[int, str | None] | None = None
+        for key in rows:
+            env = f"({key[1]})" if len(envs) > 1 and prior != key[:2] else ""
+            table.append(["  " + env.ljust(env_width) + key[2]] + [
+                fmt(cells.get((key, c)), scale) for c, fmt in zip(cols, formats)])
+            prior = key[:2]
+        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+        header = "  |  ".join(t.center(w) for t, w in zip(table[0], widths))
+        lines = [f"[{(' ' + (group[0].task_spec.label or '') + ' ').center(len(header) - 2, '-')}]",
+                 header]
+        threads = None
+        for key, row in zip(rows, table[1:]):
+            if key[0] != threads:
+                threads = key[0]
+                lines.append(f"{threads} threads: ".ljust(len(header), "-"))
+            lines.append("  |  ".join([row[0].ljust(widths[0])] + [
+                t.center(w) for t, w in zip(row[1:], widths[1:])]))
+        return "\n".join(lines) + f"\n\nTimes are in {_UNIT_NAMES[unit]} ({unit}).\n"
+
+    def _column_format(self, column: list[Measurement | None], scale: float
+                       ) -> Callable[[Measurement | None, float], str]:
+        """A column's numbers share one width and number of decimals (fewer when trimmed to
+        their significant figures), as torch's."""
+        present = [m for m in column if m is not None]
+        digits = [math.ceil(math.log10(m.median / scale)) if m.median > 0 else 1
+                  for m in present]
+        decimals = min(max(m.significant_figures - d, 0) for m, d in zip(present, digits)) \
+            if self._trim else 1
+        width = max(digits) + decimals + (1 if decimals else 0)
+
+        def fmt(m: Measurement | None, scale: float) -> str:
+            if m is None:
+                return " " * len(f"{1:>{width}.{decimals}f}")
+            v = m.median / scale
+            v = trim_sigfig(v, m.significant_figures) if self._trim else v
+            return f"{v:>{width}.{decimals}f}"
+        return fmt
 
     def print(self) -> None:
         print(str(self))

@@ -17,6 +17,7 @@ from ndgrad.ops.elementwise import PiecewiseGrad
 from ndgrad.ops.padding import PadRepeat
 from ndgrad.ops.shape import Pad
 from ndgrad.tensor import Tensor, where
+from ndgrad.tensor.creation import fused_multiply_add, linspace_values
 from ndgrad.tensor.functions import stack
 
 
@@ -202,9 +203,21 @@ def fold(input: Tensor, output_size: Any, kernel_size: Any, dilation: Any = 1,
 
 
 # -- sampling at given coordinates -----------------------------------------------------------
-def _unnormalize(coord: Tensor, size: int, align_corners: bool) -> Tensor:
+def _unnormalize(coord: Tensor, size: int, align_corners: bool, d: int) -> Tensor:
     """[-1, 1] -> pixel coordinates: -1 and 1 are the corner pixels' centres
-    (align_corners) or their outer edges."""
+    (align_corners) or their outer edges. Rounded as torch's CPU kernels round it (2-D: its
+    vectorized kernel's (coord + 1) * scale - 0.5; 3-D: ((coord + 1) * size - 1) / 2): at
+    the identity grid, points fall on pixel centres, where an ulp decides the bilinear
+    gradient's side."""
+    if d == 2:
+        if align_corners:
+            return (coord + 1) * ((size - 1) / 2)
+        out = (coord + 1) * (size / 2) - 0.5
+        nd = out._data.dtype
+        if nd in (np.float32, np.float64):  # torch's compiler fuses it: one rounding
+            exact = fused_multiply_add((coord + 1)._data, size / 2, -0.5, nd)
+            out = out + Tensor._make(exact - out._data)  # same gradient, torch's value
+        return out
     if align_corners:
         return (coord + 1) / 2 * (size - 1)
     return ((coord + 1) * size - 1) / 2
@@ -297,7 +310,7 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
         raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     sizes = list(input.shape[2:])
     # grid's last dim is (x, y[, z]): the spatial dims of input in reverse
-    coords = [_unnormalize(grid[..., d - 1 - i], sizes[i], align_corners) for i in range(d)]
+    coords = [_unnormalize(grid[..., d - 1 - i], sizes[i], align_corners, d) for i in range(d)]
     if mode == "bicubic":
         base = [c.floor().detach() for c in coords]
         weights = [_cubic_coeffs(c - b) for c, b in zip(coords, base)]
@@ -336,13 +349,13 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
 def _base_coords(steps: int, align_corners: bool, like: Tensor) -> Tensor:
     """PyTorch's linspace from -1 to 1 for an affine grid (scaled in by (n-1)/n without
     align_corners; a single step is 0)."""
+    nd = like._data.dtype
     if steps <= 1:
-        values = np.zeros(max(steps, 0))
-    else:
-        values = np.linspace(-1.0, 1.0, steps)
-        if not align_corners:
-            values = values * (steps - 1) / steps
-    return Tensor._make(values.astype(like._data.dtype))
+        return Tensor._make(np.zeros(max(steps, 0), nd))
+    values = linspace_values(-1.0, 1.0, steps, nd)  # torch's, to the bit
+    if not align_corners:  # in the dtype, as torch: range * (steps - 1) / steps
+        values = values * nd.type(steps - 1) / nd.type(steps)
+    return Tensor._make(values.astype(nd, copy=False))
 
 
 def affine_grid(theta: Tensor, size: Sequence[int], align_corners: bool | None = None
