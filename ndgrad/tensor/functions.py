@@ -24,7 +24,7 @@ from ndgrad.ops.shape import Cat, Pad
 from ndgrad.ops.sort import searchsorted_rows
 from ndgrad.tensor.base import Size
 from ndgrad.tensor.complex import view_as_complex, view_as_real
-from ndgrad.tensor.conversion import cast
+from ndgrad.tensor.conversion import cast, contiguous_format
 from ndgrad.tensor.core import Tensor
 from ndgrad.tensor.creation import tensor
 from ndgrad.tensor.sort import _histogram
@@ -719,7 +719,9 @@ def unravel_index(indices: Any, shape: Any) -> tuple[Tensor, ...]:
 def _copying(method: str) -> Any:
     def fn(input: Tensor, *args: Any, **kwargs: Any) -> Any:
         out = getattr(input, method)(*args, **kwargs)
-        return tuple(o.clone() for o in out) if isinstance(out, tuple) else out.clone()
+        if isinstance(out, tuple):  # contiguous, as torch's *_copy kernels write them
+            return tuple(o.clone(memory_format=contiguous_format) for o in out)
+        return out.clone(memory_format=contiguous_format)
     fn.__name__ = fn.__qualname__ = f"{method}_copy"
     fn.__doc__ = f"``input.{method}(...)``, copied into new memory (not a view)."
     return fn
@@ -745,12 +747,12 @@ detach_copy = _copying("detach")
 
 def view_as_real_copy(input: Tensor) -> Tensor:
     """``view_as_real(input)``, copied into new memory (not a view)."""
-    return view_as_real(input).clone()  # type: ignore[no-any-return]
+    return view_as_real(input).clone(memory_format=contiguous_format)  # type: ignore[no-any-return]
 
 
 def view_as_complex_copy(input: Tensor) -> Tensor:
     """``view_as_complex(input)``, copied into new memory (not a view)."""
-    return view_as_complex(input).clone()  # type: ignore[no-any-return]
+    return view_as_complex(input).clone(memory_format=contiguous_format)  # type: ignore[no-any-return]
 
 
 def slice_copy(input: Tensor, dim: int = 0, start: int | None = None, end: int | None = None,
@@ -759,9 +761,9 @@ def slice_copy(input: Tensor, dim: int = 0, start: int | None = None, end: int |
     if step <= 0:
         raise RuntimeError("slice step must be positive")
     index = (slice(None),) * wrap_dim(dim, input.dim()) + (slice(start, end, step),)
-    return input[index].clone()
+    return input[index].clone(memory_format=contiguous_format)
 
 
 def alias_copy(input: Tensor) -> Tensor:
-    """A copy of the input (what an alias of it holds)."""
-    return input.clone()
+    """A copy of the input (what an alias of it holds), contiguous as torch's."""
+    return input.clone(memory_format=contiguous_format)
