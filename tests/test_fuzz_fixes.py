@@ -405,3 +405,38 @@ def test_einsum_without_a_sum_keeps_the_sign_of_zero():
         (1 / out).sum().backward()
         return T.signbit(out), T.einsum("ij,j->ji", a, b), a.grad
     same(fn)
+
+
+def test_setitem_of_a_view_made_under_no_grad_records_the_write():
+    """``y[...] = v`` where v is a view made under no_grad of a tensor that requires grad: v
+    requires grad (torch's rule), so the write is recorded and y requires grad as torch's
+    (fuzz seed 4200549)."""
+    def fn(T):
+        x = T.tensor(-0.5, dtype=T.float64, requires_grad=True)
+        with T.no_grad():
+            v = x.transpose(0, -1)
+        y = T.zeros(2, 3, dtype=T.float64)
+        y[...] = v
+        z = T.zeros(2, 3, dtype=T.float64)
+        z[0] = v
+        return y, z
+    same(fn)
+
+
+def test_a_second_backward_through_copy_slices_raises_as_torchs():
+    """A base written through its view has a CopySlices history, which torch frees after a
+    backward without retain_graph: a second backward through it raises there (ndgrad ran it
+    and accumulated the gradient twice, fuzz seed 4202384); with retain_graph it runs."""
+    def fn(T):
+        x = T.ones(3, dtype=T.float64, requires_grad=True)
+        w = T.tensor(2.0, dtype=T.float64, requires_grad=True)
+        b = x.clone()
+        b[0:1].add_(w)
+        b.sum().backward(retain_graph=True)
+        b.sum().backward()
+        try:
+            b.sum().backward()
+        except RuntimeError as e:
+            return x.grad, w.grad, str(e)[:60]
+        return x.grad, w.grad
+    assert "backward through the graph a second time" in same(fn)[2]

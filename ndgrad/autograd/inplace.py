@@ -281,25 +281,28 @@ class CopySlices(Function):
     ``value`` at the flat positions ``index``. The values are already in the base's memory
     (the op wrote them through the view), so forward returns the base's array unchanged.
     ``overlap``: the view's elements share memory (a fill_ of an expanded view), whose
-    gradient torch refuses to write back into the view (rule 4), at backward."""
+    gradient torch refuses to write back into the view (rule 4), at backward. ``index`` is
+    saved, so a second backward without ``retain_graph`` raises, as torch's CopySlices does."""
 
     array_io = True
 
     @staticmethod
     def forward(ctx: Any, base: Any, value: Any, index: Any, overlap: bool = False) -> Any:
-        ctx.shape, ctx.index, ctx.overlap = base.shape, index, overlap
+        ctx.shape, ctx.overlap = base.shape, overlap
+        ctx.save_for_backward(index)
         return base
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
+        index, = ctx.saved_like(grad)
         flat = grad.reshape(-1)
         g_base = g_value = None
         if ctx.needs_input_grad[0] and ctx.overlap:
             raise RuntimeError(OVERLAP)
         if ctx.needs_input_grad[0]:  # zeros where the view was written, not grad * mask
-            g_base = flat.index_fill(0, ctx.index.reshape(-1), 0.0).reshape(ctx.shape)
+            g_base = flat.index_fill(0, index.reshape(-1), 0.0).reshape(ctx.shape)
         if ctx.needs_input_grad[1]:
-            g_value = flat[ctx.index]
+            g_value = flat[index]
         return g_base, g_value, None, None
 
 

@@ -614,7 +614,7 @@ class IndexMixin(TensorBase):
                 _refuse_expanded_setitem(self._data, steps, v)
             v = _drop_leading_ones(v)
             if grad_state.enabled and (self.requires_grad or isinstance(v, TensorBase)
-                                        and v._requires_grad) or is_dual(self) or is_dual(v):
+                                        and v.requires_grad) or is_dual(self) or is_dual(v):
                 if _whole(index, self._data.shape):  # torch writes into self, not a view
                     if isinstance(v, TensorBase):  # (expanded: x[...] = x.mT of an (n, 1) x)
                         self.copy_(v.expand(self._data.shape))
