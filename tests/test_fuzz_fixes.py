@@ -440,3 +440,79 @@ def test_a_second_backward_through_copy_slices_raises_as_torchs():
             return x.grad, w.grad, str(e)[:60]
         return x.grad, w.grad
     assert "backward through the graph a second time" in same(fn)[2]
+
+
+@pytest.mark.parametrize("write", [
+    lambda T, y: y.mul_(2),
+    lambda T, y: y.detach().mul_(2),
+    lambda T, y: y.exp_(),
+])
+@pytest.mark.parametrize("op", ["exp_", "tanh_", "sigmoid_", "sqrt_"])
+def test_an_inplace_ops_saved_result_is_the_tensor_it_wrote(op, write):
+    """exp_, tanh_, ... save the tensor they wrote into, as torch's: a later in-place change of
+    it (under no_grad too, or through its detach(), which shares its version counter) makes
+    backward raise instead of using the values from before (fuzz seed 4204835)."""
+    def fn(T):
+        x = T.tensor([0.25, 0.5], dtype=T.float64, requires_grad=True)
+        y = x + x
+        getattr(y, op)()
+        with T.no_grad():
+            write(T, y)
+        try:
+            y.sum().backward()
+        except RuntimeError as e:
+            return str(e)[:90]
+        return x.grad
+    assert "modified by an inplace" in same(fn)
+
+
+def test_an_inplace_ops_saved_result_keeps_second_derivatives():
+    """The saved result of exp_ unpacks with exp_'s node as its history, so create_graph
+    gradients go through it as torch's."""
+    def fn(T):
+        x = T.tensor([0.25, -0.5], dtype=T.float64, requires_grad=True)
+        y = x * 3
+        y.exp_()
+        (g,) = T.autograd.grad(y.sum(), x, create_graph=True)
+        g.sum().backward()
+        return g, x.grad
+    same(fn)
+
+
+@pytest.mark.parametrize("write", [
+    lambda y, v: y.add_(v), lambda y, v: y.mul_(v), lambda y, v: y.copy_(v),
+    lambda y, v: y.clamp_(min=v), lambda y, v: y.addcmul_(v, v), lambda y, v: y.__iadd__(v)])
+def test_an_inplace_op_with_a_no_grad_view_operand_is_recorded(write):
+    """A view made under no_grad of a tensor that requires grad requires grad (torch's rule),
+    so an in-place op taking it as an operand records the op (fuzz seed 4307670)."""
+    def fn(T):
+        x = T.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        with T.no_grad():
+            v = x.squeeze()
+            e = T.zeros(0, requires_grad=True).squeeze()
+        y = T.ones(3)
+        write(y, v)
+        z = T.zeros(0)
+        z += e
+        return y, z, y.grad_fn is not None
+    same(fn)
+
+
+@pytest.mark.parametrize("make", [
+    lambda T: T.cat([T.ones(3, 4).t(), T.ones(3, 4).t()]),
+    lambda T: T.stack([T.ones(3, 4).t(), T.ones(3, 4).t()]),
+    lambda T: T.ones(1, 3).expand(2, 3).double(),
+    lambda T: T.ones(1, 3).expand(2, 3).int(),
+    lambda T: T.ones(2, 3, 1).expand(2, 3, 4).to(T.float64),
+    lambda T: T.ones(4, 1, 3).expand(4, 2, 3).permute(2, 0, 1).double(),
+    lambda T: T.ones(3, 4).t().double(),
+    lambda T: T.ones(6)[::2].half(),
+])
+def test_cat_and_dtype_conversions_lay_out_memory_as_torchs(make):
+    """cat/stack write row-major (NumPy kept its inputs' column-major order), and a dtype
+    conversion lays its copy out as torch's preserve_format (NumPy's astype kept an expanded
+    tensor's odd order): that decides whether a later view() works (fuzz seed 4002883)."""
+    def fn(T):
+        out = make(T)
+        return out.stride(), out.is_contiguous()
+    same(fn)

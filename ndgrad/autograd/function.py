@@ -211,7 +211,7 @@ class Function(Node):
                     check_version(self, s, Tensor)  # raises
                 out.append(t._data)
             elif type(s) is SavedOutput:
-                if s.version_counter[0]:
+                if s.version_counter[0] != s.version:
                     check_version(self, s, Tensor)  # raises
                 out.append(s.data)
             elif type(s) is SavedHooked:

@@ -82,7 +82,7 @@ from ndgrad._helpers import broadcast_error
 from ndgrad.autograd.function import NO_GRAD_VIEW, Function, sequence_mark
 from ndgrad.autograd.grad_mode import enable_grad, no_grad
 from ndgrad.autograd.grad_mode import state as grad_state
-from ndgrad.autograd.saved import SavedInput
+from ndgrad.autograd.saved import SavedInput, SavedOutput
 
 OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a "
            "single memory location. Please clone() the tensor before performing the operation.")
@@ -119,7 +119,7 @@ def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = No
     # an integer or bool t can hold no gradient: nothing to record, as in torch
     differentiable = t._data.dtype.kind in "fc"
     record = grad_state.enabled and differentiable and (
-        t.requires_grad or getattr(arg, "_requires_grad", False))
+        t.requires_grad or getattr(arg, "requires_grad", False) is True)
     mark = sequence_mark() if grad_state.enabled else 0
     if grad_state.enabled and differentiable and not record and ufunc is None:
         out = compute()  # its other operands may require grad
@@ -144,11 +144,24 @@ def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = No
                 out = compute()
         write(t, out)
     t._bump_version()
+    if record:
+        _save_as_self(out, t)
     if record and t._base is not None:
         refresh_view(t)  # its history: the view chain over the base's new one
     if tangent_update is not None:
         tangent_update(t, out)
     return t
+
+
+def _save_as_self(out: Any, t: Any) -> None:
+    """The node that computed ``out`` and saved it (exp_, tanh_, sqrt_, ...) saves ``t``
+    instead, which holds those values now: torch's in-place ops save self, so a later in-place
+    change of t, or of a tensor sharing its version counter (its detach()), makes backward
+    raise rather than use the values from before it."""
+    saved = getattr(out._grad_fn, "_saved", None)
+    for k, s in enumerate(saved or ()):
+        if type(s) is SavedOutput and s.data is out._data:
+            saved[k] = SavedOutput(s.data, t._vc, s.output_nr, t._vc[0])
 
 
 def overlaps(a: np.ndarray) -> bool:

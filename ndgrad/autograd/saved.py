@@ -6,10 +6,11 @@ value:
 * ``SavedInput(tensor, version)``: an input tensor, unpacked as itself. If an in-place op has
   changed it since (its version counter moved on), backward would compute with the wrong
   values, so unpacking raises PyTorch's "modified by an inplace operation" error instead.
-* ``SavedOutput(array, version_counter, output_nr)``: one of the node's own outputs. The node
-  must not hold its output Tensor (that would be a reference cycle: output -> grad_fn -> output),
-  so it keeps the array and unpacks it as a fresh Tensor whose grad_fn is the node itself,
-  connected to the graph for second derivatives. Outputs start at version 0.
+* ``SavedOutput(array, version_counter, output_nr, version)``: one of the node's own outputs.
+  The node must not hold its output Tensor (that would be a reference cycle: output -> grad_fn
+  -> output), so it keeps the array and unpacks it as a fresh Tensor whose grad_fn is the node
+  itself, connected to the graph for second derivatives. Outputs start at version 0; the output
+  of an in-place op is the tensor it wrote into, saved with that tensor's counter and version.
 * ``SavedConstant(value)``: anything else (masks, indices, Python numbers).
 * ``SavedAlias(array, version_counter, version)``: an array that is not an input or an output
   but shares memory with one (a reshaped output, a slice of an input). An in-place op on that
@@ -44,6 +45,7 @@ class SavedOutput(NamedTuple):
     data: Any  # the output's array
     version_counter: list[int]
     output_nr: int
+    version: int  # the counter's value when saved
 
 
 class SavedConstant(NamedTuple):
@@ -113,7 +115,7 @@ def pack(value: Any, args: tuple[Any, ...], outs: tuple[Any, ...], tensor_cls: A
         if raw is o._data:
             if o._vc is None:
                 o._vc = [0]
-            return _new_record(SavedOutput, (o._data, o._vc, nr))
+            return _new_record(SavedOutput, (o._data, o._vc, nr, 0))
     if isinstance(raw, np.ndarray) and raw.base is not None:  # a view of something: of whom?
         for t in (*args, *outs):
             if isinstance(t, tensor_cls) and np.may_share_memory(raw, t._data):
@@ -129,7 +131,7 @@ def check_version(ctx: Any, s: Saved, tensor_cls: Any) -> None:
         t = s.tensor
         if (t._vc[0] if t._vc is not None else 0) != s.version:
             raise RuntimeError(modified_message(t, s.version))
-    elif type(s) is SavedOutput and s.version_counter[0] != 0:
+    elif type(s) is SavedOutput and s.version_counter[0] != s.version:
         unpack(ctx, s, tensor_cls)  # raises, naming the output
     elif type(s) is SavedAlias and s.version_counter[0] != s.version:
         unpack(ctx, s, tensor_cls)  # raises
@@ -149,9 +151,9 @@ def unpack(ctx: Any, s: Saved, tensor_cls: Any) -> Any:
         t._requires_grad = True
         t._grad_fn = ctx
         t._output_nr = s.output_nr
-        if s.version_counter[0] != 0:
+        if s.version_counter[0] != s.version:
             t._vc = s.version_counter
-            raise RuntimeError(modified_message(t, 0))
+            raise RuntimeError(modified_message(t, s.version))
         return t
     if type(s) is SavedAlias:
         if s.version_counter[0] != s.version:

@@ -31,14 +31,14 @@ def _filled(t: Any, value: Any) -> Any:
     v = value.to(t.dtype) if isinstance(value, TensorBase) else t._make(
         np.asarray(value, dtype=t._data.dtype))
     v = v.expand(t.shape)
-    if grad_state.enabled and (t._requires_grad or v._requires_grad):
+    if grad_state.enabled and (t.requires_grad or v.requires_grad):
         return Overwrite.apply(t, v)
     return v
 
 
 def _grad_arg(*args: Any) -> Any:
     """The first argument that requires grad (it makes an in-place op record the graph)."""
-    return next((a for a in args if getattr(a, "_requires_grad", False)), None)
+    return next((a for a in args if getattr(a, "requires_grad", False) is True), None)
 
 
 class InplaceMixin(TensorBase):
