@@ -708,11 +708,12 @@ class Clamp(Primitive):
 
 
 class Cast(Primitive):
-    """Change dtype; the gradient is cast back by the engine."""
+    """Change dtype; the gradient is cast back by the engine. The copy is laid out as torch's
+    (``preserved_copy``): NumPy's astype keeps an expanded tensor's odd order."""
 
     @staticmethod
     def forward(ctx: Any, x: Any, dtype: Any) -> Any:
-        return x.astype(dtype)
+        return preserved_copy(x, dtype)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
@@ -726,17 +727,23 @@ class Clone(Primitive):
 
     @staticmethod
     def forward(ctx: Any, x: Any, preserve: bool = False) -> Any:
-        if not preserve or x.ndim < 2 or x.flags.c_contiguous:
-            return x.copy()
-        outer_first = preserved_order(x)[::-1]
-        out = np.empty([x.shape[d] for d in outer_first], x.dtype).transpose(
-            np.argsort(outer_first))
-        out[...] = x
-        return out
+        return preserved_copy(x) if preserve else x.copy()
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         return grad, None
+
+
+def preserved_copy(x: np.ndarray, dtype: Any = None) -> np.ndarray:
+    """x copied (in ``dtype``) into memory laid out as torch's preserve_format lays it out:
+    dims ordered as ``preserved_order`` says, densely (clone, to/type conversions)."""
+    dtype = x.dtype if dtype is None else dtype
+    if x.ndim < 2 or x.flags.c_contiguous:
+        return x.astype(dtype, order="C")
+    outer_first = preserved_order(x)[::-1]
+    out = np.empty([x.shape[d] for d in outer_first], dtype).transpose(np.argsort(outer_first))
+    np.copyto(out, x, casting="unsafe")
+    return out
 
 
 def preserved_order(x: np.ndarray) -> list[int]:

@@ -121,7 +121,8 @@ class Cat(Primitive):
         ctx.dim, ctx.skip = dim, skip
         kept = [x for x, s in zip(xs, skip, strict=True) if not s]
         ctx.sizes = [x.shape[dim] for x in kept]
-        return np.concatenate(kept, axis=dim)
+        out = np.concatenate(kept, axis=dim)  # row-major as torch's (NumPy keeps an F order)
+        return out if out.flags.c_contiguous else np.ascontiguousarray(out)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:

@@ -16,7 +16,7 @@ from ndgrad import _dtype
 from ndgrad._device import _CPU, check_device, device
 from ndgrad._helpers import inverse_permutation, shape_arg, wrap_dim
 from ndgrad.autograd.forward_ad import is_dual
-from ndgrad.ops.elementwise import Cast, Clone
+from ndgrad.ops.elementwise import Cast, Clone, preserved_copy
 from ndgrad.tensor.base import Size, TensorBase, _bool, _int
 
 
@@ -111,7 +111,7 @@ def cast(t: Any, nd: np.dtype) -> Any:
     # (also a view made under no_grad of one that does; a dual tensor's tangent is cast too)
     if (t.requires_grad or is_dual(t)) and nd.kind in "fc":
         return Cast.apply(t, nd)
-    return t._make(t._data.astype(nd))
+    return t._make(preserved_copy(t._data, nd))
 
 
 def to_args_dtype(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -326,10 +326,7 @@ class ConversionMixin(TensorBase):
         target = to_args_dtype(args, kwargs)
         if target is None:
             return self
-        out = cast(self, _dtype.to_np(target)) if self.requires_grad or is_dual(self) else None
-        if out is None:
-            nd = _dtype.to_np(target)
-            out = self if self._data.dtype == nd else self._make(self._data.astype(nd))
+        out = cast(self, _dtype.to_np(target))
         if kwargs.get("copy") and out is self:
             out = self.clone()
         return out
