@@ -158,8 +158,8 @@ def _save_as_self(out: Any, t: Any) -> None:
     instead, which holds those values now: torch's in-place ops save self, so a later in-place
     change of t, or of a tensor sharing its version counter (its detach()), makes backward
     raise rather than use the values from before it."""
-    saved = getattr(out._grad_fn, "_saved", None)
-    for k, s in enumerate(saved or ()):
+    saved: list[Any] = getattr(out._grad_fn, "_saved", None) or []
+    for k, s in enumerate(saved):
         if type(s) is SavedOutput and s.data is out._data:
             saved[k] = SavedOutput(s.data, t._vc, s.output_nr, t._vc[0])
 
