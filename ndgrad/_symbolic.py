@@ -35,22 +35,23 @@ def _check_number(a: Any) -> None:
         raise AssertionError(f"expected {_ALL_TYPES}, got {type(a)}")
 
 
-def sym_max(a: Any, b: Any) -> Any:
-    """max(a, b) of two numbers, a float if either is one (max(1, 1.0) is 1.0 either way)."""
+def _extreme(pick: Any, a: Any, b: Any) -> Any:
+    """pick(a, b) of two numbers, a float if either is one (max(1, 1.0) is 1.0 either way)."""
     _check_number(a)
     _check_number(b)
     if isinstance(a, _FLOAT_TYPES) or isinstance(b, _FLOAT_TYPES):
-        return builtins.float(builtins.max(a, b))
-    return builtins.max(a, b)
+        return builtins.float(pick(a, b))
+    return pick(a, b)
+
+
+def sym_max(a: Any, b: Any) -> Any:
+    """max(a, b) of two numbers, a float if either is one."""
+    return _extreme(builtins.max, a, b)
 
 
 def sym_min(a: Any, b: Any) -> Any:
     """min(a, b) of two numbers, a float if either is one."""
-    _check_number(a)
-    _check_number(b)
-    if isinstance(a, _FLOAT_TYPES) or isinstance(b, _FLOAT_TYPES):
-        return builtins.float(builtins.min(a, b))
-    return builtins.min(a, b)
+    return _extreme(builtins.min, a, b)
 
 
 def sym_not(a: Any) -> Any:
