@@ -133,6 +133,8 @@ class GetItem(Primitive):
     @staticmethod
     def forward(ctx: Any, x: Any, index: Any) -> Any:
         ctx.shape, ctx.index = x.shape, index
+        if has_advanced(index):  # torch's IndexBackward saves the indices: backward frees them
+            ctx.save_for_backward(index)
         out = x[index]
         if type(out) is not np.ndarray:  # integers only: NumPy gives a scalar, torch a 0-d view
             out = x[index + (Ellipsis,)] if isinstance(index, tuple) else x[index, ...]
@@ -140,6 +142,7 @@ class GetItem(Primitive):
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
+        ctx.saved_like(grad)  # raises after a backward freed them
         return IndexAddZeros.apply(grad, ctx.shape, ctx.index), None
 
 
@@ -206,18 +209,20 @@ class IndexPut(Primitive):
     @staticmethod
     def forward(ctx: Any, x: Any, steps: Any, value: Any) -> Any:
         steps = steps if isinstance(steps, list) else [steps]  # one index or plan_index's steps
-        ctx.steps, ctx.vshape = steps, np.shape(value)
+        ctx.vshape = np.shape(value)
+        ctx.save_for_backward(steps)  # freed by backward, as torch's IndexPutBackward/CopySlices
         out = x.copy()
         put(out, steps, value)
         return out
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
-        gx = IndexPut.apply(grad, ctx.steps, 0.0) if ctx.needs_input_grad[0] else None
+        steps, = ctx.saved_like(grad)
+        gx = IndexPut.apply(grad, steps, 0.0) if ctx.needs_input_grad[0] else None
         gv = None
         if ctx.needs_input_grad[2]:
             gv = grad
-            for step in ctx.steps:
+            for step in steps:
                 gv = GetItem.apply(gv, step)
             extra = len(ctx.vshape) - gv.ndim
             if extra > 0:  # value's leading size-1 dims were dropped when it was written
