@@ -541,3 +541,54 @@ def test_indexing_and_setitem_free_their_indices_as_torchs(index):
                 out.append(str(e)[:50])
         return out, x.grad
     same(fn)
+
+
+@pytest.mark.parametrize("op", ["mul_", "div_", "pow_", "atan2_", "add_", "sub_", "view"])
+def test_an_inplace_op_with_itself_as_operand_refuses_backward_as_torchs(op):
+    """y.mul_(y): torch saves the other operand, y itself, which the write then changes, so
+    backward raises there (ndgrad kept a copy and ran; fuzz seeds 5107261, 5302641); ops
+    that save nothing (add_, sub_) run on both."""
+    def fn(T):
+        x = T.tensor([0.5, 2.0], dtype=T.float64, requires_grad=True)
+        y = x + 1
+        if op == "view":
+            y.mul_(y.view(2))
+        else:
+            getattr(y, op)(y)
+        try:
+            y.sum().backward()
+        except RuntimeError as e:
+            return str(e)[:60]
+        return x.grad
+    same(fn)
+
+
+@pytest.mark.parametrize("write", [
+    lambda x, v: v.copy_(x), lambda x, v: v.copy_(x.expand(2, 2, 3)), lambda x, v: v.copy_(v),
+    lambda x, v: v.__setitem__(Ellipsis, x), lambda x, v: v[0].copy_(x)])
+def test_copy_into_an_expanded_tensor_passes_only_from_its_very_elements(write):
+    """torch's copy_ returns early only when src is self's data with self's sizes and strides;
+    a src that needs broadcasting meets the overlap check (fuzz seed 6010358), while
+    ``v[...] = x`` expands x first and passes."""
+    def fn(T):
+        x = T.ones(2, 3, dtype=T.bool)
+        v = x.expand(2, 2, 3)
+        try:
+            write(x, v)
+        except RuntimeError as e:
+            return str(e)[:60]
+        return v
+    same(fn)
+
+
+def test_prod_of_a_0d_tensor_passes_the_gradient_through():
+    """A 0-d tensor is its own product: torch's gradient is grad itself, 1 even where x is nan
+    or 0 (ndgrad's out / x gave nan; fuzz seed 6104397)."""
+    def fn(T):
+        out = []
+        for v in (float("nan"), 0.0, 2.0):
+            w = T.tensor(v, requires_grad=True)
+            (g,) = T.autograd.grad(w.prod() * 3, [w], create_graph=True)
+            out += [w.prod(), w.prod(0, keepdim=True), g]
+        return out, T.tensor(3).prod(), T.tensor(2.5).prod(dtype=T.float64)
+    same(fn)

@@ -128,7 +128,8 @@ def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = No
         check_inplace(t)
         if out is None:
             out = compute()
-        keep_old_value(t, out, mark)
+        if not (arg is t or t._vc is not None and getattr(arg, "_vc", None) is t._vc):
+            keep_old_value(t, out, mark)  # (x.mul_(x): torch's saved other is x, now stale)
         write(t, out)
         if t._base is not None:
             _copy_slices(t, out)

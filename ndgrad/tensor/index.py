@@ -621,7 +621,8 @@ class IndexMixin(TensorBase):
                     else:
                         self.fill_(v)
                 elif shared:  # recorded on the view, whose base's history is rebased
-                    self[index].copy_(v)
+                    dst = self[index]  # (v expanded first, as torch's setitem does)
+                    dst.copy_(v.expand(dst.shape) if isinstance(v, TensorBase) else v)
                 else:
                     self._inplace(lambda: IndexPut.apply(self, steps, v), arg=v, reads=())
             else:  # nothing to record: write straight into the array

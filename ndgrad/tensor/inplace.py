@@ -401,9 +401,10 @@ class InplaceMixin(TensorBase):
 
     def copy_(self, src: Any) -> Any:
         src = self._operand(src)
-        # a copy from the very same data (once expanded to self's shape) changes nothing, even
-        # into an expand()ed tensor: torch's copy_ returns before its overlap checks
-        same = isinstance(src, TensorBase) and same_data(
+        # a copy from the very same data, of the same shape, changes nothing, even into an
+        # expand()ed tensor: torch's copy_ returns before its overlap checks (a src that would
+        # need broadcasting is refused there: x.expand(2, *x.shape).copy_(x))
+        same = isinstance(src, TensorBase) and src.shape == self.shape and same_data(
             self._data, expand_value(src._data, self._data.shape))
         return self._inplace(lambda: _filled(self, src), arg=src, reads=() if same else None,
                              overlap_ok=same)
