@@ -128,8 +128,11 @@ def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = No
         check_inplace(t)
         if out is None:
             out = compute()
-        if not (arg is t or t._vc is not None and getattr(arg, "_vc", None) is t._vc):
-            keep_old_value(t, out, mark)  # (x.mul_(x): torch's saved other is x, now stale)
+        # x.mul_(x): x's own gradient needs the other operand, which torch saves as it is,
+        # x itself (or a tensor sharing its version counter), stale after the write
+        if not (t.requires_grad and (arg is t or t._vc is not None
+                                     and getattr(arg, "_vc", None) is t._vc)):
+            keep_old_value(t, out, mark)
         write(t, out)
         if t._base is not None:
             _copy_slices(t, out)

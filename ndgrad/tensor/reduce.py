@@ -255,8 +255,8 @@ class ReduceMixin(TensorBase):
         dims = wrap_dims(dim, x._data.ndim)
         m = x.detach().amax(dims, keepdim=True) if x._data.size else x.detach().sum(dims, True)
         m = m.masked_fill(m.isinf(), 0.0)
-        out = (x - m).exp().sum(dims, keepdim=True).log() + m
-        return out if keepdim else out.squeeze(dims)
+        # the last op makes a new tensor, not a view of a temporary (torch's result is no view)
+        return (x - m).exp().sum(dims, keepdim=keepdim).log() + (m if keepdim else m.squeeze(dims))
 
     def cumsum(self, dim: _int | None = None, dtype: Any = None, axis: _int | None = None
                ) -> Any:

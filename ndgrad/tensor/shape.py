@@ -238,7 +238,7 @@ class ShapeMixin(TensorBase):
         # (a, b) -> (1, a, 1, b) -> (ra, a, rb, b) -> (ra*a, rb*b), copied as torch's repeat is
         x = self.reshape(tuple(v for s in shp for v in (1, s)))
         x = ExpandCopy.apply(x, tuple(v for r, s in zip(reps, shp, strict=True) for v in (r, s)))
-        return x.reshape(tuple(r * s for r, s in zip(reps, shp, strict=True)))
+        return _storage.unview(x.reshape(tuple(r * s for r, s in zip(reps, shp, strict=True))))
 
     def tile(self, *dims: Any) -> Any:
         reps = shape_arg(dims)
@@ -267,12 +267,12 @@ class ShapeMixin(TensorBase):
             raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} "
                                f"and dim1 = {d1}")
         k %= 4
-        if k == 1:
-            return self.flip(d1).transpose(d0, d1)
+        if k == 1:  # (a transpose of the flipped copy, a tensor of its own as torch's)
+            return _storage.unview(self.flip(d1).transpose(d0, d1))
         if k == 2:
             return self.flip(d0, d1)
         if k == 3:
-            return self.flip(d0).transpose(d0, d1)
+            return _storage.unview(self.flip(d0).transpose(d0, d1))
         return self.clone()
 
     def fliplr(self) -> Any:
@@ -288,7 +288,7 @@ class ShapeMixin(TensorBase):
         if dims is None and len(shifts_t) == 1:
             if self._data.ndim == 0:
                 return self.clone()
-            return Roll.apply(self.flatten(), shifts_t[0], 0).reshape(self.shape)
+            return _storage.unview(Roll.apply(self.flatten(), shifts_t[0], 0).reshape(self.shape))
         if len(shifts_t) != len(dims_t):
             raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts_t)}, "
                                f"dims:{len(dims_t)}")

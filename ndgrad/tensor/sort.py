@@ -13,6 +13,7 @@ import numpy as np
 from ndgrad._helpers import not_implemented_for, wrap_dim
 from ndgrad.ops.sort import ShareEvenly, median_all, median_index, mode_index, sort_order
 from ndgrad.tensor.base import TensorBase, _bool, _int, values_indices
+from ndgrad.tensor.storage import unview
 
 _QUANTILE_MODES = ("linear", "lower", "higher", "midpoint", "nearest")
 histogram_result = namedtuple("histogram_result", ["hist", "bin_edges"])
@@ -69,7 +70,9 @@ class SortMixin(TensorBase):
         """(values, indices) at ``idx`` (keepdim-shaped, along d), squeezed unless keepdim."""
         i = self._make(idx.astype(np.int64, copy=False))
         v = self.gather(d, i)
-        return values_indices(v, i) if keepdim else values_indices(v.squeeze(d), i.squeeze(d))
+        if keepdim:
+            return values_indices(v, i)
+        return values_indices(unview(v.squeeze(d)), unview(i.squeeze(d)))
 
     def median(self, dim: _int | None = None, keepdim: _bool = False,
                axis: _int | None = None, keepdims: _bool | None = None) -> Any:
@@ -178,7 +181,7 @@ class SortMixin(TensorBase):
             above = full.gather(-1, self._make(np.ceil(ranks._data).astype(np.int64)))
             out = _lerp(out, above, w)
         out = out.squeeze(-1)
-        return out.squeeze(0) if q._data.ndim == 0 else out
+        return unview(out.squeeze(0) if q._data.ndim == 0 else out)
 
     def unique(self, sorted: _bool = True, return_inverse: _bool = False,
                return_counts: _bool = False, dim: _int | None = None) -> Any:

@@ -126,6 +126,16 @@ def check_geometry(name: str, size: tuple[int, ...], stride: tuple[int, ...], of
                            f"{storage_size * itemsize}")
 
 
+def unview(t: Any) -> Any:
+    """``t``, a composite op's result that is a view of a temporary only it holds, as a
+    tensor of its own, as torch's result is (no ``_base``: it may be written in place where
+    a view made under no_grad may not)."""
+    if t._base is not None:
+        for name in ("_base", "_vc", "_view_fn", "_view_version", "_view_meta"):
+            t.__dict__.pop(name, None)
+    return t
+
+
 def _make_view(v: Any, base: Any, geom: Geometry, meta: Any) -> None:
     """Make ``v``, whose array lies in base's storage at ``geom``, a view of ``base`` whose
     chain of view ops is one AsStrided step."""
