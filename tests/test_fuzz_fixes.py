@@ -624,3 +624,25 @@ def test_composite_results_are_tensors_of_their_own(op):
         out.sum().backward()
         return out, w.grad, out._base is None
     same(fn)
+
+
+def test_var_and_std_backward_are_torchs_formula():
+    """var's gradient is 2 / (n - correction) * grad * (x - mean) in one formula, as torch's
+    var_backward: an infinite upstream gradient gives +-inf (the mean step of the composite
+    met inf - inf: nan, fuzz seed 7005698), and x is saved, so changing it in place before
+    backward raises as in torch (seeds 5216340, 7017203)."""
+    def fn(T):
+        v1 = T.tensor([[-1.0], [1.0]], requires_grad=True)
+        (v1.std() / T.tensor([0.0, 2.0, 0.0])).sum().backward()
+        x = T.tensor([[1.0, -2.0, 0.5], [0.25, 3.0, -1.0]], dtype=T.float64, requires_grad=True)
+        (g,) = T.autograd.grad(x.var(0).sum(), x, create_graph=True)
+        (g2,) = T.autograd.grad(g.pow(2).sum(), x)
+        y = x * 1
+        v = y.var(1, correction=0)
+        y.add_(1)
+        try:
+            v.sum().backward()
+        except RuntimeError as e:
+            return v1.grad, g, g2, str(e)[:60]
+        return v1.grad, g, g2
+    same(fn)

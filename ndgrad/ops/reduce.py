@@ -71,6 +71,31 @@ class NanSum(Primitive):
         return Sum.backward(ctx, grad)[0] * (x == x), None, None
 
 
+class Var(Primitive):
+    """Variance over ``dims``: the squared deviations from the mean summed, over ``ddof``
+    (n - correction). torch's var_backward, 2 / ddof * grad * (x - mean), in one formula:
+    written as ops (a mean, then squares) an infinite gradient met inf - inf in the mean's
+    backward and gave nan for torch's +-inf; and x is saved, so that an in-place change of x
+    before backward raises, as in torch."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Any, dims: Any, keepdim: Any, ddof: Any) -> Any:
+        ctx.ddof, ctx.dims, ctx.n = ddof, dims, math.prod(x.shape[d] for d in dims)
+        ctx.kshape = tuple(1 if i in dims else n for i, n in enumerate(x.shape))
+        ctx.save_for_backward(x)
+        centered = x - np.mean(x, axis=dims, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):  # no degrees of freedom: inf, nan
+            return contiguous(as_ndarray(np.sum(centered * centered, axis=dims,
+                                                keepdims=keepdim) / x.dtype.type(ddof)))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Any) -> Any:
+        (x,) = ctx.saved_like(grad)
+        scale = 2.0 / ctx.ddof if ctx.ddof else math.inf
+        centered = x - x.sum(ctx.dims).reshape(ctx.kshape) / max(ctx.n, 1)
+        return grad.reshape(ctx.kshape) * scale * centered, None, None, None
+
+
 class StdFromVar(Primitive):
     """std = sqrt(var), with torch's std_backward: where std is 0 (all elements equal) the
     gradient is 0, not grad / 0."""

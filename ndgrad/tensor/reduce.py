@@ -40,6 +40,7 @@ from ndgrad.ops.reduce import (
     Prod,
     StdFromVar,
     Sum,
+    Var,
     reduce_dims,
 )
 from ndgrad.ops.shape import Cat
@@ -237,9 +238,9 @@ class ReduceMixin(TensorBase):
             warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly "
                           f"less than the reduction factor (input numel divided by output "
                           f"numel).", UserWarning, stacklevel=3)
-        centered = self - self.mean(dims, keepdim=True)
-        if centered._data.dtype.kind == "c":  # |z - mean|^2, real
-            centered = centered.abs()
+        if self._data.dtype.kind != "c":
+            return Var.apply(self, dims, keepdim, builtins.max(n - correction, 0))
+        centered = (self - self.mean(dims, keepdim=True)).abs()  # |z - mean|^2, real
         return (centered * centered).sum(dims, keepdim) / builtins.max(n - correction, 0)
 
     def logsumexp(self, dim: Any = None, keepdim: _bool = False, axis: Any = None,
