@@ -576,11 +576,15 @@ def test_an_inplace_op_with_itself_as_operand_refuses_backward_as_torchs(op):
 
 @pytest.mark.parametrize("write", [
     lambda x, v: v.copy_(x), lambda x, v: v.copy_(x.expand(2, 2, 3)), lambda x, v: v.copy_(v),
-    lambda x, v: v.__setitem__(Ellipsis, x), lambda x, v: v[0].copy_(x)])
+    lambda x, v: v.__setitem__(Ellipsis, x), lambda x, v: v[0].copy_(x),
+    lambda x, v: v.mT.__setitem__(Ellipsis, v.mT), lambda x, v: v.mT.copy_(v.mT),
+    lambda x, v: v[:1].__setitem__(Ellipsis, v[:1]),
+    lambda x, v: (lambda t: t.__setitem__(Ellipsis, t))(x[:1, :1].expand(2, 1, 1).mT)])
 def test_copy_into_an_expanded_tensor_passes_only_from_its_very_elements(write):
     """torch's copy_ returns early only when src is self's data with self's sizes and strides;
     a src that needs broadcasting meets the overlap check (fuzz seed 6010358), while
-    ``v[...] = x`` expands x first and passes."""
+    ``v[...] = x`` expands x first and passes, and ``t[...] = t`` passes with t's own strides,
+    whatever its size-1 dims' strides are (seed 7216492)."""
     def fn(T):
         x = T.ones(2, 3, dtype=T.bool)
         v = x.expand(2, 2, 3)

@@ -156,7 +156,7 @@ def _refuse_expanded_setitem(x: np.ndarray, steps: list[tuple], v: Any) -> None:
     if _basic(steps):
         dst = x[steps[0]]
         if not overlaps(dst) or isinstance(v, TensorBase) and same_data(
-                dst, expand_value(v._data, dst.shape)):
+                dst, v._data if v._data.shape == dst.shape else expand_value(v._data, dst.shape)):
             return
     raise RuntimeError(OVERLAP)
 

@@ -17,7 +17,6 @@ import numpy as np
 from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.autograd.inplace import same_data
 from ndgrad.ops.elementwise import Overwrite
-from ndgrad.ops.shape import expand_value
 from ndgrad.tensor.base import TensorBase, _int
 from ndgrad.tensor.elementwise import check_bool_sub, number_first
 
@@ -404,7 +403,6 @@ class InplaceMixin(TensorBase):
         # a copy from the very same data, of the same shape, changes nothing, even into an
         # expand()ed tensor: torch's copy_ returns before its overlap checks (a src that would
         # need broadcasting is refused there: x.expand(2, *x.shape).copy_(x))
-        same = isinstance(src, TensorBase) and src.shape == self.shape and same_data(
-            self._data, expand_value(src._data, self._data.shape))
+        same = isinstance(src, TensorBase) and same_data(self._data, src._data)
         return self._inplace(lambda: _filled(self, src), arg=src, reads=() if same else None,
                              overlap_ok=same)
