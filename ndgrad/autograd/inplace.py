@@ -119,7 +119,7 @@ def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = No
     # an integer or bool t can hold no gradient: nothing to record, as in torch
     differentiable = t._data.dtype.kind in "fc"
     record = grad_state.enabled and differentiable and (
-        t.requires_grad or getattr(arg, "requires_grad", False) is True)
+        t.requires_grad or getattr(arg, "requires_grad", False))
     mark = sequence_mark() if grad_state.enabled else 0
     if grad_state.enabled and differentiable and not record and ufunc is None:
         out = compute()  # its other operands may require grad

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._helpers import inverse_permutation
+from ndgrad._helpers import contiguous, inverse_permutation
 from ndgrad.ops.base import Primitive
 from ndgrad.ops.elementwise import ZerosLike
 
@@ -121,8 +121,7 @@ class Cat(Primitive):
         ctx.dim, ctx.skip = dim, skip
         kept = [x for x, s in zip(xs, skip, strict=True) if not s]
         ctx.sizes = [x.shape[dim] for x in kept]
-        out = np.concatenate(kept, axis=dim)  # row-major as torch's (NumPy keeps an F order)
-        return out if out.flags.c_contiguous else np.ascontiguousarray(out)
+        return contiguous(np.concatenate(kept, axis=dim))  # (NumPy keeps an F order)
 
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:

@@ -37,7 +37,7 @@ def _filled(t: Any, value: Any) -> Any:
 
 def _grad_arg(*args: Any) -> Any:
     """The first argument that requires grad (it makes an in-place op record the graph)."""
-    return next((a for a in args if getattr(a, "requires_grad", False) is True), None)
+    return next((a for a in args if getattr(a, "requires_grad", False)), None)
 
 
 class InplaceMixin(TensorBase):

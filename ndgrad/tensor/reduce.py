@@ -45,6 +45,7 @@ from ndgrad.ops.reduce import (
 )
 from ndgrad.ops.shape import Cat
 from ndgrad.tensor.base import TensorBase, _bool, _int, values_indices
+from ndgrad.tensor.storage import unview
 
 min_max = namedtuple("min_max", ["min", "max"])  # what aminmax returns
 
@@ -256,8 +257,8 @@ class ReduceMixin(TensorBase):
         dims = wrap_dims(dim, x._data.ndim)
         m = x.detach().amax(dims, keepdim=True) if x._data.size else x.detach().sum(dims, True)
         m = m.masked_fill(m.isinf(), 0.0)
-        # the last op makes a new tensor, not a view of a temporary (torch's result is no view)
-        return (x - m).exp().sum(dims, keepdim=keepdim).log() + (m if keepdim else m.squeeze(dims))
+        out = (x - m).exp().sum(dims, keepdim=True).log() + m
+        return out if keepdim else unview(out.squeeze(dims))
 
     def cumsum(self, dim: _int | None = None, dtype: Any = None, axis: _int | None = None
                ) -> Any:
