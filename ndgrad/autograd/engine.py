@@ -297,6 +297,8 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
                     captured[(node, nr)] = conj_complex(g)
             if node not in needed:  # type: ignore[operator]
                 continue
+        if node._node_pre_hooks:
+            grads = _node_pre_hooks(node, grads, create_graph)
         if profiling:  # a profiler is on: ndgrad/autograd/profiler.py times this backward
             in_grads = _profile_node(node, grads, create_graph)
         elif node._n_outputs == 1 and node.array_backward and not create_graph:  # the usual case
@@ -307,6 +309,8 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
                 in_grads = _check_count(node, in_grads)  # type: ignore[arg-type]
         else:
             in_grads = _call_backward(node, grads, create_graph)  # type: ignore[arg-type]
+        if node._node_post_hooks:
+            in_grads = _node_post_hooks(node, in_grads, grads, create_graph)
         if not retain_graph and node._saved:  # type: ignore[attr-defined]
             node._saved = None  # type: ignore[attr-defined]  # free what forward saved
         if anomaly_on:
@@ -356,6 +360,10 @@ def _finish_leaf(node: Node, g: Any, create_graph: bool,
     t = node.variable  # type: ignore[attr-defined]
     if t._hooks:
         g = _leaf_hooks(t, g)
+    if node._node_pre_hooks and captured is None:  # autograd.grad runs no AccumulateGrad
+        g = _node_pre_hooks(node, [g], create_graph)[0]
+        if g is None:
+            return
     if t._data.dtype.kind == "c":
         g = conj_complex(g)
     if captured is not None:
@@ -367,6 +375,8 @@ def _finish_leaf(node: Node, g: Any, create_graph: bool,
         _accumulate_leaf(t, g, create_graph)
     if captured is None and t._post_accumulate_hooks:
         _post_accumulate(t)
+    if captured is None and node._node_post_hooks:  # AccumulateGrad gives no gradients
+        _node_post_hooks(node, (), [t.grad], create_graph)
 
 
 def _post_accumulate(t: Tensor) -> None:
@@ -374,6 +384,59 @@ def _post_accumulate(t: Tensor) -> None:
     gradient now."""
     for hook in list(t._post_accumulate_hooks.values()):  # type: ignore[union-attr]
         hook(t)
+
+
+def _node_pre_hooks(node: Node, grads: list[Any], create_graph: bool) -> list[Any]:
+    """Node.register_prehook's hooks: each sees the node's output gradients as Tensors and
+    may return replacements."""
+    for hook in list(node._node_pre_hooks.values()):  # type: ignore[union-attr]
+        new = hook(_hook_view(grads))
+        if new is not None:
+            grads = _hook_result(hook, new, grads, create_graph)
+    return grads
+
+
+def _node_post_hooks(node: Node, in_grads: tuple[Any, ...], grads: list[Any],
+                     create_graph: bool) -> tuple[Any, ...]:
+    """Node.register_hook's hooks: each sees the gradients the node computed for its inputs
+    (broadcasting undone, as they will flow on) and those it was given, and may replace the
+    former."""
+    edges, grad_type = node._edges, function.Tensor if create_graph else np.ndarray
+    fitted = []
+    for i, g in enumerate(in_grads):
+        if g is not None and i < len(edges) and edges[i] is not None:
+            if type(g) is not grad_type:
+                g = _as_grad(g, create_graph)
+            e = edges[i]
+            g = _to_input(g, e.shape, e.dtype, node, i)  # type: ignore[union-attr]
+        fitted.append(g)
+    outputs = _hook_view(grads)
+    for hook in list(node._node_post_hooks.values()):  # type: ignore[union-attr]
+        new = hook(_hook_view(fitted), outputs)
+        if new is not None:
+            fitted = _hook_result(hook, new, fitted, create_graph)
+    return tuple(fitted)
+
+
+def _hook_view(grads: Sequence[Any]) -> tuple[Any, ...]:
+    """Gradients as a node hook sees them: a tuple of Tensors, None where there is none."""
+    return tuple(g if g is None or isinstance(g, function.Tensor) else
+                 function.Tensor._make(as_ndarray(g)) for g in grads)
+
+
+def _hook_result(hook: Any, new: Any, old: Sequence[Any], create_graph: bool) -> list[Any]:
+    """A node hook's returned gradients, checked and in the engine's form. ndgrad's nodes
+    count every forward argument (a dim, a scalar) as an input, torch's only tensors: a
+    result that leaves out trailing inputs without a gradient is taken as they are None."""
+    new = tuple(new) if isinstance(new, tuple | list) else (new,)
+    n = len(old)
+    if len(new) < n and all(g is None for g in old[len(new):]):
+        new += (None,) * (n - len(new))
+    if len(new) != n:
+        name = getattr(hook, "__name__", repr(hook))
+        raise RuntimeError(f"hook '{name}' has returned an incorrect number of values (got "
+                           f"{len(new)}, but expected {n})")
+    return [None if g is None else _as_grad(g, create_graph) for g in new]
 
 
 def _as_grad(g: Any, create_graph: bool) -> Any:
@@ -393,7 +456,8 @@ def _leaf_hooks(t: Tensor, g: Any) -> Any:
 def _call_backward(node: Function, grads: list[Any], create_graph: bool) -> tuple[Any, ...]:
     """Run the node's backward on arrays when it can (``array_backward``) and no graph of the
     backward pass is wanted, else on Tensors; check it returned one gradient per input."""
-    if node._n_outputs > 1:  # outputs that got no gradient count as zeros, as in PyTorch
+    if node._n_outputs > 1 and node._materialize_grads:  # outputs that got no gradient
+        # count as zeros, as in PyTorch (unless ctx.set_materialize_grads(False))
         grads = [g if g is not None else _zeros(node._output_meta[i], create_graph)
                  for i, g in enumerate(grads)]
     if not node.array_io:  # users' Functions: torch's convention for complex gradients
@@ -401,7 +465,8 @@ def _call_backward(node: Function, grads: list[Any], create_graph: bool) -> tupl
     if create_graph or node.array_backward:
         out = type(node).backward(node, *grads)
     else:  # a backward written in Tensor ops: wrap the arrays, unwrap what it returns
-        out = type(node).backward(node, *[function.Tensor._make(g) for g in grads])
+        out = type(node).backward(node, *[None if g is None else function.Tensor._make(g)
+                                          for g in grads])
     if not node.array_io:
         out = tuple(conj_complex(g) for g in out) if type(out) is tuple else conj_complex(out)
     return _check_count(node, out)

@@ -56,6 +56,7 @@ from ndgrad.autograd.saved import (
     unpack,
 )
 from ndgrad.autograd.saved import hooks as saved_hooks
+from ndgrad.utils.hooks import RemovableHandle
 
 Tensor: Any = None  # ndgrad.tensor.Tensor, set by set_tensor_class
 
@@ -109,6 +110,9 @@ class Node:
     # backward is written in what arrays and Tensors share (operators, .reshape, .sum(dims),
     # .mT, other primitives' apply): without create_graph the engine runs it on NumPy arrays
     array_backward = False
+    # the node's own hooks, {handle id: hook}: register_prehook's, register_hook's
+    _node_pre_hooks: dict[int, Any] | None = None
+    _node_post_hooks: dict[int, Any] | None = None
 
     @property
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
@@ -120,6 +124,27 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
+
+    def register_prehook(self, fn: Callable[[tuple[Any, ...]], Any]) -> RemovableHandle:
+        """Call ``fn(grad_outputs)`` each time this node is about to run its backward, after
+        the hooks of its output tensors: a tuple of Tensors (None where no gradient came). A
+        returned tuple is used in place of grad_outputs."""
+        if self._node_pre_hooks is None:
+            self._node_pre_hooks = {}
+        handle = RemovableHandle(self._node_pre_hooks)
+        self._node_pre_hooks[handle.id] = fn
+        return handle
+
+    def register_hook(self, fn: Callable[[tuple[Any, ...], tuple[Any, ...]], Any]
+                      ) -> RemovableHandle:
+        """Call ``fn(grad_inputs, grad_outputs)`` each time this node has run its backward:
+        the gradients it computed for its inputs (shaped as the inputs) and the ones it was
+        given. A returned tuple is used in place of grad_inputs."""
+        if self._node_post_hooks is None:
+            self._node_post_hooks = {}
+        handle = RemovableHandle(self._node_post_hooks)
+        self._node_post_hooks[handle.id] = fn
+        return handle
 
 
 class AccumulateGrad(Node):
@@ -157,6 +182,8 @@ class Function(Node):
     _for_forward: tuple[Any, ...] = ()  # what forward passed to save_for_forward
     _output_meta: tuple[tuple[Any, Any], ...] = ()  # (shape, dtype) of each output, if several
     _non_diff: tuple[Any, ...] = ()
+    _dirty: tuple[Any, ...] = ()  # mark_dirty's inputs
+    _materialize_grads = True
     # packed when the graph is recorded; None once backward has freed them
     _saved: list[Saved] | None = []
 
@@ -188,6 +215,16 @@ class Function(Node):
 
     def mark_non_differentiable(self, *outputs: Any) -> None:
         self._non_diff = outputs
+
+    def mark_dirty(self, *tensors: Any) -> None:
+        """Declare the inputs forward changed in place (and returns): each output that is one
+        of them is that very tensor, with this node as its new history, as torch's in-place
+        ops do."""
+        self._dirty = tensors
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """With False, backward receives None (not zeros) for outputs that got no gradient."""
+        self._materialize_grads = bool(value)
 
     @property
     def saved_tensors(self) -> tuple[Any, ...]:
@@ -351,16 +388,71 @@ def _apply_function(cls: type[Function], ctx: Function, args: tuple[Any, ...],
         ctx.needs_input_grad = _nothing_needed(len(args))
     with no_grad():
         out = cls.forward(ctx, *args, **kwargs)
-    for o in out if isinstance(out, tuple) else (out,):
+    returned = out if isinstance(out, tuple) else (out,)
+    for o in returned:
         if not isinstance(o, Tensor):
             raise TypeError(f"{cls.__name__}.forward must return Tensors, got "
                             f"{type(o).__name__}")
+    for d in ctx._dirty:  # as torch: once more, besides what forward's in-place op did,
+        d._bump_version()  # before anything is saved
     if not isinstance(out, tuple):
         t = _wrap_output(out._data)
         if record:
             _record(ctx, args, (t,))
-        return t
-    return _outputs(cls, ctx, args, tuple(o._data for o in out), record)
+        results: tuple[Any, ...] = (t,)
+    else:
+        results = _outputs(cls, ctx, args, tuple(o._data for o in out), record)
+    inputs = [a for a in args if isinstance(a, Tensor)]
+    if any(o._base is not None or any(o is a for a in inputs) for o in returned):
+        results = _aliased_outputs(cls, ctx, inputs, returned, results, record)
+    return results if isinstance(out, tuple) else results[0]
+
+
+def _aliased_outputs(cls: type[Function], ctx: Function, inputs: list[Any],
+                     returned: tuple[Any, ...], results: tuple[Any, ...],
+                     record: bool) -> tuple[Any, ...]:
+    """torch's rules for a custom Function's outputs that are its inputs or share their
+    memory. An input forward changed in place and declared with ``mark_dirty`` is returned
+    itself, with this node as its history (through its base's ``CopySlices`` if it is a view).
+    Any other input returned as it is, or a view of one, comes out as a view of that input
+    (sharing its version counter), which may not be changed in place while grad mode is on:
+    its backward is the Function's, which knows nothing of the view (torch's
+    ``IN_CUSTOM_FUNCTION`` views). Without this, writing into the output would change the
+    input behind autograd's back."""
+    from ndgrad.autograd.inplace import _copy_slices, check_inplace, refresh_view
+
+    out = list(results)
+    for i, o in enumerate(returned):
+        t = out[i]
+        if any(o is d for d in ctx._dirty):
+            if record and t._requires_grad:
+                if o._base is None and o._grad_fn is None and o._requires_grad:
+                    raise RuntimeError("a leaf Variable that requires grad has been used in an "
+                                       "in-place operation.")
+                check_inplace(o)
+                if o._base is not None:
+                    _copy_slices(o, t)
+                    refresh_view(o)
+                else:
+                    o._grad_fn, o._output_nr, o._requires_grad = ctx, t._output_nr, True
+            out[i] = o
+            continue
+        src = next((a for a in inputs if o is a or (
+            o._data.base is not None and np.may_share_memory(o._data, a._data))), None)
+        if src is None:
+            continue
+        if src._vc is None:
+            src._vc = [0]
+        t._vc, t._view_version = src._vc, src._vc[0]
+        # the view's chain from its base is the one forward made (none for an input itself)
+        t._base, t._view_fn = (o._base, o._view_fn) if o._base is not None else (o, ())
+        if src._view_meta is not None:  # a view of a view that cannot be rebuilt is one too
+            t._view_meta = src._view_meta
+        elif record:
+            t._view_meta = (cls.__name__, i, len(t._view_fn), CUSTOM_FUNCTION_VIEW)
+        elif not state.enabled:
+            t._view_meta = NO_GRAD_VIEW
+    return tuple(out)
 
 
 def _outputs(cls: type[Function], ctx: Function, args: tuple[Any, ...], out: tuple[Any, ...],
@@ -495,6 +587,9 @@ def _share_version(cls: type[Function], args: tuple[Any, ...], kwargs: dict[str,
 # made under no_grad, or one of several views a function returned (split, unbind), stored as
 # (function name, output number, length of its view chain then)
 NO_GRAD_VIEW = "no_grad"
+# the 4th field of the (name, output number, chain length) of a view that a custom Function
+# returned (an input as it is, or a view of one): torch's IN_CUSTOM_FUNCTION
+CUSTOM_FUNCTION_VIEW = "custom Function"
 
 
 _TWICE = "trying to differentiate twice a function that was marked with @once_differentiable"

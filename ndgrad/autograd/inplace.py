@@ -53,6 +53,8 @@ The rules, each one PyTorch's:
      ``unsafe_split``/``unsafe_chunk`` return pieces that share the memory but are not views
      (``unviewed_alias``: no base, their own version counter), which may be modified in
      place: the caller promises not to rely on the input's values or history afterwards.
+   * the outputs of a custom Function that are its inputs or views of them: their backward
+     is the Function's, which knows nothing of the view (``_aliased_outputs`` in function.py).
 
 5. Refused too, whatever the grad mode: a write whose input shares part of the memory it
    writes (``x[:2] = x[1:]``, ``x.add_(x[0])``, ``x.copy_(x.t())``), whose result would
@@ -79,7 +81,12 @@ import numpy as np
 
 from ndgrad import _dtype
 from ndgrad._helpers import broadcast_error
-from ndgrad.autograd.function import NO_GRAD_VIEW, Function, sequence_mark
+from ndgrad.autograd.function import (
+    CUSTOM_FUNCTION_VIEW,
+    NO_GRAD_VIEW,
+    Function,
+    sequence_mark,
+)
 from ndgrad.autograd.grad_mode import enable_grad, no_grad
 from ndgrad.autograd.grad_mode import state as grad_state
 from ndgrad.autograd.saved import SavedInput, SavedOutput
@@ -229,6 +236,7 @@ def check_inplace(t: Any) -> None:
 def view_message(t: Any, what: str) -> str:
     """torch's error for a view whose history cannot be rebuilt (rule 4)."""
     meta, fn = t._view_meta, t._grad_fn
+    custom = meta != NO_GRAD_VIEW and meta[-1] == CUSTOM_FUNCTION_VIEW
     op, nr = (fn.name().removesuffix("Backward"), t._output_nr) if fn is not None else ("", 0)
     if fn is None or meta == NO_GRAD_VIEW:
         made = "A view was created" if fn is None else \
@@ -238,6 +246,12 @@ def view_message(t: Any, what: str) -> str:
         if len(t._view_fn) != meta[2]:
             meta = (op, nr)  # a view of one of the views: torch names the last view op
         head = f"Output {meta[1]} of {meta[0]} is a view and {what} modified inplace."
+    if custom:
+        return (f"{head} This view was created inside a custom Function (or because an input "
+                f"was returned as-is) and the autograd logic to handle view+inplace would "
+                f"override the custom backward associated with the custom Function, leading to "
+                f"incorrect gradients. This behavior is forbidden. You can fix this by cloning "
+                f"the output of the custom Function.")
     if meta == NO_GRAD_VIEW:
         return (f"{head} Given that this use case is ambiguous and error-prone, it is forbidden. "
                 f"You can clarify your code by moving both the view and the inplace either both "

@@ -1,0 +1,182 @@
+"""Graph-node hooks (``grad_fn.register_hook``/``register_prehook``) and the rules for what a
+custom Function's forward returns (an input as it is, a view of one, an input changed in place
+with ``ctx.mark_dirty``), and ``ctx.set_materialize_grads``: each checked against torch."""
+
+import numpy as np
+import pytest
+import torch
+
+import ndgrad
+
+LIBS = [torch, ndgrad]
+
+
+def _is_view(t):
+    return t._base is not None
+
+
+def _functions(lib):
+    class Identity(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, *args):
+            return args
+
+        @staticmethod
+        def backward(ctx, *grads):
+            return grads
+
+    class Transpose(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.t()
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.t()
+
+    class DoubleInPlace(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            x.mul_(2)
+            ctx.mark_dirty(x)
+            ctx.save_for_backward(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors  # the version check must pass
+            return g * 2
+
+    return Identity, Transpose, DoubleInPlace
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=["torch", "ndgrad"])
+def test_prehook_and_hook_on_a_node_replace_gradients(lib):
+    a = lib.tensor([0.0, 1.0, 2.0], requires_grad=True)
+    b = a.clone()
+    handle = b.grad_fn.register_prehook(lambda g_out: (g_out[0] * 2,))
+    b.sum().backward(retain_graph=True)
+    assert a.grad.tolist() == [2.0, 2.0, 2.0]
+    handle.remove()
+    a.grad = None
+    b.sum().backward(retain_graph=True)
+    assert a.grad.tolist() == [1.0, 1.0, 1.0]
+    seen = []
+
+    def post(g_in, g_out):
+        seen.append((g_in[0].tolist(), g_out[0].tolist()))
+        return (g_out[0] * 3,)
+
+    b.grad_fn.register_hook(post)
+    a.grad = None
+    (b * lib.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert a.grad.tolist() == [3.0, 6.0, 9.0]
+    assert seen == [([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])]
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=["torch", "ndgrad"])
+def test_node_hook_sees_gradients_shaped_as_the_inputs(lib):
+    # a broadcasting product: the hook sees each input's gradient summed to its shape
+    x = lib.ones(3, requires_grad=True)
+    w = lib.ones(2, 1, requires_grad=True)
+    y = x * w
+    shapes = []
+    y.grad_fn.register_hook(
+        lambda g_in, g_out: shapes.append([tuple(g.shape) for g in g_in] + [tuple(g_out[0].shape)]))
+    y.sum().backward()
+    assert shapes == [[(3,), (2, 1), (2, 3)]]
+    assert x.grad.tolist() == [2.0, 2.0, 2.0] and w.grad.tolist() == [[3.0], [3.0]]
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=["torch", "ndgrad"])
+def test_hooks_on_a_leaf_accumulator(lib):
+    x = lib.ones(3, requires_grad=True)
+    acc = (x * 2).grad_fn.next_functions[0][0]
+    calls = []
+    acc.register_prehook(lambda g_out: (g_out[0] * 10,))
+    acc.register_hook(lambda g_in, g_out: calls.append((len(g_in), g_out[0].tolist())))
+    (x * 2).sum().backward()
+    assert x.grad.tolist() == [20.0, 20.0, 20.0]
+    assert calls == [(0, [20.0, 20.0, 20.0])]
+
+
+def test_node_hook_returning_the_wrong_number_of_gradients_raises():
+    x = ndgrad.ones(2, requires_grad=True)
+    y = x * x
+    y.grad_fn.register_hook(lambda g_in, g_out: (g_out[0], g_out[0], g_out[0]))
+    with pytest.raises(RuntimeError, match="incorrect number of values"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=["torch", "ndgrad"])
+def test_an_input_returned_as_is_is_a_view_that_refuses_in_place(lib):
+    Identity, Transpose, _ = _functions(lib)
+    x = lib.tensor([-1.0, 2.0], requires_grad=True)
+    (a,) = Identity.apply(x)
+    assert _is_view(a) and a._base is x and a.grad_fn is not None
+    with pytest.raises(RuntimeError, match="created inside a custom Function"):
+        a.mul_(3)
+    assert x.tolist() == [-1.0, 2.0]  # the input is untouched
+    m = lib.ones(2, 3, requires_grad=True)
+    b = Transpose.apply(m)  # a view made in forward
+    assert _is_view(b) and b._base is m
+    with pytest.raises(RuntimeError, match="Output 0 of Transpose is a view"):
+        b.add_(1)
+    (b * 2).sum().backward()
+    assert m.grad.tolist() == [[2.0] * 3] * 2
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=["torch", "ndgrad"])
+def test_a_custom_view_is_stale_after_its_input_changes(lib):
+    Identity, _, _ = _functions(lib)
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 1
+    (a,) = Identity.apply(h)
+    s = (a * a).sum()
+    h.mul_(2)  # the view's values changed behind the graph: backward must not use them
+    with pytest.raises(RuntimeError, match="its base or another view of its base has been"):
+        s.backward()
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=["torch", "ndgrad"])
+def test_mark_dirty(lib):
+    _, _, DoubleInPlace = _functions(lib)
+    x = lib.tensor([1.0, -2.0], requires_grad=True)
+    y = x.clone()
+    z = DoubleInPlace.apply(y)
+    assert z is y and y._version == 2 and y.tolist() == [2.0, -4.0]
+    assert type(y.grad_fn).__name__.startswith("DoubleInPlace")
+    (z * 3).sum().backward()
+    assert x.grad.tolist() == [6.0, 6.0]
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad has been used"):
+        DoubleInPlace.apply(lib.ones(2, requires_grad=True))
+    # a dirty view: the base gets the Function in its history
+    x0 = lib.zeros(4, requires_grad=True)
+    base = x0.clone()
+    DoubleInPlace.apply(base[1:3])
+    assert type(base.grad_fn).__name__ == "CopySlices"
+    (base * lib.arange(4.0)).sum().backward()
+    assert x0.grad.tolist() == [0.0, 2.0, 4.0, 3.0]
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=["torch", "ndgrad"])
+@pytest.mark.parametrize("materialize", [True, False])
+def test_set_materialize_grads(lib, materialize):
+    got = []
+
+    class Two(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.set_materialize_grads(materialize)
+            return x * 1, x * 2
+
+        @staticmethod
+        def backward(ctx, g1, g2):
+            got.append(None if g2 is None else np.asarray(g2.detach().numpy()).tolist())
+            return g1 if g2 is None else g1 + 2 * g2
+
+    x = lib.ones(2, requires_grad=True)
+    p, _ = Two.apply(x)
+    p.sum().backward()
+    assert got == [[0.0, 0.0] if materialize else None]
+    assert x.grad.tolist() == [1.0, 1.0]
