@@ -119,7 +119,9 @@ class Pow(Primitive):
             out = _int_power(x, y)
         if out.dtype == np.int8 and np.result_type(x, y) == np.bool_:
             out = out.astype(np.bool_)  # NumPy's bool ** bool is int8, torch's is bool
-        ctx.save_for_backward(x, y, out if ctx.needs_input_grad[1] else None)
+        # a tensor exponent's result is saved whichever gradient is needed, as torch's: changing
+        # it in place refuses backward even when only x's is asked for (fuzz seed 7623569)
+        ctx.save_for_backward(x, y, None if isinstance(y, int | float) else out)
         return out
 
     @staticmethod
