@@ -35,6 +35,7 @@ from ndgrad.ops.reduce import (
     Cumsum,
     DivCount,
     Logcumsumexp,
+    Logsumexp,
     NanSum,
     Norm,
     Prod,
@@ -45,7 +46,6 @@ from ndgrad.ops.reduce import (
 )
 from ndgrad.ops.shape import Cat
 from ndgrad.tensor.base import TensorBase, _bool, _int, values_indices
-from ndgrad.tensor.storage import unview
 
 min_max = namedtuple("min_max", ["min", "max"])  # what aminmax returns
 
@@ -254,11 +254,7 @@ class ReduceMixin(TensorBase):
         if dim is None:
             raise TypeError("logsumexp() missing 1 required positional argument: \"dim\"")
         x = self._floating()
-        dims = wrap_dims(dim, x._data.ndim)
-        m = x.detach().amax(dims, keepdim=True) if x._data.size else x.detach().sum(dims, True)
-        m = m.masked_fill(m.isinf(), 0.0)
-        out = (x - m).exp().sum(dims, keepdim=True).log() + m
-        return out if keepdim else unview(out.squeeze(dims))
+        return Logsumexp.apply(x, wrap_dims(dim, x._data.ndim), keepdim)
 
     def cumsum(self, dim: _int | None = None, dtype: Any = None, axis: _int | None = None
                ) -> Any:
