@@ -709,3 +709,21 @@ def test_logsumexp_values_and_gradients(dtype, dim, keepdim):
         e = T.zeros(2, 0, requires_grad=True)
         return out, e.logsumexp(1), e.logsumexp(0), T.tensor([1, 2]).logsumexp(0)
     same(fn)
+
+
+def test_setitem_of_a_0d_tensor_into_an_expanded_tensor_is_a_fill():
+    """torch writes ``x[...] = v`` with a 0-d v of another shape by fill_, whose overlap check
+    refuses an expand()ed x even when v is its very element (ndgrad took it for a no-op
+    copy of the same data: fuzz seed 7792219)."""
+    def fn(T):
+        v = T.tensor(1.0)
+        out = []
+        for write in (lambda x: x.__setitem__(Ellipsis, v), lambda x: x.copy_(v.expand(2)),
+                      lambda x: x.__setitem__(Ellipsis, v.expand(1))):
+            try:
+                write(v.expand(2))
+                out.append("ok")
+            except RuntimeError as e:
+                out.append(str(e)[:60])
+        return out
+    same(fn)

@@ -152,10 +152,11 @@ def _basic(steps: list[tuple]) -> bool:
 def _refuse_expanded_setitem(x: np.ndarray, steps: list[tuple], v: Any) -> None:
     """torch's check for ``x[index] = v`` into an x whose elements share memory (expand): a
     basic index is written, as torch does, through the view it selects, which must not share
-    memory itself, unless v is its very data (``x[...] = x`` changes nothing)."""
+    memory itself, unless v is its very data (``x[...] = x`` changes nothing). A 0-d v of
+    another shape is written by fill_, which always checks (fuzz seed 7792219)."""
     if _basic(steps):
         dst = x[steps[0]]
-        if not overlaps(dst) or isinstance(v, TensorBase) and same_data(
+        if not overlaps(dst) or isinstance(v, TensorBase) and v._data.ndim and same_data(
                 dst, v._data if v._data.shape == dst.shape else expand_value(v._data, dst.shape)):
             return
     raise RuntimeError(OVERLAP)
