@@ -180,3 +180,61 @@ def test_set_materialize_grads(lib, materialize):
     p.sum().backward()
     assert got == [[0.0, 0.0] if materialize else None]
     assert x.grad.tolist() == [1.0, 1.0]
+
+
+def _module_hook_trace(lib):
+    """Module backward hooks through a run of cases; returns what the hooks saw and did."""
+    trace = []
+
+    def plain(gs):
+        return [None if g is None else g.tolist() for g in gs]
+
+    lin = lib.nn.Linear(3, 2)
+    with lib.no_grad():
+        lin.weight.copy_(lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
+        lin.bias.zero_()
+    h1 = lin.register_full_backward_hook(
+        lambda m, g_in, g_out: trace.append(("full", m is lin, plain(g_in), plain(g_out))))
+
+    def pre(m, g_out):
+        trace.append(("pre", plain(g_out)))
+        return (g_out[0] * 2,)
+
+    h2 = lin.register_full_backward_pre_hook(pre)
+    x = lib.tensor([[1.0, 1.0, 1.0]], requires_grad=True)
+    (lin(x) * lib.tensor([[1.0, 3.0]])).sum().backward()
+    trace.append(("grads", x.grad.tolist(), lin.weight.grad.tolist()))
+    with pytest.warns(UserWarning, match="no inputs require gradients"):
+        lin(lib.ones(1, 3)).sum().backward()  # the hooks run once the outputs' gradient is in
+    h1.remove()
+    h2.remove()
+    lin.register_full_backward_hook(lambda m, g_in, g_out: (g_in[0] * 0,))
+    x.grad = None
+    lin(x).sum().backward()
+    trace.append(("replaced", x.grad.tolist()))
+    with pytest.raises(RuntimeError, match="Cannot use both regular backward hooks and full"):
+        lin.register_backward_hook(lambda *a: None)
+    relu = lib.nn.ReLU(inplace=True)  # forward gets a view that refuses in-place ops, as torch
+    relu.register_full_backward_hook(lambda *a: None)
+    with pytest.raises(RuntimeError, match="Output 0 of BackwardHookFunction is a view"):
+        relu(x * 1)
+
+    class MulAdd(lib.nn.Module):
+        def forward(self, a, k, b):
+            return a * b * k, a + b
+
+    m = MulAdd()
+    m.register_full_backward_hook(
+        lambda mod, g_in, g_out: trace.append(("several", plain(g_in), plain(g_out))))
+    p, _ = m(lib.tensor([1.0, 2.0], requires_grad=True), 2.0, lib.tensor([3.0, 4.0]))
+    p.sum().backward()
+    sig = lib.nn.Sigmoid()  # the old style: hooks on the output's grad_fn
+    sig.register_backward_hook(lambda mod, g_in, g_out: trace.append(
+        ("old", [tuple(g.shape) for g in g_in if g is not None], plain(g_out))))
+    sig(lib.zeros(1, 2, requires_grad=True)).sum().backward()
+    return trace
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch warns of its old-style hooks
+def test_module_backward_hooks_match_torch():
+    assert _module_hook_trace(ndgrad) == _module_hook_trace(torch)
