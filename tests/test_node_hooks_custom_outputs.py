@@ -238,3 +238,34 @@ def _module_hook_trace(lib):
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # torch warns of its old-style hooks
 def test_module_backward_hooks_match_torch():
     assert _module_hook_trace(ndgrad) == _module_hook_trace(torch)
+
+
+def _forward_hook_trace(lib):
+    trace = []
+
+    class Scale(lib.nn.Module):
+        def forward(self, x, scale=1.0):
+            if scale < 0:
+                raise ValueError("negative scale")
+            return x * scale
+
+    m = Scale()
+    m.register_forward_hook(lambda mod, args, out: trace.append(("plain", out.tolist())))
+    m.register_forward_hook(lambda mod, args, kwargs, out: trace.append(
+        ("kwargs, first", kwargs, out.tolist())), prepend=True, with_kwargs=True)
+    m.register_forward_pre_hook(lambda mod, args, kwargs: (
+        (args[0] + 1,), {"scale": kwargs.get("scale", 1.0) * 10}), with_kwargs=True)
+    m.register_forward_hook(lambda mod, args, out: trace.append(
+        ("always", None if out is None else out.tolist())), always_call=True)
+    trace.append(m(lib.ones(2), scale=2.0).tolist())
+    with pytest.raises(ValueError, match="negative scale"):
+        m(lib.ones(2), scale=-1.0)
+    with pytest.raises(RuntimeError, match="must return None or a tuple of"):
+        n = Scale()
+        n.register_forward_pre_hook(lambda mod, args, kwargs: args, with_kwargs=True)
+        n(lib.ones(2))
+    return trace
+
+
+def test_forward_hook_options_match_torch():
+    assert _forward_hook_trace(ndgrad) == _forward_hook_trace(torch)

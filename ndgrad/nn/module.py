@@ -99,7 +99,16 @@ class Module:
         if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks
                 or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)  # the fast path: no hooks
-        for hook in list(self._forward_pre_hooks.values()):
+        d = self.__dict__
+        for key, hook in list(self._forward_pre_hooks.items()):
+            if key in d.get("_forward_pre_hooks_with_kwargs", ()):
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {result}.")
+                    args, kwargs = result
+                continue
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
@@ -109,9 +118,22 @@ class Module:
             backward_hook = _ModuleBackwardHook(self, list(full.values()),
                                                 list(self._backward_pre_hooks.values()))
             args = backward_hook.setup_inputs(args)
-        out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            result = hook(self, args, out)
+        with_kwargs = d.get("_forward_hooks_with_kwargs", ())
+        try:
+            out = self.forward(*args, **kwargs)
+        except BaseException:
+            for key, hook in list(self._forward_hooks.items()):
+                if key in d.get("_forward_hooks_always_call", ()):
+                    try:
+                        hook(*(self, args, kwargs, None) if key in with_kwargs else
+                             (self, args, None))
+                    except Exception as e:
+                        warnings.warn(f"forward hook with ``always_call=True`` raised an "
+                                      f"exception that was silenced as another error was "
+                                      f"raised in forward: {e!s}", stacklevel=2)
+            raise
+        for key, hook in list(self._forward_hooks.items()):
+            result = hook(self, args, kwargs, out) if key in with_kwargs else hook(self, args, out)
             if result is not None:
                 out = result
         if backward_hook is not None:
@@ -123,17 +145,27 @@ class Module:
                     first.grad_fn.register_hook(functools.partial(hook, self))
         return out
 
-    def register_forward_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
-        """Call ``hook(module, args, output)`` after every forward; a non-None result replaces
-        the output."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                              with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every forward (``hook(module, args,
+        kwargs, output)`` ``with_kwargs``); a non-None result replaces the output.
+        ``always_call``: also when forward raises (with output None). ``prepend``: before the
+        hooks registered already."""
+        handle = _add_hook(self._forward_hooks, hook, prepend)
+        if with_kwargs:
+            self.__dict__.setdefault("_forward_hooks_with_kwargs", set()).add(handle.id)
+        if always_call:
+            self.__dict__.setdefault("_forward_hooks_always_call", set()).add(handle.id)
         return handle
 
-    def register_forward_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
-        """Call ``hook(module, args)`` before every forward; a non-None result replaces args."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every forward; a non-None result replaces args.
+        ``with_kwargs``: ``hook(module, args, kwargs)``, which may return ``(args, kwargs)``."""
+        handle = _add_hook(self._forward_pre_hooks, hook, prepend)
+        if with_kwargs:
+            self.__dict__.setdefault("_forward_pre_hooks_with_kwargs", set()).add(handle.id)
         return handle
 
     def register_full_backward_hook(self, hook: Callable[..., Any],
@@ -165,13 +197,7 @@ class Module:
                 raise RuntimeError("Cannot use both regular backward hooks and full backward "
                                    "hooks on a single Module. Please use only one of them.")
             self.__dict__["_is_full_backward_hook"] = full
-        hooks = self.__dict__.setdefault(name, {})
-        handle = RemovableHandle(hooks)
-        hooks[handle.id] = hook
-        if prepend:
-            for key in [k for k in hooks if k != handle.id]:
-                hooks[key] = hooks.pop(key)
-        return handle
+        return _add_hook(self.__dict__.setdefault(name, {}), hook, prepend)
 
     def _register_load_state_dict_pre_hook(self, hook: Callable[..., Any],
                                            with_module: bool = False) -> RemovableHandle:
@@ -679,6 +705,17 @@ def _size(shape: tuple[int, ...]) -> str:
     from ndgrad.tensor import Size
 
     return repr(Size(shape))
+
+
+def _add_hook(hooks: dict[int, Callable[..., Any]], hook: Callable[..., Any],
+              prepend: bool) -> RemovableHandle:
+    """Register ``hook`` in ``hooks`` (last, or first with ``prepend``); its handle."""
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        for key in [k for k in hooks if k != handle.id]:
+            hooks[key] = hooks.pop(key)
+    return handle
 
 
 def _tensors(obj: Any) -> Iterator[Tensor]:
