@@ -269,3 +269,64 @@ def _forward_hook_trace(lib):
 
 def test_forward_hook_options_match_torch():
     assert _forward_hook_trace(ndgrad) == _forward_hook_trace(torch)
+
+
+def _state_dict_api_trace(lib):
+    trace = []
+
+    class Counter(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = lib.nn.Linear(2, 2)
+            self.count = 3
+
+        def get_extra_state(self):
+            return {"count": self.count}
+
+        def set_extra_state(self, state):
+            self.count = state["count"]
+
+    m = lib.nn.Sequential(Counter(), lib.nn.BatchNorm1d(2))
+    m.register_state_dict_pre_hook(lambda mod, prefix, keep: trace.append(("pre", prefix, keep)))
+    m[0].register_state_dict_pre_hook(lambda mod, prefix, keep: trace.append(("pre0", prefix)))
+    m.register_state_dict_post_hook(
+        lambda mod, sd, prefix, meta: trace.append(("post", prefix, sorted(sd))))
+    m[0].register_state_dict_post_hook(
+        lambda mod, sd, prefix, meta: trace.append(("post0", prefix, sorted(sd))))
+    sd = m.state_dict()
+    trace += [list(sd), sd["0._extra_state"]]
+    m[0].count = 0
+    m.load_state_dict(sd)
+    trace.append(m[0].count)
+    without = {k: v for k, v in sd.items() if k != "0._extra_state"}
+    with pytest.raises(RuntimeError, match='Missing key.*"0._extra_state"'):
+        m.load_state_dict(without)
+
+    def forgive(mod, keys):
+        trace.append(("load post", type(mod).__name__, list(keys.missing_keys)))
+        keys.missing_keys.clear()
+
+    m[0].register_load_state_dict_post_hook(forgive)
+    m.register_load_state_dict_post_hook(
+        lambda mod, keys: trace.append(("load post, top", list(keys.missing_keys))))
+    result = m.load_state_dict(without)
+    trace.append((list(result.missing_keys), list(result.unexpected_keys)))
+    trace.append(tuple(m.get_buffer("1.running_mean").shape))
+    for target in ("1.weight", "1.nope"):
+        with pytest.raises(AttributeError) as err:
+            m.get_buffer(target)
+        trace.append(str(err.value))
+    m.set_submodule("0.lin", lib.nn.Identity())
+    trace.append(type(m[0].lin).__name__)
+    for target, strict in (("0.count", False), ("0.absent", True)):
+        with pytest.raises(AttributeError) as err:
+            m.set_submodule(target, lib.nn.Identity(), strict=strict)
+        trace.append(str(err.value))
+    weight = m[1].weight
+    assert m.to_empty(device="cpu") is m and m[1].weight is weight
+    trace.append(tuple(weight.shape))
+    return trace
+
+
+def test_state_dict_hooks_extra_state_and_submodule_access_match_torch():
+    assert _state_dict_api_trace(ndgrad) == _state_dict_api_trace(torch)

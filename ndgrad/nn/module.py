@@ -284,6 +284,31 @@ class Module:
             mod = mod._modules[item]
         return mod
 
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at a dotted path such as ``"bn.running_mean"``."""
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if name not in mod._buffers:
+            if not hasattr(mod, name):
+                raise AttributeError(f"{mod._get_name()} has no attribute `{name}`")
+            raise AttributeError(f"`{name}` is not a buffer")
+        return mod._buffers[name]  # type: ignore[no-any-return]
+
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
+        """Put ``module`` at a dotted path such as ``"features.0"`` (its parent must exist;
+        with ``strict``, so must the module it replaces)."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        parent_path, _, name = target.rpartition(".")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module")
+        setattr(parent, name, module)
+
     def get_parameter(self, target: str) -> Parameter:
         module_path, _, name = target.rpartition(".")
         mod = self.get_submodule(module_path)
@@ -496,6 +521,36 @@ class Module:
                     b._data = fn(b._data)
         return self
 
+    def to_empty(self, *, device: Any, recurse: bool = True) -> Module:
+        """Give every parameter and buffer new, uninitialized memory of its shape and dtype
+        (the same Parameter objects), as torch after building a model on another device; then
+        load or initialize them."""
+        check_device(device)
+        for m in self.modules() if recurse else [self]:
+            for p in m._parameters.values():
+                if p is not None:
+                    p._data = np.empty_like(p._data)
+                    if p._grad is not None:
+                        p._grad._data = np.empty_like(p._grad._data)
+            for b in m._buffers.values():
+                if b is not None:
+                    b._data = np.empty_like(b._data)
+        return self
+
+    def get_extra_state(self) -> Any:
+        """Override (with ``set_extra_state``) to keep more than tensors in ``state_dict()``:
+        what it returns is saved under ``"_extra_state"``."""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never "
+                           "be called: override get_extra_state and set_extra_state together.")
+
+    def set_extra_state(self, state: Any) -> None:
+        """Restore what ``get_extra_state`` returned, from a loaded state_dict."""
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never "
+                           "be called: override get_extra_state and set_extra_state together.")
+
+    def _has_extra_state(self) -> bool:
+        return type(self).get_extra_state is not Module.get_extra_state
+
     def share_memory(self) -> Module:
         """Move every parameter (with its ``.grad``) and buffer into shared memory, in place (the
         same Parameter objects, so optimizers keep working): processes started afterwards then
@@ -556,6 +611,8 @@ class Module:
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = b if keep_vars else b.detach()
+        if self._has_extra_state():
+            destination[prefix + "_extra_state"] = self.get_extra_state()
 
     def state_dict(self, *args: Any, destination: Any = None, prefix: str = "",
                    keep_vars: bool = False) -> dict[str, Tensor]:
@@ -570,13 +627,42 @@ class Module:
                 keep_vars = args[2]
         if destination is None:
             destination = OrderedDict()
-        stack: list[tuple[str, Module]] = [(prefix, self)]
-        while stack:  # pre-order: a module's own entries, then each child's, as PyTorch
-            pre, module = stack.pop()
+        # pre-order: a module's own entries, then each child's, as PyTorch; a module's post
+        # hooks run once its children's entries are in (the entry marked "post")
+        stack: list[tuple[str, Module, bool]] = [(prefix, self, False)]
+        while stack:
+            pre, module, post = stack.pop()
+            hooks = module.__dict__.get("_state_dict_hooks")
+            if post:
+                for hook in list(hooks.values()):  # type: ignore[union-attr]
+                    if hook(module, destination, pre, {"version": module._version}) is not None:
+                        raise RuntimeError("state_dict post-hook must return None")
+                continue
+            for hook in list(module.__dict__.get("_state_dict_pre_hooks", {}).values()):
+                hook(module, pre, keep_vars)
             module._save_to_state_dict(destination, pre, keep_vars)
-            kids = [(pre + name + ".", m) for name, m in module._modules.items() if m is not None]
+            if hooks:
+                stack.append((pre, module, True))
+            kids = [(pre + name + ".", m, False) for name, m in module._modules.items()
+                    if m is not None]
             stack.extend(reversed(kids))
         return destination
+
+    def register_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, prefix, keep_vars)`` before ``state_dict()`` saves the module."""
+        return _add_hook(self.__dict__.setdefault("_state_dict_pre_hooks", {}), hook, False)
+
+    def register_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, state_dict, prefix, local_metadata)`` once ``state_dict()`` has
+        saved the module and its children; it may edit ``state_dict`` in place."""
+        return _add_hook(self.__dict__.setdefault("_state_dict_hooks", {}), hook, False)
+
+    def register_load_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
+        """Call ``hook(module, incompatible_keys)`` after ``load_state_dict`` loaded the module
+        and its children; it may remove keys from ``incompatible_keys.missing_keys`` and
+        ``.unexpected_keys`` before the strict check."""
+        return _add_hook(self.__dict__.setdefault("_load_state_dict_post_hooks", {}), hook,
+                         False)
 
     def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, strict: bool,
                               missing_keys: list[str], unexpected_keys: list[str],
@@ -626,9 +712,17 @@ class Module:
                                   f'exception occurred : {ex.args}.')
                 continue
             param._bump_version()
+        extra = prefix + "_extra_state"
+        if type(self).set_extra_state is not Module.set_extra_state:
+            if extra in state_dict:
+                self.set_extra_state(state_dict[extra])
+            elif strict:
+                missing_keys.append(extra)
+        elif strict and extra in state_dict:
+            unexpected_keys.append(extra)
         if strict:
             for key in state_dict:
-                if key.startswith(prefix):
+                if key.startswith(prefix) and key != extra:
                     input_name = key[len(prefix):].split(".", 1)
                     if len(input_name) > 1:
                         if input_name[0] not in self._modules:
@@ -651,8 +745,10 @@ class Module:
         unexpected_keys: list[str] = []
         error_msgs: list[str] = []
         stack: list[tuple[str, Module]] = [("", self)]
+        loaded: list[Module] = []
         while stack:
             pre, module = stack.pop()
+            loaded.append(module)
             # pre-hooks edit the shared dict before it is split, so renamed keys reach children
             for hook in list(module.__dict__.get("_load_state_dict_pre_hooks", {}).values()):
                 hook(state_dict, pre, {}, strict, missing_keys, unexpected_keys, error_msgs)
@@ -662,6 +758,11 @@ class Module:
                                          error_msgs, assign)
             kids = [(pre + name + ".", m) for name, m in module._modules.items() if m is not None]
             stack.extend(reversed(kids))
+        keys = _IncompatibleKeys(missing_keys, unexpected_keys)
+        for module in reversed(loaded):  # children before their parents, as torch
+            for hook in list(module.__dict__.get("_load_state_dict_post_hooks", {}).values()):
+                if hook(module, keys) is not None:
+                    raise RuntimeError("load_state_dict post-hook must return None")
         if strict:
             if unexpected_keys:
                 error_msgs.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
@@ -672,7 +773,7 @@ class Module:
         if error_msgs:
             raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
                 type(self).__name__, "\n\t".join(error_msgs)))
-        return _IncompatibleKeys(missing_keys, unexpected_keys)
+        return keys
 
     # -- repr --------------------------------------------------------------------------------
     def _get_name(self) -> str:
