@@ -330,3 +330,49 @@ def _state_dict_api_trace(lib):
 
 def test_state_dict_hooks_extra_state_and_submodule_access_match_torch():
     assert _state_dict_api_trace(ndgrad) == _state_dict_api_trace(torch)
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=["torch", "ndgrad"])
+def test_function_with_setup_context(lib):
+    class Cube(lib.autograd.Function):
+        @staticmethod
+        def forward(x, scale):
+            return x ** 3 * scale
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            x, scale = inputs
+            ctx.save_for_backward(x)
+            ctx.scale = scale
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 3 * x ** 2 * g * ctx.scale, None
+
+    x = lib.tensor([1.0, -2.0], requires_grad=True)
+    y = Cube.apply(x, 2.0)
+    assert y.tolist() == [2.0, -16.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [6.0, 24.0]
+
+
+def test_grad_with_batched_grad_outputs_matches_torch():
+    rng = np.random.default_rng(0)
+    xv, wv = rng.standard_normal(3), rng.standard_normal(2)
+    results = []
+    for lib in (torch, ndgrad):
+        x = lib.tensor(xv, requires_grad=True)
+        w = lib.tensor(wv, requires_grad=True)
+        y = lib.tanh(x[:, None] * w)
+        (jac,) = lib.autograd.grad(y, x, lib.eye(6, dtype=lib.float64).reshape(6, 3, 2),
+                                   is_grads_batched=True)
+        y = lib.tanh(x[:, None] * w)
+        gx, gw = lib.autograd.grad(y, (x, w), lib.ones(4, 3, 2, dtype=lib.float64),
+                                   is_grads_batched=True, create_graph=True)
+        assert gx.shape == (4, 3) and gw.shape == (4, 2) and gx.requires_grad
+        (gx.sum() + gw.sum()).backward()  # through the batched gradients
+        results.append((jac.detach().numpy(), gx.detach().numpy(), x.grad.numpy(),
+                        w.grad.numpy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)

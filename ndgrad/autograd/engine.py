@@ -545,7 +545,8 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     An input the outputs do not depend on is an error unless ``allow_unused`` (its gradient is
     then None) or ``materialize_grads`` (zeros)."""
     if is_grads_batched:
-        raise NotImplementedError("ndgrad has no vmap: is_grads_batched=True is not supported")
+        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
+                             allow_unused, materialize_grads)
     if allow_unused is None:
         allow_unused = materialize_grads
     elif materialize_grads and not allow_unused:
@@ -568,3 +569,45 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
         result = tuple(function.Tensor._make(np.zeros_like(t._data)) if g is None else g
                        for t, g in zip(ins, result, strict=True))
     return result
+
+
+def _batched_grad(outputs: Any, inputs: Any, grad_outputs: Any, retain_graph: bool | None,
+                  create_graph: bool, allow_unused: bool | None,
+                  materialize_grads: bool) -> tuple[Any, ...]:
+    """``grad(..., is_grads_batched=True)``: each grad_output has a leading batch dim; the
+    result for each input is the vector-Jacobian products of the batch, stacked. torch maps
+    one backward over the batch with vmap; this runs one backward per row (retaining the graph
+    in between), which gives the same numbers."""
+    outs = _seq(outputs)
+    if grad_outputs is None:
+        raise RuntimeError("grad with is_grads_batched=True needs grad_outputs, one batch of "
+                           "gradients for each output")
+    grads = _seq(grad_outputs)
+    if len(grads) != len(outs):
+        raise RuntimeError(f"got {len(outs)} outputs and {len(grads)} grad_outputs")
+    sizes = {g.shape[0] if g is not None and g.dim() else None for g in grads}
+    if len(sizes) != 1 or None in sizes:
+        raise RuntimeError("with is_grads_batched=True every grad_output needs the same "
+                           "leading batch dimension")
+    n: int = sizes.pop()  # type: ignore[assignment]
+    ins = _seq(inputs)
+    rows = [grad(outs, ins, [g[b] for g in grads],
+                 retain_graph=True if b < n - 1 else retain_graph, create_graph=create_graph,
+                 allow_unused=allow_unused, materialize_grads=materialize_grads)
+            for b in range(n)]
+    stacked: list[Tensor | None] = []
+    for i, t in enumerate(ins):
+        column = [r[i] for r in rows]
+        if all(g is None for g in column):
+            stacked.append(None)
+        elif create_graph:
+            from ndgrad.tensor.functions import stack  # (autograd sits below the ops)
+            stacked.append(stack(column) if n else _empty_batch(t, n))
+        else:
+            stacked.append(function.Tensor._make(np.stack([g._data for g in column]))
+                           if n else _empty_batch(t, n))
+    return tuple(stacked)
+
+
+def _empty_batch(t: Tensor, n: int) -> Tensor:
+    return function.Tensor._make(np.zeros((n, *t._data.shape), t._data.dtype))

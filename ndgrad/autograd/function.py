@@ -197,6 +197,13 @@ class Function(Node):
         raise NotImplementedError("You must implement the backward function for custom Function.")
 
     @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> Any:
+        """torch 2's other style: override this, and write ``forward(*args)`` without ctx;
+        it runs after forward, with forward's arguments and result, to fill ctx
+        (save_for_backward, mark_dirty, ...)."""
+        raise NotImplementedError("setup_context is not implemented.")
+
+    @staticmethod
     def jvp(ctx: Any, *tangents: Any) -> Any:
         """Forward AD's rule (``ndgrad.autograd.forward_ad``): the outputs' tangents from the
         inputs' (one per argument of forward: zeros for a tensor without one, None for what is
@@ -387,7 +394,11 @@ def _apply_function(cls: type[Function], ctx: Function, args: tuple[Any, ...],
         record = False
         ctx.needs_input_grad = _nothing_needed(len(args))
     with no_grad():
-        out = cls.forward(ctx, *args, **kwargs)
+        if cls.setup_context is not Function.setup_context:  # torch 2's style: forward
+            out = cls.forward(*args, **kwargs)  # without ctx, then setup_context fills it
+            cls.setup_context(ctx, args, out)
+        else:
+            out = cls.forward(ctx, *args, **kwargs)
     returned = out if isinstance(out, tuple) else (out,)
     for o in returned:
         if not isinstance(o, Tensor):
