@@ -376,3 +376,43 @@ def test_grad_with_batched_grad_outputs_matches_torch():
                         w.grad.numpy()))
     for a, b in zip(*results):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+def _graph_api_trace(lib):
+    trace = []
+    register = lib.autograd.graph.register_multi_grad_hook
+    a = lib.tensor([1.0, 2.0], requires_grad=True)
+    b = lib.tensor([3.0, 4.0], requires_grad=True)
+    c = a * 2
+    handle = register((a, b, c), lambda grads: trace.append(
+        ("all", [None if g is None else g.tolist() for g in grads])))
+    (c * b).sum().backward(retain_graph=True)
+    c.sum().backward()  # b takes no part: its gradient is None, and fn still runs once
+    handle.remove()
+    (a * 3).sum().backward()  # removed: no call
+    handle = register((a, b), lambda grad: trace.append(("any", grad.tolist())), mode="any")
+    (a * b).sum().backward()
+    handle.remove()
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    edge_y = lib.autograd.graph.get_gradient_edge(y)
+    trace.append(lib.autograd.grad((y * y).sum(), edge_y)[0].tolist())
+    edge_x = lib.autograd.graph.get_gradient_edge(x)
+    trace.append([g.tolist() for g in lib.autograd.grad((y * y).sum(), [edge_x, edge_y])])
+    with pytest.raises(RuntimeError, match="does not require gradients"):
+        lib.autograd.graph.get_gradient_edge(lib.ones(2))
+    return trace
+
+
+def test_multi_grad_hooks_and_gradient_edges_match_torch():
+    assert _graph_api_trace(ndgrad) == _graph_api_trace(torch)
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=["torch", "ndgrad"])
+def test_grad_with_respect_to_a_non_leaf_keeps_its_node(lib):
+    # autograd.grad(z, y) reads y's gradient without running y's own node, so what that node
+    # saved is still there for a later backward through it (ndgrad ran and freed it)
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    assert lib.autograd.grad((y * y).sum(), y)[0].tolist() == [6.0, 12.0]
+    assert lib.autograd.grad((y * 2).sum(), x)[0].tolist() == [6.0, 6.0]

@@ -19,10 +19,11 @@ No recursion anywhere, so a chain of 100,000 ops works.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Sequence
 from heapq import heapify, heappop, heappush
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -35,7 +36,37 @@ if TYPE_CHECKING:
     from ndgrad.tensor import Tensor
 
 
-def _root(t: Tensor, i: int) -> tuple[Node, int]:
+class GradientEdge(NamedTuple):
+    """A place in the graph a gradient flows into: a node and which of its outputs
+    (``autograd.graph.get_gradient_edge``); autograd.grad takes one as an input."""
+
+    node: Node
+    output_nr: int
+
+
+class Task:
+    """One backward under way (torch's graph task): its roots, and for autograd.grad the nodes
+    it runs; the nodes it reaches are worked out only if a hook asks (``will_execute``)."""
+
+    _ids = itertools.count()
+
+    def __init__(self, roots: list[Node], needed: set[Node] | None) -> None:
+        self.id, self.roots, self.needed = next(Task._ids), roots, needed
+        self.reached: set[Node] | None = None
+
+    def will_execute(self, node: Node) -> bool:
+        """Whether this backward runs ``node`` (so that hooks on it fire)."""
+        if self.reached is None:
+            self.reached = _reachable(self.roots)
+        return node in self.reached and (self.needed is None or node in self.needed)
+
+
+tasks: list[Task] = []  # the backward passes under way, innermost last
+
+
+def _root(t: Any, i: int) -> tuple[Node, int]:
+    if type(t) is GradientEdge:
+        return t.node, t.output_nr
     if t.grad_fn is not None:
         return t.grad_fn, t._output_nr
     if t._requires_grad:
@@ -98,7 +129,8 @@ def _reachable(roots: Sequence[Node]) -> set[Node]:
 
 
 def _prune(roots: Sequence[Node], targets: set[Node]) -> set[Node]:
-    """The nodes on some path from a root to a target: only those run for autograd.grad()."""
+    """The nodes on some path from a root to a target: only those get gradients in
+    autograd.grad(), and of those only the ones with an edge to another one run."""
     seen = _reachable(roots)
     needed: set[Node] = set()
     for node in sorted(seen, key=lambda n: n._seq):  # inputs before the nodes that use them
@@ -217,7 +249,8 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
     captured: dict[tuple[Node, int], Any] = {}
     needed: set[Node] | None = None
     if inputs is not None:
-        targets = [_root(t, i) if t._requires_grad else (None, 0) for i, t in enumerate(inputs)]
+        targets = [_root(t, i) if type(t) is GradientEdge or t._requires_grad else (None, 0)
+                   for i, t in enumerate(inputs)]
         for key in targets:
             captured[key] = None  # type: ignore[index]
         needed = _prune(roots, {n for n, _ in targets if n is not None})
@@ -226,12 +259,14 @@ def run_backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Any], retain_
     grad_state.enabled = create_graph
     global capturing
     capturing += inputs is not None
+    tasks.append(Task(roots, needed))
     try:
         _execute(roots, buffers, retain_graph, create_graph,
                  captured if inputs is not None else None, needed)
     finally:
         grad_state.enabled = prev_mode
         capturing -= inputs is not None
+        tasks.pop()
 
     if inputs is None:
         return None
@@ -295,7 +330,10 @@ def _execute(roots: list[Node], buffers: dict[Node, list[Any]], retain_graph: bo
             for nr, g in enumerate(grads):
                 if (node, nr) in captured:
                     captured[(node, nr)] = conj_complex(g)
-            if node not in needed:  # type: ignore[operator]
+            # run only the nodes with a gradient to pass on to another target: a target
+            # itself is only read, and keeps what it saved (as in torch)
+            if node not in needed or not any(  # type: ignore[operator]
+                    e is not None and e.node in needed for e in node._edges):  # type: ignore[operator]
                 continue
         if node._node_pre_hooks:
             grads = _node_pre_hooks(node, grads, create_graph)
@@ -505,7 +543,7 @@ def steal_or_copy(arr: np.ndarray) -> np.ndarray:
 def _seq(x: Any) -> list[Any]:
     if x is None:
         return []
-    return [x] if isinstance(x, function.Tensor) else list(x)
+    return [x] if isinstance(x, function.Tensor | GradientEdge) else list(x)
 
 
 def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
@@ -559,13 +597,16 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     if retain_graph is None:
         retain_graph = create_graph
     for i, t in enumerate(ins):
-        if not t.requires_grad:
+        if type(t) is not GradientEdge and not t.requires_grad:
             raise RuntimeError(f"One of the differentiated Tensors (input {i}) does not require "
                                f"grad")
     result = run_backward(outs, grads, retain_graph, create_graph, ins,
                           allow_unused=allow_unused or materialize_grads)
     assert result is not None
     if materialize_grads:
+        if any(type(t) is GradientEdge for t in ins):
+            raise RuntimeError("materialize_grads cannot be used when the given input is a "
+                               "GradientEdge")
         result = tuple(function.Tensor._make(np.zeros_like(t._data)) if g is None else g
                        for t, g in zip(ins, result, strict=True))
     return result

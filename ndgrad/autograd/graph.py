@@ -9,13 +9,15 @@ that torch would save as tensors: they pass through the hooks as tensors as well
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ndgrad.autograd import saved
-from ndgrad.autograd.function import Node
+from ndgrad.autograd import engine, saved
+from ndgrad.autograd.engine import GradientEdge
+from ndgrad.autograd.function import Node, accumulator
 
-__all__ = ["Node", "disable_saved_tensors_hooks", "increment_version", "save_on_cpu",
+__all__ = ["GradientEdge", "Node", "disable_saved_tensors_hooks", "get_gradient_edge",
+           "increment_version", "register_multi_grad_hook", "save_on_cpu",
            "saved_tensors_hooks"]
 
 _disabled: list[str] = []  # messages of the open disable_saved_tensors_hooks blocks
@@ -73,3 +75,73 @@ def increment_version(tensor: Any) -> None:
     """Count an in-place change made behind autograd's back (through .numpy(), say), so that
     a backward that saved the old values raises instead of using the new ones."""
     tensor._bump_version()
+
+
+def get_gradient_edge(tensor: Any) -> GradientEdge:
+    """Where the gradient of ``tensor`` goes in the graph: its grad_fn and output number (a
+    leaf's AccumulateGrad). ``autograd.grad`` takes it as an input, as torch's does, for the
+    gradient with respect to a tensor that has since been changed in place."""
+    if not tensor.requires_grad:
+        raise RuntimeError("It is not possible to get the gradient edge for a Tensor that does "
+                           "not require gradients")
+    if tensor.grad_fn is None:
+        return GradientEdge(accumulator(tensor), 0)
+    return GradientEdge(tensor.grad_fn, tensor._output_nr)
+
+
+class _MultiHandle:
+    """The handles of one multi-grad hook: ``remove()`` removes them all."""
+
+    def __init__(self, handles: tuple[Any, ...]) -> None:
+        self.handles = handles
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+    def __enter__(self) -> _MultiHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+
+def register_multi_grad_hook(tensors: Sequence[Any], fn: Callable[..., Any], *,
+                             mode: str = "all") -> _MultiHandle:
+    """Call ``fn`` once per backward about several tensors. ``mode="all"``: ``fn(grads)``
+    once the gradients of every one of them this backward computes are in (None for the
+    others); ``mode="any"``: ``fn(grad)`` with the first gradient computed."""
+    if mode not in ("all", "any"):
+        raise ValueError(f"Expects mode to be one of ('all', 'any') but got {mode}")
+    tensors = list(tensors)
+    if mode == "any":
+        done: set[int] = set()
+
+        def first(grad: Any) -> None:
+            task = engine.tasks[-1].id
+            if task not in done:
+                done.add(task)
+                fn(grad)
+
+        return _MultiHandle(tuple(t.register_hook(first) for t in tensors if t.requires_grad))
+
+    nodes = [t.grad_fn if t.grad_fn is not None else accumulator(t) if t.requires_grad
+             else None for t in tensors]
+    pending: dict[int, list[Any]] = {}  # backward id -> [calls still to come, gradients]
+
+    def one(i: int) -> Callable[[Any], None]:
+        def hook(grad: Any) -> None:
+            task = engine.tasks[-1]
+            if task.id not in pending:
+                calls = sum(n is not None and task.will_execute(n) for n in nodes)
+                pending[task.id] = [calls, [None] * len(tensors)]
+            entry = pending[task.id]
+            entry[1][i] = grad
+            entry[0] -= 1
+            if entry[0] == 0:
+                del pending[task.id]
+                fn(tuple(entry[1]))
+        return hook
+
+    return _MultiHandle(tuple(t.register_hook(one(i)) for i, t in enumerate(tensors)
+                              if t.requires_grad))
