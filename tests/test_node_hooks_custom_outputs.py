@@ -416,3 +416,26 @@ def test_grad_with_respect_to_a_non_leaf_keeps_its_node(lib):
     y = x * 3
     assert lib.autograd.grad((y * y).sum(), y)[0].tolist() == [6.0, 12.0]
     assert lib.autograd.grad((y * 2).sum(), x)[0].tolist() == [6.0, 6.0]
+
+
+def _retain_grad_trace(lib):
+    trace = []
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.register_hook(lambda g: trace.append(("hook before", g.tolist())))
+    y.retain_grad()
+    y.mul_(3)  # retain_grad moves to the new y; the hook stays with the old one
+    y.register_hook(lambda g: trace.append(("hook after", g.tolist())))
+    (y * lib.tensor([1.0, 10.0])).sum().backward()
+    trace.append(("y.grad", y.grad.tolist(), x.grad.tolist()))
+    b = x * 1
+    v = b[:1]
+    v.retain_grad()
+    b.mul_(2)  # v's history is rebuilt over b's new one: its .grad follows
+    (v * 5).sum().backward()
+    trace.append(("view.grad", v.grad.tolist()))
+    return trace
+
+
+def test_retain_grad_follows_in_place_changes_as_torch():
+    assert _retain_grad_trace(ndgrad) == _retain_grad_trace(torch)

@@ -430,7 +430,12 @@ def _aliased_outputs(cls: type[Function], ctx: Function, inputs: list[Any],
     its backward is the Function's, which knows nothing of the view (torch's
     ``IN_CUSTOM_FUNCTION`` views). Without this, writing into the output would change the
     input behind autograd's back."""
-    from ndgrad.autograd.inplace import _copy_slices, check_inplace, refresh_view
+    from ndgrad.autograd.inplace import (
+        _copy_slices,
+        check_inplace,
+        move_retained,
+        refresh_view,
+    )
 
     out = list(results)
     for i, o in enumerate(returned):
@@ -441,11 +446,14 @@ def _aliased_outputs(cls: type[Function], ctx: Function, inputs: list[Any],
                     raise RuntimeError("a leaf Variable that requires grad has been used in an "
                                        "in-place operation.")
                 check_inplace(o)
+                old_fn, old_nr = o._grad_fn, o._output_nr
                 if o._base is not None:
                     _copy_slices(o, t)
                     refresh_view(o)
                 else:
                     o._grad_fn, o._output_nr, o._requires_grad = ctx, t._output_nr, True
+                if o._retains_grad:
+                    move_retained(o, old_fn, old_nr)
             out[i] = o
             continue
         src = next((a for a in inputs if o is a or (

@@ -74,6 +74,7 @@ autograd sits below ndgrad.tensor and imports no op.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -133,6 +134,7 @@ def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = No
         record = out._requires_grad
     if record:
         check_inplace(t)
+        old_fn, old_nr = t._grad_fn, t._output_nr
         if out is None:
             out = compute()
         # x.mul_(x): x's own gradient needs the other operand, which torch saves as it is,
@@ -159,6 +161,8 @@ def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = No
         _save_as_self(out, t)
     if record and t._base is not None:
         refresh_view(t)  # its history: the view chain over the base's new one
+    if record and t._retains_grad:
+        move_retained(t, old_fn, old_nr)
     if tangent_update is not None:
         tangent_update(t, out)
     return t
@@ -274,9 +278,26 @@ def refresh_view(v: Any) -> None:
         fresh = base
         for cls, args, kwargs in v._view_fn:
             fresh = cls.apply(fresh, *args, **kwargs)
+    old_fn, old_nr = v._grad_fn, v._output_nr
     v._grad_fn, v._output_nr = fresh._grad_fn, fresh._output_nr
     v._requires_grad = fresh._requires_grad
     v._view_version = v._vc[0]
+    if v._retains_grad:
+        move_retained(v, old_fn, old_nr)
+
+
+def move_retained(t: Any, old_fn: Any, old_nr: int) -> None:
+    """``retain_grad()`` follows a tensor to its new history after an in-place change (its
+    ``.grad`` is then the gradient of the new values), as torch's; hooks registered on it
+    before stay with the old history."""
+    retained = old_fn._retained if old_fn is not None else None
+    if retained and old_nr in retained and retained[old_nr]() is t:
+        del retained[old_nr]
+    node = t._grad_fn
+    if node is not None:
+        if node._retained is None:
+            node._retained = {}
+        node._retained[t._output_nr] = weakref.ref(t)
 
 
 def multi_output_views(views: tuple[Any, ...], name: str) -> tuple[Any, ...]:
@@ -386,7 +407,8 @@ def write(t: Any, out: Any) -> None:
 def keep_old_value(t: Any, out: Any, mark: int) -> None:
     """Nodes that an in-place op's out-of-place ``compute()`` made (those numbered after
     ``mark``) and that saved ``t`` itself get a copy of t's value from before the write
-    (PyTorch saves ``original_self``)."""
+    (PyTorch saves ``original_self``). A copy of t cast for type promotion (``promoted``)
+    already holds that value: it just stops sharing t's version counter."""
     version, proxy = t._version, None
     stack, seen = [out._grad_fn], set()
     while stack:
@@ -402,4 +424,8 @@ def keep_old_value(t: Any, out: Any, mark: int) -> None:
                     proxy._requires_grad, proxy._grad_fn = t._requires_grad, t._grad_fn
                     proxy._output_nr = t._output_nr
                 saved[k] = SavedInput(proxy, 0)
+            elif type(s) is SavedInput and s.tensor is not t and s.tensor._vc is t._vc \
+                    and not np.may_share_memory(s.tensor._data, t._data):
+                s.tensor._vc = None
+                saved[k] = SavedInput(s.tensor, 0)
         stack.extend(n for n, _ in node.next_functions)
