@@ -439,3 +439,43 @@ def _retain_grad_trace(lib):
 
 def test_retain_grad_follows_in_place_changes_as_torch():
     assert _retain_grad_trace(ndgrad) == _retain_grad_trace(torch)
+
+
+def _optimizer_hook_trace(lib):
+    trace = []
+    p = lib.nn.Parameter(lib.ones(2))
+    opt = lib.optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = lib.ones(2)
+    opt.step()
+    opt.register_state_dict_pre_hook(lambda o: trace.append("state_dict pre"))
+
+    def add_entry(o, sd):
+        trace.append(("state_dict post", sorted(sd)))
+        sd["extra"] = 1
+        return sd
+
+    opt.register_state_dict_post_hook(add_entry)
+    opt.register_state_dict_post_hook(lambda o, sd: trace.append("prepended"), prepend=True)
+    sd = opt.state_dict()
+    trace.append(sorted(sd))
+
+    def convert(o, sd):
+        trace.append(("load pre", sorted(sd)))
+        sd = {k: v for k, v in sd.items() if k != "extra"}
+        sd["param_groups"][0]["lr"] = 0.5
+        return sd
+
+    opt.register_load_state_dict_pre_hook(convert)
+    opt.register_load_state_dict_post_hook(lambda o: trace.append(("load post",
+                                                                   o.param_groups[0]["lr"])))
+    opt.load_state_dict(sd)
+    handle = opt.register_step_pre_hook(
+        lambda o, args, kwargs: trace.append(("step pre", args[0] is o, len(args), kwargs)))
+    opt.step()
+    handle.remove()
+    trace.append(p.tolist())
+    return trace
+
+
+def test_optimizer_hooks_match_torch():
+    assert _optimizer_hook_trace(ndgrad) == _optimizer_hook_trace(torch)

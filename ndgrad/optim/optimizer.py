@@ -50,17 +50,21 @@ def _with_hooks(step: Callable[..., Any]) -> Callable[..., Any]:
         # no hooks, or a subclass's step calling super().step(): run the step alone
         if not (self._step_pre_hooks or self._step_post_hooks) or self._in_hooked_step:
             return step(self, *args, **kwargs)
+        full = (self, *args)  # as torch, the hooks' args start with the optimizer itself
         for hook in list(self._step_pre_hooks.values()):
-            result = hook(self, args, kwargs)
+            result = hook(self, full, kwargs)
             if result is not None:
-                args, kwargs = result
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(f"{step.__qualname__} must return None or a tuple of "
+                                       f"(new_args, new_kwargs), but got {result}.")
+                full, kwargs = tuple(result[0]), result[1]
         self._in_hooked_step = True
         try:
-            out = step(self, *args, **kwargs)
+            out = step(*full, **kwargs)
         finally:
             self._in_hooked_step = False
         for hook in list(self._step_post_hooks.values()):
-            hook(self, args, kwargs)
+            hook(self, full, kwargs)
         return out
 
     wrapper._hooked = True  # type: ignore[attr-defined]
@@ -210,6 +214,40 @@ class Optimizer:
         self._step_post_hooks[handle.id] = hook
         return handle
 
+    def register_state_dict_pre_hook(self, hook: Callable[..., Any],
+                                     prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(optimizer)`` before ``state_dict()`` packs the state."""
+        return self._add_hook("_optimizer_state_dict_pre_hooks", hook, prepend)
+
+    def register_state_dict_post_hook(self, hook: Callable[..., Any],
+                                      prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(optimizer, state_dict)`` on what ``state_dict()`` returns; a returned
+        dict replaces it."""
+        return self._add_hook("_optimizer_state_dict_post_hooks", hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook: Callable[..., Any],
+                                          prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(optimizer, state_dict)`` before ``load_state_dict`` loads it; a returned
+        dict is loaded instead (to rename or convert old checkpoints)."""
+        return self._add_hook("_optimizer_load_state_dict_pre_hooks", hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook: Callable[..., Any],
+                                           prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(optimizer)`` after ``load_state_dict`` has loaded."""
+        return self._add_hook("_optimizer_load_state_dict_post_hooks", hook, prepend)
+
+    def _add_hook(self, name: str, hook: Callable[..., Any], prepend: bool) -> RemovableHandle:
+        hooks = self.__dict__.setdefault(name, {})
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            for key in [k for k in hooks if k != handle.id]:
+                hooks[key] = hooks.pop(key)
+        return handle
+
+    def _hooks(self, name: str) -> list[Callable[..., Any]]:
+        return list(self.__dict__.get(name, {}).values())
+
     # -- scratch space -----------------------------------------------------------------------
     def _tmp(self, like: np.ndarray, slot: int) -> np.ndarray:
         """A scratch array shaped like ``like``, reused across parameters and steps (one flat
@@ -257,6 +295,8 @@ class Optimizer:
     def state_dict(self) -> StateDict:
         """``{'state': {param_id: {...}}, 'param_groups': [{..., 'params': [ids]}]}``, with ids
         numbering the parameters in group order, as PyTorch's."""
+        for hook in self._hooks("_optimizer_state_dict_pre_hooks"):
+            hook(self)
         param_mappings: dict[int, int] = {}
         start_index = 0
 
@@ -272,12 +312,21 @@ class Optimizer:
         param_groups = [pack_group(g) for g in self.param_groups]
         packed_state = {(param_mappings[id(k)] if isinstance(k, Tensor) else k): v
                         for k, v in self.state.items()}
-        return {"state": packed_state, "param_groups": param_groups}
+        result: StateDict = {"state": packed_state, "param_groups": param_groups}
+        for hook in self._hooks("_optimizer_state_dict_post_hooks"):
+            changed = hook(self, result)
+            if changed is not None:
+                result = changed
+        return result
 
     def load_state_dict(self, state_dict: StateDict) -> None:
         """Load ``state_dict()`` output: hyperparameters per group and a copy of each
         parameter's state (cast to the parameter's dtype, except ``step``)."""
         state_dict = dict(state_dict)
+        for hook in self._hooks("_optimizer_load_state_dict_pre_hooks"):
+            changed = hook(self, state_dict)
+            if changed is not None:
+                state_dict = changed
         groups = self.param_groups
         saved_groups = deepcopy(state_dict["param_groups"])
         if len(groups) != len(saved_groups):
@@ -319,6 +368,8 @@ class Optimizer:
 
         param_groups = [update_group(g, ng) for g, ng in zip(groups, saved_groups)]
         self.__setstate__({"state": state, "param_groups": param_groups})
+        for hook in self._hooks("_optimizer_load_state_dict_post_hooks"):
+            hook(self)
 
 
 def _check_lr(lr: Any) -> None:
