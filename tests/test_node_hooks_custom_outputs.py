@@ -479,3 +479,42 @@ def _optimizer_hook_trace(lib):
 
 def test_optimizer_hooks_match_torch():
     assert _optimizer_hook_trace(ndgrad) == _optimizer_hook_trace(torch)
+
+
+def _function_output_kinds_trace(lib):
+    trace = []
+
+    class WithCount(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, 5, x * 3
+
+        @staticmethod
+        def backward(ctx, g, count_grad, h):
+            trace.append(("backward", g.tolist(), count_grad, h.tolist()))
+            return g + h
+
+    x = lib.ones(2, requires_grad=True)
+    a, count, _ = WithCount.apply(x)
+    trace.append(count)
+    a.sum().backward()
+    trace.append(x.grad.tolist())
+
+    class SavesAnInt(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x, 3)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    with pytest.raises(TypeError, match="save_for_backward can only save variables, but "
+                                        "argument 1 is of type int"):
+        SavesAnInt.apply(x)
+    return trace
+
+
+def test_function_outputs_that_are_not_tensors_and_what_may_be_saved_match_torch():
+    assert _function_output_kinds_trace(ndgrad) == _function_output_kinds_trace(torch)

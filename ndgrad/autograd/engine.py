@@ -496,7 +496,8 @@ def _call_backward(node: Function, grads: list[Any], create_graph: bool) -> tupl
     backward pass is wanted, else on Tensors; check it returned one gradient per input."""
     if node._n_outputs > 1 and node._materialize_grads:  # outputs that got no gradient
         # count as zeros, as in PyTorch (unless ctx.set_materialize_grads(False))
-        grads = [g if g is not None else _zeros(node._output_meta[i], create_graph)
+        skip = node._non_tensor  # type: ignore[attr-defined]
+        grads = [g if g is not None or i in skip else _zeros(node._output_meta[i], create_graph)
                  for i, g in enumerate(grads)]
     if not node.array_io:  # users' Functions: torch's convention for complex gradients
         grads = [conj_complex(g) for g in grads]

@@ -184,6 +184,7 @@ class Function(Node):
     _non_diff: tuple[Any, ...] = ()
     _dirty: tuple[Any, ...] = ()  # mark_dirty's inputs
     _materialize_grads = True
+    _non_tensor: frozenset[int] = frozenset()  # positions of outputs that are not tensors
     # packed when the graph is recorded; None once backward has freed them
     _saved: list[Saved] | None = []
 
@@ -399,11 +400,13 @@ def _apply_function(cls: type[Function], ctx: Function, args: tuple[Any, ...],
             cls.setup_context(ctx, args, out)
         else:
             out = cls.forward(ctx, *args, **kwargs)
+    if not isinstance(out, tuple | Tensor):  # a value of another kind: no graph, as torch
+        return out
     returned = out if isinstance(out, tuple) else (out,)
-    for o in returned:
-        if not isinstance(o, Tensor):
-            raise TypeError(f"{cls.__name__}.forward must return Tensors, got "
-                            f"{type(o).__name__}")
+    for k, s in enumerate(ctx._to_save):
+        if s is not None and not isinstance(s, Tensor):
+            raise TypeError(f"save_for_backward can only save variables, but argument {k} is "
+                            f"of type {type(s).__name__}")
     for d in ctx._dirty:  # as torch: once more, besides what forward's in-place op did,
         d._bump_version()  # before anything is saved
     if not isinstance(out, tuple):
@@ -412,9 +415,17 @@ def _apply_function(cls: type[Function], ctx: Function, args: tuple[Any, ...],
             _record(ctx, args, (t,))
         results: tuple[Any, ...] = (t,)
     else:
-        results = _outputs(cls, ctx, args, tuple(o._data for o in out), record)
+        # outputs that are not tensors pass through as they are; backward gets None for them
+        others = frozenset(i for i, o in enumerate(out) if not isinstance(o, Tensor))
+        results = _outputs(cls, ctx, args, tuple(
+            np.zeros((), np.int64) if i in others else o._data for i, o in enumerate(out)),
+            record)
+        if others:
+            ctx._non_tensor = others
+            results = tuple(out[i] if i in others else r for i, r in enumerate(results))
     inputs = [a for a in args if isinstance(a, Tensor)]
-    if any(o._base is not None or any(o is a for a in inputs) for o in returned):
+    if any(isinstance(o, Tensor) and (o._base is not None or any(o is a for a in inputs))
+           for o in returned):
         results = _aliased_outputs(cls, ctx, inputs, returned, results, record)
     return results if isinstance(out, tuple) else results[0]
 
@@ -439,6 +450,8 @@ def _aliased_outputs(cls: type[Function], ctx: Function, inputs: list[Any],
 
     out = list(results)
     for i, o in enumerate(returned):
+        if not isinstance(o, Tensor):
+            continue
         t = out[i]
         if any(o is d for d in ctx._dirty):
             if record and t._requires_grad:
