@@ -518,3 +518,12 @@ def _function_output_kinds_trace(lib):
 
 def test_function_outputs_that_are_not_tensors_and_what_may_be_saved_match_torch():
     assert _function_output_kinds_trace(ndgrad) == _function_output_kinds_trace(torch)
+
+
+@pytest.mark.parametrize("lib", LIBS, ids=["torch", "ndgrad"])
+def test_node_metadata_is_kept_per_node(lib):
+    x = lib.ones(2, requires_grad=True)
+    y = x * 2
+    y.grad_fn.metadata["step"] = 7
+    assert y.grad_fn.metadata == {"step": 7}
+    assert (x * 3).grad_fn.metadata == {}

@@ -125,6 +125,14 @@ class Node:
     def __repr__(self) -> str:
         return f"<{self.name()}>"
 
+    @property
+    def metadata(self) -> dict[Any, Any]:
+        """A dict of the user's own, kept on the node (torch's ``Node.metadata``)."""
+        meta = self.__dict__.get("_metadata")
+        if meta is None:
+            meta = self.__dict__["_metadata"] = {}
+        return meta  # type: ignore[no-any-return]
+
     def register_prehook(self, fn: Callable[[tuple[Any, ...]], Any]) -> RemovableHandle:
         """Call ``fn(grad_outputs)`` each time this node is about to run its backward, after
         the hooks of its output tensors: a tuple of Tensors (None where no gradient came). A
