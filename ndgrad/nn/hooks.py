@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ndgrad.autograd import Function
 from ndgrad.tensor import Tensor
-from ndgrad.utils.hooks import RemovableHandle
+from ndgrad.utils.hooks import RemovableHandle, add_hook
 
 if TYPE_CHECKING:
     from ndgrad.nn.module import Module
@@ -37,7 +37,7 @@ class ModuleHooksMixin:
         kwargs, output)`` ``with_kwargs``); a non-None result replaces the output.
         ``always_call``: also when forward raises (with output None). ``prepend``: before the
         hooks registered already."""
-        handle = _add_hook(self._forward_hooks, hook, prepend)
+        handle = add_hook(self._forward_hooks, hook, prepend)
         if with_kwargs:
             self.__dict__.setdefault("_forward_hooks_with_kwargs", set()).add(handle.id)
         if always_call:
@@ -48,7 +48,7 @@ class ModuleHooksMixin:
                                   with_kwargs: bool = False) -> RemovableHandle:
         """Call ``hook(module, args)`` before every forward; a non-None result replaces args.
         ``with_kwargs``: ``hook(module, args, kwargs)``, which may return ``(args, kwargs)``."""
-        handle = _add_hook(self._forward_pre_hooks, hook, prepend)
+        handle = add_hook(self._forward_pre_hooks, hook, prepend)
         if with_kwargs:
             self.__dict__.setdefault("_forward_pre_hooks_with_kwargs", set()).add(handle.id)
         return handle
@@ -82,7 +82,7 @@ class ModuleHooksMixin:
                 raise RuntimeError("Cannot use both regular backward hooks and full backward "
                                    "hooks on a single Module. Please use only one of them.")
             self.__dict__["_is_full_backward_hook"] = full
-        return _add_hook(self.__dict__.setdefault(name, {}), hook, prepend)
+        return add_hook(self.__dict__.setdefault(name, {}), hook, prepend)
 
     def _register_load_state_dict_pre_hook(self, hook: Callable[..., Any],
                                            with_module: bool = False) -> RemovableHandle:
@@ -101,30 +101,19 @@ class ModuleHooksMixin:
 
     def register_state_dict_pre_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """Call ``hook(module, prefix, keep_vars)`` before ``state_dict()`` saves the module."""
-        return _add_hook(self.__dict__.setdefault("_state_dict_pre_hooks", {}), hook, False)
+        return add_hook(self.__dict__.setdefault("_state_dict_pre_hooks", {}), hook, False)
 
     def register_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """Call ``hook(module, state_dict, prefix, local_metadata)`` once ``state_dict()`` has
         saved the module and its children; it may edit ``state_dict`` in place."""
-        return _add_hook(self.__dict__.setdefault("_state_dict_hooks", {}), hook, False)
+        return add_hook(self.__dict__.setdefault("_state_dict_hooks", {}), hook, False)
 
     def register_load_state_dict_post_hook(self, hook: Callable[..., Any]) -> RemovableHandle:
         """Call ``hook(module, incompatible_keys)`` after ``load_state_dict`` loaded the module
         and its children; it may remove keys from ``incompatible_keys.missing_keys`` and
         ``.unexpected_keys`` before the strict check."""
-        return _add_hook(self.__dict__.setdefault("_load_state_dict_post_hooks", {}), hook,
+        return add_hook(self.__dict__.setdefault("_load_state_dict_post_hooks", {}), hook,
                          False)
-
-
-def _add_hook(hooks: dict[int, Callable[..., Any]], hook: Callable[..., Any],
-              prepend: bool) -> RemovableHandle:
-    """Register ``hook`` in ``hooks`` (last, or first with ``prepend``); its handle."""
-    handle = RemovableHandle(hooks)
-    hooks[handle.id] = hook
-    if prepend:
-        for key in [k for k in hooks if k != handle.id]:
-            hooks[key] = hooks.pop(key)
-    return handle
 
 
 def _tensors(obj: Any) -> Iterator[Tensor]:

@@ -27,7 +27,7 @@ import numpy as np
 from ndgrad import _dtype
 from ndgrad.autograd.grad_mode import enable_grad
 from ndgrad.tensor import Tensor
-from ndgrad.utils.hooks import RemovableHandle
+from ndgrad.utils.hooks import RemovableHandle, add_hook
 
 
 class _RequiredParameter:
@@ -237,13 +237,7 @@ class Optimizer:
         return self._add_hook("_optimizer_load_state_dict_post_hooks", hook, prepend)
 
     def _add_hook(self, name: str, hook: Callable[..., Any], prepend: bool) -> RemovableHandle:
-        hooks = self.__dict__.setdefault(name, {})
-        handle = RemovableHandle(hooks)
-        hooks[handle.id] = hook
-        if prepend:
-            for key in [k for k in hooks if k != handle.id]:
-                hooks[key] = hooks.pop(key)
-        return handle
+        return add_hook(self.__dict__.setdefault(name, {}), hook, prepend)
 
     def _hooks(self, name: str) -> list[Callable[..., Any]]:
         return list(self.__dict__.get(name, {}).values())

@@ -23,3 +23,13 @@ class RemovableHandle:
 
     def __exit__(self, *exc: object) -> None:
         self.remove()
+
+
+def add_hook(hooks: dict[int, Any], hook: Any, prepend: bool = False) -> RemovableHandle:
+    """Register ``hook`` in ``hooks`` (last, or first with ``prepend``) and return its handle."""
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        for key in [k for k in hooks if k != handle.id]:
+            hooks[key] = hooks.pop(key)
+    return handle

@@ -58,6 +58,7 @@ from ndgrad.autograd.engine import _reachable
 from ndgrad.distributed.grad_bucket import BuiltinCommHookType, GradBucket
 from ndgrad.distributed.process_group import ProcessGroup, SharedArrays, _default_group, _mpi
 from ndgrad.futures import Future
+from ndgrad.nn.hooks import _tensors
 from ndgrad.nn.module import Module
 from ndgrad.tensor import Tensor
 
@@ -405,21 +406,9 @@ def _carve(arrays: list[np.ndarray],
     return out
 
 
-def _tensors_in(obj: Any) -> Iterator[Tensor]:
-    """The tensors in a forward's output (nested in tuples, lists and dicts)."""
-    if isinstance(obj, Tensor):
-        yield obj
-    elif isinstance(obj, list | tuple):
-        for o in obj:
-            yield from _tensors_in(o)
-    elif isinstance(obj, dict):
-        for o in obj.values():
-            yield from _tensors_in(o)
-
-
 def _reachable_leaves(outputs: Any) -> set[int]:
     """ids of the leaf tensors whose gradient a backward from ``outputs`` would reach."""
-    tensors = list(_tensors_in(outputs))
+    tensors = list(_tensors(outputs))
     leaves = {id(t) for t in tensors if t.grad_fn is None and t.requires_grad}
     nodes = _reachable([t.grad_fn for t in tensors if t.grad_fn is not None])
     # a leaf's AccumulateGrad node holds it as .variable
