@@ -727,3 +727,46 @@ def test_setitem_of_a_0d_tensor_into_an_expanded_tensor_is_a_fill():
                 out.append(str(e)[:60])
         return out
     same(fn)
+
+
+@pytest.mark.parametrize("op", [
+    lambda x, y: x * y, lambda x, y: y / x, lambda x, y: x ** y, lambda x, y: x.maximum(y),
+    lambda x, y: x.clamp(min=y), lambda x, y: y * x, lambda x, y: x.clamp(max=y.double()),
+    lambda x, y: x.atan2(y), lambda x, y: x.hypot(y), lambda x, y: x.fmax(y),
+    lambda x, y: ndgrad.einsum("...,...->...", x, y) if isinstance(x, ndgrad.Tensor) else
+    torch.einsum("...,...->...", x, y)])
+@pytest.mark.parametrize("other", ["0-d float64", "int64", "bool"])
+def test_an_operand_cast_for_promotion_is_version_checked_as_itself(op, other):
+    """An operand of another dtype is cast to the promoted one before the op, and the op saved
+    that copy: changing the operand in place before backward went unseen, where torch, which
+    saves the operand itself, refuses (fuzz seeds 7636432, 7841473, 8083586). The copy now
+    shares the operand's version counter; hypot saves each input only for its own gradient,
+    as torch's, so the change stays legal there."""
+    def fn(T):
+        x = T.tensor([1.5, -2.0], requires_grad=True)
+        y = {"0-d float64": T.tensor(2.0, dtype=T.float64), "int64": T.tensor([2, 3]),
+             "bool": T.tensor([True, False])}[other]
+        z = op(x, y)
+        y.logical_not_() if other == "bool" else y.add_(1)
+        try:
+            z.sum().backward()
+        except RuntimeError as e:
+            return str(e)[:80]
+        return x.grad
+    same(fn)
+
+
+@pytest.mark.parametrize("op", [
+    lambda x, y: x.mul_(y), lambda x, y: x.div_(y), lambda x, y: x.pow_(y),
+    lambda x, y: x.clamp_(min=y), lambda x, y: x.__imul__(y), lambda x, y: x.add_(y)])
+def test_an_in_place_op_on_a_promoted_self_keeps_its_old_value(op):
+    """x.mul_(y) with a y of a wider dtype casts x before the op: that copy holds x's value
+    from before the write, which y's gradient needs (torch's original_self), and is not
+    stale after it."""
+    def fn(T):
+        x = T.tensor([1.5, 2.0], requires_grad=True) * 1
+        y = T.tensor([2.0, 3.0], dtype=T.float64, requires_grad=True)
+        op(x, y)
+        x.sum().backward()
+        return x, y.grad
+    same(fn)

@@ -155,7 +155,10 @@ class Hypot(Primitive):
     @staticmethod
     def forward(ctx: Any, x: Any, y: Any) -> Any:
         out = as_ndarray(np.hypot(x, y))
-        ctx.save_for_backward(x, y, out)
+        # each input only for its own gradient, as torch's: y.add_(1) after x.hypot(y) with
+        # only x requiring grad stays legal
+        ctx.save_for_backward(x if ctx.needs_input_grad[0] else None,
+                              y if ctx.needs_input_grad[1] else None, out)
         return out
 
     @staticmethod

@@ -114,6 +114,18 @@ def cast(t: Any, nd: np.dtype) -> Any:
     return t._make(preserved_copy(t._data, nd))
 
 
+def promoted(t: Any, nd: np.dtype) -> Any:
+    """t cast to nd for an op's type promotion: the copy stands for t in the op, so it shares
+    t's version counter, and an op that saves it refuses backward once t has changed in place,
+    as torch's, which saves t itself (fuzz seeds 7636432, 7841473)."""
+    out = cast(t, nd)
+    if out is not t:
+        if t._vc is None:
+            t._vc = [0]
+        out._vc = t._vc
+    return out
+
+
 def to_args_dtype(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """The dtype asked for by ``.to(...)``'s arguments (dtype, device, tensor), or None.
 

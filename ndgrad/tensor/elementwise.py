@@ -74,7 +74,7 @@ from ndgrad.ops.floating import (
 from ndgrad.ops.special import Xlogy
 from ndgrad.ops.trig import Acos, Acosh, Asin, Asinh, Atan, Atan2, Atanh, Cosh, Hypot, Sinc, Sinh
 from ndgrad.tensor.base import TensorBase, _bool, _float, _int, raw
-from ndgrad.tensor.conversion import cast
+from ndgrad.tensor.conversion import cast, promoted
 
 
 def _binary(fn: type[Primitive], x: Any, y: Any, reverse: bool = False) -> Any:
@@ -88,18 +88,18 @@ def _binary(fn: type[Primitive], x: Any, y: Any, reverse: bool = False) -> Any:
             nd = _result_dtype(fn, x, y)
             # a bool operand needs no cast: NumPy promotes bool exactly as torch does
             if xd != nd and not (xd.kind == "b" and yd == nd):
-                x = cast(x, nd)
+                x = promoted(x, nd)
             if yd != nd and not (yd.kind == "b" and xd == nd):
-                y = cast(y, nd)
+                y = promoted(y, nd)
         elif fn is Div and xd.kind not in "fc":
             nd = _dtype.default_float()
-            x, y = cast(x, nd), cast(y, nd)
+            x, y = promoted(x, nd), promoted(y, nd)
     elif type(y) is float or type(y) is int:
         if xd.kind != "f" and not (type(y) is int and xd.kind in "iu" and fn is not Div):
-            x = cast(x, _result_dtype(fn, x, y))
+            x = promoted(x, _result_dtype(fn, x, y))
     elif isinstance(y, bool | np.number | np.bool_):
         y = y.item() if not isinstance(y, bool) else y
-        x = cast(x, _result_dtype(fn, x, y))
+        x = promoted(x, _result_dtype(fn, x, y))
     else:
         return _binary(fn, x, x._operand(y), reverse)
     try:
@@ -544,9 +544,9 @@ class ElementwiseMixin(TensorBase):
         x = self
         if isinstance(min, TensorBase) or isinstance(max, TensorBase):
             nd = _dtype.result_type(*(v for v in (self, min, max) if v is not None))
-            x = cast(x, nd)
-            min = cast(min, nd) if isinstance(min, TensorBase) else min
-            max = cast(max, nd) if isinstance(max, TensorBase) else max
+            x = promoted(x, nd)
+            min = promoted(min, nd) if isinstance(min, TensorBase) else min
+            max = promoted(max, nd) if isinstance(max, TensorBase) else max
         elif self._data.dtype.kind in "biu" and any(isinstance(v, float) for v in (min, max)):
             x = cast(x, _dtype.default_float())
         return Clamp.apply(x, min, max)

@@ -24,7 +24,7 @@ from ndgrad.ops.shape import Cat, Pad
 from ndgrad.ops.sort import searchsorted_rows
 from ndgrad.tensor.base import Size
 from ndgrad.tensor.complex import view_as_complex, view_as_real
-from ndgrad.tensor.conversion import cast, contiguous_format
+from ndgrad.tensor.conversion import cast, contiguous_format, promoted
 from ndgrad.tensor.core import Tensor
 from ndgrad.tensor.creation import tensor
 from ndgrad.tensor.sort import _histogram
@@ -98,7 +98,7 @@ def einsum(equation: str, *operands: Any) -> Tensor:
     equation = equation.replace(" ", "")
     ins, out = _explicit(equation, [tuple(t.shape) for t in ts])
     nd = _einsum_dtype(equation, ins, out, [t._data for t in ts])
-    return Einsum.apply(equation, *(cast(t, nd) for t in ts))
+    return Einsum.apply(equation, *(promoted(t, nd) for t in ts))
 
 
 def _summed(nd: np.dtype) -> np.dtype:
