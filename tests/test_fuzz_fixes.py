@@ -770,3 +770,22 @@ def test_an_in_place_op_on_a_promoted_self_keeps_its_old_value(op):
         x.sum().backward()
         return x, y.grad
     same(fn)
+
+
+@pytest.mark.parametrize("change", [lambda x, y: x.zero_(), lambda x, y: y.zero_(),
+                                    lambda x, y: y.detach().add_(1), lambda x, y: None])
+def test_prod_of_a_0d_tensor_saves_its_input_and_result(change):
+    """torch's prod saves x and its result for a 0-d x too (whose gradient is grad itself):
+    changing either in place before backward raises; ndgrad's 0-d prod was a clone, which
+    saves nothing (fuzz seed 8170517)."""
+    def fn(T):
+        w = T.tensor(2.0, requires_grad=True)
+        x = w * 1
+        y = x.prod()
+        change(x, y)
+        try:
+            (y * 3).backward()
+        except RuntimeError as e:
+            return str(e)[:70]
+        return w.grad
+    same(fn)

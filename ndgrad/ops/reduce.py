@@ -233,12 +233,17 @@ class Logcumsumexp(Primitive):
 
 
 class Prod(Primitive):
-    """Product along one dim (x at least 1-d). d out / d x_k = the product of the others."""
+    """Product along one dim (or of a 0-d x). d out / d x_k = the product of the others."""
 
     array_backward = False  # written in Tensor ops (narrow, cumprod, flip)
 
     @staticmethod
     def forward(ctx: Any, x: Any, dim: Any, keepdim: Any, whole: bool = False) -> Any:
+        if x.ndim == 0:  # its own product, whose gradient is grad (torch's, even at nan or 0);
+            out = x.copy()  # x and out are saved all the same, as torch's (fuzz seed 8170517)
+            ctx.dim = None
+            ctx.save_for_backward(x, out)
+            return out
         out = np.prod(x, axis=dim, keepdims=True, dtype=x.dtype)
         ctx.dim, ctx.kshape = dim, out.shape
         if not keepdim:
@@ -255,6 +260,8 @@ class Prod(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         x, out = ctx.saved_like(grad)
+        if ctx.dim is None:
+            return grad, None, None, None
         d, n = ctx.dim, x.shape[ctx.dim]
         grad = grad.reshape(ctx.kshape)
         if ctx.all_zero and not is_grad_enabled():

@@ -98,10 +98,10 @@ class ReduceMixin(TensorBase):
         x = self if dtype is None else self.to(dtype)
         if x._data.dtype.kind in "biu" and dtype is None:
             x = x.to(_dtype.int64)
-        if x._data.ndim == 0:  # its own product, whose gradient is grad (torch's, even at nan)
+        if x._data.ndim == 0:
             if dim is not None:
                 wrap_dim(dim, 0)
-            return x.clone() if x is self else x
+            return Prod.apply(x, None, keepdim)
         if dim is None:
             return Prod.apply(x.reshape(-1), 0, False, True)
         return Prod.apply(x, wrap_dim(dim, x._data.ndim), keepdim)
