@@ -107,27 +107,52 @@ def test_autograd_imports_nothing_above_it():
             assert not bad, f"{name} imports {bad}"
 
 
+# Run in a fresh process for a list of module names, sorted. Importing ``ndgrad.a.b`` first
+# runs ``import ndgrad``, then ``import ndgrad.a``, each to its end, before ``ndgrad.a.b``
+# itself: so a module that a fresh import of one of its parent packages loads (most of
+# ndgrad's, through ``import ndgrad``) is, imported first, exactly that fresh import of the
+# parent, which the worker has done. The others each get a fresh start. What each import
+# loads is read at run time, so the shortcut follows the package as it changes.
+IMPORT_EACH_FRESH = """\
+import importlib, sys
+names = NAMES
+def ours():
+    return [k for k in sys.modules if k == 'ndgrad' or k.startswith('ndgrad.')]
+assert not ours()
+bad, same_as_a_parent = [], set()
+for name in ['ndgrad', *(n for n in names if n != 'ndgrad')]:
+    if name in same_as_a_parent:
+        continue
+    for k in ours():
+        del sys.modules[k]
+    try:
+        importlib.import_module(name)
+    except Exception as e:
+        bad.append(f'{name}: {type(e).__name__}: {e}')
+        continue
+    same_as_a_parent.update(k for k in ours() if k.startswith(name + '.'))
+print('\\n'.join(bad))
+sys.exit(1 if bad else 0)
+"""
+
+
 def test_every_module_imports_on_its_own():
     """Each module imported first, in a fresh set of ndgrad modules (a few processes, one per
-    core: NumPy and torch-free imports stay loaded in each, so this is fast)."""
-    names = sorted(MODULES)
+    core: NumPy and torch-free imports stay loaded in each, so this is fast). A process takes
+    whole subpackages (ndgrad.X and everything under it), so that it has imported a module's
+    parent packages itself (see IMPORT_EACH_FRESH)."""
     workers = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                          else os.cpu_count() or 1))
+    groups: dict[str, list[str]] = {}
+    for name in sorted(MODULES):
+        groups.setdefault(".".join(name.split(".")[:2]), []).append(name)
+    shares: list[list[str]] = [[] for _ in range(workers)]
+    for i, group in enumerate(groups.values()):
+        shares[i % workers].extend(group)
+    assert sorted(n for share in shares for n in share) == sorted(MODULES)
     procs = []
-    for part in range(workers):
-        code = (
-            "import importlib, sys\n"
-            f"names = {names[part::workers]!r}\n"
-            "bad = []\n"
-            "for name in names:\n"
-            "    for k in [k for k in sys.modules if k == 'ndgrad' or k.startswith('ndgrad.')]:\n"
-            "        del sys.modules[k]\n"
-            "    try:\n"
-            "        importlib.import_module(name)\n"
-            "    except Exception as e:\n"
-            "        bad.append(f'{name}: {type(e).__name__}: {e}')\n"
-            "print('\\n'.join(bad))\n"
-            "sys.exit(1 if bad else 0)\n")
+    for share in shares:
+        code = IMPORT_EACH_FRESH.replace("NAMES", repr(sorted(share)))
         procs.append(subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, text=True,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE))
     failures = []
