@@ -99,7 +99,32 @@ def op_db() -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from torch.testing._internal.common_methods_invocations import op_db as db
+    _skip_the_search_for_a_test_case()
     return {key(op): op for op in db}
+
+
+def _skip_the_search_for_a_test_case() -> None:
+    """Every sample_inputs() and reference_inputs() call of the database looks, twice, for the
+    unittest.TestCase running it (for its name, the samples' seed, and its per-sample skips) by
+    walking ``inspect.stack()``, which reads the source of every frame: 13 ms a call in
+    pytest's deep stack, a third of the sweep's time. These tests are functions, not
+    TestCases, so the search finds none (test_opinfo.py::test_no_test_case_is_found checks
+    it, with torch's own search) and the samples take the database's default seed: the
+    search is replaced by that answer, and the samples stay what they were."""
+    from torch.testing._internal import common_utils
+    from torch.testing._internal.opinfo import core
+
+    global torch_extract_test_fn
+    if torch_extract_test_fn is None:
+        torch_extract_test_fn = common_utils.extract_test_fn
+    common_utils.extract_test_fn = core.extract_test_fn = _no_test_case
+
+
+def _no_test_case() -> None:
+    return None
+
+
+torch_extract_test_fn: Callable[[], Any] | None = None  # torch's search, kept for the check
 
 
 def key(op: Any) -> str:
