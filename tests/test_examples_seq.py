@@ -69,7 +69,10 @@ def test_char_lstm_learns(tmp_path):
 
 @pytest.mark.slow
 def test_transformer_sorts(tmp_path):
-    _, acc = run_example(tmp_path, "transformer_sort")
+    """1000 of the example's 1500 steps (its one-cycle schedule over those): it sorts 95% and
+    96% of the held-out sequences at seeds 0 and 1 (97% and 99.6% after 1500 steps, 88% and
+    90% after 750)."""
+    _, acc = run_example(tmp_path, "transformer_sort", "--steps", "1000")
     assert acc > 0.9
 
 
