@@ -78,10 +78,12 @@ def test_transformer_sorts(tmp_path):
 
 @pytest.mark.slow
 def test_examples_are_pytorch_code(tmp_path):
-    """The same files train on torch when the import is swapped."""
+    """The same files train on torch when the import is swapped. At seeds 0 and 1: val loss
+    2.61 and 2.62 after 100 steps (2.38 and 2.39 after 150), below the ~3.3 of character
+    frequencies; 43% and 52% sorted after 150 steps (64% at seed 0 after 300)."""
     _need_text()
-    _, val_loss = run_example(tmp_path, "char_lstm", "--steps", "150", "--sample", "0",
+    _, val_loss = run_example(tmp_path, "char_lstm", "--steps", "100", "--sample", "0",
                               lib="torch")
     assert val_loss < 3.0
-    _, acc = run_example(tmp_path, "transformer_sort", "--steps", "300", lib="torch")
+    _, acc = run_example(tmp_path, "transformer_sort", "--steps", "150", lib="torch")
     assert acc > 0.3
