@@ -302,7 +302,31 @@ class Cumprod(Primitive):
         x, out = ctx.saved_like(grad)
         if x.ndim == 0 or x.shape[ctx.dim] <= 1:
             return grad, None
+        if not is_grad_enabled() and (x._data == 0).any():
+            return _cumprod_grad_first_order(x._data, out._data, grad._data, ctx.dim), None
         return _cumprod_grad(x, out, grad, ctx.dim), None
+
+
+def _cumprod_grad_first_order(x: Any, out: Any, grad: Any, d: int) -> Any:
+    """torch's cumprod_backward outside create_graph for an x with zeros (z1 and z2 the first
+    two zeros of a row): x_k, k < z1, gets the no-zero formula summed over j < z1 only; x_z1
+    gets the sum over z1 <= j < z2 of grad_j prod(x_z1+1..x_j), times out_z1-1; the rest get
+    exactly 0. A grad_j its derivative does not reach adds nothing, so a NaN or infinite
+    gradient there does not become the NaN of NaN * 0 (fuzz seed 8202609, through prod's
+    double backward). Under create_graph torch sums the products instead (_cumprod_grad)."""
+    count = np.cumsum(x == 0, axis=d)
+    before, between = count == 0, count == 1
+    first = between & (x == 0)
+    between &= ~first
+    with np.errstate(invalid="ignore"):  # (inf * 0 where the mask drops it)
+        w = np.where(before, out * grad, 0)
+        ga = np.flip(np.cumsum(np.flip(w, d), axis=d), d) / np.where(before, x, 1)
+        z1 = np.argmax(first, axis=d, keepdims=True)
+        last = np.where(z1 == 0, 1, np.take_along_axis(out, np.maximum(z1 - 1, 0), axis=d))
+        prods = np.cumprod(np.where(between, x, 1), axis=d) * np.where(count == 1, grad, 0)
+    gz = prods.sum(axis=d, keepdims=True) * last
+    zero = np.zeros((), np.result_type(grad, x))
+    return np.where(before, ga, np.where(first, gz, zero)).astype(grad.dtype, copy=False)
 
 
 def _cumprod_grad(x: Any, out: Any, grad: Any, d: int) -> Any:

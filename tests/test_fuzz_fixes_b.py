@@ -1,0 +1,45 @@
+"""Disagreements with torch that the differential fuzzer (tests/test_fuzz_torch.py) found, each
+reduced to a few lines run on torch and on ndgrad (``T`` is the library); the second part of
+tests/test_fuzz_fixes.py, whose ``same`` compares the outcomes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_fuzz_fixes import same
+
+
+# -- cumprod's first-order gradient with zeros ----------------------------------------------------
+@pytest.mark.parametrize("g", [[1.0, float("nan"), 2.0, float("inf"), 1.0],
+                               [1.0, 2.0, float("nan"), 4.0, 5.0],
+                               [float("-inf"), 2.0, 3.0, 4.0, float("nan")]])
+def test_cumprod_gradient_ignores_what_a_zero_cuts_off(g):
+    """Outside create_graph torch's cumprod_backward sums, for each x_k, only the gradients its
+    derivative reaches (up to the first zero, or the second one for the first zero) and gives
+    the elements after the first zero exactly 0: a NaN or infinite gradient beyond a zero does
+    not turn them into NaN * 0 = NaN. Under create_graph torch sums the products: NaN."""
+    def fn(T):
+        x = T.tensor([[2.0, 0.0, 3.0, 0.0, 5.0], [0.5, 1.5, 0.0, -1.0, 2.0]],
+                     dtype=T.float64, requires_grad=True)
+        gt = T.tensor([g, g[::-1]], dtype=T.float64)
+        x.cumprod(1).backward(gt)
+        first = x.grad
+        (second,) = T.autograd.grad(x.cumprod(1), [x], gt, create_graph=True)
+        x.grad = None
+        x.t().cumprod(0).backward(gt.t())
+        return first, second, x.grad
+    same(fn)
+
+
+def test_prod_double_backward_with_zeros_and_a_nan_gradient():
+    """prod's gradient with zeros is grad * (exclusive products), made of cumprods; the second
+    backward, through sqrt(0)'s NaN gradient, is torch's 0 between the two zeros, where ndgrad
+    gave NaN (fuzz seed 8202609)."""
+    def fn(T):
+        x = T.tensor([[[-2.0, 1.5, -2.0], [0.0, 1.5, 1.5]], [[0.5, -1.5, 0.0], [0.5, 1.5, -2.0]]],
+                     dtype=T.float64, requires_grad=True)
+        y = x.prod().sqrt()
+        (g,) = T.autograd.grad((y * y).sum(), [x], create_graph=True)
+        g.sum().backward()
+        return g, x.grad
+    same(fn)
