@@ -43,3 +43,22 @@ def test_prod_double_backward_with_zeros_and_a_nan_gradient():
         g.sum().backward()
         return g, x.grad
     same(fn)
+
+
+# -- softmax of a 0-d tensor ----------------------------------------------------------------------
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_of_a_0d_tensor_is_a_tensor_of_its_own(op):
+    """softmax(x) of a 0-d x was the 0-d view of a 1-d softmax: made under no_grad, it could not
+    be changed in place with grad mode on, where torch's (a tensor of its own) can (fuzz seed
+    8203855). Values and gradients (0, nan at +-inf and nan) stay torch's."""
+    def fn(T):
+        x = T.tensor([0.5, float("inf"), float("-inf"), float("nan")], dtype=T.float64,
+                     requires_grad=True)
+        with T.no_grad():
+            y = getattr(x[0], op)(-1)
+        y.copy_(x[0] * 2)
+        outs = [getattr(x[i], op)(0) for i in range(4)]
+        (g,) = T.autograd.grad(sum(outs), [x], create_graph=True)
+        g.sum().backward()
+        return y, y._base is None, *outs, g, x.grad
+    same(fn)

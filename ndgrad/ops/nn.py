@@ -194,10 +194,18 @@ def _ones(m: int, dtype: type) -> np.ndarray:
 
 
 def _shifted(x: np.ndarray, dim: int) -> np.ndarray:
-    """x - max(x, dim): exp of it never overflows (rows of -inf stay nan, as in PyTorch)."""
+    """x - max(x, dim): exp of it never overflows (rows of -inf stay nan, as in PyTorch). A 0-d
+    x is one row of one element (its result a new 0-d array)."""
+    if x.ndim == 0:
+        return np.subtract(x.reshape(1), x.reshape(1)).reshape(())
     if x.shape[dim] == 0:
         return x.copy()
     return np.subtract(x, np.max(x, axis=dim, keepdims=True), order="C")  # torch's layout
+
+
+def _dims(x: Any, dim: int) -> tuple[int, ...]:
+    """The dims a softmax sums over: (dim,), none for a 0-d x (its own row)."""
+    return (dim,) if x.ndim else ()
 
 
 class Softmax(Primitive):
@@ -205,10 +213,11 @@ class Softmax(Primitive):
 
     @staticmethod
     def forward(ctx: Any, x: Any, dim: Any) -> Any:
-        e = np.exp(_shifted(x, dim))
-        e /= np.sum(e, axis=dim, keepdims=True)
+        e = _shifted(x, dim)  # a new array: exp in place keeps a 0-d one an array
+        np.exp(e, out=e)
+        e /= np.sum(e, axis=_dims(x, dim), keepdims=True)
         ctx.save_for_backward(e)
-        ctx.dim, ctx.kshape = dim, _keepdim_shape(e.shape, (dim,))
+        ctx.dim, ctx.kshape = _dims(x, dim), _keepdim_shape(e.shape, (dim,))
         return e
 
     @staticmethod
@@ -233,9 +242,9 @@ class LogSoftmax(Primitive):
             k.log_softmax_rows(x.reshape(-1, x.shape[-1]), z.reshape(-1, x.shape[-1]))
         else:
             z = _shifted(x, dim)
-            z -= np.log(np.sum(np.exp(z), axis=dim, keepdims=True))
+            z -= np.log(np.sum(np.exp(z), axis=_dims(x, dim), keepdims=True))
         ctx.save_for_backward(z)
-        ctx.dim, ctx.kshape = dim, _keepdim_shape(z.shape, (dim,))
+        ctx.dim, ctx.dims, ctx.kshape = dim, _dims(x, dim), _keepdim_shape(z.shape, (dim,))
         return z
 
     @staticmethod
@@ -249,7 +258,7 @@ class LogSoftmax(Primitive):
                                         out.reshape(-1, out.shape[-1]),
                                         gx.reshape(-1, out.shape[-1]))
             return gx, None
-        return grad - Exp.apply(out) * grad.sum(ctx.dim).reshape(ctx.kshape), None
+        return grad - Exp.apply(out) * grad.sum(ctx.dims).reshape(ctx.kshape), None
 
 
 class LogSigmoid(Primitive):

@@ -500,8 +500,8 @@ class ReduceMixin(TensorBase):
         return self._softmax_like(LogSoftmax, "log_softmax", dim, dtype)
 
     def _softmax_like(self, op: Any, name: str, dim: _int | None, dtype: Any) -> Any:
-        """Cast to dtype; a 0-d input is treated as 1-d. Integers and bools have no kernel in
-        torch (an empty one is returned as an empty tensor of its dtype)."""
+        """Cast to dtype; a 0-d input is one row of one element. Integers and bools have no
+        kernel in torch (an empty one is returned as an empty tensor of its dtype)."""
         dim = _required_dim(name, dim, None)  # raises for None
         x = self if dtype is None else self.to(dtype)
         d = wrap_dim(dim, x._data.ndim)
@@ -511,9 +511,7 @@ class ReduceMixin(TensorBase):
             last = x._data.ndim == 0 or d == x._data.ndim - 1
             raise not_implemented_for(f"{name}{'_lastdim' if last else ''}_kernel_impl",
                                       x._data.dtype)
-        if x._data.ndim == 0:
-            return op.apply(x.reshape(1), 0).reshape(())
-        return op.apply(x, d)
+        return op.apply(x, d)  # (a 0-d x too: its result is a tensor of its own, not a view)
 
 
 def _required_dim(name: str, dim: Any, axis: Any) -> Any:
