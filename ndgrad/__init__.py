@@ -409,8 +409,8 @@ newaxis = None
 # Subpackages that load when first used, as ``ndgrad.viz`` after a bare ``import ndgrad``
 # (viz imports graphviz only when it draws)
 _LAZY_SUBMODULES = (
-    "distributions", "fft", "func", "futures", "hub", "linalg", "masked", "multiprocessing",
-    "onnx", "profiler", "special", "testing", "viz")
+    "compiler", "distributions", "fft", "func", "futures", "hub", "linalg", "masked",
+    "multiprocessing", "onnx", "profiler", "special", "testing", "version", "viz")
 
 
 def __getattr__(name: str) -> Any:
@@ -436,7 +436,7 @@ bool = bool_  # noqa: A001 - ndgrad.bool, as torch.bool
 float = float32  # noqa: A001
 int = int32  # noqa: A001
 
-__version__ = "0.1.0"
+from ndgrad.version import __version__  # noqa: E402  (one place for the number)
 
 # Functional forms of Tensor methods: ndgrad.exp(x) is x.exp().
 _METHODS = """

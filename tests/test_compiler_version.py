@@ -1,0 +1,90 @@
+"""ndgrad.compiler and ndgrad.version answer as torch's do for an eager CPU build."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections import namedtuple
+
+import numpy as np
+import pytest
+import torch
+
+import ndgrad
+
+
+def test_version_module_as_torch() -> None:
+    assert sorted(ndgrad.version.__all__) == sorted(torch.version.__all__)
+    assert ndgrad.version.cuda is None and torch.version.cuda is None  # a CPU build
+    assert ndgrad.version.hip is None and ndgrad.version.debug is False
+    assert ndgrad.__version__ == ndgrad.version.__version__
+    assert importlib.metadata.version("ndgrad") == ndgrad.__version__  # pyproject reads it
+
+
+def test_compiler_has_torch_eager_entry_points() -> None:
+    for name in ndgrad.compiler.__all__:
+        assert hasattr(torch.compiler, name), name
+    assert ndgrad.compiler.is_compiling() is torch.compiler.is_compiling() is False
+    assert ndgrad.compiler.is_dynamo_compiling() is False
+    assert ndgrad.compiler.is_exporting() is torch.compiler.is_exporting() is False
+    assert ndgrad.compiler.compile is ndgrad.compile
+
+
+@pytest.mark.parametrize("decorator", ["disable", "nested_compile_region"])
+def test_decorators_with_and_without_arguments(decorator: str) -> None:
+    def f(x: ndgrad.Tensor) -> ndgrad.Tensor:
+        return x * 2
+
+    deco = getattr(ndgrad.compiler, decorator)
+    assert deco(f) is f
+    assert deco()(f) is f
+    x = ndgrad.ones(3)
+    assert np.array_equal(ndgrad.compile(deco(f))(x).numpy(), [2, 2, 2])
+
+
+def test_allow_in_graph_and_friends_return_the_function() -> None:
+    def f(x: ndgrad.Tensor) -> ndgrad.Tensor:
+        return x + 1
+    assert ndgrad.compiler.allow_in_graph(f) is f
+    assert ndgrad.compiler.assume_constant_result(f) is f
+    assert ndgrad.compiler.substitute_in_graph(abs)(f) is f
+    with pytest.raises(TypeError, match="expects a function"):
+        ndgrad.compiler.substitute_in_graph(3)  # type: ignore[arg-type]
+    assert ndgrad.compiler.reset() is None
+    assert ndgrad.compiler.cudagraph_mark_step_begin() is None
+    assert ndgrad.compiler.list_backends() == []
+
+
+def test_set_stance_as_call_context_and_decorator() -> None:
+    from ndgrad.compiler import _stance
+    ndgrad.compiler.set_stance("force_eager")
+    assert _stance[0] == "force_eager"
+    ndgrad.compiler.set_stance("default")
+    with ndgrad.compiler.set_stance("force_eager"):
+        assert _stance[0] == "force_eager"
+    assert _stance[0] == "default"
+
+    @ndgrad.compiler.set_stance("eager_on_recompile")
+    def g() -> str:
+        return _stance[0]
+    assert _stance[0] == "default"  # decorating leaves the stance as it was, as torch's
+    assert g() == "eager_on_recompile" and _stance[0] == "default"
+
+
+def test_wrap_numpy_converts_as_torch_eager() -> None:
+    Pair = namedtuple("Pair", "total shifted")
+
+    def f(a: np.ndarray, scale: float = 1.0) -> tuple:
+        return Pair(np.sum(a * a) * scale, [a + 1, {"k": a.T}])
+
+    x = np.arange(6.0).reshape(2, 3)
+    ours = ndgrad.compiler.wrap_numpy(f)(ndgrad.from_numpy(x), scale=2.0)
+    theirs = torch.compiler.wrap_numpy(f)(torch.from_numpy(x), scale=2.0)
+    assert isinstance(ours, Pair) and isinstance(theirs, Pair)
+    assert type(ours.total) is type(theirs.total) and ours.total == theirs.total
+    assert isinstance(ours.shifted[0], ndgrad.Tensor)
+    assert np.array_equal(ours.shifted[0].numpy(), theirs.shifted[0].numpy())
+    assert np.array_equal(ours.shifted[1]["k"].numpy(), theirs.shifted[1]["k"].numpy())
+    with pytest.raises(RuntimeError, match="requires grad"):
+        ndgrad.compiler.wrap_numpy(f)(ndgrad.ones(2, requires_grad=True))
+    with pytest.raises(RuntimeError, match="requires grad"):
+        torch.compiler.wrap_numpy(f)(torch.ones(2, requires_grad=True))
