@@ -4,6 +4,8 @@ tests/test_fuzz_fixes.py, whose ``same`` compares the outcomes."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from tests.test_fuzz_fixes import same
@@ -61,4 +63,21 @@ def test_softmax_of_a_0d_tensor_is_a_tensor_of_its_own(op):
         (g,) = T.autograd.grad(sum(outs), [x], create_graph=True)
         g.sum().backward()
         return y, y._base is None, *outs, g, x.grad
+    same(fn)
+
+
+# -- logsumexp over dim=() ------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(2, 3), (3,), (1,), (), (0,), (2, 0)])
+@pytest.mark.parametrize("dim", [(), []])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_logsumexp_of_no_dims_reduces_all_of_them(shape, dim, keepdim):
+    """dim=() is every dim in torch's logsumexp, as in sum (ndgrad reduced none): with keepdim
+    the result is all ones in shape; without it torch refuses a tensor with elements and dims
+    (its kernel adds the kept-dims max to the 0-d sum in place) and passes a 0-d or empty one."""
+    def fn(T):
+        x = T.arange(float(max(1, math.prod(shape))))[:math.prod(shape)].reshape(shape)
+        x.requires_grad_()
+        y = x.logsumexp(dim, keepdim=keepdim)
+        y.sum().backward()
+        return y, x.grad, T.special.logsumexp(x, dim, keepdim)
     same(fn)

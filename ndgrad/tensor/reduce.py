@@ -254,7 +254,13 @@ class ReduceMixin(TensorBase):
         if dim is None:
             raise TypeError("logsumexp() missing 1 required positional argument: \"dim\"")
         x = self._floating()
-        return Logsumexp.apply(x, wrap_dims(dim, x._data.ndim), keepdim)
+        a = x._data
+        if isinstance(dim, tuple | list) and not dim and a.ndim and a.size and not keepdim:
+            # dim=() reduces every dim, as sum's; torch's kernel then adds the (1, ..., 1) max
+            # to its 0-d sum in place, which it refuses
+            raise RuntimeError(f"output with shape [] doesn't match the broadcast shape "
+                               f"[{', '.join(['1'] * a.ndim)}]")
+        return Logsumexp.apply(x, reduce_dims(dim, a.ndim), keepdim)
 
     def cumsum(self, dim: _int | None = None, dtype: Any = None, axis: _int | None = None
                ) -> Any:
