@@ -40,3 +40,16 @@ def path(request):
         pytest.skip("numba is not installed (pip install ndgrad[fast])")
     with _numba.enabled(request.param == "numba"):
         yield request.param
+
+
+# The longest tests, longest first. Under ``pytest -n 2`` (pytest-xdist) the first tests are
+# dealt out in turn, one per worker, so these start at once on different workers instead of
+# possibly queueing one behind the other; without xdist the order changes nothing.
+_LONGEST_FIRST = ("tests/test_gpt_job.py::test_default_run_reaches_the_target",
+                  "tests/test_mnist_job.py::test_cnn_reaches_99_percent",
+                  "tests/test_mnist_job.py::test_default_mlp_reaches_98_percent")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {nodeid: i for i, nodeid in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid, len(rank)))  # stable: the rest keep order
