@@ -81,3 +81,24 @@ def test_logsumexp_of_no_dims_reduces_all_of_them(shape, dim, keepdim):
         y.sum().backward()
         return y, x.grad, T.special.logsumexp(x, dim, keepdim)
     same(fn)
+
+
+# -- var without degrees of freedom ---------------------------------------------------------------
+@pytest.mark.parametrize("x,kw", [(float("nan"), {}), ([1.0, 3.0], {"correction": 2}),
+                                  ([1.0, 3.0, 2.0], {"correction": 3}), (2.0, {"dim": 0}),
+                                  ([[1.0, 2.0]], {"correction": 2, "keepdim": True}),
+                                  ([1.0, 3.0], {"dim": 0, "correction": 2}), ([], {})])
+def test_var_gradient_without_degrees_of_freedom(x, kw):
+    """torch's var_backward of all of x (no dim, or a 0-d x) with n - correction <= 0 is
+    grad * (nan where x is the mean, else inf): +inf for every x off the mean, and for a nan
+    x, and a constant in x (the gradient needs no graph). ndgrad gave inf * (x - mean), so
+    -inf below the mean and nan for a nan x. Given a dim, torch keeps 2 / 0 * (x - mean)."""
+    def fn(T):
+        v = T.tensor(x, dtype=T.float64, requires_grad=True)
+        y = v.var(**kw)
+        (g,) = T.autograd.grad(y, [v], T.full(y.shape, 3.0, dtype=T.float64),
+                               create_graph=True)
+        y = v.var(**kw)
+        y.backward(T.full(y.shape, float("inf"), dtype=T.float64))
+        return g, v.grad
+    same(fn)

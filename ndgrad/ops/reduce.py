@@ -76,11 +76,14 @@ class Var(Primitive):
     (n - correction). torch's var_backward, 2 / ddof * grad * (x - mean), in one formula:
     written as ops (a mean, then squares) an infinite gradient met inf - inf in the mean's
     backward and gave nan for torch's +-inf; and x is saved, so that an in-place change of x
-    before backward raises, as in torch."""
+    before backward raises, as in torch. ``whole``: the variance of all of x, with no dim
+    given or of a 0-d x, where torch's gradient without degrees of freedom is a constant."""
 
     @staticmethod
-    def forward(ctx: Any, x: Any, dims: Any, keepdim: Any, ddof: Any) -> Any:
+    def forward(ctx: Any, x: Any, dims: Any, keepdim: Any, ddof: Any, whole: bool = False
+                ) -> Any:
         ctx.ddof, ctx.dims, ctx.n = ddof, dims, math.prod(x.shape[d] for d in dims)
+        ctx.whole = whole
         ctx.kshape = tuple(1 if i in dims else n for i, n in enumerate(x.shape))
         ctx.save_for_backward(x)
         centered = x - np.mean(x, axis=dims, keepdims=True)
@@ -91,9 +94,16 @@ class Var(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         (x,) = ctx.saved_like(grad)
+        if ctx.whole and not ctx.ddof:
+            # torch's var_backward: grad * (nan where x is its mean, else inf), whatever the
+            # sign of x - mean and for a nan x too; a constant in x, as torch's where is
+            a = x if isinstance(x, np.ndarray) else x._data
+            mean = np.mean(a) if a.size else 0
+            f = np.where(a == mean, np.nan, np.inf).astype(a.dtype)
+            return grad.reshape(ctx.kshape) * f, None, None, None, None
         scale = 2.0 / ctx.ddof if ctx.ddof else math.inf
         centered = x - x.sum(ctx.dims).reshape(ctx.kshape) / max(ctx.n, 1)
-        return grad.reshape(ctx.kshape) * scale * centered, None, None, None
+        return grad.reshape(ctx.kshape) * scale * centered, None, None, None, None
 
 
 class Logsumexp(Primitive):

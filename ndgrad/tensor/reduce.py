@@ -240,7 +240,8 @@ class ReduceMixin(TensorBase):
                           f"less than the reduction factor (input numel divided by output "
                           f"numel).", UserWarning, stacklevel=3)
         if self._data.dtype.kind != "c":
-            return Var.apply(self, dims, keepdim, builtins.max(n - correction, 0))
+            return Var.apply(self, dims, keepdim, builtins.max(n - correction, 0),
+                             dim is None or not self._data.ndim)
         centered = (self - self.mean(dims, keepdim=True)).abs()  # |z - mean|^2, real
         return (centered * centered).sum(dims, keepdim) / builtins.max(n - correction, 0)
 
