@@ -102,3 +102,22 @@ def test_var_gradient_without_degrees_of_freedom(x, kw):
         y.backward(T.full(y.shape, float("inf"), dtype=T.float64))
         return g, v.grad
     same(fn)
+
+
+# -- prod of one element along the dim, with zeros -------------------------------------------------
+@pytest.mark.parametrize("x,dim", [([[0.0], [2.0]], 1), ([[0.0, 1.0]], 0), ([0.0], 0),
+                                   ([-0.0], None), ([[0.0], [2.0]], 0), ([2.0], None)])
+def test_prod_of_one_element_with_zeros_passes_the_gradient_through(x, dim):
+    """Where x has a zero, torch's prod_safe_zeros_backward returns the gradient itself when
+    the dim has one element: under create_graph it is not a function of x (requires_grad
+    False, and a backward through it alone raises). ndgrad built the product of the others
+    (none) from x, so it required grad. Without zeros, torch's grad * (out / x) still is."""
+    def fn(T):
+        v = T.tensor(x, dtype=T.float64, requires_grad=True)
+        y = v.prod() if dim is None else v.prod(dim)
+        (g,) = T.autograd.grad(y, [v], T.full(y.shape, float("inf"), dtype=T.float64),
+                               create_graph=True)
+        y = v.prod() if dim is None else v.prod(dim, keepdim=True)
+        y.backward(T.full(y.shape, float("nan"), dtype=T.float64))
+        return g, v.grad
+    same(fn)

@@ -276,10 +276,12 @@ class Prod(Primitive):
         grad = grad.reshape(ctx.kshape)
         if ctx.all_zero and not is_grad_enabled():
             return ZerosLike.apply(x), None, None, None
-        # n <= 1 takes the same formulas (the product of no other elements is 1), so that the
-        # gradient is a function of x under create_graph, with torch's zero second derivative
+        # n <= 1 without zeros takes the same formula (the product of no other elements is 1),
+        # so the gradient is a function of x under create_graph (torch's zero second derivative)
         if not ctx.has_zero:
             return grad * (out.reshape(ctx.kshape) / x), None, None, None  # torch's formula
+        if n == 1:  # torch's prod_safe_zeros_backward: grad itself, not a function of x
+            return grad, None, None, None
         # with zeros: the products of the elements before and after each one, no division
         before = Pad.apply(x.narrow(d, 0, n - 1).cumprod(d), _widths(x.ndim, d, (1, 0)), 1.0)
         after = Pad.apply(x.narrow(d, 1, n - 1).flip(d).cumprod(d).flip(d),
