@@ -121,3 +121,19 @@ def test_prod_of_one_element_with_zeros_passes_the_gradient_through(x, dim):
         y.backward(T.full(y.shape, float("nan"), dtype=T.float64))
         return g, v.grad
     same(fn)
+
+
+# -- sigmoid's second derivative ------------------------------------------------------------------
+@pytest.mark.parametrize("g", [float("inf"), float("-inf"), 2.0, float("nan")])
+def test_sigmoid_second_derivative_with_an_infinite_gradient(g):
+    """torch differentiates sigmoid's gradient as sigmoid_backward, d/d out = gg * grad *
+    (1 - 2 out), one product: +-inf for an infinite grad. ndgrad's product rule through
+    grad * out * (1 - out) added inf and -inf: nan. Third order goes through it again."""
+    def fn(T):
+        x = T.tensor([2.0, -1.0, 0.0, 30.0], dtype=T.float64, requires_grad=True)
+        (gx,) = T.autograd.grad(x.sigmoid(), [x], T.full((4,), g, dtype=T.float64),
+                                create_graph=True)
+        (gg,) = T.autograd.grad((gx * gx).sum(), [x], create_graph=True)
+        gg.sum().backward()
+        return gx, gg, x.grad
+    same(fn)

@@ -433,7 +433,24 @@ class Sigmoid(Primitive):
     @staticmethod
     def backward(ctx: Any, grad: Any) -> Any:
         (out,) = ctx.saved_like(grad)
-        return grad * out * (1 - out)
+        if type(grad) is np.ndarray:  # no graph of it wanted: the formula itself
+            return grad * (1 - out) * out
+        return SigmoidBackward.apply(grad, out)
+
+
+class SigmoidBackward(Primitive):
+    """sigmoid's gradient under create_graph, with torch's derivatives: d/d out is one product,
+    gg * grad * (1 - 2 out); the product rule through grad * out * (1 - out) met inf - inf."""
+
+    @staticmethod
+    def forward(ctx: Any, grad: Any, out: Any) -> Any:
+        ctx.save_for_backward(grad, out)
+        return as_ndarray(grad * (1 - out) * out)
+
+    @staticmethod
+    def backward(ctx: Any, gg: Any) -> Any:
+        grad, out = ctx.saved_like(gg)
+        return SigmoidBackward.apply(gg, out), gg * grad * (-2 * out + 1)
 
 
 class Erf(Primitive):
