@@ -88,3 +88,22 @@ def test_wrap_numpy_converts_as_torch_eager() -> None:
         ndgrad.compiler.wrap_numpy(f)(ndgrad.ones(2, requires_grad=True))
     with pytest.raises(RuntimeError, match="requires grad"):
         torch.compiler.wrap_numpy(f)(torch.ones(2, requires_grad=True))
+
+
+def test_utils_submodules_torch_loads_are_there_after_import() -> None:
+    """torch.utils.checkpoint and collect_env work after a bare ``import torch``; so do
+    ndgrad's (checked in a fresh interpreter, where no test imported them first)."""
+    import subprocess
+    import sys
+    import types
+    code = ("import ndgrad, torch\n"
+            "for name in ('checkpoint', 'collect_env'):\n"
+            "    assert hasattr(torch.utils, name)\n"
+            "    print(getattr(ndgrad.utils, name).__name__)\n"
+            "assert callable(ndgrad.utils.checkpoint.checkpoint)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["ndgrad.utils.checkpoint", "ndgrad.utils.collect_env"]
+    assert isinstance(ndgrad.utils.checkpoint, types.ModuleType)
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        ndgrad.utils.nonexistent  # noqa: B018

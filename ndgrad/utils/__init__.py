@@ -6,8 +6,19 @@ so that ``ndgrad.utils.hooks`` can be used by the Tensor class that ``data`` bui
 """
 from __future__ import annotations
 
+import importlib
 import weakref
 from typing import Any
+
+# Submodules that torch.utils has loaded after ``import torch``, so programs use them without
+# importing them (``torch.utils.checkpoint.checkpoint(...)``): loaded on first use here
+_LAZY = ("checkpoint", "collect_env")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def swap_tensors(t1: Any, t2: Any) -> None:
