@@ -163,8 +163,16 @@ def compile(model: Callable[..., Any] | None = None, *, fullgraph: bool = False,
             dynamic: bool | None = None, backend: Any = "inductor", mode: str | None = None,
             options: dict[str, Any] | None = None, disable: bool = False,
             **kwargs: Any) -> Any:
-    """Returns ``model`` unchanged: ndgrad has no compiler, so the module or function runs as
-    ordinary Python (same results, no speed-up). Works as ``@compile`` and ``@compile(...)``."""
+    """ndgrad has no compiler: the module or function runs as ordinary Python (same results, no
+    speed-up). A function comes back as it is; a module comes back in torch's wrapper,
+    ``OptimizedModule``, whose ``_orig_mod`` is the module and whose state_dict keys start with
+    ``_orig_mod.``, as torch's (``disable=True``: the module itself, as torch). Works as
+    ``@compile`` and ``@compile(...)``."""
     if model is None:
-        return lambda fn: fn
+        return lambda fn: compile(fn, fullgraph=fullgraph, dynamic=dynamic, backend=backend,
+                                  mode=mode, options=options, disable=disable, **kwargs)
+    from ndgrad.nn.module import Module
+    if isinstance(model, Module) and not disable:
+        from ndgrad._dynamo.eval_frame import OptimizedModule
+        return OptimizedModule(model)
     return model

@@ -107,3 +107,32 @@ def test_utils_submodules_torch_loads_are_there_after_import() -> None:
     assert isinstance(ndgrad.utils.checkpoint, types.ModuleType)
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         ndgrad.utils.nonexistent  # noqa: B018
+
+
+@pytest.mark.parametrize("lib", ["ndgrad", "torch"])
+def test_compile_wraps_a_module_as_torch_does(lib: str) -> None:
+    """compile(module) is torch's OptimizedModule on both libraries: _orig_mod, prefixed
+    state_dict keys, the same parameters, attributes and mode shared with the original."""
+    mod = ndgrad if lib == "ndgrad" else torch
+    m = mod.nn.Sequential(mod.nn.Linear(3, 2), mod.nn.ReLU())
+    c = mod.compile(m)
+    assert type(c).__name__ == "OptimizedModule" and c._orig_mod is m
+    assert isinstance(c, mod._dynamo.eval_frame.OptimizedModule)
+    assert list(c.state_dict()) == ["_orig_mod.0.weight", "_orig_mod.0.bias"]
+    assert [p is q for p, q in zip(c.parameters(), m.parameters())] == [True, True]
+    m.tag = "mlp"
+    assert c.tag == "mlp" and len(c) == 2  # reads go to the original
+    c.extra = 5
+    assert m.extra == 5 and "extra" not in c.__dict__  # and so do writes
+    c.eval()
+    assert not m.training and not c.training
+    m.train()
+    assert c.training
+    calls = []
+    m.register_forward_hook(lambda *a: calls.append(1))
+    x = mod.ones(4, 3)
+    assert mod.equal(c(x), m(x))
+    assert calls == [1, 1]  # the original's hooks run
+    c.load_state_dict(c.state_dict())
+    assert mod.compile(m, disable=True) is m
+    assert "OptimizedModule(\n  (_orig_mod): Sequential(" in repr(c)
