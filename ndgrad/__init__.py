@@ -409,7 +409,7 @@ newaxis = None
 # Subpackages that load when first used, as ``ndgrad.viz`` after a bare ``import ndgrad``
 # (viz imports graphviz only when it draws)
 _LAZY_SUBMODULES = (
-    "compiler", "distributions", "fft", "func", "futures", "hub", "linalg", "masked",
+    "_dynamo", "compiler", "distributions", "fft", "func", "futures", "hub", "linalg", "masked",
     "multiprocessing", "onnx", "profiler", "special", "testing", "version", "viz")
 
 

@@ -97,6 +97,7 @@ def test_utils_submodules_torch_loads_are_there_after_import() -> None:
     import sys
     import types
     code = ("import ndgrad, torch\n"
+            "assert ndgrad._dynamo.eval_frame.OptimizedModule.__name__ == 'OptimizedModule'\n"
             "for name in ('checkpoint', 'collect_env'):\n"
             "    assert hasattr(torch.utils, name)\n"
             "    print(getattr(ndgrad.utils, name).__name__)\n"
