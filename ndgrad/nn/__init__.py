@@ -7,5 +7,5 @@ from ndgrad.nn.modules import __all__ as _modules_all
 from ndgrad.nn.parallel import DataParallel
 from ndgrad.nn.parameter import Buffer, Parameter
 
-__all__ = ["Module", "Parameter", "Buffer", "DataParallel", "attention", "functional", "init",
+__all__ = ["Parameter", "Buffer", "DataParallel", "attention", "functional", "init",
            "parallel", "utils", "grad", *_modules_all]

@@ -1,7 +1,10 @@
-"""Module hooks: their registration (ModuleHooksMixin, a base of Module) and the machinery
-of full backward hooks, as torch.nn.Module's.
+"""Module hooks: their registration (ModuleHooksMixin, a base of Module), the hooks common to
+all modules (``register_module_*``, torch.nn.modules.module's) and the machinery of full
+backward hooks, as torch.nn.Module's.
 
-Forward hooks and pre-hooks run in ``Module.__call__``. Full backward hooks pass the module's
+Forward hooks and pre-hooks run in ``Module.__call__``, which takes the slow path,
+``call_with_hooks``, only when the module or the global registries hold one (global hooks run
+first, as in torch). Full backward hooks pass the module's
 tensor inputs and outputs through an identity Function, ``BackwardHookFunction``, whose graph
 nodes get node hooks: the one on the outputs sees the gradients with respect to them first
 (and runs the backward pre-hooks), the one on the inputs, last, the gradients with respect to
@@ -15,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ndgrad.autograd import Function
+from ndgrad.autograd import Function, is_grad_enabled
 from ndgrad.tensor import Tensor
 from ndgrad.utils.hooks import RemovableHandle, add_hook
 
@@ -114,6 +117,188 @@ class ModuleHooksMixin:
         ``.unexpected_keys`` before the strict check."""
         return add_hook(self.__dict__.setdefault("_load_state_dict_post_hooks", {}), hook,
                          False)
+
+
+# -- hooks common to all modules (torch.nn.modules.module's register_module_*) ----------------
+# Registration hooks: ``hook(module, name, value)`` before a parameter, buffer or submodule is
+# registered; a non-None result is registered instead.
+_global_buffer_registration_hooks: dict[int, Callable[..., Any]] = {}
+_global_module_registration_hooks: dict[int, Callable[..., Any]] = {}
+_global_parameter_registration_hooks: dict[int, Callable[..., Any]] = {}
+# Call hooks, run before each module's own. Their options are ids in the two dicts of options.
+_global_forward_pre_hooks: dict[int, Callable[..., Any]] = {}
+_global_forward_hooks: dict[int, Callable[..., Any]] = {}
+_global_forward_hooks_always_called: dict[int, bool] = {}
+_global_forward_hooks_with_kwargs: dict[int, bool] = {}
+_global_backward_pre_hooks: dict[int, Callable[..., Any]] = {}
+_global_backward_hooks: dict[int, Callable[..., Any]] = {}
+_global_is_full_backward_hook: bool | None = None
+# The id of every call hook above: Module.__call__ checks this one dict (one global lookup) to
+# keep its no-hook fast path as fast as before global hooks existed.
+_global_call_hooks: dict[int, bool] = {}
+
+
+def _add_global(hooks: dict[int, Callable[..., Any]], hook: Callable[..., Any],
+                *options: dict[int, bool], call: bool = True) -> RemovableHandle:
+    """Register a global hook; ``options``: the dicts its id may enter (emptied with it)."""
+    handle = RemovableHandle(hooks, extra_dict=[*options, _global_call_hooks] if call else None)
+    hooks[handle.id] = hook
+    if call:
+        _global_call_hooks[handle.id] = True
+    return handle
+
+
+def register_module_buffer_registration_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Call ``hook(module, name, buffer)`` each time any module registers a buffer; a non-None
+    result is registered instead."""
+    return _add_global(_global_buffer_registration_hooks, hook, call=False)
+
+
+def register_module_module_registration_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Call ``hook(module, name, submodule)`` each time any module registers a submodule
+    (``add_module`` or an assignment); a non-None result is registered instead."""
+    return _add_global(_global_module_registration_hooks, hook, call=False)
+
+
+def register_module_parameter_registration_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Call ``hook(module, name, param)`` each time any module registers a parameter (not a None
+    placeholder); a non-None result is registered instead."""
+    return _add_global(_global_parameter_registration_hooks, hook, call=False)
+
+
+def register_module_forward_pre_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Call ``hook(module, args)`` before every module's forward, before the module's own
+    pre-hooks; a non-None result replaces args (a non-tuple is wrapped in one)."""
+    return _add_global(_global_forward_pre_hooks, hook)
+
+
+def register_module_forward_hook(hook: Callable[..., Any], *, with_kwargs: bool = False,
+                                 always_call: bool = False) -> RemovableHandle:
+    """Call ``hook(module, args, output)`` (``hook(module, args, kwargs, output)``
+    ``with_kwargs``) after every module's forward, before the module's own forward hooks; a
+    non-None result replaces the output. ``always_call``: also when the call raises (then, as
+    in torch, as ``hook(module, args, output)`` with output None if forward did not return)."""
+    handle = _add_global(_global_forward_hooks, hook, _global_forward_hooks_always_called,
+                         _global_forward_hooks_with_kwargs)
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs[handle.id] = True
+    if always_call:
+        _global_forward_hooks_always_called[handle.id] = True
+    return handle
+
+
+def _set_global_full(full: bool) -> None:
+    global _global_is_full_backward_hook
+    if _global_is_full_backward_hook is (not full):
+        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as a "
+                           "global Module hook. Please use only one of them.")
+    _global_is_full_backward_hook = full
+
+
+def register_module_full_backward_pre_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Call ``hook(module, grad_output)`` for every module, as its own
+    ``register_full_backward_pre_hook`` would, before the module's own backward pre-hooks."""
+    return _add_global(_global_backward_pre_hooks, hook)
+
+
+def register_module_full_backward_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """Call ``hook(module, grad_input, grad_output)`` for every module, as its own
+    ``register_full_backward_hook`` would, before the module's own backward hooks."""
+    _set_global_full(True)
+    return _add_global(_global_backward_hooks, hook)
+
+
+def register_module_backward_hook(hook: Callable[..., Any]) -> RemovableHandle:
+    """torch's deprecated form of ``register_module_full_backward_hook``: the hooks go on the
+    grad_fn of each module's first output (see ``Module.register_backward_hook``)."""
+    _set_global_full(False)
+    return _add_global(_global_backward_hooks, hook)
+
+
+def _registration_hooks(hooks: dict[int, Callable[..., Any]], module: Module, name: str,
+                        value: Any) -> Any:
+    """``value`` after the global registration hooks ``hooks`` have seen (and replaced) it."""
+    for hook in list(hooks.values()):
+        result = hook(module, name, value)
+        if result is not None:
+            value = result
+    return value
+
+
+def _call_with_hooks(module: Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``module(*args, **kwargs)`` with the global hooks and then the module's own, as torch's
+    ``Module._call_impl``: forward pre-hooks, backward hooks' set-up, forward, forward hooks.
+    If any step raises, the ``always_call`` forward hooks that have not run yet run then."""
+    d = module.__dict__
+    pre_with_kwargs = d.get("_forward_pre_hooks_with_kwargs", ())
+    with_kwargs = d.get("_forward_hooks_with_kwargs", ())
+    always_call = d.get("_forward_hooks_always_call", ())
+    called: set[int] = set()  # the always_call hooks that have run
+    out = None
+    try:
+        for key, hook in (*_global_forward_pre_hooks.items(),
+                          *module._forward_pre_hooks.items()):
+            if key in pre_with_kwargs:
+                result = hook(module, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {result}.")
+                    args, kwargs = result
+                continue
+            result = hook(module, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        full: list[Callable[..., Any]] = []  # full backward hooks, then old-style ones
+        old: list[Callable[..., Any]] = []
+        if _global_backward_hooks:
+            (full if _global_is_full_backward_hook else old).extend(
+                _global_backward_hooks.values())
+        if module._backward_hooks:
+            (full if module._is_full_backward_hook else old).extend(
+                module._backward_hooks.values())
+        pre = [*_global_backward_pre_hooks.values(), *module._backward_pre_hooks.values()]
+        backward_hook = None
+        if (full or pre) and is_grad_enabled():
+            backward_hook = _ModuleBackwardHook(module, full, pre)
+            args = backward_hook.setup_inputs(args)
+        out = module.forward(*args, **kwargs)
+        for key, hook in (*_global_forward_hooks.items(), *module._forward_hooks.items()):
+            if key in always_call or key in _global_forward_hooks_always_called:
+                called.add(key)
+            if key in with_kwargs or key in _global_forward_hooks_with_kwargs:
+                result = hook(module, args, kwargs, out)
+            else:
+                result = hook(module, args, out)
+            if result is not None:
+                out = result
+        if backward_hook is not None:
+            out = backward_hook.setup_outputs(out)
+        if old:
+            first = next(_tensors(out), None)  # torch's old style: hooks on that grad_fn
+            if first is not None and first.grad_fn is not None:
+                for hook in old:
+                    first.grad_fn.register_hook(functools.partial(hook, module))
+        return out
+    except Exception:
+        for key, hook in list(_global_forward_hooks.items()):
+            if key in _global_forward_hooks_always_called and key not in called:
+                _silenced(hook, (module, args, out), "global module")  # as torch: no kwargs
+        for key, hook in list(module._forward_hooks.items()):
+            if key in always_call and key not in called:
+                _silenced(hook, (module, args, kwargs, out) if key in with_kwargs
+                          else (module, args, out), "module")
+        raise
+
+
+def _silenced(hook: Callable[..., Any], args: tuple[Any, ...], kind: str) -> None:
+    """Run an always_call forward hook while an error propagates: its own error only warns."""
+    try:
+        hook(*args)
+    except Exception as e:
+        warnings.warn(f"{kind} forward hook with ``always_call=True`` raised an exception that "
+                      f"was silenced as another error was raised in forward: {e!s}",
+                      stacklevel=3)
 
 
 def _tensors(obj: Any) -> Iterator[Tensor]:

@@ -11,12 +11,17 @@ class RemovableHandle:
 
     _ids = itertools.count()
 
-    def __init__(self, hooks_dict: dict[int, Any]) -> None:
+    def __init__(self, hooks_dict: dict[int, Any], *,
+                 extra_dict: dict[int, Any] | list[dict[int, Any]] | None = None) -> None:
         self._hooks = hooks_dict
         self.id = next(RemovableHandle._ids)
+        # dicts that also hold this id (a hook's options), emptied with it, as torch's
+        self._extra = [extra_dict] if isinstance(extra_dict, dict) else list(extra_dict or ())
 
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
+        for d in self._extra:
+            d.pop(self.id, None)
 
     def __enter__(self) -> RemovableHandle:
         return self

@@ -101,6 +101,7 @@ from ndgrad.nn.modules.loss import (
     TripletMarginLoss,
     TripletMarginWithDistanceLoss,
 )
+from ndgrad.nn.modules.module import Module
 from ndgrad.nn.modules.normalization import GroupNorm, LayerNorm, LocalResponseNorm, RMSNorm
 from ndgrad.nn.modules.padding import (
     CircularPad1d,
@@ -197,5 +198,5 @@ __all__ = [
     "ZeroPad2d", "ZeroPad3d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Upsample",
     "UpsamplingBilinear2d", "UpsamplingNearest2d", "CTCLoss", "EmbeddingBag",
     "FractionalMaxPool2d", "FractionalMaxPool3d", "AdaptiveLogSoftmaxWithLoss",
-    "CrossMapLRN2d", "NLLLoss2d", "Container",
+    "CrossMapLRN2d", "NLLLoss2d", "Container", "Module",
 ]
