@@ -1,5 +1,5 @@
-"""Hooks common to all modules (``nn.modules.module.register_module_*``), each run the same
-way on torch and ndgrad and compared."""
+"""Hooks common to all modules (``nn.modules.module.register_module_*``) and
+``Tensor.as_subclass``, each run the same way on torch and ndgrad and compared."""
 
 import warnings
 
@@ -255,3 +255,46 @@ def test_import_path_is_torchs():
     for name in dir(torch.nn.modules.module):
         if name.startswith("register_module_"):
             assert callable(getattr(mm, name)), name
+
+
+# -- Tensor.as_subclass ------------------------------------------------------------------------
+
+
+def _as_subclass_trace(lib):
+    class Sub(lib.Tensor):
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("as_subclass runs no __init__")
+
+    trace = []
+    a = lib.ones(3, requires_grad=True)
+    s = a.as_subclass(Sub)
+    trace.append((type(s) is Sub, s.requires_grad, s.grad_fn is not None, s.is_leaf,
+                  s._base is a, s is a))
+    # an alias in the graph: gradients flow back through it, through a non-leaf too
+    b = a * 2
+    (b.as_subclass(Sub) * lib.tensor([1.0, 2.0, 3.0])).sum().backward()
+    (s * 3).sum().backward()
+    trace.append(_values(a.grad))
+    # shared memory and version counter
+    x = lib.ones(2)
+    y = x.as_subclass(Sub)
+    y.add_(1)
+    trace.append((_values(x), x._version, y._version, y.requires_grad, y.is_leaf))
+    with lib.no_grad():  # made under no_grad: requires grad (its base does), no history
+        w = a.as_subclass(Sub)
+    trace.append((w.requires_grad, w.grad_fn, w.is_leaf))
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
+        a.as_subclass(Sub).mul_(2)
+    p = lib.nn.Parameter(lib.ones(2))
+    q = p.as_subclass(lib.Tensor)
+    trace.append((type(q).__name__, q.requires_grad, q.is_leaf, q is p))
+    trace.append(_values(lib.tensor(3.0).as_subclass(Sub)))
+    trace.append(_values(lib.arange(4).as_subclass(Sub)))
+    for bad in (int, object):
+        with pytest.raises(TypeError, match="does not inherit from Tensor"):
+            x.as_subclass(bad)
+    return trace
+
+
+def test_as_subclass_is_an_alias_in_the_graph():
+    assert _as_subclass_trace(ndgrad) == _as_subclass_trace(torch)

@@ -417,6 +417,20 @@ class ConversionMixin(TensorBase):
     def type_as(self, other: Any) -> Any:
         return self.to(other.dtype)
 
+    def as_subclass(self, cls: Any) -> Any:
+        """This tensor's data as an instance of ``cls`` (a Tensor subclass, whose ``__init__``
+        does not run), as torch's: an alias (a view sharing memory and version counter) that
+        stays in the graph, so gradients flow back to this tensor, and requires grad when it
+        does. (torch's node is AliasBackward0; this alias is a same-shape view.)"""
+        from ndgrad.tensor.core import Tensor
+
+        if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+            raise TypeError("Creating a Tensor subclass from a class that does not inherit from "
+                            "Tensor is not possible. Make sure your class inherits from Tensor.")
+        out = self.view(self._data.shape)
+        out.__class__ = cls
+        return out
+
     def clone(self, memory_format: Any = preserve_format) -> Any:
         """A copy (differentiable); ``memory_format`` picks its layout in memory."""
         if memory_format is preserve_format:
