@@ -1,5 +1,6 @@
-"""Hooks common to all modules (``nn.modules.module.register_module_*``) and
-``Tensor.as_subclass``, each run the same way on torch and ndgrad and compared."""
+"""Hooks common to all modules (``nn.modules.module.register_module_*``), ``Tensor.as_subclass``
+and ``autograd.graph.allow_mutation_on_saved_tensors``, each run the same
+way on torch and ndgrad and compared."""
 
 import warnings
 
@@ -298,3 +299,107 @@ def _as_subclass_trace(lib):
 
 def test_as_subclass_is_an_alias_in_the_graph():
     assert _as_subclass_trace(ndgrad) == _as_subclass_trace(torch)
+
+
+# -- autograd.graph.allow_mutation_on_saved_tensors --------------------------------------------
+
+
+def _mutation_trace(lib):
+    trace = []
+    with lib.autograd.graph.allow_mutation_on_saved_tensors() as state:
+        assert not state.cloned
+        # torch's example: a saved non-leaf changed in place
+        a = lib.tensor([[0.5, 1.0, 2.0], [3.0, -1.0, 0.25]], requires_grad=True)
+        b = a.clone()
+        out = (b ** 2).sum()
+        b.sin_()
+        out.backward()
+        trace.append(("clone", _values(a.grad), _values(b)))
+        # a saved leaf changed under no_grad, twice, and saved twice by one op
+        w = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = (w * w).sum()
+        with lib.no_grad():
+            w.mul_(3)
+            w.add_(1)
+        y.backward()
+        trace.append(("leaf", _values(w.grad)))
+        # an op's saved output (exp saves its result), changed in place
+        x = lib.tensor([0.1, 0.2], requires_grad=True)
+        z = x.exp()
+        s = (z * lib.tensor([1.0, 2.0])).sum()
+        z.add_(1)
+        z.zero_()
+        s.backward()
+        trace.append(("output", _values(x.grad)))
+        # the whole tensor through setitem, copy_ and out=
+        p = lib.tensor([1.0, 2.0], requires_grad=True)
+        q = p * 1
+        r = (q * q * q).sum()
+        q[...] = 7.0
+        q.copy_(lib.tensor([4.0, 5.0]))
+        with lib.no_grad():
+            lib.add(lib.ones(2), lib.ones(2), out=q)
+        r.backward()
+        trace.append(("setitem, copy_, out=", _values(p.grad)))
+        # a saved slice, and another slice of its base changed: nothing to copy
+        base = lib.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+        v = base * 1
+        head = v[:2]
+        loss = (head * head).sum()
+        v[2:].mul_(10)
+        loss.backward()
+        trace.append(("other slice", _values(base.grad)))
+        kept = lib.tensor([1.0], requires_grad=True) * 2
+        late = (kept * kept).sum()
+    with pytest.raises(AssertionError, match="outside of the 'allow_mutation_on_saved_tensors'"):
+        late.backward()  # backward belongs inside the block that recorded the graph
+    with lib.autograd.graph.allow_mutation_on_saved_tensors():
+        with pytest.raises(RuntimeError, match="cannot be nested"):
+            with lib.autograd.graph.allow_mutation_on_saved_tensors():
+                pass
+    return trace
+
+
+def test_allow_mutation_on_saved_tensors_uses_the_values_saved():
+    assert _mutation_trace(ndgrad) == _mutation_trace(torch)
+    # outside the block, the same change is refused at backward, as in torch
+    for lib in LIBS:
+        b = lib.ones(2, requires_grad=True).clone()
+        out = (b ** 2).sum()
+        b.sin_()
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            out.backward()
+
+
+def test_allow_mutation_copies_a_saved_tensor_changed_through_a_view():
+    """A write through a view (``d[0, 1] = 5``, ``d[1].mul_(2)``) changes the saved ``d``
+    too. torch copies a saved tensor only when the write starts at its data pointer, so there
+    it would backpropagate through the new values; ndgrad compares memory and gives the
+    gradient of the values saved, as torch's does without the writes."""
+    def loss(lib, d):
+        return (d.exp() * d).sum()
+
+    c = ndgrad.tensor([[0.5, 1.0, 2.0], [3.0, -1.0, 0.25]], requires_grad=True)
+    with ndgrad.autograd.graph.allow_mutation_on_saved_tensors():
+        d = c * 1
+        out = loss(ndgrad, d)
+        d[0, 1] = 5.0
+        d[1].mul_(2)
+        out.backward()
+    ref = torch.tensor([[0.5, 1.0, 2.0], [3.0, -1.0, 0.25]], requires_grad=True)
+    loss(torch, ref * 1).backward()
+    assert _values(c.grad) == _values(ref.grad)
+
+
+def test_allow_mutation_refuses_a_change_it_did_not_see():
+    """A write no in-place op announced (here NumPy's, through .numpy()'s array, counted with
+    increment_version as an optimizer's step is) cannot be undone: backward refuses it, as it
+    does outside the block."""
+    with ndgrad.autograd.graph.allow_mutation_on_saved_tensors():
+        w = ndgrad.ones(2, requires_grad=True)
+        y = (w * w).sum()
+        w.detach().numpy()[:] = 3.0
+        ndgrad.autograd.graph.increment_version(w)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.backward()
+    assert ndgrad.autograd.inplace.before_write is None  # off again: in-place ops cost nothing

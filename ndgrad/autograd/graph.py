@@ -5,20 +5,28 @@ backward goes through ``pack_hook(tensor)`` when it is saved, and what that retu
 instead; backward calls ``unpack_hook(packed)`` for the tensor back. That is how activations
 get compressed, written to disk, or counted. (ndgrad's ops save arrays too, masks and indices
 that torch would save as tensors: they pass through the hooks as tensors as well.)
+
+``allow_mutation_on_saved_tensors()`` is built on these hooks, as torch's: inside it, an in-place
+op may change a tensor saved for backward, which first copies the saved value (see
+``_AllowMutationOnSavedContext``), and backward uses the copy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ndgrad.autograd import engine, saved
+import numpy as np
+
+from ndgrad.autograd import engine, inplace, saved
 from ndgrad.autograd.engine import GradientEdge
 from ndgrad.autograd.function import Node, accumulator
 
-__all__ = ["GradientEdge", "Node", "disable_saved_tensors_hooks", "get_gradient_edge",
-           "increment_version", "register_multi_grad_hook", "save_on_cpu",
-           "saved_tensors_hooks"]
+__all__ = ["GradientEdge", "Node", "allow_mutation_on_saved_tensors",
+           "disable_saved_tensors_hooks", "get_gradient_edge", "increment_version",
+           "register_multi_grad_hook", "save_on_cpu", "saved_tensors_hooks"]
 
 _disabled: list[str] = []  # messages of the open disable_saved_tensors_hooks blocks
 
@@ -69,6 +77,112 @@ class disable_saved_tensors_hooks:  # noqa: N801 - torch's name
 
     def __exit__(self, *exc: object) -> None:
         _disabled.pop()
+
+
+class _Handle:
+    """What a tensor saved inside ``allow_mutation_on_saved_tensors`` is packed into."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version  # the tensor's version when it was saved
+        self.skipped = 0  # writes seen into memory it shares a version counter with, not its own
+
+
+def _owner(a: Any) -> Any:
+    """The object at the root of an array's chain of bases: arrays that share memory (views of
+    one another) have the same one."""
+    while getattr(a, "base", None) is not None:
+        a = a.base
+    return a
+
+
+class _AllowMutationOnSavedContext:
+    """The state of one ``allow_mutation_on_saved_tensors`` block, as torch's: the tensors saved
+    in it (``original``, by handle; several saves of one tensor at one version share a handle),
+    and the copies of those an in-place op was about to change (``cloned``). Handles are
+    indexed by the memory they look at, so that a write finds the ones it changes: ndgrad
+    compares memory (``np.may_share_memory``) where torch compares data pointers."""
+
+    def __init__(self) -> None:
+        # weak keys and values: an entry goes when the graph that saved it is freed
+        self.original: weakref.WeakKeyDictionary[_Handle, Any] = weakref.WeakKeyDictionary()
+        self.cloned: weakref.WeakKeyDictionary[_Handle, Any] = weakref.WeakKeyDictionary()
+        self._handle_of: weakref.WeakValueDictionary[tuple[int, int], _Handle] = \
+            weakref.WeakValueDictionary()  # (id(tensor), version) -> its handle
+        self._by_memory: dict[int, weakref.WeakSet[_Handle]] = {}  # id(_owner(array))
+
+    def clear(self) -> None:
+        self.original.clear()
+        self.cloned.clear()
+        self._handle_of.clear()
+        self._by_memory.clear()
+
+    def pack(self, tensor: Any) -> _Handle:
+        key = (id(tensor), tensor._version)
+        handle = self._handle_of.get(key)
+        if handle is None:
+            handle = self._handle_of[key] = _Handle(tensor._version)
+            self.original[handle] = tensor
+            owner = id(_owner(tensor._data))
+            self._by_memory.setdefault(owner, weakref.WeakSet()).add(handle)
+        return handle
+
+    def unpack(self, handle: _Handle) -> Any:
+        if _active is not self or (handle not in self.cloned and handle not in self.original):
+            raise AssertionError("Trying to backward outside of the "
+                                 "'allow_mutation_on_saved_tensors' context in which the graph "
+                                 "was originally recorded.")
+        if handle in self.cloned:
+            return self.cloned[handle]
+        t = self.original[handle]
+        # its counter moved on by more than the writes seen: a write no in-place op announced
+        # (an optimizer's step, NumPy through .numpy()): refuse it, as outside this block
+        if t._version > handle.version + handle.skipped:
+            raise RuntimeError(saved.modified_message(t, handle.version))
+        return t
+
+    def before_write(self, t: Any) -> None:
+        """Called just before an in-place op writes into t's memory: every saved tensor that
+        looks at that memory is copied first. Saved tensors that share t's version counter but
+        not the memory written (another slice of the same base) keep their values: the write
+        is counted instead, so that their version check still holds."""
+        handles = self._by_memory.get(id(_owner(t._data)))
+        for handle in list(handles or ()):
+            s = self.original.get(handle)
+            if s is None:
+                continue
+            if np.may_share_memory(s._data, t._data):
+                copy = s._make(s._data.copy())  # the old values, with the same history
+                copy._requires_grad, copy._grad_fn = s.requires_grad, s._grad_fn
+                copy._output_nr = s._output_nr
+                self.cloned[handle] = copy
+                del self.original[handle]
+                self._handle_of.pop((id(s), handle.version), None)
+            elif s._vc is not None and s._vc is t._vc:
+                handle.skipped += 1
+
+
+_active: _AllowMutationOnSavedContext | None = None
+
+
+@contextlib.contextmanager
+def allow_mutation_on_saved_tensors() -> Iterator[_AllowMutationOnSavedContext]:
+    """Inside this block, in-place ops may change tensors saved for backward: the saved values
+    are copied just before the change, and backward uses the copies (run it inside the block
+    too; outside it raises). Yields the block's state, cleared when it ends. As torch's,
+    built on ``saved_tensors_hooks``; ndgrad sees the writes of its in-place ops (``add_``,
+    ``x[i] = v``, ``copy_``, ``out=``, ...), and refuses at backward, as without this block, a
+    saved tensor changed otherwise (an optimizer's step, NumPy through ``.numpy()``)."""
+    global _active
+    if _active is not None:
+        raise RuntimeError("allow_mutation_on_saved_tensors contexts cannot be nested")
+    ctx = _AllowMutationOnSavedContext()
+    with saved_tensors_hooks(ctx.pack, ctx.unpack):
+        _active, inplace.before_write = ctx, ctx.before_write
+        try:
+            yield ctx
+        finally:
+            ctx.clear()
+            _active, inplace.before_write = None, None
 
 
 def increment_version(tensor: Any) -> None:

@@ -103,6 +103,16 @@ OVERLAP_INPUT = ("unsupported operation: some elements of the input tensor and t
 # out of place (never a bare NumPy ufunc, which would give it no tangent), and this gives ``t``
 # the new value's tangent: ``tangent_update(t, out)``
 tangent_update: Callable[[Any, Any], None] | None = None
+# graph.allow_mutation_on_saved_tensors: while its block is open, ``before_write(t)`` runs just
+# before anything is written into t's memory, to copy the saved tensors that would change
+before_write: Callable[[Any], None] | None = None
+
+
+def will_write(t: Any) -> None:
+    """Announce a write into t's memory made outside ``inplace`` (``x[i] = v`` with nothing to
+    record, ``out=``): see ``before_write``."""
+    if before_write is not None:
+        before_write(t)
 
 
 def inplace(t: Any, compute: Callable[[], Any], ufunc: Any = None, arg: Any = None,
@@ -370,6 +380,8 @@ def _ufunc_inplace(t: Any, ufunc: Any, arg: Any) -> None:
     """t = ufunc(t, arg) in t's own memory, with torch's errors for a result type t cannot
     hold and for shapes that do not broadcast to t's."""
     y = getattr(arg, "_data", arg)
+    if before_write is not None:
+        before_write(t)
     try:
         ufunc(t._data, y, out=t._data, casting="same_kind")
     except TypeError:
@@ -397,6 +409,8 @@ def write(t: Any, out: Any) -> None:
     if _dtype._category(src.dtype) > _dtype._category(dst.dtype):
         raise RuntimeError(f"result type {_dtype.from_np(src.dtype)} can't be cast to the "
                            f"desired output type {t.dtype}")
+    if before_write is not None:
+        before_write(t)
     try:
         np.copyto(dst, np.broadcast_to(src, dst.shape), casting="unsafe")
     except ValueError:

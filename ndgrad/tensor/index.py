@@ -12,7 +12,7 @@ import numpy as np
 from ndgrad._helpers import broadcast_error, wrap_dim
 from ndgrad.autograd.forward_ad import is_dual
 from ndgrad.autograd.grad_mode import state as grad_state
-from ndgrad.autograd.inplace import OVERLAP, overlaps, refuse_overlap, same_data
+from ndgrad.autograd.inplace import OVERLAP, overlaps, refuse_overlap, same_data, will_write
 from ndgrad.ops.index import (
     Gather,
     GetItem,
@@ -627,6 +627,7 @@ class IndexMixin(TensorBase):
                 else:
                     self._inplace(lambda: IndexPut.apply(self, steps, v), arg=v, reads=())
             else:  # nothing to record: write straight into the array
+                will_write(self)
                 put(self._data, steps, raw(v))
                 self._bump_version()
         except IndexError as e:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad.autograd.grad_mode import state as grad_state
-from ndgrad.autograd.inplace import same_data
+from ndgrad.autograd.inplace import same_data, will_write
 from ndgrad.ops.elementwise import Overwrite
 from ndgrad.tensor.base import TensorBase, _int
 from ndgrad.tensor.elementwise import check_bool_sub, number_first
@@ -371,6 +371,7 @@ class InplaceMixin(TensorBase):
             raise RuntimeError(f"Can't call {name}() on Variable that requires grad. Use "
                                f"var.detach().{name}() instead.")
         values = [fn(*vs) for vs in zip(*(a.ravel().tolist() for a in arrays))]
+        will_write(self)
         np.copyto(self._data, np.array(values, self._data.dtype).reshape(self._data.shape),
                   casting="unsafe")
         self._bump_version()

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _dtype
+from ndgrad.autograd.inplace import will_write
 from ndgrad.tensor.base import TensorBase
 
 
@@ -42,6 +43,8 @@ def write_out(out: Any, result: Any, fn: str, warn: bool = True) -> Any:
                           f"future release outputs will not be resized unless they have zero "
                           f"elements.", stacklevel=3)
         out._data = np.empty(arr.shape, out._data.dtype)
+    else:
+        will_write(out)
     np.copyto(out._data, arr, casting="unsafe")
     out._bump_version()
     return out
