@@ -137,3 +137,17 @@ def test_compile_wraps_a_module_as_torch_does(lib: str) -> None:
     c.load_state_dict(c.state_dict())
     assert mod.compile(m, disable=True) is m
     assert "OptimizedModule(\n  (_orig_mod): Sequential(" in repr(c)
+
+
+@pytest.mark.parametrize("lib", ["ndgrad", "torch"])
+def test_module_compile_in_place(lib: str) -> None:
+    """model.compile() (torch 2.2's in-place form) returns None and leaves the module, its
+    type and its state_dict keys as they were; it takes compile's arguments."""
+    mod = ndgrad if lib == "ndgrad" else torch
+    m = mod.nn.Linear(3, 2)
+    assert m.compile(mode="reduce-overhead", dynamic=False) is None
+    assert type(m).__name__ == "Linear" and list(m.state_dict()) == ["weight", "bias"]
+    x = mod.ones(1, 3)
+    assert mod.equal(m(x), x @ m.weight.T + m.bias)
+    with pytest.raises(TypeError, match="positional"):
+        m.compile(1, 2)

@@ -459,6 +459,13 @@ class Module(ModuleHooksMixin):
     def _has_extra_state(self) -> bool:
         return type(self).get_extra_state is not Module.get_extra_state
 
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """torch's in-place ``model.compile(...)`` (arguments as ``ndgrad.compile``'s): ndgrad
+        has no compiler, so the module stays as it is, and its state_dict keys keep no
+        ``_orig_mod.`` prefix, as with torch's in-place form."""
+        from ndgrad._runtime import compile as compile_
+        compile_(lambda: None, *args, **kwargs)  # the arguments are checked as compile's
+
     def share_memory(self) -> Module:
         """Move every parameter (with its ``.grad``) and buffer into shared memory, in place (the
         same Parameter objects, so optimizers keep working): processes started afterwards then
