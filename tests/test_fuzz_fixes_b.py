@@ -137,3 +137,22 @@ def test_sigmoid_second_derivative_with_an_infinite_gradient(g):
         gg.sum().backward()
         return gx, gg, x.grad
     same(fn)
+
+
+# -- a view rebuilt over a base whose elements share memory ---------------------------------------
+@pytest.mark.parametrize("view", ["w[0]", "w[:, 1]", "w.t()", "w[0, :2]", "w.diagonal()"])
+def test_a_view_rebuilt_over_an_expanded_base_splits_the_gradient(view):
+    """w = x.expand(2, 3).detach().requires_grad_() is a leaf whose rows are one memory; after
+    x changes in place, torch rebuilds the history of a view of w as as_strided of w, whose
+    gradient is split among the elements of w sharing each position (0.5 each for w[0]).
+    ndgrad replayed the view (select), giving the gradient to w[0] only (fuzz seed 8276303).
+    Before any in-place change both give the view's own gradient."""
+    def fn(T):
+        x = T.tensor([1.0, 2.0, 3.0], dtype=T.float64)
+        w = x.expand(2, 3).detach().requires_grad_()
+        v = eval(view)
+        (before,) = T.autograd.grad(v.sum(), [w])
+        x.mul_(2)
+        (g,) = T.autograd.grad((v * T.arange(1.0, v.numel() + 1).reshape(v.shape)).sum(), [w])
+        return before, g
+    same(fn)

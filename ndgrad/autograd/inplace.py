@@ -32,7 +32,9 @@ The rules, each one PyTorch's:
    lazily: when its ``_view_version`` is stale and the base requires grad, the next read of its
    ``grad_fn`` (or the next op that takes it) replays its view chain on the base's current
    history (``refresh_view``). So ``v = y[0]; y.mul_(3); v.backward()`` differentiates through
-   the multiplication, as in torch.
+   the multiplication, as in torch. (torch rebuilds it as ``as_strided`` of the base: the
+   same gradient, but for a base whose own elements share memory, where it is split among
+   them; such a view is rebuilt so here too.)
 4. Refused, with PyTorch's errors, because the history cannot be rebased correctly:
    an in-place op on a leaf that requires grad, or on a view of one (while recording); on a
    tensor whose elements share memory (an ``expand``ed one), whatever the grad mode, except
@@ -285,9 +287,15 @@ def refresh_view(v: Any) -> None:
     if v._view_meta is not None:
         raise RuntimeError(view_message(v, "its base or another view of its base has been"))
     with enable_grad():  # a read of grad_fn under no_grad rebuilds it all the same
-        fresh = base
-        for cls, args, kwargs in v._view_fn:
-            fresh = cls.apply(fresh, *args, **kwargs)
+        if overlaps(base._data):
+            # torch rebuilds a view as as_strided of its base (AsStridedBackward): where the
+            # base's own elements share memory (a detach()ed expand), the gradient is split
+            # among them, not given to the ones the view chain took (fuzz seed 8276303)
+            fresh = base.as_strided(v._data.shape, v.stride(), v.storage_offset())
+        else:
+            fresh = base
+            for cls, args, kwargs in v._view_fn:
+                fresh = cls.apply(fresh, *args, **kwargs)
     old_fn, old_nr = v._grad_fn, v._output_nr
     v._grad_fn, v._output_nr = fresh._grad_fn, fresh._output_nr
     v._requires_grad = fresh._requires_grad
