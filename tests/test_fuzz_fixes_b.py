@@ -156,3 +156,21 @@ def test_a_view_rebuilt_over_an_expanded_base_splits_the_gradient(view):
         (g,) = T.autograd.grad((v * T.arange(1.0, v.numel() + 1).reshape(v.shape)).sum(), [w])
         return before, g
     same(fn)
+
+
+# -- gradients that are constants: cat's 1-D empty inputs, as_strided with no elements ----------
+def test_cat_of_only_empty_inputs_gives_each_a_constant_gradient():
+    """torch's cat backward gives every 1-D empty input a fresh zeros(0), also when all inputs
+    are such (the forward then keeps them): ndgrad sliced the gradient for them, so a double
+    backward reached and freed the inputs' history, and a later backward through it raised
+    where torch's runs (fuzz seed 8298176)."""
+    def fn(T):
+        x = T.zeros((0,), dtype=T.float32, requires_grad=True)
+        y = x / x
+        z = T.cat([y, x])
+        gs = T.autograd.grad((z * z).sum(), [y, x], create_graph=True)
+        (gx,) = T.autograd.grad((z * z).sum(), [x], create_graph=True)
+        gx.sum().backward()
+        y.sum().backward()
+        return [g.requires_grad for g in gs], gx, x.grad
+    same(fn)

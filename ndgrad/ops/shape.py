@@ -115,7 +115,7 @@ class Cat(Primitive):
 
     @staticmethod
     def forward(ctx: Any, *xs: Any, dim: Any) -> Any:
-        skip = [_legacy_empty(x) for x in xs]
+        skip = ctx.empty = [_legacy_empty(x) for x in xs]
         if all(skip):
             skip = [False] * len(xs)
         ctx.dim, ctx.skip = dim, skip
@@ -127,13 +127,14 @@ class Cat(Primitive):
     def backward(ctx: Any, grad: Any) -> Any:
         lead, out, start = (slice(None),) * ctx.dim, [], 0
         sizes = iter(ctx.sizes)
-        for s in ctx.skip:
-            if s:  # a skipped 1-D empty input: an empty constant, cut off from grad (as torch)
+        for s, e in zip(ctx.skip, ctx.empty, strict=True):
+            n = 0 if s else next(sizes)
+            if e:  # a 1-D empty input: an empty constant, cut off from grad, as torch's even
+                # when every input is one (fuzz seed 8298176)
                 out.append(ZerosLike.apply(grad[lead + (slice(0, 0),)].reshape(0)))
             else:
-                n = next(sizes)
                 out.append(grad[lead + (slice(start, start + n),)])
-                start += n
+            start += n
         return tuple(out)
 
 
