@@ -174,3 +174,32 @@ def test_cat_of_only_empty_inputs_gives_each_a_constant_gradient():
         y.sum().backward()
         return [g.requires_grad for g in gs], gx, x.grad
     same(fn)
+
+
+@pytest.mark.parametrize("shape,size", [((0,), (0,)), ((2, 0), (0,)), ((3,), (0,)), ((3,), (2,))])
+def test_as_strided_gradient_with_no_elements_is_a_constant(shape, size):
+    """torch's as_strided_backward returns zeros, not a function of the gradient, where the
+    input or the view has no elements."""
+    def fn(T):
+        x = T.ones(shape, dtype=T.float64, requires_grad=True)
+        w = x * x
+        (gw,) = T.autograd.grad((w.as_strided(size, (1,), 0) ** 2).sum(), [w], create_graph=True)
+        return gw, gw.grad_fn is None
+    same(fn)
+
+
+def test_a_view_of_an_empty_base_is_rebuilt_as_torchs_as_strided():
+    """v = w[1:] of an empty w, changed in place, is rebuilt by torch as as_strided of w, whose
+    gradient is a constant: the double backward does not reach w's history, which a later
+    backward still runs through (ndgrad's replayed slice reached and freed it, seed 8273790)."""
+    def fn(T):
+        x = T.zeros((0,), dtype=T.float64, requires_grad=True)
+        w = x * x
+        v = w[1:]
+        v.sub_(1)
+        (g,) = T.autograd.grad((v * v).sum(), [x], create_graph=True)
+        g.sum().backward()
+        (g2,) = T.autograd.grad((w * w).sum(), [x], create_graph=True)
+        g2.sum().backward()
+        return g, g2, x.grad
+    same(fn)

@@ -34,7 +34,8 @@ The rules, each one PyTorch's:
    history (``refresh_view``). So ``v = y[0]; y.mul_(3); v.backward()`` differentiates through
    the multiplication, as in torch. (torch rebuilds it as ``as_strided`` of the base: the
    same gradient, but for a base whose own elements share memory, where it is split among
-   them; such a view is rebuilt so here too.)
+   them, and for an empty view or base, where it is a constant zero; such views are rebuilt
+   so here too.)
 4. Refused, with PyTorch's errors, because the history cannot be rebased correctly:
    an in-place op on a leaf that requires grad, or on a view of one (while recording); on a
    tensor whose elements share memory (an ``expand``ed one), whatever the grad mode, except
@@ -287,10 +288,11 @@ def refresh_view(v: Any) -> None:
     if v._view_meta is not None:
         raise RuntimeError(view_message(v, "its base or another view of its base has been"))
     with enable_grad():  # a read of grad_fn under no_grad rebuilds it all the same
-        if overlaps(base._data):
+        if overlaps(base._data) or not v._data.size or not base._data.size:
             # torch rebuilds a view as as_strided of its base (AsStridedBackward): where the
             # base's own elements share memory (a detach()ed expand), the gradient is split
-            # among them, not given to the ones the view chain took (fuzz seed 8276303)
+            # among them, not given to the ones the view chain took (fuzz seed 8276303); where
+            # either has no elements, it is a constant zero (seed 8273790)
             fresh = base.as_strided(v._data.shape, v.stride(), v.storage_offset())
         else:
             fresh = base
