@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections import namedtuple
+from typing import Any
 
 import numpy as np
 import pytest
@@ -110,11 +111,30 @@ def test_utils_submodules_torch_loads_are_there_after_import() -> None:
         ndgrad.utils.nonexistent  # noqa: B018
 
 
+def _run(check: str, lib: str) -> None:
+    """``check(lib)`` of this file: in this process for ndgrad, in a new interpreter for torch,
+    whose first compile() patches torch for good (it turns off torch.distributions' argument
+    validation, for one), which would change what later tests in this process see of torch."""
+    if lib == "ndgrad":
+        globals()[check](ndgrad)
+        return
+    import subprocess
+    import sys
+    from pathlib import Path
+    here = Path(__file__).parent
+    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(here)!r}); "
+                    f"import torch, test_compiler_version as t; t.{check}(torch)"],
+                   check=True, cwd=here.parent)
+
+
 @pytest.mark.parametrize("lib", ["ndgrad", "torch"])
 def test_compile_wraps_a_module_as_torch_does(lib: str) -> None:
     """compile(module) is torch's OptimizedModule on both libraries: _orig_mod, prefixed
     state_dict keys, the same parameters, attributes and mode shared with the original."""
-    mod = ndgrad if lib == "ndgrad" else torch
+    _run("_compile_wraps_a_module", lib)
+
+
+def _compile_wraps_a_module(mod: Any) -> None:
     m = mod.nn.Sequential(mod.nn.Linear(3, 2), mod.nn.ReLU())
     c = mod.compile(m)
     assert type(c).__name__ == "OptimizedModule" and c._orig_mod is m
@@ -143,7 +163,10 @@ def test_compile_wraps_a_module_as_torch_does(lib: str) -> None:
 def test_module_compile_in_place(lib: str) -> None:
     """model.compile() (torch 2.2's in-place form) returns None and leaves the module, its
     type and its state_dict keys as they were; it takes compile's arguments."""
-    mod = ndgrad if lib == "ndgrad" else torch
+    _run("_module_compile_in_place", lib)
+
+
+def _module_compile_in_place(mod: Any) -> None:
     m = mod.nn.Linear(3, 2)
     assert m.compile(mode="reduce-overhead", dynamic=False) is None
     assert type(m).__name__ == "Linear" and list(m.state_dict()) == ["weight", "bias"]
@@ -151,3 +174,8 @@ def test_module_compile_in_place(lib: str) -> None:
     assert mod.equal(m(x), x @ m.weight.T + m.bias)
     with pytest.raises(TypeError, match="positional"):
         m.compile(1, 2)
+
+
+def test_torch_validation_is_untouched_here() -> None:
+    """The torch-side compile checks ran elsewhere: torch.distributions still validates."""
+    assert torch.distributions.Distribution._validate_args is True

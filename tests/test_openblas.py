@@ -40,7 +40,8 @@ def test_threads_sleep_after_a_matmul_unless_the_user_says_otherwise() -> None:
     pytest.importorskip("threadpoolctl")
     if openblas_threads() < 2:
         pytest.skip("NumPy's BLAS is not a multi-threaded OpenBLAS here")
-    idle, burnt = run_child()
-    assert idle and burnt < 5, burnt
-    idle, burnt = run_child(OPENBLAS_THREAD_TIMEOUT="28")  # OpenBLAS's default: it spins
-    assert not idle and burnt > 10, burnt
+    idle, slept = run_child()
+    assert idle and slept < 5, slept
+    idle, spun = run_child(OPENBLAS_THREAD_TIMEOUT="28")  # OpenBLAS's default: it spins
+    # ~20 ms on a free core; less when other tests (pytest -n 2) hold the cores
+    assert not idle and spun > max(4.0, 3 * slept), (spun, slept)
